@@ -1,0 +1,56 @@
+//! Gives every GraphQL error a machine-readable `extensions.code`.
+//!
+//! Errors from our resolvers carry their code already (see `crate::error`).
+//! The rest come from async-graphql itself before any resolver runs: a
+//! document that does not parse, fails validation, names an unknown
+//! operation or passes variables of the wrong type. All of those are the
+//! client's input, so they get `BAD_USER_INPUT`.
+
+use std::sync::Arc;
+
+use async_graphql::{
+    extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe},
+    futures_util::stream::BoxStream,
+    Response, ServerError,
+};
+use futures_util::StreamExt;
+
+use crate::error::codes::BAD_USER_INPUT;
+
+pub(super) struct DefaultErrorCode;
+
+impl ExtensionFactory for DefaultErrorCode {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(DefaultErrorCode)
+    }
+}
+
+fn with_codes(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        ensure_code(error);
+    }
+    response
+}
+
+fn ensure_code(error: &mut ServerError) {
+    let extensions = error.extensions.get_or_insert_with(Default::default);
+    if extensions.get("code").is_none() {
+        extensions.set("code", BAD_USER_INPUT);
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for DefaultErrorCode {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        with_codes(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(with_codes).boxed()
+    }
+}

@@ -1,0 +1,150 @@
+//! The GraphQL output types: thin views over the domain types.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, Object, ResultExt, ID};
+use chrono::{DateTime, Utc};
+
+use crate::{dispatch::Dispatcher, domain};
+
+/// A point on Earth in degrees (WGS 84).
+pub struct Location(pub domain::Coordinates);
+
+#[Object]
+impl Location {
+    /// Latitude in degrees, within ±85.05112878.
+    async fn lat(&self) -> f64 {
+        self.0.lat()
+    }
+
+    /// Longitude in degrees, within ±180.
+    async fn lng(&self) -> f64 {
+        self.0.lng()
+    }
+}
+
+/// Whether a driver can be matched.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "DriverStatus", remote = "crate::domain::DriverStatus")]
+pub enum DriverStatus {
+    /// Reporting its position and free: listed and matched.
+    Available,
+    /// Owned by a ride until the ride is completed or cancelled.
+    Assigned,
+    /// Went offline, or has not reported within the driver TTL.
+    Offline,
+}
+
+/// A driver and its last reported position.
+pub struct Driver(pub domain::Driver);
+
+#[Object]
+impl Driver {
+    /// The driver's id, as the operator's systems name it.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Whether the driver can be matched now.
+    async fn status(&self) -> DriverStatus {
+        self.0.status.into()
+    }
+
+    /// The last reported position.
+    async fn location(&self) -> Option<Location> {
+        self.0.location.map(Location)
+    }
+
+    /// When the driver last reported its position.
+    async fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.0.updated_at
+    }
+}
+
+/// A driver found near a point, with its distance.
+pub struct NearbyDriver(pub domain::NearbyDriver);
+
+#[Object]
+impl NearbyDriver {
+    /// The driver.
+    async fn driver(&self) -> Driver {
+        Driver(self.0.driver.clone())
+    }
+
+    /// Great-circle distance from the searched point, in km.
+    async fn distance_km(&self) -> f64 {
+        self.0.distance_km
+    }
+}
+
+/// Where a ride stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "RideStatus", remote = "crate::domain::RideStatus")]
+pub enum RideStatus {
+    /// Looking for the nearest available driver.
+    Searching,
+    /// A driver is assigned and on its way. Not terminal: the ride can
+    /// still be completed or cancelled.
+    DriverFound,
+    /// Cancelled by the rider. Terminal.
+    Cancelled,
+    /// No driver was found before the request timed out. Terminal.
+    Expired,
+    /// The driver completed the ride. Terminal.
+    Completed,
+}
+
+/// A rider's request for a driver, and what became of it.
+pub struct Ride(pub Arc<domain::Ride>);
+
+#[Object]
+impl Ride {
+    /// The ride's id, handed out by the service.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The rider who asked for the ride.
+    async fn rider_id(&self) -> ID {
+        ID(self.0.rider_id.to_string())
+    }
+
+    /// Where the rider waits.
+    async fn pickup(&self) -> Location {
+        Location(self.0.pickup)
+    }
+
+    /// Where the ride stands.
+    async fn status(&self) -> RideStatus {
+        self.0.status.into()
+    }
+
+    /// The assigned driver (set once a driver is found), as it is now.
+    async fn driver(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Driver>> {
+        let Some(id) = &self.0.driver_id else {
+            return Ok(None);
+        };
+        let dispatcher = ctx.data::<Dispatcher>()?;
+        Ok(dispatcher.driver(id).await.extend()?.map(Driver))
+    }
+
+    /// The driver's distance to the pickup when it was matched, in km.
+    async fn distance_km(&self) -> Option<f64> {
+        self.0.distance_km
+    }
+
+    /// How many searches have run so far.
+    async fn searches(&self) -> i32 {
+        i32::try_from(self.0.searches).unwrap_or(i32::MAX)
+    }
+
+    /// When the ride was requested.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the search gives up: a ride still SEARCHING then becomes EXPIRED.
+    async fn expires_at(&self) -> DateTime<Utc> {
+        self.0.expires_at
+    }
+}

@@ -1,0 +1,83 @@
+//! The one error type of the domain, and how it looks on the wire.
+//!
+//! Every layer returns [`Error`]; it is mapped exactly once to a GraphQL error
+//! with a machine-readable `extensions.code` (in `api`) and once to an HTTP
+//! status (for the REST adapters in `http`). The code strings live here so
+//! that both mappings agree.
+
+use async_graphql::ErrorExtensions;
+
+/// What went wrong, in terms a client can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// The input is malformed or out of range; nothing was changed.
+    #[error("{0}")]
+    BadInput(String),
+    /// No such driver or ride.
+    #[error("{0}")]
+    NotFound(String),
+    /// The operation does not fit the current state (e.g. completing a
+    /// ride that was cancelled); nothing was changed.
+    #[error("{0}")]
+    Conflict(String),
+    /// The store cannot be reached; try again later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data; logged, never caused by input alone.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn bad_input(msg: impl Into<String>) -> Self {
+        Self::BadInput(msg.into())
+    }
+
+    pub fn not_found(msg: impl Into<String>) -> Self {
+        Self::NotFound(msg.into())
+    }
+
+    pub fn conflict(msg: impl Into<String>) -> Self {
+        Self::Conflict(msg.into())
+    }
+
+    /// The `extensions.code` clients see.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadInput(_) => codes::BAD_USER_INPUT,
+            Self::NotFound(_) => codes::NOT_FOUND,
+            Self::Conflict(_) => codes::CONFLICT,
+            Self::Unavailable(_) => codes::UNAVAILABLE,
+            Self::Internal(_) => codes::INTERNAL,
+        }
+    }
+
+    /// The HTTP status for the REST adapters.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Self::BadInput(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::Conflict(_) => 409,
+            Self::Unavailable(_) => 503,
+            Self::Internal(_) => 500,
+        }
+    }
+}
+
+impl ErrorExtensions for Error {
+    fn extend(&self) -> async_graphql::Error {
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", self.code()))
+    }
+}
+
+/// The `extensions.code` values, as constants for tests and adapters.
+pub mod codes {
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const UNAVAILABLE: &str = "UNAVAILABLE";
+    pub const INTERNAL: &str = "INTERNAL";
+}
+
+/// Shorthand for results in this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

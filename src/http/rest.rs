@@ -1,0 +1,175 @@
+//! The seed's REST API, kept so its curl examples run unchanged.
+//!
+//! | seed route          | body                         | answer                                   |
+//! |---------------------|------------------------------|------------------------------------------|
+//! | `POST /tracking`    | `{"id","lat","lng"}`         | the driver                               |
+//! | `POST /search`      | `{"lat","lng","limit"}`      | `[{"Name","Longitude","Latitude","Dist"}]`, Dist in km, nearest first, within 15 km |
+//! | `POST /v2/search`   | `{"lat","lng"}`              | `{"request_id": N}`; the search runs in the background |
+//! | `POST /v2/cancel`   | `{"request_id": "N"}` or `N` | the cancelled ride                       |
+//!
+//! Each handler parses its body into domain types and calls the same
+//! [`Dispatcher`](crate::dispatch::Dispatcher) methods as the GraphQL
+//! resolvers. A bad body is a 400 with a JSON error (the seed answered 500).
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::post,
+    Json, Router,
+};
+use serde::{de::DeserializeOwned, Deserialize};
+use serde_json::{json, Value};
+
+use super::{bad_request, AppState};
+use crate::{
+    domain::{Coordinates, DriverId, Limit, RadiusKm, Ride, RideId, RiderId},
+    error::Error,
+};
+
+/// The seed's v1 search radius.
+const SEARCH_RADIUS_KM: f64 = 15.0;
+/// How many drivers `/search` lists when the body names no limit.
+const DEFAULT_LIMIT: i64 = 10;
+/// Rider id of rides requested through `/v2/search` without a `rider_id`.
+const ANONYMOUS_RIDER: &str = "anonymous";
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/tracking", post(tracking))
+        .route("/search", post(search))
+        .route("/v2/search", post(search_v2))
+        .route("/v2/cancel", post(cancel_v2))
+}
+
+#[derive(Deserialize)]
+struct TrackingBody {
+    id: String,
+    lat: f64,
+    lng: f64,
+}
+
+#[derive(Deserialize)]
+struct SearchBody {
+    lat: f64,
+    lng: f64,
+    limit: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct SearchV2Body {
+    lat: f64,
+    lng: f64,
+    rider_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CancelBody {
+    request_id: RequestId,
+}
+
+/// The seed sends the id as a string; accept a number too.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RequestId {
+    Text(String),
+    Number(u64),
+}
+
+type Answer = Result<Response, Response>;
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
+    serde_json::from_slice(body).map_err(|e| bad_request(format!("bad request body: {e}")))
+}
+
+fn failed(error: Error) -> Response {
+    let status =
+        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body =
+        json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
+    (status, Json(body)).into_response()
+}
+
+fn ride_json(ride: &Ride) -> Value {
+    json!({
+        "request_id": request_id_json(&ride.id),
+        "status": ride.status.as_str(),
+        "driver_id": ride.driver_id.as_ref().map(|d| d.as_str()),
+    })
+}
+
+/// Ride ids are decimal counters; the seed shows them as JSON numbers.
+fn request_id_json(id: &RideId) -> Value {
+    id.as_str()
+        .parse::<u64>()
+        .map(Value::from)
+        .unwrap_or_else(|_| Value::from(id.as_str()))
+}
+
+async fn tracking(State(state): State<AppState>, body: Bytes) -> Answer {
+    let body: TrackingBody = parse(&body)?;
+    let id = DriverId::parse(&body.id).map_err(failed)?;
+    let at = Coordinates::parse(body.lat, body.lng).map_err(failed)?;
+    let driver = state
+        .dispatcher
+        .update_location(&id, at)
+        .await
+        .map_err(failed)?;
+    Ok(Json(json!({
+        "id": driver.id.as_str(),
+        "status": driver.status.as_str(),
+        "lat": at.lat(),
+        "lng": at.lng(),
+    }))
+    .into_response())
+}
+
+async fn search(State(state): State<AppState>, body: Bytes) -> Answer {
+    let body: SearchBody = parse(&body)?;
+    let center = Coordinates::parse(body.lat, body.lng).map_err(failed)?;
+    let limit = Limit::parse(body.limit.unwrap_or(DEFAULT_LIMIT)).map_err(failed)?;
+    let radius = RadiusKm::parse(SEARCH_RADIUS_KM).map_err(failed)?;
+    let found = state
+        .dispatcher
+        .nearby_drivers(center, radius, limit)
+        .await
+        .map_err(failed)?;
+    let drivers: Vec<Value> = found
+        .iter()
+        .map(|near| {
+            let at = near.driver.location;
+            json!({
+                "Name": near.driver.id.as_str(),
+                "Longitude": at.map(|c| c.lng()),
+                "Latitude": at.map(|c| c.lat()),
+                "Dist": near.distance_km,
+            })
+        })
+        .collect();
+    Ok(Json(drivers).into_response())
+}
+
+async fn search_v2(State(state): State<AppState>, body: Bytes) -> Answer {
+    let body: SearchV2Body = parse(&body)?;
+    let pickup = Coordinates::parse(body.lat, body.lng).map_err(failed)?;
+    let rider =
+        RiderId::parse(body.rider_id.as_deref().unwrap_or(ANONYMOUS_RIDER)).map_err(failed)?;
+    let ride = state
+        .dispatcher
+        .request_driver(&rider, pickup)
+        .await
+        .map_err(failed)?;
+    Ok(Json(json!({"request_id": request_id_json(&ride.id)})).into_response())
+}
+
+async fn cancel_v2(State(state): State<AppState>, body: Bytes) -> Answer {
+    let body: CancelBody = parse(&body)?;
+    let raw = match body.request_id {
+        RequestId::Text(text) => text,
+        RequestId::Number(n) => n.to_string(),
+    };
+    let id = RideId::parse(&raw).map_err(failed)?;
+    let ride = state.dispatcher.cancel_ride(&id).await.map_err(failed)?;
+    Ok(Json(ride_json(&ride)).into_response())
+}

@@ -1,0 +1,170 @@
+//! `tracking`: real-time driver tracking and dispatch over GraphQL.
+//!
+//! A request travels down these modules, each calling only the next:
+//!
+//! - [`http`]: axum routes: GraphQL over HTTP and WebSocket, GraphiQL,
+//!   health, and the seed's REST adapters;
+//! - [`api`]: the GraphQL schema; turns arguments into [`domain`] types;
+//! - [`dispatch`]: a ride's life: the search task per request, wake-ups,
+//!   expiry, the ride event stream;
+//! - [`store`]: where the fleet lives (in memory, or Redis), with the atomic
+//!   match / cancel / complete / expire operations and the event hub.
+//!
+//! [`Application`] puts them together on a listener; `main` only parses the
+//! [`Config`] and calls [`run`].
+
+pub mod api;
+pub mod config;
+pub mod dispatch;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use tokio::net::{TcpListener, TcpSocket};
+use tracing::info;
+
+pub use config::Config;
+use dispatch::{Dispatcher, Settings};
+use domain::RadiusKm;
+use store::{memory::MemoryStore, Store};
+
+/// Connections the kernel queues before they are accepted; tokio's default
+/// of 128 is too small for bursts of thousands of subscribers.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot use the store: {0}")]
+    Store(#[from] error::Error),
+}
+
+/// The service, built and bound, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    dispatcher: Dispatcher,
+    router: axum::Router,
+}
+
+impl Application {
+    /// Builds the service and binds `config.listen`.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let listener = bind(config.listen)?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Builds the service on a listener the caller bound (tests bind
+    /// `127.0.0.1:0`), and resumes the rides that were searching.
+    pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        let settings = Settings {
+            match_radius: RadiusKm::parse(config.match_radius_km)
+                .map_err(|e| StartError::Config(format!("--match-radius-km: {e}")))?,
+            request_timeout: config.request_timeout,
+            search_interval: config.search_interval,
+        };
+        if settings.search_interval.is_zero() {
+            return Err(StartError::Config(
+                "--search-interval must be more than 0".into(),
+            ));
+        }
+        let store = open_store(&config).await?;
+        let dispatcher = Dispatcher::new(store, settings);
+        dispatcher.resume().await?;
+        let schema = api::schema(dispatcher.clone());
+        let router = http::router(http::AppState {
+            schema,
+            dispatcher: dispatcher.clone(),
+        });
+        Ok(Self {
+            listener,
+            dispatcher,
+            router,
+        })
+    }
+
+    /// The address the service listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` completes, then stops the search tasks.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let served = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        self.dispatcher.shutdown().await;
+        served
+    }
+}
+
+async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    match &config.redis_url {
+        None => Ok(Arc::new(MemoryStore::new(config.driver_ttl))),
+        Some(_) => Err(StartError::Config(
+            "--redis-url is not supported yet".into(),
+        )),
+    }
+}
+
+/// Binds with a deep accept backlog.
+fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let listen_err = |source| StartError::Listen { addr, source };
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()
+    } else {
+        TcpSocket::new_v6()
+    }
+    .map_err(listen_err)?;
+    socket.set_reuseaddr(true).map_err(listen_err)?;
+    socket.bind(addr).map_err(listen_err)?;
+    socket.listen(LISTEN_BACKLOG).map_err(listen_err)
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let addr = config.listen;
+    let app = Application::build(config).await?;
+    let local = app
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
+    info!("listening on http://{local} (GraphiQL: http://{local}/graphql)");
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    info!("shutting down");
+}

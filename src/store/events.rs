@@ -1,0 +1,87 @@
+//! The ride event hub: broadcast channels that carry every status change.
+//!
+//! Stores publish each ride as it is after a status change. There is one
+//! broadcast channel per watched ride (made when the first subscriber comes,
+//! dropped with the last), so a subscriber only ever wakes for its own ride
+//! however many rides are moving, plus one channel of all rides for feeds
+//! that watch everything. Events are `Arc`s: a publish never copies a ride.
+//!
+//! The Redis store feeds this hub from its Redis subscription, so a
+//! subscriber sees the events of every instance.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use tokio::sync::broadcast;
+
+use crate::domain::{Ride, RideId};
+
+/// How many events one ride's channel holds for a slow subscriber; it
+/// re-reads the ride when it falls further behind.
+const PER_RIDE_CAPACITY: usize = 16;
+/// How many events the all-rides channel holds.
+const ALL_RIDES_CAPACITY: usize = 4096;
+
+/// Fan-out of ride status changes to subscribers on this instance.
+#[derive(Debug)]
+pub struct EventHub {
+    rides: Mutex<RideChannels>,
+    all: broadcast::Sender<Arc<Ride>>,
+}
+
+#[derive(Debug, Default)]
+struct RideChannels {
+    by_ride: HashMap<RideId, broadcast::Sender<Arc<Ride>>>,
+    /// Size after the last sweep of channels nobody listens to; the next
+    /// sweep comes when the map has doubled, so sweeping costs O(1) amortised.
+    swept_at: usize,
+}
+
+impl Default for EventHub {
+    fn default() -> Self {
+        Self {
+            rides: Mutex::new(RideChannels::default()),
+            all: broadcast::channel(ALL_RIDES_CAPACITY).0,
+        }
+    }
+}
+
+impl EventHub {
+    /// Delivers a ride's new state to everyone watching it.
+    pub fn publish(&self, ride: Arc<Ride>) {
+        {
+            let mut rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(tx) = rides.by_ride.get(&ride.id) {
+                // A terminal ride never changes again, and a channel without
+                // receivers serves nobody: either way, forget it.
+                if tx.send(ride.clone()).is_err() || ride.status.is_terminal() {
+                    rides.by_ride.remove(&ride.id);
+                }
+            }
+        }
+        // No receiver is fine: nobody watches everything right now.
+        let _ = self.all.send(ride);
+    }
+
+    /// Events for one ride, from now on. Subscribe before reading the
+    /// ride's snapshot so that no change falls between the two.
+    pub fn subscribe(&self, id: &RideId) -> broadcast::Receiver<Arc<Ride>> {
+        let mut rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
+        if rides.by_ride.len() >= 2 * rides.swept_at.max(512) {
+            rides.by_ride.retain(|_, tx| tx.receiver_count() > 0);
+            rides.swept_at = rides.by_ride.len();
+        }
+        rides
+            .by_ride
+            .entry(id.clone())
+            .or_insert_with(|| broadcast::channel(PER_RIDE_CAPACITY).0)
+            .subscribe()
+    }
+
+    /// Events for every ride, from now on.
+    pub fn subscribe_all(&self) -> broadcast::Receiver<Arc<Ride>> {
+        self.all.subscribe()
+    }
+}

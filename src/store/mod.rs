@@ -1,0 +1,115 @@
+//! Where the fleet lives: one [`Store`] trait, two implementations.
+//!
+//! The dispatcher above talks to the store only in domain terms: upsert a
+//! driver's position, list nearby drivers, create and read rides, and the
+//! **atomic** transitions of a ride's life (match, cancel, complete, expire).
+//! Atomic in the store, so the Redis version can do each in one Lua script
+//! and several instances never assign a driver twice.
+//!
+//! - [`memory`]: the embedded default; one mutex over maps and an R-tree.
+//! - [`redis`]: the shared store that lets many instances serve one fleet.
+//!
+//! Every status change a store makes is published through its
+//! [`EventHub`], the broadcast channel that `rideStatus` subscriptions read.
+
+pub mod events;
+pub mod memory;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use events::EventHub;
+
+use crate::{
+    domain::{Coordinates, Driver, DriverId, Limit, NearbyDriver, RadiusKm, Ride, RideId, RiderId},
+    error::Result,
+};
+
+/// What one search for a ride's driver came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SearchOutcome {
+    /// A driver was assigned; the ride is DRIVER_FOUND.
+    Matched(Arc<Ride>),
+    /// No available driver in range; the ride is still SEARCHING.
+    NoDriver(Arc<Ride>),
+    /// The ride is no longer searching (cancelled, or expired by this call
+    /// because its deadline has passed); nothing more to do for it.
+    Ended(Arc<Ride>),
+}
+
+/// The operations the service needs from its storage.
+///
+/// Every method that takes `now` uses it as the current time, so tests can
+/// move time as they like and the Redis scripts never read a clock.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Stores a driver's latest position. A new or OFFLINE driver becomes
+    /// AVAILABLE; an ASSIGNED one stays ASSIGNED.
+    async fn update_location(
+        &self,
+        id: &DriverId,
+        at: Coordinates,
+        now: DateTime<Utc>,
+    ) -> Result<Driver>;
+
+    /// Takes a driver off the market at once. `NotFound` for an unknown
+    /// driver, `Conflict` for an ASSIGNED one.
+    async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver>;
+
+    /// A driver as it stands at `now` (silent past the TTL reads OFFLINE).
+    async fn driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Option<Driver>>;
+
+    /// AVAILABLE, fresh drivers within `radius` of `center`, nearest first.
+    async fn nearby_drivers(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        limit: Limit,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>>;
+
+    /// Creates a SEARCHING ride with a fresh id.
+    async fn create_ride(
+        &self,
+        rider: &RiderId,
+        pickup: Coordinates,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Arc<Ride>>;
+
+    /// A ride, whatever its status.
+    async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>>;
+
+    /// One search, atomically: if the ride is SEARCHING and before its
+    /// deadline, assign the nearest AVAILABLE fresh driver within `radius`
+    /// (driver ASSIGNED, ride DRIVER_FOUND). Past the deadline the ride is
+    /// EXPIRED instead. Counts the search.
+    async fn try_match(
+        &self,
+        id: &RideId,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<SearchOutcome>;
+
+    /// SEARCHING or DRIVER_FOUND → CANCELLED (freeing the driver);
+    /// CANCELLED stays as it is; EXPIRED or COMPLETED is a `Conflict`.
+    async fn cancel_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>>;
+
+    /// DRIVER_FOUND → COMPLETED (freeing the driver); anything else is a `Conflict`.
+    async fn complete_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>>;
+
+    /// SEARCHING and past its deadline → EXPIRED. Returns the ride as it is
+    /// afterwards (unchanged when it was not due or not searching).
+    async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>>;
+
+    /// All rides still SEARCHING, so that their search tasks can be (re)started.
+    async fn searching_rides(&self) -> Result<Vec<Arc<Ride>>>;
+
+    /// Succeeds while the store answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// The hub that carries this store's ride events.
+    fn events(&self) -> &EventHub;
+}
