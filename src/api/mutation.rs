@@ -8,10 +8,10 @@ use super::{
 };
 use crate::domain::{Coordinates, DriverId, RideId, RiderId};
 
-/// Mutations.
 #[derive(Default)]
 pub struct Mutation;
 
+/// Writes: driver positions and the life of a ride.
 #[Object]
 impl Mutation {
     /// Records a driver's position. A new or offline driver becomes

@@ -8,10 +8,15 @@ use super::{
 };
 use crate::domain::{Coordinates, DriverId, Limit, RadiusKm, RideId};
 
-/// Queries.
+/// The seed's v1 search radius, used when `radiusKm` is omitted or null.
+const DEFAULT_RADIUS_KM: f64 = 15.0;
+/// Drivers listed when `limit` is omitted or null.
+const DEFAULT_LIMIT: i32 = 10;
+
 #[derive(Default)]
 pub struct Query;
 
+/// Reads: drivers near a point, one ride, one driver.
 #[Object]
 impl Query {
     /// AVAILABLE drivers within `radiusKm` of a point, nearest first
@@ -21,12 +26,12 @@ impl Query {
         ctx: &Context<'_>,
         lat: f64,
         lng: f64,
-        #[graphql(default = 15.0)] radius_km: f64,
-        #[graphql(default = 10)] limit: i32,
+        #[graphql(default = 15.0)] radius_km: Option<f64>,
+        #[graphql(default = 10)] limit: Option<i32>,
     ) -> async_graphql::Result<Vec<NearbyDriver>> {
         let center = Coordinates::parse(lat, lng).extend()?;
-        let radius = RadiusKm::parse(radius_km).extend()?;
-        let limit = Limit::parse(limit.into()).extend()?;
+        let radius = RadiusKm::parse(radius_km.unwrap_or(DEFAULT_RADIUS_KM)).extend()?;
+        let limit = Limit::parse(limit.unwrap_or(DEFAULT_LIMIT).into()).extend()?;
         let found = dispatcher(ctx)?
             .nearby_drivers(center, radius, limit)
             .await

@@ -6,10 +6,10 @@ use futures_util::{Stream, StreamExt};
 use super::{dispatcher, types::Ride};
 use crate::domain::RideId;
 
-/// Subscriptions.
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
+/// Live streams of rides.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// The ride as it is now, then the ride again at every status change;

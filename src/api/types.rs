@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::{dispatch::Dispatcher, domain};
 
-/// A point on Earth in degrees (WGS 84).
 pub struct Location(pub domain::Coordinates);
 
+/// A point on Earth in degrees (WGS 84).
 #[Object]
 impl Location {
     /// Latitude in degrees, within ±85.05112878.
@@ -35,9 +35,9 @@ pub enum DriverStatus {
     Offline,
 }
 
-/// A driver and its last reported position.
 pub struct Driver(pub domain::Driver);
 
+/// A driver and its last reported position.
 #[Object]
 impl Driver {
     /// The driver's id, as the operator's systems name it.
@@ -61,9 +61,9 @@ impl Driver {
     }
 }
 
-/// A driver found near a point, with its distance.
 pub struct NearbyDriver(pub domain::NearbyDriver);
 
+/// A driver found near a point, with its distance.
 #[Object]
 impl NearbyDriver {
     /// The driver.
@@ -94,9 +94,9 @@ pub enum RideStatus {
     Completed,
 }
 
-/// A rider's request for a driver, and what became of it.
 pub struct Ride(pub Arc<domain::Ride>);
 
+/// A rider's request for a driver, and what became of it.
 #[Object]
 impl Ride {
     /// The ride's id, handed out by the service.

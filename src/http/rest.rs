@@ -77,18 +77,38 @@ enum RequestId {
     Number(u64),
 }
 
-type Answer = Result<Response, Response>;
-
-fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| bad_request(format!("bad request body: {e}")))
+/// Why an adapter refused a request; answered as JSON in the GraphQL error shape.
+enum Refusal {
+    /// The body is not the JSON the route takes.
+    Body(String),
+    /// The dispatcher (or a domain type's parser) said no.
+    Domain(Error),
 }
 
-fn failed(error: Error) -> Response {
-    let status =
-        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body =
-        json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
-    (status, Json(body)).into_response()
+impl From<Error> for Refusal {
+    fn from(error: Error) -> Self {
+        Self::Domain(error)
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Body(message) => bad_request(message),
+            Self::Domain(error) => {
+                let status = StatusCode::from_u16(error.http_status())
+                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                let body = json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
+                (status, Json(body)).into_response()
+            }
+        }
+    }
+}
+
+type Answer = Result<Json<Value>, Refusal>;
+
+fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| Refusal::Body(format!("bad request body: {e}")))
 }
 
 fn ride_json(ride: &Ride) -> Value {
@@ -109,32 +129,26 @@ fn request_id_json(id: &RideId) -> Value {
 
 async fn tracking(State(state): State<AppState>, body: Bytes) -> Answer {
     let body: TrackingBody = parse(&body)?;
-    let id = DriverId::parse(&body.id).map_err(failed)?;
-    let at = Coordinates::parse(body.lat, body.lng).map_err(failed)?;
-    let driver = state
-        .dispatcher
-        .update_location(&id, at)
-        .await
-        .map_err(failed)?;
+    let id = DriverId::parse(&body.id)?;
+    let at = Coordinates::parse(body.lat, body.lng)?;
+    let driver = state.dispatcher.update_location(&id, at).await?;
     Ok(Json(json!({
         "id": driver.id.as_str(),
         "status": driver.status.as_str(),
         "lat": at.lat(),
         "lng": at.lng(),
-    }))
-    .into_response())
+    })))
 }
 
 async fn search(State(state): State<AppState>, body: Bytes) -> Answer {
     let body: SearchBody = parse(&body)?;
-    let center = Coordinates::parse(body.lat, body.lng).map_err(failed)?;
-    let limit = Limit::parse(body.limit.unwrap_or(DEFAULT_LIMIT)).map_err(failed)?;
-    let radius = RadiusKm::parse(SEARCH_RADIUS_KM).map_err(failed)?;
+    let center = Coordinates::parse(body.lat, body.lng)?;
+    let limit = Limit::parse(body.limit.unwrap_or(DEFAULT_LIMIT))?;
+    let radius = RadiusKm::parse(SEARCH_RADIUS_KM)?;
     let found = state
         .dispatcher
         .nearby_drivers(center, radius, limit)
-        .await
-        .map_err(failed)?;
+        .await?;
     let drivers: Vec<Value> = found
         .iter()
         .map(|near| {
@@ -147,20 +161,15 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Answer {
             })
         })
         .collect();
-    Ok(Json(drivers).into_response())
+    Ok(Json(Value::Array(drivers)))
 }
 
 async fn search_v2(State(state): State<AppState>, body: Bytes) -> Answer {
     let body: SearchV2Body = parse(&body)?;
-    let pickup = Coordinates::parse(body.lat, body.lng).map_err(failed)?;
-    let rider =
-        RiderId::parse(body.rider_id.as_deref().unwrap_or(ANONYMOUS_RIDER)).map_err(failed)?;
-    let ride = state
-        .dispatcher
-        .request_driver(&rider, pickup)
-        .await
-        .map_err(failed)?;
-    Ok(Json(json!({"request_id": request_id_json(&ride.id)})).into_response())
+    let pickup = Coordinates::parse(body.lat, body.lng)?;
+    let rider = RiderId::parse(body.rider_id.as_deref().unwrap_or(ANONYMOUS_RIDER))?;
+    let ride = state.dispatcher.request_driver(&rider, pickup).await?;
+    Ok(Json(json!({"request_id": request_id_json(&ride.id)})))
 }
 
 async fn cancel_v2(State(state): State<AppState>, body: Bytes) -> Answer {
@@ -169,7 +178,7 @@ async fn cancel_v2(State(state): State<AppState>, body: Bytes) -> Answer {
         RequestId::Text(text) => text,
         RequestId::Number(n) => n.to_string(),
     };
-    let id = RideId::parse(&raw).map_err(failed)?;
-    let ride = state.dispatcher.cancel_ride(&id).await.map_err(failed)?;
-    Ok(Json(ride_json(&ride)).into_response())
+    let id = RideId::parse(&raw)?;
+    let ride = state.dispatcher.cancel_ride(&id).await?;
+    Ok(Json(ride_json(&ride)))
 }

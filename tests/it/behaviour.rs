@@ -1,0 +1,624 @@
+//! The behaviour suite: one body per scenario, run against every store.
+//!
+//! Each scenario is an `async fn(StoreKind)`; `for_each_store!` makes one
+//! test per store from it, so the in-memory and the Redis store are held to
+//! exactly the same behaviour.
+
+use std::{collections::HashSet, time::Duration};
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::common::{
+    error_code_of, eventually, id_of, north_of, within, Protocol, StoreKind, TestApp, DRIVER, RIDER,
+};
+
+macro_rules! for_each_store {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(crate::common::StoreKind::Memory).await
+                }
+            )*
+        }
+    };
+}
+
+for_each_store!(
+    no_driver_means_the_request_expires_on_time,
+    a_driver_arriving_during_the_search_is_assigned,
+    a_driver_already_near_is_found_by_the_first_search,
+    a_searching_ride_is_cancelled_at_once,
+    cancelling_a_found_ride_frees_its_driver,
+    cancel_and_complete_follow_the_ride_rules,
+    nearby_drivers_are_listed_nearest_first,
+    an_assigned_driver_is_neither_listed_nor_matched_again,
+    go_offline_rules,
+    a_silent_driver_goes_offline,
+    a_late_subscriber_learns_the_current_state,
+    subscribing_to_an_unknown_ride_is_an_error,
+    both_subprotocols_follow_a_ride_to_its_end,
+    concurrent_requests_and_cancels_never_share_a_driver,
+    bad_input_changes_nothing,
+);
+
+/// The seed's first scenario: nobody near, the request expires; and it
+/// expires at its deadline, not up to a search interval late.
+async fn no_driver_means_the_request_expires_on_time(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| c.request_timeout = Duration::from_millis(800)).await;
+    let ride = app.request_driver("rider-1", RIDER).await;
+    assert_eq!(ride["status"], "SEARCHING");
+    assert_eq!(ride["riderId"], "rider-1");
+    let created =
+        chrono::DateTime::parse_from_rfc3339(ride["createdAt"].as_str().expect("createdAt"))
+            .expect("date");
+    let expires =
+        chrono::DateTime::parse_from_rfc3339(ride["expiresAt"].as_str().expect("expiresAt"))
+            .expect("date");
+    assert_eq!(
+        (expires - created).num_milliseconds(),
+        800,
+        "expiresAt = createdAt + request timeout"
+    );
+
+    let mut sub = app.watch_ride(Protocol::TransportWs, &id_of(&ride)).await;
+    sub.expect_status("SEARCHING").await;
+    let expired = sub.expect_status("EXPIRED").await;
+    let seen_at = chrono::Utc::now();
+    assert!(expired["driver"].is_null());
+    assert!(
+        expired["searches"].as_i64().expect("searches") >= 1,
+        "searched at least once"
+    );
+    let late = seen_at.signed_duration_since(expires).num_milliseconds();
+    // The search interval is a minute: an expiry driven by polling would be
+    // a minute late. Allow scheduling slack only.
+    assert!(
+        (0..500).contains(&late),
+        "expired {late} ms after expiresAt"
+    );
+    sub.expect_complete().await;
+}
+
+/// The seed's second scenario: a driver reports during the search and gets
+/// the ride, at once (the search interval is a minute).
+async fn a_driver_arriving_during_the_search_is_assigned(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    let ride = app.request_driver("rider-1", RIDER).await;
+    let id = id_of(&ride);
+    let mut sub = app.watch_ride(Protocol::TransportWs, &id).await;
+    sub.expect_status("SEARCHING").await;
+
+    app.update_location("1", DRIVER).await;
+    let found = within(
+        Duration::from_secs(2),
+        "DRIVER_FOUND after the driver reported",
+        sub.expect_status("DRIVER_FOUND"),
+    )
+    .await;
+    assert_eq!(found["driver"]["id"], "1");
+    assert_eq!(found["driver"]["status"], "ASSIGNED");
+    let km = found["distanceKm"].as_f64().expect("distanceKm");
+    assert!((km - 0.1945).abs() < 0.001, "distance {km}");
+    assert_eq!(app.driver("1").await["status"], "ASSIGNED");
+}
+
+/// The seed searched first after 30 s; we search at once.
+async fn a_driver_already_near_is_found_by_the_first_search(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    app.update_location("near", DRIVER).await;
+    app.update_location("far", north_of(RIDER, 3.0)).await;
+    app.update_location("out", north_of(RIDER, 6.0)).await;
+    let ride = app.request_driver("rider-1", RIDER).await;
+    let found = app.ride_reaches(&id_of(&ride), "DRIVER_FOUND").await;
+    assert_eq!(
+        found["driver"]["id"], "near",
+        "the nearest driver is matched"
+    );
+    assert_eq!(found["searches"], 1, "found by the first search");
+}
+
+/// The seed's third scenario, and its flaw: a cancel is seen at once.
+async fn a_searching_ride_is_cancelled_at_once(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    let ride = app.request_driver("rider-1", RIDER).await;
+    let id = id_of(&ride);
+    let mut sub = app.watch_ride(Protocol::LegacyWs, &id).await;
+    sub.expect_status("SEARCHING").await;
+
+    let cancelled = app.cancel(&id).await;
+    assert_eq!(
+        cancelled["data"]["cancelRequest"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    within(
+        Duration::from_secs(1),
+        "the CANCELLED event",
+        sub.expect_status("CANCELLED"),
+    )
+    .await;
+    sub.expect_complete().await;
+
+    // A cancelled ride never gets a driver, even one standing next to it.
+    app.update_location("1", DRIVER).await;
+    let ride = app.ride(&id).await;
+    assert_eq!(ride["status"], "CANCELLED");
+    assert!(ride["driver"].is_null());
+    assert_eq!(app.driver("1").await["status"], "AVAILABLE");
+}
+
+async fn cancelling_a_found_ride_frees_its_driver(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    app.update_location("1", DRIVER).await;
+    let first = id_of(&app.request_driver("rider-1", RIDER).await);
+    app.ride_reaches(&first, "DRIVER_FOUND").await;
+
+    // A second rider waits: the only driver is taken.
+    let second = id_of(&app.request_driver("rider-2", RIDER).await);
+    let mut sub = app.watch_ride(Protocol::TransportWs, &second).await;
+    sub.expect_status("SEARCHING").await;
+
+    let cancelled = app.cancel(&first).await;
+    assert_eq!(
+        cancelled["data"]["cancelRequest"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    // The freed driver wakes the waiting ride at once.
+    let found = within(
+        Duration::from_secs(2),
+        "the freed driver to be matched",
+        sub.expect_status("DRIVER_FOUND"),
+    )
+    .await;
+    assert_eq!(found["driver"]["id"], "1");
+}
+
+async fn cancel_and_complete_follow_the_ride_rules(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| c.request_timeout = Duration::from_millis(300)).await;
+
+    // Unknown ids.
+    assert_eq!(error_code_of(&app.cancel("999").await), "NOT_FOUND");
+    assert_eq!(error_code_of(&app.complete("999").await), "NOT_FOUND");
+
+    // Cancelling twice returns the ride unchanged; completing it conflicts.
+    let searching = id_of(&app.request_driver("rider-1", north_of(RIDER, 50.0)).await);
+    assert_eq!(
+        error_code_of(&app.complete(&searching).await),
+        "CONFLICT",
+        "completing a SEARCHING ride"
+    );
+    let once = app.cancel(&searching).await["data"]["cancelRequest"].clone();
+    let twice = app.cancel(&searching).await["data"]["cancelRequest"].clone();
+    assert_eq!(once["status"], "CANCELLED");
+    assert_eq!(once, twice, "a second cancel changes nothing");
+    assert_eq!(error_code_of(&app.complete(&searching).await), "CONFLICT");
+
+    // An expired ride cannot be cancelled.
+    let expiring = id_of(&app.request_driver("rider-2", north_of(RIDER, 50.0)).await);
+    app.ride_reaches(&expiring, "EXPIRED").await;
+    assert_eq!(error_code_of(&app.cancel(&expiring).await), "CONFLICT");
+
+    // A completed ride cannot be cancelled or completed again, and its driver is free.
+    app.update_location("d1", DRIVER).await;
+    let ride = id_of(&app.request_driver("rider-3", RIDER).await);
+    app.ride_reaches(&ride, "DRIVER_FOUND").await;
+    let done = app.complete(&ride).await;
+    assert_eq!(
+        done["data"]["completeRide"]["status"], "COMPLETED",
+        "{done}"
+    );
+    assert_eq!(done["data"]["completeRide"]["driver"]["id"], "d1");
+    assert_eq!(error_code_of(&app.cancel(&ride).await), "CONFLICT");
+    assert_eq!(error_code_of(&app.complete(&ride).await), "CONFLICT");
+    assert_eq!(app.driver("d1").await["status"], "AVAILABLE");
+}
+
+async fn nearby_drivers_are_listed_nearest_first(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    // Report in an order that is not the distance order.
+    for (id, km) in [
+        ("d3", 3.0),
+        ("d1", 1.0),
+        ("d20", 20.0),
+        ("d2", 2.0),
+        ("d10", 10.0),
+    ] {
+        app.update_location(id, north_of(RIDER, km)).await;
+    }
+    let found = app.nearby(RIDER, 15.0, 10).await;
+    let ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["d1", "d2", "d3", "d10"],
+        "nearest first, within 15 km"
+    );
+    for ((_, km), want) in found.iter().zip([1.0, 2.0, 3.0, 10.0]) {
+        assert!((km - want).abs() < 0.05, "distance {km} for {want} km");
+    }
+    assert_eq!(app.nearby(RIDER, 15.0, 2).await.len(), 2, "limit");
+    assert_eq!(app.nearby(RIDER, 1.5, 10).await.len(), 1, "radius");
+    // The seed's default radius is 15 km.
+    let data = app
+        .data("query($lat: Float!, $lng: Float!) { nearbyDrivers(lat: $lat, lng: $lng) { driver { id } } }", json!({"lat": RIDER.0, "lng": RIDER.1}))
+        .await;
+    assert_eq!(data["nearbyDrivers"].as_array().map(Vec::len), Some(4));
+}
+
+async fn an_assigned_driver_is_neither_listed_nor_matched_again(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    app.update_location("1", DRIVER).await;
+    let first = id_of(&app.request_driver("rider-1", RIDER).await);
+    app.ride_reaches(&first, "DRIVER_FOUND").await;
+    assert!(
+        app.nearby(RIDER, 15.0, 10).await.is_empty(),
+        "an ASSIGNED driver is not listed"
+    );
+
+    // It keeps reporting while it drives: the position moves, the status stays.
+    let moved = app.update_location("1", north_of(DRIVER, 0.1)).await;
+    assert_eq!(moved["status"], "ASSIGNED");
+    assert!(
+        (moved["location"]["lat"].as_f64().expect("lat") - north_of(DRIVER, 0.1).0).abs() < 1e-6
+    );
+    assert!(app.nearby(RIDER, 15.0, 10).await.is_empty());
+
+    let second = id_of(&app.request_driver("rider-2", RIDER).await);
+    let ride = app.ride(&second).await;
+    assert_eq!(
+        ride["status"], "SEARCHING",
+        "not matched to an ASSIGNED driver: {ride}"
+    );
+
+    // Going offline while assigned is refused; the ride owns the driver.
+    assert_eq!(error_code_of(&app.go_offline("1").await), "CONFLICT");
+
+    // Completing the first ride frees the driver, and the second gets it.
+    let done = app.complete(&first).await;
+    assert_eq!(
+        done["data"]["completeRide"]["status"], "COMPLETED",
+        "{done}"
+    );
+    let found = app.ride_reaches(&second, "DRIVER_FOUND").await;
+    assert_eq!(found["driver"]["id"], "1");
+}
+
+async fn go_offline_rules(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    assert_eq!(error_code_of(&app.go_offline("ghost").await), "NOT_FOUND");
+    app.update_location("1", DRIVER).await;
+    let offline = app.go_offline("1").await;
+    assert_eq!(
+        offline["data"]["goOffline"]["status"], "OFFLINE",
+        "{offline}"
+    );
+    assert_eq!(app.driver("1").await["status"], "OFFLINE");
+    assert!(
+        app.nearby(RIDER, 15.0, 10).await.is_empty(),
+        "an OFFLINE driver is not listed"
+    );
+    let ride = id_of(&app.request_driver("rider-1", RIDER).await);
+    assert_eq!(
+        app.ride(&ride).await["status"],
+        "SEARCHING",
+        "an OFFLINE driver is not matched"
+    );
+
+    // Reporting again brings it back, and the waiting ride gets it.
+    assert_eq!(
+        app.update_location("1", DRIVER).await["status"],
+        "AVAILABLE"
+    );
+    let found = app.ride_reaches(&ride, "DRIVER_FOUND").await;
+    assert_eq!(found["driver"]["id"], "1");
+}
+
+async fn a_silent_driver_goes_offline(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| c.driver_ttl = Duration::from_millis(300)).await;
+    app.update_location("quiet", DRIVER).await;
+    assert_eq!(app.nearby(RIDER, 15.0, 10).await.len(), 1);
+    eventually("the silent driver to read OFFLINE", || async {
+        (app.driver("quiet").await["status"] == "OFFLINE").then_some(())
+    })
+    .await;
+    assert!(
+        app.nearby(RIDER, 15.0, 10).await.is_empty(),
+        "a silent driver is not listed"
+    );
+    let ride = id_of(&app.request_driver("rider-1", RIDER).await);
+    assert_eq!(
+        app.ride(&ride).await["status"],
+        "SEARCHING",
+        "a silent driver is not matched"
+    );
+    assert_eq!(
+        app.update_location("quiet", DRIVER).await["status"],
+        "AVAILABLE"
+    );
+    app.ride_reaches(&ride, "DRIVER_FOUND").await;
+
+    // An ASSIGNED driver stays ASSIGNED while silent: its ride owns it.
+    let assigned = app.driver("quiet").await;
+    assert_eq!(assigned["status"], "ASSIGNED");
+    let updated_at = assigned["updatedAt"]
+        .as_str()
+        .expect("updatedAt")
+        .to_owned();
+    eventually("the TTL to pass", || async {
+        let since = chrono::Utc::now()
+            - chrono::DateTime::parse_from_rfc3339(&updated_at)
+                .ok()?
+                .to_utc();
+        (since.num_milliseconds() > 600).then_some(())
+    })
+    .await;
+    assert_eq!(app.driver("quiet").await["status"], "ASSIGNED");
+}
+
+async fn a_late_subscriber_learns_the_current_state(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    app.update_location("1", DRIVER).await;
+    let id = id_of(&app.request_driver("rider-1", RIDER).await);
+    app.ride_reaches(&id, "DRIVER_FOUND").await;
+
+    // Subscribing after the match still tells of it, then follows on.
+    let mut sub = app.watch_ride(Protocol::TransportWs, &id).await;
+    let now = sub.expect_status("DRIVER_FOUND").await;
+    assert_eq!(now["driver"]["id"], "1");
+    app.complete(&id).await;
+    sub.expect_status("COMPLETED").await;
+    sub.expect_complete().await;
+
+    // Subscribing to an ended ride gives its state and completes.
+    let mut late = app.watch_ride(Protocol::LegacyWs, &id).await;
+    late.expect_status("COMPLETED").await;
+    late.expect_complete().await;
+}
+
+async fn subscribing_to_an_unknown_ride_is_an_error(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    for protocol in Protocol::ALL {
+        let mut sub = app.watch_ride(protocol, "12345").await;
+        assert_eq!(sub.expect_error_code().await, "NOT_FOUND", "{protocol:?}");
+        let mut bad = app.watch_ride(protocol, "not an id").await;
+        assert_eq!(
+            bad.expect_error_code().await,
+            "BAD_USER_INPUT",
+            "{protocol:?}"
+        );
+    }
+}
+
+async fn both_subprotocols_follow_a_ride_to_its_end(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    let id = id_of(&app.request_driver("rider-1", RIDER).await);
+    let mut modern = app.watch_ride(Protocol::TransportWs, &id).await;
+    let mut legacy = app.watch_ride(Protocol::LegacyWs, &id).await;
+    for sub in [&mut modern, &mut legacy] {
+        sub.expect_status("SEARCHING").await;
+    }
+    app.update_location("1", DRIVER).await;
+    for sub in [&mut modern, &mut legacy] {
+        assert_eq!(sub.expect_status("DRIVER_FOUND").await["driver"]["id"], "1");
+    }
+    app.cancel(&id).await;
+    for sub in [&mut modern, &mut legacy] {
+        sub.expect_status("CANCELLED").await;
+        sub.expect_complete().await;
+    }
+    assert_eq!(
+        app.driver("1").await["status"],
+        "AVAILABLE",
+        "cancelling frees the driver"
+    );
+}
+
+/// Hundreds of riders, fewer drivers, cancels racing the matches: no driver
+/// ever serves two rides, and every ride ends in exactly one state.
+async fn concurrent_requests_and_cancels_never_share_a_driver(store: StoreKind) {
+    const DRIVERS: usize = 40;
+    const RIDES: usize = 300;
+    let app = TestApp::spawn(store, |c| c.request_timeout = Duration::from_secs(3)).await;
+    join_all((0..DRIVERS).map(|i| {
+        let app = &app;
+        async move {
+            app.update_location(&format!("d{i}"), north_of(RIDER, i as f64 * 0.05))
+                .await
+        }
+    }))
+    .await;
+
+    // Request all rides at once; cancel every third one as soon as it exists.
+    let outcomes = join_all((0..RIDES).map(|i| {
+        let app = &app;
+        async move {
+            let ride = app.request_driver(&format!("r{i}"), RIDER).await;
+            let id = id_of(&ride);
+            let cancel = if i % 3 == 0 {
+                Some(app.cancel(&id).await)
+            } else {
+                None
+            };
+            (id, cancel)
+        }
+    }))
+    .await;
+
+    let mut cancelled_while_searching = Vec::new();
+    for (id, cancel) in &outcomes {
+        if let Some(body) = cancel {
+            let ride = &body["data"]["cancelRequest"];
+            assert_eq!(ride["status"], "CANCELLED", "{body}");
+            if ride["driver"].is_null() {
+                cancelled_while_searching.push(id.clone());
+            }
+        }
+    }
+
+    // Wait for every ride to reach an outcome: matched, cancelled or expired.
+    let mut assigned = HashSet::new();
+    let mut found = 0;
+    for (id, _) in &outcomes {
+        let ride = eventually(&format!("ride {id} to stop searching"), || async {
+            let ride = app.ride(id).await;
+            (ride["status"] != "SEARCHING").then_some(ride)
+        })
+        .await;
+        match ride["status"].as_str() {
+            Some("DRIVER_FOUND") => {
+                found += 1;
+                let driver = ride["driver"]["id"].as_str().expect("driver").to_owned();
+                assert!(
+                    assigned.insert(driver.clone()),
+                    "driver {driver} assigned twice"
+                );
+            }
+            Some("CANCELLED") | Some("EXPIRED") => {}
+            other => panic!("unexpected final status {other:?} for {ride}"),
+        }
+    }
+    for id in &cancelled_while_searching {
+        let ride = app.ride(id).await;
+        assert_eq!(ride["status"], "CANCELLED");
+        assert!(
+            ride["driver"].is_null(),
+            "a ride cancelled while searching got a driver: {ride}"
+        );
+    }
+    assert_eq!(found, DRIVERS, "every driver is matched exactly once");
+    for i in 0..DRIVERS {
+        assert_eq!(app.driver(&format!("d{i}")).await["status"], "ASSIGNED");
+    }
+}
+
+/// Every class of bad input is refused with BAD_USER_INPUT and changes nothing.
+async fn bad_input_changes_nothing(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    app.update_location("ok", DRIVER).await;
+    let update = "mutation($d: ID!, $lat: Float!, $lng: Float!) { updateLocation(driverId: $d, lat: $lat, lng: $lng) { id } }";
+    let request = "mutation($r: ID!, $lat: Float!, $lng: Float!) { requestDriver(riderId: $r, lat: $lat, lng: $lng) { id } }";
+    let cases = [
+        (
+            update,
+            json!({"d": "x", "lat": 85.06, "lng": 0.0}),
+            "latitude beyond Redis's limit",
+        ),
+        (
+            update,
+            json!({"d": "x", "lat": -90.0, "lng": 0.0}),
+            "latitude -90",
+        ),
+        (
+            update,
+            json!({"d": "x", "lat": 0.0, "lng": 180.5}),
+            "longitude beyond 180",
+        ),
+        (
+            update,
+            json!({"d": "x", "lat": "NaN", "lng": 0.0}),
+            "NaN as a string",
+        ),
+        (update, json!({"d": "", "lat": 0.0, "lng": 0.0}), "empty id"),
+        (
+            update,
+            json!({"d": "x".repeat(65), "lat": 0.0, "lng": 0.0}),
+            "id over 64 bytes",
+        ),
+        (
+            update,
+            json!({"d": "a b", "lat": 0.0, "lng": 0.0}),
+            "id with a space",
+        ),
+        (
+            update,
+            json!({"d": "{tracking}:drivers", "lat": 0.0, "lng": 0.0}),
+            "id naming a key",
+        ),
+        (update, json!({"d": "x", "lat": 0.0}), "missing variable"),
+        (
+            request,
+            json!({"r": "", "lat": 0.0, "lng": 0.0}),
+            "empty rider id",
+        ),
+        (
+            request,
+            json!({"r": "r", "lat": 100.0, "lng": 0.0}),
+            "pickup out of range",
+        ),
+        (
+            "mutation { cancelRequest(rideId: \"../1\") { id } }",
+            json!({}),
+            "ride id with a slash",
+        ),
+        (
+            "{ nearbyDrivers(lat: 0, lng: 0, radiusKm: 0) { distanceKm } }",
+            json!({}),
+            "radius 0",
+        ),
+        (
+            "{ nearbyDrivers(lat: 0, lng: 0, radiusKm: 100.5) { distanceKm } }",
+            json!({}),
+            "radius over 100",
+        ),
+        (
+            "{ nearbyDrivers(lat: 0, lng: 0, limit: 0) { distanceKm } }",
+            json!({}),
+            "limit 0",
+        ),
+        (
+            "{ nearbyDrivers(lat: 0, lng: 0, limit: 101) { distanceKm } }",
+            json!({}),
+            "limit over 100",
+        ),
+        (
+            "{ nearbyDrivers(lat: 0, lng: 0, limit: 99999999999) { distanceKm } }",
+            json!({}),
+            "limit beyond Int",
+        ),
+        (
+            "{ nearbyDrivers(lat: 0, lng: 0 { distanceKm } }",
+            json!({}),
+            "malformed document",
+        ),
+        ("{ nope }", json!({}), "unknown field"),
+        ("", json!({}), "empty document"),
+    ];
+    for (query, variables, what) in cases {
+        let body = app.gql(query, variables).await;
+        assert_eq!(error_code_of(&body), "BAD_USER_INPUT", "{what}: {body}");
+        assert!(
+            body["data"].is_null()
+                || body["data"]
+                    .as_object()
+                    .is_none_or(|d| d.values().all(|v| v.is_null())),
+            "{what}: {body}"
+        );
+    }
+
+    // Malformed JSON: a 400 with a GraphQL-shaped body.
+    let infinite =
+        r#"{"query": "mutation { updateLocation(driverId: \"x\", lat: 1e400, lng: 0) { id } }"}"#;
+    let infinite_var = r#"{"query": "mutation($lat: Float!) { updateLocation(driverId: \"x\", lat: $lat, lng: 0) { id } }", "variables": {"lat": 1e400}}"#;
+    for raw in ["{not json", "[1, 2", "\"query\"", "", infinite_var] {
+        let (status, body) = app.post_raw("/graphql", raw).await;
+        assert_eq!(status, 400, "{raw:?}: {body}");
+        assert_eq!(error_code_of(&body), "BAD_USER_INPUT", "{raw:?}");
+    }
+
+    // An infinite literal in the document itself.
+    let (status, body) = app.post_raw("/graphql", infinite).await;
+    assert_eq!(status, 200);
+    assert_eq!(error_code_of(&body), "BAD_USER_INPUT", "{body}");
+
+    // Nothing changed: one driver, no rides.
+    let ids: Vec<String> = app
+        .nearby(RIDER, 100.0, 100)
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids, ["ok"]);
+    assert!(app.driver("x").await.is_null());
+    assert!(app.ride("1").await.is_null(), "no ride was created");
+}

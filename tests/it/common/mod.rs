@@ -1,0 +1,336 @@
+//! Shared test setup: a real server on 127.0.0.1:0, real HTTP and WebSocket
+//! clients, and (for the Redis store) a real `redis-server` on its own port.
+
+#![allow(dead_code)]
+
+pub mod redis_server;
+pub mod ws;
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use serde_json::{json, Value};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tracking::{Application, Config};
+
+pub use redis_server::RedisServer;
+pub use ws::{Protocol, Subscription};
+
+/// How long any single awaited event may take before a test fails.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Which store a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    Memory,
+    Redis,
+}
+
+/// Awaits `fut`, failing the test with `what` if it takes longer than `limit`.
+pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(limit, fut).await {
+        Ok(value) => value,
+        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most `PATIENCE`.
+/// Only for conditions nothing pushes to the test (time passing, state that
+/// no subscription reports).
+pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(PATIENCE, what, async {
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+}
+
+/// Settings that keep the suite fast and make polling invisible: a search
+/// interval of a minute means any match a test sees within seconds came from
+/// the immediate first search or a wake-up.
+pub fn test_config() -> Config {
+    let mut config = Config::defaults();
+    config.listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    config.search_interval = Duration::from_secs(60);
+    config.request_timeout = Duration::from_secs(60);
+    config
+}
+
+/// A running service.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    /// Keeps the Redis server alive as long as the app (when it has one).
+    pub redis: Option<Arc<RedisServer>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl TestApp {
+    /// Starts a service on `store` with the test settings changed by `tweak`.
+    pub async fn spawn(store: StoreKind, tweak: impl FnOnce(&mut Config)) -> Self {
+        let redis = match store {
+            StoreKind::Memory => None,
+            StoreKind::Redis => Some(Arc::new(RedisServer::start().await)),
+        };
+        Self::spawn_with(redis, tweak).await
+    }
+
+    /// Starts a service on an existing Redis (or in memory for `None`).
+    pub async fn spawn_with(
+        redis: Option<Arc<RedisServer>>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = test_config();
+        config.redis_url = redis.as_ref().map(|r| r.url());
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let app = Application::build_on(config, listener)
+            .await
+            .expect("build the service");
+        let addr = app.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(app.run_until(async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            redis,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            within(PATIENCE, "the server to stop", task)
+                .await
+                .expect("server task")
+                .expect("server result");
+        }
+    }
+
+    /// Posts a GraphQL request; returns the whole response body.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        let response = within(
+            PATIENCE,
+            "a GraphQL response",
+            self.http
+                .post(self.url("/graphql"))
+                .json(&json!({"query": query, "variables": variables}))
+                .send(),
+        )
+        .await
+        .expect("POST /graphql");
+        assert_eq!(response.status(), 200, "POST /graphql status");
+        response.json().await.expect("JSON body")
+    }
+
+    /// Posts a GraphQL request that must succeed; returns its `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.gql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body}");
+        body["data"].clone()
+    }
+
+    /// Posts a GraphQL request that must fail; returns its first error's code.
+    pub async fn error_code(&self, query: &str, variables: Value) -> String {
+        let body = self.gql(query, variables).await;
+        error_code_of(&body)
+    }
+
+    /// Posts raw text to a path; returns status and body (JSON when it parses).
+    pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
+        let response = within(
+            PATIENCE,
+            "an HTTP response",
+            self.http
+                .post(self.url(path))
+                .header("content-type", "application/json")
+                .body(body.to_owned())
+                .send(),
+        )
+        .await
+        .expect("POST");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    /// Opens a WebSocket on `/ws` and starts one subscription.
+    pub async fn subscribe(
+        &self,
+        protocol: Protocol,
+        query: &str,
+        variables: Value,
+    ) -> Subscription {
+        Subscription::start(self.addr, protocol, query, variables).await
+    }
+
+    /// Subscribes to `rideStatus` for one ride.
+    pub async fn watch_ride(&self, protocol: Protocol, id: &str) -> Subscription {
+        self.subscribe(protocol, RIDE_STATUS, json!({"id": id}))
+            .await
+    }
+
+    // The operations the scenarios use, spelled once.
+
+    pub async fn update_location(&self, driver: &str, (lat, lng): (f64, f64)) -> Value {
+        self.data(
+            "mutation($d: ID!, $lat: Float!, $lng: Float!) { updateLocation(driverId: $d, lat: $lat, lng: $lng) { id status location { lat lng } updatedAt } }",
+            json!({"d": driver, "lat": lat, "lng": lng}),
+        )
+        .await["updateLocation"]
+            .clone()
+    }
+
+    pub async fn request_driver(&self, rider: &str, (lat, lng): (f64, f64)) -> Value {
+        self.data(
+            &format!("mutation($r: ID!, $lat: Float!, $lng: Float!) {{ requestDriver(riderId: $r, lat: $lat, lng: $lng) {{ {RIDE_FIELDS} }} }}"),
+            json!({"r": rider, "lat": lat, "lng": lng}),
+        )
+        .await["requestDriver"]
+            .clone()
+    }
+
+    pub async fn ride(&self, id: &str) -> Value {
+        self.data(
+            &format!("query($id: ID!) {{ ride(id: $id) {{ {RIDE_FIELDS} }} }}"),
+            json!({"id": id}),
+        )
+        .await["ride"]
+            .clone()
+    }
+
+    pub async fn driver(&self, id: &str) -> Value {
+        self.data(
+            "query($id: ID!) { driver(id: $id) { id status location { lat lng } updatedAt } }",
+            json!({"id": id}),
+        )
+        .await["driver"]
+            .clone()
+    }
+
+    /// `cancelRequest`; returns the whole response (it may be an error).
+    pub async fn cancel(&self, ride: &str) -> Value {
+        self.gql(
+            &format!("mutation($id: ID!) {{ cancelRequest(rideId: $id) {{ {RIDE_FIELDS} }} }}"),
+            json!({"id": ride}),
+        )
+        .await
+    }
+
+    /// `completeRide`; returns the whole response (it may be an error).
+    pub async fn complete(&self, ride: &str) -> Value {
+        self.gql(
+            &format!("mutation($id: ID!) {{ completeRide(rideId: $id) {{ {RIDE_FIELDS} }} }}"),
+            json!({"id": ride}),
+        )
+        .await
+    }
+
+    /// `goOffline`; returns the whole response (it may be an error).
+    pub async fn go_offline(&self, driver: &str) -> Value {
+        self.gql(
+            "mutation($id: ID!) { goOffline(driverId: $id) { id status } }",
+            json!({"id": driver}),
+        )
+        .await
+    }
+
+    /// `nearbyDrivers`: the ids found, nearest first, with distances.
+    pub async fn nearby(
+        &self,
+        (lat, lng): (f64, f64),
+        radius_km: f64,
+        limit: i64,
+    ) -> Vec<(String, f64)> {
+        let data = self
+            .data(
+                "query($lat: Float!, $lng: Float!, $r: Float, $n: Int) { nearbyDrivers(lat: $lat, lng: $lng, radiusKm: $r, limit: $n) { distanceKm driver { id status } } }",
+                json!({"lat": lat, "lng": lng, "r": radius_km, "n": limit}),
+            )
+            .await;
+        data["nearbyDrivers"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .map(|n| {
+                assert_eq!(n["driver"]["status"], "AVAILABLE", "listed: {n}");
+                (
+                    n["driver"]["id"].as_str().expect("id").to_owned(),
+                    n["distanceKm"].as_f64().expect("distance"),
+                )
+            })
+            .collect()
+    }
+
+    /// Waits until a ride has the given status, for outcomes nothing pushes
+    /// to the test (rides nobody subscribed to).
+    pub async fn ride_reaches(&self, id: &str, status: &str) -> Value {
+        eventually(&format!("ride {id} to become {status}"), || async {
+            let ride = self.ride(id).await;
+            (ride["status"] == status).then_some(ride)
+        })
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The first error's `extensions.code` of a GraphQL response.
+pub fn error_code_of(body: &Value) -> String {
+    body["errors"][0]["extensions"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("expected an error with a code, got {body}"))
+        .to_owned()
+}
+
+/// A ride's id as a string.
+pub fn id_of(value: &Value) -> String {
+    value["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {value}"))
+        .to_owned()
+}
+
+/// The ride fields every test asks for.
+pub const RIDE_FIELDS: &str =
+    "id riderId status searches distanceKm createdAt expiresAt pickup { lat lng } driver { id status }";
+
+/// The subscription every test uses.
+pub const RIDE_STATUS: &str = "subscription($id: ID!) { rideStatus(rideId: $id) { id riderId status searches distanceKm createdAt expiresAt pickup { lat lng } driver { id status } } }";
+
+/// The seed's rider and driver positions (Santiago), 0.19 km apart.
+pub const RIDER: (f64, f64) = (-33.44262, -70.63054);
+pub const DRIVER: (f64, f64) = (-33.44091, -70.6301);
+
+/// A point `km` north of `from` (1° of latitude is about 111.2 km).
+pub fn north_of(from: (f64, f64), km: f64) -> (f64, f64) {
+    (from.0 + km / 111.2, from.1)
+}

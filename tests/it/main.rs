@@ -1,0 +1,9 @@
+//! The integration suite: one binary, real servers, real clients.
+
+// A test that meets the unexpected should fail loudly, right there.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod behaviour;
+mod common;
+mod rest;
+mod schema;
