@@ -438,3 +438,131 @@ impl Store for MemoryStore {
         &self.events
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn at(lat: f64, lng: f64) -> Coordinates {
+        Coordinates::parse(lat, lng).unwrap()
+    }
+
+    fn t(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
+    }
+
+    fn id(s: &str) -> DriverId {
+        DriverId::parse(s).unwrap()
+    }
+
+    fn radius(km: f64) -> RadiusKm {
+        RadiusKm::parse(km).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_silent_driver_is_offline_and_pruned_from_the_index() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        store
+            .update_location(&id("a"), at(0.0, 0.0), t(0))
+            .await
+            .unwrap();
+        store
+            .update_location(&id("b"), at(0.0, 0.01), t(30))
+            .await
+            .unwrap();
+        let near =
+            |now| store.nearby_drivers(at(0.0, 0.0), radius(10.0), Limit::parse(10).unwrap(), now);
+        assert_eq!(
+            near(t(60)).await.unwrap().len(),
+            2,
+            "60 s is still within the TTL"
+        );
+        let later = near(t(61)).await.unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(later[0].driver.id, id("b"));
+        assert_eq!(
+            store.lock().available.size(),
+            1,
+            "the silent driver left the index"
+        );
+        let a = store.driver(&id("a"), t(61)).await.unwrap().unwrap();
+        assert_eq!(a.status, DriverStatus::Offline);
+        // Reporting again puts it back.
+        store
+            .update_location(&id("a"), at(0.0, 0.0), t(62))
+            .await
+            .unwrap();
+        assert_eq!(store.lock().available.size(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_search_after_the_deadline_expires_instead_of_matching() {
+        let store = MemoryStore::new(Duration::from_secs(600));
+        let rider = RiderId::parse("r").unwrap();
+        let ride = store
+            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
+            .await
+            .unwrap();
+        store
+            .update_location(&id("d"), at(0.0, 0.001), t(240))
+            .await
+            .unwrap();
+        let outcome = store
+            .try_match(&ride.id, radius(5.0), t(240))
+            .await
+            .unwrap();
+        match outcome {
+            SearchOutcome::Ended(ride) => assert_eq!(ride.status, RideStatus::Expired),
+            other => panic!("expected expiry, got {other:?}"),
+        }
+        let d = store.driver(&id("d"), t(240)).await.unwrap().unwrap();
+        assert_eq!(
+            d.status,
+            DriverStatus::Available,
+            "the driver was not taken"
+        );
+    }
+
+    #[tokio::test]
+    async fn expiry_waits_for_the_deadline() {
+        let store = MemoryStore::new(Duration::from_secs(600));
+        let rider = RiderId::parse("r").unwrap();
+        let ride = store
+            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.expire_ride(&ride.id, t(239)).await.unwrap().status,
+            RideStatus::Searching
+        );
+        let expired = store.expire_ride(&ride.id, t(240)).await.unwrap();
+        assert_eq!(expired.status, RideStatus::Expired);
+        assert_eq!(expired.revision, 2);
+    }
+
+    #[tokio::test]
+    async fn nearest_search_is_exact_across_the_antimeridian() {
+        let store = MemoryStore::new(Duration::from_secs(600));
+        store
+            .update_location(&id("east"), at(0.0, 179.99), t(0))
+            .await
+            .unwrap();
+        store
+            .update_location(&id("west"), at(0.0, -179.995), t(0))
+            .await
+            .unwrap();
+        let found = store
+            .nearby_drivers(
+                at(0.0, -179.999),
+                radius(5.0),
+                Limit::parse(10).unwrap(),
+                t(0),
+            )
+            .await
+            .unwrap();
+        let ids: Vec<_> = found.iter().map(|n| n.driver.id.as_str()).collect();
+        assert_eq!(ids, ["west", "east"]);
+    }
+}
