@@ -41,6 +41,12 @@ pub struct Config {
     #[arg(long, env = "TRACKING_MATCH_RADIUS_KM", default_value_t = 5.0)]
     pub match_radius_km: f64,
 
+    /// With Redis: how long an instance keeps its searching rides without
+    /// renewing its lease; a killed instance's rides are adopted by another
+    /// within about this long.
+    #[arg(long, env = "TRACKING_INSTANCE_LEASE", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub instance_lease: Duration,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "TRACKING_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -64,6 +70,7 @@ impl Config {
             request_timeout: Duration::from_secs(240),
             search_interval: Duration::from_secs(2),
             match_radius_km: 5.0,
+            instance_lease: Duration::from_secs(5),
             log_format: LogFormat::Text,
         }
     }

@@ -29,7 +29,11 @@ use tracing::info;
 pub use config::Config;
 use dispatch::{Dispatcher, Settings};
 use domain::RadiusKm;
-use store::{memory::MemoryStore, Store};
+use store::{
+    memory::MemoryStore,
+    redis::{RedisSettings, RedisStore},
+    Store,
+};
 
 /// Connections the kernel queues before they are accepted; tokio's default
 /// of 128 is too small for bursts of thousands of subscribers.
@@ -77,9 +81,8 @@ impl Application {
                 "--search-interval must be more than 0".into(),
             ));
         }
-        let store = open_store(&config).await?;
-        let dispatcher = Dispatcher::new(store, settings);
-        dispatcher.resume().await?;
+        let store = open_store(&config, settings.match_radius).await?;
+        let dispatcher = Dispatcher::start(store, settings).await?;
         let schema = api::schema(dispatcher.clone());
         let router = http::router(http::AppState {
             schema,
@@ -110,13 +113,25 @@ impl Application {
     }
 }
 
-async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
-    match &config.redis_url {
-        None => Ok(Arc::new(MemoryStore::new(config.driver_ttl))),
-        Some(_) => Err(StartError::Config(
-            "--redis-url is not supported yet".into(),
-        )),
+async fn open_store(config: &Config, match_radius: RadiusKm) -> Result<Arc<dyn Store>, StartError> {
+    let Some(url) = &config.redis_url else {
+        return Ok(Arc::new(MemoryStore::new(config.driver_ttl)));
+    };
+    if config.instance_lease < std::time::Duration::from_millis(100) {
+        return Err(StartError::Config(
+            "--instance-lease must be at least 100ms".into(),
+        ));
     }
+    let store = RedisStore::connect(RedisSettings {
+        url: url.clone(),
+        prefix: config.redis_prefix.clone(),
+        driver_ttl: config.driver_ttl,
+        match_radius,
+        lease: config.instance_lease,
+    })
+    .await?;
+    info!(prefix = %config.redis_prefix, "fleet kept in Redis");
+    Ok(Arc::new(store))
 }
 
 /// Binds with a deep accept backlog.

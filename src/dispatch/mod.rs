@@ -15,14 +15,12 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use futures_util::Stream;
+use tokio::sync::broadcast;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::{
-    domain::{
-        Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver, RadiusKm, Ride, RideId,
-        RiderId,
-    },
+    domain::{Coordinates, Driver, DriverId, Limit, NearbyDriver, RadiusKm, Ride, RideId, RiderId},
     error::{Error, Result},
     store::Store,
 };
@@ -54,10 +52,11 @@ struct Inner {
 }
 
 impl Dispatcher {
-    /// A dispatcher over `store`; call [`Dispatcher::resume`] to restart
-    /// the search tasks of rides that were already searching.
-    pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
-        Self {
+    /// A dispatcher over `store`, running: it listens for drivers becoming
+    /// available, takes over the searching rides nobody runs (on Redis:
+    /// those of instances that died), and keeps doing so periodically.
+    pub async fn start(store: Arc<dyn Store>, settings: Settings) -> Result<Self> {
+        let dispatcher = Self {
             inner: Arc::new(Inner {
                 store,
                 settings,
@@ -65,7 +64,13 @@ impl Dispatcher {
                 tasks: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
             }),
+        };
+        dispatcher.spawn_wake_listener();
+        dispatcher.adopt_orphans().await?;
+        if let Some(every) = dispatcher.store().maintenance_interval() {
+            dispatcher.spawn_maintenance(every);
         }
+        Ok(dispatcher)
     }
 
     pub(crate) fn store(&self) -> &dyn Store {
@@ -84,26 +89,69 @@ impl Dispatcher {
         self.inner.shutdown.clone()
     }
 
-    /// Starts search tasks for every SEARCHING ride in the store that has
-    /// none on this instance; returns how many were started.
-    pub async fn resume(&self) -> Result<usize> {
-        let rides = self.store().searching_rides().await?;
+    /// Starts search tasks for the rides this instance takes over; returns
+    /// how many were started.
+    async fn adopt_orphans(&self) -> Result<usize> {
+        let rides = self.store().adopt_orphans(Utc::now()).await?;
         let started = rides
             .into_iter()
             .filter(|ride| self.start_search(ride.clone()))
             .count();
         if started > 0 {
-            info!(rides = started, "resumed searching rides");
+            info!(rides = started, "took over searching rides");
         }
         Ok(started)
     }
 
-    /// Stops every search task and waits for them (rides stay SEARCHING in
-    /// the store, for the next start to resume).
+    /// Renews this instance's claim and adopts orphaned rides, forever.
+    fn spawn_maintenance(&self, every: Duration) {
+        let this = self.clone();
+        let stop = self.shutdown_token();
+        self.inner
+            .tasks
+            .spawn(stop.run_until_cancelled_owned(async move {
+                let mut tick = tokio::time::interval(every);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if let Err(error) = this.adopt_orphans().await {
+                        warn!(%error, "could not renew the lease or adopt rides");
+                    }
+                }
+            }));
+    }
+
+    /// Wakes the searching rides near each driver that becomes available.
+    fn spawn_wake_listener(&self) {
+        let mut available = self.store().events().subscribe_available();
+        let this = self.clone();
+        let stop = self.shutdown_token();
+        self.inner
+            .tasks
+            .spawn(stop.run_until_cancelled_owned(async move {
+                let radius = this.settings().match_radius;
+                loop {
+                    match available.recv().await {
+                        Ok(at) => {
+                            this.searching().wake_near(at, radius);
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => this.searching().wake_all(),
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    }
+                }
+            }));
+    }
+
+    /// Stops every search task and waits for them, then hands this
+    /// instance's searching rides over (on Redis, another instance adopts
+    /// them at once; in memory they end with the process).
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
+        if let Err(error) = self.store().release().await {
+            warn!(%error, "could not hand searching rides over");
+        }
     }
 
     /// Succeeds while the store answers.
@@ -111,13 +159,10 @@ impl Dispatcher {
         self.store().ping().await
     }
 
-    /// Records a driver's position; wakes the rides near it when it is available.
+    /// Records a driver's position (the store announces it when the
+    /// driver is available, which wakes the rides near it).
     pub async fn update_location(&self, id: &DriverId, at: Coordinates) -> Result<Driver> {
-        let driver = self.store().update_location(id, at, Utc::now()).await?;
-        if driver.status == DriverStatus::Available {
-            self.searching().wake_near(at, self.settings().match_radius);
-        }
-        Ok(driver)
+        self.store().update_location(id, at, Utc::now()).await
     }
 
     /// Takes a driver off the market.
@@ -161,19 +206,17 @@ impl Dispatcher {
         Ok(ride)
     }
 
-    /// Cancels a ride; a driver it held becomes available again.
+    /// Cancels a ride; a driver it held becomes available again. Wakes the
+    /// ride's task here so it ends now rather than at its next search.
     pub async fn cancel_ride(&self, id: &RideId) -> Result<Arc<Ride>> {
         let ride = self.store().cancel_ride(id, Utc::now()).await?;
         self.searching().wake(id);
-        self.driver_freed(&ride).await;
         Ok(ride)
     }
 
     /// Completes a DRIVER_FOUND ride; its driver becomes available again.
     pub async fn complete_ride(&self, id: &RideId) -> Result<Arc<Ride>> {
-        let ride = self.store().complete_ride(id, Utc::now()).await?;
-        self.driver_freed(&ride).await;
-        Ok(ride)
+        self.store().complete_ride(id, Utc::now()).await
     }
 
     /// The ride as it is now, then every status change until it ends.
@@ -182,26 +225,6 @@ impl Dispatcher {
         id: &RideId,
     ) -> Result<impl Stream<Item = Arc<Ride>> + Send + 'static> {
         watch::ride_changes(self.inner.store.clone(), id).await
-    }
-
-    /// Wakes the rides near a driver that an ended ride let go.
-    async fn driver_freed(&self, ride: &Ride) {
-        let Some(driver_id) = &ride.driver_id else {
-            return;
-        };
-        match self.driver(driver_id).await {
-            Ok(Some(Driver {
-                status: DriverStatus::Available,
-                location: Some(at),
-                ..
-            })) => {
-                self.searching().wake_near(at, self.settings().match_radius);
-            }
-            Ok(_) => {}
-            // The ride has ended either way; the rides nearby will find the
-            // driver at their next regular search.
-            Err(error) => warn!(%error, driver_id = %driver_id, "could not read freed driver"),
-        }
     }
 
     /// Spawns the search task for a ride unless one already runs here.

@@ -79,6 +79,14 @@ impl SearchingRides {
         woken
     }
 
+    /// Wakes every searching ride (when wake-ups were lost to a lag).
+    pub fn wake_all(&self) {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        for (_, notify) in inner.by_id.values() {
+            notify.notify_one();
+        }
+    }
+
     /// How many rides search on this instance.
     pub fn len(&self) -> usize {
         self.inner

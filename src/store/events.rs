@@ -6,6 +6,9 @@
 //! however many rides are moving, plus one channel of all rides for feeds
 //! that watch everything. Events are `Arc`s: a publish never copies a ride.
 //!
+//! The hub also carries "a driver became available here" notices, which
+//! wake the searching rides nearby.
+//!
 //! The Redis store feeds this hub from its Redis subscription, so a
 //! subscriber sees the events of every instance.
 
@@ -16,19 +19,22 @@ use std::{
 
 use tokio::sync::broadcast;
 
-use crate::domain::{Ride, RideId};
+use crate::domain::{Coordinates, Ride, RideId};
 
 /// How many events one ride's channel holds for a slow subscriber; it
 /// re-reads the ride when it falls further behind.
 const PER_RIDE_CAPACITY: usize = 16;
 /// How many events the all-rides channel holds.
 const ALL_RIDES_CAPACITY: usize = 4096;
+/// How many "driver available" notices wait for the dispatcher.
+const AVAILABLE_CAPACITY: usize = 4096;
 
 /// Fan-out of ride status changes to subscribers on this instance.
 #[derive(Debug)]
 pub struct EventHub {
     rides: Mutex<RideChannels>,
     all: broadcast::Sender<Arc<Ride>>,
+    available: broadcast::Sender<Coordinates>,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +50,7 @@ impl Default for EventHub {
         Self {
             rides: Mutex::new(RideChannels::default()),
             all: broadcast::channel(ALL_RIDES_CAPACITY).0,
+            available: broadcast::channel(AVAILABLE_CAPACITY).0,
         }
     }
 }
@@ -83,5 +90,28 @@ impl EventHub {
     /// Events for every ride, from now on.
     pub fn subscribe_all(&self) -> broadcast::Receiver<Arc<Ride>> {
         self.all.subscribe()
+    }
+
+    /// The rides someone on this instance is watching.
+    pub fn watched(&self) -> Vec<RideId> {
+        let rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
+        rides
+            .by_ride
+            .iter()
+            .filter(|(_, tx)| tx.receiver_count() > 0)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    /// A driver became available at `at` (new, moved, or freed by its
+    /// ride): searching rides near it should search now.
+    pub fn driver_available(&self, at: Coordinates) {
+        // Nobody listening (no dispatcher yet) is fine.
+        let _ = self.available.send(at);
+    }
+
+    /// Places where drivers became available, from now on.
+    pub fn subscribe_available(&self) -> broadcast::Receiver<Coordinates> {
+        self.available.subscribe()
     }
 }

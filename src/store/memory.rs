@@ -159,7 +159,7 @@ impl MemoryStore {
     }
 
     /// Puts a driver freed by its ride back on the market.
-    fn release_driver(inner: &mut Inner, ride: &Ride) {
+    fn release_driver(&self, inner: &mut Inner, ride: &Ride, now: DateTime<Utc>) {
         let Some(driver_id) = &ride.driver_id else {
             return;
         };
@@ -170,6 +170,9 @@ impl MemoryStore {
                     point: rec.location.unit_vector(),
                     id: driver_id.clone(),
                 });
+                if self.is_fresh(rec, now) {
+                    self.events.driver_available(rec.location);
+                }
             }
         }
     }
@@ -254,7 +257,11 @@ impl Store for MemoryStore {
                 rec
             }
         };
-        Ok(self.view(id, &record, now))
+        let driver = self.view(id, &record, now);
+        if driver.status == DriverStatus::Available {
+            self.events.driver_available(at);
+        }
+        Ok(driver)
     }
 
     async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {
@@ -386,7 +393,7 @@ impl Store for MemoryStore {
                 ride.status.as_str()
             ))),
             RideStatus::Searching | RideStatus::DriverFound => {
-                Self::release_driver(inner, &ride);
+                self.release_driver(inner, &ride, now);
                 let mut next = (*ride).clone();
                 next.status = RideStatus::Cancelled;
                 next.revision += 1;
@@ -406,7 +413,7 @@ impl Store for MemoryStore {
                 ride.status.as_str()
             )));
         }
-        Self::release_driver(inner, &ride);
+        self.release_driver(inner, &ride, now);
         let mut next = (*ride).clone();
         next.status = RideStatus::Completed;
         next.revision += 1;
@@ -420,14 +427,17 @@ impl Store for MemoryStore {
         Ok(self.expire_if_due(inner, ride, now))
     }
 
-    async fn searching_rides(&self) -> Result<Vec<Arc<Ride>>> {
-        Ok(self
-            .lock()
-            .rides
-            .values()
-            .filter(|r| r.status == RideStatus::Searching)
-            .cloned()
-            .collect())
+    async fn adopt_orphans(&self, _now: DateTime<Utc>) -> Result<Vec<Arc<Ride>>> {
+        // Every ride in memory was created by this process, which runs its task.
+        Ok(Vec::new())
+    }
+
+    async fn release(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn maintenance_interval(&self) -> Option<Duration> {
+        None
     }
 
     async fn ping(&self) -> Result<()> {

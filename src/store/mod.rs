@@ -14,8 +14,9 @@
 
 pub mod events;
 pub mod memory;
+pub mod redis;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -104,8 +105,18 @@ pub trait Store: Send + Sync + 'static {
     /// afterwards (unchanged when it was not due or not searching).
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>>;
 
-    /// All rides still SEARCHING, so that their search tasks can be (re)started.
-    async fn searching_rides(&self) -> Result<Vec<Arc<Ride>>>;
+    /// Renews this instance's claim on its searching rides and takes over
+    /// those of instances that stopped renewing theirs; returns the rides
+    /// taken over, whose search tasks this instance must now run.
+    async fn adopt_orphans(&self, now: DateTime<Utc>) -> Result<Vec<Arc<Ride>>>;
+
+    /// Gives up this instance's searching rides (on shutdown), so another
+    /// instance adopts them at once.
+    async fn release(&self) -> Result<()>;
+
+    /// How often [`Store::adopt_orphans`] must run; `None` when the store is
+    /// private to this process and there is nothing to renew or adopt.
+    fn maintenance_interval(&self) -> Option<Duration>;
 
     /// Succeeds while the store answers.
     async fn ping(&self) -> Result<()>;

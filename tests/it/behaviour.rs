@@ -23,6 +23,14 @@ macro_rules! for_each_store {
                 }
             )*
         }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(crate::common::StoreKind::Redis).await
+                }
+            )*
+        }
     };
 }
 

@@ -1,0 +1,127 @@
+//! The event bridge: one subscriber connection per instance.
+//!
+//! It listens on the fleet's `events` and `wake` channels and feeds this
+//! instance's [`EventHub`]: ride status changes made by any instance reach
+//! the local `rideStatus` subscribers, and a driver becoming available near
+//! a searching ride wakes the search tasks running here.
+//!
+//! When the connection drops it reconnects with backoff, re-subscribes, and
+//! then re-reads every ride someone here is watching, so a change published
+//! while the bridge was down is still delivered (subscribers drop what they
+//! have already seen by revision).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use futures_util::StreamExt;
+use redis::{aio::ConnectionManager, AsyncCommands};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::{ride_from_fields, Keys};
+use crate::{domain::Coordinates, store::EventHub};
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+pub(super) fn spawn(
+    client: redis::Client,
+    conn: ConnectionManager,
+    keys: Keys,
+    hub: Arc<EventHub>,
+    up: Arc<AtomicBool>,
+    stop: CancellationToken,
+) {
+    tokio::spawn(stop.clone().run_until_cancelled_owned(async move {
+        let events = keys.events_channel();
+        let wake = keys.wake_channel();
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            match subscribe(&client, &events, &wake).await {
+                Ok(pubsub) => {
+                    backoff = MIN_BACKOFF;
+                    up.store(true, Ordering::Relaxed);
+                    info!("event bridge subscribed");
+                    resync(&conn, &keys, &hub).await;
+                    let mut messages = pubsub.into_on_message();
+                    while let Some(msg) = messages.next().await {
+                        let Ok(payload) = msg.get_payload::<String>() else {
+                            continue;
+                        };
+                        if msg.get_channel_name() == events {
+                            deliver_ride(&hub, &payload);
+                        } else if msg.get_channel_name() == wake {
+                            deliver_wake(&hub, &payload);
+                        }
+                    }
+                    up.store(false, Ordering::Relaxed);
+                    warn!("event bridge lost its Redis connection; reconnecting");
+                }
+                Err(error) => {
+                    up.store(false, Ordering::Relaxed);
+                    warn!(%error, "event bridge cannot subscribe; retrying");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }));
+}
+
+async fn subscribe(
+    client: &redis::Client,
+    events: &str,
+    wake: &str,
+) -> redis::RedisResult<redis::aio::PubSub> {
+    let connect = tokio::time::timeout(MAX_BACKOFF, client.get_async_pubsub());
+    let mut pubsub = connect
+        .await
+        .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
+    pubsub.subscribe(events).await?;
+    pubsub.subscribe(wake).await?;
+    Ok(pubsub)
+}
+
+fn deliver_ride(hub: &EventHub, payload: &str) {
+    let fields: HashMap<String, String> = match serde_json::from_str(payload) {
+        Ok(fields) => fields,
+        Err(error) => return warn!(%error, "unreadable ride event"),
+    };
+    match ride_from_fields(&fields) {
+        Ok(ride) => hub.publish(Arc::new(ride)),
+        Err(error) => warn!(%error, "unreadable ride event"),
+    }
+}
+
+fn deliver_wake(hub: &EventHub, payload: &str) {
+    let parsed = payload
+        .split_once(',')
+        .and_then(|(lng, lat)| Some((lng.parse::<f64>().ok()?, lat.parse::<f64>().ok()?)))
+        .and_then(|(lng, lat)| Coordinates::parse(lat, lng).ok());
+    match parsed {
+        Some(at) => hub.driver_available(at),
+        None => warn!(payload, "unreadable wake event"),
+    }
+}
+
+/// Re-reads the rides watched here and delivers them, in case they changed
+/// while the bridge was down.
+async fn resync(conn: &ConnectionManager, keys: &Keys, hub: &EventHub) {
+    for id in hub.watched() {
+        let Some(key) = keys.ride(&id) else { continue };
+        let mut conn = conn.clone();
+        let fields: HashMap<String, String> = match conn.hgetall(key).await {
+            Ok(fields) => fields,
+            Err(error) => return warn!(%error, "could not re-read watched rides"),
+        };
+        if let Ok(ride) = ride_from_fields(&fields) {
+            hub.publish(Arc::new(ride));
+        }
+    }
+}

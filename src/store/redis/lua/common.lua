@@ -1,0 +1,126 @@
+-- Shared by every script (prepended when the script is built).
+--
+-- Calling convention, the same for all scripts (see `Invocation` in mod.rs):
+--   KEYS[1] available GEO    KEYS[2] seen ZSET      KEYS[3] searching ZSET
+--   KEYS[4] pickups GEO      KEYS[5] ride seq       KEYS[6] instances ZSET
+--   KEYS[7] the script's subject (a driver or ride hash; "" when none)
+--   ARGV[1] driver hash prefix  ARGV[2] ride hash prefix  ARGV[3] owned-set prefix
+--   ARGV[4] events channel      ARGV[5] wake channel
+--   ARGV[6] now (ms)            ARGV[7] driver TTL (ms)   ARGV[8] match radius (km)
+--   ARGV[9..] the script's own arguments
+-- Keys built here from a prefix and an id share the prefix's hash tag, so
+-- every key a script touches lives in the same cluster slot.
+local K_AVAILABLE, K_SEEN, K_SEARCHING = KEYS[1], KEYS[2], KEYS[3]
+local K_PICKUPS, K_SEQ, K_INSTANCES, SUBJECT = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local DRIVER_PREFIX, RIDE_PREFIX, OWNED_PREFIX = ARGV[1], ARGV[2], ARGV[3]
+local CH_EVENTS, CH_WAKE = ARGV[4], ARGV[5]
+local NOW, TTL, MATCH_RADIUS = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+
+-- {tag, field1, value1, ...}: what the Rust side parses.
+local function reply(tag, key)
+  local flat = redis.call('HGETALL', key)
+  table.insert(flat, 1, tag)
+  return flat
+end
+
+local function publish_ride(key)
+  local flat = redis.call('HGETALL', key)
+  local ride = {}
+  for i = 1, #flat, 2 do ride[flat[i]] = flat[i + 1] end
+  redis.call('PUBLISH', CH_EVENTS, cjson.encode(ride))
+end
+
+local function set_status(key, status)
+  redis.call('HSET', key, 'status', status)
+  redis.call('HINCRBY', key, 'revision', 1)
+end
+
+-- The ride leaves the indexes of searching rides.
+local function end_search(key, id)
+  redis.call('ZREM', K_SEARCHING, id)
+  redis.call('ZREM', K_PICKUPS, id)
+  local owner = redis.call('HGET', key, 'owner')
+  if owner then redis.call('SREM', OWNED_PREFIX .. owner, id) end
+end
+
+-- Expires a SEARCHING ride whose deadline has passed; returns its status.
+local function expire_if_due(key, id)
+  local r = redis.call('HMGET', key, 'status', 'expires')
+  if r[1] == 'SEARCHING' and NOW >= tonumber(r[2]) then
+    set_status(key, 'EXPIRED')
+    end_search(key, id)
+    publish_ride(key)
+    return 'EXPIRED'
+  end
+  return r[1]
+end
+
+-- Tells every instance about an available driver, but only when a
+-- searching ride waits within the match radius (most reports wake nobody).
+local function wake_near(lng, lat)
+  local near = redis.call('GEOSEARCH', K_PICKUPS, 'FROMLONLAT', lng, lat,
+    'BYRADIUS', MATCH_RADIUS, 'km', 'COUNT', 1, 'ANY')
+  if #near > 0 then redis.call('PUBLISH', CH_WAKE, lng .. ',' .. lat) end
+end
+
+local function off_market(id)
+  redis.call('ZREM', K_AVAILABLE, id)
+  redis.call('ZREM', K_SEEN, id)
+end
+
+-- A driver whose ride ended goes back on the market (OFFLINE if it fell silent).
+local function release_driver(driver, ride_id)
+  local dkey = DRIVER_PREFIX .. driver
+  local d = redis.call('HMGET', dkey, 'state', 'ride', 'lng', 'lat', 'updated')
+  if d[1] ~= 'ASSIGNED' or d[2] ~= ride_id then return end
+  redis.call('HDEL', dkey, 'ride')
+  if NOW - tonumber(d[5]) > TTL then
+    redis.call('HSET', dkey, 'state', 'OFFLINE')
+    return
+  end
+  redis.call('HSET', dkey, 'state', 'AVAILABLE')
+  redis.call('GEOADD', K_AVAILABLE, d[3], d[4], driver)
+  redis.call('ZADD', K_SEEN, d[5], driver)
+  wake_near(d[3], d[4])
+end
+
+-- Silent drivers leave the market: a bounded batch per call, so pruning
+-- costs little however many fell silent at once.
+local function prune_silent(max)
+  local silent = redis.call('ZRANGEBYSCORE', K_SEEN, '-inf', '(' .. (NOW - TTL), 'LIMIT', 0, max)
+  for _, id in ipairs(silent) do
+    off_market(id)
+    redis.call('HSET', DRIVER_PREFIX .. id, 'state', 'OFFLINE')
+  end
+  return #silent
+end
+
+-- Up to `count` fresh AVAILABLE drivers within `max_km`, nearest first, as
+-- {{id, km}, ...}. Searches outward, a small circle first, doubling up to
+-- `max_km`, so the cost follows the drivers near the point, not all of them.
+local function nearest(lng, lat, max_km, count)
+  prune_silent(64)
+  local radius = math.min(0.5, max_km)
+  local rounds = 0
+  while true do
+    rounds = rounds + 1
+    local found = redis.call('GEOSEARCH', K_AVAILABLE, 'FROMLONLAT', lng, lat,
+      'BYRADIUS', radius, 'km', 'ASC', 'COUNT', count, 'WITHDIST')
+    local fresh, silent = {}, 0
+    for _, hit in ipairs(found) do
+      local seen = redis.call('ZSCORE', K_SEEN, hit[1])
+      if seen and NOW - tonumber(seen) <= TTL then
+        table.insert(fresh, hit)
+      else
+        off_market(hit[1])
+        redis.call('HSET', DRIVER_PREFIX .. hit[1], 'state', 'OFFLINE')
+        silent = silent + 1
+      end
+    end
+    -- A silent driver took a place: search the same circle again.
+    if silent == 0 or rounds > 32 then
+      if #fresh >= count or radius >= max_km or rounds > 32 then return fresh end
+      radius = math.min(radius * 2, max_km)
+    end
+  end
+end

@@ -1,0 +1,547 @@
+//! The Redis store: one fleet shared by every instance pointed at it.
+//!
+//! Data model: see [`keys`]. Every change of state is one Lua script
+//! (`lua/*.lua`, each prefixed with `lua/common.lua`), loaded once and run
+//! with `EVALSHA` (reloaded on `NOSCRIPT` by `redis::Script`), so matching,
+//! cancelling, completing and expiring are atomic across instances: no driver
+//! is ever assigned twice. Scripts take the current time as an argument and
+//! never read a clock.
+//!
+//! Each status change is published on the `{P}:events` channel inside the
+//! script that makes it; every instance runs one subscriber connection
+//! ([`bridge`]) that feeds its local [`EventHub`], so a subscription on one
+//! instance sees what a search task on another did.
+//!
+//! Ownership of searching rides: each instance holds a lease in
+//! `{P}:instances`, renewed every quarter of the lease, and a set of the
+//! rides it searches for. When an instance stops renewing (killed, or cut
+//! off), the next instance to renew adopts its rides and restarts their
+//! search tasks; a ride past its deadline then expires at its first search,
+//! so expiry happens even if no instance was up at the deadline.
+//!
+//! Outages: commands go through a reconnecting `ConnectionManager` with
+//! short timeouts, so while Redis is down operations fail fast with
+//! `UNAVAILABLE`; the bridge re-subscribes and re-reads the watched rides
+//! after a reconnect, and the search tasks retry until Redis answers.
+
+mod bridge;
+pub mod keys;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
+use tokio_util::sync::CancellationToken;
+
+use super::{EventHub, SearchOutcome, Store};
+use crate::{
+    domain::{
+        Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver, RadiusKm, Ride, RideId,
+        RideStatus, RiderId,
+    },
+    error::{Error, Result},
+};
+pub use keys::Keys;
+
+/// How long one Redis command may take before it fails as `UNAVAILABLE`.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connecting may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What the Redis store needs to know.
+#[derive(Debug, Clone)]
+pub struct RedisSettings {
+    pub url: String,
+    pub prefix: String,
+    pub driver_ttl: Duration,
+    /// Drivers within this radius of a searching ride wake it.
+    pub match_radius: RadiusKm,
+    /// How long an instance owns its searching rides without renewing.
+    pub lease: Duration,
+}
+
+struct Scripts {
+    update_location: Script,
+    go_offline: Script,
+    nearby: Script,
+    create_ride: Script,
+    try_match: Script,
+    cancel_ride: Script,
+    complete_ride: Script,
+    expire_ride: Script,
+    adopt: Script,
+}
+
+macro_rules! script {
+    ($file:literal) => {
+        Script::new(concat!(
+            include_str!("lua/common.lua"),
+            "\n",
+            include_str!(concat!("lua/", $file))
+        ))
+    };
+}
+
+impl Scripts {
+    fn load() -> Self {
+        Self {
+            update_location: script!("update_location.lua"),
+            go_offline: script!("go_offline.lua"),
+            nearby: script!("nearby.lua"),
+            create_ride: script!("create_ride.lua"),
+            try_match: script!("try_match.lua"),
+            cancel_ride: script!("cancel_ride.lua"),
+            complete_ride: script!("complete_ride.lua"),
+            expire_ride: script!("expire_ride.lua"),
+            adopt: script!("adopt.lua"),
+        }
+    }
+}
+
+/// The Redis [`Store`].
+pub struct RedisStore {
+    conn: ConnectionManager,
+    keys: Keys,
+    settings: RedisSettings,
+    /// This instance's name in `{P}:instances`.
+    instance: String,
+    scripts: Scripts,
+    events: Arc<EventHub>,
+    bridge_up: Arc<AtomicBool>,
+    /// Stops the bridge when the store goes.
+    bridge_stop: CancellationToken,
+}
+
+impl Drop for RedisStore {
+    fn drop(&mut self) {
+        self.bridge_stop.cancel();
+    }
+}
+
+impl RedisStore {
+    /// Connects (failing at once when Redis cannot be reached) and starts
+    /// the event bridge.
+    pub async fn connect(settings: RedisSettings) -> Result<Self> {
+        let client = redis::Client::open(settings.url.as_str())
+            .map_err(|e| Error::Unavailable(format!("bad Redis URL {:?}: {e}", settings.url)))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = tokio::time::timeout(
+            CONNECT_TIMEOUT * 4,
+            ConnectionManager::new_with_config(client.clone(), config),
+        )
+        .await
+        .map_err(|_| Error::Unavailable(format!("no answer from Redis at {}", settings.url)))?
+        .map_err(|e| {
+            Error::Unavailable(format!("cannot connect to Redis at {}: {e}", settings.url))
+        })?;
+        let keys = Keys::new(&settings.prefix);
+        let events = Arc::new(EventHub::default());
+        let bridge_up = Arc::new(AtomicBool::new(false));
+        let bridge_stop = CancellationToken::new();
+        bridge::spawn(
+            client,
+            conn.clone(),
+            keys.clone(),
+            events.clone(),
+            bridge_up.clone(),
+            bridge_stop.clone(),
+        );
+        let store = Self {
+            conn,
+            keys,
+            settings,
+            instance: instance_name(),
+            scripts: Scripts::load(),
+            events,
+            bridge_up,
+            bridge_stop,
+        };
+        store.ping().await?;
+        Ok(store)
+    }
+
+    /// True while the event subscription is connected.
+    pub fn bridge_connected(&self) -> bool {
+        self.bridge_up.load(Ordering::Relaxed)
+    }
+
+    /// The shared calling convention of the scripts (see `lua/common.lua`).
+    fn invocation<'s>(
+        &self,
+        script: &'s Script,
+        subject: &str,
+        now: DateTime<Utc>,
+    ) -> redis::ScriptInvocation<'s> {
+        let k = &self.keys;
+        let mut inv = script.prepare_invoke();
+        inv.key(k.available())
+            .key(k.seen())
+            .key(k.searching())
+            .key(k.pickups())
+            .key(k.ride_seq())
+            .key(k.instances())
+            .key(subject)
+            .arg(k.driver_prefix())
+            .arg(k.ride_prefix())
+            .arg(k.owned_prefix())
+            .arg(k.events_channel())
+            .arg(k.wake_channel())
+            .arg(now.timestamp_millis())
+            .arg(duration_ms(self.settings.driver_ttl))
+            .arg(self.settings.match_radius.km());
+        inv
+    }
+
+    async fn run(&self, inv: redis::ScriptInvocation<'_>) -> Result<Vec<String>> {
+        let mut conn = self.conn.clone();
+        tokio::time::timeout(COMMAND_TIMEOUT, inv.invoke_async(&mut conn))
+            .await
+            .map_err(|_| Error::Unavailable("Redis did not answer in time".into()))?
+            .map_err(redis_error)
+    }
+
+    /// Runs a ride script and reads back `{tag, field, value, …}`.
+    async fn ride_script(
+        &self,
+        script: &Script,
+        id: &RideId,
+        now: DateTime<Utc>,
+        extra: &[String],
+    ) -> Result<(String, Arc<Ride>)> {
+        let Some(key) = self.keys.ride(id) else {
+            return Err(Error::not_found(format!("no ride with id {id}")));
+        };
+        let mut inv = self.invocation(script, &key, now);
+        inv.arg(id.as_str());
+        for arg in extra {
+            inv.arg(arg);
+        }
+        let reply = self.run(inv).await?;
+        let (tag, fields) = split_reply(reply)?;
+        if tag == "NOT_FOUND" {
+            return Err(Error::not_found(format!("no ride with id {id}")));
+        }
+        Ok((tag, Arc::new(ride_from_fields(&fields)?)))
+    }
+
+    fn driver_from_fields(
+        &self,
+        id: &DriverId,
+        fields: &HashMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> Result<Driver> {
+        let updated = fields.get("updated").map(|ms| parse_time(ms)).transpose()?;
+        let location = match (fields.get("lat"), fields.get("lng")) {
+            (Some(lat), Some(lng)) => Some(Coordinates::parse(parse_f64(lat)?, parse_f64(lng)?)?),
+            _ => None,
+        };
+        let fresh = updated.is_some_and(|t| {
+            now.signed_duration_since(t).num_milliseconds() <= duration_ms(self.settings.driver_ttl)
+        });
+        let (status, ride_id) = match fields.get("state").map(String::as_str) {
+            Some("ASSIGNED") => (
+                DriverStatus::Assigned,
+                fields.get("ride").map(|r| RideId::parse(r)).transpose()?,
+            ),
+            Some("AVAILABLE") if fresh => (DriverStatus::Available, None),
+            _ => (DriverStatus::Offline, None),
+        };
+        Ok(Driver {
+            id: id.clone(),
+            status,
+            location,
+            updated_at: updated,
+            ride_id,
+        })
+    }
+
+    async fn rides(&self, ids: &[String]) -> Result<Vec<Arc<Ride>>> {
+        let mut rides = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = RideId::parse(id)?;
+            if let Some(ride) = self.ride(&id).await? {
+                rides.push(ride);
+            }
+        }
+        Ok(rides)
+    }
+}
+
+#[async_trait]
+impl Store for RedisStore {
+    async fn update_location(
+        &self,
+        id: &DriverId,
+        at: Coordinates,
+        now: DateTime<Utc>,
+    ) -> Result<Driver> {
+        let mut inv = self.invocation(&self.scripts.update_location, &self.keys.driver(id), now);
+        inv.arg(id.as_str()).arg(at.lng()).arg(at.lat());
+        let (_, fields) = split_reply(self.run(inv).await?)?;
+        self.driver_from_fields(id, &fields, now)
+    }
+
+    async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {
+        let mut inv = self.invocation(&self.scripts.go_offline, &self.keys.driver(id), now);
+        inv.arg(id.as_str());
+        let (tag, fields) = split_reply(self.run(inv).await?)?;
+        match tag.as_str() {
+            "NOT_FOUND" => Err(Error::not_found(format!("no driver with id {id}"))),
+            "CONFLICT" => Err(Error::conflict(format!(
+                "driver {id} is assigned to ride {}; end the ride first",
+                fields.get("ride").map(String::as_str).unwrap_or("?")
+            ))),
+            _ => self.driver_from_fields(id, &fields, now),
+        }
+    }
+
+    async fn driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Option<Driver>> {
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> =
+            with_timeout(conn.hgetall(self.keys.driver(id))).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        self.driver_from_fields(id, &fields, now).map(Some)
+    }
+
+    async fn nearby_drivers(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        limit: Limit,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>> {
+        let mut inv = self.invocation(&self.scripts.nearby, "", now);
+        inv.arg(center.lng())
+            .arg(center.lat())
+            .arg(radius.km())
+            .arg(limit.get());
+        let flat = self.run(inv).await?;
+        flat.chunks_exact(5)
+            .map(|row| {
+                let id = DriverId::parse(&row[0])?;
+                Ok(NearbyDriver {
+                    driver: Driver {
+                        id,
+                        status: DriverStatus::Available,
+                        location: Some(Coordinates::parse(
+                            parse_f64(&row[3])?,
+                            parse_f64(&row[2])?,
+                        )?),
+                        updated_at: Some(parse_time(&row[4])?),
+                        ride_id: None,
+                    },
+                    distance_km: parse_f64(&row[1])?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_ride(
+        &self,
+        rider: &RiderId,
+        pickup: Coordinates,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Arc<Ride>> {
+        let mut inv = self.invocation(&self.scripts.create_ride, "", now);
+        inv.arg(rider.as_str())
+            .arg(pickup.lng())
+            .arg(pickup.lat())
+            .arg(expires_at.timestamp_millis())
+            .arg(&self.instance);
+        let (_, fields) = split_reply(self.run(inv).await?)?;
+        Ok(Arc::new(ride_from_fields(&fields)?))
+    }
+
+    async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
+        let Some(key) = self.keys.ride(id) else {
+            return Ok(None);
+        };
+        let mut conn = self.conn.clone();
+        let fields: HashMap<String, String> = with_timeout(conn.hgetall(key)).await?;
+        if fields.is_empty() {
+            return Ok(None);
+        }
+        ride_from_fields(&fields).map(|r| Some(Arc::new(r)))
+    }
+
+    async fn try_match(
+        &self,
+        id: &RideId,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<SearchOutcome> {
+        let (tag, ride) = self
+            .ride_script(&self.scripts.try_match, id, now, &[radius.km().to_string()])
+            .await?;
+        Ok(match tag.as_str() {
+            "MATCHED" => SearchOutcome::Matched(ride),
+            "NO_DRIVER" => SearchOutcome::NoDriver(ride),
+            _ => SearchOutcome::Ended(ride),
+        })
+    }
+
+    async fn cancel_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+        let (tag, ride) = self
+            .ride_script(&self.scripts.cancel_ride, id, now, &[])
+            .await?;
+        if tag == "CONFLICT" {
+            return Err(Error::conflict(format!(
+                "ride {id} is {} and cannot be cancelled",
+                ride.status.as_str()
+            )));
+        }
+        Ok(ride)
+    }
+
+    async fn complete_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+        let (tag, ride) = self
+            .ride_script(&self.scripts.complete_ride, id, now, &[])
+            .await?;
+        if tag == "CONFLICT" {
+            return Err(Error::conflict(format!(
+                "ride {id} is {}; only a DRIVER_FOUND ride can be completed",
+                ride.status.as_str()
+            )));
+        }
+        Ok(ride)
+    }
+
+    async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+        Ok(self
+            .ride_script(&self.scripts.expire_ride, id, now, &[])
+            .await?
+            .1)
+    }
+
+    async fn adopt_orphans(&self, now: DateTime<Utc>) -> Result<Vec<Arc<Ride>>> {
+        let lease_end = now.timestamp_millis() + duration_ms(self.settings.lease);
+        let mut inv = self.invocation(&self.scripts.adopt, "", now);
+        inv.arg(&self.instance).arg(lease_end);
+        let ids = self.run(inv).await?;
+        self.rides(&ids).await
+    }
+
+    async fn release(&self) -> Result<()> {
+        // A lease that ended at the epoch: the next instance to renew adopts
+        // our searching rides at once.
+        let mut conn = self.conn.clone();
+        with_timeout(conn.zadd::<_, _, _, ()>(self.keys.instances(), &self.instance, 0)).await
+    }
+
+    fn maintenance_interval(&self) -> Option<Duration> {
+        Some(self.settings.lease / 4)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut conn = self.conn.clone();
+        with_timeout(redis::cmd("PING").query_async::<String>(&mut conn)).await?;
+        Ok(())
+    }
+
+    fn events(&self) -> &EventHub {
+        &self.events
+    }
+}
+
+/// A name unique to this process's life: host-independent, random enough.
+fn instance_name() -> String {
+    let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    format!("{:x}-{:x}", std::process::id(), nanos)
+}
+
+fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+async fn with_timeout<T>(
+    fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T> {
+    tokio::time::timeout(COMMAND_TIMEOUT, fut)
+        .await
+        .map_err(|_| Error::Unavailable("Redis did not answer in time".into()))?
+        .map_err(redis_error)
+}
+
+/// Connection trouble is `UNAVAILABLE` (try again); anything else is a bug.
+fn redis_error(e: redis::RedisError) -> Error {
+    if e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+    {
+        Error::Unavailable(e.to_string())
+    } else {
+        Error::Internal(format!("Redis: {e}"))
+    }
+}
+
+/// `{tag, field, value, …}` → tag and fields.
+fn split_reply(reply: Vec<String>) -> Result<(String, HashMap<String, String>)> {
+    let mut items = reply.into_iter();
+    let tag = items
+        .next()
+        .ok_or_else(|| Error::Internal("empty reply from a script".into()))?;
+    let mut fields = HashMap::new();
+    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+        fields.insert(k, v);
+    }
+    Ok((tag, fields))
+}
+
+fn parse_f64(s: &str) -> Result<f64> {
+    s.parse()
+        .map_err(|_| Error::Internal(format!("corrupt number in Redis: {s:?}")))
+}
+
+fn parse_time(ms: &str) -> Result<DateTime<Utc>> {
+    let ms: i64 = ms
+        .parse()
+        .map_err(|_| Error::Internal(format!("corrupt time in Redis: {ms:?}")))?;
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| Error::Internal(format!("time out of range in Redis: {ms}")))
+}
+
+/// A ride from its hash (or from the JSON the scripts publish, which holds
+/// the same fields).
+pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
+    let get = |name: &str| {
+        f.get(name)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Internal(format!("ride without {name} in Redis")))
+    };
+    let int = |name: &str| -> Result<u64> {
+        get(name)?
+            .parse()
+            .map_err(|_| Error::Internal(format!("corrupt {name} in Redis")))
+    };
+    Ok(Ride {
+        id: RideId::parse(get("id")?)?,
+        rider_id: RiderId::parse(get("rider")?)?,
+        pickup: Coordinates::parse(parse_f64(get("lat")?)?, parse_f64(get("lng")?)?)?,
+        status: RideStatus::from_stored(get("status")?)
+            .ok_or_else(|| Error::Internal("corrupt ride status in Redis".into()))?,
+        driver_id: f.get("driver").map(|d| DriverId::parse(d)).transpose()?,
+        distance_km: f.get("distance").map(|d| parse_f64(d)).transpose()?,
+        searches: u32::try_from(int("searches")?).unwrap_or(u32::MAX),
+        created_at: parse_time(get("created")?)?,
+        expires_at: parse_time(get("expires")?)?,
+        revision: int("revision")?,
+    })
+}
