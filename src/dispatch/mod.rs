@@ -113,7 +113,10 @@ impl Dispatcher {
                 let mut tick = tokio::time::interval(every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
-                    tick.tick().await;
+                    tokio::select! {
+                        _ = tick.tick() => {}
+                        _ = this.store().events().released_orphans() => {}
+                    }
                     if let Err(error) = this.adopt_orphans().await {
                         warn!(%error, "could not renew the lease or adopt rides");
                     }

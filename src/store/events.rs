@@ -35,6 +35,7 @@ pub struct EventHub {
     rides: Mutex<RideChannels>,
     all: broadcast::Sender<Arc<Ride>>,
     available: broadcast::Sender<Coordinates>,
+    orphans: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +52,7 @@ impl Default for EventHub {
             rides: Mutex::new(RideChannels::default()),
             all: broadcast::channel(ALL_RIDES_CAPACITY).0,
             available: broadcast::channel(AVAILABLE_CAPACITY).0,
+            orphans: tokio::sync::Notify::new(),
         }
     }
 }
@@ -108,6 +110,17 @@ impl EventHub {
     pub fn driver_available(&self, at: Coordinates) {
         // Nobody listening (no dispatcher yet) is fine.
         let _ = self.available.send(at);
+    }
+
+    /// Another instance released its searching rides: adopt them now
+    /// rather than at the next maintenance tick.
+    pub fn orphans_released(&self) {
+        self.orphans.notify_one();
+    }
+
+    /// Completes when [`EventHub::orphans_released`] was called.
+    pub async fn released_orphans(&self) {
+        self.orphans.notified().await;
     }
 
     /// Places where drivers became available, from now on.

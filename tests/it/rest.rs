@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::{error_code_of, within, Protocol, StoreKind, TestApp, DRIVER, RIDER};
+use crate::common::{error_code_of, within, Protocol, StoreKind, TestApp, DRIVER};
 
 #[tokio::test]
 async fn the_seeds_curl_examples_work() {
@@ -91,7 +91,6 @@ async fn search_answers_in_the_seeds_shape_nearest_first() {
         )
         .await;
     assert_eq!(one.as_array().map(Vec::len), Some(1));
-    let _ = RIDER;
 }
 
 #[tokio::test]

@@ -41,9 +41,10 @@ pub(super) fn spawn(
     tokio::spawn(stop.clone().run_until_cancelled_owned(async move {
         let events = keys.events_channel();
         let wake = keys.wake_channel();
+        let adopt = keys.adopt_channel();
         let mut backoff = MIN_BACKOFF;
         loop {
-            match subscribe(&client, &events, &wake).await {
+            match subscribe(&client, [events.as_str(), wake.as_str(), adopt.as_str()]).await {
                 Ok(pubsub) => {
                     backoff = MIN_BACKOFF;
                     up.store(true, Ordering::Relaxed);
@@ -58,6 +59,8 @@ pub(super) fn spawn(
                             deliver_ride(&hub, &payload);
                         } else if msg.get_channel_name() == wake {
                             deliver_wake(&hub, &payload);
+                        } else if msg.get_channel_name() == adopt {
+                            hub.orphans_released();
                         }
                     }
                     up.store(false, Ordering::Relaxed);
@@ -76,15 +79,13 @@ pub(super) fn spawn(
 
 async fn subscribe(
     client: &redis::Client,
-    events: &str,
-    wake: &str,
+    channels: [&str; 3],
 ) -> redis::RedisResult<redis::aio::PubSub> {
     let connect = tokio::time::timeout(MAX_BACKOFF, client.get_async_pubsub());
     let mut pubsub = connect
         .await
         .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
-    pubsub.subscribe(events).await?;
-    pubsub.subscribe(wake).await?;
+    pubsub.subscribe(&channels[..]).await?;
     Ok(pubsub)
 }
 

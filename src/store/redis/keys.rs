@@ -16,9 +16,10 @@
 //! | `{P}:instances`              | ZSET | instance → lease end (ms); renewed by each live instance |
 //! | `{P}:owned:<instance>`       | SET  | SEARCHING rides whose search task that instance runs |
 //!
-//! Channels: `{P}:events` (a ride, as JSON, after each status change) and
+//! Channels: `{P}:events` (a ride, as JSON, after each status change),
 //! `{P}:wake` (`lng,lat` of a driver that became available near a
-//! searching ride).
+//! searching ride) and `{P}:adopt` (an instance released its rides: adopt
+//! them now).
 //!
 //! Ride keys are only ever built from ride ids made of digits (the ids this
 //! service hands out), so no request can name another key: the seed's flaw
@@ -100,6 +101,10 @@ impl Keys {
 
     pub fn wake_channel(&self) -> String {
         self.key("wake")
+    }
+
+    pub fn adopt_channel(&self) -> String {
+        self.key("adopt")
     }
 
     /// The pattern that matches every key of this fleet.

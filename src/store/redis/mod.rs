@@ -440,7 +440,14 @@ impl Store for RedisStore {
         // A lease that ended at the epoch: the next instance to renew adopts
         // our searching rides at once.
         let mut conn = self.conn.clone();
-        with_timeout(conn.zadd::<_, _, _, ()>(self.keys.instances(), &self.instance, 0)).await
+        let mut release = redis::pipe();
+        release
+            .atomic()
+            .zadd(self.keys.instances(), &self.instance, 0)
+            .ignore()
+            .publish(self.keys.adopt_channel(), &self.instance)
+            .ignore();
+        with_timeout(release.query_async::<()>(&mut conn)).await
     }
 
     fn maintenance_interval(&self) -> Option<Duration> {

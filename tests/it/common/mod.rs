@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod process;
 pub mod redis_server;
 pub mod ws;
 
@@ -12,6 +13,7 @@ use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tracking::{Application, Config};
 
+pub use process::ServiceProcess;
 pub use redis_server::RedisServer;
 pub use ws::{Protocol, Subscription};
 
@@ -81,6 +83,17 @@ impl TestApp {
             StoreKind::Redis => Some(Arc::new(RedisServer::start().await)),
         };
         Self::spawn_with(redis, tweak).await
+    }
+
+    /// A client for a service running elsewhere (e.g. a child process).
+    pub fn attach(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            redis: None,
+            stop: None,
+            task: None,
+        }
     }
 
     /// Starts a service on an existing Redis (or in memory for `None`).

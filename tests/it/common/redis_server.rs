@@ -60,6 +60,20 @@ impl RedisServer {
         .await;
     }
 
+    /// Stops the server after it saved its data, so that
+    /// [`RedisServer::start_again`] comes back with everything.
+    pub async fn shutdown_saving(&self) {
+        let mut conn = self.connection().await;
+        // The server closes the connection as it exits: an error is expected.
+        let _: redis::RedisResult<()> = redis::cmd("SHUTDOWN")
+            .arg("SAVE")
+            .query_async(&mut conn)
+            .await;
+        if let Some(mut child) = self.child.lock().expect("lock").take() {
+            let _ = child.wait();
+        }
+    }
+
     /// Kills the server (its data is gone: nothing is saved).
     pub fn stop(&self) {
         if let Some(mut child) = self.child.lock().expect("lock").take() {

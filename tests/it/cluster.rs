@@ -1,0 +1,314 @@
+//! Several instances on one Redis, Redis going away and coming back, and the
+//! shape of what the service keeps in Redis.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use futures_util::future::join_all;
+use serde_json::json;
+
+use crate::common::{
+    error_code_of, eventually, id_of, north_of, within, Protocol, RedisServer, ServiceProcess,
+    StoreKind, TestApp, DRIVER, PATIENCE, RIDER,
+};
+
+async fn pair(tweak: impl Fn(&mut tracking::Config) + Copy) -> (TestApp, TestApp) {
+    let redis = Arc::new(RedisServer::start().await);
+    let a = TestApp::spawn_with(Some(redis.clone()), tweak).await;
+    let b = TestApp::spawn_with(Some(redis), tweak).await;
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_on_one_instance_follows_a_ride_searched_on_another() {
+    let (a, b) = pair(|_| {}).await;
+    let id = id_of(&a.request_driver("rider-1", RIDER).await);
+    let mut on_b = b.watch_ride(Protocol::TransportWs, &id).await;
+    on_b.expect_status("SEARCHING").await;
+
+    // The driver reports to B; the wake-up crosses Redis to A's search task
+    // (the search interval is a minute, so only a wake-up explains a match).
+    b.update_location("1", DRIVER).await;
+    let found = within(
+        Duration::from_secs(2),
+        "DRIVER_FOUND on B",
+        on_b.expect_status("DRIVER_FOUND"),
+    )
+    .await;
+    assert_eq!(found["driver"]["id"], "1");
+
+    // A cancel on A reaches B's subscriber within milliseconds.
+    a.cancel(&id).await;
+    within(
+        Duration::from_secs(1),
+        "CANCELLED on B",
+        on_b.expect_status("CANCELLED"),
+    )
+    .await;
+    on_b.expect_complete().await;
+    assert_eq!(b.driver("1").await["status"], "AVAILABLE");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_never_assign_a_driver_twice() {
+    const DRIVERS: usize = 30;
+    const RIDES: usize = 300;
+    let (a, b) = pair(|c| c.request_timeout = Duration::from_secs(3)).await;
+    let apps = [&a, &b];
+    join_all((0..DRIVERS).map(|i| async move {
+        apps[i % 2]
+            .update_location(&format!("d{i}"), north_of(RIDER, i as f64 * 0.05))
+            .await
+    }))
+    .await;
+    let ids = join_all((0..RIDES).map(|i| async move {
+        let app = apps[i % 2];
+        let id = id_of(&app.request_driver(&format!("r{i}"), RIDER).await);
+        if i % 5 == 0 {
+            // Cancel through the other instance, racing the matches.
+            apps[(i + 1) % 2].cancel(&id).await;
+        }
+        id
+    }))
+    .await;
+
+    let mut assigned = HashSet::new();
+    for id in &ids {
+        let ride = eventually(&format!("ride {id} to stop searching"), || async {
+            let ride = a.ride(id).await;
+            (ride["status"] != "SEARCHING").then_some(ride)
+        })
+        .await;
+        match ride["status"].as_str() {
+            Some("DRIVER_FOUND") => {
+                let driver = ride["driver"]["id"].as_str().expect("driver").to_owned();
+                assert!(
+                    assigned.insert(driver.clone()),
+                    "driver {driver} assigned twice"
+                );
+            }
+            Some("CANCELLED") | Some("EXPIRED") => {}
+            other => panic!("unexpected final status {other:?}: {ride}"),
+        }
+        // Both instances read the same, single outcome.
+        assert_eq!(b.ride(id).await["status"], ride["status"]);
+    }
+    assert_eq!(assigned.len(), DRIVERS, "every driver matched exactly once");
+}
+
+/// SIGKILL an instance while its rides search: a restarted instance adopts
+/// them and finishes each (matched, expired or cancelled), none forgotten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instances_rides_are_adopted_and_finished() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let args = [
+        "--redis-url",
+        url.as_str(),
+        "--instance-lease",
+        "1s",
+        "--search-interval",
+        "60s",
+        "--request-timeout",
+        "6s",
+    ];
+    let first = ServiceProcess::start(&args);
+    let client = TestApp::attach(first.addr);
+    let to_match = id_of(&client.request_driver("r-match", RIDER).await);
+    let to_expire = id_of(
+        &client
+            .request_driver("r-expire", north_of(RIDER, 50.0))
+            .await,
+    );
+    let to_cancel = id_of(
+        &client
+            .request_driver("r-cancel", north_of(RIDER, 80.0))
+            .await,
+    );
+    assert_eq!(client.ride(&to_match).await["status"], "SEARCHING");
+    first.kill();
+
+    // The same deployment comes back (a new process, as after a crash).
+    let second = ServiceProcess::start(&args);
+    let client = TestApp::attach(second.addr);
+    let mut watch_match = client.watch_ride(Protocol::TransportWs, &to_match).await;
+    watch_match.expect_status("SEARCHING").await;
+    let mut watch_expire = client.watch_ride(Protocol::LegacyWs, &to_expire).await;
+    watch_expire.expect_status("SEARCHING").await;
+
+    client.update_location("late-driver", DRIVER).await;
+    let found = watch_match.expect_status("DRIVER_FOUND").await;
+    assert_eq!(found["driver"]["id"], "late-driver");
+    let cancelled = client.cancel(&to_cancel).await;
+    assert_eq!(
+        cancelled["data"]["cancelRequest"]["status"], "CANCELLED",
+        "{cancelled}"
+    );
+    let expired = watch_expire.expect_status("EXPIRED").await;
+    let deadline =
+        chrono::DateTime::parse_from_rfc3339(expired["expiresAt"].as_str().expect("expiresAt"))
+            .expect("date");
+    let late = (chrono::Utc::now() - deadline.to_utc()).num_milliseconds();
+    assert!(
+        (0..1500).contains(&late),
+        "expired {late} ms after its deadline"
+    );
+    watch_expire.expect_complete().await;
+}
+
+/// An instance that shuts down cleanly hands its rides over at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_hands_its_rides_over() {
+    let redis = Arc::new(RedisServer::start().await);
+    let tweak = |c: &mut tracking::Config| c.instance_lease = Duration::from_secs(30);
+    let leaving = TestApp::spawn_with(Some(redis.clone()), tweak).await;
+    let staying = TestApp::spawn_with(Some(redis), tweak).await;
+    let id = id_of(&leaving.request_driver("rider-1", RIDER).await);
+    leaving.stop().await;
+    // With a 30 s lease only the hand-over explains an adoption within seconds.
+    let mut sub = staying.watch_ride(Protocol::TransportWs, &id).await;
+    sub.expect_status("SEARCHING").await;
+    staying.update_location("1", DRIVER).await;
+    let found = within(
+        Duration::from_secs(5),
+        "the adopted ride to match",
+        sub.expect_status("DRIVER_FOUND"),
+    )
+    .await;
+    assert_eq!(found["driver"]["id"], "1");
+}
+
+/// Redis goes away: operations fail fast with UNAVAILABLE and /health says
+/// so. It comes back: everything works again, no searching ride lost, and a
+/// subscription opened before the outage still gets its ride's events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_heals_when_redis_comes_back() {
+    let app = TestApp::spawn(StoreKind::Redis, |c| {
+        c.search_interval = Duration::from_millis(300)
+    })
+    .await;
+    let redis = app.redis.clone().expect("redis");
+    let id = id_of(&app.request_driver("rider-1", RIDER).await);
+    let mut sub = app.watch_ride(Protocol::TransportWs, &id).await;
+    sub.expect_status("SEARCHING").await;
+
+    redis.shutdown_saving().await;
+    let started = std::time::Instant::now();
+    let body = app
+        .gql(
+            "mutation { updateLocation(driverId: \"1\", lat: 0, lng: 0) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code_of(&body), "UNAVAILABLE", "{body}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
+    let health = app
+        .http
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("GET /health");
+    assert_eq!(health.status(), 503);
+
+    redis.start_again().await;
+    eventually("the service to answer again", || async {
+        let body = app.gql("{ ride(id: \"1\") { status } }", json!({})).await;
+        (body["data"]["ride"]["status"] == "SEARCHING").then_some(())
+    })
+    .await;
+    let health = app
+        .http
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("GET /health");
+    assert_eq!(health.status(), 200);
+    app.update_location("1", DRIVER).await;
+    let found = sub.expect_status("DRIVER_FOUND").await;
+    assert_eq!(found["driver"]["id"], "1");
+}
+
+/// Everything lives under the configured prefix, inside one hash tag, and
+/// two fleets with different prefixes share a Redis without seeing each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_stay_under_the_prefix() {
+    let redis = Arc::new(RedisServer::start().await);
+    let fleet = TestApp::spawn_with(Some(redis.clone()), |c| {
+        c.redis_prefix = "fleet7".into();
+        c.request_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let other = TestApp::spawn_with(Some(redis.clone()), |c| c.redis_prefix = "other".into()).await;
+    let mut conn = redis.connection().await;
+    let _: () = redis::cmd("SET")
+        .arg("unrelated")
+        .arg("keep me")
+        .query_async(&mut conn)
+        .await
+        .expect("SET");
+
+    fleet.update_location("1", DRIVER).await;
+    fleet.update_location("2", north_of(DRIVER, 1.0)).await;
+    let matched = id_of(&fleet.request_driver("r1", RIDER).await);
+    fleet.ride_reaches(&matched, "DRIVER_FOUND").await;
+    let expiring = id_of(&fleet.request_driver("r2", north_of(RIDER, 60.0)).await);
+    fleet.ride_reaches(&expiring, "EXPIRED").await;
+    fleet.complete(&matched).await;
+    fleet.go_offline("2").await;
+    // The seed's flaw: cancel with a key's name.
+    for name in ["unrelated", "{fleet7}:drivers:available", "0"] {
+        let body = fleet.cancel(name).await;
+        assert!(body["errors"].is_array(), "{body}");
+    }
+
+    assert!(
+        other.nearby(RIDER, 50.0, 10).await.is_empty(),
+        "another prefix is another fleet"
+    );
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .expect("KEYS");
+    for key in &keys {
+        assert!(
+            key.starts_with("{fleet7}:") || key.starts_with("{other}:") || key == "unrelated",
+            "stray key {key}"
+        );
+    }
+    assert!(keys.iter().any(|k| k == "{fleet7}:drivers:available"));
+    let kept: String = redis::cmd("GET")
+        .arg("unrelated")
+        .query_async(&mut conn)
+        .await
+        .expect("GET");
+    assert_eq!(kept, "keep me");
+    let kind: String = redis::cmd("TYPE")
+        .arg("{fleet7}:drivers:available")
+        .query_async(&mut conn)
+        .await
+        .expect("TYPE");
+    assert_eq!(kind, "zset", "the drivers set was not overwritten");
+}
+
+#[tokio::test]
+async fn a_bad_or_unreachable_redis_stops_start_up_with_one_clear_line() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = unused.local_addr().expect("addr").port();
+    drop(unused);
+    let unreachable = format!("redis://127.0.0.1:{port}");
+    for url in ["not-a-url", "http://example/", unreachable.as_str()] {
+        let (ok, stderr) = ServiceProcess::run_to_exit(&["--redis-url", url]);
+        assert!(!ok, "{url}: must exit non-zero");
+        assert_eq!(
+            stderr.trim().lines().count(),
+            1,
+            "{url}: one line, got {stderr:?}"
+        );
+        assert!(stderr.contains("Redis"), "{url}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{url}: {stderr}");
+    }
+}
