@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::common::{
     error_code_of, eventually, id_of, north_of, within, Protocol, RedisServer, ServiceProcess,
-    StoreKind, TestApp, DRIVER, PATIENCE, RIDER,
+    StoreKind, TestApp, DRIVER, RIDER,
 };
 
 async fn pair(tweak: impl Fn(&mut tracking::Config) + Copy) -> (TestApp, TestApp) {
