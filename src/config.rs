@@ -3,7 +3,7 @@
 //! Defaults suit a laptop: listen on the seed's port on loopback, keep
 //! everything in memory. Durations take human units (`500ms`, `2s`, `4m`).
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
@@ -47,6 +47,64 @@ pub struct Config {
     #[arg(long, env = "TRACKING_INSTANCE_LEASE", default_value = "5s", value_parser = humantime::parse_duration)]
     pub instance_lease: Duration,
 
+    /// Verify HS256 tokens with this shared secret (at least 16 bytes).
+    #[arg(long, env = "TRACKING_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+
+    /// Verify RS256 or ES256 tokens with this PEM public key.
+    #[arg(long, env = "TRACKING_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+
+    /// Without a JWT key the service is open to everyone; it then refuses to
+    /// listen beyond loopback unless this is given.
+    #[arg(long, env = "TRACKING_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+
+    /// Deepest selection nesting a GraphQL request may use.
+    #[arg(long, env = "TRACKING_MAX_DEPTH", default_value_t = 12)]
+    pub max_depth: usize,
+
+    /// Highest complexity (about one per field resolved) a request may have.
+    #[arg(long, env = "TRACKING_MAX_COMPLEXITY", default_value_t = 2000)]
+    pub max_complexity: usize,
+
+    /// Longest GraphQL query text, in bytes.
+    #[arg(long, env = "TRACKING_MAX_QUERY_BYTES", default_value_t = 16 * 1024)]
+    pub max_query_bytes: usize,
+
+    /// Largest HTTP request body, in bytes.
+    #[arg(long, env = "TRACKING_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Do not answer introspection queries (GraphiQL then has no schema).
+    #[arg(long, env = "TRACKING_NO_INTROSPECTION")]
+    pub no_introspection: bool,
+
+    /// WebSocket connections one instance accepts at once.
+    #[arg(long, env = "TRACKING_MAX_CONNECTIONS", default_value_t = 50_000)]
+    pub max_connections: usize,
+
+    /// Subscriptions one WebSocket connection may hold at once.
+    #[arg(long, env = "TRACKING_MAX_SUBSCRIPTIONS", default_value_t = 100)]
+    pub max_subscriptions: usize,
+
+    /// A WebSocket that has not sent `connection_init` by then is closed.
+    #[arg(long, env = "TRACKING_CONNECTION_INIT_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub connection_init_timeout: Duration,
+
+    /// How often the server pings each WebSocket; one silent for two pings is closed.
+    #[arg(long, env = "TRACKING_KEEPALIVE", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub keepalive: Duration,
+
+    /// Location updates allowed per driver per second (0: no limit).
+    #[arg(long, env = "TRACKING_MAX_UPDATE_RATE", default_value_t = 10.0)]
+    pub max_update_rate: f64,
+
+    /// Fastest plausible driver speed, km/h: a report implying a faster jump
+    /// from the last one is refused.
+    #[arg(long, env = "TRACKING_MAX_SPEED_KMH", default_value_t = 300.0)]
+    pub max_speed_kmh: f64,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "TRACKING_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
@@ -71,6 +129,20 @@ impl Config {
             search_interval: Duration::from_secs(2),
             match_radius_km: 5.0,
             instance_lease: Duration::from_secs(5),
+            jwt_secret: None,
+            jwt_public_key: None,
+            insecure_no_auth: false,
+            max_depth: 12,
+            max_complexity: 2000,
+            max_query_bytes: 16 * 1024,
+            max_body_bytes: 1024 * 1024,
+            no_introspection: false,
+            max_connections: 50_000,
+            max_subscriptions: 100,
+            connection_init_timeout: Duration::from_secs(5),
+            keepalive: Duration::from_secs(30),
+            max_update_rate: 10.0,
+            max_speed_kmh: 300.0,
             log_format: LogFormat::Text,
         }
     }
@@ -90,5 +162,10 @@ mod tests {
         assert_eq!(parsed.search_interval, d.search_interval);
         assert_eq!(parsed.match_radius_km, d.match_radius_km);
         assert_eq!(parsed.redis_prefix, d.redis_prefix);
+        assert_eq!(parsed.max_depth, d.max_depth);
+        assert_eq!(parsed.max_complexity, d.max_complexity);
+        assert_eq!(parsed.max_connections, d.max_connections);
+        assert_eq!(parsed.keepalive, d.keepalive);
+        assert_eq!(parsed.max_update_rate, d.max_update_rate);
     }
 }

@@ -145,6 +145,29 @@ impl Coordinates {
     }
 }
 
+/// GPS jitter tolerated on top of the plausible-speed check, in km.
+pub const JITTER_KM: f64 = 0.25;
+
+/// Refuses a move from `from` (reported at `then`) to `to` (at `now`)
+/// faster than `max_speed_kmh`, allowing [`JITTER_KM`] of noise.
+pub fn check_plausible_move(
+    from: Coordinates,
+    then: DateTime<Utc>,
+    to: Coordinates,
+    now: DateTime<Utc>,
+    max_speed_kmh: f64,
+) -> Result<(), Error> {
+    let hours = (now - then).num_milliseconds().max(0) as f64 / 3_600_000.0;
+    let km = from.distance_km(&to);
+    if km > max_speed_kmh * hours + JITTER_KM {
+        return Err(Error::bad_input(format!(
+            "implausible jump: {km:.2} km in {:.1} s is faster than {max_speed_kmh} km/h",
+            hours * 3600.0
+        )));
+    }
+    Ok(())
+}
+
 /// The chord length on the unit sphere that matches a great-circle distance.
 pub fn chord_for_km(km: f64) -> f64 {
     2.0 * (km / (2.0 * EARTH_RADIUS_KM))

@@ -20,6 +20,16 @@ pub enum Error {
     /// ride that was cancelled); nothing was changed.
     #[error("{0}")]
     Conflict(String),
+    /// No valid token: missing (where one is required), malformed,
+    /// expired, or badly signed.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// A valid token that does not allow this operation.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too fast: slow down and try again.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// The store cannot be reached; try again later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -47,6 +57,9 @@ impl Error {
             Self::BadInput(_) => codes::BAD_USER_INPUT,
             Self::NotFound(_) => codes::NOT_FOUND,
             Self::Conflict(_) => codes::CONFLICT,
+            Self::Unauthenticated(_) => codes::UNAUTHENTICATED,
+            Self::Forbidden(_) => codes::FORBIDDEN,
+            Self::TooManyRequests(_) => codes::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => codes::UNAVAILABLE,
             Self::Internal(_) => codes::INTERNAL,
         }
@@ -58,6 +71,9 @@ impl Error {
             Self::BadInput(_) => 400,
             Self::NotFound(_) => 404,
             Self::Conflict(_) => 409,
+            Self::Unauthenticated(_) => 401,
+            Self::Forbidden(_) => 403,
+            Self::TooManyRequests(_) => 429,
             Self::Unavailable(_) => 503,
             Self::Internal(_) => 500,
         }
@@ -75,6 +91,9 @@ pub mod codes {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const CONFLICT: &str = "CONFLICT";
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
     pub const UNAVAILABLE: &str = "UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
 }

@@ -14,18 +14,22 @@
 //! [`Config`] and calls [`run`].
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
 pub mod error;
 pub mod http;
 pub mod store;
+pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use tokio::net::{TcpListener, TcpSocket};
-use tracing::info;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
 
+use auth::Verifier;
 pub use config::Config;
 use dispatch::{Dispatcher, Settings};
 use domain::RadiusKm;
@@ -58,6 +62,8 @@ pub struct Application {
     listener: TcpListener,
     dispatcher: Dispatcher,
     router: axum::Router,
+    /// Tells open WebSockets to close when shutdown begins.
+    shutdown: CancellationToken,
 }
 
 impl Application {
@@ -68,30 +74,76 @@ impl Application {
     }
 
     /// Builds the service on a listener the caller bound (tests bind
-    /// `127.0.0.1:0`), and resumes the rides that were searching.
+    /// `127.0.0.1:0`), and takes over the rides nobody searches for.
     pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        let verifier = Verifier::from_config(
+            config.jwt_secret.as_deref(),
+            config.jwt_public_key.as_deref(),
+        )
+        .map_err(StartError::Config)?;
+        if verifier.is_none() {
+            let addr = listener.local_addr().map_err(|source| StartError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+            if !addr.ip().is_loopback() && !config.insecure_no_auth {
+                return Err(StartError::Config(format!(
+                    "no --jwt-secret or --jwt-public-key: refusing to serve {addr} without authentication \
+                     (give a key, listen on loopback, or pass --insecure-no-auth)"
+                )));
+            }
+            warn!("NO AUTHENTICATION: no JWT key configured, anyone who reaches this service may do anything");
+        }
         let settings = Settings {
             match_radius: RadiusKm::parse(config.match_radius_km)
                 .map_err(|e| StartError::Config(format!("--match-radius-km: {e}")))?,
             request_timeout: config.request_timeout,
             search_interval: config.search_interval,
+            max_update_rate: config.max_update_rate,
+            max_speed_kmh: config.max_speed_kmh,
         };
         if settings.search_interval.is_zero() {
             return Err(StartError::Config(
                 "--search-interval must be more than 0".into(),
             ));
         }
+        if !config.max_speed_kmh.is_finite() || config.max_speed_kmh <= 0.0 {
+            return Err(StartError::Config(
+                "--max-speed-kmh must be more than 0".into(),
+            ));
+        }
         let store = open_store(&config, settings.match_radius).await?;
         let dispatcher = Dispatcher::start(store, settings).await?;
-        let schema = api::schema(dispatcher.clone());
+        let schema = api::schema(
+            dispatcher.clone(),
+            api::Limits {
+                max_depth: config.max_depth,
+                max_complexity: config.max_complexity,
+                max_query_bytes: config.max_query_bytes,
+                introspection: !config.no_introspection,
+            },
+        );
+        let shutdown = CancellationToken::new();
         let router = http::router(http::AppState {
             schema,
             dispatcher: dispatcher.clone(),
+            verifier,
+            ws_limits: http::ws::WsLimits {
+                max_connections: config.max_connections,
+                max_subscriptions: config.max_subscriptions,
+                init_timeout: config.connection_init_timeout,
+                keepalive: config.keepalive,
+            },
+            connections: Default::default(),
+            shutdown: shutdown.clone(),
+            metrics: telemetry::handle(),
+            max_body_bytes: config.max_body_bytes,
         });
         Ok(Self {
             listener,
             dispatcher,
             router,
+            shutdown,
         })
     }
 
@@ -100,14 +152,21 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// Serves until `shutdown` completes, then stops the search tasks.
+    /// Serves until `shutdown` completes: then stops accepting, closes
+    /// WebSockets with a close frame, finishes in-flight requests, stops
+    /// the search tasks and hands the searching rides over.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let closing = self.shutdown.clone();
         let served = axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(shutdown)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                closing.cancel();
+            })
             .await;
+        self.shutdown.cancel();
         self.dispatcher.shutdown().await;
         served
     }

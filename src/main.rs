@@ -1,14 +1,64 @@
-//! The `tracking` binary: parse the configuration, start logging, serve.
+//! The `tracking` binary: parse the command line, start logging, run.
 
-use std::io::IsTerminal;
+use std::{io::IsTerminal, process::ExitCode, time::Duration};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
-use tracking::{config::LogFormat, Config};
+use tracking::{auth, config::LogFormat, Config};
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
-    let config = Config::parse();
+#[derive(Parser)]
+#[command(
+    name = "tracking",
+    version,
+    about = "Real-time driver tracking and dispatch over GraphQL"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    config: Config,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prints a token signed with --jwt-secret, for development.
+    Token {
+        /// Who the token speaks for (a driver's or rider's id).
+        #[arg(long)]
+        sub: String,
+        /// What the holder may do.
+        #[arg(long, value_enum)]
+        role: auth::Role,
+        /// How long the token is valid.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Token { sub, role, ttl }) => {
+            let Some(secret) = cli.config.jwt_secret.as_deref() else {
+                eprintln!("tracking: token needs --jwt-secret (or TRACKING_JWT_SECRET)");
+                return ExitCode::FAILURE;
+            };
+            match auth::mint(secret, &sub, role, ttl) {
+                Ok(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("tracking: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        None => serve(cli.config),
+    }
+}
+
+fn serve(config: Config) -> ExitCode {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt()
@@ -20,11 +70,18 @@ async fn main() -> std::process::ExitCode {
             .with_env_filter(filter)
             .init(),
     }
-    match tracking::run(config).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("tracking: cannot start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(tracking::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tracking: {error}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }

@@ -6,6 +6,7 @@
 //! `crate::http`; this module does not know how a request arrived.
 
 mod codes;
+mod limits;
 mod mutation;
 mod query;
 mod subscription;
@@ -17,17 +18,36 @@ pub use mutation::Mutation;
 pub use query::Query;
 pub use subscription::SubscriptionRoot;
 
-use crate::dispatch::Dispatcher;
+use crate::{auth::Caller, dispatch::Dispatcher};
 
 /// The service's schema.
 pub type TrackingSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
+/// Limits on what one GraphQL request may ask.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Deepest selection nesting allowed.
+    pub max_depth: usize,
+    /// Highest complexity (roughly, fields resolved) allowed.
+    pub max_complexity: usize,
+    /// Longest query text, in bytes.
+    pub max_query_bytes: usize,
+    /// Whether `__schema`/`__type` introspection is answered.
+    pub introspection: bool,
+}
+
 /// Builds the schema around a dispatcher.
-pub fn schema(dispatcher: Dispatcher) -> TrackingSchema {
-    Schema::build(Query, Mutation, SubscriptionRoot)
+pub fn schema(dispatcher: Dispatcher, limits: Limits) -> TrackingSchema {
+    let mut builder = Schema::build(Query, Mutation, SubscriptionRoot)
         .data(dispatcher)
-        .extension(codes::DefaultErrorCode)
-        .finish()
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity)
+        .extension(limits::QueryLimits::new(limits.max_query_bytes))
+        .extension(codes::DefaultErrorCode);
+    if !limits.introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
 }
 
 /// The schema in SDL, as checked in at `schema.graphql`.
@@ -35,6 +55,12 @@ pub fn sdl() -> String {
     Schema::build(Query, Mutation, SubscriptionRoot)
         .finish()
         .sdl_with_options(SDLExportOptions::new())
+}
+
+/// Who sent the request being resolved (the transport puts it there);
+/// a request without one is anonymous.
+fn caller<'c>(ctx: &Context<'c>) -> &'c Caller {
+    ctx.data_opt::<Caller>().unwrap_or(&Caller::Anonymous)
 }
 
 fn dispatcher<'c>(ctx: &Context<'c>) -> async_graphql::Result<&'c Dispatcher> {

@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::{
-    dispatcher,
+    caller, dispatcher,
     types::{Driver, Ride},
 };
 use crate::domain::{Coordinates, DriverId, RideId, RiderId};
@@ -26,7 +26,10 @@ impl Mutation {
         let id = DriverId::parse(&driver_id).extend()?;
         let at = Coordinates::parse(lat, lng).extend()?;
         Ok(Driver(
-            dispatcher(ctx)?.update_location(&id, at).await.extend()?,
+            dispatcher(ctx)?
+                .update_location(caller(ctx), &id, at)
+                .await
+                .extend()?,
         ))
     }
 
@@ -43,7 +46,7 @@ impl Mutation {
         let pickup = Coordinates::parse(lat, lng).extend()?;
         Ok(Ride(
             dispatcher(ctx)?
-                .request_driver(&rider, pickup)
+                .request_driver(caller(ctx), &rider, pickup)
                 .await
                 .extend()?,
         ))
@@ -54,18 +57,33 @@ impl Mutation {
     /// an EXPIRED or COMPLETED ride is a `CONFLICT`.
     async fn cancel_request(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
         let id = RideId::parse(&ride_id).extend()?;
-        Ok(Ride(dispatcher(ctx)?.cancel_ride(&id).await.extend()?))
+        Ok(Ride(
+            dispatcher(ctx)?
+                .cancel_ride(caller(ctx), &id)
+                .await
+                .extend()?,
+        ))
     }
 
     /// Ends a DRIVER_FOUND ride as COMPLETED and frees its driver.
     async fn complete_ride(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
         let id = RideId::parse(&ride_id).extend()?;
-        Ok(Ride(dispatcher(ctx)?.complete_ride(&id).await.extend()?))
+        Ok(Ride(
+            dispatcher(ctx)?
+                .complete_ride(caller(ctx), &id)
+                .await
+                .extend()?,
+        ))
     }
 
     /// Takes a driver off the market at once (`CONFLICT` while it is ASSIGNED).
     async fn go_offline(&self, ctx: &Context<'_>, driver_id: ID) -> async_graphql::Result<Driver> {
         let id = DriverId::parse(&driver_id).extend()?;
-        Ok(Driver(dispatcher(ctx)?.go_offline(&id).await.extend()?))
+        Ok(Driver(
+            dispatcher(ctx)?
+                .go_offline(caller(ctx), &id)
+                .await
+                .extend()?,
+        ))
     }
 }

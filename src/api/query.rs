@@ -3,7 +3,7 @@
 use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::{
-    dispatcher,
+    caller, dispatcher,
     types::{Driver, NearbyDriver, Ride},
 };
 use crate::domain::{Coordinates, DriverId, Limit, RadiusKm, RideId};
@@ -33,7 +33,7 @@ impl Query {
         let radius = RadiusKm::parse(radius_km.unwrap_or(DEFAULT_RADIUS_KM)).extend()?;
         let limit = Limit::parse(limit.unwrap_or(DEFAULT_LIMIT).into()).extend()?;
         let found = dispatcher(ctx)?
-            .nearby_drivers(center, radius, limit)
+            .nearby_drivers(caller(ctx), center, radius, limit)
             .await
             .extend()?;
         Ok(found.into_iter().map(NearbyDriver).collect())
@@ -42,12 +42,20 @@ impl Query {
     /// A ride by id, or null when there is none.
     async fn ride(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Ride>> {
         let id = RideId::parse(&id).extend()?;
-        Ok(dispatcher(ctx)?.ride(&id).await.extend()?.map(Ride))
+        Ok(dispatcher(ctx)?
+            .ride(caller(ctx), &id)
+            .await
+            .extend()?
+            .map(Ride))
     }
 
     /// A driver by id, or null when it never reported.
     async fn driver(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Driver>> {
         let id = DriverId::parse(&id).extend()?;
-        Ok(dispatcher(ctx)?.driver(&id).await.extend()?.map(Driver))
+        Ok(dispatcher(ctx)?
+            .driver(caller(ctx), &id)
+            .await
+            .extend()?
+            .map(Driver))
     }
 }

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ResultExt, Subscription, ID};
 use futures_util::{Stream, StreamExt};
 
-use super::{dispatcher, types::Ride};
+use super::{caller, dispatcher, types::Ride};
 use crate::domain::RideId;
 
 #[derive(Default)]
@@ -20,7 +20,10 @@ impl SubscriptionRoot {
         ride_id: ID,
     ) -> async_graphql::Result<impl Stream<Item = Ride>> {
         let id = RideId::parse(&ride_id).extend()?;
-        let changes = dispatcher(ctx)?.watch_ride(&id).await.extend()?;
+        let changes = dispatcher(ctx)?
+            .watch_ride(caller(ctx), &id)
+            .await
+            .extend()?;
         Ok(changes.map(Ride))
     }
 }

@@ -121,11 +121,12 @@ impl Ride {
 
     /// The assigned driver (set once a driver is found), as it is now.
     async fn driver(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Driver>> {
-        let Some(id) = &self.0.driver_id else {
-            return Ok(None);
-        };
         let dispatcher = ctx.data::<Dispatcher>()?;
-        Ok(dispatcher.driver(id).await.extend()?.map(Driver))
+        Ok(dispatcher
+            .assigned_driver(&self.0)
+            .await
+            .extend()?
+            .map(Driver))
     }
 
     /// The driver's distance to the pickup when it was matched, in km.

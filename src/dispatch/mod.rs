@@ -7,6 +7,8 @@
 //! their pickup ([`wakeup`]), or their own cancellation. It never builds a
 //! storage command; it never knows about GraphQL.
 
+pub mod access;
+pub mod rate;
 mod search;
 pub mod wakeup;
 mod watch;
@@ -20,6 +22,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::{
+    auth::{Caller, Role},
     domain::{Coordinates, Driver, DriverId, Limit, NearbyDriver, RadiusKm, Ride, RideId, RiderId},
     error::{Error, Result},
     store::Store,
@@ -35,6 +38,10 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// How often a ride searches when nothing wakes it sooner.
     pub search_interval: Duration,
+    /// Location updates allowed per driver per second (0: no limit).
+    pub max_update_rate: f64,
+    /// Fastest plausible driver speed; a report implying a faster jump is refused.
+    pub max_speed_kmh: f64,
 }
 
 /// The service's operations, on top of a [`Store`]. Cheap to clone.
@@ -47,6 +54,7 @@ struct Inner {
     store: Arc<dyn Store>,
     settings: Settings,
     searching: SearchingRides,
+    update_rate: rate::UpdateRate,
     tasks: TaskTracker,
     shutdown: CancellationToken,
 }
@@ -61,6 +69,7 @@ impl Dispatcher {
                 store,
                 settings,
                 searching: SearchingRides::default(),
+                update_rate: rate::UpdateRate::new(settings.max_update_rate),
                 tasks: TaskTracker::new(),
                 shutdown: CancellationToken::new(),
             }),
@@ -157,6 +166,11 @@ impl Dispatcher {
         }
     }
 
+    /// Whether events from other instances reach this one.
+    pub fn events_connected(&self) -> bool {
+        self.store().events_connected()
+    }
+
     /// Succeeds while the store answers.
     pub async fn ping(&self) -> Result<()> {
         self.store().ping().await
@@ -164,39 +178,103 @@ impl Dispatcher {
 
     /// Records a driver's position (the store announces it when the
     /// driver is available, which wakes the rides near it).
-    pub async fn update_location(&self, id: &DriverId, at: Coordinates) -> Result<Driver> {
-        self.store().update_location(id, at, Utc::now()).await
+    pub async fn update_location(
+        &self,
+        caller: &Caller,
+        id: &DriverId,
+        at: Coordinates,
+    ) -> Result<Driver> {
+        access::act_as_driver(caller, id, "updateLocation")?;
+        self.inner
+            .update_rate
+            .check(id, std::time::Instant::now())?;
+        self.store()
+            .update_location(id, at, Utc::now(), self.settings().max_speed_kmh)
+            .await
     }
 
     /// Takes a driver off the market.
-    pub async fn go_offline(&self, id: &DriverId) -> Result<Driver> {
+    pub async fn go_offline(&self, caller: &Caller, id: &DriverId) -> Result<Driver> {
+        access::act_as_driver(caller, id, "goOffline")?;
         self.store().go_offline(id, Utc::now()).await
     }
 
     /// A driver as it stands now.
-    pub async fn driver(&self, id: &DriverId) -> Result<Option<Driver>> {
-        self.store().driver(id, Utc::now()).await
+    pub async fn driver(&self, caller: &Caller, id: &DriverId) -> Result<Option<Driver>> {
+        access::may_look_up_rides(caller, "driver")?;
+        let driver = self.store().driver(id, Utc::now()).await?;
+        let ride = match (caller, driver.as_ref().and_then(|d| d.ride_id.as_ref())) {
+            (
+                Caller::Token {
+                    role: Role::Rider, ..
+                },
+                Some(ride),
+            ) => self.store().ride(ride).await?,
+            _ => None,
+        };
+        access::see_driver(caller, id, ride.as_deref())?;
+        Ok(driver)
     }
 
-    /// AVAILABLE drivers near a point, nearest first.
+    /// AVAILABLE drivers near a point, nearest first. Riders see positions
+    /// and distances, not who the drivers are.
     pub async fn nearby_drivers(
         &self,
+        caller: &Caller,
         center: Coordinates,
         radius: RadiusKm,
         limit: Limit,
     ) -> Result<Vec<NearbyDriver>> {
-        self.store()
+        let show_ids = access::list_nearby(caller)?;
+        let mut found = self
+            .store()
             .nearby_drivers(center, radius, limit, Utc::now())
-            .await
+            .await?;
+        if !show_ids {
+            for (rank, near) in found.iter_mut().enumerate() {
+                near.driver.id = DriverId::parse(&format!("hidden-{}", rank + 1))?;
+                near.driver.updated_at = None;
+            }
+        }
+        Ok(found)
     }
 
     /// A ride, whatever its status.
-    pub async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
-        self.store().ride(id).await
+    pub async fn ride(&self, caller: &Caller, id: &RideId) -> Result<Option<Arc<Ride>>> {
+        access::may_look_up_rides(caller, "ride")?;
+        let ride = self.store().ride(id).await?;
+        if let Some(ride) = &ride {
+            access::see_ride(caller, ride, "ride")?;
+        }
+        Ok(ride)
+    }
+
+    /// The driver assigned to a ride, as it is now. No access check: call it
+    /// only for a ride the caller was allowed to read.
+    pub async fn assigned_driver(&self, ride: &Ride) -> Result<Option<Driver>> {
+        match &ride.driver_id {
+            Some(id) => self.store().driver(id, Utc::now()).await,
+            None => Ok(None),
+        }
+    }
+
+    /// Reads a ride that must exist, for the operations that act on one.
+    async fn existing_ride(&self, caller: &Caller, id: &RideId, action: &str) -> Result<Arc<Ride>> {
+        access::may_look_up_rides(caller, action)?;
+        self.store()
+            .ride(id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no ride with id {id}")))
     }
 
     /// Creates a SEARCHING ride and starts its search task; returns at once.
-    pub async fn request_driver(&self, rider: &RiderId, pickup: Coordinates) -> Result<Arc<Ride>> {
+    pub async fn request_driver(
+        &self,
+        caller: &Caller,
+        rider: &RiderId,
+        pickup: Coordinates,
+    ) -> Result<Arc<Ride>> {
+        access::request_as(caller, rider)?;
         let now = Utc::now();
         let timeout = chrono::Duration::from_std(self.settings().request_timeout)
             .map_err(|_| Error::Internal("request timeout out of range".into()))?;
@@ -205,28 +283,48 @@ impl Dispatcher {
             .create_ride(rider, pickup, now, now + timeout)
             .await?;
         info!(ride_id = %ride.id, rider_id = %rider, "ride requested");
+        metrics::counter!(crate::telemetry::RIDES_REQUESTED).increment(1);
         self.start_search(ride.clone());
         Ok(ride)
     }
 
     /// Cancels a ride; a driver it held becomes available again. Wakes the
     /// ride's task here so it ends now rather than at its next search.
-    pub async fn cancel_ride(&self, id: &RideId) -> Result<Arc<Ride>> {
+    pub async fn cancel_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
+        let current = self.existing_ride(caller, id, "cancelRequest").await?;
+        access::cancel(caller, &current)?;
         let ride = self.store().cancel_ride(id, Utc::now()).await?;
         self.searching().wake(id);
+        if current.status != ride.status {
+            info!(ride_id = %id, "ride cancelled");
+            metrics::counter!(crate::telemetry::RIDES_CANCELLED).increment(1);
+        }
         Ok(ride)
     }
 
     /// Completes a DRIVER_FOUND ride; its driver becomes available again.
-    pub async fn complete_ride(&self, id: &RideId) -> Result<Arc<Ride>> {
-        self.store().complete_ride(id, Utc::now()).await
+    pub async fn complete_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
+        access::complete(
+            caller,
+            &*self.existing_ride(caller, id, "completeRide").await?,
+        )?;
+        let ride = self.store().complete_ride(id, Utc::now()).await?;
+        info!(ride_id = %id, "ride completed");
+        metrics::counter!(crate::telemetry::RIDES_COMPLETED).increment(1);
+        Ok(ride)
     }
 
     /// The ride as it is now, then every status change until it ends.
     pub async fn watch_ride(
         &self,
+        caller: &Caller,
         id: &RideId,
     ) -> Result<impl Stream<Item = Arc<Ride>> + Send + 'static> {
+        access::see_ride(
+            caller,
+            &*self.existing_ride(caller, id, "rideStatus").await?,
+            "rideStatus",
+        )?;
         watch::ride_changes(self.inner.store.clone(), id).await
     }
 

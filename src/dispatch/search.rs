@@ -15,7 +15,10 @@ use tokio::{sync::Notify, time::Instant};
 use tracing::{debug, info, warn, Instrument};
 
 use super::Dispatcher;
-use crate::{domain::Ride, store::SearchOutcome};
+use crate::{
+    domain::{Ride, RideStatus},
+    store::SearchOutcome,
+};
 
 /// How long to wait before retrying after a store error.
 const RETRY_AFTER_ERROR: Duration = Duration::from_millis(500);
@@ -24,8 +27,11 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_millis(500);
 pub(super) async fn run(dispatcher: Dispatcher, ride: Arc<Ride>, wake: Arc<Notify>) {
     let span = tracing::info_span!("ride", ride_id = %ride.id);
     async move {
+        let searching = metrics::gauge!(crate::telemetry::RIDES_SEARCHING);
+        searching.increment(1.0);
         search_until_done(&dispatcher, &ride, &wake).await;
         dispatcher.searching().unregister(&ride.id);
+        searching.decrement(1.0);
     }
     .instrument(span)
     .await;
@@ -47,10 +53,16 @@ async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) 
                     searches = found.searches,
                     "driver found"
                 );
+                metrics::counter!(crate::telemetry::MATCHES).increment(1);
+                let waited = (Utc::now() - found.created_at).to_std().unwrap_or_default();
+                metrics::histogram!(crate::telemetry::TIME_TO_MATCH).record(waited.as_secs_f64());
                 return;
             }
             Ok(SearchOutcome::Ended(ended)) => {
                 info!(status = ended.status.as_str(), "search ended");
+                if ended.status == RideStatus::Expired {
+                    metrics::counter!(crate::telemetry::EXPIRIES).increment(1);
+                }
                 return;
             }
             Ok(SearchOutcome::NoDriver(still)) => {

@@ -12,41 +12,96 @@
 //! the dispatcher, and encodes.
 
 mod rest;
+pub mod ws;
 
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
-use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use std::{sync::Arc, time::Instant};
+
+use async_graphql::http::GraphiQLSource;
 use axum::{
     body::Bytes,
-    extract::{State, WebSocketUpgrade},
-    http::{header, StatusCode},
+    extract::{DefaultBodyLimit, MatchedPath, Request, State},
+    http::{header, HeaderMap, StatusCode},
+    middleware::{self, Next},
     response::{Html, IntoResponse, Redirect, Response},
     routing::get,
     Json, Router,
 };
+use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
-use crate::{api::TrackingSchema, dispatch::Dispatcher, error::codes::BAD_USER_INPUT};
-
-/// Read buffer of each WebSocket: subscription messages are small, and
-/// axum's 128 KiB default would dominate the memory of an idle subscriber.
-const WS_READ_BUFFER: usize = 4 * 1024;
+use crate::{
+    api::TrackingSchema,
+    auth::{caller_from, Caller, Verifier},
+    dispatch::Dispatcher,
+    error::{codes::BAD_USER_INPUT, Error},
+    telemetry,
+};
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
     pub schema: TrackingSchema,
     pub dispatcher: Dispatcher,
+    /// `None`: no key configured, everyone is [`Caller::Open`].
+    pub verifier: Option<Verifier>,
+    pub ws_limits: ws::WsLimits,
+    pub connections: Arc<ws::Connections>,
+    /// Cancelled when the service shuts down (WebSockets close then).
+    pub shutdown: CancellationToken,
+    pub metrics: Option<PrometheusHandle>,
+    pub max_body_bytes: usize,
+}
+
+impl AppState {
+    /// Who sent a request, from its `Authorization` header.
+    fn caller(&self, headers: &HeaderMap) -> Result<Caller, Error> {
+        let value =
+            match headers.get(header::AUTHORIZATION) {
+                None => None,
+                Some(v) => Some(v.to_str().map_err(|_| {
+                    Error::Unauthenticated("unreadable Authorization header".into())
+                })?),
+            };
+        caller_from(self.verifier.as_ref(), value)
+    }
 }
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
+    let limit = state.max_body_bytes;
     Router::new()
         .route("/", get(|| async { Redirect::temporary("/graphql") }))
         .route("/graphql", get(graphiql).post(graphql))
-        .route("/ws", get(subscriptions))
+        .route("/ws", get(ws::subscriptions))
         .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics_text))
         .merge(rest::routes())
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(record_request))
         .with_state(state)
+}
+
+/// Counts and times every request by route (not by raw path, which would
+/// let clients create unbounded label values).
+async fn record_request(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!("request", %method, %route);
+    let response = next.run(request).instrument(span).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(telemetry::HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(telemetry::HTTP_DURATION, "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
 }
 
 async fn graphiql() -> Html<String> {
@@ -62,36 +117,56 @@ async fn graphiql() -> Html<String> {
 /// Executes a GraphQL request. The body is decoded here rather than by
 /// async-graphql-axum's extractor so that malformed JSON gets a 400 with a
 /// GraphQL-shaped error body and a machine-readable code.
-async fn graphql(State(state): State<AppState>, body: Bytes) -> Response {
+async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let caller = match state.caller(&headers) {
+        Ok(caller) => caller,
+        Err(error) => return error_response(&error),
+    };
     let request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
             return bad_request(format!("request body is not a GraphQL request: {error}"))
         }
     };
-    let response = state.schema.execute_batch(request).await;
+    let response = state.schema.execute_batch(request.data(caller)).await;
     Json(response).into_response()
 }
 
-async fn subscriptions(
-    State(state): State<AppState>,
-    protocol: GraphQLProtocol,
-    upgrade: WebSocketUpgrade,
-) -> Response {
-    upgrade
-        .read_buffer_size(WS_READ_BUFFER)
-        .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| GraphQLWebSocket::new(socket, state.schema, protocol).serve())
+/// Liveness: the process answers. The body also tells whether the store does.
+async fn health(State(state): State<AppState>) -> Response {
+    let store = match state.dispatcher.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(error) => error.to_string(),
+    };
+    Json(json!({"status": "ok", "store": store})).into_response()
 }
 
-async fn health(State(state): State<AppState>) -> Response {
-    match state.dispatcher.ping().await {
-        Ok(()) => Json(json!({"status": "ok"})).into_response(),
-        Err(error) => (
+/// Readiness: the store answers and (on Redis) the event bridge is connected.
+async fn ready(State(state): State<AppState>) -> Response {
+    let store = state.dispatcher.ping().await;
+    let events = state.dispatcher.events_connected();
+    match (store, events) {
+        (Ok(()), true) => Json(json!({"status": "ready"})).into_response(),
+        (store, events) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "error": error.to_string()})),
+            Json(json!({
+                "status": "unavailable",
+                "store": store.err().map(|e| e.to_string()).unwrap_or_else(|| "ok".into()),
+                "events": if events { "connected" } else { "disconnected" },
+            })),
         )
             .into_response(),
+    }
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are off").into_response(),
     }
 }
 
@@ -99,8 +174,16 @@ async fn health(State(state): State<AppState>) -> Response {
 pub(crate) fn bad_request(message: String) -> Response {
     (
         StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "application/json")],
         Json(json!({"errors": [{"message": message, "extensions": {"code": BAD_USER_INPUT}}]})),
     )
         .into_response()
+}
+
+/// An error as HTTP status plus a GraphQL-shaped body.
+pub(crate) fn error_response(error: &Error) -> Response {
+    let status =
+        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body =
+        json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
+    (status, Json(body)).into_response()
 }

@@ -14,7 +14,7 @@
 use axum::{
     body::Bytes,
     extract::State,
-    http::StatusCode,
+    http::HeaderMap,
     response::{IntoResponse, Response},
     routing::post,
     Json, Router,
@@ -22,7 +22,7 @@ use axum::{
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Value};
 
-use super::{bad_request, AppState};
+use super::{bad_request, error_response, AppState};
 use crate::{
     domain::{Coordinates, DriverId, Limit, RadiusKm, Ride, RideId, RiderId},
     error::Error,
@@ -95,12 +95,7 @@ impl IntoResponse for Refusal {
     fn into_response(self) -> Response {
         match self {
             Self::Body(message) => bad_request(message),
-            Self::Domain(error) => {
-                let status = StatusCode::from_u16(error.http_status())
-                    .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                let body = json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
-                (status, Json(body)).into_response()
-            }
+            Self::Domain(error) => error_response(&error),
         }
     }
 }
@@ -127,11 +122,12 @@ fn request_id_json(id: &RideId) -> Value {
         .unwrap_or_else(|_| Value::from(id.as_str()))
 }
 
-async fn tracking(State(state): State<AppState>, body: Bytes) -> Answer {
+async fn tracking(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    let caller = state.caller(&headers)?;
     let body: TrackingBody = parse(&body)?;
     let id = DriverId::parse(&body.id)?;
     let at = Coordinates::parse(body.lat, body.lng)?;
-    let driver = state.dispatcher.update_location(&id, at).await?;
+    let driver = state.dispatcher.update_location(&caller, &id, at).await?;
     Ok(Json(json!({
         "id": driver.id.as_str(),
         "status": driver.status.as_str(),
@@ -140,14 +136,15 @@ async fn tracking(State(state): State<AppState>, body: Bytes) -> Answer {
     })))
 }
 
-async fn search(State(state): State<AppState>, body: Bytes) -> Answer {
+async fn search(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    let caller = state.caller(&headers)?;
     let body: SearchBody = parse(&body)?;
     let center = Coordinates::parse(body.lat, body.lng)?;
     let limit = Limit::parse(body.limit.unwrap_or(DEFAULT_LIMIT))?;
     let radius = RadiusKm::parse(SEARCH_RADIUS_KM)?;
     let found = state
         .dispatcher
-        .nearby_drivers(center, radius, limit)
+        .nearby_drivers(&caller, center, radius, limit)
         .await?;
     let drivers: Vec<Value> = found
         .iter()
@@ -164,21 +161,26 @@ async fn search(State(state): State<AppState>, body: Bytes) -> Answer {
     Ok(Json(Value::Array(drivers)))
 }
 
-async fn search_v2(State(state): State<AppState>, body: Bytes) -> Answer {
+async fn search_v2(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    let caller = state.caller(&headers)?;
     let body: SearchV2Body = parse(&body)?;
     let pickup = Coordinates::parse(body.lat, body.lng)?;
     let rider = RiderId::parse(body.rider_id.as_deref().unwrap_or(ANONYMOUS_RIDER))?;
-    let ride = state.dispatcher.request_driver(&rider, pickup).await?;
+    let ride = state
+        .dispatcher
+        .request_driver(&caller, &rider, pickup)
+        .await?;
     Ok(Json(json!({"request_id": request_id_json(&ride.id)})))
 }
 
-async fn cancel_v2(State(state): State<AppState>, body: Bytes) -> Answer {
+async fn cancel_v2(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
+    let caller = state.caller(&headers)?;
     let body: CancelBody = parse(&body)?;
     let raw = match body.request_id {
         RequestId::Text(text) => text,
         RequestId::Number(n) => n.to_string(),
     };
     let id = RideId::parse(&raw)?;
-    let ride = state.dispatcher.cancel_ride(&id).await?;
+    let ride = state.dispatcher.cancel_ride(&caller, &id).await?;
     Ok(Json(ride_json(&ride)))
 }

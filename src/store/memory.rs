@@ -21,8 +21,8 @@ use rstar::{PointDistance, RTree, RTreeObject, AABB};
 use super::{EventHub, SearchOutcome, Store};
 use crate::{
     domain::{
-        chord_for_km, Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver, RadiusKm,
-        Ride, RideId, RideStatus, RiderId,
+        check_plausible_move, chord_for_km, Coordinates, Driver, DriverId, DriverStatus, Limit,
+        NearbyDriver, RadiusKm, Ride, RideId, RideStatus, RiderId,
     },
     error::{Error, Result},
 };
@@ -213,9 +213,13 @@ impl Store for MemoryStore {
         id: &DriverId,
         at: Coordinates,
         now: DateTime<Utc>,
+        max_speed_kmh: f64,
     ) -> Result<Driver> {
         let mut guard = self.lock();
         let inner = &mut *guard;
+        if let Some(rec) = inner.drivers.get(id) {
+            check_plausible_move(rec.location, rec.updated_at, at, now, max_speed_kmh)?;
+        }
         let point = at.unit_vector();
         let record = match inner.drivers.get_mut(id) {
             Some(rec) => {
@@ -475,11 +479,11 @@ mod tests {
     async fn a_silent_driver_is_offline_and_pruned_from_the_index() {
         let store = MemoryStore::new(Duration::from_secs(60));
         store
-            .update_location(&id("a"), at(0.0, 0.0), t(0))
+            .update_location(&id("a"), at(0.0, 0.0), t(0), 300.0)
             .await
             .unwrap();
         store
-            .update_location(&id("b"), at(0.0, 0.01), t(30))
+            .update_location(&id("b"), at(0.0, 0.01), t(30), 300.0)
             .await
             .unwrap();
         let near =
@@ -501,7 +505,7 @@ mod tests {
         assert_eq!(a.status, DriverStatus::Offline);
         // Reporting again puts it back.
         store
-            .update_location(&id("a"), at(0.0, 0.0), t(62))
+            .update_location(&id("a"), at(0.0, 0.0), t(62), 300.0)
             .await
             .unwrap();
         assert_eq!(store.lock().available.size(), 2);
@@ -516,7 +520,7 @@ mod tests {
             .await
             .unwrap();
         store
-            .update_location(&id("d"), at(0.0, 0.001), t(240))
+            .update_location(&id("d"), at(0.0, 0.001), t(240), 300.0)
             .await
             .unwrap();
         let outcome = store
@@ -556,11 +560,11 @@ mod tests {
     async fn nearest_search_is_exact_across_the_antimeridian() {
         let store = MemoryStore::new(Duration::from_secs(600));
         store
-            .update_location(&id("east"), at(0.0, 179.99), t(0))
+            .update_location(&id("east"), at(0.0, 179.99), t(0), 300.0)
             .await
             .unwrap();
         store
-            .update_location(&id("west"), at(0.0, -179.995), t(0))
+            .update_location(&id("west"), at(0.0, -179.995), t(0), 300.0)
             .await
             .unwrap();
         let found = store

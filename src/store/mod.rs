@@ -47,12 +47,15 @@ pub enum SearchOutcome {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a driver's latest position. A new or OFFLINE driver becomes
-    /// AVAILABLE; an ASSIGNED one stays ASSIGNED.
+    /// AVAILABLE; an ASSIGNED one stays ASSIGNED. A position farther from
+    /// the last one than `max_speed_kmh` allows (plus GPS jitter) is refused
+    /// as `BadInput` and changes nothing.
     async fn update_location(
         &self,
         id: &DriverId,
         at: Coordinates,
         now: DateTime<Utc>,
+        max_speed_kmh: f64,
     ) -> Result<Driver>;
 
     /// Takes a driver off the market at once. `NotFound` for an unknown
@@ -120,6 +123,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Succeeds while the store answers.
     async fn ping(&self) -> Result<()>;
+
+    /// Whether events from other instances reach this one (always, for a
+    /// store private to this process).
+    fn events_connected(&self) -> bool {
+        true
+    }
 
     /// The hub that carries this store's ride events.
     fn events(&self) -> &EventHub;

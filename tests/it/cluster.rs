@@ -177,8 +177,8 @@ async fn a_stopped_instance_hands_its_rides_over() {
     assert_eq!(found["driver"]["id"], "1");
 }
 
-/// Redis goes away: operations fail fast with UNAVAILABLE and /health says
-/// so. It comes back: everything works again, no searching ride lost, and a
+/// Redis goes away: operations fail fast with UNAVAILABLE and /ready (and
+/// /health's body) say so. It comes back: everything works again, no searching ride lost, and a
 /// subscription opened before the outage still gets its ride's events.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_heals_when_redis_comes_back() {
@@ -205,13 +205,25 @@ async fn the_service_heals_when_redis_comes_back() {
         "failed fast: {:?}",
         started.elapsed()
     );
+    let ready = app
+        .http
+        .get(app.url("/ready"))
+        .send()
+        .await
+        .expect("GET /ready");
+    assert_eq!(ready.status(), 503, "not ready while Redis is down");
     let health = app
         .http
         .get(app.url("/health"))
         .send()
         .await
         .expect("GET /health");
-    assert_eq!(health.status(), 503);
+    assert_eq!(health.status(), 200, "the process itself is alive");
+    let body: serde_json::Value = health.json().await.expect("JSON");
+    assert_ne!(
+        body["store"], "ok",
+        "/health says the store is down: {body}"
+    );
 
     redis.start_again().await;
     eventually("the service to answer again", || async {
@@ -219,13 +231,14 @@ async fn the_service_heals_when_redis_comes_back() {
         (body["data"]["ride"]["status"] == "SEARCHING").then_some(())
     })
     .await;
-    let health = app
-        .http
-        .get(app.url("/health"))
-        .send()
-        .await
-        .expect("GET /health");
-    assert_eq!(health.status(), 200);
+    eventually(
+        "/ready once Redis and the event bridge are back",
+        || async {
+            let ready = app.http.get(app.url("/ready")).send().await.ok()?;
+            (ready.status() == 200).then_some(())
+        },
+    )
+    .await;
     app.update_location("1", DRIVER).await;
     let found = sub.expect_status("DRIVER_FOUND").await;
     assert_eq!(found["driver"]["id"], "1");

@@ -45,7 +45,7 @@ use super::{EventHub, SearchOutcome, Store};
 use crate::{
     domain::{
         Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver, RadiusKm, Ride, RideId,
-        RideStatus, RiderId,
+        RideStatus, RiderId, JITTER_KM,
     },
     error::{Error, Result},
 };
@@ -208,7 +208,10 @@ impl RedisStore {
         let mut conn = self.conn.clone();
         tokio::time::timeout(COMMAND_TIMEOUT, inv.invoke_async(&mut conn))
             .await
-            .map_err(|_| Error::Unavailable("Redis did not answer in time".into()))?
+            .map_err(|_| {
+                metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
+                Error::Unavailable("Redis did not answer in time".into())
+            })?
             .map_err(redis_error)
     }
 
@@ -286,10 +289,22 @@ impl Store for RedisStore {
         id: &DriverId,
         at: Coordinates,
         now: DateTime<Utc>,
+        max_speed_kmh: f64,
     ) -> Result<Driver> {
         let mut inv = self.invocation(&self.scripts.update_location, &self.keys.driver(id), now);
-        inv.arg(id.as_str()).arg(at.lng()).arg(at.lat());
-        let (_, fields) = split_reply(self.run(inv).await?)?;
+        inv.arg(id.as_str())
+            .arg(at.lng())
+            .arg(at.lat())
+            .arg(max_speed_kmh)
+            .arg(JITTER_KM);
+        let (tag, fields) = split_reply(self.run(inv).await?)?;
+        if tag == "IMPLAUSIBLE" {
+            let km = fields.get("km").map(String::as_str).unwrap_or("?");
+            let secs = fields.get("seconds").map(String::as_str).unwrap_or("?");
+            return Err(Error::bad_input(format!(
+                "implausible jump: {km} km in {secs} s is faster than {max_speed_kmh} km/h"
+            )));
+        }
         self.driver_from_fields(id, &fields, now)
     }
 
@@ -463,6 +478,10 @@ impl Store for RedisStore {
     fn events(&self) -> &EventHub {
         &self.events
     }
+
+    fn events_connected(&self) -> bool {
+        self.bridge_connected()
+    }
 }
 
 /// A name unique to this process's life: host-independent, random enough.
@@ -480,12 +499,16 @@ async fn with_timeout<T>(
 ) -> Result<T> {
     tokio::time::timeout(COMMAND_TIMEOUT, fut)
         .await
-        .map_err(|_| Error::Unavailable("Redis did not answer in time".into()))?
+        .map_err(|_| {
+            metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
+            Error::Unavailable("Redis did not answer in time".into())
+        })?
         .map_err(redis_error)
 }
 
 /// Connection trouble is `UNAVAILABLE` (try again); anything else is a bug.
 fn redis_error(e: redis::RedisError) -> Error {
+    metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
     if e.is_io_error()
         || e.is_timeout()
         || e.is_connection_dropped()

@@ -16,6 +16,14 @@ local DRIVER_PREFIX, RIDE_PREFIX, OWNED_PREFIX = ARGV[1], ARGV[2], ARGV[3]
 local CH_EVENTS, CH_WAKE = ARGV[4], ARGV[5]
 local NOW, TTL, MATCH_RADIUS = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 
+-- Great-circle distance in km, with the Earth radius Redis's GEO uses.
+local function distance_km(lng1, lat1, lng2, lat2)
+  local r = math.pi / 180
+  local dlat, dlng = (lat2 - lat1) * r, (lng2 - lng1) * r
+  local a = math.sin(dlat / 2) ^ 2 + math.cos(lat1 * r) * math.cos(lat2 * r) * math.sin(dlng / 2) ^ 2
+  return 2 * 6372.797560856 * math.asin(math.min(1, math.sqrt(a)))
+end
+
 -- {tag, field1, value1, ...}: what the Rust side parses.
 local function reply(tag, key)
   local flat = redis.call('HGETALL', key)

@@ -1,0 +1,336 @@
+//! GraphQL subscriptions over WebSocket, with the limits a public service needs.
+//!
+//! async-graphql speaks both subprotocols; this module wraps its connection
+//! loop with what it lacks:
+//! - a cap on connections per instance (beyond it: HTTP 503 before upgrading);
+//! - a cap on subscriptions per connection (beyond it: an `error` message
+//!   for that subscription, code `TOO_MANY_REQUESTS`);
+//! - a `connection_init` deadline (close code 4408, as graphql-ws defines);
+//! - server-side keep-alive: a WebSocket ping every `keepalive`; a peer
+//!   silent for two intervals is closed (1001), so half-open sockets go;
+//! - authentication from the `connection_init` payload (close 4403 with
+//!   graphql-transport-ws, `connection_error` with the legacy protocol);
+//! - a proper close frame (1001) when the service shuts down.
+//!
+//! Each socket reads into a 4 KiB buffer (axum's default of 128 KiB would
+//! dominate an idle subscriber's memory). Outgoing messages pass through one
+//! small channel to a writer loop that owns the socket's sink.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc, Mutex, PoisonError,
+    },
+    time::{Duration, Instant},
+};
+
+use async_graphql::{http::ALL_WEBSOCKET_PROTOCOLS, Data};
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, WebSocket},
+        State, WebSocketUpgrade,
+    },
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Json,
+};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, PollSender};
+
+use super::AppState;
+use crate::{
+    auth::{caller_from, Verifier},
+    error::codes::TOO_MANY_REQUESTS,
+    telemetry,
+};
+
+const READ_BUFFER: usize = 4 * 1024;
+/// Messages waiting for the writer; a slow client holds back its own
+/// subscriptions, never the publishers.
+const OUTBOX: usize = 32;
+
+/// WebSocket limits.
+#[derive(Debug, Clone, Copy)]
+pub struct WsLimits {
+    pub max_connections: usize,
+    pub max_subscriptions: usize,
+    pub init_timeout: Duration,
+    pub keepalive: Duration,
+}
+
+/// Counts this instance's open sockets.
+#[derive(Debug, Default)]
+pub struct Connections {
+    open: AtomicUsize,
+}
+
+/// One counted connection; uncounted on drop.
+struct Slot(Arc<Connections>);
+
+impl Slot {
+    fn take(connections: &Arc<Connections>, max: usize) -> Option<Self> {
+        let taken = connections
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok();
+        taken.then(|| {
+            metrics::gauge!(telemetry::WS_CONNECTIONS).increment(1.0);
+            Self(connections.clone())
+        })
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!(telemetry::WS_CONNECTIONS).decrement(1.0);
+    }
+}
+
+/// `GET /ws`.
+pub async fn subscriptions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // The subprotocol async-graphql picks: the first one the client lists
+    // that it speaks.
+    let legacy = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find(|p| *p == "graphql-ws" || *p == "graphql-transport-ws")
+        == Some("graphql-ws");
+    let Some(slot) = Slot::take(&state.connections, state.ws_limits.max_connections) else {
+        let body = json!({"errors": [{"message": "too many WebSocket connections; try again later", "extensions": {"code": TOO_MANY_REQUESTS}}]});
+        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+    };
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, state, protocol, legacy, slot))
+}
+
+/// The subscriptions a connection holds, by the client's ids.
+#[derive(Default)]
+struct Active {
+    ids: Mutex<HashSet<String>>,
+}
+
+impl Active {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.ids.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn remove(&self, id: &str) {
+        if self.lock().remove(id) {
+            metrics::gauge!(telemetry::SUBSCRIPTIONS).decrement(1.0);
+        }
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        let n = self.ids.get_mut().map(|ids| ids.len()).unwrap_or(0);
+        metrics::gauge!(telemetry::SUBSCRIPTIONS).decrement(n as f64);
+    }
+}
+
+/// What a client message is, as far as the limits care.
+fn kind_and_id(message: &Message) -> Option<(String, Option<String>)> {
+    let bytes: &[u8] = match message {
+        Message::Text(text) => text.as_bytes(),
+        Message::Binary(bytes) => bytes,
+        _ => return None,
+    };
+    let value: Value = serde_json::from_slice(bytes).ok()?;
+    let kind = value.get("type")?.as_str()?.to_owned();
+    let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
+    Some((kind, id))
+}
+
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: GraphQLProtocol,
+    legacy: bool,
+    slot: Slot,
+) {
+    let _slot = slot;
+    let limits = state.ws_limits;
+    let (mut sink, stream) = socket.split();
+    let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX);
+    let refusals = outbox.clone();
+    let active = Arc::new(Active::default());
+    let initialised = Arc::new(AtomicBool::new(false));
+    let last_heard = Arc::new(Mutex::new(Instant::now()));
+
+    // Watch what the client sends: note it is alive, count subscriptions,
+    // refuse those beyond the limit.
+    let input = {
+        let active = active.clone();
+        let last_heard = last_heard.clone();
+        stream.filter_map(move |message| {
+            *last_heard.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+            let forward = match &message {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => match kind_and_id(m) {
+                    Some((kind, Some(id))) if kind == "subscribe" || kind == "start" => {
+                        let mut ids = active.lock();
+                        if ids.len() >= limits.max_subscriptions && !ids.contains(&id) {
+                            let error = json!([{"message": format!("at most {} subscriptions per connection", limits.max_subscriptions), "extensions": {"code": TOO_MANY_REQUESTS}}]);
+                            let reply = if legacy {
+                                json!({"type": "error", "id": id, "payload": error[0]})
+                            } else {
+                                json!({"type": "error", "id": id, "payload": error})
+                            };
+                            let _ = refusals.try_send(Message::Text(reply.to_string().into()));
+                            false
+                        } else {
+                            if ids.insert(id) {
+                                metrics::gauge!(telemetry::SUBSCRIPTIONS).increment(1.0);
+                            }
+                            true
+                        }
+                    }
+                    Some((kind, Some(id))) if kind == "complete" || kind == "stop" => {
+                        active.remove(&id);
+                        true
+                    }
+                    _ => true,
+                },
+                Ok(_) => false,
+                Err(_) => true,
+            };
+            futures_util::future::ready(forward.then_some(message))
+        })
+    };
+
+    let verifier: Option<Verifier> = state.verifier.clone();
+    let init_flag = initialised.clone();
+    let connection = GraphQLWebSocket::new_with_pair(
+        PollSender::new(outbox),
+        input,
+        state.schema.clone(),
+        protocol,
+    )
+    .on_connection_init(move |payload| async move {
+        let caller = caller_from(verifier.as_ref(), authorization(&payload).as_deref())
+            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+        init_flag.store(true, Ordering::Release);
+        let mut data = Data::default();
+        data.insert(caller);
+        Ok(data)
+    })
+    .serve();
+
+    let writer = write_loop(
+        &mut sink,
+        &mut outgoing,
+        &active,
+        &initialised,
+        &last_heard,
+        limits,
+        state.shutdown.clone(),
+    );
+    tokio::pin!(writer);
+    let mut connection = Box::pin(connection);
+    tokio::select! {
+        _ = &mut connection => {}
+        _ = &mut writer => return,
+    }
+    // The protocol loop ended (the client left, or async-graphql closed the
+    // connection itself). Dropping it drops its senders, so the writer sends
+    // what is still queued and then stops.
+    drop(connection);
+    writer.await;
+}
+
+/// Writes queued messages; pings; closes on init timeout, silence or shutdown.
+async fn write_loop(
+    sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
+    outgoing: &mut mpsc::Receiver<Message>,
+    active: &Active,
+    initialised: &AtomicBool,
+    last_heard: &Mutex<Instant>,
+    limits: WsLimits,
+    shutdown: CancellationToken,
+) {
+    let init_deadline = tokio::time::sleep(limits.init_timeout);
+    tokio::pin!(init_deadline);
+    let mut init_checked = false;
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + limits.keepalive,
+        limits.keepalive,
+    );
+    let close = |code: u16, reason: &'static str| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    loop {
+        let message = tokio::select! {
+            message = outgoing.recv() => match message {
+                Some(message) => message,
+                None => return,
+            },
+            _ = &mut init_deadline, if !init_checked => {
+                init_checked = true;
+                if initialised.load(Ordering::Acquire) {
+                    continue;
+                }
+                close(4408, "Connection initialisation timeout")
+            }
+            _ = ping.tick() => {
+                let silent = last_heard.lock().unwrap_or_else(PoisonError::into_inner).elapsed();
+                if silent > limits.keepalive * 2 {
+                    close(1001, "keep-alive timeout")
+                } else {
+                    Message::Ping(Default::default())
+                }
+            }
+            _ = shutdown.cancelled() => close(1001, "server shutting down"),
+        };
+        // A subscription the server ended no longer counts against the
+        // limit; only such messages are parsed.
+        if let Message::Text(text) = &message {
+            let text = text.as_str();
+            if text.contains(r#""type":"complete""#) || text.contains(r#""type":"error""#) {
+                if let Some(id) = serde_json::from_str::<Value>(text)
+                    .ok()
+                    .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
+                {
+                    active.remove(&id);
+                }
+            }
+        }
+        let closing = matches!(message, Message::Close(_));
+        if sink.send(message).await.is_err() || closing {
+            return;
+        }
+    }
+}
+
+/// The token from a `connection_init` payload: `authorization` (Apollo's
+/// convention), `Authorization`, or `headers.Authorization`.
+fn authorization(payload: &Value) -> Option<String> {
+    let direct = ["authorization", "Authorization"]
+        .iter()
+        .find_map(|k| payload.get(*k).and_then(Value::as_str));
+    let nested = || {
+        let headers = payload.get("headers")?;
+        ["Authorization", "authorization"]
+            .iter()
+            .find_map(|k| headers.get(*k).and_then(Value::as_str))
+    };
+    direct.or_else(nested).map(str::to_owned)
+}

@@ -1,0 +1,64 @@
+//! Metrics for Prometheus: names in one place, one recorder per process.
+//!
+//! Code records with the `metrics` macros and these names; `GET /metrics`
+//! renders what the recorder holds, in Prometheus's text format.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// HTTP requests, by method, route and status.
+pub const HTTP_REQUESTS: &str = "tracking_http_requests_total";
+/// HTTP request latency, by method and route.
+pub const HTTP_DURATION: &str = "tracking_http_request_duration_seconds";
+/// GraphQL operations, by operation name and outcome (`ok`/`error`).
+pub const GRAPHQL_OPERATIONS: &str = "tracking_graphql_operations_total";
+/// Open WebSocket connections.
+pub const WS_CONNECTIONS: &str = "tracking_websocket_connections";
+/// Active subscriptions.
+pub const SUBSCRIPTIONS: &str = "tracking_subscriptions";
+/// Rides whose search task runs on this instance.
+pub const RIDES_SEARCHING: &str = "tracking_rides_searching";
+/// Rides requested through this instance.
+pub const RIDES_REQUESTED: &str = "tracking_rides_requested_total";
+/// Rides matched by this instance's search tasks.
+pub const MATCHES: &str = "tracking_matches_total";
+/// Rides expired by this instance's search tasks.
+pub const EXPIRIES: &str = "tracking_expiries_total";
+/// Rides cancelled through this instance.
+pub const RIDES_CANCELLED: &str = "tracking_cancels_total";
+/// Rides completed through this instance.
+pub const RIDES_COMPLETED: &str = "tracking_completions_total";
+/// Seconds from request to match.
+pub const TIME_TO_MATCH: &str = "tracking_time_to_match_seconds";
+/// Store operations that failed (Redis unreachable, timeouts).
+pub const STORE_ERRORS: &str = "tracking_store_errors_total";
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the recorder (once per process) and returns its handle; `None`
+/// when another recorder was installed first.
+pub fn handle() -> Option<PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(TIME_TO_MATCH.into()),
+                    &[
+                        0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 240.0,
+                    ],
+                )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(HTTP_DURATION.into()),
+                        &[
+                            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5,
+                        ],
+                    )
+                })
+                .ok()?
+                .install_recorder()
+                .ok()
+        })
+        .clone()
+}
