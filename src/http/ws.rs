@@ -216,6 +216,8 @@ async fn serve(
 
     let verifier: Option<Verifier> = state.verifier.clone();
     let init_flag = initialised.clone();
+    let refused = Arc::new(AtomicBool::new(false));
+    let refused_flag = refused.clone();
     let connection = GraphQLWebSocket::new_with_pair(
         PollSender::new(outbox),
         input,
@@ -223,8 +225,11 @@ async fn serve(
         protocol,
     )
     .on_connection_init(move |payload| async move {
-        let caller = caller_from(verifier.as_ref(), authorization(&payload).as_deref())
-            .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+        let caller =
+            caller_from(verifier.as_ref(), authorization(&payload).as_deref()).map_err(|e| {
+                refused_flag.store(true, Ordering::Release);
+                async_graphql::Error::new(e.to_string())
+            })?;
         init_flag.store(true, Ordering::Release);
         let mut data = Data::default();
         data.insert(caller);
@@ -232,12 +237,16 @@ async fn serve(
     })
     .serve();
 
+    let flags = Flags {
+        initialised: &initialised,
+        refused: &refused,
+        last_heard: &last_heard,
+    };
     let writer = write_loop(
         &mut sink,
         &mut outgoing,
         &active,
-        &initialised,
-        &last_heard,
+        flags,
         limits,
         state.shutdown.clone(),
     );
@@ -254,16 +263,30 @@ async fn serve(
     writer.await;
 }
 
+/// What the reader side tells the writer.
+struct Flags<'a> {
+    /// `connection_init` was accepted.
+    initialised: &'a AtomicBool,
+    /// `connection_init` carried a token that failed verification.
+    refused: &'a AtomicBool,
+    /// When the client last sent anything (pongs included).
+    last_heard: &'a Mutex<Instant>,
+}
+
 /// Writes queued messages; pings; closes on init timeout, silence or shutdown.
 async fn write_loop(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     outgoing: &mut mpsc::Receiver<Message>,
     active: &Active,
-    initialised: &AtomicBool,
-    last_heard: &Mutex<Instant>,
+    flags: Flags<'_>,
     limits: WsLimits,
     shutdown: CancellationToken,
 ) {
+    let Flags {
+        initialised,
+        refused,
+        last_heard,
+    } = flags;
     let init_deadline = tokio::time::sleep(limits.init_timeout);
     tokio::pin!(init_deadline);
     let mut init_checked = false;
@@ -313,6 +336,19 @@ async fn write_loop(
                 }
             }
         }
+        // async-graphql closes a refused connection_init with 1002; graphql-ws
+        // clients expect 4403 (Forbidden) for a bad token.
+        let message = match message {
+            Message::Close(Some(frame))
+                if frame.code == 1002 && refused.load(Ordering::Acquire) =>
+            {
+                Message::Close(Some(CloseFrame {
+                    code: 4403,
+                    reason: frame.reason,
+                }))
+            }
+            other => other,
+        };
         let closing = matches!(message, Message::Close(_));
         if sink.send(message).await.is_err() || closing {
             return;

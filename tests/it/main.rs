@@ -6,5 +6,7 @@
 mod behaviour;
 mod cluster;
 mod common;
+mod fuzz;
 mod rest;
 mod schema;
+mod security;

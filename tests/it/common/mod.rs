@@ -157,6 +157,23 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// Posts a GraphQL request with a bearer token (or none); returns the
+    /// HTTP status and the body.
+    pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
+        let mut request = self
+            .http
+            .post(self.url("/graphql"))
+            .json(&json!({"query": query, "variables": variables}));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = within(PATIENCE, "a GraphQL response", request.send())
+            .await
+            .expect("POST /graphql");
+        let status = response.status().as_u16();
+        (status, response.json().await.expect("JSON body"))
+    }
+
     /// Posts a GraphQL request that must succeed; returns its `data`.
     pub async fn data(&self, query: &str, variables: Value) -> Value {
         let body = self.gql(query, variables).await;
