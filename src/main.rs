@@ -32,14 +32,22 @@ enum Command {
         /// How long the token is valid.
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
         ttl: Duration,
+        /// The secret the service verifies with.
+        #[arg(long, env = "TRACKING_JWT_SECRET", hide_env_values = true)]
+        jwt_secret: Option<String>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Token { sub, role, ttl }) => {
-            let Some(secret) = cli.config.jwt_secret.as_deref() else {
+        Some(Command::Token {
+            sub,
+            role,
+            ttl,
+            jwt_secret,
+        }) => {
+            let Some(secret) = jwt_secret.as_deref().or(cli.config.jwt_secret.as_deref()) else {
                 eprintln!("tracking: token needs --jwt-secret (or TRACKING_JWT_SECRET)");
                 return ExitCode::FAILURE;
             };

@@ -571,3 +571,117 @@ async fn without_a_key_the_service_stays_on_loopback() {
         .await
         .is_ok());
 }
+
+/// ES256 and RS256 tokens verify against a public key file. The keys are made
+/// with `openssl`, which every machine this suite runs on has (Debian's
+/// `openssl`; the test says so when it is missing).
+#[tokio::test]
+async fn public_key_tokens_verify() {
+    let dir = std::env::temp_dir().join(format!("tracking-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(&dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl on PATH (Debian: apt-get install openssl)");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        "ec.pem",
+    ]);
+    openssl(&[
+        "pkcs8", "-topk8", "-nocrypt", "-in", "ec.pem", "-out", "ec8.pem",
+    ]);
+    openssl(&["ec", "-in", "ec.pem", "-pubout", "-out", "ec.pub"]);
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        "rsa.pem",
+    ]);
+    openssl(&["rsa", "-in", "rsa.pem", "-pubout", "-out", "rsa.pub"]);
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 600;
+    let claims = tracking::auth::Claims {
+        sub: "ops".into(),
+        role: Role::Dispatcher,
+        exp,
+    };
+    for (public, private, algorithm) in [
+        ("ec.pub", "ec8.pem", jsonwebtoken::Algorithm::ES256),
+        ("rsa.pub", "rsa.pem", jsonwebtoken::Algorithm::RS256),
+    ] {
+        let pem = std::fs::read(dir.join(private)).expect("private key");
+        let key = match algorithm {
+            jsonwebtoken::Algorithm::ES256 => jsonwebtoken::EncodingKey::from_ec_pem(&pem),
+            _ => jsonwebtoken::EncodingKey::from_rsa_pem(&pem),
+        }
+        .expect("encoding key");
+        let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(algorithm), &claims, &key)
+            .expect("sign");
+        let path = dir.join(public);
+        let app = TestApp::spawn(StoreKind::Memory, |c| c.jwt_public_key = Some(path)).await;
+        let (status, body) = app
+            .gql_as(Some(&token), "{ ride(id: \"1\") { id } }", json!({}))
+            .await;
+        assert_eq!(
+            (status, outcome(&body)),
+            (200, "ok".to_owned()),
+            "{algorithm:?}: {body}"
+        );
+        let hs = self::token("ops", Role::Dispatcher);
+        let (status, _) = app
+            .gql_as(Some(&hs), "{ ride(id: \"1\") { id } }", json!({}))
+            .await;
+        assert_eq!(status, 401, "{algorithm:?}: an HS256 token is not accepted");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_token_helper_mints_a_token_the_service_accepts() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_tracking"))
+        .args([
+            "token",
+            "--role",
+            "rider",
+            "--sub",
+            "ana",
+            "--jwt-secret",
+            SECRET,
+        ])
+        .output()
+        .expect("run tracking token");
+    assert!(output.status.success());
+    let token = String::from_utf8(output.stdout).expect("utf-8");
+    let verifier = tracking::auth::Verifier::from_config(Some(SECRET), None)
+        .expect("config")
+        .expect("verifier");
+    assert_eq!(
+        verifier.verify(token.trim()).expect("valid"),
+        tracking::auth::Caller::Token {
+            sub: "ana".into(),
+            role: Role::Rider
+        }
+    );
+    let missing = std::process::Command::new(env!("CARGO_BIN_EXE_tracking"))
+        .args(["token", "--role", "rider", "--sub", "ana"])
+        .env_remove("TRACKING_JWT_SECRET")
+        .output()
+        .expect("run");
+    assert!(!missing.status.success(), "no secret, no token");
+}
