@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, and every test, as CI runs them.
 # Installs what the tests need and a fresh machine may lack: redis-server
-# (the Redis-store tests start their own on a free port).
+# (the Redis-store tests start their own on a free port) and openssl (the
+# public-key token test makes its keys with it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
