@@ -3,8 +3,11 @@
 use async_graphql::{Context, ResultExt, Subscription, ID};
 use futures_util::{Stream, StreamExt};
 
-use super::{caller, dispatcher, types::Ride};
-use crate::domain::RideId;
+use super::{
+    caller, dispatcher,
+    types::{Driver, FleetEvent, Ride},
+};
+use crate::domain::{Coordinates, RadiusKm, RideId};
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
@@ -25,5 +28,40 @@ impl SubscriptionRoot {
             .await
             .extend()?;
         Ok(changes.map(Ride))
+    }
+
+    /// The assigned driver, each time its position or status changes, from
+    /// DRIVER_FOUND until the ride ends (then the stream completes). Waits
+    /// while the ride searches; for an ended ride it is a `CONFLICT`.
+    async fn driver_location(
+        &self,
+        ctx: &Context<'_>,
+        ride_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = Driver>> {
+        let id = RideId::parse(&ride_id).extend()?;
+        let moves = dispatcher(ctx)?
+            .watch_driver(caller(ctx), &id)
+            .await
+            .extend()?;
+        Ok(moves.map(|d| Driver((*d).clone())))
+    }
+
+    /// A live map of an area: first a SNAPSHOT of it, then every driver
+    /// position or status change and every ride status change in it.
+    /// Dispatchers only.
+    async fn fleet(
+        &self,
+        ctx: &Context<'_>,
+        lat: f64,
+        lng: f64,
+        radius_km: f64,
+    ) -> async_graphql::Result<impl Stream<Item = FleetEvent>> {
+        let center = Coordinates::parse(lat, lng).extend()?;
+        let radius = RadiusKm::parse(radius_km).extend()?;
+        let events = dispatcher(ctx)?
+            .watch_area(caller(ctx), center, radius)
+            .await
+            .extend()?;
+        Ok(events.map(FleetEvent))
     }
 }

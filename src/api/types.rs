@@ -59,6 +59,11 @@ impl Driver {
     async fn updated_at(&self) -> Option<DateTime<Utc>> {
         self.0.updated_at
     }
+
+    /// The ride that owns the driver while it is ASSIGNED.
+    async fn ride_id(&self) -> Option<ID> {
+        self.0.ride_id.as_ref().map(|id| ID(id.to_string()))
+    }
 }
 
 pub struct NearbyDriver(pub domain::NearbyDriver);
@@ -147,5 +152,68 @@ impl Ride {
     /// When the search gives up: a ride still SEARCHING then becomes EXPIRED.
     async fn expires_at(&self) -> DateTime<Utc> {
         self.0.expires_at
+    }
+}
+
+/// What a `fleet` event is.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum FleetEventKind {
+    /// Everything in the area now (`drivers` and `rides` filled). The first
+    /// event, and again after the subscriber fell behind (`resync`).
+    Snapshot,
+    /// One driver moved or changed status (`drivers` holds it). A driver
+    /// that just left the area is sent once more, so maps can drop it.
+    Driver,
+    /// One ride changed status (`rides` holds it).
+    Ride,
+}
+
+/// A change in a watched area. Start from the first event (a SNAPSHOT),
+/// then apply each DRIVER and RIDE event; a SNAPSHOT arriving later
+/// replaces the whole picture.
+pub struct FleetEvent(pub crate::dispatch::live::FleetEvent);
+
+/// A change in a watched area (see `FleetEventKind`).
+#[Object]
+impl FleetEvent {
+    /// What this event carries.
+    async fn kind(&self) -> FleetEventKind {
+        use crate::dispatch::live::FleetEvent as E;
+        match &self.0 {
+            E::Snapshot { .. } => FleetEventKind::Snapshot,
+            E::Driver(_) => FleetEventKind::Driver,
+            E::Ride(_) => FleetEventKind::Ride,
+        }
+    }
+
+    /// SNAPSHOT: the available drivers in the area and the drivers of its
+    /// active rides. DRIVER: the driver that changed. RIDE: empty.
+    async fn drivers(&self) -> Vec<Driver> {
+        use crate::dispatch::live::FleetEvent as E;
+        match &self.0 {
+            E::Snapshot { area, .. } => area.drivers.iter().cloned().map(Driver).collect(),
+            E::Driver(driver) => vec![Driver((**driver).clone())],
+            E::Ride(_) => Vec::new(),
+        }
+    }
+
+    /// SNAPSHOT: the SEARCHING and DRIVER_FOUND rides with their pickup in
+    /// the area. RIDE: the ride that changed. DRIVER: empty.
+    async fn rides(&self) -> Vec<Ride> {
+        use crate::dispatch::live::FleetEvent as E;
+        match &self.0 {
+            E::Snapshot { area, .. } => area.rides.iter().cloned().map(Ride).collect(),
+            E::Ride(ride) => vec![Ride(ride.clone())],
+            E::Driver(_) => Vec::new(),
+        }
+    }
+
+    /// True on a SNAPSHOT sent because this subscriber fell behind and
+    /// events were skipped.
+    async fn resync(&self) -> bool {
+        matches!(
+            self.0,
+            crate::dispatch::live::FleetEvent::Snapshot { resync: true, .. }
+        )
     }
 }

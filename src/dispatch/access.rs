@@ -9,6 +9,8 @@
 //! | `ride`, `rideStatus`              | its assigned ride | its own rides          | yes        |
 //! | `cancelRequest`                   | –                 | its own rides          | yes        |
 //! | `completeRide`                    | its assigned ride | –                      | yes        |
+//! | `driverLocation`                  | its assigned ride | its own rides          | yes        |
+//! | `fleet`                           | –                 | –                      | yes        |
 //!
 //! With no verification key configured every caller is [`Caller::Open`] and
 //! may do everything (development). Refusals are logged with the caller's
@@ -99,6 +101,15 @@ pub fn may_look_up_rides(caller: &Caller, action: &str) -> Result<()> {
     match caller {
         Caller::Anonymous => Err(refuse(caller, action)),
         _ => Ok(()),
+    }
+}
+
+/// `fleet`: dispatchers only.
+pub fn watch_fleet(caller: &Caller) -> Result<()> {
+    if is_dispatcher(caller) {
+        Ok(())
+    } else {
+        Err(refuse(caller, "fleet"))
     }
 }
 

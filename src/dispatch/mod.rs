@@ -8,6 +8,7 @@
 //! storage command; it never knows about GraphQL.
 
 pub mod access;
+pub mod live;
 pub mod rate;
 mod search;
 pub mod wakeup;
@@ -256,6 +257,28 @@ impl Dispatcher {
             Some(id) => self.store().driver(id, Utc::now()).await,
             None => Ok(None),
         }
+    }
+
+    /// The assigned driver of a ride, each time it moves, until the ride ends.
+    pub async fn watch_driver(
+        &self,
+        caller: &Caller,
+        id: &RideId,
+    ) -> Result<impl Stream<Item = Arc<Driver>> + Send + 'static> {
+        let ride = self.existing_ride(caller, id, "driverLocation").await?;
+        access::see_ride(caller, &ride, "driverLocation")?;
+        live::driver_of_ride(self.inner.store.clone(), id).await
+    }
+
+    /// Everything in an area: a snapshot, then each driver and ride change.
+    pub async fn watch_area(
+        &self,
+        caller: &Caller,
+        center: Coordinates,
+        radius: RadiusKm,
+    ) -> Result<impl Stream<Item = live::FleetEvent> + Send + 'static> {
+        access::watch_fleet(caller)?;
+        live::area(self.inner.store.clone(), center, radius).await
     }
 
     /// Reads a ride that must exist, for the operations that act on one.

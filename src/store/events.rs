@@ -6,7 +6,8 @@
 //! however many rides are moving, plus one channel of all rides for feeds
 //! that watch everything. Events are `Arc`s: a publish never copies a ride.
 //!
-//! The hub also carries "a driver became available here" notices, which
+//! The hub also carries every driver change (for live maps and for riders
+//! watching their car) and "a driver became available here" notices, which
 //! wake the searching rides nearby.
 //!
 //! The Redis store feeds this hub from its Redis subscription, so a
@@ -19,7 +20,7 @@ use std::{
 
 use tokio::sync::broadcast;
 
-use crate::domain::{Coordinates, Ride, RideId};
+use crate::domain::{Coordinates, Driver, Ride, RideId};
 
 /// How many events one ride's channel holds for a slow subscriber; it
 /// re-reads the ride when it falls further behind.
@@ -28,6 +29,9 @@ const PER_RIDE_CAPACITY: usize = 16;
 const ALL_RIDES_CAPACITY: usize = 4096;
 /// How many "driver available" notices wait for the dispatcher.
 const AVAILABLE_CAPACITY: usize = 4096;
+/// How many driver changes wait for the slowest live-map subscriber before
+/// it is told it fell behind (it then re-reads its area).
+const DRIVERS_CAPACITY: usize = 4096;
 
 /// Fan-out of ride status changes to subscribers on this instance.
 #[derive(Debug)]
@@ -35,6 +39,7 @@ pub struct EventHub {
     rides: Mutex<RideChannels>,
     all: broadcast::Sender<Arc<Ride>>,
     available: broadcast::Sender<Coordinates>,
+    drivers: broadcast::Sender<Arc<Driver>>,
     orphans: tokio::sync::Notify,
 }
 
@@ -52,6 +57,7 @@ impl Default for EventHub {
             rides: Mutex::new(RideChannels::default()),
             all: broadcast::channel(ALL_RIDES_CAPACITY).0,
             available: broadcast::channel(AVAILABLE_CAPACITY).0,
+            drivers: broadcast::channel(DRIVERS_CAPACITY).0,
             orphans: tokio::sync::Notify::new(),
         }
     }
@@ -121,6 +127,17 @@ impl EventHub {
     /// Completes when [`EventHub::orphans_released`] was called.
     pub async fn released_orphans(&self) {
         self.orphans.notified().await;
+    }
+
+    /// A driver moved or changed status.
+    pub fn publish_driver(&self, driver: Arc<Driver>) {
+        // Nobody watching drivers is fine.
+        let _ = self.drivers.send(driver);
+    }
+
+    /// Driver changes, from now on.
+    pub fn subscribe_drivers(&self) -> broadcast::Receiver<Arc<Driver>> {
+        self.drivers.subscribe()
     }
 
     /// Places where drivers became available, from now on.

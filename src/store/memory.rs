@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rstar::{PointDistance, RTree, RTreeObject, AABB};
 
-use super::{EventHub, SearchOutcome, Store};
+use super::{AreaSnapshot, EventHub, SearchOutcome, Store, SNAPSHOT_LIMIT};
 use crate::{
     domain::{
         check_plausible_move, chord_for_km, Coordinates, Driver, DriverId, DriverStatus, Limit,
@@ -173,8 +173,16 @@ impl MemoryStore {
                 if self.is_fresh(rec, now) {
                     self.events.driver_available(rec.location);
                 }
+                let rec = rec.clone();
+                self.announce(driver_id, &rec, now);
             }
         }
+    }
+
+    /// Tells live maps about a driver's new state.
+    fn announce(&self, id: &DriverId, record: &DriverRecord, now: DateTime<Utc>) {
+        self.events
+            .publish_driver(Arc::new(self.view(id, record, now)));
     }
 
     /// Replaces a ride with its next state and tells subscribers.
@@ -265,6 +273,7 @@ impl Store for MemoryStore {
         if driver.status == DriverStatus::Available {
             self.events.driver_available(at);
         }
+        self.events.publish_driver(Arc::new(driver.clone()));
         Ok(driver)
     }
 
@@ -291,6 +300,7 @@ impl Store for MemoryStore {
             DriverState::Offline => {}
         }
         let rec = rec.clone();
+        self.announce(id, &rec, now);
         Ok(self.view(id, &rec, now))
     }
 
@@ -346,6 +356,35 @@ impl Store for MemoryStore {
         Ok(self.transition(inner, ride))
     }
 
+    async fn area_snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let available = self.nearest_fresh(inner, center, radius, SNAPSHOT_LIMIT, now);
+        let rides: Vec<Arc<Ride>> = inner
+            .rides
+            .values()
+            .filter(|r| !r.status.is_terminal() && center.distance_km(&r.pickup) <= radius.km())
+            .take(SNAPSHOT_LIMIT)
+            .cloned()
+            .collect();
+        let assigned = rides
+            .iter()
+            .filter(|r| r.status == RideStatus::DriverFound)
+            .filter_map(|r| r.driver_id.clone());
+        let drivers = available
+            .into_iter()
+            .map(|(id, _)| id)
+            .chain(assigned)
+            .filter_map(|id| inner.drivers.get(&id).map(|rec| self.view(&id, rec, now)))
+            .collect();
+        Ok(AreaSnapshot { drivers, rides })
+    }
+
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
         Ok(self.lock().rides.get(id).cloned())
     }
@@ -377,6 +416,8 @@ impl Store for MemoryStore {
                 id: driver_id.clone(),
             });
             rec.state = DriverState::Assigned(id.clone());
+            let rec = rec.clone();
+            self.announce(&driver_id, &rec, now);
         }
         next.status = RideStatus::DriverFound;
         next.driver_id = Some(driver_id);

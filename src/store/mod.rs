@@ -28,6 +28,18 @@ use crate::{
     error::Result,
 };
 
+/// Most drivers, and most rides, an area snapshot holds.
+pub const SNAPSHOT_LIMIT: usize = 5000;
+
+/// What a live map shows of an area when it starts: the AVAILABLE drivers in
+/// it, the SEARCHING and DRIVER_FOUND rides whose pickup is in it, and the
+/// drivers of those rides (wherever they are).
+#[derive(Debug, Clone, Default)]
+pub struct AreaSnapshot {
+    pub drivers: Vec<Driver>,
+    pub rides: Vec<Arc<Ride>>,
+}
+
 /// What one search for a ride's driver came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SearchOutcome {
@@ -85,6 +97,14 @@ pub trait Store: Send + Sync + 'static {
 
     /// A ride, whatever its status.
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>>;
+
+    /// The drivers and active rides of an area, at most [`SNAPSHOT_LIMIT`] of each.
+    async fn area_snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot>;
 
     /// One search, atomically: if the ride is SEARCHING and before its
     /// deadline, assign the nearest AVAILABLE fresh driver within `radius`

@@ -50,6 +50,8 @@ for_each_store!(
     both_subprotocols_follow_a_ride_to_its_end,
     concurrent_requests_and_cancels_never_share_a_driver,
     bad_input_changes_nothing,
+    the_rider_follows_the_assigned_driver,
+    a_dashboard_keeps_its_picture_from_events,
 );
 
 /// The seed's first scenario: nobody near, the request expires; and it
@@ -629,4 +631,168 @@ async fn bad_input_changes_nothing(store: StoreKind) {
     assert_eq!(ids, ["ok"]);
     assert!(app.driver("x").await.is_null());
     assert!(app.ride("1").await.is_null(), "no ride was created");
+}
+
+const DRIVER_LOCATION: &str =
+    "subscription($id: ID!) { driverLocation(rideId: $id) { id status rideId location { lat lng } } }";
+
+/// `driverLocation`: waits while the ride searches, then the assigned
+/// driver at every move, and completes when the ride ends.
+async fn the_rider_follows_the_assigned_driver(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    let id = id_of(&app.request_driver("rider-1", RIDER).await);
+    let mut follow = app
+        .subscribe(Protocol::TransportWs, DRIVER_LOCATION, json!({"id": id}))
+        .await;
+
+    app.update_location("car", north_of(RIDER, 1.0)).await;
+    let first = next_driver(&mut follow).await;
+    assert_eq!(first["id"], "car");
+    assert_eq!(first["status"], "ASSIGNED");
+    assert_eq!(first["rideId"], id.as_str());
+
+    for km in [0.8, 0.5, 0.2] {
+        app.update_location("car", north_of(RIDER, km)).await;
+        let moved = next_driver(&mut follow).await;
+        let lat = moved["location"]["lat"].as_f64().expect("lat");
+        assert!(
+            (lat - north_of(RIDER, km).0).abs() < 1e-9,
+            "moved to {km} km: {moved}"
+        );
+    }
+    app.complete(&id).await;
+    follow.expect_complete().await;
+
+    // An ended ride has no driver to follow.
+    let mut ended = app
+        .subscribe(Protocol::LegacyWs, DRIVER_LOCATION, json!({"id": id}))
+        .await;
+    assert_eq!(ended.expect_error_code().await, "CONFLICT");
+}
+
+async fn next_driver(sub: &mut crate::common::Subscription) -> serde_json::Value {
+    match sub.next_event().await {
+        crate::common::ws::Event::Next(payload) => {
+            assert!(payload.get("errors").is_none(), "{payload}");
+            payload["data"]["driverLocation"].clone()
+        }
+        other => panic!("expected a driver, got {other:?}"),
+    }
+}
+
+const FLEET: &str = "subscription($lat: Float!, $lng: Float!, $r: Float!) { fleet(lat: $lat, lng: $lng, radiusKm: $r) { kind resync drivers { id status location { lat lng } } rides { id status driver { id } } } }";
+
+async fn next_fleet(sub: &mut crate::common::Subscription) -> serde_json::Value {
+    match sub.next_event().await {
+        crate::common::ws::Event::Next(payload) => {
+            assert!(payload.get("errors").is_none(), "{payload}");
+            payload["data"]["fleet"].clone()
+        }
+        other => panic!("expected a fleet event, got {other:?}"),
+    }
+}
+
+/// `fleet`: a snapshot first, then every driver and ride change in the
+/// area, enough to keep a map current from events alone.
+async fn a_dashboard_keeps_its_picture_from_events(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    app.update_location("inside", north_of(RIDER, 2.0)).await;
+    app.update_location("outside", north_of(RIDER, 40.0)).await;
+    let waiting = id_of(&app.request_driver("early", north_of(RIDER, 3.0)).await);
+    app.ride_reaches(&waiting, "DRIVER_FOUND").await;
+
+    let mut map = app
+        .subscribe(
+            Protocol::TransportWs,
+            FLEET,
+            json!({"lat": RIDER.0, "lng": RIDER.1, "r": 10.0}),
+        )
+        .await;
+    let snapshot = next_fleet(&mut map).await;
+    assert_eq!(snapshot["kind"], "SNAPSHOT");
+    assert_eq!(snapshot["resync"], false);
+    let drivers: Vec<&str> = snapshot["drivers"]
+        .as_array()
+        .expect("drivers")
+        .iter()
+        .filter_map(|d| d["id"].as_str())
+        .collect();
+    assert_eq!(
+        drivers,
+        ["inside"],
+        "the assigned driver of the ride in the area, not the one outside"
+    );
+    assert_eq!(snapshot["rides"][0]["id"], waiting.as_str());
+    assert_eq!(snapshot["rides"][0]["status"], "DRIVER_FOUND");
+
+    // A driver far away moves: nothing. One in the area: an event.
+    app.update_location("outside", north_of(RIDER, 39.9)).await;
+    app.update_location("newcomer", north_of(RIDER, 4.0)).await;
+    let event = next_fleet(&mut map).await;
+    assert_eq!(event["kind"], "DRIVER");
+    assert_eq!(event["drivers"][0]["id"], "newcomer");
+    assert_eq!(event["drivers"][0]["status"], "AVAILABLE");
+
+    // A ride in the area: SEARCHING, then matched, with the driver ASSIGNED.
+    let ride = id_of(&app.request_driver("rider", RIDER).await);
+    let mut seen_ride = Vec::new();
+    let mut assigned = false;
+    while seen_ride.len() < 2 || !assigned {
+        let event = next_fleet(&mut map).await;
+        match event["kind"].as_str() {
+            Some("RIDE") => {
+                assert_eq!(event["rides"][0]["id"], ride.as_str());
+                seen_ride.push(
+                    event["rides"][0]["status"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            Some("DRIVER") => {
+                assert_eq!(event["drivers"][0]["id"], "newcomer");
+                assert_eq!(event["drivers"][0]["status"], "ASSIGNED");
+                assigned = true;
+            }
+            _ => panic!("unexpected {event}"),
+        }
+    }
+    assert_eq!(seen_ride, ["SEARCHING", "DRIVER_FOUND"]);
+
+    // Completing the early ride frees its driver: both show up.
+    app.complete(&waiting).await;
+    let mut kinds = Vec::new();
+    for _ in 0..2 {
+        let event = next_fleet(&mut map).await;
+        match event["kind"].as_str() {
+            Some("RIDE") => kinds.push(format!(
+                "ride {}",
+                event["rides"][0]["status"].as_str().unwrap_or_default()
+            )),
+            Some("DRIVER") => kinds.push(format!(
+                "driver {}",
+                event["drivers"][0]["status"].as_str().unwrap_or_default()
+            )),
+            _ => panic!("unexpected {event}"),
+        }
+    }
+    kinds.sort();
+    assert_eq!(kinds, ["driver AVAILABLE", "ride COMPLETED"]);
+
+    // A driver leaving the area is sent once more, then no longer.
+    app.update_location("edge", north_of(RIDER, 9.95)).await;
+    assert_eq!(next_fleet(&mut map).await["drivers"][0]["id"], "edge");
+    app.update_location("edge", north_of(RIDER, 10.15)).await;
+    let left = next_fleet(&mut map).await;
+    assert_eq!(
+        left["drivers"][0]["id"], "edge",
+        "the move out of the area is sent"
+    );
+    app.update_location("edge", north_of(RIDER, 10.3)).await;
+    app.update_location("newcomer", north_of(RIDER, 0.1)).await;
+    let next = next_fleet(&mut map).await;
+    assert_eq!(
+        next["drivers"][0]["id"], "newcomer",
+        "nothing more about a driver outside: {next}"
+    );
 }

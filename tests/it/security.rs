@@ -486,7 +486,11 @@ async fn shutdown_closes_websockets_with_a_close_frame() {
 
 #[tokio::test]
 async fn fast_updates_and_impossible_jumps_are_refused() {
-    let app = TestApp::spawn(StoreKind::Memory, |c| c.max_update_rate = 2.0).await;
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.max_update_rate = 2.0;
+        c.max_speed_kmh = 300.0;
+    })
+    .await;
     let update = |lat: f64, lng: f64| {
         app.gql(
             "mutation($lat: Float!, $lng: Float!) { updateLocation(driverId: \"fast\", lat: $lat, lng: $lng) { location { lat } } }",

@@ -24,8 +24,11 @@ use redis::{aio::ConnectionManager, AsyncCommands};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{ride_from_fields, Keys};
-use crate::{domain::Coordinates, store::EventHub};
+use super::{driver_from_fields, ride_from_fields, Keys};
+use crate::{
+    domain::{Coordinates, DriverId},
+    store::EventHub,
+};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
@@ -37,14 +40,26 @@ pub(super) fn spawn(
     hub: Arc<EventHub>,
     up: Arc<AtomicBool>,
     stop: CancellationToken,
+    driver_ttl: Duration,
 ) {
     tokio::spawn(stop.clone().run_until_cancelled_owned(async move {
         let events = keys.events_channel();
         let wake = keys.wake_channel();
         let adopt = keys.adopt_channel();
+        let drivers = keys.drivers_channel();
         let mut backoff = MIN_BACKOFF;
         loop {
-            match subscribe(&client, [events.as_str(), wake.as_str(), adopt.as_str()]).await {
+            match subscribe(
+                &client,
+                [
+                    events.as_str(),
+                    wake.as_str(),
+                    adopt.as_str(),
+                    drivers.as_str(),
+                ],
+            )
+            .await
+            {
                 Ok(pubsub) => {
                     backoff = MIN_BACKOFF;
                     up.store(true, Ordering::Relaxed);
@@ -59,6 +74,8 @@ pub(super) fn spawn(
                             deliver_ride(&hub, &payload);
                         } else if msg.get_channel_name() == wake {
                             deliver_wake(&hub, &payload);
+                        } else if msg.get_channel_name() == drivers {
+                            deliver_driver(&hub, &payload, driver_ttl);
                         } else if msg.get_channel_name() == adopt {
                             hub.orphans_released();
                         }
@@ -79,7 +96,7 @@ pub(super) fn spawn(
 
 async fn subscribe(
     client: &redis::Client,
-    channels: [&str; 3],
+    channels: [&str; 4],
 ) -> redis::RedisResult<redis::aio::PubSub> {
     let connect = tokio::time::timeout(MAX_BACKOFF, client.get_async_pubsub());
     let mut pubsub = connect
@@ -97,6 +114,22 @@ fn deliver_ride(hub: &EventHub, payload: &str) {
     match ride_from_fields(&fields) {
         Ok(ride) => hub.publish(Arc::new(ride)),
         Err(error) => warn!(%error, "unreadable ride event"),
+    }
+}
+
+fn deliver_driver(hub: &EventHub, payload: &str, ttl: Duration) {
+    let fields: HashMap<String, String> = match serde_json::from_str(payload) {
+        Ok(fields) => fields,
+        Err(error) => return warn!(%error, "unreadable driver event"),
+    };
+    let driver = fields
+        .get("id")
+        .ok_or_else(|| crate::error::Error::Internal("driver event without id".into()))
+        .and_then(|id| DriverId::parse(id))
+        .and_then(|id| driver_from_fields(&id, &fields, chrono::Utc::now(), ttl));
+    match driver {
+        Ok(driver) => hub.publish_driver(Arc::new(driver)),
+        Err(error) => warn!(%error, "unreadable driver event"),
     }
 }
 

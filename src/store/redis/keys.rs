@@ -13,10 +13,12 @@
 //! | `{P}:rides:seq`              | STR  | last ride number (`INCR`) |
 //! | `{P}:rides:searching`        | ZSET | SEARCHING ride → deadline (ms) |
 //! | `{P}:rides:pickups`          | GEO  | SEARCHING rides' pickups (who to wake when a driver frees up) |
+//! | `{P}:rides:active`           | GEO  | SEARCHING and DRIVER_FOUND rides' pickups (live maps) |
 //! | `{P}:instances`              | ZSET | instance → lease end (ms); renewed by each live instance |
 //! | `{P}:owned:<instance>`       | SET  | SEARCHING rides whose search task that instance runs |
 //!
 //! Channels: `{P}:events` (a ride, as JSON, after each status change),
+//! `{P}:drivers` (a driver, as JSON, after each report or status change),
 //! `{P}:wake` (`lng,lat` of a driver that became available near a
 //! searching ride) and `{P}:adopt` (an instance released its rides: adopt
 //! them now).
@@ -61,6 +63,10 @@ impl Keys {
         self.key("rides:pickups")
     }
 
+    pub fn active(&self) -> String {
+        self.key("rides:active")
+    }
+
     pub fn ride_seq(&self) -> String {
         self.key("rides:seq")
     }
@@ -97,6 +103,10 @@ impl Keys {
 
     pub fn events_channel(&self) -> String {
         self.key("events")
+    }
+
+    pub fn drivers_channel(&self) -> String {
+        self.key("drivers")
     }
 
     pub fn wake_channel(&self) -> String {

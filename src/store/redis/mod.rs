@@ -41,7 +41,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
 use tokio_util::sync::CancellationToken;
 
-use super::{EventHub, SearchOutcome, Store};
+use super::{AreaSnapshot, EventHub, SearchOutcome, Store, SNAPSHOT_LIMIT};
 use crate::{
     domain::{
         Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver, RadiusKm, Ride, RideId,
@@ -157,6 +157,7 @@ impl RedisStore {
             events.clone(),
             bridge_up.clone(),
             bridge_stop.clone(),
+            settings.driver_ttl,
         );
         let store = Self {
             conn,
@@ -192,12 +193,14 @@ impl RedisStore {
             .key(k.pickups())
             .key(k.ride_seq())
             .key(k.instances())
+            .key(k.active())
             .key(subject)
             .arg(k.driver_prefix())
             .arg(k.ride_prefix())
             .arg(k.owned_prefix())
             .arg(k.events_channel())
             .arg(k.wake_channel())
+            .arg(k.drivers_channel())
             .arg(now.timestamp_millis())
             .arg(duration_ms(self.settings.driver_ttl))
             .arg(self.settings.match_radius.km());
@@ -245,40 +248,46 @@ impl RedisStore {
         fields: &HashMap<String, String>,
         now: DateTime<Utc>,
     ) -> Result<Driver> {
-        let updated = fields.get("updated").map(|ms| parse_time(ms)).transpose()?;
-        let location = match (fields.get("lat"), fields.get("lng")) {
-            (Some(lat), Some(lng)) => Some(Coordinates::parse(parse_f64(lat)?, parse_f64(lng)?)?),
-            _ => None,
-        };
-        let fresh = updated.is_some_and(|t| {
-            now.signed_duration_since(t).num_milliseconds() <= duration_ms(self.settings.driver_ttl)
-        });
-        let (status, ride_id) = match fields.get("state").map(String::as_str) {
-            Some("ASSIGNED") => (
-                DriverStatus::Assigned,
-                fields.get("ride").map(|r| RideId::parse(r)).transpose()?,
-            ),
-            Some("AVAILABLE") if fresh => (DriverStatus::Available, None),
-            _ => (DriverStatus::Offline, None),
-        };
-        Ok(Driver {
-            id: id.clone(),
-            status,
-            location,
-            updated_at: updated,
-            ride_id,
-        })
+        driver_from_fields(id, fields, now, self.settings.driver_ttl)
     }
 
-    async fn rides(&self, ids: &[String]) -> Result<Vec<Arc<Ride>>> {
-        let mut rides = Vec::with_capacity(ids.len());
-        for id in ids {
-            let id = RideId::parse(id)?;
-            if let Some(ride) = self.ride(&id).await? {
-                rides.push(ride);
-            }
+    /// `HGETALL` of many keys in one round trip.
+    async fn hashes(&self, keys: &[String]) -> Result<Vec<HashMap<String, String>>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(rides)
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.hgetall(key);
+        }
+        let mut conn = self.conn.clone();
+        with_timeout(pipe.query_async(&mut conn)).await
+    }
+
+    /// Rides by id, in one round trip; ids that name no ride are skipped.
+    async fn rides(&self, ids: &[String]) -> Result<Vec<Arc<Ride>>> {
+        let keys: Vec<String> = ids
+            .iter()
+            .filter_map(|id| RideId::parse(id).ok().and_then(|id| self.keys.ride(&id)))
+            .collect();
+        self.hashes(&keys)
+            .await?
+            .iter()
+            .filter(|fields| !fields.is_empty())
+            .map(|fields| ride_from_fields(fields).map(Arc::new))
+            .collect()
+    }
+
+    /// Drivers by id, in one round trip; unknown ids are skipped.
+    async fn drivers(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
+        let keys: Vec<String> = ids.iter().map(|id| self.keys.driver(id)).collect();
+        self.hashes(&keys)
+            .await?
+            .iter()
+            .zip(ids)
+            .filter(|(fields, _)| !fields.is_empty())
+            .map(|(fields, id)| self.driver_from_fields(id, fields, now))
+            .collect()
     }
 }
 
@@ -299,10 +308,16 @@ impl Store for RedisStore {
             .arg(JITTER_KM);
         let (tag, fields) = split_reply(self.run(inv).await?)?;
         if tag == "IMPLAUSIBLE" {
-            let km = fields.get("km").map(String::as_str).unwrap_or("?");
-            let secs = fields.get("seconds").map(String::as_str).unwrap_or("?");
+            let number = |k: &str| {
+                fields
+                    .get(k)
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN)
+            };
             return Err(Error::bad_input(format!(
-                "implausible jump: {km} km in {secs} s is faster than {max_speed_kmh} km/h"
+                "implausible jump: {:.2} km in {:.1} s is faster than {max_speed_kmh} km/h",
+                number("km"),
+                number("seconds")
             )));
         }
         self.driver_from_fields(id, &fields, now)
@@ -380,6 +395,49 @@ impl Store for RedisStore {
             .arg(&self.instance);
         let (_, fields) = split_reply(self.run(inv).await?)?;
         Ok(Arc::new(ride_from_fields(&fields)?))
+    }
+
+    async fn area_snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot> {
+        // Available drivers through the same script as nearbyDrivers (it
+        // prunes silent ones); active rides and their drivers read after it.
+        // Not one atomic read: live maps apply the events that follow.
+        let mut inv = self.invocation(&self.scripts.nearby, "", now);
+        inv.arg(center.lng())
+            .arg(center.lat())
+            .arg(radius.km())
+            .arg(SNAPSHOT_LIMIT);
+        let flat = self.run(inv).await?;
+        let mut conn = self.conn.clone();
+        let mut search = redis::cmd("GEOSEARCH");
+        search
+            .arg(self.keys.active())
+            .arg("FROMLONLAT")
+            .arg(center.lng())
+            .arg(center.lat())
+            .arg("BYRADIUS")
+            .arg(radius.km())
+            .arg("km")
+            .arg("COUNT")
+            .arg(SNAPSHOT_LIMIT);
+        let ride_ids: Vec<String> = with_timeout(search.query_async(&mut conn)).await?;
+        let rides = self.rides(&ride_ids).await?;
+        let mut ids = flat
+            .chunks_exact(5)
+            .map(|row| DriverId::parse(&row[0]))
+            .collect::<Result<Vec<_>>>()?;
+        ids.extend(
+            rides
+                .iter()
+                .filter(|r| r.status == RideStatus::DriverFound)
+                .filter_map(|r| r.driver_id.clone()),
+        );
+        let drivers = self.drivers(&ids, now).await?;
+        Ok(AreaSnapshot { drivers, rides })
     }
 
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
@@ -546,6 +604,38 @@ fn parse_time(ms: &str) -> Result<DateTime<Utc>> {
     Utc.timestamp_millis_opt(ms)
         .single()
         .ok_or_else(|| Error::Internal(format!("time out of range in Redis: {ms}")))
+}
+
+/// A driver from its hash (or from the JSON the scripts publish, which
+/// holds the same fields), as it stands at `now`.
+pub(crate) fn driver_from_fields(
+    id: &DriverId,
+    fields: &HashMap<String, String>,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Driver> {
+    let updated = fields.get("updated").map(|ms| parse_time(ms)).transpose()?;
+    let location = match (fields.get("lat"), fields.get("lng")) {
+        (Some(lat), Some(lng)) => Some(Coordinates::parse(parse_f64(lat)?, parse_f64(lng)?)?),
+        _ => None,
+    };
+    let fresh = updated
+        .is_some_and(|t| now.signed_duration_since(t).num_milliseconds() <= duration_ms(ttl));
+    let (status, ride_id) = match fields.get("state").map(String::as_str) {
+        Some("ASSIGNED") => (
+            DriverStatus::Assigned,
+            fields.get("ride").map(|r| RideId::parse(r)).transpose()?,
+        ),
+        Some("AVAILABLE") if fresh => (DriverStatus::Available, None),
+        _ => (DriverStatus::Offline, None),
+    };
+    Ok(Driver {
+        id: id.clone(),
+        status,
+        location,
+        updated_at: updated,
+        ride_id,
+    })
 }
 
 /// A ride from its hash (or from the JSON the scripts publish, which holds

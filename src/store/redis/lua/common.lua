@@ -3,18 +3,20 @@
 -- Calling convention, the same for all scripts (see `Invocation` in mod.rs):
 --   KEYS[1] available GEO    KEYS[2] seen ZSET      KEYS[3] searching ZSET
 --   KEYS[4] pickups GEO      KEYS[5] ride seq       KEYS[6] instances ZSET
---   KEYS[7] the script's subject (a driver or ride hash; "" when none)
+--   KEYS[7] active rides GEO (SEARCHING and DRIVER_FOUND, by pickup)
+--   KEYS[8] the script's subject (a driver or ride hash; "" when none)
 --   ARGV[1] driver hash prefix  ARGV[2] ride hash prefix  ARGV[3] owned-set prefix
---   ARGV[4] events channel      ARGV[5] wake channel
---   ARGV[6] now (ms)            ARGV[7] driver TTL (ms)   ARGV[8] match radius (km)
---   ARGV[9..] the script's own arguments
+--   ARGV[4] ride events channel ARGV[5] wake channel      ARGV[6] driver events channel
+--   ARGV[7] now (ms)            ARGV[8] driver TTL (ms)   ARGV[9] match radius (km)
+--   ARGV[10..] the script's own arguments
 -- Keys built here from a prefix and an id share the prefix's hash tag, so
 -- every key a script touches lives in the same cluster slot.
 local K_AVAILABLE, K_SEEN, K_SEARCHING = KEYS[1], KEYS[2], KEYS[3]
-local K_PICKUPS, K_SEQ, K_INSTANCES, SUBJECT = KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local K_PICKUPS, K_SEQ, K_INSTANCES = KEYS[4], KEYS[5], KEYS[6]
+local K_ACTIVE, SUBJECT = KEYS[7], KEYS[8]
 local DRIVER_PREFIX, RIDE_PREFIX, OWNED_PREFIX = ARGV[1], ARGV[2], ARGV[3]
-local CH_EVENTS, CH_WAKE = ARGV[4], ARGV[5]
-local NOW, TTL, MATCH_RADIUS = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
+local CH_EVENTS, CH_WAKE, CH_DRIVERS = ARGV[4], ARGV[5], ARGV[6]
+local NOW, TTL, MATCH_RADIUS = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
 
 -- Great-circle distance in km, with the Earth radius Redis's GEO uses.
 local function distance_km(lng1, lat1, lng2, lat2)
@@ -41,6 +43,17 @@ end
 local function set_status(key, status)
   redis.call('HSET', key, 'status', status)
   redis.call('HINCRBY', key, 'revision', 1)
+  if status == 'CANCELLED' or status == 'EXPIRED' or status == 'COMPLETED' then
+    redis.call('ZREM', K_ACTIVE, redis.call('HGET', key, 'id'))
+  end
+end
+
+-- Tells live maps about a driver's new state.
+local function publish_driver(id)
+  local flat = redis.call('HGETALL', DRIVER_PREFIX .. id)
+  local driver = {id = id}
+  for i = 1, #flat, 2 do driver[flat[i]] = flat[i + 1] end
+  redis.call('PUBLISH', CH_DRIVERS, cjson.encode(driver))
 end
 
 -- The ride leaves the indexes of searching rides.
@@ -84,12 +97,14 @@ local function release_driver(driver, ride_id)
   redis.call('HDEL', dkey, 'ride')
   if NOW - tonumber(d[5]) > TTL then
     redis.call('HSET', dkey, 'state', 'OFFLINE')
+    publish_driver(driver)
     return
   end
   redis.call('HSET', dkey, 'state', 'AVAILABLE')
   redis.call('GEOADD', K_AVAILABLE, d[3], d[4], driver)
   redis.call('ZADD', K_SEEN, d[5], driver)
   wake_near(d[3], d[4])
+  publish_driver(driver)
 end
 
 -- Silent drivers leave the market: a bounded batch per call, so pruning

@@ -1,8 +1,8 @@
--- One search for a ride, atomically. ARGV[9] ride id, ARGV[10] radius (km).
+-- One search for a ride, atomically. ARGV[10] ride id, ARGV[11] radius (km).
 -- If the ride is SEARCHING and before its deadline, the nearest fresh
 -- AVAILABLE driver within the radius becomes ASSIGNED and the ride
 -- DRIVER_FOUND; past the deadline the ride EXPIRES instead.
-local id, radius = ARGV[9], tonumber(ARGV[10])
+local id, radius = ARGV[10], tonumber(ARGV[11])
 if redis.call('EXISTS', SUBJECT) == 0 then return {'NOT_FOUND'} end
 if expire_if_due(SUBJECT, id) ~= 'SEARCHING' then return reply('ENDED', SUBJECT) end
 redis.call('HINCRBY', SUBJECT, 'searches', 1)
@@ -12,6 +12,7 @@ if #found == 0 then return reply('NO_DRIVER', SUBJECT) end
 local driver, km = found[1][1], found[1][2]
 redis.call('HSET', DRIVER_PREFIX .. driver, 'state', 'ASSIGNED', 'ride', id)
 off_market(driver)
+publish_driver(driver)
 redis.call('HSET', SUBJECT, 'driver', driver, 'distance', km)
 set_status(SUBJECT, 'DRIVER_FOUND')
 end_search(SUBJECT, id)

@@ -1,10 +1,10 @@
--- A driver reports its position. ARGV[9] driver id, ARGV[10] lng,
--- ARGV[11] lat, ARGV[12] fastest plausible speed (km/h), ARGV[13] GPS
+-- A driver reports its position. ARGV[10] driver id, ARGV[11] lng,
+-- ARGV[12] lat, ARGV[13] fastest plausible speed (km/h), ARGV[14] GPS
 -- jitter allowed on top (km).
 -- A new or OFFLINE driver becomes AVAILABLE; an ASSIGNED one stays ASSIGNED.
 -- A jump faster than plausible is refused and changes nothing.
-local id, lng, lat = ARGV[9], ARGV[10], ARGV[11]
-local max_kmh, jitter = tonumber(ARGV[12]), tonumber(ARGV[13])
+local id, lng, lat = ARGV[10], ARGV[11], ARGV[12]
+local max_kmh, jitter = tonumber(ARGV[13]), tonumber(ARGV[14])
 local last = redis.call('HMGET', SUBJECT, 'state', 'lng', 'lat', 'updated')
 local state = last[1]
 if state then
@@ -21,4 +21,5 @@ if state ~= 'ASSIGNED' then
   redis.call('ZADD', K_SEEN, NOW, id)
   wake_near(lng, lat)
 end
+publish_driver(id)
 return reply('OK', SUBJECT)
