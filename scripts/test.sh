@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints, and every test, as CI runs them.
-# Installs what the tests need and a fresh machine may lack: redis-server
-# (the Redis-store tests start their own on a free port) and openssl (the
-# public-key token test makes its keys with it).
+# The test command: formatting, lints, every Rust test, and the dashboard in
+# a real browser, as CI runs them.
+#
+# Installs what the tests need and a fresh machine may lack, from Debian's
+# packages: redis-server (the Redis-store tests start their own on a free
+# port), openssl (the public-key token test makes its keys with it),
+# chromium (the browser test), and Node.js with npm; then the browser test's
+# npm packages (playwright-core, which drives Debian's chromium: no browser
+# download).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
@@ -19,8 +27,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     sudo apt-get update -qq
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
   else
-    echo "missing: ${need_apt[*]}. Install it with your package manager" >&2
-    echo "(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) and run again." >&2
+    echo "missing: ${need_apt[*]}. Install them with your package manager" >&2
+    echo "(Debian/Ubuntu: apt-get install ${need_apt[*]}) and run again." >&2
     exit 1
   fi
 fi
@@ -28,3 +36,7 @@ fi
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
 cargo test --all-targets
+
+# The dashboard in headless Chromium, against the binary the tests built.
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+TRACKING_BIN="$PWD/target/debug/tracking" node --test tests/browser/

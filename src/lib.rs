@@ -20,6 +20,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod simulate;
 pub mod store;
 pub mod telemetry;
 

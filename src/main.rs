@@ -21,6 +21,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Drives simulated drivers and riders through a running service's API.
+    Simulate(tracking::simulate::SimulateArgs),
     /// Prints a token signed with --jwt-secret, for development.
     Token {
         /// Who the token speaks for (a driver's or rider's id).
@@ -56,6 +58,22 @@ fn main() -> ExitCode {
                     println!("{token}");
                     ExitCode::SUCCESS
                 }
+                Err(error) => {
+                    eprintln!("tracking: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Simulate(args)) => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("tracking: cannot start the runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(tracking::simulate::run(args)) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("tracking: {error}");
                     ExitCode::FAILURE

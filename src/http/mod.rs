@@ -5,12 +5,14 @@
 //! - `GET /ws`: subscriptions over `graphql-transport-ws` (graphql-ws,
 //!   Apollo's current link) and the legacy `graphql-ws` subprotocol
 //!   (subscriptions-transport-ws);
-//! - `GET /health`: 200 while the store answers;
+//! - `GET /`: the dashboard (`/?ride=ID`: the rider view);
+//! - `GET /health`, `GET /ready`, `GET /metrics`;
 //! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher.
 //!
 //! Nothing here decides anything about rides: it decodes, calls the schema or
 //! the dispatcher, and encodes.
 
+mod dashboard;
 mod rest;
 pub mod ws;
 
@@ -22,7 +24,7 @@ use axum::{
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
     http::{header, HeaderMap, StatusCode},
     middleware::{self, Next},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{Html, IntoResponse, Response},
     routing::get,
     Json, Router,
 };
@@ -72,13 +74,13 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
     Router::new()
-        .route("/", get(|| async { Redirect::temporary("/graphql") }))
         .route("/graphql", get(graphiql).post(graphql))
         .route("/ws", get(ws::subscriptions))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics_text))
         .merge(rest::routes())
+        .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(record_request))
         .with_state(state)

@@ -10,3 +10,4 @@ mod fuzz;
 mod rest;
 mod schema;
 mod security;
+mod simulate;

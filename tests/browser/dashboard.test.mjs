@@ -1,0 +1,156 @@
+// The dashboard in a real browser: Debian's headless Chromium, driven by
+// playwright-core. Starts the service binary on a free port, puts drivers on
+// the map through the API, requests a ride by clicking on the map, sees it
+// matched in the page, cancels another from the list, follows a ride in the
+// rider view, and saves screenshots under target/.
+//
+// TRACKING_BIN names the binary (default: target/debug/tracking);
+// CHROMIUM the browser (default: /usr/bin/chromium).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const binary = process.env.TRACKING_BIN || resolve(root, 'target/debug/tracking');
+const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const shots = resolve(root, 'target');
+const CENTER = { lat: -33.4489, lng: -70.6693 };
+const WAIT = 15_000;
+
+let service;
+let base;
+let browser;
+
+function startService(listen = '127.0.0.1:0') {
+  return new Promise((resolveStart, reject) => {
+    const child = spawn(binary, ['--listen', listen, '--search-interval', '60s'], {
+      env: { ...process.env, RUST_LOG: 'info' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const timer = setTimeout(() => reject(new Error('the service did not say where it listens')), WAIT);
+    let buffered = '';
+    let done = false;
+    child.stdout.on('data', (chunk) => {
+      buffered += chunk;
+      const match = buffered.match(/listening on (http:\/\/[^\s]+)/);
+      if (match && !done) {
+        done = true;
+        clearTimeout(timer);
+        resolveStart({ child, url: match[1] });
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`the service exited with ${code}`)));
+  });
+}
+
+async function gql(query, variables = {}) {
+  const response = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
+  return body.data;
+}
+
+const updateLocation = (id, lat, lng) =>
+  gql('mutation($d: ID!, $lat: Float!, $lng: Float!) { updateLocation(driverId: $d, lat: $lat, lng: $lng) { id } }', { d: id, lat, lng });
+
+before(async () => {
+  const started = await startService();
+  service = started.child;
+  base = started.url;
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+  });
+  mkdirSync(shots, { recursive: true });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (service) service.kill('SIGTERM');
+});
+
+test('the dashboard shows drivers, matches a ride requested by a click, and cancels another', async () => {
+  const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(error.message));
+  await page.goto(`${base}/?lat=${CENTER.lat}&lng=${CENTER.lng}&zoom=14`);
+  await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
+
+  // Drivers appear through the API, live.
+  await updateLocation('near', CENTER.lat + 0.002, CENTER.lng + 0.002);
+  await updateLocation('second', CENTER.lat - 0.004, CENTER.lng + 0.003);
+  await page.locator('circle.driver[data-driver-id="near"]').waitFor({ timeout: WAIT });
+  await page.locator('circle.driver[data-driver-id="second"]').waitFor({ timeout: WAIT });
+  assert.equal(await page.locator('#n-available').textContent(), '2');
+
+  // Click the map's centre: a ride is requested there and matched at once.
+  const map = page.locator('#map');
+  const box = await map.boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+  const matched = page.locator('#rides tr[data-status="DRIVER_FOUND"]');
+  await matched.first().waitFor({ timeout: WAIT });
+  assert.equal(await matched.first().locator('td').nth(3).textContent(), 'near', 'the nearest driver');
+  await page.locator('circle.driver.ASSIGNED[data-driver-id="near"]').waitFor({ timeout: WAIT });
+  await page.locator('line.link').first().waitFor({ timeout: WAIT });
+
+  // A ride far from every driver keeps searching; cancel it from the list.
+  const far = await gql('mutation { requestDriver(riderId: "far", lat: -33.52, lng: -70.60) { id } }');
+  const farId = far.requestDriver.id;
+  const row = page.locator(`#rides tr[data-ride-id="${farId}"]`);
+  await row.and(page.locator('[data-status="SEARCHING"]')).waitFor({ timeout: WAIT });
+  await row.locator('button.cancel').click();
+  await page.locator(`#rides tr[data-ride-id="${farId}"][data-status="CANCELLED"]`).waitFor({ timeout: WAIT });
+  const after = await gql('query($id: ID!) { ride(id: $id) { status } }', { id: farId });
+  assert.equal(after.ride.status, 'CANCELLED');
+
+  await page.screenshot({ path: resolve(shots, 'dashboard.png') });
+  assert.deepEqual(problems, [], 'no errors in the page');
+  await page.close();
+});
+
+test('the rider view follows a car to the pickup', async () => {
+  await updateLocation('car', CENTER.lat + 0.03, CENTER.lng);
+  const ride = await gql(`mutation { requestDriver(riderId: "ana", lat: ${CENTER.lat + 0.025}, lng: ${CENTER.lng}) { id } }`);
+  const id = ride.requestDriver.id;
+  const page = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+  await page.goto(`${base}/?ride=${id}`);
+  await page.locator('#rider-status', { hasText: 'DRIVER FOUND' }).waitFor({ timeout: WAIT });
+  await page.locator('circle.driver[data-driver-id="car"]').waitFor({ timeout: WAIT });
+  const before = await page.locator('#rider-driver').textContent();
+  await updateLocation("car", CENTER.lat + 0.0285, CENTER.lng);
+  await page.waitForFunction(
+    (text) => document.querySelector('#rider-driver').textContent !== text,
+    before,
+    { timeout: WAIT },
+  );
+  assert.match(await page.locator('#rider-driver').textContent(), /car, 0\.\d+ km away/);
+  await page.screenshot({ path: resolve(shots, 'rider.png') });
+  await page.close();
+});
+
+test('the page shows the connection state and reconnects after the service restarts', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/`);
+  await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
+  const listen = new URL(base).host;
+  const stopped = new Promise((r) => service.once('exit', r));
+  service.kill('SIGTERM');
+  await stopped;
+  await page.locator('#status[data-state="disconnected"]').waitFor({ timeout: WAIT });
+  const restarted = await startService(listen);
+  service = restarted.child;
+  await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
+  // The new instance's fleet reaches the page.
+  await updateLocation('after-restart', CENTER.lat, CENTER.lng);
+  await page.locator('circle.driver[data-driver-id="after-restart"]').waitFor({ timeout: WAIT });
+  await page.close();
+});
