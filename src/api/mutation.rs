@@ -2,11 +2,15 @@
 
 use async_graphql::{Context, Object, ResultExt, ID};
 
+use super::types::{LocationBatch, LocationUpdate};
 use super::{
     caller, dispatcher,
     types::{Driver, Ride},
 };
-use crate::domain::{Coordinates, DriverId, RideId, RiderId};
+use crate::{
+    domain::{Coordinates, DriverId, RideId, RiderId},
+    error::Error,
+};
 
 #[derive(Default)]
 pub struct Mutation;
@@ -31,6 +35,33 @@ impl Mutation {
                 .await
                 .extend()?,
         ))
+    }
+
+    /// Records many positions in one call (up to 1000; on Redis, one round
+    /// trip). A report whose `at` is older than the driver's stored
+    /// position is ignored (counted as stale), as mobile clients send late.
+    /// Malformed input or a driver the caller may not move refuses the whole
+    /// call; a report that is too fast or an implausible jump is refused on
+    /// its own and listed.
+    async fn update_locations(
+        &self,
+        ctx: &Context<'_>,
+        updates: Vec<LocationUpdate>,
+    ) -> async_graphql::Result<LocationBatch> {
+        let reports = updates
+            .iter()
+            .enumerate()
+            .map(|(i, u)| {
+                u.report()
+                    .map_err(|e| Error::bad_input(format!("updates[{i}]: {e}")))
+            })
+            .collect::<Result<Vec<_>, Error>>()
+            .extend()?;
+        let outcomes = dispatcher(ctx)?
+            .update_locations(caller(ctx), reports)
+            .await
+            .extend()?;
+        Ok(LocationBatch::new(&updates, outcomes))
     }
 
     /// Asks for a driver near a pickup point. Returns the ride at once,

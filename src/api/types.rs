@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, Object, ResultExt, ID};
+use async_graphql::{Context, Enum, InputObject, Object, ResultExt, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use crate::{dispatch::Dispatcher, domain};
@@ -215,5 +215,80 @@ impl FleetEvent {
             self.0,
             crate::dispatch::live::FleetEvent::Snapshot { resync: true, .. }
         )
+    }
+}
+
+/// One position report in `updateLocations`.
+#[derive(InputObject)]
+pub struct LocationUpdate {
+    /// The driver.
+    pub driver_id: ID,
+    /// Latitude in degrees, within ±85.05112878.
+    pub lat: f64,
+    /// Longitude in degrees, within ±180.
+    pub lng: f64,
+    /// When the position was taken (default: now). A report older than the
+    /// driver's stored position is ignored.
+    pub at: Option<DateTime<Utc>>,
+}
+
+impl LocationUpdate {
+    pub(super) fn report(&self) -> Result<crate::store::LocationReport, crate::error::Error> {
+        Ok(crate::store::LocationReport {
+            driver: domain::DriverId::parse(&self.driver_id)?,
+            at: domain::Coordinates::parse(self.lat, self.lng)?,
+            taken_at: self.at.unwrap_or_else(Utc::now),
+        })
+    }
+}
+
+/// What became of an `updateLocations` call.
+#[derive(SimpleObject)]
+pub struct LocationBatch {
+    /// Reports stored.
+    pub accepted: i32,
+    /// Reports ignored because they were older than the stored position.
+    pub stale: i32,
+    /// Reports refused, each with its reason.
+    pub refused: Vec<RefusedUpdate>,
+}
+
+/// A report `updateLocations` refused; nothing changed for it.
+#[derive(SimpleObject)]
+pub struct RefusedUpdate {
+    /// Its position in `updates`.
+    pub index: i32,
+    /// The driver it was for.
+    pub driver_id: ID,
+    /// Machine-readable reason, as in `extensions.code` (`TOO_MANY_REQUESTS`, `BAD_USER_INPUT`).
+    pub code: String,
+    /// Why.
+    pub message: String,
+}
+
+impl LocationBatch {
+    pub(super) fn new(
+        updates: &[LocationUpdate],
+        outcomes: Vec<crate::store::ReportOutcome>,
+    ) -> Self {
+        use crate::store::ReportOutcome;
+        let mut batch = Self {
+            accepted: 0,
+            stale: 0,
+            refused: Vec::new(),
+        };
+        for (index, (update, outcome)) in updates.iter().zip(outcomes).enumerate() {
+            match outcome {
+                ReportOutcome::Accepted => batch.accepted += 1,
+                ReportOutcome::Stale => batch.stale += 1,
+                ReportOutcome::Refused(error) => batch.refused.push(RefusedUpdate {
+                    index: i32::try_from(index).unwrap_or(i32::MAX),
+                    driver_id: update.driver_id.clone(),
+                    code: error.code().to_owned(),
+                    message: error.to_string(),
+                }),
+            }
+        }
+        batch
     }
 }

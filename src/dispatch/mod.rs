@@ -26,8 +26,13 @@ use crate::{
     auth::{Caller, Role},
     domain::{Coordinates, Driver, DriverId, Limit, NearbyDriver, RadiusKm, Ride, RideId, RiderId},
     error::{Error, Result},
-    store::Store,
+    store::{LocationReport, ReportOutcome, Store},
 };
+
+/// Most reports one `updateLocations` call may carry.
+pub const MAX_BATCH: usize = 1000;
+/// How far in the future a report's timestamp may lie (clock skew).
+const FUTURE_SKEW_SECS: i64 = 60;
 use wakeup::SearchingRides;
 
 /// How rides are searched for.
@@ -192,6 +197,61 @@ impl Dispatcher {
         self.store()
             .update_location(id, at, Utc::now(), self.settings().max_speed_kmh)
             .await
+    }
+
+    /// Records many positions in one call (one store round trip). Checks
+    /// access for every report first and refuses the whole call if one is
+    /// not allowed; then each report is accepted, ignored as stale, or
+    /// refused on its own (too fast, implausible jump).
+    pub async fn update_locations(
+        &self,
+        caller: &Caller,
+        reports: Vec<LocationReport>,
+    ) -> Result<Vec<ReportOutcome>> {
+        if reports.len() > MAX_BATCH {
+            return Err(Error::bad_input(format!(
+                "at most {MAX_BATCH} updates per call"
+            )));
+        }
+        let now = Utc::now();
+        for report in &reports {
+            access::act_as_driver(caller, &report.driver, "updateLocations")?;
+            if report.taken_at > now + chrono::Duration::seconds(FUTURE_SKEW_SECS) {
+                return Err(Error::bad_input(format!(
+                    "update for {} is dated in the future ({})",
+                    report.driver, report.taken_at
+                )));
+            }
+        }
+        let clock = std::time::Instant::now();
+        let mut outcomes: Vec<Option<ReportOutcome>> = reports
+            .iter()
+            .map(|r| {
+                self.inner
+                    .update_rate
+                    .check(&r.driver, clock)
+                    .err()
+                    .map(ReportOutcome::Refused)
+            })
+            .collect();
+        let admitted: Vec<LocationReport> = reports
+            .iter()
+            .zip(&outcomes)
+            .filter(|(_, o)| o.is_none())
+            .map(|(r, _)| r.clone())
+            .collect();
+        let mut stored = self
+            .store()
+            .update_locations(&admitted, now, self.settings().max_speed_kmh)
+            .await?
+            .into_iter();
+        for outcome in outcomes.iter_mut().filter(|o| o.is_none()) {
+            *outcome = stored.next();
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or(ReportOutcome::Stale))
+            .collect())
     }
 
     /// Takes a driver off the market.

@@ -18,7 +18,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rstar::{PointDistance, RTree, RTreeObject, AABB};
 
-use super::{AreaSnapshot, EventHub, SearchOutcome, Store, SNAPSHOT_LIMIT};
+use super::{
+    AreaSnapshot, EventHub, LocationReport, ReportOutcome, SearchOutcome, Store, SNAPSHOT_LIMIT,
+};
 use crate::{
     domain::{
         check_plausible_move, chord_for_km, Coordinates, Driver, DriverId, DriverStatus, Limit,
@@ -90,6 +92,72 @@ impl MemoryStore {
             driver_ttl: chrono::Duration::from_std(driver_ttl).unwrap_or(chrono::Duration::MAX),
             events: EventHub::default(),
         }
+    }
+
+    /// Applies one position report: `None` when it is older than the
+    /// stored position (ignored), an error when the jump is implausible
+    /// (nothing changes), else the driver's new record.
+    fn apply_report(
+        &self,
+        inner: &mut Inner,
+        report: &LocationReport,
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+    ) -> Result<Option<DriverRecord>> {
+        let (id, at, taken) = (&report.driver, report.at, report.taken_at);
+        if let Some(rec) = inner.drivers.get(id) {
+            if taken < rec.updated_at {
+                return Ok(None);
+            }
+            check_plausible_move(rec.location, rec.updated_at, at, taken, max_speed_kmh)?;
+        }
+        let point = at.unit_vector();
+        let record = match inner.drivers.get_mut(id) {
+            Some(rec) => {
+                match rec.state {
+                    DriverState::Available => {
+                        inner.available.remove(&IndexedDriver {
+                            point: rec.location.unit_vector(),
+                            id: id.clone(),
+                        });
+                        inner.available.insert(IndexedDriver {
+                            point,
+                            id: id.clone(),
+                        });
+                    }
+                    DriverState::Offline => {
+                        rec.state = DriverState::Available;
+                        inner.available.insert(IndexedDriver {
+                            point,
+                            id: id.clone(),
+                        });
+                    }
+                    DriverState::Assigned(_) => {}
+                }
+                rec.location = at;
+                rec.updated_at = taken;
+                rec.clone()
+            }
+            None => {
+                let rec = DriverRecord {
+                    location: at,
+                    updated_at: taken,
+                    state: DriverState::Available,
+                };
+                inner.available.insert(IndexedDriver {
+                    point,
+                    id: id.clone(),
+                });
+                inner.drivers.insert(id.clone(), rec.clone());
+                rec
+            }
+        };
+        let driver = self.view(id, &record, now);
+        if driver.status == DriverStatus::Available {
+            self.events.driver_available(at);
+        }
+        self.events.publish_driver(Arc::new(driver));
+        Ok(Some(record))
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -224,57 +292,40 @@ impl Store for MemoryStore {
         max_speed_kmh: f64,
     ) -> Result<Driver> {
         let mut guard = self.lock();
-        let inner = &mut *guard;
-        if let Some(rec) = inner.drivers.get(id) {
-            check_plausible_move(rec.location, rec.updated_at, at, now, max_speed_kmh)?;
-        }
-        let point = at.unit_vector();
-        let record = match inner.drivers.get_mut(id) {
-            Some(rec) => {
-                match rec.state {
-                    DriverState::Available => {
-                        inner.available.remove(&IndexedDriver {
-                            point: rec.location.unit_vector(),
-                            id: id.clone(),
-                        });
-                        inner.available.insert(IndexedDriver {
-                            point,
-                            id: id.clone(),
-                        });
-                    }
-                    DriverState::Offline => {
-                        rec.state = DriverState::Available;
-                        inner.available.insert(IndexedDriver {
-                            point,
-                            id: id.clone(),
-                        });
-                    }
-                    DriverState::Assigned(_) => {}
-                }
-                rec.location = at;
-                rec.updated_at = now;
-                rec.clone()
-            }
-            None => {
-                let rec = DriverRecord {
-                    location: at,
-                    updated_at: now,
-                    state: DriverState::Available,
-                };
-                inner.available.insert(IndexedDriver {
-                    point,
-                    id: id.clone(),
-                });
-                inner.drivers.insert(id.clone(), rec.clone());
-                rec
-            }
+        let report = LocationReport {
+            driver: id.clone(),
+            at,
+            taken_at: now,
         };
-        let driver = self.view(id, &record, now);
-        if driver.status == DriverStatus::Available {
-            self.events.driver_available(at);
-        }
-        self.events.publish_driver(Arc::new(driver.clone()));
-        Ok(driver)
+        let record = match self.apply_report(&mut guard, &report, now, max_speed_kmh)? {
+            Some(record) => record,
+            // Older than what is stored (a clock ahead elsewhere): keep that.
+            None => guard
+                .drivers
+                .get(id)
+                .cloned()
+                .ok_or_else(|| Error::Internal("stale report for an unknown driver".into()))?,
+        };
+        Ok(self.view(id, &record, now))
+    }
+
+    async fn update_locations(
+        &self,
+        reports: &[LocationReport],
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+    ) -> Result<Vec<ReportOutcome>> {
+        let mut guard = self.lock();
+        Ok(reports
+            .iter()
+            .map(
+                |report| match self.apply_report(&mut guard, report, now, max_speed_kmh) {
+                    Ok(Some(_)) => ReportOutcome::Accepted,
+                    Ok(None) => ReportOutcome::Stale,
+                    Err(error) => ReportOutcome::Refused(error),
+                },
+            )
+            .collect())
     }
 
     async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {

@@ -40,6 +40,26 @@ pub struct AreaSnapshot {
     pub rides: Vec<Arc<Ride>>,
 }
 
+/// One position report in a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocationReport {
+    pub driver: DriverId,
+    pub at: Coordinates,
+    /// When the position was taken; a report older than the stored
+    /// position is ignored (mobile clients send late).
+    pub taken_at: DateTime<Utc>,
+}
+
+/// What became of one report in a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportOutcome {
+    Accepted,
+    /// Older than the stored position: ignored.
+    Stale,
+    /// Refused (an implausible jump); nothing changed for this driver.
+    Refused(crate::error::Error),
+}
+
 /// What one search for a ride's driver came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SearchOutcome {
@@ -69,6 +89,15 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
         max_speed_kmh: f64,
     ) -> Result<Driver>;
+
+    /// Applies many position reports at once (on Redis: one round trip),
+    /// each as [`Store::update_location`] would at its `taken_at`.
+    async fn update_locations(
+        &self,
+        reports: &[LocationReport],
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+    ) -> Result<Vec<ReportOutcome>>;
 
     /// Takes a driver off the market at once. `NotFound` for an unknown
     /// driver, `Conflict` for an ASSIGNED one.

@@ -52,6 +52,7 @@ for_each_store!(
     bad_input_changes_nothing,
     the_rider_follows_the_assigned_driver,
     a_dashboard_keeps_its_picture_from_events,
+    batched_updates_apply_in_order_of_time,
 );
 
 /// The seed's first scenario: nobody near, the request expires; and it
@@ -795,4 +796,79 @@ async fn a_dashboard_keeps_its_picture_from_events(store: StoreKind) {
         next["drivers"][0]["id"], "newcomer",
         "nothing more about a driver outside: {next}"
     );
+}
+
+const BATCH: &str = "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted stale refused { index driverId code } } }";
+
+/// `updateLocations`: many reports in one call; late ones are ignored,
+/// implausible ones refused on their own, malformed input refuses the call.
+async fn batched_updates_apply_in_order_of_time(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| c.max_speed_kmh = 300.0).await;
+    let now = chrono::Utc::now();
+    let at = |secs_ago: i64| (now - chrono::Duration::seconds(secs_ago)).to_rfc3339();
+    let updates = json!([
+        {"driverId": "a", "lat": RIDER.0, "lng": RIDER.1, "at": at(10)},
+        {"driverId": "b", "lat": DRIVER.0, "lng": DRIVER.1},
+        // Older than a's report just above: ignored.
+        {"driverId": "a", "lat": -33.0, "lng": -70.0, "at": at(20)},
+        // 1 km further five seconds later: 720 km/h, refused.
+        {"driverId": "a", "lat": north_of(RIDER, 1.0).0, "lng": RIDER.1, "at": at(5)},
+        // 0.1 km ten seconds later: fine.
+        {"driverId": "a", "lat": north_of(RIDER, 0.1).0, "lng": RIDER.1},
+    ]);
+    let result = app.data(BATCH, json!({"u": updates})).await["updateLocations"].clone();
+    assert_eq!(result["accepted"], 3, "{result}");
+    assert_eq!(result["stale"], 1, "{result}");
+    assert_eq!(
+        result["refused"],
+        json!([{"index": 3, "driverId": "a", "code": "BAD_USER_INPUT"}])
+    );
+    let a = app.driver("a").await;
+    assert!(
+        (a["location"]["lat"].as_f64().expect("lat") - north_of(RIDER, 0.1).0).abs() < 1e-9,
+        "{a}"
+    );
+    assert_eq!(app.nearby(RIDER, 5.0, 10).await.len(), 2);
+
+    // Malformed input refuses the whole call and changes nothing.
+    let bad = json!([
+        {"driverId": "c", "lat": 0.0, "lng": 0.0},
+        {"driverId": "d", "lat": 91.0, "lng": 0.0},
+    ]);
+    assert_eq!(
+        error_code_of(&app.gql(BATCH, json!({"u": bad})).await),
+        "BAD_USER_INPUT"
+    );
+    assert!(app.driver("c").await.is_null());
+    let future = json!([{"driverId": "c", "lat": 0.0, "lng": 0.0, "at": (now + chrono::Duration::hours(1)).to_rfc3339()}]);
+    assert_eq!(
+        error_code_of(&app.gql(BATCH, json!({"u": future})).await),
+        "BAD_USER_INPUT"
+    );
+    let too_many: Vec<_> = (0..1001)
+        .map(|i| json!({"driverId": format!("x{i}"), "lat": 0.0, "lng": 0.0}))
+        .collect();
+    assert_eq!(
+        error_code_of(&app.gql(BATCH, json!({"u": too_many})).await),
+        "BAD_USER_INPUT"
+    );
+    assert!(app.driver("x0").await.is_null());
+
+    // The same mutation over a WebSocket, as a batch uploader would send it.
+    let mut socket = app
+        .subscribe(
+            Protocol::TransportWs,
+            BATCH,
+            json!({"u": [{"driverId": "ws", "lat": RIDER.0, "lng": RIDER.1}]}),
+        )
+        .await;
+    match socket.next_event().await {
+        crate::common::ws::Event::Next(payload) => assert_eq!(
+            payload["data"]["updateLocations"]["accepted"], 1,
+            "{payload}"
+        ),
+        other => panic!("expected a result, got {other:?}"),
+    }
+    socket.expect_complete().await;
+    assert_eq!(app.driver("ws").await["status"], "AVAILABLE");
 }

@@ -41,7 +41,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
 use tokio_util::sync::CancellationToken;
 
-use super::{AreaSnapshot, EventHub, SearchOutcome, Store, SNAPSHOT_LIMIT};
+use super::{
+    AreaSnapshot, EventHub, LocationReport, ReportOutcome, SearchOutcome, Store, SNAPSHOT_LIMIT,
+};
 use crate::{
     domain::{
         Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver, RadiusKm, Ride, RideId,
@@ -70,6 +72,7 @@ pub struct RedisSettings {
 
 struct Scripts {
     update_location: Script,
+    update_locations: Script,
     go_offline: Script,
     nearby: Script,
     create_ride: Script,
@@ -94,6 +97,7 @@ impl Scripts {
     fn load() -> Self {
         Self {
             update_location: script!("update_location.lua"),
+            update_locations: script!("update_locations.lua"),
             go_offline: script!("go_offline.lua"),
             nearby: script!("nearby.lua"),
             create_ride: script!("create_ride.lua"),
@@ -321,6 +325,38 @@ impl Store for RedisStore {
             )));
         }
         self.driver_from_fields(id, &fields, now)
+    }
+
+    async fn update_locations(
+        &self,
+        reports: &[LocationReport],
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+    ) -> Result<Vec<ReportOutcome>> {
+        if reports.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut inv = self.invocation(&self.scripts.update_locations, "", now);
+        inv.arg(max_speed_kmh).arg(JITTER_KM);
+        for report in reports {
+            inv.arg(report.driver.as_str())
+                .arg(report.at.lng())
+                .arg(report.at.lat())
+                .arg(report.taken_at.timestamp_millis());
+        }
+        let tags = self.run(inv).await?;
+        Ok(tags
+            .iter()
+            .zip(reports)
+            .map(|(tag, report)| match tag.as_str() {
+                "OK" => ReportOutcome::Accepted,
+                "STALE" => ReportOutcome::Stale,
+                _ => ReportOutcome::Refused(Error::bad_input(format!(
+                    "implausible jump for driver {}: faster than {max_speed_kmh} km/h",
+                    report.driver
+                ))),
+            })
+            .collect())
     }
 
     async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {

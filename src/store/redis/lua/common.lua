@@ -147,3 +147,31 @@ local function nearest(lng, lat, max_km, count)
     end
   end
 end
+
+-- One position report, as both the single and the batch update apply it:
+-- `taken` is when the position was taken (ms). Returns 'OK', 'STALE' (older
+-- than the stored position: ignored) or 'IMPLAUSIBLE', km, seconds (a jump
+-- faster than `max_kmh` plus `jitter` km: refused). Only 'OK' changes anything.
+local function apply_report(id, lng, lat, taken, max_kmh, jitter)
+  local key = DRIVER_PREFIX .. id
+  local last = redis.call('HMGET', key, 'state', 'lng', 'lat', 'updated')
+  local state = last[1]
+  if state then
+    local previous = tonumber(last[4])
+    if taken < previous then return {'STALE'} end
+    local hours = (taken - previous) / 3600000
+    local km = distance_km(tonumber(last[2]), tonumber(last[3]), tonumber(lng), tonumber(lat))
+    if km > max_kmh * hours + jitter then
+      return {'IMPLAUSIBLE', tostring(km), tostring(hours * 3600)}
+    end
+  end
+  redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken)
+  if state ~= 'ASSIGNED' then
+    redis.call('HSET', key, 'state', 'AVAILABLE')
+    redis.call('GEOADD', K_AVAILABLE, lng, lat, id)
+    redis.call('ZADD', K_SEEN, taken, id)
+    wake_near(lng, lat)
+  end
+  publish_driver(id)
+  return {'OK'}
+end
