@@ -34,8 +34,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
-cargo test --all-targets
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --all-targets
 
 # The dashboard in headless Chromium, against the binary the tests built.
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

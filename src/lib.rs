@@ -139,6 +139,7 @@ impl Application {
             shutdown: shutdown.clone(),
             metrics: telemetry::handle(),
             max_body_bytes: config.max_body_bytes,
+            parsed: Default::default(),
         });
         Ok(Self {
             listener,

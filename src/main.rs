@@ -6,6 +6,11 @@ use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 use tracking::{auth, config::LogFormat, Config};
 
+/// mimalloc keeps memory per idle WebSocket lower than the system allocator
+/// (see BENCHMARKS.md, subscribers).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tracking",

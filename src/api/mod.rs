@@ -8,6 +8,7 @@
 mod codes;
 mod limits;
 mod mutation;
+pub mod parsed;
 mod query;
 mod subscription;
 pub mod types;
@@ -43,7 +44,8 @@ pub fn schema(dispatcher: Dispatcher, limits: Limits) -> TrackingSchema {
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(limits::QueryLimits::new(limits.max_query_bytes))
-        .extension(codes::DefaultErrorCode);
+        .extension(codes::DefaultErrorCode)
+        .validation_mode(async_graphql::ValidationMode::Fast);
     if !limits.introspection {
         builder = builder.disable_introspection();
     }

@@ -327,6 +327,7 @@ impl Dispatcher {
     ) -> Result<impl Stream<Item = Arc<Driver>> + Send + 'static> {
         let ride = self.existing_ride(caller, id, "driverLocation").await?;
         access::see_ride(caller, &ride, "driverLocation")?;
+        self.store().watch_drivers().await?;
         live::driver_of_ride(self.inner.store.clone(), id).await
     }
 
@@ -338,6 +339,7 @@ impl Dispatcher {
         radius: RadiusKm,
     ) -> Result<impl Stream<Item = live::FleetEvent> + Send + 'static> {
         access::watch_fleet(caller)?;
+        self.store().watch_drivers().await?;
         live::area(self.inner.store.clone(), center, radius).await
     }
 

@@ -54,6 +54,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     pub metrics: Option<PrometheusHandle>,
     pub max_body_bytes: usize,
+    /// Parsed documents, so repeated queries skip the parser.
+    pub parsed: Arc<crate::api::parsed::ParsedQueries>,
 }
 
 impl AppState {
@@ -130,6 +132,7 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             return bad_request(format!("request body is not a GraphQL request: {error}"))
         }
     };
+    let request = state.parsed.attach(request);
     let response = state.schema.execute_batch(request.data(caller)).await;
     Json(response).into_response()
 }

@@ -36,10 +36,10 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
+use futures_channel::mpsc;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
-use tokio_util::sync::{CancellationToken, PollSender};
+use tokio_util::sync::CancellationToken;
 
 use super::AppState;
 use crate::{
@@ -48,10 +48,10 @@ use crate::{
     telemetry,
 };
 
-const READ_BUFFER: usize = 4 * 1024;
+const READ_BUFFER: usize = 1024;
 /// Messages waiting for the writer; a slow client holds back its own
 /// subscriptions, never the publishers.
-const OUTBOX: usize = 32;
+const OUTBOX: usize = 8;
 
 /// WebSocket limits.
 #[derive(Debug, Clone, Copy)]
@@ -168,19 +168,25 @@ async fn serve(
     let _slot = slot;
     let limits = state.ws_limits;
     let (mut sink, stream) = socket.split();
+    // futures' channel allocates per queued message, not a block of slots
+    // up front: an idle subscriber holds next to nothing here.
     let (outbox, mut outgoing) = mpsc::channel::<Message>(OUTBOX);
-    let refusals = outbox.clone();
-    let active = Arc::new(Active::default());
-    let initialised = Arc::new(AtomicBool::new(false));
-    let last_heard = Arc::new(Mutex::new(Instant::now()));
+    let mut refusals = outbox.clone();
+    // One allocation for everything the two halves share.
+    let shared = Arc::new(Shared {
+        active: Active::default(),
+        initialised: AtomicBool::new(false),
+        refused: AtomicBool::new(false),
+        last_heard: Mutex::new(Instant::now()),
+    });
 
     // Watch what the client sends: note it is alive, count subscriptions,
     // refuse those beyond the limit.
     let input = {
-        let active = active.clone();
-        let last_heard = last_heard.clone();
+        let shared = shared.clone();
         stream.filter_map(move |message| {
-            *last_heard.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
+            let active = &shared.active;
+            *shared.last_heard.lock().unwrap_or_else(PoisonError::into_inner) = Instant::now();
             let forward = match &message {
                 Ok(m @ (Message::Text(_) | Message::Binary(_))) => match kind_and_id(m) {
                     Some((kind, Some(id))) if kind == "subscribe" || kind == "start" => {
@@ -215,38 +221,25 @@ async fn serve(
     };
 
     let verifier: Option<Verifier> = state.verifier.clone();
-    let init_flag = initialised.clone();
-    let refused = Arc::new(AtomicBool::new(false));
-    let refused_flag = refused.clone();
-    let connection = GraphQLWebSocket::new_with_pair(
-        PollSender::new(outbox),
-        input,
-        state.schema.clone(),
-        protocol,
-    )
-    .on_connection_init(move |payload| async move {
-        let caller =
-            caller_from(verifier.as_ref(), authorization(&payload).as_deref()).map_err(|e| {
-                refused_flag.store(true, Ordering::Release);
-                async_graphql::Error::new(e.to_string())
-            })?;
-        init_flag.store(true, Ordering::Release);
-        let mut data = Data::default();
-        data.insert(caller);
-        Ok(data)
-    })
-    .serve();
+    let flags = shared.clone();
+    let connection = GraphQLWebSocket::new_with_pair(outbox, input, state.schema.clone(), protocol)
+        .on_connection_init(move |payload| async move {
+            let caller = caller_from(verifier.as_ref(), authorization(&payload).as_deref())
+                .map_err(|e| {
+                    flags.refused.store(true, Ordering::Release);
+                    async_graphql::Error::new(e.to_string())
+                })?;
+            flags.initialised.store(true, Ordering::Release);
+            let mut data = Data::default();
+            data.insert(caller);
+            Ok(data)
+        })
+        .serve();
 
-    let flags = Flags {
-        initialised: &initialised,
-        refused: &refused,
-        last_heard: &last_heard,
-    };
     let writer = write_loop(
         &mut sink,
         &mut outgoing,
-        &active,
-        flags,
+        &shared,
         limits,
         state.shutdown.clone(),
     );
@@ -263,30 +256,32 @@ async fn serve(
     writer.await;
 }
 
-/// What the reader side tells the writer.
-struct Flags<'a> {
+/// What the reader side, the protocol loop and the writer share.
+struct Shared {
+    /// Subscriptions held, by the client's ids.
+    active: Active,
     /// `connection_init` was accepted.
-    initialised: &'a AtomicBool,
+    initialised: AtomicBool,
     /// `connection_init` carried a token that failed verification.
-    refused: &'a AtomicBool,
+    refused: AtomicBool,
     /// When the client last sent anything (pongs included).
-    last_heard: &'a Mutex<Instant>,
+    last_heard: Mutex<Instant>,
 }
 
 /// Writes queued messages; pings; closes on init timeout, silence or shutdown.
 async fn write_loop(
     sink: &mut futures_util::stream::SplitSink<WebSocket, Message>,
     outgoing: &mut mpsc::Receiver<Message>,
-    active: &Active,
-    flags: Flags<'_>,
+    shared: &Shared,
     limits: WsLimits,
     shutdown: CancellationToken,
 ) {
-    let Flags {
+    let Shared {
+        active,
         initialised,
         refused,
         last_heard,
-    } = flags;
+    } = shared;
     let init_deadline = tokio::time::sleep(limits.init_timeout);
     tokio::pin!(init_deadline);
     let mut init_checked = false;
@@ -302,7 +297,7 @@ async fn write_loop(
     };
     loop {
         let message = tokio::select! {
-            message = outgoing.recv() => match message {
+            message = outgoing.next() => match message {
                 Some(message) => message,
                 None => return,
             },

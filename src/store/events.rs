@@ -24,7 +24,7 @@ use crate::domain::{Coordinates, Driver, Ride, RideId};
 
 /// How many events one ride's channel holds for a slow subscriber; it
 /// re-reads the ride when it falls further behind.
-const PER_RIDE_CAPACITY: usize = 16;
+const PER_RIDE_CAPACITY: usize = 4;
 /// How many events the all-rides channel holds.
 const ALL_RIDES_CAPACITY: usize = 4096;
 /// How many "driver available" notices wait for the dispatcher.
@@ -133,6 +133,11 @@ impl EventHub {
     pub fn publish_driver(&self, driver: Arc<Driver>) {
         // Nobody watching drivers is fine.
         let _ = self.drivers.send(driver);
+    }
+
+    /// Whether anyone on this instance follows driver changes.
+    pub fn drivers_watched(&self) -> bool {
+        self.drivers.receiver_count() > 0
     }
 
     /// Driver changes, from now on.

@@ -173,6 +173,12 @@ pub trait Store: Send + Sync + 'static {
     /// Succeeds while the store answers.
     async fn ping(&self) -> Result<()>;
 
+    /// Someone here starts following driver changes: make sure they are
+    /// published (the Redis store publishes them only while watched).
+    async fn watch_drivers(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Whether events from other instances reach this one (always, for a
     /// store private to this process).
     fn events_connected(&self) -> bool {

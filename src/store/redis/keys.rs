@@ -14,6 +14,7 @@
 //! | `{P}:rides:searching`        | ZSET | SEARCHING ride → deadline (ms) |
 //! | `{P}:rides:pickups`          | GEO  | SEARCHING rides' pickups (who to wake when a driver frees up) |
 //! | `{P}:rides:active`           | GEO  | SEARCHING and DRIVER_FOUND rides' pickups (live maps) |
+//! | `{P}:drivers:watched`        | STR  | present (with a lease) while some instance has driver watchers |
 //! | `{P}:instances`              | ZSET | instance → lease end (ms); renewed by each live instance |
 //! | `{P}:owned:<instance>`       | SET  | SEARCHING rides whose search task that instance runs |
 //!
@@ -61,6 +62,10 @@ impl Keys {
 
     pub fn pickups(&self) -> String {
         self.key("rides:pickups")
+    }
+
+    pub fn drivers_watched(&self) -> String {
+        self.key("drivers:watched")
     }
 
     pub fn active(&self) -> String {

@@ -198,6 +198,7 @@ impl RedisStore {
             .key(k.ride_seq())
             .key(k.instances())
             .key(k.active())
+            .key(k.drivers_watched())
             .key(subject)
             .arg(k.driver_prefix())
             .arg(k.ride_prefix())
@@ -253,6 +254,19 @@ impl RedisStore {
         now: DateTime<Utc>,
     ) -> Result<Driver> {
         driver_from_fields(id, fields, now, self.settings.driver_ttl)
+    }
+
+    /// Driver changes are published while this flag lives; each instance
+    /// with watchers renews it every maintenance tick.
+    async fn mark_drivers_watched(&self) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let ttl = u64::try_from(duration_ms(self.settings.lease * 2)).unwrap_or(10_000);
+        let mut set = redis::cmd("SET");
+        set.arg(self.keys.drivers_watched())
+            .arg(1)
+            .arg("PX")
+            .arg(ttl);
+        with_timeout(set.query_async::<()>(&mut conn)).await
     }
 
     /// `HGETALL` of many keys in one round trip.
@@ -542,7 +556,14 @@ impl Store for RedisStore {
         let mut inv = self.invocation(&self.scripts.adopt, "", now);
         inv.arg(&self.instance).arg(lease_end);
         let ids = self.run(inv).await?;
+        if self.events.drivers_watched() {
+            self.mark_drivers_watched().await?;
+        }
         self.rides(&ids).await
+    }
+
+    async fn watch_drivers(&self) -> Result<()> {
+        self.mark_drivers_watched().await
     }
 
     async fn release(&self) -> Result<()> {

@@ -4,7 +4,8 @@
 --   KEYS[1] available GEO    KEYS[2] seen ZSET      KEYS[3] searching ZSET
 --   KEYS[4] pickups GEO      KEYS[5] ride seq       KEYS[6] instances ZSET
 --   KEYS[7] active rides GEO (SEARCHING and DRIVER_FOUND, by pickup)
---   KEYS[8] the script's subject (a driver or ride hash; "" when none)
+--   KEYS[8] set while some instance has live-map or driverLocation watchers
+--   KEYS[9] the script's subject (a driver or ride hash; "" when none)
 --   ARGV[1] driver hash prefix  ARGV[2] ride hash prefix  ARGV[3] owned-set prefix
 --   ARGV[4] ride events channel ARGV[5] wake channel      ARGV[6] driver events channel
 --   ARGV[7] now (ms)            ARGV[8] driver TTL (ms)   ARGV[9] match radius (km)
@@ -13,7 +14,7 @@
 -- every key a script touches lives in the same cluster slot.
 local K_AVAILABLE, K_SEEN, K_SEARCHING = KEYS[1], KEYS[2], KEYS[3]
 local K_PICKUPS, K_SEQ, K_INSTANCES = KEYS[4], KEYS[5], KEYS[6]
-local K_ACTIVE, SUBJECT = KEYS[7], KEYS[8]
+local K_ACTIVE, K_WATCHED, SUBJECT = KEYS[7], KEYS[8], KEYS[9]
 local DRIVER_PREFIX, RIDE_PREFIX, OWNED_PREFIX = ARGV[1], ARGV[2], ARGV[3]
 local CH_EVENTS, CH_WAKE, CH_DRIVERS = ARGV[4], ARGV[5], ARGV[6]
 local NOW, TTL, MATCH_RADIUS = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -48,8 +49,10 @@ local function set_status(key, status)
   end
 end
 
--- Tells live maps about a driver's new state.
+-- Tells live maps about a driver's new state, while anyone watches
+-- drivers (most position reports then cost nothing extra).
 local function publish_driver(id)
+  if redis.call('EXISTS', K_WATCHED) == 0 then return end
   local flat = redis.call('HGETALL', DRIVER_PREFIX .. id)
   local driver = {id = id}
   for i = 1, #flat, 2 do driver[flat[i]] = flat[i + 1] end
@@ -121,9 +124,11 @@ end
 -- Up to `count` fresh AVAILABLE drivers within `max_km`, nearest first, as
 -- {{id, km}, ...}. Searches outward, a small circle first, doubling up to
 -- `max_km`, so the cost follows the drivers near the point, not all of them.
+-- (0.1 km first: in a dense city a wider first circle scans dozens of drivers
+-- to find one; in a sparse one each empty circle costs little.)
 local function nearest(lng, lat, max_km, count)
   prune_silent(64)
-  local radius = math.min(0.5, max_km)
+  local radius = math.min(0.1, max_km)
   local rounds = 0
   while true do
     rounds = rounds + 1
@@ -165,9 +170,10 @@ local function apply_report(id, lng, lat, taken, max_kmh, jitter)
       return {'IMPLAUSIBLE', tostring(km), tostring(hours * 3600)}
     end
   end
-  redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken)
-  if state ~= 'ASSIGNED' then
-    redis.call('HSET', key, 'state', 'AVAILABLE')
+  if state == 'ASSIGNED' then
+    redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken)
+  else
+    redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken, 'state', 'AVAILABLE')
     redis.call('GEOADD', K_AVAILABLE, lng, lat, id)
     redis.call('ZADD', K_SEEN, taken, id)
     wake_near(lng, lat)
