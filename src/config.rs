@@ -101,7 +101,7 @@ pub struct Config {
     pub max_update_rate: f64,
 
     /// Fastest plausible driver speed, km/h: a report implying a faster jump
-    /// from the last one is refused.
+    /// from the last one is refused (0: no check).
     #[arg(long, env = "TRACKING_MAX_SPEED_KMH", default_value_t = 300.0)]
     pub max_speed_kmh: f64,
 

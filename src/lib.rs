@@ -26,6 +26,7 @@ pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
+use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -108,9 +109,9 @@ impl Application {
                 "--search-interval must be more than 0".into(),
             ));
         }
-        if !config.max_speed_kmh.is_finite() || config.max_speed_kmh <= 0.0 {
+        if !config.max_speed_kmh.is_finite() || config.max_speed_kmh < 0.0 {
             return Err(StartError::Config(
-                "--max-speed-kmh must be more than 0".into(),
+                "--max-speed-kmh must be 0 (off) or more".into(),
             ));
         }
         let store = open_store(&config, settings.match_radius).await?;
@@ -162,7 +163,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let closing = self.shutdown.clone();
-        let served = axum::serve(self.listener, self.router)
+        // No Nagle: a WebSocket answer is often two small writes (`next`,
+        // then `complete`), and Nagle holding the second for the peer's
+        // delayed ACK costs up to 40 ms each time.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let served = axum::serve(listener, self.router)
             .with_graceful_shutdown(async move {
                 shutdown.await;
                 closing.cancel();

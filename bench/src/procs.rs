@@ -209,7 +209,7 @@ impl Service {
         command
             .args(["--listen", &format!("127.0.0.1:{port}")])
             // Benchmarks move drivers freely and fast.
-            .args(["--max-update-rate", "0", "--max-speed-kmh", "1000000"])
+            .args(["--max-update-rate", "0", "--max-speed-kmh", "0"])
             .args(["--max-complexity", "100000", "--max-depth", "20"])
             .args(extra)
             .env("RUST_LOG", "warn")

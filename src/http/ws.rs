@@ -145,17 +145,23 @@ impl Drop for Active {
     }
 }
 
-/// What a client message is, as far as the limits care.
+/// What a client message is, as far as the limits care: its type and id.
 fn kind_and_id(message: &Message) -> Option<(String, Option<String>)> {
+    /// Only the envelope: the payload (a whole batch of positions, maybe)
+    /// is skipped without building a tree.
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        #[serde(rename = "type")]
+        kind: String,
+        id: Option<String>,
+    }
     let bytes: &[u8] = match message {
         Message::Text(text) => text.as_bytes(),
         Message::Binary(bytes) => bytes,
         _ => return None,
     };
-    let value: Value = serde_json::from_slice(bytes).ok()?;
-    let kind = value.get("type")?.as_str()?.to_owned();
-    let id = value.get("id").and_then(Value::as_str).map(str::to_owned);
-    Some((kind, id))
+    let envelope: Envelope = serde_json::from_slice(bytes).ok()?;
+    Some((envelope.kind, envelope.id))
 }
 
 async fn serve(

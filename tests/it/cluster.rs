@@ -325,3 +325,58 @@ async fn a_bad_or_unreachable_redis_stops_start_up_with_one_clear_line() {
         assert!(!stderr.contains("panicked"), "{url}: {stderr}");
     }
 }
+
+/// `fleet` and `driverLocation` on one instance follow what happens on
+/// another: driver events cross Redis like ride events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_maps_and_riders_see_what_other_instances_do() {
+    let (a, b) = pair(|_| {}).await;
+    let mut map = b
+        .subscribe(
+            Protocol::TransportWs,
+            "subscription { fleet(lat: -33.44262, lng: -70.63054, radiusKm: 10) { kind drivers { id status } rides { id status } } }",
+            json!({}),
+        )
+        .await;
+    let first = map.next_event().await;
+    assert!(
+        matches!(&first, crate::common::ws::Event::Next(p) if p["data"]["fleet"]["kind"] == "SNAPSHOT"),
+        "{first:?}"
+    );
+
+    // A driver reports to A: B's map shows it.
+    a.update_location("far-away", DRIVER).await;
+    match map.next_event().await {
+        crate::common::ws::Event::Next(p) => {
+            assert_eq!(p["data"]["fleet"]["kind"], "DRIVER", "{p}");
+            assert_eq!(p["data"]["fleet"]["drivers"][0]["id"], "far-away");
+        }
+        other => panic!("expected a driver event, got {other:?}"),
+    }
+
+    // A rider on B follows the car that A's search task assigned.
+    let ride = id_of(&a.request_driver("rider", RIDER).await);
+    a.ride_reaches(&ride, "DRIVER_FOUND").await;
+    let mut follow = b
+        .subscribe(
+            Protocol::LegacyWs,
+            "subscription($id: ID!) { driverLocation(rideId: $id) { id location { lat } } }",
+            json!({"id": ride}),
+        )
+        .await;
+    let now = follow.next_event().await;
+    assert!(
+        matches!(&now, crate::common::ws::Event::Next(p) if p["data"]["driverLocation"]["id"] == "far-away"),
+        "{now:?}"
+    );
+    a.update_location("far-away", north_of(DRIVER, 0.05)).await;
+    match follow.next_event().await {
+        crate::common::ws::Event::Next(p) => {
+            let lat = p["data"]["driverLocation"]["location"]["lat"]
+                .as_f64()
+                .expect("lat");
+            assert!((lat - north_of(DRIVER, 0.05).0).abs() < 1e-9, "{p}");
+        }
+        other => panic!("expected the move, got {other:?}"),
+    }
+}

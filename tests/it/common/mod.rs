@@ -63,7 +63,7 @@ pub fn test_config() -> Config {
     config.search_interval = Duration::from_secs(60);
     config.request_timeout = Duration::from_secs(60);
     // Scenarios move drivers instantly; the speed rule has its own test.
-    config.max_speed_kmh = 1e6;
+    config.max_speed_kmh = 0.0;
     config
 }
 

@@ -51,8 +51,11 @@ end
 
 -- Tells live maps about a driver's new state, while anyone watches
 -- drivers (most position reports then cost nothing extra).
+local watched = nil
 local function publish_driver(id)
-  if redis.call('EXISTS', K_WATCHED) == 0 then return end
+  -- Asked once per script call: a batch of reports asks once, not per report.
+  if watched == nil then watched = redis.call('EXISTS', K_WATCHED) == 1 end
+  if not watched then return end
   local flat = redis.call('HGETALL', DRIVER_PREFIX .. id)
   local driver = {id = id}
   for i = 1, #flat, 2 do driver[flat[i]] = flat[i + 1] end
@@ -81,7 +84,12 @@ end
 
 -- Tells every instance about an available driver, but only when a
 -- searching ride waits within the match radius (most reports wake nobody).
+local anyone_searching = nil
 local function wake_near(lng, lat)
+  -- With no ride searching anywhere there is nobody to wake (asked once
+  -- per script call; scripts that end a search do so before waking).
+  if anyone_searching == nil then anyone_searching = redis.call('EXISTS', K_PICKUPS) == 1 end
+  if not anyone_searching then return end
   local near = redis.call('GEOSEARCH', K_PICKUPS, 'FROMLONLAT', lng, lat,
     'BYRADIUS', MATCH_RADIUS, 'km', 'COUNT', 1, 'ANY')
   if #near > 0 then redis.call('PUBLISH', CH_WAKE, lng .. ',' .. lat) end
@@ -166,7 +174,7 @@ local function apply_report(id, lng, lat, taken, max_kmh, jitter)
     if taken < previous then return {'STALE'} end
     local hours = (taken - previous) / 3600000
     local km = distance_km(tonumber(last[2]), tonumber(last[3]), tonumber(lng), tonumber(lat))
-    if km > max_kmh * hours + jitter then
+    if max_kmh > 0 and km > max_kmh * hours + jitter then
       return {'IMPLAUSIBLE', tostring(km), tostring(hours * 3600)}
     end
   end
