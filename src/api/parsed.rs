@@ -12,7 +12,10 @@ use std::{
     sync::{Mutex, PoisonError},
 };
 
-use async_graphql::{parser::types::ExecutableDocument, BatchRequest, Request};
+use async_graphql::{
+    parser::types::{ExecutableDocument, OperationType},
+    BatchRequest, Request,
+};
 
 /// Documents kept at most.
 const CAPACITY: usize = 256;
@@ -34,6 +37,23 @@ impl ParsedQueries {
                 BatchRequest::Batch(requests.into_iter().map(|r| self.attach_one(r)).collect())
             }
         }
+    }
+
+    /// Attaches the parsed document to one request, and tells whether the
+    /// operation it runs is a subscription.
+    pub fn prepare(&self, request: Request) -> (Request, bool) {
+        let mut request = self.attach_one(request);
+        let name = request.operation_name.clone();
+        let name = name.as_deref();
+        let subscription = match request.parsed_query() {
+            Ok(document) => document
+                .operations
+                .iter()
+                .find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name)
+                .is_some_and(|(_, op)| op.node.ty == OperationType::Subscription),
+            Err(_) => false,
+        };
+        (request, subscription)
     }
 
     fn attach_one(&self, mut request: Request) -> Request {

@@ -4,8 +4,12 @@
 //! call. It reads the clock, asks the store to change state, and runs one
 //! search task per SEARCHING ride ([`search`]). It wakes those tasks early
 //! when something they wait for happens: a driver becoming available near
-//! their pickup ([`wakeup`]), or their own cancellation. It never builds a
-//! storage command; it never knows about GraphQL.
+//! their pickup ([`wakeup`]), or their own cancellation. Who may do what is
+//! decided here too ([`access`]), so GraphQL and the REST adapters enforce
+//! the same rules, as are the live streams ([`watch`] for one ride,
+//! [`live`] for a driver and an area) and the per-driver update limit
+//! ([`rate`]). It never builds a storage command; it never knows about
+//! GraphQL.
 
 pub mod access;
 pub mod live;
@@ -28,12 +32,12 @@ use crate::{
     error::{Error, Result},
     store::{LocationReport, ReportOutcome, Store},
 };
+use wakeup::SearchingRides;
 
 /// Most reports one `updateLocations` call may carry.
 pub const MAX_BATCH: usize = 1000;
 /// How far in the future a report's timestamp may lie (clock skew).
 const FUTURE_SKEW_SECS: i64 = 60;
-use wakeup::SearchingRides;
 
 /// How rides are searched for.
 #[derive(Debug, Clone, Copy)]

@@ -25,7 +25,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use async_graphql::{http::ALL_WEBSOCKET_PROTOCOLS, Data};
+use async_graphql::{
+    futures_util::stream::BoxStream, http::ALL_WEBSOCKET_PROTOCOLS, Data, Executor,
+};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::{
     extract::{
@@ -228,7 +230,11 @@ async fn serve(
 
     let verifier: Option<Verifier> = state.verifier.clone();
     let flags = shared.clone();
-    let connection = GraphQLWebSocket::new_with_pair(outbox, input, state.schema.clone(), protocol)
+    let executor = Spread {
+        schema: state.schema.clone(),
+        parsed: state.parsed.clone(),
+    };
+    let connection = GraphQLWebSocket::new_with_pair(outbox, input, executor, protocol)
         .on_connection_init(move |payload| async move {
             let caller = caller_from(verifier.as_ref(), authorization(&payload).as_deref())
                 .map_err(|e| {
@@ -260,6 +266,46 @@ async fn serve(
     // what is still queued and then stops.
     drop(connection);
     writer.await;
+}
+
+/// Runs the queries and mutations that arrive over a socket on tasks of
+/// their own, so several in flight on one socket (a batch uploader) use
+/// every core; subscriptions stay on the connection's task, so an idle
+/// subscriber costs no task of its own.
+#[derive(Clone)]
+struct Spread {
+    schema: crate::api::TrackingSchema,
+    parsed: Arc<crate::api::parsed::ParsedQueries>,
+}
+
+impl Executor for Spread {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        self.schema.execute(request).await
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        let (request, subscription) = self.parsed.prepare(request);
+        let session = session.unwrap_or_default();
+        if subscription {
+            return self
+                .schema
+                .execute_stream_with_session_data(request, session);
+        }
+        let schema = self.schema.clone();
+        let run = tokio::spawn(async move {
+            schema
+                .execute_stream_with_session_data(request, session)
+                .collect::<Vec<_>>()
+                .await
+        });
+        futures_util::stream::once(run)
+            .flat_map(|done| futures_util::stream::iter(done.unwrap_or_default()))
+            .boxed()
+    }
 }
 
 /// What the reader side, the protocol loop and the writer share.

@@ -25,7 +25,9 @@
 //! after a reconnect, and the search tasks retry until Redis answers.
 
 mod bridge;
+mod fields;
 pub mod keys;
+mod scripts;
 
 use std::{
     collections::HashMap,
@@ -37,7 +39,7 @@ use std::{
 };
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
 use tokio_util::sync::CancellationToken;
 
@@ -51,7 +53,10 @@ use crate::{
     },
     error::{Error, Result},
 };
+pub(crate) use fields::{driver_from_fields, ride_from_fields};
+use fields::{parse_f64, parse_time, split_reply};
 pub use keys::Keys;
+use scripts::Scripts;
 
 /// How long one Redis command may take before it fails as `UNAVAILABLE`.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -68,46 +73,6 @@ pub struct RedisSettings {
     pub match_radius: RadiusKm,
     /// How long an instance owns its searching rides without renewing.
     pub lease: Duration,
-}
-
-struct Scripts {
-    update_location: Script,
-    update_locations: Script,
-    go_offline: Script,
-    nearby: Script,
-    create_ride: Script,
-    try_match: Script,
-    cancel_ride: Script,
-    complete_ride: Script,
-    expire_ride: Script,
-    adopt: Script,
-}
-
-macro_rules! script {
-    ($file:literal) => {
-        Script::new(concat!(
-            include_str!("lua/common.lua"),
-            "\n",
-            include_str!(concat!("lua/", $file))
-        ))
-    };
-}
-
-impl Scripts {
-    fn load() -> Self {
-        Self {
-            update_location: script!("update_location.lua"),
-            update_locations: script!("update_locations.lua"),
-            go_offline: script!("go_offline.lua"),
-            nearby: script!("nearby.lua"),
-            create_ride: script!("create_ride.lua"),
-            try_match: script!("try_match.lua"),
-            cancel_ride: script!("cancel_ride.lua"),
-            complete_ride: script!("complete_ride.lua"),
-            expire_ride: script!("expire_ride.lua"),
-            adopt: script!("adopt.lua"),
-        }
-    }
 }
 
 /// The Redis [`Store`].
@@ -605,7 +570,7 @@ fn instance_name() -> String {
     format!("{:x}-{:x}", std::process::id(), nanos)
 }
 
-fn duration_ms(d: Duration) -> i64 {
+pub(super) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
@@ -634,91 +599,4 @@ fn redis_error(e: redis::RedisError) -> Error {
     } else {
         Error::Internal(format!("Redis: {e}"))
     }
-}
-
-/// `{tag, field, value, …}` → tag and fields.
-fn split_reply(reply: Vec<String>) -> Result<(String, HashMap<String, String>)> {
-    let mut items = reply.into_iter();
-    let tag = items
-        .next()
-        .ok_or_else(|| Error::Internal("empty reply from a script".into()))?;
-    let mut fields = HashMap::new();
-    while let (Some(k), Some(v)) = (items.next(), items.next()) {
-        fields.insert(k, v);
-    }
-    Ok((tag, fields))
-}
-
-fn parse_f64(s: &str) -> Result<f64> {
-    s.parse()
-        .map_err(|_| Error::Internal(format!("corrupt number in Redis: {s:?}")))
-}
-
-fn parse_time(ms: &str) -> Result<DateTime<Utc>> {
-    let ms: i64 = ms
-        .parse()
-        .map_err(|_| Error::Internal(format!("corrupt time in Redis: {ms:?}")))?;
-    Utc.timestamp_millis_opt(ms)
-        .single()
-        .ok_or_else(|| Error::Internal(format!("time out of range in Redis: {ms}")))
-}
-
-/// A driver from its hash (or from the JSON the scripts publish, which
-/// holds the same fields), as it stands at `now`.
-pub(crate) fn driver_from_fields(
-    id: &DriverId,
-    fields: &HashMap<String, String>,
-    now: DateTime<Utc>,
-    ttl: Duration,
-) -> Result<Driver> {
-    let updated = fields.get("updated").map(|ms| parse_time(ms)).transpose()?;
-    let location = match (fields.get("lat"), fields.get("lng")) {
-        (Some(lat), Some(lng)) => Some(Coordinates::parse(parse_f64(lat)?, parse_f64(lng)?)?),
-        _ => None,
-    };
-    let fresh = updated
-        .is_some_and(|t| now.signed_duration_since(t).num_milliseconds() <= duration_ms(ttl));
-    let (status, ride_id) = match fields.get("state").map(String::as_str) {
-        Some("ASSIGNED") => (
-            DriverStatus::Assigned,
-            fields.get("ride").map(|r| RideId::parse(r)).transpose()?,
-        ),
-        Some("AVAILABLE") if fresh => (DriverStatus::Available, None),
-        _ => (DriverStatus::Offline, None),
-    };
-    Ok(Driver {
-        id: id.clone(),
-        status,
-        location,
-        updated_at: updated,
-        ride_id,
-    })
-}
-
-/// A ride from its hash (or from the JSON the scripts publish, which holds
-/// the same fields).
-pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
-    let get = |name: &str| {
-        f.get(name)
-            .map(String::as_str)
-            .ok_or_else(|| Error::Internal(format!("ride without {name} in Redis")))
-    };
-    let int = |name: &str| -> Result<u64> {
-        get(name)?
-            .parse()
-            .map_err(|_| Error::Internal(format!("corrupt {name} in Redis")))
-    };
-    Ok(Ride {
-        id: RideId::parse(get("id")?)?,
-        rider_id: RiderId::parse(get("rider")?)?,
-        pickup: Coordinates::parse(parse_f64(get("lat")?)?, parse_f64(get("lng")?)?)?,
-        status: RideStatus::from_stored(get("status")?)
-            .ok_or_else(|| Error::Internal("corrupt ride status in Redis".into()))?,
-        driver_id: f.get("driver").map(|d| DriverId::parse(d)).transpose()?,
-        distance_km: f.get("distance").map(|d| parse_f64(d)).transpose()?,
-        searches: u32::try_from(int("searches")?).unwrap_or(u32::MAX),
-        created_at: parse_time(get("created")?)?,
-        expires_at: parse_time(get("expires")?)?,
-        revision: int("revision")?,
-    })
 }

@@ -1,0 +1,100 @@
+//! Reading Redis back into domain types: script replies, driver and ride
+//! hashes, and the JSON events the scripts publish (which hold the same
+//! fields as the hashes).
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::duration_ms;
+use crate::{
+    domain::{Coordinates, Driver, DriverId, DriverStatus, Ride, RideId, RideStatus, RiderId},
+    error::{Error, Result},
+};
+
+/// `{tag, field, value, …}` → tag and fields.
+pub(super) fn split_reply(reply: Vec<String>) -> Result<(String, HashMap<String, String>)> {
+    let mut items = reply.into_iter();
+    let tag = items
+        .next()
+        .ok_or_else(|| Error::Internal("empty reply from a script".into()))?;
+    let mut fields = HashMap::new();
+    while let (Some(k), Some(v)) = (items.next(), items.next()) {
+        fields.insert(k, v);
+    }
+    Ok((tag, fields))
+}
+
+pub(super) fn parse_f64(s: &str) -> Result<f64> {
+    s.parse()
+        .map_err(|_| Error::Internal(format!("corrupt number in Redis: {s:?}")))
+}
+
+pub(super) fn parse_time(ms: &str) -> Result<DateTime<Utc>> {
+    let ms: i64 = ms
+        .parse()
+        .map_err(|_| Error::Internal(format!("corrupt time in Redis: {ms:?}")))?;
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .ok_or_else(|| Error::Internal(format!("time out of range in Redis: {ms}")))
+}
+
+/// A driver from its hash (or from the JSON the scripts publish, which
+/// holds the same fields), as it stands at `now`.
+pub(crate) fn driver_from_fields(
+    id: &DriverId,
+    fields: &HashMap<String, String>,
+    now: DateTime<Utc>,
+    ttl: Duration,
+) -> Result<Driver> {
+    let updated = fields.get("updated").map(|ms| parse_time(ms)).transpose()?;
+    let location = match (fields.get("lat"), fields.get("lng")) {
+        (Some(lat), Some(lng)) => Some(Coordinates::parse(parse_f64(lat)?, parse_f64(lng)?)?),
+        _ => None,
+    };
+    let fresh = updated
+        .is_some_and(|t| now.signed_duration_since(t).num_milliseconds() <= duration_ms(ttl));
+    let (status, ride_id) = match fields.get("state").map(String::as_str) {
+        Some("ASSIGNED") => (
+            DriverStatus::Assigned,
+            fields.get("ride").map(|r| RideId::parse(r)).transpose()?,
+        ),
+        Some("AVAILABLE") if fresh => (DriverStatus::Available, None),
+        _ => (DriverStatus::Offline, None),
+    };
+    Ok(Driver {
+        id: id.clone(),
+        status,
+        location,
+        updated_at: updated,
+        ride_id,
+    })
+}
+
+/// A ride from its hash (or from the JSON the scripts publish, which holds
+/// the same fields).
+pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
+    let get = |name: &str| {
+        f.get(name)
+            .map(String::as_str)
+            .ok_or_else(|| Error::Internal(format!("ride without {name} in Redis")))
+    };
+    let int = |name: &str| -> Result<u64> {
+        get(name)?
+            .parse()
+            .map_err(|_| Error::Internal(format!("corrupt {name} in Redis")))
+    };
+    Ok(Ride {
+        id: RideId::parse(get("id")?)?,
+        rider_id: RiderId::parse(get("rider")?)?,
+        pickup: Coordinates::parse(parse_f64(get("lat")?)?, parse_f64(get("lng")?)?)?,
+        status: RideStatus::from_stored(get("status")?)
+            .ok_or_else(|| Error::Internal("corrupt ride status in Redis".into()))?,
+        driver_id: f.get("driver").map(|d| DriverId::parse(d)).transpose()?,
+        distance_km: f.get("distance").map(|d| parse_f64(d)).transpose()?,
+        searches: u32::try_from(int("searches")?).unwrap_or(u32::MAX),
+        created_at: parse_time(get("created")?)?,
+        expires_at: parse_time(get("expires")?)?,
+        revision: int("revision")?,
+    })
+}
