@@ -422,7 +422,10 @@ impl Dispatcher {
         if self.inner.shutdown.is_cancelled() {
             return false;
         }
-        let Some(wake) = self.searching().register(&ride.id, ride.pickup) else {
+        let Some(wake) =
+            self.searching()
+                .register(&ride.id, ride.pickup, self.store().events().wakes_wanted())
+        else {
             return false;
         };
         self.inner

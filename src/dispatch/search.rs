@@ -30,7 +30,9 @@ pub(super) async fn run(dispatcher: Dispatcher, ride: Arc<Ride>, wake: Arc<Notif
         let searching = metrics::gauge!(crate::telemetry::RIDES_SEARCHING);
         searching.increment(1.0);
         search_until_done(&dispatcher, &ride, &wake).await;
-        dispatcher.searching().unregister(&ride.id);
+        dispatcher
+            .searching()
+            .unregister(&ride.id, dispatcher.store().events().wakes_wanted());
         searching.decrement(1.0);
     }
     .instrument(span)

@@ -8,7 +8,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc, Mutex, PoisonError,
+    },
 };
 
 use rstar::{primitives::GeomWithData, RTree};
@@ -33,11 +36,19 @@ struct Inner {
 impl SearchingRides {
     /// Registers a searching ride; `None` when this instance already runs a
     /// task for it (so a ride never has two tasks here).
-    pub fn register(&self, id: &RideId, pickup: Coordinates) -> Option<Arc<Notify>> {
+    /// `wanted` is kept true while any ride is registered (under this
+    /// registry's lock, so it never lags behind the registry).
+    pub fn register(
+        &self,
+        id: &RideId,
+        pickup: Coordinates,
+        wanted: &AtomicBool,
+    ) -> Option<Arc<Notify>> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if inner.by_id.contains_key(id) {
             return None;
         }
+        wanted.store(true, Ordering::Release);
         let point = pickup.unit_vector();
         let notify = Arc::new(Notify::new());
         inner.by_place.insert(GeomWithData::new(point, id.clone()));
@@ -46,10 +57,13 @@ impl SearchingRides {
     }
 
     /// Forgets a ride whose task has ended.
-    pub fn unregister(&self, id: &RideId) {
+    pub fn unregister(&self, id: &RideId, wanted: &AtomicBool) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((point, _)) = inner.by_id.remove(id) {
             inner.by_place.remove(&GeomWithData::new(point, id.clone()));
+        }
+        if inner.by_id.is_empty() {
+            wanted.store(false, Ordering::Release);
         }
     }
 
@@ -115,17 +129,22 @@ mod tests {
         let rides = SearchingRides::default();
         let near = RideId::from_counter(1);
         let far = RideId::from_counter(2);
-        let near_notify = rides.register(&near, at(-33.4426, -70.6305));
-        let far_notify = rides.register(&far, at(-33.0, -71.0));
+        let wanted = AtomicBool::new(false);
+        let near_notify = rides.register(&near, at(-33.4426, -70.6305), &wanted);
+        let far_notify = rides.register(&far, at(-33.0, -71.0), &wanted);
         assert!(near_notify.is_some() && far_notify.is_some());
+        assert!(wanted.load(Ordering::Acquire));
         assert!(
-            rides.register(&near, at(0.0, 0.0)).is_none(),
+            rides.register(&near, at(0.0, 0.0), &wanted).is_none(),
             "registered twice"
         );
         let radius = RadiusKm::parse(5.0).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(rides.wake_near(at(-33.4409, -70.6301), radius), 1);
-        rides.unregister(&near);
+        rides.unregister(&near, &wanted);
         assert_eq!(rides.wake_near(at(-33.4409, -70.6301), radius), 0);
         assert_eq!(rides.len(), 1);
+        assert!(wanted.load(Ordering::Acquire), "one ride still searches");
+        rides.unregister(&far, &wanted);
+        assert!(!wanted.load(Ordering::Acquire));
     }
 }

@@ -41,6 +41,9 @@ pub struct EventHub {
     available: broadcast::Sender<Coordinates>,
     drivers: broadcast::Sender<Arc<Driver>>,
     orphans: tokio::sync::Notify,
+    /// Whether any ride searches on this instance: without one, there is
+    /// nobody to wake and `driver_available` costs nothing.
+    wakes_wanted: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +62,7 @@ impl Default for EventHub {
             available: broadcast::channel(AVAILABLE_CAPACITY).0,
             drivers: broadcast::channel(DRIVERS_CAPACITY).0,
             orphans: tokio::sync::Notify::new(),
+            wakes_wanted: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -114,8 +118,16 @@ impl EventHub {
     /// A driver became available at `at` (new, moved, or freed by its
     /// ride): searching rides near it should search now.
     pub fn driver_available(&self, at: Coordinates) {
+        if !self.wakes_wanted.load(std::sync::atomic::Ordering::Acquire) {
+            return;
+        }
         // Nobody listening (no dispatcher yet) is fine.
         let _ = self.available.send(at);
+    }
+
+    /// The flag the dispatcher keeps true while rides search here.
+    pub fn wakes_wanted(&self) -> &std::sync::atomic::AtomicBool {
+        &self.wakes_wanted
     }
 
     /// Another instance released its searching rides: adopt them now
