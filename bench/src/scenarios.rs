@@ -209,6 +209,18 @@ pub async fn ingest_batch(store: StoreKind, redis: &Redis) -> Result<Vec<Row>, S
     ])
 }
 
+/// The seed's search: the nearest driver within 5 km, sorting every driver
+/// in that circle.
+fn seed_query(at: Coordinates) -> redis::Cmd {
+    let mut cmd = redis::cmd("GEOSEARCH");
+    cmd.arg("bench:seed")
+        .arg("FROMLONLAT")
+        .arg(at.lng())
+        .arg(at.lat())
+        .args(["BYRADIUS", "5", "km", "ASC", "COUNT", "1"]);
+    cmd
+}
+
 /// Match searches among 100,000 drivers within 20 km, against the seed's
 /// query (`GEOSEARCH … BYRADIUS 5 km ASC COUNT 1`) on the same data.
 pub async fn search(store: StoreKind, redis: &Redis) -> Result<Row, String> {
@@ -272,17 +284,7 @@ pub async fn search(store: StoreKind, redis: &Redis) -> Result<Row, String> {
             .nearby_drivers(at, radius, limit, Utc::now())
             .await
             .map_err(|e| e.to_string())?;
-        let seed: Vec<(String, f64)> = redis::cmd("GEOSEARCH")
-            .arg("bench:seed")
-            .arg("FROMLONLAT")
-            .arg(at.lng())
-            .arg(at.lat())
-            .arg("BYRADIUS")
-            .arg(5)
-            .arg("km")
-            .arg("ASC")
-            .arg("COUNT")
-            .arg(1)
+        let seed: Vec<(String, f64)> = seed_query(at)
             .arg("WITHDIST")
             .query_async(&mut conn)
             .await
@@ -327,19 +329,8 @@ pub async fn search(store: StoreKind, redis: &Redis) -> Result<Row, String> {
             let mut i = w;
             while started.elapsed() < window {
                 let at = probe(i % 10_000);
-                let found: redis::RedisResult<Vec<String>> = redis::cmd("GEOSEARCH")
-                    .arg("bench:seed")
-                    .arg("FROMLONLAT")
-                    .arg(at.lng())
-                    .arg(at.lat())
-                    .arg("BYRADIUS")
-                    .arg(5)
-                    .arg("km")
-                    .arg("ASC")
-                    .arg("COUNT")
-                    .arg(1)
-                    .query_async(&mut conn)
-                    .await;
+                let found: redis::RedisResult<Vec<String>> =
+                    seed_query(at).query_async(&mut conn).await;
                 if found.is_ok() {
                     count.fetch_add(1, Ordering::Relaxed);
                 }
