@@ -217,7 +217,7 @@ fn seed_query(at: Coordinates) -> redis::Cmd {
         .arg("FROMLONLAT")
         .arg(at.lng())
         .arg(at.lat())
-        .args(["BYRADIUS", "5", "km", "ASC", "COUNT", "1"]);
+        .arg(&["BYRADIUS", "5", "km", "ASC", "COUNT", "1"][..]);
     cmd
 }
 
