@@ -12,8 +12,6 @@ use async_graphql::{
     Request, Response, ServerError, ServerResult,
 };
 
-use crate::error::codes::BAD_USER_INPUT;
-
 pub(super) struct QueryLimits {
     max_query_bytes: usize,
 }
@@ -41,15 +39,11 @@ impl Extension for QueryLimits {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         if request.query.len() > self.max_query_bytes {
-            let mut error = ServerError::new(
+            // Its code, BAD_USER_INPUT, comes from the error-code extension.
+            return Err(ServerError::new(
                 format!("query text is longer than {} bytes", self.max_query_bytes),
                 None,
-            );
-            error
-                .extensions
-                .get_or_insert_with(Default::default)
-                .set("code", BAD_USER_INPUT);
-            return Err(error);
+            ));
         }
         next.run(ctx, request).await
     }

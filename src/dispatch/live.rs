@@ -10,7 +10,7 @@
 use std::{collections::HashSet, sync::Arc};
 
 use chrono::Utc;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
@@ -38,10 +38,11 @@ pub(super) async fn driver_of_ride(
     store: Arc<dyn Store>,
     id: &RideId,
 ) -> Result<impl Stream<Item = Arc<Driver>> + Send + 'static> {
-    let mut ride_events = store.events().subscribe(id);
-    let ride = store
-        .ride(id)
-        .await?
+    // The ride's own stream: its state now, then each change, no gap.
+    let mut rides = Box::pin(super::watch::ride_changes(store.clone(), id).await?);
+    let mut ride = rides
+        .next()
+        .await
         .ok_or_else(|| Error::not_found(format!("no ride with id {id}")))?;
     if ride.status.is_terminal() {
         return Err(Error::conflict(format!(
@@ -51,16 +52,10 @@ pub(super) async fn driver_of_ride(
     }
     let id = id.clone();
     Ok(async_stream::stream! {
-        let mut ride = ride;
         while ride.status == RideStatus::Searching {
-            match ride_events.recv().await {
-                Ok(next) if next.revision > ride.revision => ride = next,
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => match store.ride(&id).await {
-                    Ok(Some(next)) => ride = next,
-                    _ => return,
-                },
-                Err(RecvError::Closed) => return,
+            match rides.next().await {
+                Some(next) => ride = next,
+                None => return,
             }
         }
         let (RideStatus::DriverFound, Some(driver_id)) = (ride.status, ride.driver_id.clone()) else {
@@ -73,14 +68,10 @@ pub(super) async fn driver_of_ride(
         }
         loop {
             tokio::select! {
-                next = ride_events.recv() => match next {
-                    Ok(next) if next.status.is_terminal() => return,
-                    Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => match store.ride(&id).await {
-                        Ok(Some(next)) if !next.status.is_terminal() => {}
-                        _ => return,
-                    },
-                    Err(RecvError::Closed) => return,
+                next = rides.next() => match next {
+                    // The ride's stream ends after a terminal status.
+                    Some(next) if !next.status.is_terminal() => {}
+                    _ => return,
                 },
                 moved = driver_events.recv() => match moved {
                     // A driver no longer assigned to this ride was freed by

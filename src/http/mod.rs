@@ -37,7 +37,7 @@ use crate::{
     api::TrackingSchema,
     auth::{caller_from, Caller, Verifier},
     dispatch::Dispatcher,
-    error::{codes::BAD_USER_INPUT, Error},
+    error::Error,
     telemetry,
 };
 
@@ -207,20 +207,19 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
     }
 }
 
-/// A 400 whose body looks like a GraphQL error response.
+/// A 400 for a body that is not the JSON the route takes.
 pub(crate) fn bad_request(message: String) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"errors": [{"message": message, "extensions": {"code": BAD_USER_INPUT}}]})),
-    )
-        .into_response()
+    error_response(&Error::BadInput(message))
 }
 
 /// An error as HTTP status plus a GraphQL-shaped body.
 pub(crate) fn error_response(error: &Error) -> Response {
     let status =
         StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body =
-        json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]});
-    (status, Json(body)).into_response()
+    (status, error_body(error)).into_response()
+}
+
+/// The GraphQL-shaped error body every non-GraphQL refusal uses.
+pub(crate) fn error_body(error: &Error) -> Json<serde_json::Value> {
+    Json(json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]}))
 }

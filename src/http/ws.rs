@@ -36,7 +36,6 @@ use axum::{
     },
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
-    Json,
 };
 use futures_channel::mpsc;
 use futures_util::{SinkExt, StreamExt};
@@ -46,7 +45,7 @@ use tokio_util::sync::CancellationToken;
 use super::AppState;
 use crate::{
     auth::{caller_from, Verifier},
-    error::codes::TOO_MANY_REQUESTS,
+    error::{codes::TOO_MANY_REQUESTS, Error},
     telemetry,
 };
 
@@ -113,8 +112,9 @@ pub async fn subscriptions(
         .find(|p| *p == "graphql-ws" || *p == "graphql-transport-ws")
         == Some("graphql-ws");
     let Some(slot) = Slot::take(&state.connections, state.ws_limits.max_connections) else {
-        let body = json!({"errors": [{"message": "too many WebSocket connections; try again later", "extensions": {"code": TOO_MANY_REQUESTS}}]});
-        return (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response();
+        let error =
+            Error::TooManyRequests("too many WebSocket connections; try again later".into());
+        return (StatusCode::SERVICE_UNAVAILABLE, super::error_body(&error)).into_response();
     };
     upgrade
         .read_buffer_size(READ_BUFFER)
@@ -372,16 +372,10 @@ async fn write_loop(
         };
         // A subscription the server ended no longer counts against the
         // limit; only such messages are parsed.
-        if let Message::Text(text) = &message {
-            let text = text.as_str();
-            if text.contains(r#""type":"complete""#) || text.contains(r#""type":"error""#) {
-                if let Some(id) = serde_json::from_str::<Value>(text)
-                    .ok()
-                    .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_owned))
-                {
-                    active.remove(&id);
-                }
-            }
+        let ends = matches!(&message, Message::Text(t)
+            if t.as_str().contains(r#""type":"complete""#) || t.as_str().contains(r#""type":"error""#));
+        if let (true, Some((_, Some(id)))) = (ends, kind_and_id(&message)) {
+            active.remove(&id);
         }
         // async-graphql closes a refused connection_init with 1002; graphql-ws
         // clients expect 4403 (Forbidden) for a bad token.
