@@ -316,12 +316,24 @@ impl TestApp {
             .collect()
     }
 
-    /// Waits until a ride has the given status, for outcomes nothing pushes
-    /// to the test (rides nobody subscribed to).
+    /// Waits until a ride has the given status, following it over
+    /// `rideStatus` (the snapshot comes first, so a status reached before
+    /// the call counts too); returns the ride as it was then.
     pub async fn ride_reaches(&self, id: &str, status: &str) -> Value {
-        eventually(&format!("ride {id} to become {status}"), || async {
-            let ride = self.ride(id).await;
-            (ride["status"] == status).then_some(ride)
+        let mut sub = self.watch_ride(Protocol::TransportWs, id).await;
+        within(PATIENCE, &format!("ride {id} to become {status}"), async {
+            loop {
+                match sub.next_event().await {
+                    ws::Event::Next(payload) => {
+                        assert!(payload.get("errors").is_none(), "ride {id}: {payload}");
+                        let ride = payload["data"]["rideStatus"].clone();
+                        if ride["status"] == status {
+                            return ride;
+                        }
+                    }
+                    other => panic!("ride {id} ended without becoming {status}: {other:?}"),
+                }
+            }
         })
         .await
     }
