@@ -118,33 +118,23 @@ pub enum LogFormat {
 }
 
 impl Config {
-    /// The defaults, as `tracking` with no flags and no environment would use.
+    /// The defaults, as `tracking` with no flags would use them, whatever the
+    /// environment holds: the clap attributes above are their only source.
     pub fn defaults() -> Self {
-        Self {
-            listen: SocketAddr::from(([127, 0, 0, 1], 8000)),
-            redis_url: None,
-            redis_prefix: "tracking".into(),
-            driver_ttl: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(240),
-            search_interval: Duration::from_secs(2),
-            match_radius_km: 5.0,
-            instance_lease: Duration::from_secs(5),
-            jwt_secret: None,
-            jwt_public_key: None,
-            insecure_no_auth: false,
-            max_depth: 12,
-            max_complexity: 2000,
-            max_query_bytes: 16 * 1024,
-            max_body_bytes: 1024 * 1024,
-            no_introspection: false,
-            max_connections: 50_000,
-            max_subscriptions: 100,
-            connection_init_timeout: Duration::from_secs(5),
-            keepalive: Duration::from_secs(30),
-            max_update_rate: 10.0,
-            max_speed_kmh: 300.0,
-            log_format: LogFormat::Text,
-        }
+        Self::parse_ignoring_env(["tracking"])
+            .unwrap_or_else(|e| unreachable!("the defaults parse: {e}"))
+    }
+
+    /// Parses flags alone, without reading any `TRACKING_*` variable (tests
+    /// and tools that must not depend on the caller's environment).
+    pub fn parse_ignoring_env<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::{CommandFactory, FromArgMatches};
+        let command = Self::command().mut_args(|arg| arg.env(None));
+        Self::from_arg_matches(&command.try_get_matches_from(args)?)
     }
 }
 
@@ -153,19 +143,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn defaults_match_the_flags() {
-        let parsed = Config::try_parse_from(["tracking"]).unwrap_or_else(|e| panic!("{e}"));
-        let d = Config::defaults();
-        assert_eq!(parsed.listen, d.listen);
-        assert_eq!(parsed.driver_ttl, d.driver_ttl);
-        assert_eq!(parsed.request_timeout, d.request_timeout);
-        assert_eq!(parsed.search_interval, d.search_interval);
-        assert_eq!(parsed.match_radius_km, d.match_radius_km);
-        assert_eq!(parsed.redis_prefix, d.redis_prefix);
-        assert_eq!(parsed.max_depth, d.max_depth);
-        assert_eq!(parsed.max_complexity, d.max_complexity);
-        assert_eq!(parsed.max_connections, d.max_connections);
-        assert_eq!(parsed.keepalive, d.keepalive);
-        assert_eq!(parsed.max_update_rate, d.max_update_rate);
+    fn defaults_ignore_the_environment() {
+        // Only this test touches this variable.
+        std::env::set_var("TRACKING_DRIVER_TTL", "1s");
+        let defaults = Config::defaults();
+        std::env::remove_var("TRACKING_DRIVER_TTL");
+        assert_eq!(defaults.driver_ttl, Duration::from_secs(60));
+        assert_eq!(defaults.listen, SocketAddr::from(([127, 0, 0, 1], 8000)));
+    }
+
+    #[test]
+    fn flags_parse_without_the_environment() {
+        let config = Config::parse_ignoring_env(["tracking", "--driver-ttl", "5s"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.driver_ttl, Duration::from_secs(5));
     }
 }

@@ -78,43 +78,31 @@ impl Application {
     /// Builds the service on a listener the caller bound (tests bind
     /// `127.0.0.1:0`), and takes over the rides nobody searches for.
     pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, StartError> {
-        let verifier = Verifier::from_config(
-            config.jwt_secret.as_deref(),
-            config.jwt_public_key.as_deref(),
-        )
-        .map_err(StartError::Config)?;
-        if verifier.is_none() {
-            let addr = listener.local_addr().map_err(|source| StartError::Listen {
-                addr: config.listen,
-                source,
-            })?;
-            if !addr.ip().is_loopback() && !config.insecure_no_auth {
-                return Err(StartError::Config(format!(
-                    "no --jwt-secret or --jwt-public-key: refusing to serve {addr} without authentication \
-                     (give a key, listen on loopback, or pass --insecure-no-auth)"
-                )));
-            }
-            warn!("NO AUTHENTICATION: no JWT key configured, anyone who reaches this service may do anything");
-        }
-        let settings = Settings {
-            match_radius: RadiusKm::parse(config.match_radius_km)
-                .map_err(|e| StartError::Config(format!("--match-radius-km: {e}")))?,
-            request_timeout: config.request_timeout,
-            search_interval: config.search_interval,
-            max_update_rate: config.max_update_rate,
-            max_speed_kmh: config.max_speed_kmh,
-        };
-        if settings.search_interval.is_zero() {
-            return Err(StartError::Config(
-                "--search-interval must be more than 0".into(),
-            ));
-        }
-        if !config.max_speed_kmh.is_finite() || config.max_speed_kmh < 0.0 {
-            return Err(StartError::Config(
-                "--max-speed-kmh must be 0 (off) or more".into(),
-            ));
-        }
+        let settings = settings(&config)?;
+        let verifier = verifier(&config, &listener)?;
         let store = open_store(&config, settings.match_radius).await?;
+        Self::assemble(config, listener, settings, verifier, store).await
+    }
+
+    /// Builds the service around a store the caller made (tests use this to
+    /// look inside the store, or to give its event hub other capacities).
+    pub async fn build_with_store(
+        config: Config,
+        listener: TcpListener,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartError> {
+        let settings = settings(&config)?;
+        let verifier = verifier(&config, &listener)?;
+        Self::assemble(config, listener, settings, verifier, store).await
+    }
+
+    async fn assemble(
+        config: Config,
+        listener: TcpListener,
+        settings: Settings,
+        verifier: Option<Verifier>,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartError> {
         let dispatcher = Dispatcher::start(store, settings).await?;
         let schema = api::schema(
             dispatcher.clone(),
@@ -179,6 +167,53 @@ impl Application {
         self.dispatcher.shutdown().await;
         served
     }
+}
+
+/// The dispatcher's settings from the configuration, checked.
+fn settings(config: &Config) -> Result<Settings, StartError> {
+    let settings = Settings {
+        match_radius: RadiusKm::parse(config.match_radius_km)
+            .map_err(|e| StartError::Config(format!("--match-radius-km: {e}")))?,
+        request_timeout: config.request_timeout,
+        search_interval: config.search_interval,
+        max_update_rate: config.max_update_rate,
+        max_speed_kmh: config.max_speed_kmh,
+    };
+    if settings.search_interval.is_zero() {
+        return Err(StartError::Config(
+            "--search-interval must be more than 0".into(),
+        ));
+    }
+    if !config.max_speed_kmh.is_finite() || config.max_speed_kmh < 0.0 {
+        return Err(StartError::Config(
+            "--max-speed-kmh must be 0 (off) or more".into(),
+        ));
+    }
+    Ok(settings)
+}
+
+/// The token verifier; without one, the service only serves loopback
+/// (unless told otherwise).
+fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Verifier>, StartError> {
+    let verifier = Verifier::from_config(
+        config.jwt_secret.as_deref(),
+        config.jwt_public_key.as_deref(),
+    )
+    .map_err(StartError::Config)?;
+    if verifier.is_none() {
+        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        if !addr.ip().is_loopback() && !config.insecure_no_auth {
+            return Err(StartError::Config(format!(
+                "no --jwt-secret or --jwt-public-key: refusing to serve {addr} without authentication \
+                 (give a key, listen on loopback, or pass --insecure-no-auth)"
+            )));
+        }
+        warn!("NO AUTHENTICATION: no JWT key configured, anyone who reaches this service may do anything");
+    }
+    Ok(verifier)
 }
 
 async fn open_store(config: &Config, match_radius: RadiusKm) -> Result<Arc<dyn Store>, StartError> {

@@ -78,7 +78,7 @@ fn main() -> ExitCode {
                 }
             };
             match runtime.block_on(tracking::simulate::run(args)) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(_) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("tracking: {error}");
                     ExitCode::FAILURE

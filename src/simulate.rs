@@ -62,6 +62,19 @@ fn parse_point(s: &str) -> Result<Coordinates, String> {
     Coordinates::parse(lat, lng).map_err(|e| e.to_string())
 }
 
+/// What a simulation did, as counted by the simulator itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Position reports sent.
+    pub reports: u64,
+    /// Rides requested.
+    pub requests: u64,
+    /// Rides the simulated drivers completed.
+    pub completed: u64,
+    /// Calls that failed (transport errors or GraphQL errors).
+    pub errors: u64,
+}
+
 #[derive(Default)]
 struct Counters {
     reports: AtomicU64,
@@ -218,7 +231,7 @@ async fn ride_requests(api: Api, args: SimulateArgs) {
 }
 
 /// Runs the simulation until `duration` passes or Ctrl-C.
-pub async fn run(args: SimulateArgs) -> Result<(), String> {
+pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -276,12 +289,15 @@ pub async fn run(args: SimulateArgs) -> Result<(), String> {
         _ = stats => {}
     }
     tasks.shutdown().await;
+    let summary = Summary {
+        reports: counters.reports.load(Ordering::Relaxed),
+        requests: counters.requests.load(Ordering::Relaxed),
+        completed: counters.completed.load(Ordering::Relaxed),
+        errors: counters.errors.load(Ordering::Relaxed),
+    };
     println!(
         "done: reports {}  rides requested {}  completed {}  errors {}",
-        counters.reports.load(Ordering::Relaxed),
-        counters.requests.load(Ordering::Relaxed),
-        counters.completed.load(Ordering::Relaxed),
-        counters.errors.load(Ordering::Relaxed),
+        summary.reports, summary.requests, summary.completed, summary.errors,
     );
-    Ok(())
+    Ok(summary)
 }

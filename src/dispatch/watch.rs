@@ -57,3 +57,81 @@ pub(super) async fn ride_changes(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use chrono::Utc;
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::{
+        domain::{Coordinates, DriverId, RadiusKm, RideStatus, RiderId},
+        store::{
+            events::{Capacities, EventHub},
+            memory::MemoryStore,
+            SearchOutcome,
+        },
+    };
+
+    /// A subscriber that missed events (two, with room for one) re-reads the
+    /// ride and goes on from the state the store holds.
+    #[tokio::test]
+    async fn a_subscriber_that_falls_behind_rereads_the_ride() {
+        let hub = EventHub::with_capacities(Capacities {
+            per_ride: 1,
+            ..Capacities::default()
+        });
+        let store = Arc::new(MemoryStore::with_events(Duration::from_secs(60), hub));
+        let at = Coordinates::parse(0.0, 0.0).unwrap_or_else(|e| panic!("{e}"));
+        let rider = RiderId::parse("r").unwrap_or_else(|e| panic!("{e}"));
+        let now = Utc::now();
+        let ride = store
+            .create_ride(&rider, at, now, now + chrono::Duration::minutes(1))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut changes = Box::pin(
+            ride_changes(store.clone(), &ride.id)
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        );
+        let first = changes.next().await.unwrap_or_else(|| panic!("snapshot"));
+        assert_eq!(first.status, RideStatus::Searching);
+
+        // Two events before the subscriber reads again: the real match, then
+        // a made-up one the store never holds. Only a re-read of the store
+        // after the lag gives the ride as it really is.
+        let driver = DriverId::parse("d").unwrap_or_else(|e| panic!("{e}"));
+        store
+            .update_location(&driver, at, now, 0.0)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let radius = RadiusKm::parse(1.0).unwrap_or_else(|e| panic!("{e}"));
+        let matched = match store.try_match(&ride.id, radius, now).await {
+            Ok(SearchOutcome::Matched(ride)) => ride,
+            other => panic!("expected a match, got {other:?}"),
+        };
+        let mut made_up = (*matched).clone();
+        made_up.status = RideStatus::Searching;
+        made_up.revision = 9;
+        store.events().publish(Arc::new(made_up));
+
+        let next = changes.next().await.unwrap_or_else(|| panic!("an event"));
+        assert_eq!(
+            (next.status, next.revision),
+            (RideStatus::DriverFound, 2),
+            "re-read after the lag"
+        );
+        store
+            .complete_ride(&ride.id, now)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let last = changes.next().await.unwrap_or_else(|| panic!("an event"));
+        assert_eq!(last.status, RideStatus::Completed);
+        assert!(
+            changes.next().await.is_none(),
+            "ends after the terminal status"
+        );
+    }
+}

@@ -36,6 +36,7 @@ const DRIVERS_CAPACITY: usize = 4096;
 /// Fan-out of ride status changes to subscribers on this instance.
 #[derive(Debug)]
 pub struct EventHub {
+    per_ride: usize,
     rides: Mutex<RideChannels>,
     all: broadcast::Sender<Arc<Ride>>,
     available: broadcast::Sender<Coordinates>,
@@ -54,20 +55,48 @@ struct RideChannels {
     swept_at: usize,
 }
 
-impl Default for EventHub {
+/// How many events each of the hub's channels holds for its slowest
+/// subscriber before that subscriber is told it fell behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacities {
+    pub per_ride: usize,
+    pub all_rides: usize,
+    pub available: usize,
+    pub drivers: usize,
+}
+
+impl Default for Capacities {
     fn default() -> Self {
         Self {
-            rides: Mutex::new(RideChannels::default()),
-            all: broadcast::channel(ALL_RIDES_CAPACITY).0,
-            available: broadcast::channel(AVAILABLE_CAPACITY).0,
-            drivers: broadcast::channel(DRIVERS_CAPACITY).0,
-            orphans: tokio::sync::Notify::new(),
-            wakes_wanted: std::sync::atomic::AtomicBool::new(false),
+            per_ride: PER_RIDE_CAPACITY,
+            all_rides: ALL_RIDES_CAPACITY,
+            available: AVAILABLE_CAPACITY,
+            drivers: DRIVERS_CAPACITY,
         }
     }
 }
 
+impl Default for EventHub {
+    fn default() -> Self {
+        Self::with_capacities(Capacities::default())
+    }
+}
+
 impl EventHub {
+    /// A hub whose channels hold `capacities` events (tests make them tiny
+    /// to see what a slow subscriber gets).
+    pub fn with_capacities(capacities: Capacities) -> Self {
+        Self {
+            per_ride: capacities.per_ride.max(1),
+            rides: Mutex::new(RideChannels::default()),
+            all: broadcast::channel(capacities.all_rides.max(1)).0,
+            available: broadcast::channel(capacities.available.max(1)).0,
+            drivers: broadcast::channel(capacities.drivers.max(1)).0,
+            orphans: tokio::sync::Notify::new(),
+            wakes_wanted: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
     /// Delivers a ride's new state to everyone watching it.
     pub fn publish(&self, ride: Arc<Ride>) {
         {
@@ -95,7 +124,7 @@ impl EventHub {
         rides
             .by_ride
             .entry(id.clone())
-            .or_insert_with(|| broadcast::channel(PER_RIDE_CAPACITY).0)
+            .or_insert_with(|| broadcast::channel(self.per_ride).0)
             .subscribe()
     }
 

@@ -87,11 +87,31 @@ impl PointDistance for IndexedDriver {
 impl MemoryStore {
     /// An empty fleet; drivers silent for `driver_ttl` read as OFFLINE.
     pub fn new(driver_ttl: Duration) -> Self {
+        Self::with_events(driver_ttl, EventHub::default())
+    }
+
+    /// An empty fleet publishing through `events`.
+    pub fn with_events(driver_ttl: Duration, events: EventHub) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             driver_ttl: chrono::Duration::from_std(driver_ttl).unwrap_or(chrono::Duration::MAX),
-            events: EventHub::default(),
+            events,
         }
+    }
+
+    /// Everything the store holds, as it stands at `now`: every driver and
+    /// every ride, sorted by id (for tests and debugging: it copies it all).
+    pub fn contents(&self, now: DateTime<Utc>) -> (Vec<Driver>, Vec<Arc<Ride>>) {
+        let inner = self.lock();
+        let mut drivers: Vec<Driver> = inner
+            .drivers
+            .iter()
+            .map(|(id, rec)| self.view(id, rec, now))
+            .collect();
+        drivers.sort_by(|a, b| a.id.cmp(&b.id));
+        let mut rides: Vec<Arc<Ride>> = inner.rides.values().cloned().collect();
+        rides.sort_by(|a, b| a.id.cmp(&b.id));
+        (drivers, rides)
     }
 
     /// Applies one position report: `None` when it is older than the

@@ -11,6 +11,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
+import net from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -25,11 +26,52 @@ const WAIT = 15_000;
 let service;
 let base;
 let browser;
+let proxy;
 
-function startService(listen = '127.0.0.1:0') {
+// The service's environment: ours without TRACKING_*, so an exported
+// TRACKING_REDIS_URL or TRACKING_JWT_SECRET cannot change what is tested.
+function serviceEnv() {
+  const env = { RUST_LOG: 'info' };
+  for (const [name, value] of Object.entries(process.env)) {
+    if (!name.startsWith('TRACKING_') && name !== 'RUST_LOG') env[name] = value;
+  }
+  return env;
+}
+
+// A TCP proxy on a port of the test's own, in front of whichever service
+// runs now: a restarted service gets a fresh free port, while the page keeps
+// talking to the same address (no port is ever given up and taken again).
+function startProxy() {
+  const state = { target: null, sockets: new Set() };
+  const server = net.createServer((client) => {
+    if (!state.target) return client.destroy();
+    const upstream = net.connect(state.target.port, state.target.host);
+    for (const s of [client, upstream]) {
+      state.sockets.add(s);
+      s.on('close', () => state.sockets.delete(s));
+      s.on('error', () => {});
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  return new Promise((resolveProxy) => {
+    server.listen(0, '127.0.0.1', () => {
+      resolveProxy({
+        url: `http://127.0.0.1:${server.address().port}`,
+        point(url) { const u = new URL(url); state.target = { host: u.hostname, port: Number(u.port) }; },
+        cut() { state.target = null; for (const s of state.sockets) s.destroy(); },
+        close() { this.cut(); server.close(); },
+      });
+    });
+  });
+}
+
+function startService() {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(binary, ['--listen', listen, '--search-interval', '60s'], {
-      env: { ...process.env, RUST_LOG: 'info' },
+    const child = spawn(binary, ['--listen', '127.0.0.1:0', '--search-interval', '60s'], {
+      env: serviceEnv(),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const timer = setTimeout(() => reject(new Error('the service did not say where it listens')), WAIT);
@@ -65,7 +107,9 @@ const updateLocation = (id, lat, lng) =>
 before(async () => {
   const started = await startService();
   service = started.child;
-  base = started.url;
+  proxy = await startProxy();
+  proxy.point(started.url);
+  base = proxy.url;
   browser = await chromium.launch({
     executablePath: browserPath,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
@@ -76,6 +120,7 @@ before(async () => {
 after(async () => {
   if (browser) await browser.close();
   if (service) service.kill('SIGTERM');
+  if (proxy) proxy.close();
 });
 
 test('the dashboard shows drivers, matches a ride requested by a click, and cancels another', async () => {
@@ -141,13 +186,14 @@ test('the page shows the connection state and reconnects after the service resta
   const page = await browser.newPage();
   await page.goto(`${base}/`);
   await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
-  const listen = new URL(base).host;
   const stopped = new Promise((r) => service.once('exit', r));
   service.kill('SIGTERM');
   await stopped;
+  proxy.cut();
   await page.locator('#status[data-state="disconnected"]').waitFor({ timeout: WAIT });
-  const restarted = await startService(listen);
+  const restarted = await startService();
   service = restarted.child;
+  proxy.point(restarted.url);
   await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
   // The new instance's fleet reaches the page.
   await updateLocation('after-restart', CENTER.lat, CENTER.lng);

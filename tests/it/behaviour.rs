@@ -10,7 +10,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::common::{
-    error_code_of, eventually, id_of, north_of, within, Protocol, StoreKind, TestApp, DRIVER, RIDER,
+    error_code_of, eventually, id_of, north_of, Protocol, StoreKind, TestApp, DRIVER, RIDER,
 };
 
 macro_rules! for_each_store {
@@ -85,12 +85,23 @@ async fn no_driver_means_the_request_expires_on_time(store: StoreKind) {
     );
     let late = seen_at.signed_duration_since(expires).num_milliseconds();
     // The search interval is a minute: an expiry driven by polling would be
-    // a minute late. Allow scheduling slack only.
+    // a minute late. Allow scheduling slack on a busy machine only.
     assert!(
-        (0..500).contains(&late),
+        (0..5000).contains(&late),
         "expired {late} ms after expiresAt"
     );
     sub.expect_complete().await;
+
+    // An expired ride never gets a driver, even one standing at its pickup:
+    // a new ride there gets that driver, which it could not if the expired
+    // ride had taken it.
+    app.update_location("late", DRIVER).await;
+    let next = id_of(&app.request_driver("rider-2", RIDER).await);
+    let found = app.ride_reaches(&next, "DRIVER_FOUND").await;
+    assert_eq!(found["driver"]["id"], "late");
+    let ride = app.ride(&id_of(&ride)).await;
+    assert_eq!(ride["status"], "EXPIRED");
+    assert!(ride["driver"].is_null(), "{ride}");
 }
 
 /// The seed's second scenario: a driver reports during the search and gets
@@ -103,12 +114,9 @@ async fn a_driver_arriving_during_the_search_is_assigned(store: StoreKind) {
     sub.expect_status("SEARCHING").await;
 
     app.update_location("1", DRIVER).await;
-    let found = within(
-        Duration::from_secs(2),
-        "DRIVER_FOUND after the driver reported",
-        sub.expect_status("DRIVER_FOUND"),
-    )
-    .await;
+    // The search interval is a minute: only the wake-up explains a match
+    // within the suite's patience.
+    let found = sub.expect_status("DRIVER_FOUND").await;
     assert_eq!(found["driver"]["id"], "1");
     assert_eq!(found["driver"]["status"], "ASSIGNED");
     let km = found["distanceKm"].as_f64().expect("distanceKm");
@@ -144,20 +152,21 @@ async fn a_searching_ride_is_cancelled_at_once(store: StoreKind) {
         cancelled["data"]["cancelRequest"]["status"], "CANCELLED",
         "{cancelled}"
     );
-    within(
-        Duration::from_secs(1),
-        "the CANCELLED event",
-        sub.expect_status("CANCELLED"),
-    )
-    .await;
+    sub.expect_status("CANCELLED").await;
     sub.expect_complete().await;
 
-    // A cancelled ride never gets a driver, even one standing next to it.
+    // A cancelled ride never gets a driver, even one standing next to it: a
+    // new ride there gets that driver, which it could not if the cancelled
+    // ride had taken it.
     app.update_location("1", DRIVER).await;
+    let next = id_of(&app.request_driver("rider-2", RIDER).await);
+    assert_eq!(
+        app.ride_reaches(&next, "DRIVER_FOUND").await["driver"]["id"],
+        "1"
+    );
     let ride = app.ride(&id).await;
     assert_eq!(ride["status"], "CANCELLED");
     assert!(ride["driver"].is_null());
-    assert_eq!(app.driver("1").await["status"], "AVAILABLE");
 }
 
 async fn cancelling_a_found_ride_frees_its_driver(store: StoreKind) {
@@ -176,18 +185,13 @@ async fn cancelling_a_found_ride_frees_its_driver(store: StoreKind) {
         cancelled["data"]["cancelRequest"]["status"], "CANCELLED",
         "{cancelled}"
     );
-    // The freed driver wakes the waiting ride at once.
-    let found = within(
-        Duration::from_secs(2),
-        "the freed driver to be matched",
-        sub.expect_status("DRIVER_FOUND"),
-    )
-    .await;
+    // The freed driver wakes the waiting ride (the interval is a minute).
+    let found = sub.expect_status("DRIVER_FOUND").await;
     assert_eq!(found["driver"]["id"], "1");
 }
 
 async fn cancel_and_complete_follow_the_ride_rules(store: StoreKind) {
-    let app = TestApp::spawn(store, |c| c.request_timeout = Duration::from_millis(300)).await;
+    let app = TestApp::spawn(store, |_| {}).await;
 
     // Unknown ids.
     assert_eq!(error_code_of(&app.cancel("999").await), "NOT_FOUND");
@@ -206,10 +210,13 @@ async fn cancel_and_complete_follow_the_ride_rules(store: StoreKind) {
     assert_eq!(once, twice, "a second cancel changes nothing");
     assert_eq!(error_code_of(&app.complete(&searching).await), "CONFLICT");
 
-    // An expired ride cannot be cancelled.
-    let expiring = id_of(&app.request_driver("rider-2", north_of(RIDER, 50.0)).await);
-    app.ride_reaches(&expiring, "EXPIRED").await;
-    assert_eq!(error_code_of(&app.cancel(&expiring).await), "CONFLICT");
+    // An expired ride cannot be cancelled (a service of its own, with a
+    // short timeout, so the rest of this test has all the time it needs).
+    let hasty = TestApp::spawn(store, |c| c.request_timeout = Duration::from_millis(300)).await;
+    let expiring = id_of(&hasty.request_driver("rider-2", north_of(RIDER, 50.0)).await);
+    hasty.ride_reaches(&expiring, "EXPIRED").await;
+    assert_eq!(error_code_of(&hasty.cancel(&expiring).await), "CONFLICT");
+    assert_eq!(error_code_of(&hasty.complete(&expiring).await), "CONFLICT");
 
     // A completed ride cannot be cancelled or completed again, and its driver is free.
     app.update_location("d1", DRIVER).await;
@@ -276,7 +283,7 @@ async fn an_assigned_driver_is_neither_listed_nor_matched_again(store: StoreKind
     assert!(app.nearby(RIDER, 15.0, 10).await.is_empty());
 
     let second = id_of(&app.request_driver("rider-2", RIDER).await);
-    let ride = app.ride(&second).await;
+    let ride = app.searched(&second).await;
     assert_eq!(
         ride["status"], "SEARCHING",
         "not matched to an ASSIGNED driver: {ride}"
@@ -311,7 +318,7 @@ async fn go_offline_rules(store: StoreKind) {
     );
     let ride = id_of(&app.request_driver("rider-1", RIDER).await);
     assert_eq!(
-        app.ride(&ride).await["status"],
+        app.searched(&ride).await["status"],
         "SEARCHING",
         "an OFFLINE driver is not matched"
     );
@@ -339,7 +346,7 @@ async fn a_silent_driver_goes_offline(store: StoreKind) {
     );
     let ride = id_of(&app.request_driver("rider-1", RIDER).await);
     assert_eq!(
-        app.ride(&ride).await["status"],
+        app.searched(&ride).await["status"],
         "SEARCHING",
         "a silent driver is not matched"
     );

@@ -6,7 +6,9 @@
 mod behaviour;
 mod cluster;
 mod common;
+mod faults;
 mod fuzz;
+mod live;
 mod rest;
 mod schema;
 mod security;

@@ -1,14 +1,17 @@
-//! The simulator drives a real service through its public API.
+//! The simulator drives a real service through its public API: drivers
+//! report, riders request, drivers are matched, drive to the pickup and
+//! complete their rides.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use tracking::{domain::Coordinates, simulate::SimulateArgs};
+use tracking::{domain::Coordinates, simulate::SimulateArgs, store::memory::MemoryStore};
 
-use crate::common::{StoreKind, TestApp, RIDER};
+use crate::common::{TestApp, RIDER};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_simulator_fills_the_city() {
-    let app = TestApp::spawn(StoreKind::Memory, |c| c.max_speed_kmh = 300.0).await;
+async fn the_simulator_runs_a_city_where_rides_are_matched_and_completed() {
+    let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+    let app = TestApp::spawn_on(store.clone(), |_| {}).await;
     let args = SimulateArgs {
         url: app.url(""),
         token: None,
@@ -16,25 +19,48 @@ async fn the_simulator_fills_the_city() {
         rides_per_minute: 600.0,
         center: Coordinates::parse(RIDER.0, RIDER.1).expect("centre"),
         radius_km: 3.0,
-        report_every: Duration::from_millis(200),
-        trip: Duration::from_millis(200),
-        speed_kmh: 40.0,
-        duration: Some(Duration::from_secs(3)),
+        report_every: Duration::from_millis(100),
+        trip: Duration::from_millis(100),
+        // Fast enough to reach any pickup within a second or two.
+        speed_kmh: 10_000.0,
+        duration: Some(Duration::from_secs(6)),
     };
-    tracking::simulate::run(args)
+    let summary = tracking::simulate::run(args)
         .await
         .expect("the simulation runs");
-    for i in 0..12 {
-        let driver = app.driver(&format!("sim-{i}")).await;
-        assert!(
-            driver["location"]["lat"].is_number(),
-            "sim-{i} reported: {driver}"
-        );
-    }
-    let first = app.ride("1").await;
-    assert!(first.is_object(), "the simulator requested rides");
-    assert_ne!(
-        first["status"], "EXPIRED",
-        "with drivers near, rides are matched: {first}"
+    assert_eq!(summary.errors, 0, "{summary:?}");
+    assert!(
+        summary.requests >= 30,
+        "riders requested rides: {summary:?}"
+    );
+    assert!(
+        summary.completed >= 1,
+        "drivers completed rides: {summary:?}"
+    );
+
+    // The store agrees: every driver reported, rides were matched and
+    // completed, and none expired (drivers were always near).
+    let (drivers, rides) = store.contents(chrono::Utc::now());
+    assert_eq!(drivers.len(), 12);
+    let status = |s: &str| rides.iter().filter(|r| r.status.as_str() == s).count();
+    // (A call cut off when the simulation stops may have landed uncounted.)
+    assert!(status("COMPLETED") as u64 >= summary.completed, "{rides:?}");
+    assert_eq!(status("EXPIRED"), 0);
+    let made = rides.len() as u64;
+    assert!(
+        made <= summary.requests && made + 1 >= summary.requests,
+        "{made} rides for {} requests",
+        summary.requests
+    );
+    let matches = app
+        .metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("tracking_matches_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        matches >= summary.completed as f64,
+        "tracking_matches_total {matches}"
     );
 }

@@ -1,9 +1,10 @@
 //! Shared test setup: a real server on 127.0.0.1:0, real HTTP and WebSocket
-//! clients, and (for the Redis store) a real `redis-server` on its own port.
+//! clients, and (for the Redis store) a real `redis-server` of the test's own.
 
 #![allow(dead_code)]
 
 pub mod process;
+pub mod raw_ws;
 pub mod redis_server;
 pub mod ws;
 
@@ -11,7 +12,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
-use tracking::{Application, Config};
+use tracking::{store::Store, Application, Config};
 
 pub use process::ServiceProcess;
 pub use redis_server::RedisServer;
@@ -69,12 +70,20 @@ pub fn test_config() -> Config {
 
 /// A running service.
 pub struct TestApp {
-    pub addr: SocketAddr,
-    pub http: reqwest::Client,
+    /// The client every helper goes through (no token).
+    client: Client,
     /// Keeps the Redis server alive as long as the app (when it has one).
     pub redis: Option<Arc<RedisServer>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
 }
 
 impl TestApp {
@@ -90,8 +99,7 @@ impl TestApp {
     /// A client for a service running elsewhere (e.g. a child process).
     pub fn attach(addr: SocketAddr) -> Self {
         Self {
-            addr,
-            http: reqwest::Client::new(),
+            client: Client::new(addr, None),
             redis: None,
             stop: None,
             task: None,
@@ -112,22 +120,39 @@ impl TestApp {
         let app = Application::build_on(config, listener)
             .await
             .expect("build the service");
+        Self::run(app, redis)
+    }
+
+    /// Starts a service around a store the test made (and can look into).
+    pub async fn spawn_on(store: Arc<dyn Store>, tweak: impl FnOnce(&mut Config)) -> Self {
+        let mut config = test_config();
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let app = Application::build_with_store(config, listener, store)
+            .await
+            .expect("build the service");
+        Self::run(app, None)
+    }
+
+    fn run(app: Application, redis: Option<Arc<RedisServer>>) -> Self {
         let addr = app.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async {
             let _ = stopped.await;
         }));
         Self {
-            addr,
-            http: reqwest::Client::new(),
+            client: Client::new(addr, None),
             redis,
             stop: Some(stop),
             task: Some(task),
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+    /// The same service, as the holder of `token`.
+    pub fn as_user(&self, token: &str) -> Client {
+        Client::new(self.addr, Some(token.to_owned()))
     }
 
     /// Stops the server gracefully and waits for it.
@@ -142,21 +167,34 @@ impl TestApp {
                 .expect("server result");
         }
     }
+}
+
+/// Talks to a service over HTTP and WebSocket, with a bearer token or none.
+#[derive(Clone)]
+pub struct Client {
+    pub addr: SocketAddr,
+    pub http: reqwest::Client,
+    pub token: Option<String>,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr, token: Option<String>) -> Self {
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            token,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
 
     /// Posts a GraphQL request; returns the whole response body.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let response = within(
-            PATIENCE,
-            "a GraphQL response",
-            self.http
-                .post(self.url("/graphql"))
-                .json(&json!({"query": query, "variables": variables}))
-                .send(),
-        )
-        .await
-        .expect("POST /graphql");
-        assert_eq!(response.status(), 200, "POST /graphql status");
-        response.json().await.expect("JSON body")
+        let (status, body) = self.gql_as(self.token.as_deref(), query, variables).await;
+        assert_eq!(status, 200, "POST /graphql status: {body}");
+        body
     }
 
     /// Posts a GraphQL request with a bearer token (or none); returns the
@@ -189,23 +227,45 @@ impl TestApp {
         error_code_of(&body)
     }
 
-    /// Posts raw text to a path; returns status and body (JSON when it parses).
+    /// Posts raw text to a path (with this client's token); returns status
+    /// and body (JSON when it parses).
     pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
-        let response = within(
-            PATIENCE,
-            "an HTTP response",
-            self.http
-                .post(self.url(path))
-                .header("content-type", "application/json")
-                .body(body.to_owned())
-                .send(),
-        )
-        .await
-        .expect("POST");
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = within(PATIENCE, "an HTTP response", request.send())
+            .await
+            .expect("POST");
         let status = response.status().as_u16();
         let text = response.text().await.expect("body");
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, value)
+    }
+
+    /// `GET` a path; status and body text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = within(
+            PATIENCE,
+            "an HTTP response",
+            self.http.get(self.url(path)).send(),
+        )
+        .await
+        .expect("GET");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// The `connection_init` payload carrying this client's token.
+    pub fn init_payload(&self) -> Value {
+        match &self.token {
+            Some(token) => json!({"authorization": format!("Bearer {token}")}),
+            None => json!({}),
+        }
     }
 
     /// Opens a WebSocket on `/ws` and starts one subscription.
@@ -215,7 +275,8 @@ impl TestApp {
         query: &str,
         variables: Value,
     ) -> Subscription {
-        Subscription::start(self.addr, protocol, query, variables).await
+        Subscription::start_with_init(self.addr, protocol, self.init_payload(), query, variables)
+            .await
     }
 
     /// Subscribes to `rideStatus` for one ride.
@@ -255,7 +316,7 @@ impl TestApp {
 
     pub async fn driver(&self, id: &str) -> Value {
         self.data(
-            "query($id: ID!) { driver(id: $id) { id status location { lat lng } updatedAt } }",
+            "query($id: ID!) { driver(id: $id) { id status location { lat lng } updatedAt rideId } }",
             json!({"id": id}),
         )
         .await["driver"]
@@ -336,6 +397,26 @@ impl TestApp {
             }
         })
         .await
+    }
+
+    /// Waits until the ride's search task has searched at least once (a
+    /// search that finds nobody changes no status, so nothing is pushed:
+    /// this polls), and returns the ride then. Checks that a ride is *not*
+    /// matched must come after this, or a wrong match landing after the
+    /// check would pass unseen.
+    pub async fn searched(&self, id: &str) -> Value {
+        eventually(&format!("ride {id} to have searched"), || async {
+            let ride = self.ride(id).await;
+            (ride["searches"].as_i64().unwrap_or(0) >= 1).then_some(ride)
+        })
+        .await
+    }
+
+    /// `/metrics` as text.
+    pub async fn metrics(&self) -> String {
+        let (status, text) = self.get("/metrics").await;
+        assert_eq!(status, 200, "GET /metrics");
+        text
     }
 }
 

@@ -1,36 +1,102 @@
 //! The service as a child process of the built binary, for tests that kill
-//! it the hard way.
+//! it the hard way, stop it with a signal, or read what it logs.
+//!
+//! Every child starts with the test's environment minus `TRACKING_*`, so a
+//! developer who exported `TRACKING_REDIS_URL` or `TRACKING_JWT_SECRET` (as
+//! the README suggests) runs the same suite as CI.
 
 use std::{
     io::{BufRead, BufReader},
     net::SocketAddr,
-    process::{Child, Command, Stdio},
-    sync::mpsc,
-    time::Duration,
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::{mpsc, Arc, Mutex},
+    time::{Duration, Instant},
 };
 
 use super::PATIENCE;
+
+/// The `tracking` binary, with no `TRACKING_*` variable inherited.
+pub fn tracking_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tracking"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("TRACKING_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Lines a child printed on stdout, with when each arrived.
+#[derive(Debug, Default)]
+pub struct Log {
+    lines: Vec<(Instant, String)>,
+}
+
+impl Log {
+    /// How many lines arrived within `window` before now.
+    pub fn lines_within(&self, window: Duration) -> usize {
+        let since = Instant::now() - window;
+        self.lines.iter().filter(|(at, _)| *at >= since).count()
+    }
+
+    /// Whether any line so far contains `text`.
+    pub fn contains(&self, text: &str) -> bool {
+        self.lines.iter().any(|(_, l)| l.contains(text))
+    }
+
+    /// Every line, for failure messages.
+    pub fn text(&self) -> String {
+        self.lines
+            .iter()
+            .map(|(_, l)| l.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
 
 /// A `tracking` process listening on a free port.
 pub struct ServiceProcess {
     child: Child,
     pub addr: SocketAddr,
+    pub log: Arc<Mutex<Log>>,
 }
 
 impl ServiceProcess {
     /// Starts the binary with `args` (plus `--listen 127.0.0.1:0`) and waits
     /// until it says where it listens.
     pub fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tracking"))
+        Self::start_under(None, args)
+    }
+
+    /// Like [`ServiceProcess::start`], run through a wrapper command (such
+    /// as `faketime -f +30s`).
+    pub fn start_under(wrapper: Option<&[&str]>, args: &[&str]) -> Self {
+        let mut command = match wrapper {
+            Some([program, rest @ ..]) => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(env!("CARGO_BIN_EXE_tracking"));
+                for (name, _) in std::env::vars_os() {
+                    if name.to_string_lossy().starts_with("TRACKING_") {
+                        command.env_remove(name);
+                    }
+                }
+                command
+            }
+            _ => tracking_command(),
+        };
+        let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the tracking binary");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Log::default()));
+        let lines = log.clone();
         // Read every line so the child never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -42,46 +108,82 @@ impl ServiceProcess {
                         .to_owned();
                     let _ = tx.send(addr);
                 }
+                if let Ok(mut log) = lines.lock() {
+                    // Bounded: a runaway child cannot eat the test's memory.
+                    if log.lines.len() < 200_000 {
+                        log.lines.push((Instant::now(), line));
+                    }
+                }
             }
         });
-        let addr = rx
-            .recv_timeout(PATIENCE)
-            .expect("the service to say where it listens")
-            .parse()
-            .expect("a socket address");
-        Self { child, addr }
+        let addr = match rx.recv_timeout(PATIENCE) {
+            Ok(addr) => addr.parse().expect("a socket address"),
+            Err(_) => {
+                let _ = child.kill();
+                panic!("the service did not say where it listens within {PATIENCE:?}")
+            }
+        };
+        Self { child, addr, log }
     }
 
     /// Runs the binary to its end; returns exit success and stderr.
     pub fn run_to_exit(args: &[&str]) -> (bool, String) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tracking"))
+        let mut child = tracking_command()
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the tracking binary");
-        let started = std::time::Instant::now();
-        loop {
-            if let Some(status) = child.try_wait().expect("wait") {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
-                }
-                return (status.success(), stderr);
-            }
-            if started.elapsed() > PATIENCE {
-                let _ = child.kill();
-                panic!("the service did not exit within {PATIENCE:?}");
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let status = wait_for(&mut child, PATIENCE)
+            .unwrap_or_else(|| panic!("the service did not exit within {PATIENCE:?}"));
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
         }
+        (status.success(), stderr)
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGTERM: the service's graceful shutdown.
+    pub fn terminate(&self) {
+        signal(self.child.id(), libc::SIGTERM);
+    }
+
+    /// Waits up to `limit` for the process to exit.
+    pub fn wait(&mut self, limit: Duration) -> Option<ExitStatus> {
+        wait_for(&mut self.child, limit)
     }
 
     /// SIGKILL: no shutdown code runs, nothing is handed over.
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Sends `sig` to a process.
+pub fn signal(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid");
+    // SAFETY: kill(2) with a pid we spawned; no memory is involved.
+    let done = unsafe { libc::kill(pid, sig) };
+    assert_eq!(done, 0, "kill({pid}, {sig})");
+}
+
+fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let started = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -1,63 +1,111 @@
-//! A `redis-server` of the test's own, on a free port, gone with the test.
+//! A `redis-server` of the test's own, gone with the test.
+//!
+//! It listens on a unix socket in a directory of its own (`--port 0`: no TCP
+//! at all), so no other test, and no other Redis on the machine, can ever
+//! answer in its place: there is no port to race for, and a restart comes
+//! back on the same path. Every start also checks that the server answering
+//! is the process this launcher spawned (`INFO server`'s `process_id`).
 
 use std::{
-    net::TcpListener,
+    path::PathBuf,
     process::{Child, Command, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
 };
 
-use super::{eventually, PATIENCE};
+use super::{within, PATIENCE};
 
-/// A private Redis: started from PATH with nothing saved to disk.
+/// A private Redis: started from PATH with nothing saved to disk (unless the
+/// test asks for persistence).
 pub struct RedisServer {
-    port: u16,
-    dir: std::path::PathBuf,
+    dir: PathBuf,
+    extra: Vec<String>,
     child: std::sync::Mutex<Option<Child>>,
 }
 
+/// Makes each server's directory unique within this test process.
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
 impl RedisServer {
-    /// Starts `redis-server` on a free port and waits until it answers.
+    /// Starts `redis-server` on its own unix socket and waits until it answers.
     pub async fn start() -> Self {
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("tracking-test-redis-{port}-{}", std::process::id()));
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`RedisServer::start`], with extra `redis-server` arguments (for
+    /// example `--appendonly yes`).
+    pub async fn start_with(extra: &[&str]) -> Self {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tracking-redis-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir for redis");
         let server = Self {
-            port,
             dir,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             child: std::sync::Mutex::new(None),
         };
         server.start_again().await;
         server
     }
 
-    /// The URL the service connects to.
-    pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+    fn socket(&self) -> PathBuf {
+        self.dir.join("redis.sock")
     }
 
-    /// Starts the server again on the same port after [`RedisServer::stop`].
+    /// The URL the service connects to.
+    pub fn url(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// The server's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.lock().expect("lock").as_ref().map(Child::id)
+    }
+
+    /// Starts the server again (same socket, same directory) after
+    /// [`RedisServer::stop`] or [`RedisServer::shutdown_saving`].
     pub async fn start_again(&self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let mut child = Command::new("redis-server")
+            .args(["--port", "0", "--unixsocketperm", "700"])
+            .arg("--unixsocket")
+            .arg(self.socket())
             .args(["--save", "", "--appendonly", "no"])
+            .args(&self.extra)
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server on PATH (the README's test command installs it)");
-        *self.child.lock().expect("lock") = Some(child);
-        let url = self.url();
-        eventually("redis-server to answer PING", || {
-            let url = url.clone();
-            async move {
-                let client = redis::Client::open(url).ok()?;
-                let mut conn = client.get_multiplexed_async_connection().await.ok()?;
-                let pong: String = redis::cmd("PING").query_async(&mut conn).await.ok()?;
-                (pong == "PONG").then_some(())
+        let pid = child.id();
+        let answered = within(PATIENCE, "redis-server to answer PING", async {
+            loop {
+                if let Some(status) = child.try_wait().expect("wait for redis-server") {
+                    panic!("redis-server exited at start: {status}");
+                }
+                if let Some(answering) = self.answering_pid().await {
+                    return answering;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         })
         .await;
+        assert_eq!(answered, pid, "the Redis answering is not the one started");
+        *self.child.lock().expect("lock") = Some(child);
+    }
+
+    /// The process id of whatever answers on the socket.
+    async fn answering_pid(&self) -> Option<u32> {
+        let client = redis::Client::open(self.url()).ok()?;
+        let mut conn = client.get_multiplexed_async_connection().await.ok()?;
+        let info: String = redis::cmd("INFO")
+            .arg("server")
+            .query_async(&mut conn)
+            .await
+            .ok()?;
+        info.lines()
+            .find_map(|l| l.strip_prefix("process_id:"))
+            .and_then(|v| v.trim().parse().ok())
     }
 
     /// Stops the server after it saved its data, so that
@@ -69,15 +117,20 @@ impl RedisServer {
             .arg("SAVE")
             .query_async(&mut conn)
             .await;
-        if let Some(mut child) = self.child.lock().expect("lock").take() {
-            let _ = child.wait();
-        }
+        self.reap();
     }
 
-    /// Kills the server (its data is gone: nothing is saved).
+    /// Kills the server (SIGKILL: its data is gone unless it was persisted).
     pub fn stop(&self) {
-        if let Some(mut child) = self.child.lock().expect("lock").take() {
+        if let Some(child) = self.child.lock().expect("lock").as_mut() {
             let _ = child.kill();
+        }
+        self.reap();
+    }
+
+    /// Waits for the process to be gone, so nothing of it answers any more.
+    fn reap(&self) {
+        if let Some(mut child) = self.child.lock().expect("lock").take() {
             let _ = child.wait();
         }
     }
@@ -85,10 +138,25 @@ impl RedisServer {
     /// A connection for tests that look at Redis directly.
     pub async fn connection(&self) -> redis::aio::MultiplexedConnection {
         let client = redis::Client::open(self.url()).expect("redis url");
-        tokio::time::timeout(PATIENCE, client.get_multiplexed_async_connection())
+        within(
+            PATIENCE,
+            "a connection to the test redis",
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .expect("connect to the test redis")
+    }
+
+    /// Runs one command on the test's own Redis.
+    pub async fn cmd<T: redis::FromRedisValue>(&self, args: &[&str]) -> T {
+        let mut conn = self.connection().await;
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query_async(&mut conn)
             .await
-            .expect("connect to the test redis in time")
-            .expect("connect to the test redis")
+            .unwrap_or_else(|e| panic!("redis {args:?}: {e}"))
     }
 }
 
@@ -97,12 +165,4 @@ impl Drop for RedisServer {
         self.stop();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    let port = listener.local_addr().expect("local address").port();
-    drop(listener);
-    port
 }

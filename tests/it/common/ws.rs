@@ -41,8 +41,9 @@ pub enum Event {
     Complete,
     /// The server refused or failed the subscription.
     Error(Value),
-    /// The socket closed.
-    Closed,
+    /// The socket closed: with the close frame's code, or `None` when it
+    /// ended without a close frame (reset, EOF).
+    Closed(Option<u16>),
 }
 
 /// One subscription on its own socket.
@@ -79,7 +80,10 @@ impl Subscription {
             .expect("send connection_init");
         let mut sub = Self { socket, protocol };
         loop {
-            let message = sub.receive().await.expect("connection_ack");
+            let message = sub
+                .receive()
+                .await
+                .unwrap_or_else(|code| panic!("closed ({code:?}) instead of connection_ack"));
             match message["type"].as_str() {
                 Some("connection_ack") => break,
                 Some("ka") | Some("ping") => continue,
@@ -129,8 +133,9 @@ impl Subscription {
         socket
     }
 
-    /// The next JSON message, answering pings; `None` once the socket closes.
-    async fn receive(&mut self) -> Option<Value> {
+    /// The next JSON message, answering pings; `Err` with the close code
+    /// once the socket closes.
+    async fn receive(&mut self) -> Result<Value, Option<u16>> {
         loop {
             let message = within(PATIENCE, "a WebSocket message", self.socket.next()).await;
             match message {
@@ -146,9 +151,10 @@ impl Subscription {
                     if value["type"] == "ka" {
                         continue;
                     }
-                    return Some(value);
+                    return Ok(value);
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
+                None | Some(Err(_)) => return Err(None),
                 Some(Ok(_)) => continue,
             }
         }
@@ -156,8 +162,9 @@ impl Subscription {
 
     /// The next event of the subscription.
     pub async fn next_event(&mut self) -> Event {
-        let Some(message) = self.receive().await else {
-            return Event::Closed;
+        let message = match self.receive().await {
+            Ok(message) => message,
+            Err(code) => return Event::Closed(code),
         };
         match (self.protocol, message["type"].as_str()) {
             (Protocol::TransportWs, Some("next")) | (Protocol::LegacyWs, Some("data")) => {
