@@ -2,7 +2,8 @@
 # Builds in release mode and runs the benchmarks (all, or the scenarios
 # named): ingest ingest-batch search time-to-match subscribers searching-load.
 # Prints a table and rewrites BENCHMARKS.md (pass --no-write to skip that).
-# BENCH_SUBSCRIBERS sets the subscriber count (default 20000).
+# BENCH_SUBSCRIBERS (or --subscribers N) sets the subscriber count (default
+# 20000). The service it starts inherits no TRACKING_* variable.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for tool in redis-server redis-benchmark; do

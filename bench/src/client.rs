@@ -17,6 +17,8 @@ use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
 };
 
+use crate::error::{BenchError, Result};
+
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What a load run did.
@@ -24,23 +26,28 @@ pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct Run {
     pub requests: usize,
     pub errors: usize,
+    /// What the answers said was done (updates, positions accepted).
+    pub units: usize,
     pub elapsed: Duration,
 }
 
 impl Run {
+    /// Units done per second.
     pub fn per_sec(&self) -> f64 {
-        (self.requests - self.errors) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        self.units as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
 
 /// Posts `total` GraphQL bodies from `concurrency` workers (stopping early
-/// after `limit`); `body(i)` makes the i-th.
+/// after `limit`); `body(i)` makes the i-th; `units(answer)` says how much
+/// an answer reports done, `None` when it is an error.
 pub async fn http_load(
     url: &str,
     concurrency: usize,
     total: usize,
     limit: Duration,
     body: impl Fn(usize) -> String + Send + Sync + 'static,
+    units: fn(&[u8]) -> Option<usize>,
 ) -> Run {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
@@ -49,16 +56,18 @@ pub async fn http_load(
     let next = Arc::new(AtomicUsize::new(0));
     let errors = Arc::new(AtomicUsize::new(0));
     let done = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::new(AtomicUsize::new(0));
     let body = Arc::new(body);
     let url = format!("{url}/graphql");
     let started = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..concurrency {
-        let (http, next, errors, done, body, url) = (
+        let (http, next, errors, done, counted, body, url) = (
             http.clone(),
             next.clone(),
             errors.clone(),
             done.clone(),
+            counted.clone(),
             body.clone(),
             url.clone(),
         );
@@ -68,21 +77,23 @@ pub async fn http_load(
                 if i >= total || started.elapsed() > limit {
                     break;
                 }
-                let ok = match http
+                let answer = match http
                     .post(&url)
                     .header("content-type", "application/json")
                     .body(body(i))
                     .send()
                     .await
                 {
-                    Ok(r) => {
-                        r.status().is_success()
-                            && r.bytes().await.is_ok_and(|b| !contains(&b, b"\"errors\""))
-                    }
-                    Err(_) => false,
+                    Ok(r) if r.status().is_success() => r.bytes().await.ok(),
+                    _ => None,
                 };
-                if !ok {
-                    errors.fetch_add(1, Ordering::Relaxed);
+                match answer.as_deref().and_then(units) {
+                    Some(n) => {
+                        counted.fetch_add(n, Ordering::Relaxed);
+                    }
+                    None => {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 done.fetch_add(1, Ordering::Relaxed);
             }
@@ -92,8 +103,25 @@ pub async fn http_load(
     Run {
         requests: done.load(Ordering::Relaxed),
         errors: errors.load(Ordering::Relaxed),
+        units: counted.load(Ordering::Relaxed),
         elapsed: started.elapsed(),
     }
+}
+
+/// One unit for an answer without errors.
+pub fn one_unless_errors(answer: &[u8]) -> Option<usize> {
+    (!contains(answer, b"\"errors\"")).then_some(1)
+}
+
+/// The `accepted` count of an `updateLocations` answer.
+pub fn accepted(answer: &[u8]) -> Option<usize> {
+    let value: Value = serde_json::from_slice(answer).ok()?;
+    if value.get("errors").is_some() {
+        return None;
+    }
+    value["data"]["updateLocations"]["accepted"]
+        .as_u64()
+        .and_then(|n| usize::try_from(n).ok())
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
@@ -106,38 +134,43 @@ pub async fn gql(
     url: &str,
     query: &str,
     variables: Value,
-) -> Result<Value, String> {
+) -> Result<Value> {
+    let request = |e: reqwest::Error| BenchError::Request(e.to_string());
     let body: Value = http
         .post(format!("{url}/graphql"))
         .json(&json!({"query": query, "variables": variables}))
         .send()
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(request)?
         .json()
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(request)?;
     match body.get("errors") {
-        Some(errors) => Err(errors.to_string()),
+        Some(errors) => Err(BenchError::Request(errors.to_string())),
         None => Ok(body["data"].clone()),
     }
 }
 
+fn ws_error(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Request(format!("WebSocket: {e}"))
+}
+
 /// Opens a graphql-transport-ws connection and waits for the ack.
-pub async fn connect(ws_url: &str) -> Result<Socket, String> {
-    let mut request = ws_url.into_client_request().map_err(|e| e.to_string())?;
+pub async fn connect(ws_url: &str) -> Result<Socket> {
+    let mut request = ws_url.into_client_request().map_err(ws_error)?;
     request.headers_mut().insert(
         "Sec-WebSocket-Protocol",
         HeaderValue::from_static("graphql-transport-ws"),
     );
     let (mut socket, _) = tokio_tungstenite::connect_async(request)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ws_error)?;
     socket
         .send(Message::text(
             json!({"type": "connection_init"}).to_string(),
         ))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(ws_error)?;
     loop {
         let message = next_json(&mut socket).await?;
         if message["type"] == "connection_ack" {
@@ -147,26 +180,21 @@ pub async fn connect(ws_url: &str) -> Result<Socket, String> {
 }
 
 /// Sends `subscribe` with id `id`.
-pub async fn subscribe(
-    socket: &mut Socket,
-    id: &str,
-    query: &str,
-    variables: Value,
-) -> Result<(), String> {
+pub async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) -> Result<()> {
     socket
         .send(Message::text(
             json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}).to_string(),
         ))
         .await
-        .map_err(|e| e.to_string())
+        .map_err(ws_error)
 }
 
 /// The next JSON message (answering pings).
-pub async fn next_json(socket: &mut Socket) -> Result<Value, String> {
+pub async fn next_json(socket: &mut Socket) -> Result<Value> {
     loop {
         match socket.next().await {
             Some(Ok(Message::Text(text))) => {
-                let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                let value: Value = serde_json::from_str(&text).map_err(ws_error)?;
                 if value["type"] == "ping" {
                     let _ = socket
                         .send(Message::text(json!({"type": "pong"}).to_string()))
@@ -176,17 +204,8 @@ pub async fn next_json(socket: &mut Socket) -> Result<Value, String> {
                 return Ok(value);
             }
             Some(Ok(_)) => continue,
-            Some(Err(e)) => return Err(e.to_string()),
-            None => return Err("socket closed".into()),
+            Some(Err(e)) => return Err(ws_error(e)),
+            None => return Err(ws_error("socket closed")),
         }
     }
-}
-
-/// The p-th percentile (0..=100) of sorted values.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }

@@ -2,18 +2,23 @@
 //! same run, prints a table and rewrites `BENCHMARKS.md`.
 //!
 //! `scripts/bench.sh [scenario…]` builds in release mode and runs this. Each
-//! scenario starts its own service (and uses the run's own `redis-server`),
-//! is bounded in requests and time, and records the service's CPU time and
-//! peak RSS. This machine is shared and noisy: read the ratios, not the
-//! absolute rates.
+//! scenario (one file in `scenarios/`) starts its own service (and uses the
+//! run's own `redis-server`), is bounded in requests and time, and records
+//! the service's CPU time and peak RSS. This machine is shared and noisy:
+//! read the ratios, not the absolute rates.
 
 mod client;
+mod error;
 mod procs;
+mod report;
 mod scenarios;
 
-use std::{fmt::Write as _, process::ExitCode};
+use std::process::ExitCode;
 
+use clap::Parser;
+use error::{BenchError, Result};
 use procs::Redis;
+use report::{table, Row};
 
 /// Which store a scenario runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,20 +36,7 @@ impl StoreKind {
     }
 }
 
-/// One line of the results table.
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub scenario: &'static str,
-    pub store: StoreKind,
-    pub measured: String,
-    pub reference: String,
-    pub result: String,
-    pub target: String,
-    pub met: Option<bool>,
-    pub cpu_secs: f64,
-    pub peak_rss_mib: f64,
-}
-
+/// The scenarios, in the order a full run takes them.
 const ALL: [&str; 6] = [
     "ingest",
     "ingest-batch",
@@ -54,120 +46,51 @@ const ALL: [&str; 6] = [
     "searching-load",
 ];
 
+/// Benchmarks for tracking, each against a reference measured in the same run.
+#[derive(Parser)]
+#[command(name = "tracking-bench")]
+struct Args {
+    /// Scenarios to run (default: all): ingest, ingest-batch, search,
+    /// time-to-match, subscribers, searching-load.
+    scenarios: Vec<String>,
+    /// Print the table only; leave BENCHMARKS.md as it is.
+    #[arg(long)]
+    no_write: bool,
+    /// Sockets in the subscribers scenario.
+    #[arg(long, env = "BENCH_SUBSCRIBERS", default_value_t = 20_000)]
+    subscribers: usize,
+}
+
 async fn run(
     scenario: &str,
     store: StoreKind,
     redis: &Redis,
     subscribers: usize,
-) -> Result<Vec<Row>, String> {
+) -> Result<Vec<Row>> {
+    use scenarios::*;
     Ok(match scenario {
-        "ingest" => vec![scenarios::ingest(store, redis).await?],
-        "ingest-batch" => scenarios::ingest_batch(store, redis).await?,
-        "search" => vec![scenarios::search(store, redis).await?],
-        "time-to-match" => vec![scenarios::time_to_match(store, redis).await?],
-        "subscribers" => vec![scenarios::subscribers(store, redis, subscribers).await?],
-        "searching-load" => vec![scenarios::searching_load(store, redis).await?],
+        "ingest" => ingest::run(store, redis).await?,
+        "ingest-batch" => ingest_batch::run(store, redis).await?,
+        "search" => vec![search::run(store, redis).await?],
+        "time-to-match" => vec![time_to_match::run(store, redis).await?],
+        "subscribers" => vec![subscribers::run(store, redis, subscribers).await?],
+        "searching-load" => vec![searching_load::run(store, redis).await?],
         other => {
-            return Err(format!(
+            return Err(BenchError::Unexpected(format!(
                 "unknown scenario {other}; known: {}",
                 ALL.join(", ")
-            ))
+            )))
         }
     })
 }
 
-fn cell(x: f64, digits: usize) -> String {
-    if x.is_finite() {
-        format!("{x:.digits$}")
-    } else {
-        "—".into()
-    }
-}
-
-fn table(rows: &[Row]) -> String {
-    let mut out = String::from(
-        "| scenario | store | measured | reference (same run) | result | target | met | service CPU s | service peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|\n",
-    );
-    for r in rows {
-        let met = match r.met {
-            Some(true) => "yes",
-            Some(false) => "**no**",
-            None => "—",
-        };
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            r.scenario,
-            r.store.name(),
-            r.measured,
-            r.reference,
-            r.result,
-            r.target,
-            met,
-            cell(r.cpu_secs, 1),
-            cell(r.peak_rss_mib, 0)
-        );
-    }
-    out
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(0);
-    let mem = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .next()
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|k| k.parse::<u64>().ok())
-        })
-        .map(|k| format!("{:.0} GiB", k as f64 / 1024.0 / 1024.0))
-        .unwrap_or_default();
-    let redis = std::process::Command::new("redis-server")
-        .arg("--version")
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .nth(2)
-                .unwrap_or("")
-                .to_owned()
-        })
-        .unwrap_or_default();
-    format!("{cores} cores ({cpu}), {mem} RAM, Redis {redis}")
-}
-
-fn commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default()
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let write = !args.iter().any(|a| a == "--no-write");
-    args.retain(|a| a != "--no-write");
-    let subscribers = std::env::var("BENCH_SUBSCRIBERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
-    let chosen: Vec<String> = if args.is_empty() {
+    let args = Args::parse();
+    let chosen: Vec<String> = if args.scenarios.is_empty() {
         ALL.iter().map(|s| s.to_string()).collect()
     } else {
-        args
+        args.scenarios.clone()
     };
     let redis = match Redis::start().await {
         Ok(redis) => redis,
@@ -181,7 +104,7 @@ async fn main() -> ExitCode {
     for scenario in &chosen {
         for store in [StoreKind::Memory, StoreKind::Redis] {
             eprintln!("running {scenario} on {}", store.name());
-            match run(scenario, store, &redis, subscribers).await {
+            match run(scenario, store, &redis, args.subscribers).await {
                 Ok(mut more) => {
                     eprint!(
                         "{}",
@@ -198,22 +121,20 @@ async fn main() -> ExitCode {
                     failures.push(format!("{scenario} on {}: {error}", store.name()));
                 }
             }
-            let mut conn = match redis.connection().await {
-                Ok(conn) => conn,
-                Err(_) => continue,
-            };
-            let _: redis::RedisResult<()> = redis::cmd("FLUSHALL").query_async(&mut conn).await;
+            if let Ok(mut conn) = redis.connection().await {
+                let _: redis::RedisResult<()> = redis::cmd("FLUSHALL").query_async(&mut conn).await;
+            }
         }
     }
     let rendered = table(&rows);
     println!("{rendered}");
-    if write {
+    if !args.no_write {
         let doc = format!(
             "{}\n\n## Results\n\nCommit {}, {} UTC, on {}.\n\n{}\n{}",
             include_str!("../METHOD.md").trim_end(),
-            commit(),
+            report::commit(),
             chrono::Utc::now().format("%Y-%m-%d %H:%M"),
-            machine(),
+            report::machine(),
             rendered,
             if failures.is_empty() {
                 String::new()

@@ -9,6 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::error::{BenchError, Result};
+
 /// A port nobody listens on right now.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -64,10 +66,12 @@ pub struct Redis {
 }
 
 impl Redis {
-    pub async fn start() -> Result<Self, String> {
+    /// Starts a `redis-server` of the run's own on a free port, and checks
+    /// that the server answering there is that process.
+    pub async fn start() -> Result<Self> {
         let port = free_port();
         let dir = std::env::temp_dir().join(format!("tracking-bench-redis-{port}"));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&dir).map_err(|e| BenchError::Process(e.to_string()))?;
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -83,34 +87,45 @@ impl Redis {
             .arg(&dir)
             .stdout(Stdio::null())
             .spawn()
-            .map_err(|e| format!("cannot start redis-server: {e}"))?;
-        let redis = Self { child, port, dir };
+            .map_err(|e| BenchError::Process(format!("cannot start redis-server: {e}")))?;
+        let mut redis = Self { child, port, dir };
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(status)) = redis.child.try_wait() {
+                return Err(BenchError::Process(format!(
+                    "redis-server exited at start ({status}); port {port} taken?"
+                )));
+            }
             if let Ok(mut conn) = redis.connection().await {
-                if redis::cmd("PING")
-                    .query_async::<String>(&mut conn)
-                    .await
-                    .is_ok()
-                {
-                    return Ok(redis);
+                let info: redis::RedisResult<String> = redis::cmd("INFO")
+                    .arg("server")
+                    .query_async(&mut conn)
+                    .await;
+                if let Ok(info) = info {
+                    let pid = info
+                        .lines()
+                        .find_map(|l| l.strip_prefix("process_id:"))
+                        .and_then(|v| v.trim().parse::<u32>().ok());
+                    if pid == Some(redis.child.id()) {
+                        return Ok(redis);
+                    }
+                    return Err(BenchError::Process(format!(
+                        "another Redis answers on port {port}"
+                    )));
                 }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Err("redis-server did not answer".into())
+        Err(BenchError::Process("redis-server did not answer".into()))
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    pub async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, String> {
-        let client = redis::Client::open(self.url()).map_err(|e| e.to_string())?;
-        client
-            .get_multiplexed_async_connection()
-            .await
-            .map_err(|e| e.to_string())
+    pub async fn connection(&self) -> Result<redis::aio::MultiplexedConnection> {
+        let client = redis::Client::open(self.url())?;
+        Ok(client.get_multiplexed_async_connection().await?)
     }
 
     pub fn stats(&self) -> ProcStats {
@@ -157,7 +172,7 @@ impl Redis {
         pipeline: u32,
         requests: u32,
         command: &[&str],
-    ) -> Result<f64, String> {
+    ) -> Result<f64> {
         let output = Command::new("redis-benchmark")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
             .args([
@@ -171,14 +186,16 @@ impl Redis {
             .args(["-r", "10000", "--csv", "-q"])
             .args(command)
             .output()
-            .map_err(|e| format!("cannot run redis-benchmark: {e}"))?;
+            .map_err(|e| BenchError::Process(format!("cannot run redis-benchmark: {e}")))?;
         let text = String::from_utf8_lossy(&output.stdout);
         // CSV: "test","rps",... then one row per test.
         text.lines()
             .filter(|l| !l.starts_with("\"test\""))
             .find_map(|l| l.split(',').nth(1).map(|v| v.trim_matches('"').to_owned()))
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("cannot read redis-benchmark's output: {text}"))
+            .ok_or_else(|| {
+                BenchError::Process(format!("cannot read redis-benchmark's output: {text}"))
+            })
     }
 }
 
@@ -195,23 +212,28 @@ pub struct Service {
     child: Child,
     pub url: String,
     pub ws_url: String,
+    /// The flags it runs with beyond `--listen` and `--redis-url`.
+    pub flags: String,
 }
 
 impl Service {
-    /// Starts the service (in memory, or on `redis_url`) with `extra` flags,
-    /// and waits until it answers.
-    pub async fn start(redis_url: Option<&str>, extra: &[&str]) -> Result<Self, String> {
+    /// Starts the service (in memory, or on `redis_url`) with `flags`, and
+    /// waits until it answers. It inherits no `TRACKING_*` variable: what
+    /// runs is exactly what the flags say.
+    pub async fn start(redis_url: Option<&str>, flags: &[&str]) -> Result<Self> {
         let binary = std::env::var("TRACKING_BIN").unwrap_or_else(|_| {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/tracking").to_owned()
         });
         let port = free_port();
         let mut command = Command::new(&binary);
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("TRACKING_") {
+                command.env_remove(name);
+            }
+        }
         command
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            // Benchmarks move drivers freely and fast.
-            .args(["--max-update-rate", "0", "--max-speed-kmh", "0"])
-            .args(["--max-complexity", "100000", "--max-depth", "20"])
-            .args(extra)
+            .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
         if let Some(url) = redis_url {
@@ -219,11 +241,16 @@ impl Service {
         }
         let child = command
             .spawn()
-            .map_err(|e| format!("cannot start {binary}: {e}"))?;
+            .map_err(|e| BenchError::Process(format!("cannot start {binary}: {e}")))?;
         let service = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
             ws_url: format!("ws://127.0.0.1:{port}/ws"),
+            flags: if flags.is_empty() {
+                "defaults".into()
+            } else {
+                format!("`{}`", flags.join(" "))
+            },
         };
         let http = reqwest::Client::new();
         let started = Instant::now();
@@ -235,7 +262,9 @@ impl Service {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Err("the service did not become ready".into())
+        Err(BenchError::Process(
+            "the service did not become ready".into(),
+        ))
     }
 
     pub fn pid(&self) -> u32 {

@@ -1,0 +1,56 @@
+//! The scenarios, one file each, each measured against its reference in the
+//! same run.
+
+pub mod ingest;
+pub mod ingest_batch;
+pub mod search;
+pub mod searching_load;
+pub mod subscribers;
+pub mod time_to_match;
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+
+use crate::{error::Result, procs::Redis, procs::Service, StoreKind};
+
+/// The city the scenarios happen in (Santiago, as in the seed).
+pub const CENTER: (f64, f64) = (-33.4489, -70.6693);
+pub const UPDATE: &str = "mutation($d: ID!, $lat: Float!, $lng: Float!) { updateLocation(driverId: $d, lat: $lat, lng: $lng) { id } }";
+pub const BATCH: &str =
+    "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }";
+pub const REQUEST: &str = "mutation($r: ID!, $lat: Float!, $lng: Float!) { requestDriver(riderId: $r, lat: $lat, lng: $lng) { id } }";
+pub const RIDE_STATUS: &str = "subscription($id: ID!) { rideStatus(rideId: $id) { status } }";
+
+/// The limits most scenarios relax, and why: they teleport drivers between
+/// random points (the speed check would refuse that), report faster than a
+/// phone would (the rate limit), and send large batches (complexity). Every
+/// row says which flags its service ran with; `ingest` also runs with none.
+pub const RELAXED: &[&str] = &[
+    "--max-update-rate",
+    "0",
+    "--max-speed-kmh",
+    "0",
+    "--max-complexity",
+    "100000",
+    "--max-depth",
+    "20",
+];
+
+/// A point within `km` of the centre, the same for the same `seed`.
+pub fn point(seed: u64, km: f64) -> (f64, f64) {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let r = km * rng.random::<f64>().sqrt();
+    let a = rng.random_range(0.0..std::f64::consts::TAU);
+    let lat = CENTER.0 + r * a.cos() / 111.2;
+    let lng = CENTER.1 + r * a.sin() / (111.2 * CENTER.0.to_radians().cos());
+    (lat, lng)
+}
+
+/// The service for a scenario, on its store.
+pub async fn service(store: StoreKind, redis: &Redis, flags: &[&str]) -> Result<Service> {
+    let url = redis.url();
+    Service::start((store == StoreKind::Redis).then_some(url.as_str()), flags).await
+}
+
+pub fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
