@@ -24,6 +24,9 @@ use crate::{
     StoreKind,
 };
 
+/// When a cancel was sent, and when its response came.
+type SentAnswered = (Instant, Instant);
+
 fn poisoned<T>(_: T) -> BenchError {
     BenchError::Unexpected("a lock was poisoned".into())
 }
@@ -146,8 +149,7 @@ pub async fn run(store: StoreKind, redis: &Redis, count: usize) -> Result<Row> {
 
     // Change every ride's status: cancel each, noting when the request was
     // sent (the clock starts there) and when it was answered.
-    let answered: Arc<Mutex<Vec<Option<(Instant, Instant)>>>> =
-        Arc::new(Mutex::new(vec![None; count]));
+    let answered: Arc<Mutex<Vec<Option<SentAnswered>>>> = Arc::new(Mutex::new(vec![None; count]));
     let limit = Arc::new(Semaphore::new(64));
     let cancels = Instant::now();
     join_all(ids.iter().enumerate().map(|(i, id)| {
