@@ -1,10 +1,8 @@
 //! The seed's REST API, driven with the seed's own JSON.
 
-use std::time::Duration;
-
 use serde_json::json;
 
-use crate::common::{error_code_of, within, Protocol, StoreKind, TestApp, DRIVER};
+use crate::common::{error_code_of, Protocol, StoreKind, TestApp, DRIVER};
 
 #[tokio::test]
 async fn the_seeds_curl_examples_work() {
@@ -28,12 +26,7 @@ async fn the_seeds_curl_examples_work() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["id"], "1");
-    let found = within(
-        Duration::from_secs(2),
-        "the match",
-        sub.expect_status("DRIVER_FOUND"),
-    )
-    .await;
+    let found = sub.expect_status("DRIVER_FOUND").await;
     assert_eq!(found["driver"]["id"], "1");
 
     // curl --data '{"request_id": "3"}' /v2/cancel, on a third request.
@@ -131,6 +124,15 @@ async fn health_answers_while_the_store_does() {
         .await
         .expect("GET /health");
     assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("JSON");
+    assert_eq!(body, json!({"status": "ok", "store": "ok"}));
+    // The memory store is always ready: nothing to connect to.
+    let (status, body) = app.get("/ready").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).expect("JSON"),
+        json!({"status": "ready"})
+    );
     let graphiql = app
         .http
         .get(app.url("/graphql"))
