@@ -80,9 +80,39 @@ pub struct Config {
     #[arg(long, env = "TRACKING_NO_INTROSPECTION")]
     pub no_introspection: bool,
 
-    /// WebSocket connections one instance accepts at once.
-    #[arg(long, env = "TRACKING_MAX_CONNECTIONS", default_value_t = 50_000)]
-    pub max_connections: usize,
+    /// Connections (HTTP, WebSocket and streams together) one instance keeps
+    /// open at once. By default, and at most, the process's open-file limit
+    /// less a reserve, computed at start and logged.
+    #[arg(long, env = "TRACKING_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+
+    /// A connection that has not sent a whole request header this long after
+    /// it opened, or after its first byte, is closed.
+    #[arg(long, env = "TRACKING_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// A keep-alive HTTP connection idle this long between requests is closed.
+    #[arg(long, env = "TRACKING_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// On SIGTERM, how long in-flight requests and open sockets get to finish
+    /// before the process exits anyway.
+    #[arg(long, env = "TRACKING_SHUTDOWN_GRACE", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub shutdown_grace: Duration,
+
+    /// Most operations in one JSON batch (`[{"query": …}, …]`).
+    #[arg(long, env = "TRACKING_MAX_BATCH", default_value_t = 10)]
+    pub max_batch: usize,
+
+    /// Largest WebSocket message (or frame), in bytes; a bigger one closes
+    /// the socket (1009) before it is read whole.
+    #[arg(long, env = "TRACKING_MAX_WS_MESSAGE_BYTES", default_value_t = 1024 * 1024)]
+    pub max_ws_message_bytes: usize,
+
+    /// WebSockets that have not yet completed `connection_init`, at once;
+    /// beyond, new upgrades are refused (503).
+    #[arg(long, env = "TRACKING_MAX_WS_PENDING_INIT", default_value_t = 1000)]
+    pub max_ws_pending_init: usize,
 
     /// Subscriptions one WebSocket connection may hold at once.
     #[arg(long, env = "TRACKING_MAX_SUBSCRIPTIONS", default_value_t = 100)]
@@ -104,6 +134,16 @@ pub struct Config {
     /// from the last one is refused (0: no check).
     #[arg(long, env = "TRACKING_MAX_SPEED_KMH", default_value_t = 300.0)]
     pub max_speed_kmh: f64,
+
+    /// How long an ended ride (cancelled, expired, completed) is kept before
+    /// it is removed (`ride(id)` then answers null).
+    #[arg(long, env = "TRACKING_RIDE_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub ride_retention: Duration,
+
+    /// A driver silent this long is removed entirely (it comes back as new
+    /// if it reports again).
+    #[arg(long, env = "TRACKING_DRIVER_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub driver_retention: Duration,
 
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "TRACKING_LOG_FORMAT", value_enum, default_value = "text")]

@@ -96,6 +96,18 @@ pub mod codes {
     pub const TOO_MANY_REQUESTS: &str = "TOO_MANY_REQUESTS";
     pub const UNAVAILABLE: &str = "UNAVAILABLE";
     pub const INTERNAL: &str = "INTERNAL";
+
+    /// Every code, for the places that must only ever use these (metric labels).
+    pub const ALL: [&str; 8] = [
+        BAD_USER_INPUT,
+        NOT_FOUND,
+        CONFLICT,
+        UNAUTHENTICATED,
+        FORBIDDEN,
+        TOO_MANY_REQUESTS,
+        UNAVAILABLE,
+        INTERNAL,
+    ];
 }
 
 /// Shorthand for results in this crate.

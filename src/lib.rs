@@ -26,9 +26,8 @@ pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use axum::serve::ListenerExt;
 use tokio::net::{TcpListener, TcpSocket};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use auth::Verifier;
@@ -64,8 +63,13 @@ pub struct Application {
     listener: TcpListener,
     dispatcher: Dispatcher,
     router: axum::Router,
-    /// Tells open WebSockets to close when shutdown begins.
+    overflow: axum::Router,
+    serve_limits: http::serve::ServeLimits,
+    /// Tells open WebSockets and streams to close when shutdown begins.
     shutdown: CancellationToken,
+    /// Tells whatever still runs to stop when the grace period is over.
+    cut: CancellationToken,
+    ws_tasks: TaskTracker,
 }
 
 impl Application {
@@ -114,27 +118,46 @@ impl Application {
             },
         );
         let shutdown = CancellationToken::new();
-        let router = http::router(http::AppState {
+        let cut = CancellationToken::new();
+        let ws_tasks = TaskTracker::new();
+        let (max_connections, how) = http::serve::connection_cap(config.max_connections);
+        let serve_limits = http::serve::ServeLimits {
+            max_connections,
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            shutdown_grace: config.shutdown_grace,
+        };
+        http::serve::announce(&serve_limits, &how);
+        let state = http::AppState {
             schema,
             dispatcher: dispatcher.clone(),
             verifier,
             ws_limits: http::ws::WsLimits {
-                max_connections: config.max_connections,
                 max_subscriptions: config.max_subscriptions,
                 init_timeout: config.connection_init_timeout,
                 keepalive: config.keepalive,
+                max_message_bytes: config.max_ws_message_bytes,
+                max_pending_init: config.max_ws_pending_init,
             },
-            connections: Default::default(),
+            pending_init: Default::default(),
+            ws_tasks: ws_tasks.clone(),
             shutdown: shutdown.clone(),
+            cut: cut.clone(),
             metrics: telemetry::handle(),
             max_body_bytes: config.max_body_bytes,
-            parsed: Default::default(),
-        });
+            max_batch: config.max_batch.max(1),
+            max_complexity: config.max_complexity,
+            documents: Default::default(),
+        };
         Ok(Self {
             listener,
             dispatcher,
-            router,
+            router: http::router(state.clone()),
+            overflow: http::overflow_router(state),
+            serve_limits,
             shutdown,
+            cut,
+            ws_tasks,
         })
     }
 
@@ -143,26 +166,33 @@ impl Application {
         self.listener.local_addr()
     }
 
+    /// The most connections this instance serves at once (see
+    /// [`http::serve::connection_cap`]).
+    pub fn max_connections(&self) -> usize {
+        self.serve_limits.max_connections
+    }
+
     /// Serves until `shutdown` completes: then stops accepting, closes
-    /// WebSockets with a close frame, finishes in-flight requests, stops
-    /// the search tasks and hands the searching rides over.
+    /// WebSockets with a close frame, finishes in-flight requests (cutting
+    /// what is still open after the grace period), stops the search tasks
+    /// and hands the searching rides over.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let closing = self.shutdown.clone();
-        // No Nagle: a WebSocket answer is often two small writes (`next`,
-        // then `complete`), and Nagle holding the second for the peer's
-        // delayed ACK costs up to 40 ms each time.
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let served = axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                closing.cancel();
-            })
-            .await;
+        let served = http::serve::serve(
+            self.listener,
+            http::serve::Served {
+                router: self.router,
+                overflow: self.overflow,
+                limits: self.serve_limits,
+                closing: self.shutdown.clone(),
+                cut: self.cut.clone(),
+                also_wait_for: self.ws_tasks,
+            },
+            shutdown,
+        )
+        .await;
         self.shutdown.cancel();
         self.dispatcher.shutdown().await;
         served

@@ -13,6 +13,12 @@ pub const HTTP_REQUESTS: &str = "tracking_http_requests_total";
 pub const HTTP_DURATION: &str = "tracking_http_request_duration_seconds";
 /// GraphQL operations, by operation name and outcome (`ok`/`error`).
 pub const GRAPHQL_OPERATIONS: &str = "tracking_graphql_operations_total";
+/// Open connections of every kind (HTTP, WebSocket, streams).
+pub const CONNECTIONS: &str = "tracking_connections";
+/// The connection cap this instance computed at start.
+pub const CONNECTIONS_MAX: &str = "tracking_connections_max";
+/// Connections accepted past the cap (answered 503 unless a health check).
+pub const CONNECTIONS_OVERFLOW: &str = "tracking_connections_overflow_total";
 /// Open WebSocket connections.
 pub const WS_CONNECTIONS: &str = "tracking_websocket_connections";
 /// Active subscriptions.

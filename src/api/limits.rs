@@ -1,16 +1,28 @@
-//! Refuses oversized query texts before they are parsed, and counts every
-//! operation by name and outcome for the metrics.
+//! Limits on what one request may make the service do, and the count of
+//! every operation by label and outcome for the metrics.
 //!
-//! Depth and complexity limits are async-graphql's own (set on the schema);
-//! this adds what it lacks: a cap on the query text, which bounds the work
-//! the parser does on hostile input.
+//! Depth and complexity limits are async-graphql's own (set on the schema;
+//! list fields multiply their children by their `limit`, and each mutation
+//! has a cost: see the `complexity` attributes). This adds what it lacks:
+//! a cap on the query text, which bounds the work the parser does on
+//! hostile input, and a complexity budget shared by the operations of one
+//! batch, so a batch of ten costs what one operation may.
 
 use std::sync::Arc;
 
 use async_graphql::{
-    extensions::{Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest},
-    Request, Response, ServerError, ServerResult,
+    extensions::{
+        Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextValidation,
+    },
+    Request, Response, ServerError, ServerResult, ValidationResult,
 };
+
+use crate::error::codes;
+
+/// The complexity one operation of a batch may have: the request's whole
+/// budget divided among its operations.
+#[derive(Debug, Clone, Copy)]
+pub struct ComplexityShare(pub usize);
 
 pub(super) struct QueryLimits {
     max_query_bytes: usize,
@@ -28,6 +40,27 @@ impl ExtensionFactory for QueryLimits {
             max_query_bytes: self.max_query_bytes,
         })
     }
+}
+
+/// The outcome label of a response: `ok`, or its first error's code when
+/// that is one of ours (anything else is `error`).
+fn outcome(response: &Response) -> &'static str {
+    let Some(first) = response.errors.first() else {
+        return "ok";
+    };
+    let code = first
+        .extensions
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .and_then(|v| match v {
+            async_graphql::Value::String(s) => Some(s.as_str()),
+            _ => None,
+        });
+    codes::ALL
+        .iter()
+        .find(|known| Some(**known) == code)
+        .copied()
+        .unwrap_or("error")
 }
 
 #[async_trait::async_trait]
@@ -48,20 +81,35 @@ impl Extension for QueryLimits {
         next.run(ctx, request).await
     }
 
-    async fn execute(
+    async fn validation(
         &self,
         ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let response = next.run(ctx, operation_name).await;
-        let outcome = if response.is_ok() { "ok" } else { "error" };
-        metrics::counter!(
-            crate::telemetry::GRAPHQL_OPERATIONS,
-            "operation" => operation_name.unwrap_or("anonymous").to_owned(),
-            "outcome" => outcome
-        )
-        .increment(1);
-        response
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = next.run(ctx).await?;
+        if let Some(ComplexityShare(share)) = ctx.data_opt::<ComplexityShare>() {
+            if result.complexity > *share {
+                return Err(vec![ServerError::new(
+                    format!(
+                        "Query is too complex: {} where each operation of this batch may have {share}",
+                        result.complexity
+                    ),
+                    None,
+                )]);
+            }
+        }
+        Ok(result)
     }
+}
+
+/// Counts one operation under its label (from [`super::prepare`]) and its
+/// outcome. The transports call this for every operation they run, refused
+/// ones included.
+pub fn record_operation(label: &'static str, response: &Response) {
+    metrics::counter!(
+        crate::telemetry::GRAPHQL_OPERATIONS,
+        "operation" => label,
+        "outcome" => outcome(response)
+    )
+    .increment(1);
 }

@@ -3,12 +3,16 @@
 //! Resolvers turn their arguments into domain types (refusing bad input
 //! with `BAD_USER_INPUT`), call the [`Dispatcher`], and wrap what comes back
 //! in the output types of [`types`]. Transport (HTTP, WebSocket) is glue in
-//! `crate::http`; this module does not know how a request arrived.
+//! `crate::http`; this module does not know how a request arrived. What a
+//! transport does before running a request (parse it once, learn its kind
+//! and metric label) is [`prepare`]; what one request may cost is
+//! [`limits`] and the `complexity` attributes of the resolvers.
 
 mod codes;
-mod limits;
+mod costs;
+pub mod limits;
 mod mutation;
-pub mod parsed;
+pub mod prepare;
 mod query;
 mod subscription;
 pub mod types;

@@ -43,6 +43,7 @@ impl Mutation {
     /// Malformed input or a driver the caller may not move refuses the whole
     /// call; a report that is too fast or an implausible jump is refused on
     /// its own and listed.
+    #[graphql(complexity = "super::costs::batch(updates.len(), child_complexity)")]
     async fn update_locations(
         &self,
         ctx: &Context<'_>,
@@ -66,6 +67,7 @@ impl Mutation {
 
     /// Asks for a driver near a pickup point. Returns the ride at once,
     /// SEARCHING; follow it with the `rideStatus` subscription.
+    #[graphql(complexity = "super::costs::REQUEST_DRIVER + child_complexity")]
     async fn request_driver(
         &self,
         ctx: &Context<'_>,
@@ -86,6 +88,7 @@ impl Mutation {
     /// Cancels a SEARCHING or DRIVER_FOUND ride (its driver becomes
     /// available again). Cancelling a cancelled ride returns it unchanged;
     /// an EXPIRED or COMPLETED ride is a `CONFLICT`.
+    #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
     async fn cancel_request(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
         let id = RideId::parse(&ride_id).extend()?;
         Ok(Ride(
@@ -97,6 +100,7 @@ impl Mutation {
     }
 
     /// Ends a DRIVER_FOUND ride as COMPLETED and frees its driver.
+    #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
     async fn complete_ride(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
         let id = RideId::parse(&ride_id).extend()?;
         Ok(Ride(
@@ -108,6 +112,7 @@ impl Mutation {
     }
 
     /// Takes a driver off the market at once (`CONFLICT` while it is ASSIGNED).
+    #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
     async fn go_offline(&self, ctx: &Context<'_>, driver_id: ID) -> async_graphql::Result<Driver> {
         let id = DriverId::parse(&driver_id).extend()?;
         Ok(Driver(

@@ -21,6 +21,7 @@ pub struct Query;
 impl Query {
     /// AVAILABLE drivers within `radiusKm` of a point, nearest first
     /// (the seed's `/search`). `radiusKm` in (0, 100], `limit` in 1..=100.
+    #[graphql(complexity = "super::costs::list(limit, DEFAULT_LIMIT, child_complexity)")]
     async fn nearby_drivers(
         &self,
         ctx: &Context<'_>,

@@ -14,6 +14,7 @@
 
 mod dashboard;
 mod rest;
+pub mod serve;
 pub mod ws;
 
 use std::{sync::Arc, time::Instant};
@@ -30,11 +31,15 @@ use axum::{
 };
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 
 use crate::{
-    api::TrackingSchema,
+    api::{
+        limits::{record_operation, ComplexityShare},
+        prepare::Documents,
+        TrackingSchema,
+    },
     auth::{caller_from, Caller, Verifier},
     dispatch::Dispatcher,
     error::Error,
@@ -49,13 +54,21 @@ pub struct AppState {
     /// `None`: no key configured, everyone is [`Caller::Open`].
     pub verifier: Option<Verifier>,
     pub ws_limits: ws::WsLimits,
-    pub connections: Arc<ws::Connections>,
+    pub pending_init: Arc<ws::PendingInit>,
+    /// The WebSocket tasks, so shutdown can wait for them (within its grace).
+    pub ws_tasks: TaskTracker,
     /// Cancelled when the service shuts down (WebSockets close then).
     pub shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace is over: whatever still runs stops.
+    pub cut: CancellationToken,
     pub metrics: Option<PrometheusHandle>,
     pub max_body_bytes: usize,
+    /// Most operations in one JSON batch.
+    pub max_batch: usize,
+    /// The complexity budget of one request (a batch shares it).
+    pub max_complexity: usize,
     /// Parsed documents, so repeated queries skip the parser.
-    pub parsed: Arc<crate::api::parsed::ParsedQueries>,
+    pub documents: Arc<Documents>,
 }
 
 impl AppState {
@@ -84,6 +97,21 @@ pub fn router(state: AppState) -> Router {
         .merge(rest::routes())
         .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(record_request))
+        .with_state(state)
+}
+
+/// What a connection past the cap is served: health checks answer, every
+/// other request is told to come back later, and the connection closes.
+pub fn overflow_router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .route("/metrics", get(metrics_text))
+        .fallback(|| async {
+            let error = Error::TooManyRequests("too many connections; try again later".into());
+            (StatusCode::SERVICE_UNAVAILABLE, error_body(&error)).into_response()
+        })
         .layer(middleware::from_fn(record_request))
         .with_state(state)
 }
@@ -152,7 +180,9 @@ async fn graphiql() -> Html<String> {
 
 /// Executes a GraphQL request. The body is decoded here rather than by
 /// async-graphql-axum's extractor so that malformed JSON gets a 400 with a
-/// GraphQL-shaped error body and a machine-readable code.
+/// GraphQL-shaped error body and a machine-readable code, and so that a
+/// batch is bounded before anything in it runs: at most `max_batch`
+/// operations, sharing one request's complexity budget.
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let caller = match state.caller(&headers) {
         Ok(caller) => caller,
@@ -164,9 +194,35 @@ async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes)
             return bad_request(format!("request body is not a GraphQL request: {error}"))
         }
     };
-    let request = state.parsed.attach(request);
-    let response = state.schema.execute_batch(request.data(caller)).await;
-    Json(response).into_response()
+    match request {
+        async_graphql::BatchRequest::Single(request) => {
+            let prepared = state.documents.prepare(request);
+            let response = state.schema.execute(prepared.request.data(caller)).await;
+            record_operation(prepared.label, &response);
+            Json(response).into_response()
+        }
+        async_graphql::BatchRequest::Batch(requests) => {
+            if requests.is_empty() || requests.len() > state.max_batch {
+                return bad_request(format!(
+                    "a batch holds 1 to {} operations; this one holds {}",
+                    state.max_batch,
+                    requests.len()
+                ));
+            }
+            let share = ComplexityShare(state.max_complexity / requests.len());
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                let prepared = state.documents.prepare(request);
+                let response = state
+                    .schema
+                    .execute(prepared.request.data(caller.clone()).data(share))
+                    .await;
+                record_operation(prepared.label, &response);
+                responses.push(response);
+            }
+            Json(responses).into_response()
+        }
+    }
 }
 
 /// Liveness: the process answers. The body also tells whether the store does.

@@ -481,7 +481,7 @@ async fn graphql_limits_refuse_deep_complex_and_huge_requests() {
 
 #[tokio::test]
 async fn the_connection_cap_refuses_with_503() {
-    let app = TestApp::spawn(StoreKind::Memory, |c| c.max_connections = 2).await;
+    let app = TestApp::spawn(StoreKind::Memory, |c| c.max_connections = Some(2)).await;
     let _first = Subscription::connect(app.addr, Protocol::TransportWs).await;
     let _second = Subscription::connect(app.addr, Protocol::TransportWs).await;
     match RawSocket::connect(app.addr, "graphql-transport-ws", &[]).await {

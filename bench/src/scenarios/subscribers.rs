@@ -37,14 +37,7 @@ pub async fn run(store: StoreKind, redis: &Redis, count: usize) -> Result<Row> {
     let svc = service(
         store,
         redis,
-        &[
-            "--search-interval",
-            "60s",
-            "--request-timeout",
-            "30m",
-            "--max-connections",
-            "100000",
-        ],
+        &["--search-interval", "60s", "--request-timeout", "30m"],
     )
     .await?;
     let http = reqwest::Client::new();

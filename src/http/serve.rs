@@ -1,0 +1,512 @@
+//! The accept loop: every TCP connection the service holds is counted,
+//! bounded in time, and ended on shutdown.
+//!
+//! `axum::serve` gives hyper no timer (so its header-read timeout never
+//! fires), has no idle timeout, and accepts until the process runs out of
+//! file descriptors. This loop serves HTTP/1 through hyper's connection
+//! builder with a timer, and adds what a public service needs:
+//!
+//! - **A cap on open connections** below the process's open-file limit
+//!   ([`connection_cap`]), counting HTTP, WebSocket and streaming
+//!   connections together: the slot travels with the socket, through a
+//!   WebSocket upgrade, until the socket closes. Past the cap a small
+//!   overflow is still accepted and served `/health`, `/ready` and
+//!   `/metrics` only (everything else: 503, connection closed), so `accept`
+//!   never fails with "too many open files" and liveness probes still
+//!   answer; past the overflow, accepting waits for a slot.
+//! - **Deadlines on idle sockets**: a connection must complete a request
+//!   header within `header_read_timeout` of opening, or of its first byte
+//!   when it is between requests (slow clients sending half a header), and
+//!   a keep-alive connection idle for `idle_timeout` is closed.
+//! - **Shutdown within a grace period**: accepting stops, idle connections
+//!   close, in-flight requests finish; whatever is still open after
+//!   `shutdown_grace` is cut.
+
+use std::{
+    future::Future,
+    io,
+    pin::Pin,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc,
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+
+use axum::{body::Body, Router};
+use http_body::{Frame, SizeHint};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::Notify,
+    time::Instant,
+};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower_service::Service;
+use tracing::{debug, info, warn};
+
+use crate::telemetry;
+
+/// Descriptors kept for what is not a client connection (listener, Redis,
+/// epoll, logs, token-key fetches).
+const RESERVED_FDS: usize = 64;
+/// Connections accepted past the cap, to answer health checks and say 503.
+pub const OVERFLOW: usize = 32;
+/// Header deadline on an overflow connection.
+const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How the accept loop bounds connections.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeLimits {
+    /// Connections served normally at once.
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// The connection cap: the open-file limit (raised to its hard limit where
+/// allowed) less what the process needs besides client connections, or
+/// `configured` if that is lower. Returns the cap and how it was reached.
+pub fn connection_cap(configured: Option<usize>) -> (usize, String) {
+    let limit = open_file_limit();
+    let room = limit.saturating_sub(RESERVED_FDS + OVERFLOW).max(1);
+    match configured {
+        Some(n) if n <= room => (
+            n.max(1),
+            format!("--max-connections {n} (open-file limit {limit})"),
+        ),
+        Some(n) => (
+            room,
+            format!(
+                "{room}: --max-connections {n} is above the open-file limit {limit} less {} reserved",
+                RESERVED_FDS + OVERFLOW
+            ),
+        ),
+        None => (
+            room,
+            format!(
+                "{room}: the open-file limit {limit} less {} reserved",
+                RESERVED_FDS + OVERFLOW
+            ),
+        ),
+    }
+}
+
+/// The soft open-file limit, first raised to the hard limit where allowed.
+fn open_file_limit() -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return 1024;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
+}
+
+/// Open connections, and a signal when one closes.
+#[derive(Debug, Default)]
+struct Slots {
+    open: AtomicUsize,
+    freed: Notify,
+}
+
+/// One counted connection; the count drops when the socket does.
+#[derive(Debug)]
+struct Slot(Arc<Slots>);
+
+impl Slot {
+    fn new(slots: &Arc<Slots>) -> Self {
+        slots.open.fetch_add(1, Ordering::AcqRel);
+        metrics::gauge!(telemetry::CONNECTIONS).increment(1.0);
+        Self(slots.clone())
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.open.fetch_sub(1, Ordering::AcqRel);
+        metrics::gauge!(telemetry::CONNECTIONS).decrement(1.0);
+        self.0.freed.notify_one();
+    }
+}
+
+/// What a connection is doing, for its deadlines. Times are milliseconds
+/// since the connection opened.
+#[derive(Debug)]
+struct Activity {
+    opened: Instant,
+    in_flight: AtomicUsize,
+    served: AtomicU64,
+    idle_since: AtomicU64,
+    /// When the first byte of the next request arrived (`NONE`: not yet).
+    first_byte: AtomicU64,
+}
+
+const NONE: u64 = u64::MAX;
+
+impl Activity {
+    fn new() -> Self {
+        Self {
+            opened: Instant::now(),
+            in_flight: AtomicUsize::new(0),
+            served: AtomicU64::new(0),
+            idle_since: AtomicU64::new(0),
+            first_byte: AtomicU64::new(NONE),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(NONE - 1)
+    }
+
+    fn bytes_read(&self) {
+        if self.in_flight.load(Ordering::Acquire) == 0 {
+            let now = self.now_ms();
+            let _ =
+                self.first_byte
+                    .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Acquire);
+        }
+    }
+
+    fn request_started(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.first_byte.store(NONE, Ordering::Release);
+        InFlight(self.clone())
+    }
+
+    /// When this connection must have done something by, if it is idle.
+    fn deadline(&self, limits: &ConnLimits) -> Option<Instant> {
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let ms = |at: u64, after: Duration| self.opened + Duration::from_millis(at) + after;
+        let first_byte = self.first_byte.load(Ordering::Acquire);
+        Some(if first_byte != NONE {
+            ms(first_byte, limits.header)
+        } else if self.served.load(Ordering::Acquire) == 0 {
+            ms(0, limits.header)
+        } else {
+            ms(self.idle_since.load(Ordering::Acquire), limits.idle)
+        })
+    }
+}
+
+/// A request (and its response body) in flight; the connection is idle
+/// again when the last one drops.
+struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let now = self.0.now_ms();
+        self.0.served.fetch_add(1, Ordering::AcqRel);
+        self.0.idle_since.store(now, Ordering::Release);
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted as in flight until it is
+/// sent (or dropped): long streams are not idle.
+struct Tracked {
+    body: Body,
+    _in_flight: InFlight,
+}
+
+impl http_body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The TCP stream, its slot (held until the socket closes, upgrades
+/// included) and the activity its reads report to.
+struct Conn {
+    tcp: TcpStream,
+    _slot: Slot,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.tcp).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.bytes_read();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct ConnLimits {
+    header: Duration,
+    idle: Duration,
+    keep_alive: bool,
+}
+
+/// What the accept loop serves, and the signals it shares with the rest of
+/// the service.
+pub struct Served {
+    /// The service's routes.
+    pub router: Router,
+    /// What connections past the cap get.
+    pub overflow: Router,
+    pub limits: ServeLimits,
+    /// Cancelled when shutdown begins (WebSockets and streams end on it).
+    pub closing: CancellationToken,
+    /// Cancelled when the grace period is over.
+    pub cut: CancellationToken,
+    /// Tasks outside the connections (upgraded WebSockets) shutdown also
+    /// waits for.
+    pub also_wait_for: TaskTracker,
+}
+
+/// Serves on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: TcpListener,
+    served: Served,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let Served {
+        router,
+        overflow,
+        limits,
+        closing,
+        cut,
+        also_wait_for,
+    } = served;
+    let slots = Arc::new(Slots::default());
+    let connections = TaskTracker::new();
+    let normal = ConnLimits {
+        header: limits.header_read_timeout,
+        idle: limits.idle_timeout,
+        keep_alive: true,
+    };
+    let squeezed = ConnLimits {
+        header: limits.header_read_timeout.min(OVERFLOW_HEADER_TIMEOUT),
+        idle: Duration::ZERO,
+        keep_alive: false,
+    };
+    tokio::pin!(shutdown);
+    loop {
+        // Past cap and overflow: wait for a slot rather than accept.
+        while slots.open.load(Ordering::Acquire) >= limits.max_connections + OVERFLOW {
+            tokio::select! {
+                _ = slots.freed.notified() => {}
+                _ = &mut shutdown => return finish(connections, also_wait_for, limits, closing, cut).await,
+            }
+        }
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors or memory for a moment: back off
+                    // instead of spinning.
+                    warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        // No Nagle: a WebSocket answer is often two small writes (`next`,
+        // then `complete`), and Nagle holding the second costs up to 40 ms.
+        let _ = tcp.set_nodelay(true);
+        let within_cap = slots.open.load(Ordering::Acquire) < limits.max_connections;
+        let (app, conn_limits) = if within_cap {
+            (router.clone(), normal)
+        } else {
+            metrics::counter!(telemetry::CONNECTIONS_OVERFLOW).increment(1);
+            (overflow.clone(), squeezed)
+        };
+        let activity = Arc::new(Activity::new());
+        let io = Conn {
+            tcp,
+            _slot: Slot::new(&slots),
+            activity: activity.clone(),
+        };
+        connections.spawn(connection(
+            io,
+            app,
+            activity,
+            conn_limits,
+            closing.clone(),
+            cut.clone(),
+        ));
+    }
+    finish(connections, also_wait_for, limits, closing, cut).await
+}
+
+/// Stops everything within the grace period.
+async fn finish(
+    connections: TaskTracker,
+    also_wait_for: TaskTracker,
+    limits: ServeLimits,
+    closing: CancellationToken,
+    cut: CancellationToken,
+) -> io::Result<()> {
+    closing.cancel();
+    connections.close();
+    also_wait_for.close();
+    let drained = tokio::time::timeout(limits.shutdown_grace, async {
+        connections.wait().await;
+        also_wait_for.wait().await;
+    })
+    .await;
+    if drained.is_err() {
+        warn!(
+            connections = connections.len(),
+            sockets = also_wait_for.len(),
+            grace = ?limits.shutdown_grace,
+            "shutdown grace over; cutting what is still open"
+        );
+        cut.cancel();
+        // Everything selects on `cut`: this is immediate.
+        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+            connections.wait().await;
+            also_wait_for.wait().await;
+        })
+        .await;
+    }
+    Ok(())
+}
+
+/// Serves one connection until it ends, idles past its deadline, or the
+/// grace period is over.
+async fn connection(
+    io: Conn,
+    app: Router,
+    activity: Arc<Activity>,
+    limits: ConnLimits,
+    closing: CancellationToken,
+    cut: CancellationToken,
+) {
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
+            let in_flight = activity.request_started();
+            let mut app = app.clone();
+            async move {
+                let response = app.call(request.map(Body::new)).await?;
+                Ok::<_, std::convert::Infallible>(response.map(|body| Tracked {
+                    body,
+                    _in_flight: in_flight,
+                }))
+            }
+        })
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        // Our own deadlines (below) decide; hyper's would close idle
+        // keep-alive connections after its default 30 s.
+        .header_read_timeout(None)
+        .keep_alive(limits.keep_alive);
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let mut graceful = false;
+    loop {
+        let deadline = activity.deadline(&limits);
+        let idle_check = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            done = conn.as_mut() => {
+                if let Err(error) = done {
+                    debug!(%error, "connection ended with an error");
+                }
+                return;
+            }
+            _ = idle_check => {
+                // Still idle at the deadline (a request may have started).
+                if activity.deadline(&limits).is_some_and(|at| at <= Instant::now()) {
+                    debug!("closing an idle or slow connection");
+                    return;
+                }
+            }
+            _ = closing.cancelled(), if !graceful => {
+                graceful = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = cut.cancelled() => return,
+        }
+    }
+}
+
+/// Logs the cap once, at start, and exports it.
+pub fn announce(limits: &ServeLimits, how: &str) {
+    metrics::gauge!(telemetry::CONNECTIONS_MAX).set(limits.max_connections as f64);
+    info!(
+        max_connections = limits.max_connections,
+        overflow = OVERFLOW,
+        "connection cap {how}"
+    );
+}

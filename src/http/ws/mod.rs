@@ -1,0 +1,116 @@
+//! GraphQL over WebSocket (`GET /ws`), both subprotocols, with the limits a
+//! public service needs. One concern per file:
+//!
+//! - [`protocol`]: the messages of `graphql-transport-ws` and the legacy
+//!   `graphql-ws`, parsed and written in one place;
+//! - [`connection`]: one socket's task: handshake and authentication, the
+//!   init deadline, keep-alive pings, shutdown, close codes;
+//! - [`operations`]: what a socket runs, and the subscription count taken
+//!   from the streams themselves.
+//!
+//! Here: choosing the subprotocol, and what is checked before upgrading: a
+//! cap on sockets that have not finished `connection_init` (each may hold up
+//! to a message's worth of memory unauthenticated), and the message-size
+//! cap handed to tungstenite. The total number of sockets is the
+//! connection cap of [`super::serve`], which counts them with everything
+//! else.
+
+mod connection;
+mod operations;
+pub mod protocol;
+
+use std::{
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+
+use axum::{
+    extract::{State, WebSocketUpgrade},
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+use super::AppState;
+use crate::error::Error;
+use protocol::Protocol;
+
+/// Each socket's read buffer (axum's default of 128 KiB would dominate an
+/// idle subscriber's memory).
+const READ_BUFFER: usize = 1024;
+
+/// WebSocket limits.
+#[derive(Debug, Clone, Copy)]
+pub struct WsLimits {
+    pub max_subscriptions: usize,
+    pub init_timeout: Duration,
+    pub keepalive: Duration,
+    /// Largest message or frame, in bytes.
+    pub max_message_bytes: usize,
+    /// Sockets without an accepted `connection_init`, at once.
+    pub max_pending_init: usize,
+}
+
+/// Sockets still waiting for their `connection_init` to be accepted.
+#[derive(Debug, Default)]
+pub struct PendingInit {
+    count: AtomicUsize,
+}
+
+/// One socket counted as pending until its handshake is done (or it goes).
+pub(super) struct Pending(Arc<PendingInit>);
+
+impl Pending {
+    fn take(pending: &Arc<PendingInit>, max: usize) -> Option<Self> {
+        pending
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(pending.clone()))
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// `GET /ws`.
+pub async fn subscriptions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let Some(protocol) = Protocol::choose(offered) else {
+        let error = Error::bad_input(
+            "no known subprotocol: ask for graphql-transport-ws (graphql-ws, Apollo's GraphQLWsLink) \
+             or graphql-ws (the legacy subscriptions-transport-ws) in Sec-WebSocket-Protocol",
+        );
+        return (StatusCode::BAD_REQUEST, super::error_body(&error)).into_response();
+    };
+    let limits = state.ws_limits;
+    let Some(pending) = Pending::take(&state.pending_init, limits.max_pending_init) else {
+        let error = Error::TooManyRequests(
+            "too many WebSockets waiting for connection_init; try again later".into(),
+        );
+        return (StatusCode::SERVICE_UNAVAILABLE, super::error_body(&error)).into_response();
+    };
+    let tasks = state.ws_tasks.clone();
+    upgrade
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(limits.max_message_bytes)
+        .max_frame_size(limits.max_message_bytes)
+        .protocols([protocol.name()])
+        .on_upgrade(move |socket| {
+            tasks.track_future(connection::run(socket, state, protocol, pending))
+        })
+}
