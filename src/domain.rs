@@ -317,6 +317,9 @@ pub struct Ride {
     pub searches: u32,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// When the ride reached its terminal status (it is removed a retention
+    /// period later).
+    pub ended_at: Option<DateTime<Utc>>,
     /// Counts status changes (1 when created): subscribers use it to drop
     /// events they have already seen and to notice ones they missed.
     pub revision: u64,

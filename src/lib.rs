@@ -247,8 +247,14 @@ fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Verifier>,
 }
 
 async fn open_store(config: &Config, match_radius: RadiusKm) -> Result<Arc<dyn Store>, StartError> {
+    let retention = store::Retention {
+        rides: config.ride_retention,
+        drivers: config.driver_retention,
+    };
     let Some(url) = &config.redis_url else {
-        return Ok(Arc::new(MemoryStore::new(config.driver_ttl)));
+        return Ok(Arc::new(
+            MemoryStore::new(config.driver_ttl).with_retention(retention),
+        ));
     };
     if config.instance_lease < std::time::Duration::from_millis(100) {
         return Err(StartError::Config(
@@ -261,6 +267,7 @@ async fn open_store(config: &Config, match_radius: RadiusKm) -> Result<Arc<dyn S
         driver_ttl: config.driver_ttl,
         match_radius,
         lease: config.instance_lease,
+        retention,
     })
     .await?;
     info!(prefix = %config.redis_prefix, "fleet kept in Redis");

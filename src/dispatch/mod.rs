@@ -38,6 +38,9 @@ use wakeup::SearchingRides;
 pub const MAX_BATCH: usize = 1000;
 /// How far in the future a report's timestamp may lie (clock skew).
 const FUTURE_SKEW_SECS: i64 = 60;
+/// How often the store is swept: a driver silent past the TTL is announced
+/// OFFLINE within about this long.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
 
 /// How rides are searched for.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +88,7 @@ impl Dispatcher {
             }),
         };
         dispatcher.spawn_wake_listener();
+        dispatcher.spawn_sweeper();
         dispatcher.adopt_orphans().await?;
         if let Some(every) = dispatcher.store().maintenance_interval() {
             dispatcher.spawn_maintenance(every);
@@ -138,6 +142,46 @@ impl Dispatcher {
                     }
                     if let Err(error) = this.adopt_orphans().await {
                         warn!(%error, "could not renew the lease or adopt rides");
+                    }
+                }
+            }));
+    }
+
+    /// Sweeps the store every [`SWEEP_EVERY`]: silent drivers go OFFLINE
+    /// (and live maps hear of it), what is past its retention goes. A step
+    /// that hit its batch limit is followed at once by the next; a failing
+    /// store is retried at the next tick, never in a tight loop.
+    fn spawn_sweeper(&self) {
+        let this = self.clone();
+        let stop = self.shutdown_token();
+        self.inner
+            .tasks
+            .spawn(stop.run_until_cancelled_owned(async move {
+                let mut tick = tokio::time::interval(SWEEP_EVERY);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                // Logged when it starts failing and when it recovers, not
+                // twice a second through an outage.
+                let mut failing = false;
+                loop {
+                    tick.tick().await;
+                    loop {
+                        match this.store().sweep(Utc::now()).await {
+                            Ok(swept) => {
+                                if std::mem::take(&mut failing) {
+                                    info!("sweeping again");
+                                }
+                                if !swept.more() {
+                                    break;
+                                }
+                                tokio::task::yield_now().await;
+                            }
+                            Err(error) => {
+                                if !std::mem::replace(&mut failing, true) {
+                                    warn!(%error, "sweep failed; retrying every tick");
+                                }
+                                break;
+                            }
+                        }
                     }
                 }
             }));

@@ -54,8 +54,10 @@ use crate::telemetry;
 const RESERVED_FDS: usize = 64;
 /// Connections accepted past the cap, to answer health checks and say 503.
 pub const OVERFLOW: usize = 32;
-/// Header deadline on an overflow connection.
-const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+/// Header deadline on an overflow connection: short, so that a flood of
+/// silent sockets queued behind the cap drains quickly and a health check
+/// gets its turn.
+const OVERFLOW_HEADER_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// How the accept loop bounds connections.
 #[derive(Debug, Clone, Copy)]

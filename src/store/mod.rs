@@ -30,6 +30,49 @@ use crate::{
 
 /// Most drivers, and most rides, an area snapshot holds.
 pub const SNAPSHOT_LIMIT: usize = 5000;
+/// Most records one sweep step handles (of each kind); a step that hit this
+/// says so, and the next follows at once.
+pub const SWEEP_BATCH: usize = 1000;
+
+/// How long what has ended is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// An ended ride (cancelled, expired, completed) is removed this long
+    /// after it ended.
+    pub rides: Duration,
+    /// A driver silent this long is removed (unless a ride still owns it).
+    pub drivers: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            rides: Duration::from_secs(24 * 3600),
+            drivers: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// What one sweep step did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// AVAILABLE drivers that passed the TTL and went OFFLINE (each
+    /// published once).
+    pub went_offline: usize,
+    /// Drivers removed after the driver retention.
+    pub drivers_removed: usize,
+    /// Ended rides removed after the ride retention.
+    pub rides_removed: usize,
+}
+
+impl Swept {
+    /// Whether a limit was hit and more may be waiting.
+    pub fn more(&self) -> bool {
+        self.went_offline >= SWEEP_BATCH
+            || self.drivers_removed >= SWEEP_BATCH
+            || self.rides_removed >= SWEEP_BATCH
+    }
+}
 
 /// What a live map shows of an area when it starts: the AVAILABLE drivers in
 /// it, the SEARCHING and DRIVER_FOUND rides whose pickup is in it, and the
@@ -165,6 +208,12 @@ pub trait Store: Send + Sync + 'static {
     /// Gives up this instance's searching rides (on shutdown), so another
     /// instance adopts them at once.
     async fn release(&self) -> Result<()>;
+
+    /// One bounded step of housekeeping, by index, never by scanning: drivers
+    /// silent past the TTL go OFFLINE (and their change is published),
+    /// drivers silent past the driver retention and rides ended longer ago
+    /// than the ride retention are removed. At most [`SWEEP_BATCH`] of each.
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<Swept>;
 
     /// How often [`Store::adopt_orphans`] must run; `None` when the store is
     /// private to this process and there is nothing to renew or adopt.

@@ -53,6 +53,8 @@ for_each_store!(
     the_rider_follows_the_assigned_driver,
     a_dashboard_keeps_its_picture_from_events,
     batched_updates_apply_in_order_of_time,
+    ended_rides_and_silent_drivers_are_removed_after_their_retention,
+    a_silent_driver_is_announced_offline_on_live_maps,
 );
 
 /// The seed's first scenario: nobody near, the request expires; and it
@@ -878,4 +880,90 @@ async fn batched_updates_apply_in_order_of_time(store: StoreKind) {
     }
     socket.expect_complete().await;
     assert_eq!(app.driver("ws").await["status"], "AVAILABLE");
+}
+
+/// Nothing is kept forever: an ended ride is removed after the ride
+/// retention (`ride` then answers null), a silent driver after the driver
+/// retention; on Redis their keys are gone, not merely hidden.
+async fn ended_rides_and_silent_drivers_are_removed_after_their_retention(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| {
+        c.driver_ttl = Duration::from_millis(300);
+        c.ride_retention = Duration::from_millis(800);
+        c.driver_retention = Duration::from_millis(1200);
+    })
+    .await;
+    app.update_location("brief", DRIVER).await;
+    let cancelled = id_of(&app.request_driver("rider-1", north_of(RIDER, 50.0)).await);
+    app.cancel(&cancelled).await;
+    let matched = id_of(&app.request_driver("rider-2", RIDER).await);
+    app.ride_reaches(&matched, "DRIVER_FOUND").await;
+    app.complete(&matched).await;
+    let open = id_of(&app.request_driver("rider-3", north_of(RIDER, 80.0)).await);
+    assert_eq!(
+        app.ride(&cancelled).await["status"],
+        "CANCELLED",
+        "kept for now"
+    );
+
+    eventually(
+        "the ended rides and the silent driver to be removed",
+        || async {
+            let gone = app.ride(&cancelled).await.is_null()
+                && app.ride(&matched).await.is_null()
+                && app.driver("brief").await.is_null();
+            gone.then_some(())
+        },
+    )
+    .await;
+    assert_eq!(
+        app.ride(&open).await["status"],
+        "SEARCHING",
+        "an open ride stays"
+    );
+
+    if let Some(redis) = &app.redis {
+        let keys = tracking::store::redis::Keys::new("tracking");
+        let exists = |key: String| async move { redis.cmd::<i64>(&["EXISTS", &key]).await };
+        let ride_key = |id: &str| {
+            keys.ride(&tracking::domain::RideId::parse(id).expect("id"))
+                .expect("a ride key")
+        };
+        assert_eq!(exists(ride_key(&cancelled)).await, 0);
+        assert_eq!(exists(ride_key(&matched)).await, 0);
+        assert_eq!(exists(ride_key(&open)).await, 1);
+        let driver = tracking::domain::DriverId::parse("brief").expect("id");
+        assert_eq!(exists(keys.driver(&driver)).await, 0);
+        assert_eq!(redis.cmd::<i64>(&["ZCARD", &keys.offline()]).await, 0);
+        assert_eq!(redis.cmd::<i64>(&["ZCARD", &keys.seen()]).await, 0);
+        let all: Vec<String> = redis.cmd(&["KEYS", "*"]).await;
+        let records: Vec<&String> = all
+            .iter()
+            .filter(|k| k.contains(":ride:") || k.contains(":driver:"))
+            .collect();
+        assert_eq!(records, [&ride_key(&open)], "only the open ride is kept");
+    }
+}
+
+/// A driver that falls silent past the TTL is announced OFFLINE to live
+/// maps, once, without anyone searching near it.
+async fn a_silent_driver_is_announced_offline_on_live_maps(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| c.driver_ttl = Duration::from_millis(300)).await;
+    let mut map = app
+        .subscribe(
+            Protocol::TransportWs,
+            FLEET,
+            json!({"lat": RIDER.0, "lng": RIDER.1, "r": 10.0}),
+        )
+        .await;
+    assert_eq!(next_fleet(&mut map).await["kind"], "SNAPSHOT");
+    app.update_location("fading", DRIVER).await;
+    let seen = next_fleet(&mut map).await;
+    assert_eq!(seen["drivers"][0]["status"], "AVAILABLE", "{seen}");
+    let gone = next_fleet(&mut map).await;
+    assert_eq!(gone["kind"], "DRIVER", "{gone}");
+    assert_eq!(gone["drivers"][0]["id"], "fading");
+    assert_eq!(gone["drivers"][0]["status"], "OFFLINE", "{gone}");
+    // Once: the next event is about someone else.
+    app.update_location("other", DRIVER).await;
+    assert_eq!(next_fleet(&mut map).await["drivers"][0]["id"], "other");
 }

@@ -58,6 +58,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
                 driver_ttl: ttl,
                 match_radius: radius,
                 lease: Duration::from_secs(5),
+                retention: Default::default(),
             })
             .await
             .map_err(domain)?,

@@ -95,6 +95,7 @@ pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
         searches: u32::try_from(int("searches")?).unwrap_or(u32::MAX),
         created_at: parse_time(get("created")?)?,
         expires_at: parse_time(get("expires")?)?,
+        ended_at: f.get("ended").map(|t| parse_time(t)).transpose()?,
         revision: int("revision")?,
     })
 }

@@ -7,9 +7,10 @@
 //! | key                          | type | holds |
 //! |------------------------------|------|-------|
 //! | `{P}:drivers:available`      | GEO  | AVAILABLE drivers' positions |
-//! | `{P}:drivers:seen`           | ZSET | AVAILABLE driver → last report (ms); silent ones are pruned as searches meet them |
+//! | `{P}:drivers:seen`           | ZSET | AVAILABLE driver → last report (ms); the sweep takes silent ones OFFLINE from its front |
+//! | `{P}:drivers:offline`        | ZSET | OFFLINE driver → last report (ms); the sweep removes those past the driver retention |
 //! | `{P}:driver:<id>`            | HASH | `lat lng updated state [ride]` |
-//! | `{P}:ride:<n>`               | HASH | `id rider lat lng status driver distance searches created expires revision owner` |
+//! | `{P}:ride:<n>`               | HASH | `id rider lat lng status driver distance searches created expires ended revision owner`; expires after the ride retention once ended |
 //! | `{P}:rides:seq`              | STR  | last ride number (`INCR`) |
 //! | `{P}:rides:searching`        | ZSET | SEARCHING ride → deadline (ms) |
 //! | `{P}:rides:pickups`          | GEO  | SEARCHING rides' pickups (who to wake when a driver frees up) |
@@ -54,6 +55,10 @@ impl Keys {
 
     pub fn seen(&self) -> String {
         self.key("drivers:seen")
+    }
+
+    pub fn offline(&self) -> String {
+        self.key("drivers:offline")
     }
 
     pub fn searching(&self) -> String {

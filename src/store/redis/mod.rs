@@ -44,7 +44,8 @@ use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands,
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    AreaSnapshot, EventHub, LocationReport, ReportOutcome, SearchOutcome, Store, SNAPSHOT_LIMIT,
+    AreaSnapshot, EventHub, LocationReport, ReportOutcome, Retention, SearchOutcome, Store, Swept,
+    SNAPSHOT_LIMIT, SWEEP_BATCH,
 };
 use crate::{
     domain::{
@@ -73,6 +74,8 @@ pub struct RedisSettings {
     pub match_radius: RadiusKm,
     /// How long an instance owns its searching rides without renewing.
     pub lease: Duration,
+    /// How long ended rides and silent drivers are kept.
+    pub retention: Retention,
 }
 
 /// The Redis [`Store`].
@@ -165,6 +168,7 @@ impl RedisStore {
             .key(k.active())
             .key(k.drivers_watched())
             .key(subject)
+            .key(k.offline())
             .arg(k.driver_prefix())
             .arg(k.ride_prefix())
             .arg(k.owned_prefix())
@@ -173,7 +177,9 @@ impl RedisStore {
             .arg(k.drivers_channel())
             .arg(now.timestamp_millis())
             .arg(duration_ms(self.settings.driver_ttl))
-            .arg(self.settings.match_radius.km());
+            .arg(self.settings.match_radius.km())
+            .arg(duration_ms(self.settings.retention.rides))
+            .arg(duration_ms(self.settings.retention.drivers));
         inv
     }
 
@@ -543,6 +549,19 @@ impl Store for RedisStore {
             .publish(self.keys.adopt_channel(), &self.instance)
             .ignore();
         with_timeout(release.query_async::<()>(&mut conn)).await
+    }
+
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<Swept> {
+        let mut inv = self.invocation(&self.scripts.sweep, "", now);
+        inv.arg(SWEEP_BATCH);
+        let counts = self.run(inv).await?;
+        let count = |i: usize| counts.get(i).and_then(|n| n.parse().ok()).unwrap_or(0);
+        Ok(Swept {
+            went_offline: count(0),
+            drivers_removed: count(1),
+            // Ended rides' hashes expire on their own.
+            rides_removed: 0,
+        })
     }
 
     fn maintenance_interval(&self) -> Option<Duration> {

@@ -16,6 +16,7 @@ pub(super) struct Scripts {
     pub complete_ride: Script,
     pub expire_ride: Script,
     pub adopt: Script,
+    pub sweep: Script,
 }
 
 macro_rules! script {
@@ -41,6 +42,7 @@ impl Scripts {
             complete_ride: script!("complete_ride.lua"),
             expire_ride: script!("expire_ride.lua"),
             adopt: script!("adopt.lua"),
+            sweep: script!("sweep.lua"),
         }
     }
 }

@@ -71,7 +71,7 @@ impl ServiceProcess {
     /// Like [`ServiceProcess::start`], run through a wrapper command (such
     /// as `faketime -f +30s`).
     pub fn start_under(wrapper: Option<&[&str]>, args: &[&str]) -> Self {
-        let mut command = match wrapper {
+        let command = match wrapper {
             Some([program, rest @ ..]) => {
                 let mut command = Command::new(program);
                 command.args(rest).arg(env!("CARGO_BIN_EXE_tracking"));
@@ -84,6 +84,33 @@ impl ServiceProcess {
             }
             _ => tracking_command(),
         };
+        Self::launch(command, args)
+    }
+
+    /// Like [`ServiceProcess::start`], with the process's open-file limit
+    /// (soft and hard) set to `limit`.
+    pub fn start_with_fd_limit(limit: u64, args: &[&str]) -> Self {
+        use std::os::unix::process::CommandExt;
+        let mut command = tracking_command();
+        // SAFETY: setrlimit is async-signal-safe and touches no memory of
+        // the parent.
+        unsafe {
+            command.pre_exec(move || {
+                let rlimit = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &rlimit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        Self::launch(command, args)
+    }
+
+    fn launch(mut command: Command, args: &[&str]) -> Self {
         let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(args)

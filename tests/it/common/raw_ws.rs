@@ -103,6 +103,23 @@ impl RawSocket {
         self.send_frame(TEXT, text.as_bytes()).await
     }
 
+    /// Sends one fragment of a text message: the first carries the text
+    /// opcode, the rest are continuations; `fin` on the last.
+    pub async fn send_fragment(
+        &mut self,
+        first: bool,
+        fin: bool,
+        payload: &[u8],
+    ) -> std::io::Result<()> {
+        let mut frame = header(if first { TEXT } else { 0x0 }, payload.len() as u64, true);
+        if !fin {
+            frame[0] &= 0x7f;
+        }
+        frame.extend_from_slice(&[0, 0, 0, 0]);
+        frame.extend_from_slice(payload);
+        self.tcp.write_all(&frame).await
+    }
+
     /// Sends only the header of a masked text frame announcing `len` bytes,
     /// then `body` (a prefix of what was announced).
     pub async fn send_announcing(&mut self, len: u64, body: &[u8]) -> std::io::Result<()> {

@@ -1,7 +1,7 @@
 -- Takes over the searching rides of instances whose lease has run out.
--- ARGV[10] this instance, ARGV[11] this instance's lease end (ms).
+-- arg(1) this instance, arg(2) this instance's lease end (ms).
 -- Returns the ids of the rides adopted.
-local me, lease_end = ARGV[10], ARGV[11]
+local me, lease_end = arg(1), arg(2)
 redis.call('ZADD', K_INSTANCES, lease_end, me)
 local adopted = {}
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', K_INSTANCES, '-inf', '(' .. NOW, 'LIMIT', 0, 16)) do

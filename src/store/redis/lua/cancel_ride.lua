@@ -1,7 +1,7 @@
--- The rider cancels. ARGV[10] ride id.
+-- The rider cancels. arg(1) ride id.
 -- SEARCHING or DRIVER_FOUND → CANCELLED (the driver goes back on the
 -- market); CANCELLED stays as it is; EXPIRED or COMPLETED is a conflict.
-local id = ARGV[10]
+local id = arg(1)
 if redis.call('EXISTS', SUBJECT) == 0 then return {'NOT_FOUND'} end
 local status = expire_if_due(SUBJECT, id)
 if status == 'CANCELLED' then return reply('OK', SUBJECT) end

@@ -1,23 +1,31 @@
 -- Shared by every script (prepended when the script is built).
 --
--- Calling convention, the same for all scripts (see `Invocation` in mod.rs):
+-- Calling convention, the same for all scripts (see `RedisStore::invocation`
+-- in mod.rs, its Rust side):
 --   KEYS[1] available GEO    KEYS[2] seen ZSET      KEYS[3] searching ZSET
 --   KEYS[4] pickups GEO      KEYS[5] ride seq       KEYS[6] instances ZSET
 --   KEYS[7] active rides GEO (SEARCHING and DRIVER_FOUND, by pickup)
 --   KEYS[8] set while some instance has live-map or driverLocation watchers
 --   KEYS[9] the script's subject (a driver or ride hash; "" when none)
+--   KEYS[10] OFFLINE drivers ZSET (by last report, for their retention)
 --   ARGV[1] driver hash prefix  ARGV[2] ride hash prefix  ARGV[3] owned-set prefix
 --   ARGV[4] ride events channel ARGV[5] wake channel      ARGV[6] driver events channel
 --   ARGV[7] now (ms)            ARGV[8] driver TTL (ms)   ARGV[9] match radius (km)
---   ARGV[10..] the script's own arguments
+--   ARGV[10] ride retention (ms)  ARGV[11] driver retention (ms)
+--   then the script's own arguments: arg(1), arg(2), ...
 -- Keys built here from a prefix and an id share the prefix's hash tag, so
 -- every key a script touches lives in the same cluster slot.
 local K_AVAILABLE, K_SEEN, K_SEARCHING = KEYS[1], KEYS[2], KEYS[3]
 local K_PICKUPS, K_SEQ, K_INSTANCES = KEYS[4], KEYS[5], KEYS[6]
 local K_ACTIVE, K_WATCHED, SUBJECT = KEYS[7], KEYS[8], KEYS[9]
+local K_OFFLINE = KEYS[10]
 local DRIVER_PREFIX, RIDE_PREFIX, OWNED_PREFIX = ARGV[1], ARGV[2], ARGV[3]
 local CH_EVENTS, CH_WAKE, CH_DRIVERS = ARGV[4], ARGV[5], ARGV[6]
 local NOW, TTL, MATCH_RADIUS = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local RIDE_RETENTION, DRIVER_RETENTION = tonumber(ARGV[10]), tonumber(ARGV[11])
+local ARG0 = 11
+-- The script's own i-th argument.
+local function arg(i) return ARGV[ARG0 + i] end
 
 -- Great-circle distance in km, with the Earth radius Redis's GEO uses.
 local function distance_km(lng1, lat1, lng2, lat2)
@@ -41,11 +49,15 @@ local function publish_ride(key)
   redis.call('PUBLISH', CH_EVENTS, cjson.encode(ride))
 end
 
+-- A terminal status is the ride's end: it leaves the live maps, and its
+-- hash expires after the ride retention (nothing sweeps ended rides).
 local function set_status(key, status)
   redis.call('HSET', key, 'status', status)
   redis.call('HINCRBY', key, 'revision', 1)
   if status == 'CANCELLED' or status == 'EXPIRED' or status == 'COMPLETED' then
+    redis.call('HSET', key, 'ended', NOW)
     redis.call('ZREM', K_ACTIVE, redis.call('HGET', key, 'id'))
+    redis.call('PEXPIRE', key, RIDE_RETENTION)
   end
 end
 
@@ -100,6 +112,16 @@ local function off_market(id)
   redis.call('ZREM', K_SEEN, id)
 end
 
+-- An AVAILABLE driver leaves the market OFFLINE: kept (by last report)
+-- until its retention runs out, and live maps are told.
+local function go_offline(id)
+  off_market(id)
+  local key = DRIVER_PREFIX .. id
+  redis.call('HSET', key, 'state', 'OFFLINE')
+  redis.call('ZADD', K_OFFLINE, redis.call('HGET', key, 'updated'), id)
+  publish_driver(id)
+end
+
 -- A driver whose ride ended goes back on the market (OFFLINE if it fell silent).
 local function release_driver(driver, ride_id)
   local dkey = DRIVER_PREFIX .. driver
@@ -108,6 +130,7 @@ local function release_driver(driver, ride_id)
   redis.call('HDEL', dkey, 'ride')
   if NOW - tonumber(d[5]) > TTL then
     redis.call('HSET', dkey, 'state', 'OFFLINE')
+    redis.call('ZADD', K_OFFLINE, d[5], driver)
     publish_driver(driver)
     return
   end
@@ -118,14 +141,11 @@ local function release_driver(driver, ride_id)
   publish_driver(driver)
 end
 
--- Silent drivers leave the market: a bounded batch per call, so pruning
--- costs little however many fell silent at once.
+-- Silent drivers leave the market: a bounded batch per call, oldest first,
+-- so pruning costs little however many fell silent at once.
 local function prune_silent(max)
   local silent = redis.call('ZRANGEBYSCORE', K_SEEN, '-inf', '(' .. (NOW - TTL), 'LIMIT', 0, max)
-  for _, id in ipairs(silent) do
-    off_market(id)
-    redis.call('HSET', DRIVER_PREFIX .. id, 'state', 'OFFLINE')
-  end
+  for _, id in ipairs(silent) do go_offline(id) end
   return #silent
 end
 
@@ -148,8 +168,7 @@ local function nearest(lng, lat, max_km, count)
       if seen and NOW - tonumber(seen) <= TTL then
         table.insert(fresh, hit)
       else
-        off_market(hit[1])
-        redis.call('HSET', DRIVER_PREFIX .. hit[1], 'state', 'OFFLINE')
+        go_offline(hit[1])
         silent = silent + 1
       end
     end
@@ -181,6 +200,7 @@ local function apply_report(id, lng, lat, taken, max_kmh, jitter)
   if state == 'ASSIGNED' then
     redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken)
   else
+    if state == 'OFFLINE' then redis.call('ZREM', K_OFFLINE, id) end
     redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken, 'state', 'AVAILABLE')
     redis.call('GEOADD', K_AVAILABLE, lng, lat, id)
     redis.call('ZADD', K_SEEN, taken, id)

@@ -1,7 +1,7 @@
--- The driver completes the ride. ARGV[10] ride id.
+-- The driver completes the ride. arg(1) ride id.
 -- DRIVER_FOUND → COMPLETED (the driver goes back on the market); anything
 -- else is a conflict.
-local id = ARGV[10]
+local id = arg(1)
 if redis.call('EXISTS', SUBJECT) == 0 then return {'NOT_FOUND'} end
 if expire_if_due(SUBJECT, id) ~= 'DRIVER_FOUND' then return reply('CONFLICT', SUBJECT) end
 set_status(SUBJECT, 'COMPLETED')

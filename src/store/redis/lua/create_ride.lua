@@ -1,6 +1,6 @@
--- A rider asks for a driver. ARGV[10] rider, ARGV[11] lng, ARGV[12] lat,
--- ARGV[13] deadline (ms), ARGV[14] the instance that will search.
-local rider, lng, lat, expires, owner = ARGV[10], ARGV[11], ARGV[12], ARGV[13], ARGV[14]
+-- A rider asks for a driver. arg(1) rider, arg(2) lng, arg(3) lat,
+-- arg(4) deadline (ms), arg(5) the instance that will search.
+local rider, lng, lat, expires, owner = arg(1), arg(2), arg(3), arg(4), arg(5)
 local id = tostring(redis.call('INCR', K_SEQ))
 local key = RIDE_PREFIX .. id
 redis.call('HSET', key, 'id', id, 'rider', rider, 'lng', lng, 'lat', lat,

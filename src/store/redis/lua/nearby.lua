@@ -1,8 +1,8 @@
--- AVAILABLE fresh drivers near a point. ARGV[10] lng, ARGV[11] lat,
--- ARGV[12] radius (km), ARGV[13] count.
+-- AVAILABLE fresh drivers near a point. arg(1) lng, arg(2) lat,
+-- arg(3) radius (km), arg(4) count.
 -- Returns {id, km, lng, lat, updated, ...}, nearest first.
 local out = {}
-for _, hit in ipairs(nearest(ARGV[10], ARGV[11], tonumber(ARGV[12]), tonumber(ARGV[13]))) do
+for _, hit in ipairs(nearest(arg(1), arg(2), tonumber(arg(3)), tonumber(arg(4)))) do
   local d = redis.call('HMGET', DRIVER_PREFIX .. hit[1], 'lng', 'lat', 'updated')
   table.insert(out, hit[1])
   table.insert(out, hit[2])

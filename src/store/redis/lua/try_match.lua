@@ -1,8 +1,8 @@
--- One search for a ride, atomically. ARGV[10] ride id, ARGV[11] radius (km).
+-- One search for a ride, atomically. arg(1) ride id, arg(2) radius (km).
 -- If the ride is SEARCHING and before its deadline, the nearest fresh
 -- AVAILABLE driver within the radius becomes ASSIGNED and the ride
 -- DRIVER_FOUND; past the deadline the ride EXPIRES instead.
-local id, radius = ARGV[10], tonumber(ARGV[11])
+local id, radius = arg(1), tonumber(arg(2))
 if redis.call('EXISTS', SUBJECT) == 0 then return {'NOT_FOUND'} end
 if expire_if_due(SUBJECT, id) ~= 'SEARCHING' then return reply('ENDED', SUBJECT) end
 redis.call('HINCRBY', SUBJECT, 'searches', 1)

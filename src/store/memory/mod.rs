@@ -1,87 +1,55 @@
 //! The embedded store: the whole fleet in this process.
 //!
-//! One mutex guards the drivers, the rides and an R-tree of AVAILABLE
-//! drivers; every operation takes it once, does all its work and lets go,
-//! never across an `.await`, so each operation is atomic just as the Redis
-//! scripts are. The R-tree holds points on the unit sphere, where nearest by
-//! straight-line distance is nearest by great-circle distance: a true
-//! nearest-neighbour search that visits only the drivers it returns (plus any
-//! silent ones it meets and prunes on the way), however many stand around.
+//! One mutex guards the drivers ([`fleet`]) and the rides ([`rides`]);
+//! every operation takes it once, does all its work and lets go, never
+//! across an `.await`, so each operation is atomic just as the Redis scripts
+//! are. The indexes live with the records they index, and every question
+//! (nearest available driver, drivers fallen silent, rides in an area, rides
+//! past their retention) is answered from an index, never by scanning.
+
+mod fleet;
+mod rides;
 
 use std::{
-    collections::HashMap,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
     time::Duration,
 };
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use rstar::{PointDistance, RTree, RTreeObject, AABB};
 
 use super::{
-    AreaSnapshot, EventHub, LocationReport, ReportOutcome, SearchOutcome, Store, SNAPSHOT_LIMIT,
+    AreaSnapshot, EventHub, LocationReport, ReportOutcome, Retention, SearchOutcome, Store, Swept,
+    SNAPSHOT_LIMIT, SWEEP_BATCH,
 };
 use crate::{
     domain::{
-        check_plausible_move, chord_for_km, Coordinates, Driver, DriverId, DriverStatus, Limit,
-        NearbyDriver, RadiusKm, Ride, RideId, RideStatus, RiderId,
+        check_plausible_move, Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver,
+        RadiusKm, Ride, RideId, RideStatus, RiderId,
     },
     error::{Error, Result},
 };
+use fleet::{view, DriverRecord, DriverState, Fleet};
+use rides::Rides;
 
 /// The in-memory [`Store`].
 #[derive(Debug)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     driver_ttl: chrono::Duration,
+    ride_retention: chrono::Duration,
+    driver_retention: chrono::Duration,
     events: EventHub,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    drivers: HashMap<DriverId, DriverRecord>,
-    /// Exactly the drivers whose state is `Available` (fresh or not).
-    available: RTree<IndexedDriver>,
-    rides: HashMap<RideId, Arc<Ride>>,
-    last_ride: u64,
+    fleet: Fleet,
+    rides: Rides,
 }
 
-#[derive(Debug, Clone)]
-struct DriverRecord {
-    location: Coordinates,
-    updated_at: DateTime<Utc>,
-    state: DriverState,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum DriverState {
-    Available,
-    Assigned(RideId),
-    Offline,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-struct IndexedDriver {
-    point: [f64; 3],
-    id: DriverId,
-}
-
-impl RTreeObject for IndexedDriver {
-    type Envelope = AABB<[f64; 3]>;
-
-    fn envelope(&self) -> Self::Envelope {
-        AABB::from_point(self.point)
-    }
-}
-
-impl PointDistance for IndexedDriver {
-    fn distance_2(&self, point: &[f64; 3]) -> f64 {
-        self.point
-            .iter()
-            .zip(point)
-            .map(|(a, b)| (a - b) * (a - b))
-            .sum()
-    }
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
 impl MemoryStore {
@@ -92,11 +60,22 @@ impl MemoryStore {
 
     /// An empty fleet publishing through `events`.
     pub fn with_events(driver_ttl: Duration, events: EventHub) -> Self {
+        let retention = Retention::default();
         Self {
             inner: Mutex::new(Inner::default()),
-            driver_ttl: chrono::Duration::from_std(driver_ttl).unwrap_or(chrono::Duration::MAX),
+            driver_ttl: chrono_duration(driver_ttl),
+            ride_retention: chrono_duration(retention.rides),
+            driver_retention: chrono_duration(retention.drivers),
             events,
         }
+    }
+
+    /// The same store, keeping ended rides and silent drivers only as long
+    /// as `retention` says.
+    pub fn with_retention(mut self, retention: Retention) -> Self {
+        self.ride_retention = chrono_duration(retention.rides);
+        self.driver_retention = chrono_duration(retention.drivers);
+        self
     }
 
     /// Everything the store holds, as it stands at `now`: every driver and
@@ -104,14 +83,44 @@ impl MemoryStore {
     pub fn contents(&self, now: DateTime<Utc>) -> (Vec<Driver>, Vec<Arc<Ride>>) {
         let inner = self.lock();
         let mut drivers: Vec<Driver> = inner
-            .drivers
+            .fleet
             .iter()
-            .map(|(id, rec)| self.view(id, rec, now))
+            .map(|(id, rec)| view(id, rec, now, self.driver_ttl))
             .collect();
         drivers.sort_by(|a, b| a.id.cmp(&b.id));
-        let mut rides: Vec<Arc<Ride>> = inner.rides.values().cloned().collect();
+        let mut rides: Vec<Arc<Ride>> = inner.rides.iter().cloned().collect();
         rides.sort_by(|a, b| a.id.cmp(&b.id));
         (drivers, rides)
+    }
+
+    /// How many drivers and rides the store holds.
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.lock();
+        (inner.fleet.len(), inner.rides.len())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere cannot leave the maps half-updated (every
+        // operation validates before it writes), so a poisoned lock is usable.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn view(&self, id: &DriverId, record: &DriverRecord, now: DateTime<Utc>) -> Driver {
+        view(id, record, now, self.driver_ttl)
+    }
+
+    fn fresh_since(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now - self.driver_ttl
+    }
+
+    /// Tells live maps about a driver's new state, and searching rides when
+    /// it became available.
+    fn announce(&self, id: &DriverId, record: &DriverRecord, now: DateTime<Utc>) {
+        let driver = self.view(id, record, now);
+        if driver.status == DriverStatus::Available {
+            self.events.driver_available(record.location);
+        }
+        self.events.publish_driver(Arc::new(driver));
     }
 
     /// Applies one position report: `None` when it is older than the
@@ -125,89 +134,43 @@ impl MemoryStore {
         max_speed_kmh: f64,
     ) -> Result<Option<DriverRecord>> {
         let (id, at, taken) = (&report.driver, report.at, report.taken_at);
-        if let Some(rec) = inner.drivers.get(id) {
-            if taken < rec.updated_at {
-                return Ok(None);
-            }
-            check_plausible_move(rec.location, rec.updated_at, at, taken, max_speed_kmh)?;
-        }
-        let point = at.unit_vector();
-        let record = match inner.drivers.get_mut(id) {
+        let state = match inner.fleet.get(id) {
             Some(rec) => {
-                match rec.state {
-                    DriverState::Available => {
-                        inner.available.remove(&IndexedDriver {
-                            point: rec.location.unit_vector(),
-                            id: id.clone(),
-                        });
-                        inner.available.insert(IndexedDriver {
-                            point,
-                            id: id.clone(),
-                        });
-                    }
-                    DriverState::Offline => {
-                        rec.state = DriverState::Available;
-                        inner.available.insert(IndexedDriver {
-                            point,
-                            id: id.clone(),
-                        });
-                    }
-                    DriverState::Assigned(_) => {}
+                if taken < rec.updated_at {
+                    return Ok(None);
                 }
-                rec.location = at;
-                rec.updated_at = taken;
-                rec.clone()
+                check_plausible_move(rec.location, rec.updated_at, at, taken, max_speed_kmh)?;
+                match &rec.state {
+                    DriverState::Assigned(ride) => DriverState::Assigned(ride.clone()),
+                    DriverState::Available | DriverState::Offline => DriverState::Available,
+                }
             }
-            None => {
-                let rec = DriverRecord {
-                    location: at,
-                    updated_at: taken,
-                    state: DriverState::Available,
-                };
-                inner.available.insert(IndexedDriver {
-                    point,
-                    id: id.clone(),
-                });
-                inner.drivers.insert(id.clone(), rec.clone());
-                rec
-            }
+            None => DriverState::Available,
         };
-        let driver = self.view(id, &record, now);
-        if driver.status == DriverStatus::Available {
-            self.events.driver_available(at);
-        }
-        self.events.publish_driver(Arc::new(driver));
+        let record = DriverRecord {
+            location: at,
+            updated_at: taken,
+            state,
+        };
+        inner.fleet.update(id, record.clone());
+        self.announce(id, &record, now);
         Ok(Some(record))
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic elsewhere cannot leave the maps half-updated (every
-        // operation validates before it writes), so a poisoned lock is usable.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn is_fresh(&self, record: &DriverRecord, now: DateTime<Utc>) -> bool {
-        now.signed_duration_since(record.updated_at) <= self.driver_ttl
-    }
-
-    fn view(&self, id: &DriverId, record: &DriverRecord, now: DateTime<Utc>) -> Driver {
-        let (status, ride_id) = match &record.state {
-            DriverState::Available if self.is_fresh(record, now) => (DriverStatus::Available, None),
-            DriverState::Available | DriverState::Offline => (DriverStatus::Offline, None),
-            DriverState::Assigned(ride) => (DriverStatus::Assigned, Some(ride.clone())),
-        };
-        Driver {
-            id: id.clone(),
-            status,
-            location: Some(record.location),
-            updated_at: Some(record.updated_at),
-            ride_id,
+    /// Takes drivers found silent off the market, and says so.
+    fn retire_silent(&self, inner: &mut Inner, silent: Vec<DriverId>, now: DateTime<Utc>) -> usize {
+        let mut count = 0;
+        for id in silent {
+            if let Some(record) = inner.fleet.set_state(&id, DriverState::Offline) {
+                self.announce(&id, &record, now);
+                count += 1;
+            }
         }
+        count
     }
 
-    /// Walks AVAILABLE drivers outward from `center`, nearest first, up to
-    /// `radius`; silent ones met on the way are marked OFFLINE and dropped
-    /// from the index. Stops once `want` fresh drivers are found.
+    /// Up to `want` fresh AVAILABLE drivers near `center`, nearest first;
+    /// silent ones met on the way go OFFLINE.
     fn nearest_fresh(
         &self,
         inner: &mut Inner,
@@ -216,69 +179,53 @@ impl MemoryStore {
         want: usize,
         now: DateTime<Utc>,
     ) -> Vec<(DriverId, f64)> {
-        let max_chord = chord_for_km(radius.km());
-        let max_d2 = max_chord * max_chord;
-        let mut found = Vec::new();
-        let mut silent = Vec::new();
-        for (entry, d2) in inner
-            .available
-            .nearest_neighbor_iter_with_distance_2(&center.unit_vector())
-        {
-            if d2 > max_d2 || found.len() == want {
-                break;
-            }
-            match inner.drivers.get(&entry.id) {
-                Some(rec) if self.is_fresh(rec, now) => {
-                    let km = center.distance_km(&rec.location);
-                    if km <= radius.km() {
-                        found.push((entry.id.clone(), km));
-                    }
-                }
-                _ => silent.push(entry.clone()),
-            }
-        }
-        for entry in silent {
-            inner.available.remove(&entry);
-            if let Some(rec) = inner.drivers.get_mut(&entry.id) {
-                rec.state = DriverState::Offline;
-            }
-        }
+        let (found, silent) = inner
+            .fleet
+            .nearest(center, radius, want, self.fresh_since(now));
+        self.retire_silent(inner, silent, now);
         found
     }
 
-    /// Puts a driver freed by its ride back on the market.
+    /// Puts a driver freed by its ride back on the market (OFFLINE if it
+    /// fell silent meanwhile).
     fn release_driver(&self, inner: &mut Inner, ride: &Ride, now: DateTime<Utc>) {
         let Some(driver_id) = &ride.driver_id else {
             return;
         };
-        if let Some(rec) = inner.drivers.get_mut(driver_id) {
-            if rec.state == DriverState::Assigned(ride.id.clone()) {
-                rec.state = DriverState::Available;
-                inner.available.insert(IndexedDriver {
-                    point: rec.location.unit_vector(),
-                    id: driver_id.clone(),
-                });
-                if self.is_fresh(rec, now) {
-                    self.events.driver_available(rec.location);
-                }
-                let rec = rec.clone();
-                self.announce(driver_id, &rec, now);
-            }
+        let Some(rec) = inner.fleet.get(driver_id) else {
+            return;
+        };
+        if rec.state != DriverState::Assigned(ride.id.clone()) {
+            return;
+        }
+        let state = if rec.updated_at >= self.fresh_since(now) {
+            DriverState::Available
+        } else {
+            DriverState::Offline
+        };
+        if let Some(record) = inner.fleet.set_state(driver_id, state) {
+            self.announce(driver_id, &record, now);
         }
     }
 
-    /// Tells live maps about a driver's new state.
-    fn announce(&self, id: &DriverId, record: &DriverRecord, now: DateTime<Utc>) {
-        self.events
-            .publish_driver(Arc::new(self.view(id, record, now)));
-    }
-
-    /// Replaces a ride with its next state and tells subscribers.
+    /// Stores a ride's next state and tells subscribers.
     fn transition(&self, inner: &mut Inner, ride: Ride) -> Arc<Ride> {
         let ride = Arc::new(ride);
-        inner.rides.insert(ride.id.clone(), ride.clone());
+        inner.rides.put(ride.clone());
         self.events.publish(ride.clone());
         ride
+    }
+
+    /// The ride's next state: `status`, one revision on, ended at `now` when
+    /// that status is terminal.
+    fn next(ride: &Ride, status: RideStatus, now: DateTime<Utc>) -> Ride {
+        let mut next = ride.clone();
+        next.status = status;
+        next.revision += 1;
+        if status.is_terminal() {
+            next.ended_at = Some(now);
+        }
+        next
     }
 
     fn ride_or_not_found(inner: &Inner, id: &RideId) -> Result<Arc<Ride>> {
@@ -292,13 +239,24 @@ impl MemoryStore {
     /// Expires the ride when it is SEARCHING and due; returns it as it is then.
     fn expire_if_due(&self, inner: &mut Inner, ride: Arc<Ride>, now: DateTime<Utc>) -> Arc<Ride> {
         if ride.status == RideStatus::Searching && now >= ride.expires_at {
-            let mut next = (*ride).clone();
-            next.status = RideStatus::Expired;
-            next.revision += 1;
+            let next = Self::next(&ride, RideStatus::Expired, now);
             self.transition(inner, next)
         } else {
             ride
         }
+    }
+
+    /// Ends a ride (cancelled or completed), freeing its driver.
+    fn end_ride(
+        &self,
+        inner: &mut Inner,
+        ride: &Ride,
+        status: RideStatus,
+        now: DateTime<Utc>,
+    ) -> Arc<Ride> {
+        self.release_driver(inner, ride, now);
+        let next = Self::next(ride, status, now);
+        self.transition(inner, next)
     }
 }
 
@@ -321,7 +279,7 @@ impl Store for MemoryStore {
             Some(record) => record,
             // Older than what is stored (a clock ahead elsewhere): keep that.
             None => guard
-                .drivers
+                .fleet
                 .get(id)
                 .cloned()
                 .ok_or_else(|| Error::Internal("stale report for an unknown driver".into()))?,
@@ -352,32 +310,25 @@ impl Store for MemoryStore {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let rec = inner
-            .drivers
-            .get_mut(id)
+            .fleet
+            .get(id)
             .ok_or_else(|| Error::not_found(format!("no driver with id {id}")))?;
-        match &rec.state {
-            DriverState::Assigned(ride) => {
-                return Err(Error::conflict(format!(
-                    "driver {id} is assigned to ride {ride}; end the ride first"
-                )))
-            }
-            DriverState::Available => {
-                inner.available.remove(&IndexedDriver {
-                    point: rec.location.unit_vector(),
-                    id: id.clone(),
-                });
-                rec.state = DriverState::Offline;
-            }
-            DriverState::Offline => {}
+        if let DriverState::Assigned(ride) = &rec.state {
+            return Err(Error::conflict(format!(
+                "driver {id} is assigned to ride {ride}; end the ride first"
+            )));
         }
-        let rec = rec.clone();
+        let rec = inner
+            .fleet
+            .set_state(id, DriverState::Offline)
+            .ok_or_else(|| Error::Internal("driver vanished".into()))?;
         self.announce(id, &rec, now);
         Ok(self.view(id, &rec, now))
     }
 
     async fn driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Option<Driver>> {
         let inner = self.lock();
-        Ok(inner.drivers.get(id).map(|rec| self.view(id, rec, now)))
+        Ok(inner.fleet.get(id).map(|rec| self.view(id, rec, now)))
     }
 
     async fn nearby_drivers(
@@ -393,7 +344,7 @@ impl Store for MemoryStore {
         Ok(found
             .into_iter()
             .filter_map(|(id, distance_km)| {
-                let rec = inner.drivers.get(&id)?;
+                let rec = inner.fleet.get(&id)?;
                 Some(NearbyDriver {
                     driver: self.view(&id, rec, now),
                     distance_km,
@@ -411,9 +362,8 @@ impl Store for MemoryStore {
     ) -> Result<Arc<Ride>> {
         let mut guard = self.lock();
         let inner = &mut *guard;
-        inner.last_ride += 1;
         let ride = Ride {
-            id: RideId::from_counter(inner.last_ride),
+            id: RideId::from_counter(inner.rides.next_number()),
             rider_id: rider.clone(),
             pickup,
             status: RideStatus::Searching,
@@ -422,6 +372,7 @@ impl Store for MemoryStore {
             searches: 0,
             created_at: now,
             expires_at,
+            ended_at: None,
             revision: 1,
         };
         Ok(self.transition(inner, ride))
@@ -436,13 +387,7 @@ impl Store for MemoryStore {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let available = self.nearest_fresh(inner, center, radius, SNAPSHOT_LIMIT, now);
-        let rides: Vec<Arc<Ride>> = inner
-            .rides
-            .values()
-            .filter(|r| !r.status.is_terminal() && center.distance_km(&r.pickup) <= radius.km())
-            .take(SNAPSHOT_LIMIT)
-            .cloned()
-            .collect();
+        let rides = inner.rides.active_within(center, radius, SNAPSHOT_LIMIT);
         let assigned = rides
             .iter()
             .filter(|r| r.status == RideStatus::DriverFound)
@@ -451,7 +396,7 @@ impl Store for MemoryStore {
             .into_iter()
             .map(|(id, _)| id)
             .chain(assigned)
-            .filter_map(|id| inner.drivers.get(&id).map(|rec| self.view(&id, rec, now)))
+            .filter_map(|id| inner.fleet.get(&id).map(|rec| self.view(&id, rec, now)))
             .collect();
         Ok(AreaSnapshot { drivers, rides })
     }
@@ -478,16 +423,13 @@ impl Store for MemoryStore {
         let Some((driver_id, km)) = self.nearest_fresh(inner, ride.pickup, radius, 1, now).pop()
         else {
             let ride = Arc::new(next);
-            inner.rides.insert(id.clone(), ride.clone());
+            inner.rides.put(ride.clone());
             return Ok(SearchOutcome::NoDriver(ride));
         };
-        if let Some(rec) = inner.drivers.get_mut(&driver_id) {
-            inner.available.remove(&IndexedDriver {
-                point: rec.location.unit_vector(),
-                id: driver_id.clone(),
-            });
-            rec.state = DriverState::Assigned(id.clone());
-            let rec = rec.clone();
+        if let Some(rec) = inner
+            .fleet
+            .set_state(&driver_id, DriverState::Assigned(id.clone()))
+        {
             self.announce(&driver_id, &rec, now);
         }
         next.status = RideStatus::DriverFound;
@@ -509,11 +451,7 @@ impl Store for MemoryStore {
                 ride.status.as_str()
             ))),
             RideStatus::Searching | RideStatus::DriverFound => {
-                self.release_driver(inner, &ride, now);
-                let mut next = (*ride).clone();
-                next.status = RideStatus::Cancelled;
-                next.revision += 1;
-                Ok(self.transition(inner, next))
+                Ok(self.end_ride(inner, &ride, RideStatus::Cancelled, now))
             }
         }
     }
@@ -529,11 +467,7 @@ impl Store for MemoryStore {
                 ride.status.as_str()
             )));
         }
-        self.release_driver(inner, &ride, now);
-        let mut next = (*ride).clone();
-        next.status = RideStatus::Completed;
-        next.revision += 1;
-        Ok(self.transition(inner, next))
+        Ok(self.end_ride(inner, &ride, RideStatus::Completed, now))
     }
 
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
@@ -550,6 +484,26 @@ impl Store for MemoryStore {
 
     async fn release(&self) -> Result<()> {
         Ok(())
+    }
+
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<Swept> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let silent = inner
+            .fleet
+            .silent_before(self.fresh_since(now), SWEEP_BATCH);
+        let went_offline = self.retire_silent(inner, silent, now);
+        let drivers_removed = inner
+            .fleet
+            .retire_before(now - self.driver_retention, SWEEP_BATCH);
+        let rides_removed = inner
+            .rides
+            .retire_before(now - self.ride_retention, SWEEP_BATCH);
+        Ok(Swept {
+            went_offline,
+            drivers_removed,
+            rides_removed,
+        })
     }
 
     fn maintenance_interval(&self) -> Option<Duration> {
@@ -609,7 +563,7 @@ mod tests {
         assert_eq!(later.len(), 1);
         assert_eq!(later[0].driver.id, id("b"));
         assert_eq!(
-            store.lock().available.size(),
+            store.lock().fleet.available_count(),
             1,
             "the silent driver left the index"
         );
@@ -620,7 +574,7 @@ mod tests {
             .update_location(&id("a"), at(0.0, 0.0), t(62), 300.0)
             .await
             .unwrap();
-        assert_eq!(store.lock().available.size(), 2);
+        assert_eq!(store.lock().fleet.available_count(), 2);
     }
 
     #[tokio::test]
@@ -690,5 +644,103 @@ mod tests {
             .unwrap();
         let ids: Vec<_> = found.iter().map(|n| n.driver.id.as_str()).collect();
         assert_eq!(ids, ["west", "east"]);
+    }
+
+    #[tokio::test]
+    async fn the_sweep_takes_silent_drivers_off_the_market_once_and_says_so() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        let mut changes = store.events().subscribe_drivers();
+        store
+            .update_location(&id("quiet"), at(0.0, 0.0), t(0), 300.0)
+            .await
+            .unwrap();
+        store
+            .update_location(&id("busy"), at(0.0, 0.01), t(50), 300.0)
+            .await
+            .unwrap();
+        while changes.try_recv().is_ok() {}
+        assert_eq!(
+            store.sweep(t(60)).await.unwrap(),
+            Swept::default(),
+            "not yet"
+        );
+        let swept = store.sweep(t(61)).await.unwrap();
+        assert_eq!(swept.went_offline, 1);
+        let event = changes.try_recv().unwrap();
+        assert_eq!(
+            (event.id.as_str(), event.status),
+            ("quiet", DriverStatus::Offline)
+        );
+        assert!(
+            changes.try_recv().is_err(),
+            "one event, for the silent one only"
+        );
+        assert_eq!(store.sweep(t(62)).await.unwrap().went_offline, 0, "once");
+        assert_eq!(store.lock().fleet.available_count(), 1);
+    }
+
+    #[tokio::test]
+    async fn ended_rides_and_silent_drivers_are_removed_after_their_retention() {
+        let store = MemoryStore::new(Duration::from_secs(60)).with_retention(Retention {
+            rides: Duration::from_secs(100),
+            drivers: Duration::from_secs(1000),
+        });
+        let rider = RiderId::parse("r").unwrap();
+        let ride = store
+            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
+            .await
+            .unwrap();
+        let open = store
+            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
+            .await
+            .unwrap();
+        store.cancel_ride(&ride.id, t(10)).await.unwrap();
+        store
+            .update_location(&id("gone"), at(0.0, 0.0), t(0), 300.0)
+            .await
+            .unwrap();
+        assert_eq!(store.counts(), (1, 2));
+        let swept = store.sweep(t(109)).await.unwrap();
+        assert_eq!((swept.rides_removed, swept.went_offline), (0, 1));
+        assert!(store.ride(&ride.id).await.unwrap().is_some(), "kept 100 s");
+        let swept = store.sweep(t(111)).await.unwrap();
+        assert_eq!((swept.rides_removed, swept.went_offline), (1, 0));
+        assert!(
+            store.ride(&ride.id).await.unwrap().is_none(),
+            "then removed"
+        );
+        assert!(
+            store.ride(&open.id).await.unwrap().is_some(),
+            "an open ride stays"
+        );
+        assert_eq!(store.sweep(t(999)).await.unwrap().drivers_removed, 0);
+        assert_eq!(store.sweep(t(1001)).await.unwrap().drivers_removed, 1);
+        assert!(store.driver(&id("gone"), t(1001)).await.unwrap().is_none());
+        assert_eq!(store.counts(), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn an_area_snapshot_holds_the_active_rides_in_it_only() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        let rider = RiderId::parse("r").unwrap();
+        let near = store
+            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
+            .await
+            .unwrap();
+        let ended = store
+            .create_ride(&rider, at(0.0, 0.001), t(0), t(240))
+            .await
+            .unwrap();
+        store.cancel_ride(&ended.id, t(1)).await.unwrap();
+        store
+            .create_ride(&rider, at(1.0, 1.0), t(0), t(240))
+            .await
+            .unwrap();
+        let area = store
+            .area_snapshot(at(0.0, 0.0), radius(5.0), t(2))
+            .await
+            .unwrap();
+        let ids: Vec<&RideId> = area.rides.iter().map(|r| &r.id).collect();
+        assert_eq!(ids, [&near.id]);
     }
 }
