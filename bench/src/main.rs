@@ -37,13 +37,15 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 6] = [
+const ALL: [&str; 8] = [
     "ingest",
     "ingest-batch",
     "search",
     "time-to-match",
     "subscribers",
     "searching-load",
+    "ws-oversized",
+    "soak",
 ];
 
 /// Benchmarks for tracking, each against a reference measured in the same run.
@@ -51,23 +53,23 @@ const ALL: [&str; 6] = [
 #[command(name = "tracking-bench")]
 struct Args {
     /// Scenarios to run (default: all): ingest, ingest-batch, search,
-    /// time-to-match, subscribers, searching-load.
+    /// time-to-match, subscribers, searching-load, ws-oversized, soak.
     scenarios: Vec<String>,
     /// Print the table only; leave BENCHMARKS.md as it is.
     #[arg(long)]
     no_write: bool,
-    /// Sockets in the subscribers scenario.
+    /// Sockets in the subscribers scenario (at most the service's
+    /// computed connection cap, less some room for the HTTP clients).
     #[arg(long, env = "BENCH_SUBSCRIBERS", default_value_t = 20_000)]
     subscribers: usize,
+    /// Minutes the soak runs (its target is judged on 10).
+    #[arg(long, default_value_t = 10)]
+    soak_minutes: u64,
 }
 
-async fn run(
-    scenario: &str,
-    store: StoreKind,
-    redis: &Redis,
-    subscribers: usize,
-) -> Result<Vec<Row>> {
+async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Result<Vec<Row>> {
     use scenarios::*;
+    let subscribers = args.subscribers;
     Ok(match scenario {
         "ingest" => ingest::run(store, redis).await?,
         "ingest-batch" => ingest_batch::run(store, redis).await?,
@@ -75,6 +77,12 @@ async fn run(
         "time-to-match" => vec![time_to_match::run(store, redis).await?],
         "subscribers" => vec![subscribers::run(store, redis, subscribers).await?],
         "searching-load" => vec![searching_load::run(store, redis).await?],
+        "soak" => vec![soak::run(store, redis, args.soak_minutes).await?],
+        // The store plays no part: once is enough.
+        "ws-oversized" if store == StoreKind::Memory => {
+            vec![soak::oversized_messages(redis).await?]
+        }
+        "ws-oversized" => Vec::new(),
         other => {
             return Err(BenchError::Unexpected(format!(
                 "unknown scenario {other}; known: {}",
@@ -104,7 +112,7 @@ async fn main() -> ExitCode {
     for scenario in &chosen {
         for store in [StoreKind::Memory, StoreKind::Redis] {
             eprintln!("running {scenario} on {}", store.name());
-            match run(scenario, store, &redis, args.subscribers).await {
+            match run(scenario, store, &redis, &args).await {
                 Ok(mut more) => {
                     eprint!(
                         "{}",

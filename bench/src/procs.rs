@@ -149,6 +149,34 @@ impl Redis {
             .unwrap_or(f64::NAN)
     }
 
+    /// `INFO memory`'s `used_memory`, in MiB.
+    pub async fn used_memory_mib(&self) -> f64 {
+        let Ok(mut conn) = self.connection().await else {
+            return f64::NAN;
+        };
+        let info: String = redis::cmd("INFO")
+            .arg("memory")
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        info.lines()
+            .find_map(|l| l.strip_prefix("used_memory:"))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .map(|bytes| bytes / 1024.0 / 1024.0)
+            .unwrap_or(f64::NAN)
+    }
+
+    /// Keys in the database.
+    pub async fn dbsize(&self) -> u64 {
+        let Ok(mut conn) = self.connection().await else {
+            return 0;
+        };
+        redis::cmd("DBSIZE")
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(0)
+    }
+
     /// Commands Redis has processed so far.
     pub async fn commands_processed(&self) -> u64 {
         let Ok(mut conn) = self.connection().await else {
@@ -273,6 +301,19 @@ impl Service {
 
     pub fn stats(&self) -> ProcStats {
         proc_stats(self.pid())
+    }
+
+    /// A gauge from the service's `/metrics`.
+    pub async fn gauge(&self, name: &str) -> Option<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
     }
 }
 

@@ -5,6 +5,7 @@ pub mod ingest;
 pub mod ingest_batch;
 pub mod search;
 pub mod searching_load;
+pub mod soak;
 pub mod subscribers;
 pub mod time_to_match;
 
