@@ -108,7 +108,7 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64) -> Result<Row> {
             while !stop.load(Ordering::Relaxed) {
                 tick.tick().await;
                 n += 1;
-                let (lat, lng) = if n % 5 == 0 {
+                let (lat, lng) = if n.is_multiple_of(5) {
                     (10.0 + (n % 100) as f64 * 0.01, 10.0)
                 } else {
                     point(20_000_000 + n, 10.0)
