@@ -55,6 +55,24 @@ pub struct Config {
     #[arg(long, env = "TRACKING_JWT_PUBLIC_KEY")]
     pub jwt_public_key: Option<PathBuf>,
 
+    /// Verify RS256 or ES256 tokens with the keys an identity provider
+    /// publishes at this JWKS URL (chosen by the token's `kid`).
+    #[arg(long, env = "TRACKING_JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+
+    /// Accept only tokens whose `iss` is this.
+    #[arg(long, env = "TRACKING_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Accept only tokens whose `aud` is this.
+    #[arg(long, env = "TRACKING_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Clock skew tolerated on a token's `exp`, `nbf` and `iat`; a
+    /// WebSocket closes when its token's `exp` plus this has passed.
+    #[arg(long, env = "TRACKING_JWT_LEEWAY", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub jwt_leeway: Duration,
+
     /// Without a JWT key the service is open to everyone; it then refuses to
     /// listen beyond loopback unless this is given.
     #[arg(long, env = "TRACKING_INSECURE_NO_AUTH")]
@@ -134,6 +152,11 @@ pub struct Config {
     /// from the last one is refused (0: no check).
     #[arg(long, env = "TRACKING_MAX_SPEED_KMH", default_value_t = 300.0)]
     pub max_speed_kmh: f64,
+
+    /// Most rides a rider may have that have not ended; another request is a
+    /// CONFLICT naming one of them (0: no limit; 1 is what a rider app wants).
+    #[arg(long, env = "TRACKING_MAX_ACTIVE_RIDES_PER_RIDER", default_value_t = 0)]
+    pub max_active_rides_per_rider: usize,
 
     /// How long an ended ride (cancelled, expired, completed) is kept before
     /// it is removed (`ride(id)` then answers null).

@@ -82,15 +82,38 @@ id_type!(
     "riderId"
 );
 id_type!(
-    /// A ride; the service hands these out (a decimal counter).
+    /// A ride, named by the service: an opaque string of at most 64 bytes
+    /// of `[A-Za-z0-9_.:-]`, today `<epoch>.<n>`: the `n`th ride of an epoch,
+    /// a random name made together with the store's ride counter. A store
+    /// that lost its data starts a new epoch, so an id handed out once is
+    /// never handed out again.
     RideId,
     "rideId"
 );
+id_type!(
+    /// A client's name for one attempt to request a ride: a retry with the
+    /// same key gets the same ride.
+    IdempotencyKey,
+    "idempotencyKey"
+);
+
+/// Length of a ride epoch.
+pub const EPOCH_LEN: usize = 8;
 
 impl RideId {
-    /// The id of the `n`th ride the service created.
-    pub fn from_counter(n: u64) -> Self {
-        Self(n.to_string())
+    /// The id of the `n`th ride of `epoch`.
+    pub fn new(epoch: &str, n: u64) -> Self {
+        Self(format!("{epoch}.{n}"))
+    }
+
+    /// A fresh random epoch: 8 characters of `[a-z0-9]`.
+    pub fn new_epoch() -> String {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        (0..EPOCH_LEN)
+            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+            .collect()
     }
 }
 

@@ -20,6 +20,14 @@ pub enum Error {
     /// ride that was cancelled); nothing was changed.
     #[error("{0}")]
     Conflict(String),
+    /// The rider already has as many rides that have not ended as it may;
+    /// `ride` is one of them. A `CONFLICT`, with the ride's id for clients.
+    #[error("rider {rider} already has {max} ride(s) that have not ended, such as {ride}")]
+    ActiveRide {
+        rider: crate::domain::RiderId,
+        ride: crate::domain::RideId,
+        max: usize,
+    },
     /// No valid token: missing (where one is required), malformed,
     /// expired, or badly signed.
     #[error("{0}")]
@@ -56,7 +64,7 @@ impl Error {
         match self {
             Self::BadInput(_) => codes::BAD_USER_INPUT,
             Self::NotFound(_) => codes::NOT_FOUND,
-            Self::Conflict(_) => codes::CONFLICT,
+            Self::Conflict(_) | Self::ActiveRide { .. } => codes::CONFLICT,
             Self::Unauthenticated(_) => codes::UNAUTHENTICATED,
             Self::Forbidden(_) => codes::FORBIDDEN,
             Self::TooManyRequests(_) => codes::TOO_MANY_REQUESTS,
@@ -70,7 +78,7 @@ impl Error {
         match self {
             Self::BadInput(_) => 400,
             Self::NotFound(_) => 404,
-            Self::Conflict(_) => 409,
+            Self::Conflict(_) | Self::ActiveRide { .. } => 409,
             Self::Unauthenticated(_) => 401,
             Self::Forbidden(_) => 403,
             Self::TooManyRequests(_) => 429,
@@ -82,7 +90,12 @@ impl Error {
 
 impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {
-        async_graphql::Error::new(self.to_string()).extend_with(|_, e| e.set("code", self.code()))
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", self.code());
+            if let Self::ActiveRide { ride, .. } = self {
+                e.set("rideId", ride.as_str());
+            }
+        })
     }
 }
 

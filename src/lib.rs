@@ -83,7 +83,7 @@ impl Application {
     /// `127.0.0.1:0`), and takes over the rides nobody searches for.
     pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, StartError> {
         let settings = settings(&config)?;
-        let verifier = verifier(&config, &listener)?;
+        let verifier = verifier(&config, &listener).await?;
         let store = open_store(&config, settings.match_radius).await?;
         Self::assemble(config, listener, settings, verifier, store).await
     }
@@ -96,7 +96,7 @@ impl Application {
         store: Arc<dyn Store>,
     ) -> Result<Self, StartError> {
         let settings = settings(&config)?;
-        let verifier = verifier(&config, &listener)?;
+        let verifier = verifier(&config, &listener).await?;
         Self::assemble(config, listener, settings, verifier, store).await
     }
 
@@ -208,6 +208,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         search_interval: config.search_interval,
         max_update_rate: config.max_update_rate,
         max_speed_kmh: config.max_speed_kmh,
+        max_active_rides_per_rider: config.max_active_rides_per_rider,
     };
     if settings.search_interval.is_zero() {
         return Err(StartError::Config(
@@ -224,11 +225,16 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
 
 /// The token verifier; without one, the service only serves loopback
 /// (unless told otherwise).
-fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Verifier>, StartError> {
-    let verifier = Verifier::from_config(
-        config.jwt_secret.as_deref(),
-        config.jwt_public_key.as_deref(),
-    )
+async fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Verifier>, StartError> {
+    let verifier = Verifier::from_config(auth::AuthConfig {
+        secret: config.jwt_secret.as_deref(),
+        public_key: config.jwt_public_key.as_deref(),
+        jwks_url: config.jwt_jwks_url.as_deref(),
+        issuer: config.jwt_issuer.as_deref(),
+        audience: config.jwt_audience.as_deref(),
+        leeway: Some(config.jwt_leeway.as_secs()),
+    })
+    .await
     .map_err(StartError::Config)?;
     if verifier.is_none() {
         let addr = listener.local_addr().map_err(|source| StartError::Listen {
@@ -237,8 +243,8 @@ fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Verifier>,
         })?;
         if !addr.ip().is_loopback() && !config.insecure_no_auth {
             return Err(StartError::Config(format!(
-                "no --jwt-secret or --jwt-public-key: refusing to serve {addr} without authentication \
-                 (give a key, listen on loopback, or pass --insecure-no-auth)"
+                "no --jwt-secret, --jwt-public-key or --jwt-jwks-url: refusing to serve {addr} without \
+                 authentication (give a key, listen on loopback, or pass --insecure-no-auth)"
             )));
         }
         warn!("NO AUTHENTICATION: no JWT key configured, anyone who reaches this service may do anything");

@@ -33,8 +33,8 @@ enum Command {
         /// Who the token speaks for (a driver's or rider's id).
         #[arg(long)]
         sub: String,
-        /// What the holder may do.
-        #[arg(long, value_enum)]
+        /// What the holder may do: driver, rider or dispatcher.
+        #[arg(long)]
         role: auth::Role,
         /// How long the token is valid.
         #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]

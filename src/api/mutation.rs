@@ -8,7 +8,7 @@ use super::{
     types::{Driver, Ride},
 };
 use crate::{
-    domain::{Coordinates, DriverId, RideId, RiderId},
+    domain::{Coordinates, DriverId, IdempotencyKey, RideId, RiderId},
     error::Error,
 };
 
@@ -66,7 +66,12 @@ impl Mutation {
     }
 
     /// Asks for a driver near a pickup point. Returns the ride at once,
-    /// SEARCHING; follow it with the `rideStatus` subscription.
+    /// SEARCHING; follow it with the `rideStatus` subscription. A retry with
+    /// the same `idempotencyKey` (at most 64 bytes of `[A-Za-z0-9_.:-]`,
+    /// remembered per rider for the request timeout) returns the same ride,
+    /// whatever became of the first call's reply. Where the service limits
+    /// rides per rider, a rider at the limit gets `CONFLICT` with the id of
+    /// one of its rides in `extensions.rideId`.
     #[graphql(complexity = "super::costs::REQUEST_DRIVER + child_complexity")]
     async fn request_driver(
         &self,
@@ -74,12 +79,18 @@ impl Mutation {
         rider_id: ID,
         lat: f64,
         lng: f64,
+        idempotency_key: Option<String>,
     ) -> async_graphql::Result<Ride> {
         let rider = RiderId::parse(&rider_id).extend()?;
         let pickup = Coordinates::parse(lat, lng).extend()?;
+        let key = idempotency_key
+            .as_deref()
+            .map(IdempotencyKey::parse)
+            .transpose()
+            .extend()?;
         Ok(Ride(
             dispatcher(ctx)?
-                .request_driver(caller(ctx), &rider, pickup)
+                .request_driver(caller(ctx), &rider, pickup, key)
                 .await
                 .extend()?,
         ))

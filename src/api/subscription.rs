@@ -16,18 +16,19 @@ pub struct SubscriptionRoot;
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// The ride as it is now, then the ride again at every status change;
-    /// completes after CANCELLED, EXPIRED or COMPLETED.
+    /// completes after CANCELLED, EXPIRED or COMPLETED. Should the ride cease
+    /// to exist (a store that lost its data), a `NOT_FOUND` error ends it.
     async fn ride_status(
         &self,
         ctx: &Context<'_>,
         ride_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = Ride>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Ride>>> {
         let id = RideId::parse(&ride_id).extend()?;
         let changes = dispatcher(ctx)?
             .watch_ride(caller(ctx), &id)
             .await
             .extend()?;
-        Ok(changes.map(Ride))
+        Ok(changes.map(|change| change.map(Ride).extend()))
     }
 
     /// The assigned driver, each time its position or status changes, from
@@ -37,13 +38,13 @@ impl SubscriptionRoot {
         &self,
         ctx: &Context<'_>,
         ride_id: ID,
-    ) -> async_graphql::Result<impl Stream<Item = Driver>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Driver>>> {
         let id = RideId::parse(&ride_id).extend()?;
         let moves = dispatcher(ctx)?
             .watch_driver(caller(ctx), &id)
             .await
             .extend()?;
-        Ok(moves.map(|d| Driver((*d).clone())))
+        Ok(moves.map(|moved| moved.map(|d| Driver((*d).clone())).extend()))
     }
 
     /// A live map of an area: first a SNAPSHOT of it, then every driver

@@ -124,11 +124,19 @@ impl Ride {
         self.0.status.into()
     }
 
-    /// The assigned driver (set once a driver is found), as it is now.
+    /// The id of the driver assigned to the ride (set once a driver is
+    /// found; kept after the ride ends).
+    async fn driver_id(&self) -> Option<ID> {
+        self.0.driver_id.as_ref().map(|id| ID(id.to_string()))
+    }
+
+    /// The assigned driver as it is now (set once a driver is found). Once
+    /// the ride has ended, null for everyone but dispatchers: a past ride
+    /// does not follow its driver.
     async fn driver(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Driver>> {
         let dispatcher = ctx.data::<Dispatcher>()?;
         Ok(dispatcher
-            .assigned_driver(&self.0)
+            .assigned_driver(super::caller(ctx), &self.0)
             .await
             .extend()?
             .map(Driver))

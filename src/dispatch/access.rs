@@ -63,13 +63,44 @@ pub fn act_as_driver(caller: &Caller, driver: &DriverId, action: &str) -> Result
 }
 
 /// `requestDriver`.
-pub fn request_as(caller: &Caller, rider: &RiderId) -> Result<()> {
+pub fn may_request_as(caller: &Caller, rider: &RiderId) -> Result<()> {
     if is_dispatcher(caller) || is(caller, Role::Rider, rider.as_str()) {
         Ok(())
     } else {
         Err(refuse(caller, "requestDriver"))
     }
 }
+
+/// Whom a seed-style request (`/v2/search`, which names no rider unless it
+/// passes `rider_id`) is for: a rider's token speaks for its own `sub`; a
+/// dispatcher must name the rider; `anonymous` exists only when the service
+/// verifies no tokens at all.
+pub fn rider_for(caller: &Caller, named: Option<&str>) -> Result<RiderId> {
+    match (caller, named) {
+        (_, Some(name)) => RiderId::parse(name),
+        (Caller::Open, None) => RiderId::parse(ANONYMOUS_RIDER),
+        (
+            Caller::Token {
+                role: Role::Rider,
+                sub,
+            },
+            None,
+        ) => RiderId::parse(sub),
+        (
+            Caller::Token {
+                role: Role::Dispatcher,
+                ..
+            },
+            None,
+        ) => Err(Error::bad_input(
+            "a dispatcher must say which rider the ride is for (rider_id)",
+        )),
+        (_, None) => Err(refuse(caller, "requestDriver")),
+    }
+}
+
+/// The rider of requests that name none, on a service without tokens.
+const ANONYMOUS_RIDER: &str = "anonymous";
 
 /// `nearbyDrivers`: returns whether driver ids may be shown.
 pub fn list_nearby(caller: &Caller) -> Result<bool> {
@@ -133,6 +164,14 @@ pub fn complete(caller: &Caller, ride: &Ride) -> Result<()> {
     } else {
         Err(refuse(caller, "completeRide"))
     }
+}
+
+/// `Ride.driver`: who may see a ride's driver as it is now, given that they
+/// may see the ride. Once the ride has ended, dispatchers only: its rider
+/// (or a driver looking at a past ride) gets the driver's id and nothing of
+/// where the car goes next.
+pub fn may_follow_driver_of(caller: &Caller, ride: &Ride) -> bool {
+    is_dispatcher(caller) || !ride.status.is_terminal()
 }
 
 /// `driver(id)`: itself, the rider of the ride it drives, or a dispatcher.

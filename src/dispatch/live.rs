@@ -5,11 +5,12 @@
 //! subscriber that falls behind never slows a publisher. It is told instead
 //! (`RecvError::Lagged`) and skips to the newest state: the driver stream
 //! re-reads the driver, the area stream jumps to the newest event and sends
-//! a fresh snapshot marked as a resync.
+//! a fresh snapshot marked as a resync. When the hub says events may have
+//! been missed elsewhere (the event subscription reconnected, the store lost
+//! its data), they do the same.
 
 use std::{collections::HashSet, sync::Arc};
 
-use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
@@ -37,13 +38,13 @@ pub enum FleetEvent {
 pub(super) async fn driver_of_ride(
     store: Arc<dyn Store>,
     id: &RideId,
-) -> Result<impl Stream<Item = Arc<Driver>> + Send + 'static> {
+) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
     // The ride's own stream: its state now, then each change, no gap.
     let mut rides = Box::pin(super::watch::ride_changes(store.clone(), id).await?);
     let mut ride = rides
         .next()
         .await
-        .ok_or_else(|| Error::not_found(format!("no ride with id {id}")))?;
+        .ok_or_else(|| Error::not_found(format!("no ride with id {id}")))??;
     if ride.status.is_terminal() {
         return Err(Error::conflict(format!(
             "ride {id} is {}: there is no driver to follow",
@@ -54,7 +55,11 @@ pub(super) async fn driver_of_ride(
     Ok(async_stream::stream! {
         while ride.status == RideStatus::Searching {
             match rides.next().await {
-                Some(next) => ride = next,
+                Some(Ok(next)) => ride = next,
+                Some(Err(error)) => {
+                    yield Err(error);
+                    return;
+                }
                 None => return,
             }
         }
@@ -63,26 +68,30 @@ pub(super) async fn driver_of_ride(
         };
         // Subscribe before reading, so no move falls between the two.
         let mut driver_events = store.events().subscribe_drivers();
-        if let Ok(Some(driver)) = store.driver(&driver_id, Utc::now()).await {
-            yield Arc::new(driver);
+        if let Ok(Some(driver)) = store.driver(&driver_id, store.now()).await {
+            yield Ok(Arc::new(driver));
         }
         loop {
             tokio::select! {
                 next = rides.next() => match next {
                     // The ride's stream ends after a terminal status.
-                    Some(next) if !next.status.is_terminal() => {}
+                    Some(Ok(next)) if !next.status.is_terminal() => {}
+                    Some(Err(error)) => {
+                        yield Err(error);
+                        return;
+                    }
                     _ => return,
                 },
                 moved = driver_events.recv() => match moved {
                     // A driver no longer assigned to this ride was freed by
                     // its end: the ride's own event may still be on its way.
                     Ok(driver) if driver.id == driver_id && driver.ride_id.as_ref() != Some(&id) => return,
-                    Ok(driver) if driver.id == driver_id => yield driver,
+                    Ok(driver) if driver.id == driver_id => yield Ok(driver),
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
                         driver_events = driver_events.resubscribe();
-                        if let Ok(Some(driver)) = store.driver(&driver_id, Utc::now()).await {
-                            yield Arc::new(driver);
+                        if let Ok(Some(driver)) = store.driver(&driver_id, store.now()).await {
+                            yield Ok(Arc::new(driver));
                         }
                     }
                     Err(RecvError::Closed) => return,
@@ -100,7 +109,8 @@ pub(super) async fn area(
 ) -> Result<impl Stream<Item = FleetEvent> + Send + 'static> {
     let mut rides = store.events().subscribe_all();
     let mut drivers = store.events().subscribe_drivers();
-    let first = store.area_snapshot(center, radius, Utc::now()).await?;
+    let mut resyncs = store.events().subscribe_resyncs();
+    let first = store.area_snapshot(center, radius, store.now()).await?;
     let inside = move |at: &Coordinates| center.distance_km(at) <= radius.km();
     Ok(async_stream::stream! {
         let mut known = known_drivers(&first);
@@ -131,13 +141,19 @@ pub(super) async fn area(
                     Err(RecvError::Lagged(_)) => true,
                     Err(RecvError::Closed) => return,
                 },
+                changed = resyncs.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    true
+                }
             };
             if lagged {
                 // Skip what was missed: jump to the newest events, then
                 // send the area as it is now.
                 rides = rides.resubscribe();
                 drivers = drivers.resubscribe();
-                match store.area_snapshot(center, radius, Utc::now()).await {
+                match store.area_snapshot(center, radius, store.now()).await {
                     Ok(area) => {
                         known = known_drivers(&area);
                         yield FleetEvent::Snapshot { area, resync: true };

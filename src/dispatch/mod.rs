@@ -20,7 +20,6 @@ mod watch;
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
 use futures_util::Stream;
 use tokio::sync::broadcast;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -28,9 +27,12 @@ use tracing::{info, warn};
 
 use crate::{
     auth::{Caller, Role},
-    domain::{Coordinates, Driver, DriverId, Limit, NearbyDriver, RadiusKm, Ride, RideId, RiderId},
+    domain::{
+        Coordinates, Driver, DriverId, IdempotencyKey, Limit, NearbyDriver, RadiusKm, Ride, RideId,
+        RiderId,
+    },
     error::{Error, Result},
-    store::{LocationReport, ReportOutcome, Store},
+    store::{LocationReport, NewRide, ReportOutcome, Requested, Store},
 };
 use wakeup::SearchingRides;
 
@@ -55,6 +57,8 @@ pub struct Settings {
     pub max_update_rate: f64,
     /// Fastest plausible driver speed; a report implying a faster jump is refused.
     pub max_speed_kmh: f64,
+    /// Most rides a rider may have that have not ended (0: no limit).
+    pub max_active_rides_per_rider: usize,
 }
 
 /// The service's operations, on top of a [`Store`]. Cheap to clone.
@@ -115,13 +119,20 @@ impl Dispatcher {
     /// Starts search tasks for the rides this instance takes over; returns
     /// how many were started.
     async fn adopt_orphans(&self) -> Result<usize> {
-        let rides = self.store().adopt_orphans(Utc::now()).await?;
+        let running = self.searching().len();
+        let rides = self
+            .store()
+            .adopt_orphans(self.store().now(), running)
+            .await?;
         let started = rides
             .into_iter()
             .filter(|ride| self.start_search(ride.clone()))
             .count();
         if started > 0 {
-            info!(rides = started, "took over searching rides");
+            info!(
+                rides = started,
+                "started search tasks for rides nobody searched for"
+            );
         }
         Ok(started)
     }
@@ -135,13 +146,24 @@ impl Dispatcher {
             .spawn(stop.run_until_cancelled_owned(async move {
                 let mut tick = tokio::time::interval(every);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                // Logged when renewing starts failing and when it recovers.
+                let mut failing = false;
                 loop {
                     tokio::select! {
                         _ = tick.tick() => {}
                         _ = this.store().events().released_orphans() => {}
                     }
-                    if let Err(error) = this.adopt_orphans().await {
-                        warn!(%error, "could not renew the lease or adopt rides");
+                    match this.adopt_orphans().await {
+                        Ok(_) => {
+                            if std::mem::take(&mut failing) {
+                                info!("renewing the lease again");
+                            }
+                        }
+                        Err(error) => {
+                            if !std::mem::replace(&mut failing, true) {
+                                warn!(%error, "could not renew the lease or adopt rides; retrying every tick");
+                            }
+                        }
                     }
                 }
             }));
@@ -165,7 +187,7 @@ impl Dispatcher {
                 loop {
                     tick.tick().await;
                     loop {
-                        match this.store().sweep(Utc::now()).await {
+                        match this.store().sweep(this.store().now()).await {
                             Ok(swept) => {
                                 if std::mem::take(&mut failing) {
                                     info!("sweeping again");
@@ -243,7 +265,7 @@ impl Dispatcher {
             .update_rate
             .check(id, std::time::Instant::now())?;
         self.store()
-            .update_location(id, at, Utc::now(), self.settings().max_speed_kmh)
+            .update_location(id, at, self.store().now(), self.settings().max_speed_kmh)
             .await
     }
 
@@ -261,7 +283,7 @@ impl Dispatcher {
                 "at most {MAX_BATCH} updates per call"
             )));
         }
-        let now = Utc::now();
+        let now = self.store().now();
         for report in &reports {
             access::act_as_driver(caller, &report.driver, "updateLocations")?;
             if report.taken_at > now + chrono::Duration::seconds(FUTURE_SKEW_SECS) {
@@ -305,13 +327,13 @@ impl Dispatcher {
     /// Takes a driver off the market.
     pub async fn go_offline(&self, caller: &Caller, id: &DriverId) -> Result<Driver> {
         access::act_as_driver(caller, id, "goOffline")?;
-        self.store().go_offline(id, Utc::now()).await
+        self.store().go_offline(id, self.store().now()).await
     }
 
     /// A driver as it stands now.
     pub async fn driver(&self, caller: &Caller, id: &DriverId) -> Result<Option<Driver>> {
         access::may_look_up_rides(caller, "driver")?;
-        let driver = self.store().driver(id, Utc::now()).await?;
+        let driver = self.store().driver(id, self.store().now()).await?;
         let ride = match (caller, driver.as_ref().and_then(|d| d.ride_id.as_ref())) {
             (
                 Caller::Token {
@@ -337,7 +359,7 @@ impl Dispatcher {
         let show_ids = access::list_nearby(caller)?;
         let mut found = self
             .store()
-            .nearby_drivers(center, radius, limit, Utc::now())
+            .nearby_drivers(center, radius, limit, self.store().now())
             .await?;
         if !show_ids {
             for (rank, near) in found.iter_mut().enumerate() {
@@ -358,11 +380,16 @@ impl Dispatcher {
         Ok(ride)
     }
 
-    /// The driver assigned to a ride, as it is now. No access check: call it
-    /// only for a ride the caller was allowed to read.
-    pub async fn assigned_driver(&self, ride: &Ride) -> Result<Option<Driver>> {
+    /// The driver assigned to a ride, as it is now, for a caller allowed to
+    /// read the ride. Once the ride has ended only dispatchers see its
+    /// driver: a rider (or another driver) learns where the car goes next
+    /// from no past ride.
+    pub async fn assigned_driver(&self, caller: &Caller, ride: &Ride) -> Result<Option<Driver>> {
+        if !access::may_follow_driver_of(caller, ride) {
+            return Ok(None);
+        }
         match &ride.driver_id {
-            Some(id) => self.store().driver(id, Utc::now()).await,
+            Some(id) => self.store().driver(id, self.store().now()).await,
             None => Ok(None),
         }
     }
@@ -372,7 +399,7 @@ impl Dispatcher {
         &self,
         caller: &Caller,
         id: &RideId,
-    ) -> Result<impl Stream<Item = Arc<Driver>> + Send + 'static> {
+    ) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
         let ride = self.existing_ride(caller, id, "driverLocation").await?;
         access::see_ride(caller, &ride, "driverLocation")?;
         self.store().watch_drivers().await?;
@@ -401,24 +428,36 @@ impl Dispatcher {
     }
 
     /// Creates a SEARCHING ride and starts its search task; returns at once.
+    /// A retry with the same idempotency key returns the ride the first
+    /// request created, whatever became of that request's reply.
     pub async fn request_driver(
         &self,
         caller: &Caller,
         rider: &RiderId,
         pickup: Coordinates,
+        idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Arc<Ride>> {
-        access::request_as(caller, rider)?;
-        let now = Utc::now();
-        let timeout = chrono::Duration::from_std(self.settings().request_timeout)
-            .map_err(|_| Error::Internal("request timeout out of range".into()))?;
-        let ride = self
+        access::may_request_as(caller, rider)?;
+        let request = NewRide {
+            rider: rider.clone(),
+            pickup,
+            timeout: self.settings().request_timeout,
+            idempotency_key,
+            max_active: self.settings().max_active_rides_per_rider,
+        };
+        match self
             .store()
-            .create_ride(rider, pickup, now, now + timeout)
-            .await?;
-        info!(ride_id = %ride.id, rider_id = %rider, "ride requested");
-        metrics::counter!(crate::telemetry::RIDES_REQUESTED).increment(1);
-        self.start_search(ride.clone());
-        Ok(ride)
+            .create_ride(&request, self.store().now())
+            .await?
+        {
+            Requested::Created(ride) => {
+                info!(ride_id = %ride.id, rider_id = %rider, "ride requested");
+                metrics::counter!(crate::telemetry::RIDES_REQUESTED).increment(1);
+                self.start_search(ride.clone());
+                Ok(ride)
+            }
+            Requested::Existing(ride) => Ok(ride),
+        }
     }
 
     /// Cancels a ride; a driver it held becomes available again. Wakes the
@@ -426,7 +465,7 @@ impl Dispatcher {
     pub async fn cancel_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
         let current = self.existing_ride(caller, id, "cancelRequest").await?;
         access::cancel(caller, &current)?;
-        let ride = self.store().cancel_ride(id, Utc::now()).await?;
+        let ride = self.store().cancel_ride(id, self.store().now()).await?;
         self.searching().wake(id);
         if current.status != ride.status {
             info!(ride_id = %id, "ride cancelled");
@@ -441,7 +480,7 @@ impl Dispatcher {
             caller,
             &*self.existing_ride(caller, id, "completeRide").await?,
         )?;
-        let ride = self.store().complete_ride(id, Utc::now()).await?;
+        let ride = self.store().complete_ride(id, self.store().now()).await?;
         info!(ride_id = %id, "ride completed");
         metrics::counter!(crate::telemetry::RIDES_COMPLETED).increment(1);
         Ok(ride)
@@ -452,7 +491,7 @@ impl Dispatcher {
         &self,
         caller: &Caller,
         id: &RideId,
-    ) -> Result<impl Stream<Item = Arc<Ride>> + Send + 'static> {
+    ) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
         access::see_ride(
             caller,
             &*self.existing_ride(caller, id, "rideStatus").await?,

@@ -2,26 +2,42 @@
 //!
 //! It searches at once, then again whenever it is woken (a driver became
 //! available nearby, or the ride was cancelled) or `search_interval` has
-//! passed, and it sleeps no later than the ride's deadline, so expiry comes
-//! on time rather than up to an interval late. Each search is one atomic
-//! store operation that also expires the ride when it is due, so whatever
-//! races with the task (a cancel, another instance) the store decides.
-//! Store errors do not end the task: it retries until the ride has ended.
+//! passed, and it sleeps no later than the ride's deadline (on the store's
+//! clock), so expiry comes on time rather than up to an interval late. Each
+//! search is one atomic store operation that also expires the ride when it
+//! is due, so whatever races with the task (a cancel, another instance) the
+//! store decides.
+//!
+//! A ride the store no longer has (it lost its data) ends the task and its
+//! watchers. Other store errors do not end it: it retries, backing off
+//! (100 ms doubling up to the search interval, with jitter), and logs when
+//! it starts failing and when it recovers, not at every try.
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
+use rand::Rng;
 use tokio::{sync::Notify, time::Instant};
 use tracing::{debug, info, warn, Instrument};
 
 use super::Dispatcher;
 use crate::{
     domain::{Ride, RideStatus},
+    error::Error,
     store::SearchOutcome,
 };
 
-/// How long to wait before retrying after a store error.
-const RETRY_AFTER_ERROR: Duration = Duration::from_millis(500);
+/// The first wait after a store error; it doubles with each error in a row.
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+
+/// The wait before the `failures`th retry in a row: doubling from
+/// [`FIRST_RETRY`] up to `ceiling`, then ±25% so that many tasks failing
+/// together do not retry together.
+fn backoff(failures: u32, ceiling: Duration) -> Duration {
+    let base = FIRST_RETRY
+        .saturating_mul(1u32 << failures.min(16))
+        .min(ceiling);
+    base.mul_f64(rand::rng().random_range(0.75..1.25))
+}
 
 /// Runs until the ride is matched, cancelled or expired, or the dispatcher shuts down.
 pub(super) async fn run(dispatcher: Dispatcher, ride: Arc<Ride>, wake: Arc<Notify>) {
@@ -42,10 +58,11 @@ pub(super) async fn run(dispatcher: Dispatcher, ride: Arc<Ride>, wake: Arc<Notif
 async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) {
     let settings = dispatcher.settings();
     let shutdown = dispatcher.shutdown_token();
+    let mut failures = 0u32;
     loop {
-        let pause = match dispatcher
-            .store()
-            .try_match(&ride.id, settings.match_radius, Utc::now())
+        let store = dispatcher.store();
+        let pause = match store
+            .try_match(&ride.id, settings.match_radius, store.now())
             .await
         {
             Ok(SearchOutcome::Matched(found)) => {
@@ -56,7 +73,9 @@ async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) 
                     "driver found"
                 );
                 metrics::counter!(crate::telemetry::MATCHES).increment(1);
-                let waited = (Utc::now() - found.created_at).to_std().unwrap_or_default();
+                let waited = (store.now() - found.created_at)
+                    .to_std()
+                    .unwrap_or_default();
                 metrics::histogram!(crate::telemetry::TIME_TO_MATCH).record(waited.as_secs_f64());
                 return;
             }
@@ -67,25 +86,49 @@ async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) 
                 }
                 return;
             }
+            Ok(SearchOutcome::Elsewhere(_)) => {
+                info!("another instance searches for this ride now");
+                return;
+            }
             Ok(SearchOutcome::NoDriver(still)) => {
                 debug!(searches = still.searches, "no driver yet");
+                if std::mem::take(&mut failures) > 0 {
+                    info!("searching again");
+                }
                 settings.search_interval
             }
+            Err(Error::NotFound(_)) => {
+                warn!("the store no longer has this ride; its search ends");
+                store.events().gone(&ride.id);
+                return;
+            }
             Err(error) => {
-                warn!(%error, "search failed; retrying");
-                RETRY_AFTER_ERROR.min(settings.search_interval)
+                if failures == 0 {
+                    warn!(%error, "search failed; retrying with backoff");
+                }
+                failures += 1;
+                backoff(failures - 1, settings.search_interval)
             }
         };
         // Sleep until the next tick, but never past the deadline (plus a
-        // millisecond, so that the store's clock has surely passed it).
-        let to_deadline = (ride.expires_at - Utc::now())
-            .to_std()
-            .unwrap_or(Duration::ZERO)
-            + Duration::from_millis(1);
-        let until = Instant::now() + pause.min(to_deadline);
+        // millisecond, so that the store's clock has surely passed it);
+        // after an error, the whole backoff, deadline or not: the store
+        // expires an overdue ride at the first search that reaches it.
+        let wait = if failures > 0 {
+            pause
+        } else {
+            let to_deadline = (ride.expires_at - dispatcher.store().now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                + Duration::from_millis(1);
+            pause.min(to_deadline)
+        };
+        let until = Instant::now() + wait;
         tokio::select! {
             _ = tokio::time::sleep_until(until) => {}
-            _ = wake.notified() => {}
+            // While failing, wake-ups (every driver report nearby) must not
+            // turn the backoff into a busy loop.
+            _ = wake.notified(), if failures == 0 => {}
             _ = shutdown.cancelled() => return,
         }
     }

@@ -127,8 +127,8 @@ mod tests {
     #[test]
     fn only_rides_within_the_radius_are_woken() {
         let rides = SearchingRides::default();
-        let near = RideId::from_counter(1);
-        let far = RideId::from_counter(2);
+        let near = RideId::new("test", 1);
+        let far = RideId::new("test", 2);
         let wanted = AtomicBool::new(false);
         let near_notify = rides.register(&near, at(-33.4426, -70.6305), &wanted);
         let far_notify = rides.register(&far, at(-33.0, -71.0), &wanted);

@@ -4,7 +4,11 @@
 //! a change that lands between the two is still delivered; revisions drop the
 //! events the snapshot already covers. A subscriber too slow for the
 //! broadcast channel does not lose its stream: it re-reads the ride and goes
-//! on from there. The stream ends after a terminal status.
+//! on from there, and so does every subscriber when the hub says events may
+//! have been missed (the event subscription reconnected, or the store lost
+//! its data); a re-read that finds the same revision sends nothing. The
+//! stream ends after a terminal status, or with `NOT_FOUND` when the ride is
+//! gone: it never shows another ride under the same id.
 
 use std::sync::Arc;
 
@@ -15,14 +19,19 @@ use tracing::warn;
 use crate::{
     domain::{Ride, RideId},
     error::{Error, Result},
-    store::Store,
+    store::{events::RideEvent, Store},
 };
+
+fn gone(id: &RideId) -> Error {
+    Error::not_found(format!("ride {id} no longer exists"))
+}
 
 pub(super) async fn ride_changes(
     store: Arc<dyn Store>,
     id: &RideId,
-) -> Result<impl Stream<Item = Arc<Ride>> + Send + 'static> {
+) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
     let mut events = store.events().subscribe(id);
+    let mut resyncs = store.events().subscribe_resyncs();
     let snapshot = store
         .ride(id)
         .await?
@@ -31,29 +40,48 @@ pub(super) async fn ride_changes(
     Ok(async_stream::stream! {
         let mut seen = snapshot.revision;
         let mut done = snapshot.status.is_terminal();
-        yield snapshot;
+        yield Ok(snapshot);
         while !done {
-            let ride = match events.recv().await {
-                Ok(ride) => ride,
-                Err(RecvError::Lagged(missed)) => {
-                    warn!(ride_id = %id, missed, "subscriber fell behind; re-reading the ride");
-                    match store.ride(&id).await {
-                        Ok(Some(ride)) => ride,
-                        Ok(None) => break,
-                        Err(error) => {
-                            warn!(ride_id = %id, %error, "could not re-read the ride");
-                            continue;
-                        }
+            let reread = tokio::select! {
+                event = events.recv() => match event {
+                    Ok(RideEvent::Changed(ride)) => Some(ride),
+                    Ok(RideEvent::Gone) => {
+                        yield Err(gone(&id));
+                        break;
                     }
+                    Err(RecvError::Lagged(missed)) => {
+                        warn!(ride_id = %id, missed, "subscriber fell behind; re-reading the ride");
+                        None
+                    }
+                    Err(RecvError::Closed) => break,
+                },
+                changed = resyncs.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    None
                 }
-                Err(RecvError::Closed) => break,
+            };
+            let ride = match reread {
+                Some(ride) => ride,
+                None => match store.ride(&id).await {
+                    Ok(Some(ride)) => ride,
+                    Ok(None) => {
+                        yield Err(gone(&id));
+                        break;
+                    }
+                    Err(error) => {
+                        warn!(ride_id = %id, %error, "could not re-read the ride");
+                        continue;
+                    }
+                },
             };
             if ride.revision <= seen {
                 continue;
             }
             seen = ride.revision;
             done = ride.status.is_terminal();
-            yield ride;
+            yield Ok(ride);
         }
     })
 }
@@ -71,7 +99,7 @@ mod tests {
         store::{
             events::{Capacities, EventHub},
             memory::MemoryStore,
-            SearchOutcome,
+            NewRide, SearchOutcome,
         },
     };
 
@@ -88,15 +116,21 @@ mod tests {
         let rider = RiderId::parse("r").unwrap_or_else(|e| panic!("{e}"));
         let now = Utc::now();
         let ride = store
-            .create_ride(&rider, at, now, now + chrono::Duration::minutes(1))
+            .create_ride(&NewRide::new(rider, at, Duration::from_secs(60)), now)
             .await
-            .unwrap_or_else(|e| panic!("{e}"));
+            .unwrap_or_else(|e| panic!("{e}"))
+            .ride()
+            .clone();
         let mut changes = Box::pin(
             ride_changes(store.clone(), &ride.id)
                 .await
                 .unwrap_or_else(|e| panic!("{e}")),
         );
-        let first = changes.next().await.unwrap_or_else(|| panic!("snapshot"));
+        let first = changes
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("snapshot"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(first.status, RideStatus::Searching);
 
         // Two events before the subscriber reads again: the real match, then
@@ -117,7 +151,11 @@ mod tests {
         made_up.revision = 9;
         store.events().publish(Arc::new(made_up));
 
-        let next = changes.next().await.unwrap_or_else(|| panic!("an event"));
+        let next = changes
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("an event"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(
             (next.status, next.revision),
             (RideStatus::DriverFound, 2),
@@ -127,7 +165,11 @@ mod tests {
             .complete_ride(&ride.id, now)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
-        let last = changes.next().await.unwrap_or_else(|| panic!("an event"));
+        let last = changes
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("an event"))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(last.status, RideStatus::Completed);
         assert!(
             changes.next().await.is_none(),

@@ -40,7 +40,7 @@ use crate::{
         prepare::Documents,
         TrackingSchema,
     },
-    auth::{caller_from, Caller, Verifier},
+    auth::{session_from, Caller, Session, Verifier},
     dispatch::Dispatcher,
     error::Error,
     telemetry,
@@ -73,7 +73,7 @@ pub struct AppState {
 
 impl AppState {
     /// Who sent a request, from its `Authorization` header.
-    fn caller(&self, headers: &HeaderMap) -> Result<Caller, Error> {
+    async fn session(&self, headers: &HeaderMap) -> Result<Session, Error> {
         let value =
             match headers.get(header::AUTHORIZATION) {
                 None => None,
@@ -81,7 +81,12 @@ impl AppState {
                     Error::Unauthenticated("unreadable Authorization header".into())
                 })?),
             };
-        caller_from(self.verifier.as_ref(), value)
+        session_from(self.verifier.as_ref(), value).await
+    }
+
+    /// Who sent a request.
+    async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Error> {
+        Ok(self.session(headers).await?.caller)
     }
 }
 
@@ -184,7 +189,7 @@ async fn graphiql() -> Html<String> {
 /// batch is bounded before anything in it runs: at most `max_batch`
 /// operations, sharing one request's complexity budget.
 async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let caller = match state.caller(&headers) {
+    let caller = match state.caller(&headers).await {
         Ok(caller) => caller,
         Err(error) => return error_response(&error),
     };

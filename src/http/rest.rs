@@ -4,7 +4,7 @@
 //! |---------------------|------------------------------|------------------------------------------|
 //! | `POST /tracking`    | `{"id","lat","lng"}`         | the driver                               |
 //! | `POST /search`      | `{"lat","lng","limit"}`      | `[{"Name","Longitude","Latitude","Dist"}]`, Dist in km, nearest first, within 15 km |
-//! | `POST /v2/search`   | `{"lat","lng"}`              | `{"request_id": N}`; the search runs in the background |
+//! | `POST /v2/search`   | `{"lat","lng"}`              | `{"request_id": "…"}` (a string); the search runs in the background |
 //! | `POST /v2/cancel`   | `{"request_id": "N"}` or `N` | the cancelled ride                       |
 //!
 //! Each handler parses its body into domain types and calls the same
@@ -24,7 +24,8 @@ use serde_json::{json, Value};
 
 use super::{bad_request, error_response, AppState};
 use crate::{
-    domain::{Coordinates, DriverId, Limit, RadiusKm, Ride, RideId, RiderId},
+    dispatch::access,
+    domain::{Coordinates, DriverId, Limit, RadiusKm, Ride, RideId},
     error::Error,
 };
 
@@ -32,8 +33,6 @@ use crate::{
 const SEARCH_RADIUS_KM: f64 = 15.0;
 /// How many drivers `/search` lists when the body names no limit.
 const DEFAULT_LIMIT: i64 = 10;
-/// Rider id of rides requested through `/v2/search` without a `rider_id`.
-const ANONYMOUS_RIDER: &str = "anonymous";
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -108,22 +107,14 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Refusal> {
 
 fn ride_json(ride: &Ride) -> Value {
     json!({
-        "request_id": request_id_json(&ride.id),
+        "request_id": ride.id.as_str(),
         "status": ride.status.as_str(),
         "driver_id": ride.driver_id.as_ref().map(|d| d.as_str()),
     })
 }
 
-/// Ride ids are decimal counters; the seed shows them as JSON numbers.
-fn request_id_json(id: &RideId) -> Value {
-    id.as_str()
-        .parse::<u64>()
-        .map(Value::from)
-        .unwrap_or_else(|_| Value::from(id.as_str()))
-}
-
 async fn tracking(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
-    let caller = state.caller(&headers)?;
+    let caller = state.caller(&headers).await?;
     let body: TrackingBody = parse(&body)?;
     let id = DriverId::parse(&body.id)?;
     let at = Coordinates::parse(body.lat, body.lng)?;
@@ -137,7 +128,7 @@ async fn tracking(State(state): State<AppState>, headers: HeaderMap, body: Bytes
 }
 
 async fn search(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
-    let caller = state.caller(&headers)?;
+    let caller = state.caller(&headers).await?;
     let body: SearchBody = parse(&body)?;
     let center = Coordinates::parse(body.lat, body.lng)?;
     let limit = Limit::parse(body.limit.unwrap_or(DEFAULT_LIMIT))?;
@@ -162,19 +153,19 @@ async fn search(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
 }
 
 async fn search_v2(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
-    let caller = state.caller(&headers)?;
+    let caller = state.caller(&headers).await?;
     let body: SearchV2Body = parse(&body)?;
     let pickup = Coordinates::parse(body.lat, body.lng)?;
-    let rider = RiderId::parse(body.rider_id.as_deref().unwrap_or(ANONYMOUS_RIDER))?;
+    let rider = access::rider_for(&caller, body.rider_id.as_deref())?;
     let ride = state
         .dispatcher
-        .request_driver(&caller, &rider, pickup)
+        .request_driver(&caller, &rider, pickup, None)
         .await?;
-    Ok(Json(json!({"request_id": request_id_json(&ride.id)})))
+    Ok(Json(json!({"request_id": ride.id.as_str()})))
 }
 
 async fn cancel_v2(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
-    let caller = state.caller(&headers)?;
+    let caller = state.caller(&headers).await?;
     let body: CancelBody = parse(&body)?;
     let raw = match body.request_id {
         RequestId::Text(text) => text,

@@ -18,9 +18,18 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::domain::{Coordinates, Driver, Ride, RideId};
+
+/// What a ride's own channel carries.
+#[derive(Debug, Clone)]
+pub enum RideEvent {
+    /// The ride as it is after a change.
+    Changed(Arc<Ride>),
+    /// The ride no longer exists (its store lost it): watchers end.
+    Gone,
+}
 
 /// How many events one ride's channel holds for a slow subscriber; it
 /// re-reads the ride when it falls further behind.
@@ -38,6 +47,10 @@ const DRIVERS_CAPACITY: usize = 4096;
 pub struct EventHub {
     per_ride: usize,
     rides: Mutex<RideChannels>,
+    /// Bumped when events may have been missed (the event subscription
+    /// reconnected, or the store lost its data): every live stream re-reads
+    /// what it shows.
+    resyncs: watch::Sender<u64>,
     all: broadcast::Sender<Arc<Ride>>,
     available: broadcast::Sender<Coordinates>,
     drivers: broadcast::Sender<Arc<Driver>>,
@@ -49,7 +62,7 @@ pub struct EventHub {
 
 #[derive(Debug, Default)]
 struct RideChannels {
-    by_ride: HashMap<RideId, broadcast::Sender<Arc<Ride>>>,
+    by_ride: HashMap<RideId, broadcast::Sender<RideEvent>>,
     /// Size after the last sweep of channels nobody listens to; the next
     /// sweep comes when the map has doubled, so sweeping costs O(1) amortised.
     swept_at: usize,
@@ -89,6 +102,7 @@ impl EventHub {
         Self {
             per_ride: capacities.per_ride.max(1),
             rides: Mutex::new(RideChannels::default()),
+            resyncs: watch::channel(0).0,
             all: broadcast::channel(capacities.all_rides.max(1)).0,
             available: broadcast::channel(capacities.available.max(1)).0,
             drivers: broadcast::channel(capacities.drivers.max(1)).0,
@@ -104,7 +118,7 @@ impl EventHub {
             if let Some(tx) = rides.by_ride.get(&ride.id) {
                 // A terminal ride never changes again, and a channel without
                 // receivers serves nobody: either way, forget it.
-                if tx.send(ride.clone()).is_err() || ride.status.is_terminal() {
+                if tx.send(RideEvent::Changed(ride.clone())).is_err() || ride.status.is_terminal() {
                     rides.by_ride.remove(&ride.id);
                 }
             }
@@ -113,9 +127,29 @@ impl EventHub {
         let _ = self.all.send(ride);
     }
 
+    /// Tells a ride's watchers that it no longer exists.
+    pub fn gone(&self, id: &RideId) {
+        let mut rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tx) = rides.by_ride.remove(id) {
+            let _ = tx.send(RideEvent::Gone);
+        }
+    }
+
+    /// Events may have been missed: every live stream re-reads what it shows.
+    pub fn resync(&self) {
+        self.resyncs.send_modify(|n| *n += 1);
+    }
+
+    /// Resync notices, from now on.
+    pub fn subscribe_resyncs(&self) -> watch::Receiver<u64> {
+        let mut rx = self.resyncs.subscribe();
+        rx.mark_unchanged();
+        rx
+    }
+
     /// Events for one ride, from now on. Subscribe before reading the
     /// ride's snapshot so that no change falls between the two.
-    pub fn subscribe(&self, id: &RideId) -> broadcast::Receiver<Arc<Ride>> {
+    pub fn subscribe(&self, id: &RideId) -> broadcast::Receiver<RideEvent> {
         let mut rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
         if rides.by_ride.len() >= 2 * rides.swept_at.max(512) {
             rides.by_ride.retain(|_, tx| tx.receiver_count() > 0);
@@ -131,17 +165,6 @@ impl EventHub {
     /// Events for every ride, from now on.
     pub fn subscribe_all(&self) -> broadcast::Receiver<Arc<Ride>> {
         self.all.subscribe()
-    }
-
-    /// The rides someone on this instance is watching.
-    pub fn watched(&self) -> Vec<RideId> {
-        let rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
-        rides
-            .by_ride
-            .iter()
-            .filter(|(_, tx)| tx.receiver_count() > 0)
-            .map(|(id, _)| id.clone())
-            .collect()
     }
 
     /// A driver became available at `at` (new, moved, or freed by its

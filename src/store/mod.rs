@@ -24,7 +24,10 @@ use chrono::{DateTime, Utc};
 pub use events::EventHub;
 
 use crate::{
-    domain::{Coordinates, Driver, DriverId, Limit, NearbyDriver, RadiusKm, Ride, RideId, RiderId},
+    domain::{
+        Coordinates, Driver, DriverId, IdempotencyKey, Limit, NearbyDriver, RadiusKm, Ride, RideId,
+        RiderId,
+    },
     error::Result,
 };
 
@@ -103,6 +106,51 @@ pub enum ReportOutcome {
     Refused(crate::error::Error),
 }
 
+/// A rider's request for a ride, as the store takes it.
+#[derive(Debug, Clone)]
+pub struct NewRide {
+    pub rider: RiderId,
+    pub pickup: Coordinates,
+    /// How long it may search: its deadline is the store's now plus this.
+    pub timeout: Duration,
+    /// A retry with the same key (by the same rider) gets the same ride,
+    /// for as long as the request could search.
+    pub idempotency_key: Option<IdempotencyKey>,
+    /// Most rides the rider may have that have not ended (0: no limit).
+    pub max_active: usize,
+}
+
+impl NewRide {
+    /// A request with no idempotency key and no limit on active rides.
+    pub fn new(rider: RiderId, pickup: Coordinates, timeout: Duration) -> Self {
+        Self {
+            rider,
+            pickup,
+            timeout,
+            idempotency_key: None,
+            max_active: 0,
+        }
+    }
+}
+
+/// What a ride request came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Requested {
+    /// A new ride: its search task must start.
+    Created(Arc<Ride>),
+    /// The ride an earlier request with the same idempotency key created.
+    Existing(Arc<Ride>),
+}
+
+impl Requested {
+    /// The ride, new or not.
+    pub fn ride(&self) -> &Arc<Ride> {
+        match self {
+            Self::Created(ride) | Self::Existing(ride) => ride,
+        }
+    }
+}
+
 /// What one search for a ride's driver came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SearchOutcome {
@@ -113,6 +161,9 @@ pub enum SearchOutcome {
     /// The ride is no longer searching (cancelled, or expired by this call
     /// because its deadline has passed); nothing more to do for it.
     Ended(Arc<Ride>),
+    /// Another instance searches for this ride now (it took the ride over
+    /// while this one could not renew its lease): this one stops.
+    Elsewhere(Arc<Ride>),
 }
 
 /// The operations the service needs from its storage.
@@ -158,14 +209,11 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<Vec<NearbyDriver>>;
 
-    /// Creates a SEARCHING ride with a fresh id.
-    async fn create_ride(
-        &self,
-        rider: &RiderId,
-        pickup: Coordinates,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<Arc<Ride>>;
+    /// Creates a SEARCHING ride with a fresh id (one never handed out
+    /// before, even by a store that lost its data), atomically with its
+    /// checks: the same idempotency key returns the ride it created; a rider
+    /// at `max_active` is refused with [`crate::error::Error::ActiveRide`].
+    async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested>;
 
     /// A ride, whatever its status.
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>>;
@@ -201,9 +249,12 @@ pub trait Store: Send + Sync + 'static {
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>>;
 
     /// Renews this instance's claim on its searching rides and takes over
-    /// those of instances that stopped renewing theirs; returns the rides
-    /// taken over, whose search tasks this instance must now run.
-    async fn adopt_orphans(&self, now: DateTime<Utc>) -> Result<Vec<Arc<Ride>>>;
+    /// those of instances that stopped renewing theirs. Returns the rides
+    /// this instance must run search tasks for: those taken over, and, when
+    /// the store counts a different number of searching rides owned here
+    /// than the `running` tasks, every one it owns (the dispatcher starts
+    /// the ones it lacks: a ride created although its request timed out).
+    async fn adopt_orphans(&self, now: DateTime<Utc>, running: usize) -> Result<Vec<Arc<Ride>>>;
 
     /// Gives up this instance's searching rides (on shutdown), so another
     /// instance adopts them at once.
@@ -221,6 +272,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Succeeds while the store answers.
     async fn ping(&self) -> Result<()>;
+
+    /// The clock shared decisions are taken on: deadlines, expiry, leases
+    /// and the driver TTL. On Redis, the server's `TIME` (here, as last
+    /// learnt from it); in memory, this process's clock.
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
 
     /// Someone here starts following driver changes: make sure they are
     /// published (the Redis store publishes them only while watched).

@@ -44,8 +44,9 @@ fn token_expiring_at(exp: u64) -> String {
         &jsonwebtoken::Header::default(),
         &Claims {
             sub: "ops".into(),
-            role: Role::Dispatcher,
+            role: Some(Role::Dispatcher),
             exp,
+            ..Claims::default()
         },
         &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
     )
@@ -785,8 +786,9 @@ async fn public_key_tokens_verify() {
     openssl(&["rsa", "-in", "rsa.pem", "-pubout", "-out", "rsa.pub"]);
     let claims = Claims {
         sub: "ops".into(),
-        role: Role::Dispatcher,
+        role: Some(Role::Dispatcher),
         exp: now_secs() + 600,
+        ..Claims::default()
     };
     for (public, private, algorithm) in [
         ("ec.pub", "ec8.pem", jsonwebtoken::Algorithm::ES256),
@@ -835,11 +837,22 @@ fn the_token_helper_mints_a_token_the_service_accepts() {
         .expect("run tracking token");
     assert!(output.status.success());
     let token = String::from_utf8(output.stdout).expect("utf-8");
-    let verifier = tracking::auth::Verifier::from_config(Some(SECRET), None)
+    let verifier = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(tracking::auth::Verifier::from_config(
+            tracking::auth::AuthConfig {
+                secret: Some(SECRET),
+                ..Default::default()
+            },
+        ))
         .expect("config")
         .expect("verifier");
+    let session = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(verifier.verify(token.trim()))
+        .expect("valid");
     assert_eq!(
-        verifier.verify(token.trim()).expect("valid"),
+        session.caller,
         tracking::auth::Caller::Token {
             sub: "ana".into(),
             role: Role::Rider

@@ -25,7 +25,7 @@ use super::{
 };
 use crate::{
     api::{limits::record_operation, prepare::Kind},
-    auth::{caller_from, Caller},
+    auth::{session_from, Caller},
     error::codes,
     http::AppState,
     telemetry,
@@ -73,6 +73,8 @@ struct Connection {
     pending: Option<Pending>,
     refused_in_a_row: usize,
     last_heard: Instant,
+    /// When the token of `connection_init` expires: the socket closes then.
+    expires: Option<Instant>,
 }
 
 /// Serves one upgraded socket until it closes.
@@ -89,6 +91,7 @@ pub(super) async fn run(socket: WebSocket, state: AppState, protocol: Protocol, 
         pending: Some(pending),
         refused_in_a_row: 0,
         last_heard: Instant::now(),
+        expires: None,
     };
     let end = tokio::select! {
         end = connection.serve(limits.init_timeout, limits.keepalive) => end,
@@ -113,7 +116,14 @@ impl Connection {
         let closing = self.state.shutdown.clone();
         loop {
             let reading = self.operations.queries() < MAX_QUERIES_IN_FLIGHT;
+            let expiry = async {
+                match self.expires {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
             let step = tokio::select! {
+                _ = expiry => Err(End::Close(close::FORBIDDEN, "token expired".into())),
                 message = self.socket.recv(), if reading => self.on_message(message).await,
                 output = self.operations.next() => self.on_output(output).await,
                 _ = &mut init_deadline, if self.session.is_none() => {
@@ -228,13 +238,17 @@ impl Connection {
             };
         }
         let payload = payload.unwrap_or_default();
-        match caller_from(
+        match session_from(
             self.state.verifier.as_ref(),
             authorization(&payload).as_deref(),
-        ) {
-            Ok(caller) => {
+        )
+        .await
+        {
+            Ok(session) => {
+                // The socket's rights end with its token's: closed then.
+                self.expires = session.remaining().map(|left| Instant::now() + left);
                 let mut data = Data::default();
-                data.insert::<Caller>(caller);
+                data.insert::<Caller>(session.caller);
                 self.session = Some(Arc::new(data));
                 self.pending = None;
                 let ack = self.protocol.ack();

@@ -19,13 +19,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AreaSnapshot, EventHub, LocationReport, ReportOutcome, Retention, SearchOutcome, Store, Swept,
-    SNAPSHOT_LIMIT, SWEEP_BATCH,
+    AreaSnapshot, EventHub, LocationReport, NewRide, ReportOutcome, Requested, Retention,
+    SearchOutcome, Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
 };
 use crate::{
     domain::{
         check_plausible_move, Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver,
-        RadiusKm, Ride, RideId, RideStatus, RiderId,
+        RadiusKm, Ride, RideId, RideStatus,
     },
     error::{Error, Result},
 };
@@ -133,7 +133,9 @@ impl MemoryStore {
         now: DateTime<Utc>,
         max_speed_kmh: f64,
     ) -> Result<Option<DriverRecord>> {
-        let (id, at, taken) = (&report.driver, report.at, report.taken_at);
+        // A report stamped ahead of the store's clock is stored at the
+        // store's now: it can never hide the reports that follow it.
+        let (id, at, taken) = (&report.driver, report.at, report.taken_at.min(now));
         let state = match inner.fleet.get(id) {
             Some(rec) => {
                 if taken < rec.updated_at {
@@ -353,29 +355,50 @@ impl Store for MemoryStore {
             .collect())
     }
 
-    async fn create_ride(
-        &self,
-        rider: &RiderId,
-        pickup: Coordinates,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<Arc<Ride>> {
+    async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested> {
         let mut guard = self.lock();
         let inner = &mut *guard;
+        if let Some(key) = &new.idempotency_key {
+            if let Some(ride) = inner.rides.remembered(&new.rider, key, now) {
+                return Ok(Requested::Existing(ride.clone()));
+            }
+        }
+        if new.max_active > 0 {
+            if let Some(active) = inner.rides.active_of(&new.rider) {
+                if active.len() >= new.max_active {
+                    let ride = active
+                        .iter()
+                        .min()
+                        .cloned()
+                        .unwrap_or_else(|| RideId::new("", 0));
+                    return Err(Error::ActiveRide {
+                        rider: new.rider.clone(),
+                        ride,
+                        max: new.max_active,
+                    });
+                }
+            }
+        }
+        let timeout = chrono_duration(new.timeout);
         let ride = Ride {
-            id: RideId::from_counter(inner.rides.next_number()),
-            rider_id: rider.clone(),
-            pickup,
+            id: inner.rides.next_id(),
+            rider_id: new.rider.clone(),
+            pickup: new.pickup,
             status: RideStatus::Searching,
             driver_id: None,
             distance_km: None,
             searches: 0,
             created_at: now,
-            expires_at,
+            expires_at: now + timeout,
             ended_at: None,
             revision: 1,
         };
-        Ok(self.transition(inner, ride))
+        if let Some(key) = &new.idempotency_key {
+            inner
+                .rides
+                .remember(&new.rider, key, &ride.id, now + timeout);
+        }
+        Ok(Requested::Created(self.transition(inner, ride)))
     }
 
     async fn area_snapshot(
@@ -477,7 +500,7 @@ impl Store for MemoryStore {
         Ok(self.expire_if_due(inner, ride, now))
     }
 
-    async fn adopt_orphans(&self, _now: DateTime<Utc>) -> Result<Vec<Arc<Ride>>> {
+    async fn adopt_orphans(&self, _now: DateTime<Utc>, _running: usize) -> Result<Vec<Arc<Ride>>> {
         // Every ride in memory was created by this process, which runs its task.
         Ok(Vec::new())
     }
@@ -499,6 +522,7 @@ impl Store for MemoryStore {
         let rides_removed = inner
             .rides
             .retire_before(now - self.ride_retention, SWEEP_BATCH);
+        inner.rides.forget_before(now, SWEEP_BATCH);
         Ok(Swept {
             went_offline,
             drivers_removed,
@@ -524,6 +548,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+    use crate::domain::RiderId;
 
     fn at(lat: f64, lng: f64) -> Coordinates {
         Coordinates::parse(lat, lng).unwrap()
@@ -539,6 +564,22 @@ mod tests {
 
     fn radius(km: f64) -> RadiusKm {
         RadiusKm::parse(km).unwrap()
+    }
+
+    /// A ride by rider `r`, searching for `secs` from `now`.
+    async fn create(
+        store: &MemoryStore,
+        pickup: Coordinates,
+        now: DateTime<Utc>,
+        secs: u64,
+    ) -> Arc<Ride> {
+        let rider = RiderId::parse("r").unwrap();
+        store
+            .create_ride(&NewRide::new(rider, pickup, Duration::from_secs(secs)), now)
+            .await
+            .unwrap()
+            .ride()
+            .clone()
     }
 
     #[tokio::test]
@@ -580,11 +621,7 @@ mod tests {
     #[tokio::test]
     async fn a_search_after_the_deadline_expires_instead_of_matching() {
         let store = MemoryStore::new(Duration::from_secs(600));
-        let rider = RiderId::parse("r").unwrap();
-        let ride = store
-            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
-            .await
-            .unwrap();
+        let ride = create(&store, at(0.0, 0.0), t(0), 240).await;
         store
             .update_location(&id("d"), at(0.0, 0.001), t(240), 300.0)
             .await
@@ -608,11 +645,7 @@ mod tests {
     #[tokio::test]
     async fn expiry_waits_for_the_deadline() {
         let store = MemoryStore::new(Duration::from_secs(600));
-        let rider = RiderId::parse("r").unwrap();
-        let ride = store
-            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
-            .await
-            .unwrap();
+        let ride = create(&store, at(0.0, 0.0), t(0), 240).await;
         assert_eq!(
             store.expire_ride(&ride.id, t(239)).await.unwrap().status,
             RideStatus::Searching
@@ -685,15 +718,8 @@ mod tests {
             rides: Duration::from_secs(100),
             drivers: Duration::from_secs(1000),
         });
-        let rider = RiderId::parse("r").unwrap();
-        let ride = store
-            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
-            .await
-            .unwrap();
-        let open = store
-            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
-            .await
-            .unwrap();
+        let ride = create(&store, at(0.0, 0.0), t(0), 240).await;
+        let open = create(&store, at(0.0, 0.0), t(0), 240).await;
         store.cancel_ride(&ride.id, t(10)).await.unwrap();
         store
             .update_location(&id("gone"), at(0.0, 0.0), t(0), 300.0)
@@ -722,20 +748,10 @@ mod tests {
     #[tokio::test]
     async fn an_area_snapshot_holds_the_active_rides_in_it_only() {
         let store = MemoryStore::new(Duration::from_secs(60));
-        let rider = RiderId::parse("r").unwrap();
-        let near = store
-            .create_ride(&rider, at(0.0, 0.0), t(0), t(240))
-            .await
-            .unwrap();
-        let ended = store
-            .create_ride(&rider, at(0.0, 0.001), t(0), t(240))
-            .await
-            .unwrap();
+        let near = create(&store, at(0.0, 0.0), t(0), 240).await;
+        let ended = create(&store, at(0.0, 0.001), t(0), 240).await;
         store.cancel_ride(&ended.id, t(1)).await.unwrap();
-        store
-            .create_ride(&rider, at(1.0, 1.0), t(0), t(240))
-            .await
-            .unwrap();
+        create(&store, at(1.0, 1.0), t(0), 240).await;
         let area = store
             .area_snapshot(at(0.0, 0.0), radius(5.0), t(2))
             .await

@@ -1,30 +1,55 @@
 //! The rides of the in-memory store, and their indexes: the active ones
 //! (SEARCHING, DRIVER_FOUND) by pickup, so a live map's snapshot reads only
-//! those in its area, and the ended ones by end time, so the ones past their
-//! retention are found at the front. Every change goes through
-//! [`Rides::put`], which keeps both exact.
+//! those in its area, and by rider, for the per-rider limit; the ended ones
+//! by end time, so the ones past their retention are found at the front.
+//! Every change goes through [`Rides::put`], which keeps them exact.
+//! Idempotency keys are remembered with their expiry, swept the same way.
 
 use std::{
-    collections::{BTreeSet, HashMap},
+    collections::{BTreeSet, HashMap, HashSet},
     sync::Arc,
 };
 
 use chrono::{DateTime, Utc};
 use rstar::{primitives::GeomWithData, RTree};
 
-use crate::domain::{chord_for_km, Coordinates, RadiusKm, Ride, RideId};
+use crate::domain::{chord_for_km, Coordinates, IdempotencyKey, RadiusKm, Ride, RideId, RiderId};
 
 type ActiveRide = GeomWithData<[f64; 3], RideId>;
 
+type Remembered = (RiderId, IdempotencyKey);
+
 /// All rides and their indexes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Rides {
     by_id: HashMap<RideId, Arc<Ride>>,
     /// Exactly the rides not ended, by pickup.
     active: RTree<ActiveRide>,
+    /// Exactly the rides not ended, by rider.
+    active_by_rider: HashMap<RiderId, HashSet<RideId>>,
     /// Exactly the ended rides, by when they ended.
     ended: BTreeSet<(DateTime<Utc>, RideId)>,
+    /// Ride ids are `<epoch>.<n>`: a new store (this process) is a new epoch.
+    epoch: String,
     last: u64,
+    /// Idempotency keys and the rides they made, until they expire.
+    remembered: HashMap<Remembered, (RideId, DateTime<Utc>)>,
+    remembered_by_expiry: BTreeSet<(DateTime<Utc>, Remembered)>,
+}
+
+impl Default for Rides {
+    fn default() -> Self {
+        Self {
+            by_id: HashMap::new(),
+            active: RTree::new(),
+            active_by_rider: HashMap::new(),
+            ended: BTreeSet::new(),
+            epoch: RideId::new_epoch(),
+            last: 0,
+            remembered: HashMap::new(),
+            remembered_by_expiry: BTreeSet::new(),
+        }
+    }
 }
 
 fn active_entry(ride: &Ride) -> ActiveRide {
@@ -32,10 +57,43 @@ fn active_entry(ride: &Ride) -> ActiveRide {
 }
 
 impl Rides {
-    /// The next ride number.
-    pub fn next_number(&mut self) -> u64 {
+    /// A ride id never handed out before.
+    pub fn next_id(&mut self) -> RideId {
         self.last += 1;
-        self.last
+        RideId::new(&self.epoch, self.last)
+    }
+
+    /// The rides of `rider` that have not ended.
+    pub fn active_of(&self, rider: &RiderId) -> Option<&HashSet<RideId>> {
+        self.active_by_rider
+            .get(rider)
+            .filter(|set| !set.is_empty())
+    }
+
+    /// The ride an idempotency key made, while it is remembered.
+    pub fn remembered(
+        &self,
+        rider: &RiderId,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> Option<&Arc<Ride>> {
+        let (id, until) = self.remembered.get(&(rider.clone(), key.clone()))?;
+        (now < *until).then(|| self.by_id.get(id)).flatten()
+    }
+
+    /// Remembers which ride a key made, until `until`.
+    pub fn remember(
+        &mut self,
+        rider: &RiderId,
+        key: &IdempotencyKey,
+        ride: &RideId,
+        until: DateTime<Utc>,
+    ) {
+        let name = (rider.clone(), key.clone());
+        if let Some((_, old)) = self.remembered.insert(name.clone(), (ride.clone(), until)) {
+            self.remembered_by_expiry.remove(&(old, name.clone()));
+        }
+        self.remembered_by_expiry.insert((until, name));
     }
 
     pub fn get(&self, id: &RideId) -> Option<&Arc<Ride>> {
@@ -53,13 +111,19 @@ impl Rides {
 
     /// Stores a ride (new, or its next state), keeping the indexes exact.
     pub fn put(&mut self, ride: Arc<Ride>) {
-        if let Some(old) = self.by_id.get(&ride.id) {
+        if let Some(old) = self.by_id.get(&ride.id).cloned() {
             match old.ended_at {
                 Some(at) => {
                     self.ended.remove(&(at, old.id.clone()));
                 }
                 None => {
-                    self.active.remove(&active_entry(old));
+                    self.active.remove(&active_entry(&old));
+                    if let Some(set) = self.active_by_rider.get_mut(&old.rider_id) {
+                        set.remove(&old.id);
+                        if set.is_empty() {
+                            self.active_by_rider.remove(&old.rider_id);
+                        }
+                    }
                 }
             }
         }
@@ -67,7 +131,13 @@ impl Rides {
             Some(at) => {
                 self.ended.insert((at, ride.id.clone()));
             }
-            None => self.active.insert(active_entry(&ride)),
+            None => {
+                self.active.insert(active_entry(&ride));
+                self.active_by_rider
+                    .entry(ride.rider_id.clone())
+                    .or_default()
+                    .insert(ride.id.clone());
+            }
         }
         self.by_id.insert(ride.id.clone(), ride);
     }
@@ -87,6 +157,22 @@ impl Rides {
             .take(max)
             .cloned()
             .collect()
+    }
+
+    /// Forgets idempotency keys that expired before `now`, at most `max`.
+    pub fn forget_before(&mut self, now: DateTime<Utc>, max: usize) -> usize {
+        let gone: Vec<(DateTime<Utc>, Remembered)> = self
+            .remembered_by_expiry
+            .iter()
+            .take_while(|(until, _)| *until <= now)
+            .take(max)
+            .cloned()
+            .collect();
+        for key in &gone {
+            self.remembered_by_expiry.remove(key);
+            self.remembered.remove(&key.1);
+        }
+        gone.len()
     }
 
     /// Removes rides that ended before `cutoff`, at most `max`; returns how many.

@@ -6,9 +6,11 @@
 //! a searching ride wakes the search tasks running here.
 //!
 //! When the connection drops it reconnects with backoff, re-subscribes, and
-//! then re-reads every ride someone here is watching, so a change published
-//! while the bridge was down is still delivered (subscribers drop what they
-//! have already seen by revision).
+//! then tells the hub that events may have been missed: every live stream
+//! re-reads what it shows (a `rideStatus` watcher its ride, sending it only
+//! if its revision changed; a `fleet` map its area, as a resync snapshot),
+//! so a change published while the bridge was down is still delivered, and
+//! nothing is delivered twice.
 
 use std::{
     collections::HashMap,
@@ -20,7 +22,6 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use redis::{aio::ConnectionManager, AsyncCommands};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -35,7 +36,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 pub(super) fn spawn(
     client: redis::Client,
-    conn: ConnectionManager,
     keys: Keys,
     hub: Arc<EventHub>,
     up: Arc<AtomicBool>,
@@ -64,7 +64,7 @@ pub(super) fn spawn(
                     backoff = MIN_BACKOFF;
                     up.store(true, Ordering::Relaxed);
                     info!("event bridge subscribed");
-                    resync(&conn, &keys, &hub).await;
+                    hub.resync();
                     let mut messages = pubsub.into_on_message();
                     while let Some(msg) = messages.next().await {
                         let Ok(payload) = msg.get_payload::<String>() else {
@@ -141,21 +141,5 @@ fn deliver_wake(hub: &EventHub, payload: &str) {
     match parsed {
         Some(at) => hub.driver_available(at),
         None => warn!(payload, "unreadable wake event"),
-    }
-}
-
-/// Re-reads the rides watched here and delivers them, in case they changed
-/// while the bridge was down.
-async fn resync(conn: &ConnectionManager, keys: &Keys, hub: &EventHub) {
-    for id in hub.watched() {
-        let Some(key) = keys.ride(&id) else { continue };
-        let mut conn = conn.clone();
-        let fields: HashMap<String, String> = match conn.hgetall(key).await {
-            Ok(fields) => fields,
-            Err(error) => return warn!(%error, "could not re-read watched rides"),
-        };
-        if let Ok(ride) = ride_from_fields(&fields) {
-            hub.publish(Arc::new(ride));
-        }
     }
 }

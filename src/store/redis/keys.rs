@@ -11,7 +11,9 @@
 //! | `{P}:drivers:offline`        | ZSET | OFFLINE driver → last report (ms); the sweep removes those past the driver retention |
 //! | `{P}:driver:<id>`            | HASH | `lat lng updated state [ride]` |
 //! | `{P}:ride:<n>`               | HASH | `id rider lat lng status driver distance searches created expires ended revision owner`; expires after the ride retention once ended |
-//! | `{P}:rides:seq`              | STR  | last ride number (`INCR`) |
+//! | `{P}:rides:ids`              | HASH | `epoch` (random, made with the counter) and `n` (the last ride number): ride ids are `<epoch>.<n>`; lost together, so an id is never handed out twice |
+//! | `{P}:rider:<id>:active`      | SET  | the rider's rides that have not ended (for the per-rider limit) |
+//! | `{P}:idem:<rider>:<key>`     | STR  | the ride an idempotency key made; expires after the request timeout |
 //! | `{P}:rides:searching`        | ZSET | SEARCHING ride → deadline (ms) |
 //! | `{P}:rides:pickups`          | GEO  | SEARCHING rides' pickups (who to wake when a driver frees up) |
 //! | `{P}:rides:active`           | GEO  | SEARCHING and DRIVER_FOUND rides' pickups (live maps) |
@@ -25,9 +27,11 @@
 //! searching ride) and `{P}:adopt` (an instance released its rides: adopt
 //! them now).
 //!
-//! Ride keys are only ever built from ride ids made of digits (the ids this
-//! service hands out), so no request can name another key: the seed's flaw
-//! where `cancel` could overwrite any key, even the drivers set, cannot happen.
+//! Keys built from an id (driver, ride, rider, idempotency key) take the id
+//! only once it parsed as an id (`[A-Za-z0-9_.:-]`, at most 64 bytes), and
+//! always behind a fixed part of their own (`driver:`, `ride:`, …), so no
+//! request can name another key: the seed's flaw, where `cancel` could
+//! overwrite any key, even the drivers set, cannot happen.
 
 use crate::domain::{DriverId, RideId};
 
@@ -77,8 +81,20 @@ impl Keys {
         self.key("rides:active")
     }
 
-    pub fn ride_seq(&self) -> String {
-        self.key("rides:seq")
+    /// The ride counter and its epoch.
+    pub fn ride_ids(&self) -> String {
+        self.key("rides:ids")
+    }
+
+    /// Prefix of the sets of riders' active rides; the scripts append
+    /// `<rider>:active`.
+    pub fn rider_prefix(&self) -> String {
+        self.key("rider:")
+    }
+
+    /// Prefix of the idempotency keys; the scripts append `<rider>:<key>`.
+    pub fn idempotency_prefix(&self) -> String {
+        self.key("idem:")
     }
 
     pub fn instances(&self) -> String {
@@ -104,11 +120,9 @@ impl Keys {
         format!("{}{id}", self.driver_prefix())
     }
 
-    /// The ride's hash, or `None` for an id this service never hands out.
-    pub fn ride(&self, id: &RideId) -> Option<String> {
-        let digits = id.as_str();
-        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| format!("{}{digits}", self.ride_prefix()))
+    /// The ride's hash.
+    pub fn ride(&self, id: &RideId) -> String {
+        format!("{}{id}", self.ride_prefix())
     }
 
     pub fn events_channel(&self) -> String {
@@ -144,16 +158,20 @@ mod tests {
         let driver = DriverId::parse("d:1").unwrap();
         assert_eq!(keys.driver(&driver), "{tracking}:driver:d:1");
         assert_eq!(
-            keys.ride(&RideId::parse("42").unwrap()).as_deref(),
-            Some("{tracking}:ride:42")
+            keys.ride(&RideId::parse("k3x9q2ab.42").unwrap()),
+            "{tracking}:ride:k3x9q2ab.42"
         );
     }
 
     #[test]
-    fn only_numeric_ride_ids_name_a_key() {
+    fn every_id_stays_behind_its_own_prefix() {
         let keys = Keys::new("tracking");
-        for id in ["drivers", "1:x", "x1", "-1", "1.0"] {
-            assert_eq!(keys.ride(&RideId::parse(id).unwrap()), None, "{id}");
+        for id in ["drivers", "1:x", "..", "rides:ids"] {
+            let key = keys.ride(&RideId::parse(id).unwrap());
+            assert!(key.starts_with("{tracking}:ride:"), "{key}");
         }
+        // What cannot be an id never reaches a key.
+        assert!(RideId::parse("{tracking}:drivers:available").is_err());
+        assert!(RideId::parse("a b").is_err());
     }
 }

@@ -32,8 +32,8 @@ mod scripts;
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
+        atomic::{AtomicBool, AtomicI64, Ordering},
+        Arc, Mutex, PoisonError,
     },
     time::Duration,
 };
@@ -42,15 +42,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, AsyncCommands, Script};
 use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
 
 use super::{
-    AreaSnapshot, EventHub, LocationReport, ReportOutcome, Retention, SearchOutcome, Store, Swept,
-    SNAPSHOT_LIMIT, SWEEP_BATCH,
+    AreaSnapshot, EventHub, LocationReport, NewRide, ReportOutcome, Requested, Retention,
+    SearchOutcome, Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
 };
 use crate::{
     domain::{
         Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver, RadiusKm, Ride, RideId,
-        RideStatus, RiderId, JITTER_KM,
+        RideStatus, JITTER_KM,
     },
     error::{Error, Result},
 };
@@ -90,6 +91,10 @@ pub struct RedisStore {
     bridge_up: Arc<AtomicBool>,
     /// Stops the bridge when the store goes.
     bridge_stop: CancellationToken,
+    /// The server's clock less ours, in ms, as last learnt from a script.
+    clock_offset_ms: AtomicI64,
+    /// The ride epoch last seen: when the store's differs, it lost its data.
+    epoch: Mutex<Option<String>>,
 }
 
 impl Drop for RedisStore {
@@ -124,7 +129,6 @@ impl RedisStore {
         let bridge_stop = CancellationToken::new();
         bridge::spawn(
             client,
-            conn.clone(),
             keys.clone(),
             events.clone(),
             bridge_up.clone(),
@@ -140,9 +144,37 @@ impl RedisStore {
             events,
             bridge_up,
             bridge_stop,
+            clock_offset_ms: AtomicI64::new(0),
+            epoch: Mutex::new(None),
         };
         store.ping().await?;
         Ok(store)
+    }
+
+    /// Remembers the epoch of a ride this instance created.
+    fn note_epoch(&self, id: &RideId) {
+        if let Some((epoch, _)) = id.as_str().split_once('.') {
+            let mut known = self.epoch.lock().unwrap_or_else(PoisonError::into_inner);
+            if known.as_deref() != Some(epoch) {
+                *known = Some(epoch.to_owned());
+            }
+        }
+    }
+
+    /// Compares the store's epoch with the one last seen: a store that lost
+    /// its data (restarted empty, flushed, evicted) has another or none.
+    /// Then every live stream re-reads what it shows: watched rides that
+    /// are gone end with NOT_FOUND, never showing a later ride's data.
+    fn check_epoch(&self, current: &str) {
+        let current = (!current.is_empty()).then(|| current.to_owned());
+        let mut known = self.epoch.lock().unwrap_or_else(PoisonError::into_inner);
+        let lost = matches!((&*known, &current), (Some(old), now) if now.as_ref() != Some(old));
+        *known = current;
+        drop(known);
+        if lost {
+            warn!("the Redis store lost its data (its ride epoch changed); live streams re-read");
+            self.events.resync();
+        }
     }
 
     /// True while the event subscription is connected.
@@ -163,7 +195,7 @@ impl RedisStore {
             .key(k.seen())
             .key(k.searching())
             .key(k.pickups())
-            .key(k.ride_seq())
+            .key(k.ride_ids())
             .key(k.instances())
             .key(k.active())
             .key(k.drivers_watched())
@@ -175,11 +207,15 @@ impl RedisStore {
             .arg(k.events_channel())
             .arg(k.wake_channel())
             .arg(k.drivers_channel())
+            // The scripts read the server's TIME; the caller's clock is
+            // never used for what instances share.
             .arg(now.timestamp_millis())
             .arg(duration_ms(self.settings.driver_ttl))
             .arg(self.settings.match_radius.km())
             .arg(duration_ms(self.settings.retention.rides))
-            .arg(duration_ms(self.settings.retention.drivers));
+            .arg(duration_ms(self.settings.retention.drivers))
+            .arg(k.rider_prefix())
+            .arg(k.idempotency_prefix());
         inv
     }
 
@@ -194,6 +230,23 @@ impl RedisStore {
             .map_err(redis_error)
     }
 
+    /// Learns the server's clock from a time a script read (ms).
+    fn learn_clock(&self, server_ms: &str) {
+        if let Ok(server) = server_ms.parse::<i64>() {
+            let offset = server - Utc::now().timestamp_millis();
+            self.clock_offset_ms.store(offset, Ordering::Relaxed);
+        }
+    }
+
+    /// Splits a script's reply, learning the server's clock from it.
+    fn fields(&self, reply: Vec<String>) -> Result<(String, HashMap<String, String>)> {
+        let (tag, fields) = split_reply(reply)?;
+        if let Some(now) = fields.get("_now") {
+            self.learn_clock(now);
+        }
+        Ok((tag, fields))
+    }
+
     /// Runs a ride script and reads back `{tag, field, value, …}`.
     async fn ride_script(
         &self,
@@ -202,16 +255,14 @@ impl RedisStore {
         now: DateTime<Utc>,
         extra: &[String],
     ) -> Result<(String, Arc<Ride>)> {
-        let Some(key) = self.keys.ride(id) else {
-            return Err(Error::not_found(format!("no ride with id {id}")));
-        };
+        let key = self.keys.ride(id);
         let mut inv = self.invocation(script, &key, now);
         inv.arg(id.as_str());
         for arg in extra {
             inv.arg(arg);
         }
         let reply = self.run(inv).await?;
-        let (tag, fields) = split_reply(reply)?;
+        let (tag, fields) = self.fields(reply)?;
         if tag == "NOT_FOUND" {
             return Err(Error::not_found(format!("no ride with id {id}")));
         }
@@ -257,7 +308,7 @@ impl RedisStore {
     async fn rides(&self, ids: &[String]) -> Result<Vec<Arc<Ride>>> {
         let keys: Vec<String> = ids
             .iter()
-            .filter_map(|id| RideId::parse(id).ok().and_then(|id| self.keys.ride(&id)))
+            .filter_map(|id| RideId::parse(id).ok().map(|id| self.keys.ride(&id)))
             .collect();
         self.hashes(&keys)
             .await?
@@ -295,7 +346,7 @@ impl Store for RedisStore {
             .arg(at.lat())
             .arg(max_speed_kmh)
             .arg(JITTER_KM);
-        let (tag, fields) = split_reply(self.run(inv).await?)?;
+        let (tag, fields) = self.fields(self.run(inv).await?)?;
         if tag == "IMPLAUSIBLE" {
             let number = |k: &str| {
                 fields
@@ -347,7 +398,7 @@ impl Store for RedisStore {
     async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {
         let mut inv = self.invocation(&self.scripts.go_offline, &self.keys.driver(id), now);
         inv.arg(id.as_str());
-        let (tag, fields) = split_reply(self.run(inv).await?)?;
+        let (tag, fields) = self.fields(self.run(inv).await?)?;
         match tag.as_str() {
             "NOT_FOUND" => Err(Error::not_found(format!("no driver with id {id}"))),
             "CONFLICT" => Err(Error::conflict(format!(
@@ -401,21 +452,41 @@ impl Store for RedisStore {
             .collect()
     }
 
-    async fn create_ride(
-        &self,
-        rider: &RiderId,
-        pickup: Coordinates,
-        now: DateTime<Utc>,
-        expires_at: DateTime<Utc>,
-    ) -> Result<Arc<Ride>> {
+    async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested> {
         let mut inv = self.invocation(&self.scripts.create_ride, "", now);
-        inv.arg(rider.as_str())
-            .arg(pickup.lng())
-            .arg(pickup.lat())
-            .arg(expires_at.timestamp_millis())
-            .arg(&self.instance);
-        let (_, fields) = split_reply(self.run(inv).await?)?;
-        Ok(Arc::new(ride_from_fields(&fields)?))
+        inv.arg(new.rider.as_str())
+            .arg(new.pickup.lng())
+            .arg(new.pickup.lat())
+            .arg(duration_ms(new.timeout))
+            .arg(&self.instance)
+            .arg(RideId::new_epoch())
+            .arg(
+                new.idempotency_key
+                    .as_ref()
+                    .map(|k| k.as_str())
+                    .unwrap_or(""),
+            )
+            .arg(new.max_active);
+        let reply = self.run(inv).await?;
+        if reply.first().map(String::as_str) == Some("ACTIVE") {
+            let ride = reply
+                .get(1)
+                .map(|id| RideId::parse(id))
+                .transpose()?
+                .ok_or_else(|| Error::Internal("ACTIVE without a ride".into()))?;
+            return Err(Error::ActiveRide {
+                rider: new.rider.clone(),
+                ride,
+                max: new.max_active,
+            });
+        }
+        let (tag, fields) = self.fields(reply)?;
+        let ride = Arc::new(ride_from_fields(&fields)?);
+        self.note_epoch(&ride.id);
+        Ok(match tag.as_str() {
+            "EXISTING" => Requested::Existing(ride),
+            _ => Requested::Created(ride),
+        })
     }
 
     async fn area_snapshot(
@@ -462,9 +533,7 @@ impl Store for RedisStore {
     }
 
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
-        let Some(key) = self.keys.ride(id) else {
-            return Ok(None);
-        };
+        let key = self.keys.ride(id);
         let mut conn = self.conn.clone();
         let fields: HashMap<String, String> = with_timeout(conn.hgetall(key)).await?;
         if fields.is_empty() {
@@ -480,11 +549,17 @@ impl Store for RedisStore {
         now: DateTime<Utc>,
     ) -> Result<SearchOutcome> {
         let (tag, ride) = self
-            .ride_script(&self.scripts.try_match, id, now, &[radius.km().to_string()])
+            .ride_script(
+                &self.scripts.try_match,
+                id,
+                now,
+                &[radius.km().to_string(), self.instance.clone()],
+            )
             .await?;
         Ok(match tag.as_str() {
             "MATCHED" => SearchOutcome::Matched(ride),
             "NO_DRIVER" => SearchOutcome::NoDriver(ride),
+            "ELSEWHERE" => SearchOutcome::Elsewhere(ride),
             _ => SearchOutcome::Ended(ride),
         })
     }
@@ -522,11 +597,26 @@ impl Store for RedisStore {
             .1)
     }
 
-    async fn adopt_orphans(&self, now: DateTime<Utc>) -> Result<Vec<Arc<Ride>>> {
-        let lease_end = now.timestamp_millis() + duration_ms(self.settings.lease);
+    async fn adopt_orphans(&self, now: DateTime<Utc>, running: usize) -> Result<Vec<Arc<Ride>>> {
         let mut inv = self.invocation(&self.scripts.adopt, "", now);
-        inv.arg(&self.instance).arg(lease_end);
-        let ids = self.run(inv).await?;
+        inv.arg(&self.instance)
+            .arg(duration_ms(self.settings.lease))
+            .arg(running);
+        let reply = self.run(inv).await?;
+        let mut items = reply.into_iter();
+        let epoch = items.next().unwrap_or_default();
+        if let Some(server_now) = items.next() {
+            self.learn_clock(&server_now);
+        }
+        self.check_epoch(&epoch);
+        let adopted: usize = items.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        let ids: Vec<String> = items.collect();
+        if ids.len() > adopted {
+            debug!(
+                owned = ids.len() - adopted,
+                running, "the store counts other rides as searched here than run here"
+            );
+        }
         if self.events.drivers_watched() {
             self.mark_drivers_watched().await?;
         }
@@ -580,6 +670,10 @@ impl Store for RedisStore {
 
     fn events_connected(&self) -> bool {
         self.bridge_connected()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + chrono::Duration::milliseconds(self.clock_offset_ms.load(Ordering::Relaxed))
     }
 }
 

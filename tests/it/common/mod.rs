@@ -74,6 +74,8 @@ pub struct TestApp {
     client: Client,
     /// Keeps the Redis server alive as long as the app (when it has one).
     pub redis: Option<Arc<RedisServer>>,
+    /// The in-memory store, when the app runs on one the test made.
+    pub memory: Option<Arc<tracking::store::memory::MemoryStore>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -89,11 +91,38 @@ impl std::ops::Deref for TestApp {
 impl TestApp {
     /// Starts a service on `store` with the test settings changed by `tweak`.
     pub async fn spawn(store: StoreKind, tweak: impl FnOnce(&mut Config)) -> Self {
-        let redis = match store {
-            StoreKind::Memory => None,
-            StoreKind::Redis => Some(Arc::new(RedisServer::start().await)),
-        };
-        Self::spawn_with(redis, tweak).await
+        match store {
+            StoreKind::Memory => {
+                let mut config = test_config();
+                tweak(&mut config);
+                let memory = Arc::new(
+                    tracking::store::memory::MemoryStore::new(config.driver_ttl).with_retention(
+                        tracking::store::Retention {
+                            rides: config.ride_retention,
+                            drivers: config.driver_retention,
+                        },
+                    ),
+                );
+                let mut app = Self::spawn_on(memory.clone(), |c| *c = config).await;
+                app.memory = Some(memory);
+                app
+            }
+            StoreKind::Redis => {
+                Self::spawn_with(Some(Arc::new(RedisServer::start().await)), tweak).await
+            }
+        }
+    }
+
+    /// How many rides the store holds, whatever their ids.
+    pub async fn stored_rides(&self) -> usize {
+        match (&self.memory, &self.redis) {
+            (Some(memory), _) => memory.counts().1,
+            (_, Some(redis)) => {
+                let keys: Vec<String> = redis.cmd(&["KEYS", "{tracking}:ride:*"]).await;
+                keys.len()
+            }
+            _ => panic!("stored_rides needs a store the test can see"),
+        }
     }
 
     /// A client for a service running elsewhere (e.g. a child process).
@@ -101,6 +130,7 @@ impl TestApp {
         Self {
             client: Client::new(addr, None),
             redis: None,
+            memory: None,
             stop: None,
             task: None,
         }
@@ -145,6 +175,7 @@ impl TestApp {
         Self {
             client: Client::new(addr, None),
             redis,
+            memory: None,
             stop: Some(stop),
             task: Some(task),
         }

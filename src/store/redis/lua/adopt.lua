@@ -1,8 +1,12 @@
--- Takes over the searching rides of instances whose lease has run out.
--- arg(1) this instance, arg(2) this instance's lease end (ms).
--- Returns the ids of the rides adopted.
-local me, lease_end = arg(1), arg(2)
-redis.call('ZADD', K_INSTANCES, lease_end, me)
+-- Renews this instance's lease, takes over the searching rides of instances
+-- whose lease has run out, and checks this instance's own count.
+-- arg(1) this instance, arg(2) the lease (ms), arg(3) how many search tasks
+-- this instance runs.
+-- Returns {epoch ('' when the store has none), now, n, n adopted ids...,
+-- then, when the store counts a different number of rides owned here than
+-- the tasks, every ride owned here}.
+local me, lease, running = arg(1), tonumber(arg(2)), tonumber(arg(3))
+redis.call('ZADD', K_INSTANCES, NOW + lease, me)
 local adopted = {}
 for _, dead in ipairs(redis.call('ZRANGEBYSCORE', K_INSTANCES, '-inf', '(' .. NOW, 'LIMIT', 0, 16)) do
   local owned = OWNED_PREFIX .. dead
@@ -17,4 +21,10 @@ for _, dead in ipairs(redis.call('ZRANGEBYSCORE', K_INSTANCES, '-inf', '(' .. NO
   redis.call('DEL', owned)
   redis.call('ZREM', K_INSTANCES, dead)
 end
-return adopted
+local out = {redis.call('HGET', K_SEQ, 'epoch') or '', tostring(NOW), tostring(#adopted)}
+for _, id in ipairs(adopted) do table.insert(out, id) end
+local mine = OWNED_PREFIX .. me
+if redis.call('SCARD', mine) ~= running + #adopted then
+  for _, id in ipairs(redis.call('SMEMBERS', mine)) do table.insert(out, id) end
+end
+return out

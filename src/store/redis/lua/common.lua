@@ -10,9 +10,13 @@
 --   KEYS[10] OFFLINE drivers ZSET (by last report, for their retention)
 --   ARGV[1] driver hash prefix  ARGV[2] ride hash prefix  ARGV[3] owned-set prefix
 --   ARGV[4] ride events channel ARGV[5] wake channel      ARGV[6] driver events channel
---   ARGV[7] now (ms)            ARGV[8] driver TTL (ms)   ARGV[9] match radius (km)
+--   ARGV[7] (unused)            ARGV[8] driver TTL (ms)   ARGV[9] match radius (km)
 --   ARGV[10] ride retention (ms)  ARGV[11] driver retention (ms)
+--   ARGV[12] rider set prefix   ARGV[13] idempotency key prefix
 --   then the script's own arguments: arg(1), arg(2), ...
+-- The time every decision is taken on is the server's own (TIME), never the
+-- calling instance's: deadlines, expiry, leases and the driver TTL are
+-- shared by every instance, whatever their clocks say.
 -- Keys built here from a prefix and an id share the prefix's hash tag, so
 -- every key a script touches lives in the same cluster slot.
 local K_AVAILABLE, K_SEEN, K_SEARCHING = KEYS[1], KEYS[2], KEYS[3]
@@ -21,9 +25,15 @@ local K_ACTIVE, K_WATCHED, SUBJECT = KEYS[7], KEYS[8], KEYS[9]
 local K_OFFLINE = KEYS[10]
 local DRIVER_PREFIX, RIDE_PREFIX, OWNED_PREFIX = ARGV[1], ARGV[2], ARGV[3]
 local CH_EVENTS, CH_WAKE, CH_DRIVERS = ARGV[4], ARGV[5], ARGV[6]
-local NOW, TTL, MATCH_RADIUS = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local TTL, MATCH_RADIUS = tonumber(ARGV[8]), tonumber(ARGV[9])
 local RIDE_RETENTION, DRIVER_RETENTION = tonumber(ARGV[10]), tonumber(ARGV[11])
-local ARG0 = 11
+local RIDER_PREFIX, IDEM_PREFIX = ARGV[12], ARGV[13]
+local NOW
+do
+  local t = redis.call('TIME')
+  NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local ARG0 = 13
 -- The script's own i-th argument.
 local function arg(i) return ARGV[ARG0 + i] end
 
@@ -35,12 +45,18 @@ local function distance_km(lng1, lat1, lng2, lat2)
   return 2 * 6372.797560856 * math.asin(math.min(1, math.sqrt(a)))
 end
 
--- {tag, field1, value1, ...}: what the Rust side parses.
+-- {tag, field1, value1, ..., '_now', now}: what the Rust side parses (the
+-- server's time rides along, so instances learn the shared clock).
 local function reply(tag, key)
   local flat = redis.call('HGETALL', key)
   table.insert(flat, 1, tag)
+  table.insert(flat, '_now')
+  table.insert(flat, tostring(NOW))
   return flat
 end
+
+-- The set of a rider's rides that have not ended.
+local function rider_rides(rider) return RIDER_PREFIX .. rider .. ':active' end
 
 local function publish_ride(key)
   local flat = redis.call('HGETALL', key)
@@ -55,8 +71,10 @@ local function set_status(key, status)
   redis.call('HSET', key, 'status', status)
   redis.call('HINCRBY', key, 'revision', 1)
   if status == 'CANCELLED' or status == 'EXPIRED' or status == 'COMPLETED' then
+    local r = redis.call('HMGET', key, 'id', 'rider')
     redis.call('HSET', key, 'ended', NOW)
-    redis.call('ZREM', K_ACTIVE, redis.call('HGET', key, 'id'))
+    redis.call('ZREM', K_ACTIVE, r[1])
+    redis.call('SREM', rider_rides(r[2]), r[1])
     redis.call('PEXPIRE', key, RIDE_RETENTION)
   end
 end
@@ -185,6 +203,9 @@ end
 -- than the stored position: ignored) or 'IMPLAUSIBLE', km, seconds (a jump
 -- faster than `max_kmh` plus `jitter` km: refused). Only 'OK' changes anything.
 local function apply_report(id, lng, lat, taken, max_kmh, jitter)
+  -- Stamped ahead of the server's clock: stored at its now, so it can never
+  -- hide the reports that follow.
+  if taken > NOW then taken = NOW end
   local key = DRIVER_PREFIX .. id
   local last = redis.call('HMGET', key, 'state', 'lng', 'lat', 'updated')
   local state = last[1]
