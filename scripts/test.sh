@@ -3,8 +3,9 @@
 # a real browser, as CI runs them.
 #
 # Installs what the tests need and a fresh machine may lack, from Debian's
-# packages: redis-server (the Redis-store tests start their own on a free
-# port), openssl (the public-key token test makes its keys with it),
+# packages: redis-server (the Redis-store tests start their own, on a unix
+# socket of their own), faketime (the clock-skew test), openssl (the
+# public-key token tests make their keys with it),
 # chromium (the browser test), and Node.js with npm; then the browser test's
 # npm packages (playwright-core, which drives Debian's chromium: no browser
 # download).
@@ -13,6 +14,8 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+# libfaketime: the clock-skew test runs an instance 30 s ahead and behind.
+ls /usr/lib/*/faketime/libfaketime*.so.1 >/dev/null 2>&1 || need_apt+=(faketime)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)

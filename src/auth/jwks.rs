@@ -19,7 +19,7 @@ use tracing::{info, warn};
 use crate::error::Error;
 
 /// Fetches at most this often, whatever tokens arrive.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
+pub const MIN_INTERVAL: Duration = Duration::from_secs(3);
 /// A set older than this is fetched again when next used.
 pub const MAX_AGE: Duration = Duration::from_secs(600);
 /// How long one fetch may take.

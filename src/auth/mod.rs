@@ -97,8 +97,9 @@ impl fmt::Display for Caller {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     pub caller: Caller,
-    /// When the token's rights end (its `exp` plus the leeway), seconds
-    /// since the epoch; `None` without a token.
+    /// When the token's rights end, seconds since the epoch: the first
+    /// second in which it is refused (its `exp` plus the leeway, plus one);
+    /// `None` without a token.
     pub expires: Option<u64>,
 }
 
@@ -112,8 +113,12 @@ impl Session {
 
     /// How long from now until the token's rights end (`None`: forever).
     pub fn remaining(&self) -> Option<Duration> {
-        let expires = self.expires?;
-        Some(Duration::from_secs(expires.saturating_sub(now_secs())))
+        let expires = std::time::UNIX_EPOCH + Duration::from_secs(self.expires?);
+        Some(
+            expires
+                .duration_since(std::time::SystemTime::now())
+                .unwrap_or(Duration::ZERO),
+        )
     }
 }
 
@@ -222,8 +227,17 @@ impl Verifier {
             Keys::Fixed(key) => jsonwebtoken::decode::<Claims>(token, key, &self.validation),
             Keys::Published(jwks) => {
                 let header = jsonwebtoken::decode_header(token).map_err(invalid)?;
+                if !self.validation.algorithms.contains(&header.alg) {
+                    return Err(Error::Unauthenticated(format!(
+                        "invalid token: {:?} is not accepted",
+                        header.alg
+                    )));
+                }
                 let key = jwks.key(header.kid.as_deref()).await?;
-                jsonwebtoken::decode::<Claims>(token, &key, &self.validation)
+                // One algorithm at a time: the key decides its family.
+                let mut validation = self.validation.clone();
+                validation.algorithms = vec![header.alg];
+                jsonwebtoken::decode::<Claims>(token, &key, &validation)
             }
         }
         .map_err(invalid)?;
@@ -244,7 +258,7 @@ impl Verifier {
                 sub: claims.sub,
                 role,
             },
-            expires: Some(claims.exp + self.leeway),
+            expires: Some(claims.exp + self.leeway + 1),
         })
     }
 

@@ -55,6 +55,9 @@ for_each_store!(
     batched_updates_apply_in_order_of_time,
     ended_rides_and_silent_drivers_are_removed_after_their_retention,
     a_silent_driver_is_announced_offline_on_live_maps,
+    a_retry_with_the_same_idempotency_key_gets_the_same_ride,
+    a_rider_at_the_limit_is_refused_with_its_active_ride,
+    a_report_stamped_in_the_future_hides_nothing,
 );
 
 /// The seed's first scenario: nobody near, the request expires; and it
@@ -963,4 +966,70 @@ async fn a_silent_driver_is_announced_offline_on_live_maps(store: StoreKind) {
     // Once: the next event is about someone else.
     app.update_location("other", DRIVER).await;
     assert_eq!(next_fleet(&mut map).await["drivers"][0]["id"], "other");
+}
+
+const KEYED_REQUEST: &str = "mutation($r: ID!, $k: String) { requestDriver(riderId: $r, lat: 10, lng: 10, idempotencyKey: $k) { id } }";
+
+/// A retry with the same idempotency key returns the ride the first request
+/// made, whatever became of its reply; other keys and other riders get
+/// rides of their own.
+async fn a_retry_with_the_same_idempotency_key_gets_the_same_ride(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    let request = |rider: &str, key: &str| {
+        let vars = json!({"r": rider, "k": key});
+        let app = &app;
+        async move { id_of(&app.data(KEYED_REQUEST, vars).await["requestDriver"]) }
+    };
+    let first = request("ana", "tap-1").await;
+    assert_eq!(request("ana", "tap-1").await, first, "the retry");
+    assert_ne!(request("ana", "tap-2").await, first, "another key");
+    assert_ne!(request("bob", "tap-1").await, first, "another rider");
+    assert_eq!(app.stored_rides().await, 3);
+    for bad in ["a b", &"k".repeat(65), ""] {
+        let body = app.gql(KEYED_REQUEST, json!({"r": "ana", "k": bad})).await;
+        assert_eq!(error_code_of(&body), "BAD_USER_INPUT", "{bad:?}: {body}");
+    }
+    assert_eq!(app.stored_rides().await, 3, "refused keys created nothing");
+}
+
+/// With a limit of one ride per rider, a second request while the first has
+/// not ended is a CONFLICT naming the first; once it ends, a new one is fine.
+async fn a_rider_at_the_limit_is_refused_with_its_active_ride(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| c.max_active_rides_per_rider = 1).await;
+    let first = id_of(&app.request_driver("ana", north_of(RIDER, 50.0)).await);
+    let body = app
+        .gql(
+            "mutation { requestDriver(riderId: \"ana\", lat: 1, lng: 1) { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_code_of(&body), "CONFLICT", "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["rideId"], first.as_str());
+    assert_eq!(app.stored_rides().await, 1, "nothing created");
+    // Another rider is not limited by ana's ride.
+    app.request_driver("bob", north_of(RIDER, 50.0)).await;
+    app.cancel(&first).await;
+    let second = id_of(&app.request_driver("ana", north_of(RIDER, 50.0)).await);
+    assert_ne!(second, first);
+}
+
+/// A report stamped ahead of the store's clock (within the allowed skew) is
+/// stored at the store's now: it cannot freeze the driver's position
+/// against the real reports that follow.
+async fn a_report_stamped_in_the_future_hides_nothing(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    let ahead = (chrono::Utc::now() + chrono::Duration::seconds(59)).to_rfc3339();
+    let done = app
+        .data(
+            BATCH,
+            json!({"u": [{"driverId": "eager", "lat": DRIVER.0, "lng": DRIVER.1, "at": ahead}]}),
+        )
+        .await;
+    assert_eq!(done["updateLocations"]["accepted"], 1);
+    let moved = app.update_location("eager", north_of(DRIVER, 0.2)).await;
+    let lat = moved["location"]["lat"].as_f64().expect("lat");
+    assert!(
+        (lat - north_of(DRIVER, 0.2).0).abs() < 1e-9,
+        "the later real report was kept: {moved}"
+    );
 }

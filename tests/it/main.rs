@@ -5,12 +5,15 @@
 
 mod behaviour;
 mod bounds;
+mod chaos;
 mod cluster;
 mod common;
 mod faults;
 mod fuzz;
 mod live;
+mod recovery;
 mod rest;
 mod schema;
 mod security;
 mod simulate;
+mod tokens;

@@ -197,6 +197,59 @@ async fn each_role_may_do_only_its_own_operations() {
     }
 }
 
+/// Once a ride has ended, its rider (and its driver) see who drove it, not
+/// where that driver goes next, nor its next ride; dispatchers see all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_past_ride_no_longer_follows_its_driver() {
+    let (app, _) = secured(|_| {}).await;
+    let ride_id = fleet(&app).await;
+    let ops = app.as_user(&token("ops", Role::Dispatcher));
+    let query = "query($id: ID!) { ride(id: $id) { status driverId driver { id status rideId location { lat } } } }";
+    let seen_by = |who: &str| {
+        let client = Client::new(app.addr, token_for(who));
+        let id = ride_id.clone();
+        async move { client.data(query, json!({"id": id})).await["ride"].clone() }
+    };
+    // While it runs, the rider follows the driver.
+    assert_eq!(seen_by("rider:r1").await["driver"]["id"], "d1");
+    let done = app
+        .as_user(&token("d1", Role::Driver))
+        .complete(&ride_id)
+        .await;
+    assert_eq!(
+        done["data"]["completeRide"]["status"], "COMPLETED",
+        "{done}"
+    );
+    // The driver moves on to another rider.
+    ops.update_location("d1", north_of(DRIVER, 0.05)).await;
+    let next = id_of(&ops.request_driver("r2", north_of(DRIVER, 0.05)).await);
+    ops.ride_reaches(&next, "DRIVER_FOUND").await;
+    for who in ["rider:r1", "driver:d1"] {
+        let ride = seen_by(who).await;
+        assert_eq!(ride["status"], "COMPLETED");
+        assert_eq!(ride["driverId"], "d1", "{who} still learns who drove");
+        assert!(
+            ride["driver"].is_null(),
+            "{who} follows the driver after the ride: {ride}"
+        );
+    }
+    let ride = seen_by("dispatcher:ops").await;
+    assert_eq!(
+        ride["driver"]["rideId"],
+        next.as_str(),
+        "dispatchers see all"
+    );
+    // And the rider cannot look the driver up either.
+    let (_, body) = app
+        .gql_as(
+            token_for("rider:r1").as_deref(),
+            "{ driver(id: \"d1\") { location { lat } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(outcome(&body), "FORBIDDEN");
+}
+
 /// The subscriptions follow the same table: `rideStatus` and
 /// `driverLocation` for the ride's rider, its driver and dispatchers;
 /// `fleet` for dispatchers only.
@@ -267,6 +320,7 @@ async fn every_rest_route_takes_the_bearer_token() {
     let tracking = r#"{"id": "d2", "lat": -33.3, "lng": -70.6}"#;
     let search = r#"{"lat": -33.44262, "lng": -70.63054, "limit": 5}"#;
     let search_v2 = r#"{"lat": -33.44262, "lng": -70.63054, "rider_id": "r5"}"#;
+    let search_v2_unnamed = r#"{"lat": -33.44262, "lng": -70.63054}"#;
     // (route, body, who, expected status)
     let table: Vec<(&str, &str, &str, u16)> = vec![
         ("/tracking", tracking, "none", 401),
@@ -282,6 +336,12 @@ async fn every_rest_route_takes_the_bearer_token() {
         ("/v2/search", search_v2, "driver:d1", 403),
         ("/v2/search", search_v2, "rider:r1", 403),
         ("/v2/search", search_v2, "rider:r5", 200),
+        // Without rider_id: a rider's token speaks for itself; a dispatcher
+        // must say whom for; nobody is "anonymous" under authentication.
+        ("/v2/search", search_v2_unnamed, "rider:r6", 200),
+        ("/v2/search", search_v2_unnamed, "dispatcher:ops", 400),
+        ("/v2/search", search_v2_unnamed, "none", 401),
+        ("/v2/search", search_v2_unnamed, "driver:d1", 403),
         ("/v2/cancel", &cancel_body, "none", 401),
         ("/v2/cancel", &cancel_body, "rider:r2", 403),
         ("/v2/cancel", &cancel_body, "driver:d1", 403),
@@ -301,6 +361,16 @@ async fn every_rest_route_takes_the_bearer_token() {
                 "{answer}"
             );
             assert_eq!(world(&store), before, "a refused {route} changed something");
+        }
+        if route == "/v2/search" && who == "rider:r6" {
+            let id = answer["request_id"].as_str().expect("a string id");
+            let ride = store
+                .contents(chrono::Utc::now())
+                .1
+                .into_iter()
+                .find(|r| r.id.as_str() == id)
+                .expect("the ride");
+            assert_eq!(ride.rider_id.as_str(), "r6", "the rider is the token's");
         }
         if route == "/search" && who == "rider:r1" {
             let names: Vec<&str> = answer

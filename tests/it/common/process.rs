@@ -26,6 +26,28 @@ pub fn tracking_command() -> Command {
     command
 }
 
+/// The `tracking` binary with its wall clock moved by `offset` (`"+30s"`,
+/// `"-30s"`) through libfaketime, preloaded into the process itself (the
+/// `faketime` command forks, and a killed wrapper would leave the service
+/// running). Its monotonic clock, which its timers use, is left alone.
+pub fn skewed_command(offset: &str) -> Command {
+    let arch = std::env::consts::ARCH;
+    let library = [
+        format!("/usr/lib/{arch}-linux-gnu/faketime/libfaketimeMT.so.1"),
+        format!("/usr/lib/{arch}-linux-gnu/faketime/libfaketime.so.1"),
+        "/usr/lib/faketime/libfaketimeMT.so.1".to_owned(),
+    ]
+    .into_iter()
+    .find(|path| std::path::Path::new(path).exists())
+    .expect("libfaketime (Debian: apt-get install faketime; the README's test command does)");
+    let mut command = tracking_command();
+    command
+        .env("LD_PRELOAD", library)
+        .env("FAKETIME", offset)
+        .env("DONT_FAKE_MONOTONIC", "1");
+    command
+}
+
 /// Lines a child printed on stdout, with when each arrived.
 #[derive(Debug, Default)]
 pub struct Log {
@@ -37,6 +59,15 @@ impl Log {
     pub fn lines_within(&self, window: Duration) -> usize {
         let since = Instant::now() - window;
         self.lines.iter().filter(|(at, _)| *at >= since).count()
+    }
+
+    /// How many lines at WARN or ERROR arrived within `window` before now.
+    pub fn warnings_within(&self, window: Duration) -> usize {
+        let since = Instant::now() - window;
+        self.lines
+            .iter()
+            .filter(|(at, l)| *at >= since && (l.contains(" WARN ") || l.contains(" ERROR ")))
+            .count()
     }
 
     /// Whether any line so far contains `text`.
@@ -65,26 +96,13 @@ impl ServiceProcess {
     /// Starts the binary with `args` (plus `--listen 127.0.0.1:0`) and waits
     /// until it says where it listens.
     pub fn start(args: &[&str]) -> Self {
-        Self::start_under(None, args)
+        Self::launch(tracking_command(), args)
     }
 
-    /// Like [`ServiceProcess::start`], run through a wrapper command (such
-    /// as `faketime -f +30s`).
-    pub fn start_under(wrapper: Option<&[&str]>, args: &[&str]) -> Self {
-        let command = match wrapper {
-            Some([program, rest @ ..]) => {
-                let mut command = Command::new(program);
-                command.args(rest).arg(env!("CARGO_BIN_EXE_tracking"));
-                for (name, _) in std::env::vars_os() {
-                    if name.to_string_lossy().starts_with("TRACKING_") {
-                        command.env_remove(name);
-                    }
-                }
-                command
-            }
-            _ => tracking_command(),
-        };
-        Self::launch(command, args)
+    /// Like [`ServiceProcess::start`], with the wall clock moved by `offset`
+    /// (see [`skewed_command`]).
+    pub fn start_with_clock_offset(offset: &str, args: &[&str]) -> Self {
+        Self::launch(skewed_command(offset), args)
     }
 
     /// Like [`ServiceProcess::start`], with the process's open-file limit
