@@ -1,14 +1,47 @@
-//! The one error type of the domain, and how it looks on the wire.
+//! The one error type of the domain, and the vocabulary of its refusals.
 //!
-//! Every layer returns [`Error`]; it is mapped exactly once to a GraphQL error
-//! with a machine-readable `extensions.code` (in `api`) and once to an HTTP
-//! status (for the REST adapters in `http`). The code strings live here so
-//! that both mappings agree.
+//! Every layer returns [`Error`]. Each refusal a store or the dispatcher
+//! makes has one constructor here ([`Error::ride_not_found`],
+//! [`Error::cannot_cancel`], …), so both stores word it the same way. Each
+//! error has a machine-readable code ([`Error::code`]); the transports map it
+//! once each: to a GraphQL `extensions.code` in `crate::api`, to an HTTP
+//! status in `crate::http`. This module names no framework.
 
-use async_graphql::ErrorExtensions;
+use std::{fmt, sync::Arc};
+
+use crate::domain::{DriverId, RideId, RideStatus, RiderId};
+
+/// What caused an infrastructure error, kept for logs (`{:#}` and error
+/// reporters walk the chain). Shared, so errors stay cheap to clone.
+#[derive(Clone)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl fmt::Debug for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for Cause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
 
 /// What went wrong, in terms a client can act on.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The input is malformed or out of range; nothing was changed.
     #[error("{0}")]
@@ -24,8 +57,8 @@ pub enum Error {
     /// `ride` is one of them. A `CONFLICT`, with the ride's id for clients.
     #[error("rider {rider} already has {max} ride(s) that have not ended, such as {ride}")]
     ActiveRide {
-        rider: crate::domain::RiderId,
-        ride: crate::domain::RideId,
+        rider: RiderId,
+        ride: RideId,
         max: usize,
     },
     /// No valid token: missing (where one is required), malformed,
@@ -39,11 +72,26 @@ pub enum Error {
     #[error("{0}")]
     TooManyRequests(String),
     /// The store cannot be reached; try again later.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        message: String,
+        #[source]
+        cause: Option<Cause>,
+    },
     /// A bug or corrupt data; logged, never caused by input alone.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {message}")]
+    Internal {
+        message: String,
+        #[source]
+        cause: Option<Cause>,
+    },
+}
+
+/// Errors are equal when clients would see the same: code and message.
+impl PartialEq for Error {
+    fn eq(&self, other: &Self) -> bool {
+        self.code() == other.code() && self.to_string() == other.to_string()
+    }
 }
 
 impl Error {
@@ -59,6 +107,91 @@ impl Error {
         Self::Conflict(msg.into())
     }
 
+    /// The store cannot be reached, with no more to say.
+    pub fn unavailable(msg: impl Into<String>) -> Self {
+        Self::Unavailable {
+            message: msg.into(),
+            cause: None,
+        }
+    }
+
+    /// The store cannot be reached, because of `cause`.
+    pub fn unavailable_because(
+        msg: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Unavailable {
+            message: msg.into(),
+            cause: Some(Cause::new(cause)),
+        }
+    }
+
+    /// A bug or corrupt data.
+    pub fn internal(msg: impl Into<String>) -> Self {
+        Self::Internal {
+            message: msg.into(),
+            cause: None,
+        }
+    }
+
+    /// A bug or corrupt data, because of `cause`.
+    pub fn internal_because(
+        msg: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Internal {
+            message: msg.into(),
+            cause: Some(Cause::new(cause)),
+        }
+    }
+
+    // The refusals, worded once for every store.
+
+    /// No ride has this id (never had, or it was removed).
+    pub fn ride_not_found(id: &RideId) -> Self {
+        Self::NotFound(format!("no ride with id {id}"))
+    }
+
+    /// A ride being followed no longer exists (its store lost it).
+    pub fn ride_gone(id: &RideId) -> Self {
+        Self::NotFound(format!("ride {id} no longer exists"))
+    }
+
+    /// No driver has this id.
+    pub fn driver_not_found(id: &DriverId) -> Self {
+        Self::NotFound(format!("no driver with id {id}"))
+    }
+
+    /// Only SEARCHING and DRIVER_FOUND rides can be cancelled.
+    pub fn cannot_cancel(id: &RideId, status: RideStatus) -> Self {
+        Self::Conflict(format!(
+            "ride {id} is {} and cannot be cancelled",
+            status.as_str()
+        ))
+    }
+
+    /// Only DRIVER_FOUND rides can be completed.
+    pub fn cannot_complete(id: &RideId, status: RideStatus) -> Self {
+        Self::Conflict(format!(
+            "ride {id} is {}; only a DRIVER_FOUND ride can be completed",
+            status.as_str()
+        ))
+    }
+
+    /// An ASSIGNED driver cannot leave the market.
+    pub fn driver_busy(id: &DriverId, ride: &str) -> Self {
+        Self::Conflict(format!(
+            "driver {id} is assigned to ride {ride}; end the ride first"
+        ))
+    }
+
+    /// A position farther from the last one than a plausible speed allows.
+    pub fn implausible_jump(km: f64, seconds: f64, max_speed_kmh: f64) -> Self {
+        Self::BadInput(format!(
+            "implausible jump: {km:.2} km in {seconds:.1} s is faster than {max_speed_kmh} km/h"
+        ))
+    }
+
     /// The `extensions.code` clients see.
     pub fn code(&self) -> &'static str {
         match self {
@@ -68,38 +201,13 @@ impl Error {
             Self::Unauthenticated(_) => codes::UNAUTHENTICATED,
             Self::Forbidden(_) => codes::FORBIDDEN,
             Self::TooManyRequests(_) => codes::TOO_MANY_REQUESTS,
-            Self::Unavailable(_) => codes::UNAVAILABLE,
-            Self::Internal(_) => codes::INTERNAL,
-        }
-    }
-
-    /// The HTTP status for the REST adapters.
-    pub fn http_status(&self) -> u16 {
-        match self {
-            Self::BadInput(_) => 400,
-            Self::NotFound(_) => 404,
-            Self::Conflict(_) | Self::ActiveRide { .. } => 409,
-            Self::Unauthenticated(_) => 401,
-            Self::Forbidden(_) => 403,
-            Self::TooManyRequests(_) => 429,
-            Self::Unavailable(_) => 503,
-            Self::Internal(_) => 500,
+            Self::Unavailable { .. } => codes::UNAVAILABLE,
+            Self::Internal { .. } => codes::INTERNAL,
         }
     }
 }
 
-impl ErrorExtensions for Error {
-    fn extend(&self) -> async_graphql::Error {
-        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
-            e.set("code", self.code());
-            if let Self::ActiveRide { ride, .. } = self {
-                e.set("rideId", ride.as_str());
-            }
-        })
-    }
-}
-
-/// The `extensions.code` values, as constants for tests and adapters.
+/// The `extensions.code` values.
 pub mod codes {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const NOT_FOUND: &str = "NOT_FOUND";
@@ -125,3 +233,22 @@ pub mod codes {
 
 /// Shorthand for results in this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn an_infrastructure_error_keeps_its_cause() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = Error::unavailable_because("cannot reach Redis", io);
+        assert_eq!(error.code(), codes::UNAVAILABLE);
+        assert_eq!(
+            error.source().map(|s| s.to_string()).as_deref(),
+            Some("refused")
+        );
+        assert_eq!(error, Error::unavailable("cannot reach Redis"));
+    }
+}

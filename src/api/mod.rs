@@ -8,9 +8,10 @@
 //! and metric label) is [`prepare`]; what one request may cost is
 //! [`limits`] and the `complexity` attributes of the resolvers.
 
-mod codes;
 mod costs;
+mod errors;
 pub mod limits;
+mod loaders;
 mod mutation;
 pub mod prepare;
 mod query;
@@ -44,11 +45,12 @@ pub struct Limits {
 /// Builds the schema around a dispatcher.
 pub fn schema(dispatcher: Dispatcher, limits: Limits) -> TrackingSchema {
     let mut builder = Schema::build(Query, Mutation, SubscriptionRoot)
+        .data(loaders::drivers(dispatcher.clone()))
         .data(dispatcher)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
         .extension(limits::QueryLimits::new(limits.max_query_bytes))
-        .extension(codes::DefaultErrorCode)
+        .extension(errors::DefaultErrorCode)
         .validation_mode(async_graphql::ValidationMode::Fast);
     if !limits.introspection {
         builder = builder.disable_introspection();

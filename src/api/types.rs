@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, InputObject, Object, ResultExt, SimpleObject, ID};
+use async_graphql::{
+    dataloader::DataLoader, Context, Enum, InputObject, Object, ResultExt, SimpleObject, ID,
+};
 use chrono::{DateTime, Utc};
 
 use crate::{dispatch::Dispatcher, domain};
@@ -135,11 +137,13 @@ impl Ride {
     /// does not follow its driver.
     async fn driver(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Driver>> {
         let dispatcher = ctx.data::<Dispatcher>()?;
-        Ok(dispatcher
-            .assigned_driver(super::caller(ctx), &self.0)
-            .await
-            .extend()?
-            .map(Driver))
+        let Some(id) = dispatcher.driver_to_show(super::caller(ctx), &self.0) else {
+            return Ok(None);
+        };
+        // Batched: a fleet snapshot's thousands of rides read their drivers
+        // in one store call, not one each.
+        let drivers = ctx.data::<DataLoader<super::loaders::Drivers>>()?;
+        Ok(drivers.load_one(id.clone()).await.extend()?.map(Driver))
     }
 
     /// The driver's distance to the pickup when it was matched, in km.
@@ -241,8 +245,8 @@ pub struct LocationUpdate {
 }
 
 impl LocationUpdate {
-    pub(super) fn report(&self) -> Result<crate::store::LocationReport, crate::error::Error> {
-        Ok(crate::store::LocationReport {
+    pub(super) fn report(&self) -> Result<crate::domain::LocationReport, crate::error::Error> {
+        Ok(crate::domain::LocationReport {
             driver: domain::DriverId::parse(&self.driver_id)?,
             at: domain::Coordinates::parse(self.lat, self.lng)?,
             taken_at: self.at.unwrap_or_else(Utc::now),
@@ -277,9 +281,9 @@ pub struct RefusedUpdate {
 impl LocationBatch {
     pub(super) fn new(
         updates: &[LocationUpdate],
-        outcomes: Vec<crate::store::ReportOutcome>,
+        outcomes: Vec<crate::domain::ReportOutcome>,
     ) -> Self {
-        use crate::store::ReportOutcome;
+        use crate::domain::ReportOutcome;
         let mut batch = Self {
             accepted: 0,
             stale: 0,

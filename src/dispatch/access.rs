@@ -1,12 +1,14 @@
-//! Who may do what: the rules, in one place.
+//! Who may do what: the rules, in one place. Every function here is a
+//! question (`may_…`), answered `Ok` or with the refusal to send.
 //!
 //! | operation                         | driver            | rider                  | dispatcher |
 //! |-----------------------------------|-------------------|------------------------|------------|
-//! | `updateLocation`, `goOffline`     | its own id        | –                      | yes        |
-//! | `driver(id)`                      | itself            | the driver of its ride | yes        |
+//! | `updateLocation(s)`, `goOffline`  | its own id        | –                      | yes        |
+//! | `driver(id)`                      | itself            | the driver of its ride while it runs | yes |
 //! | `nearbyDrivers`                   | –                 | without driver ids     | yes        |
 //! | `requestDriver`                   | –                 | as itself              | yes        |
 //! | `ride`, `rideStatus`              | its assigned ride | its own rides          | yes        |
+//! | `Ride.driver` of an ended ride    | null              | null                   | yes        |
 //! | `cancelRequest`                   | –                 | its own rides          | yes        |
 //! | `completeRide`                    | its assigned ride | –                      | yes        |
 //! | `driverLocation`                  | its assigned ride | its own rides          | yes        |
@@ -37,6 +39,14 @@ fn refuse(caller: &Caller, action: &str) -> Error {
     }
 }
 
+fn allow(allowed: bool, caller: &Caller, action: &str) -> Result<()> {
+    if allowed {
+        Ok(())
+    } else {
+        Err(refuse(caller, action))
+    }
+}
+
 /// Whether the caller has a dispatcher's rights.
 fn is_dispatcher(caller: &Caller) -> bool {
     matches!(
@@ -49,26 +59,34 @@ fn is_dispatcher(caller: &Caller) -> bool {
     )
 }
 
-fn is(caller: &Caller, role: Role, id: &str) -> bool {
+/// Whether the caller holds a token for `role` with subject `id`.
+fn speaks_for(caller: &Caller, role: Role, id: &str) -> bool {
     matches!(caller, Caller::Token { role: r, sub } if *r == role && sub == id)
 }
 
-/// `updateLocation` and `goOffline`.
-pub fn act_as_driver(caller: &Caller, driver: &DriverId, action: &str) -> Result<()> {
-    if is_dispatcher(caller) || is(caller, Role::Driver, driver.as_str()) {
-        Ok(())
-    } else {
-        Err(refuse(caller, action))
-    }
+/// Whether the caller is the driver assigned to `ride`.
+fn drives(caller: &Caller, ride: &Ride) -> bool {
+    ride.driver_id
+        .as_ref()
+        .is_some_and(|d| speaks_for(caller, Role::Driver, d.as_str()))
+}
+
+/// `updateLocation(s)` and `goOffline`.
+pub fn may_act_as_driver(caller: &Caller, driver: &DriverId, action: &str) -> Result<()> {
+    allow(
+        is_dispatcher(caller) || speaks_for(caller, Role::Driver, driver.as_str()),
+        caller,
+        action,
+    )
 }
 
 /// `requestDriver`.
 pub fn may_request_as(caller: &Caller, rider: &RiderId) -> Result<()> {
-    if is_dispatcher(caller) || is(caller, Role::Rider, rider.as_str()) {
-        Ok(())
-    } else {
-        Err(refuse(caller, "requestDriver"))
-    }
+    allow(
+        is_dispatcher(caller) || speaks_for(caller, Role::Rider, rider.as_str()),
+        caller,
+        "requestDriver",
+    )
 }
 
 /// Whom a seed-style request (`/v2/search`, which names no rider unless it
@@ -103,7 +121,7 @@ pub fn rider_for(caller: &Caller, named: Option<&str>) -> Result<RiderId> {
 const ANONYMOUS_RIDER: &str = "anonymous";
 
 /// `nearbyDrivers`: returns whether driver ids may be shown.
-pub fn list_nearby(caller: &Caller) -> Result<bool> {
+pub fn may_list_nearby(caller: &Caller) -> Result<bool> {
     match caller {
         _ if is_dispatcher(caller) => Ok(true),
         Caller::Token {
@@ -113,57 +131,45 @@ pub fn list_nearby(caller: &Caller) -> Result<bool> {
     }
 }
 
-/// `ride`, `rideStatus`: the rider who asked, or the driver assigned.
-pub fn see_ride(caller: &Caller, ride: &Ride, action: &str) -> Result<()> {
-    let assigned = ride
-        .driver_id
-        .as_ref()
-        .is_some_and(|d| is(caller, Role::Driver, d.as_str()));
-    if is_dispatcher(caller) || is(caller, Role::Rider, ride.rider_id.as_str()) || assigned {
-        Ok(())
-    } else {
-        Err(refuse(caller, action))
-    }
+/// `ride`, `rideStatus`, `driverLocation`: the rider who asked, or the
+/// driver assigned.
+pub fn may_see_ride(caller: &Caller, ride: &Ride, action: &str) -> Result<()> {
+    allow(
+        is_dispatcher(caller)
+            || speaks_for(caller, Role::Rider, ride.rider_id.as_str())
+            || drives(caller, ride),
+        caller,
+        action,
+    )
 }
 
 /// Whether the caller may look up a ride at all before it is read (so that
 /// callers who may never see rides learn nothing about which ids exist).
 pub fn may_look_up_rides(caller: &Caller, action: &str) -> Result<()> {
-    match caller {
-        Caller::Anonymous => Err(refuse(caller, action)),
-        _ => Ok(()),
-    }
+    allow(!matches!(caller, Caller::Anonymous), caller, action)
 }
 
 /// `fleet`: dispatchers only.
-pub fn watch_fleet(caller: &Caller) -> Result<()> {
-    if is_dispatcher(caller) {
-        Ok(())
-    } else {
-        Err(refuse(caller, "fleet"))
-    }
+pub fn may_watch_fleet(caller: &Caller) -> Result<()> {
+    allow(is_dispatcher(caller), caller, "fleet")
 }
 
 /// `cancelRequest`: the rider who asked.
-pub fn cancel(caller: &Caller, ride: &Ride) -> Result<()> {
-    if is_dispatcher(caller) || is(caller, Role::Rider, ride.rider_id.as_str()) {
-        Ok(())
-    } else {
-        Err(refuse(caller, "cancelRequest"))
-    }
+pub fn may_cancel(caller: &Caller, ride: &Ride) -> Result<()> {
+    allow(
+        is_dispatcher(caller) || speaks_for(caller, Role::Rider, ride.rider_id.as_str()),
+        caller,
+        "cancelRequest",
+    )
 }
 
 /// `completeRide`: the driver assigned.
-pub fn complete(caller: &Caller, ride: &Ride) -> Result<()> {
-    let assigned = ride
-        .driver_id
-        .as_ref()
-        .is_some_and(|d| is(caller, Role::Driver, d.as_str()));
-    if is_dispatcher(caller) || assigned {
-        Ok(())
-    } else {
-        Err(refuse(caller, "completeRide"))
-    }
+pub fn may_complete(caller: &Caller, ride: &Ride) -> Result<()> {
+    allow(
+        is_dispatcher(caller) || drives(caller, ride),
+        caller,
+        "completeRide",
+    )
 }
 
 /// `Ride.driver`: who may see a ride's driver as it is now, given that they
@@ -175,13 +181,176 @@ pub fn may_follow_driver_of(caller: &Caller, ride: &Ride) -> bool {
 }
 
 /// `driver(id)`: itself, the rider of the ride it drives, or a dispatcher.
-/// `ride_of_driver` is the ride the driver is assigned to, if any.
-pub fn see_driver(caller: &Caller, driver: &DriverId, ride_of_driver: Option<&Ride>) -> Result<()> {
+/// `ride_of_driver` is the ride the driver is assigned to now, if any.
+pub fn may_see_driver(
+    caller: &Caller,
+    driver: &DriverId,
+    ride_of_driver: Option<&Ride>,
+) -> Result<()> {
     let rider_of_its_ride =
-        ride_of_driver.is_some_and(|r| is(caller, Role::Rider, r.rider_id.as_str()));
-    if is_dispatcher(caller) || is(caller, Role::Driver, driver.as_str()) || rider_of_its_ride {
-        Ok(())
-    } else {
-        Err(refuse(caller, "driver"))
+        ride_of_driver.is_some_and(|r| speaks_for(caller, Role::Rider, r.rider_id.as_str()));
+    allow(
+        is_dispatcher(caller)
+            || speaks_for(caller, Role::Driver, driver.as_str())
+            || rider_of_its_ride,
+        caller,
+        "driver",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::{Coordinates, RideId, RideStatus};
+
+    fn token(role: Role, sub: &str) -> Caller {
+        Caller::Token {
+            sub: sub.into(),
+            role,
+        }
+    }
+
+    fn ride(status: RideStatus) -> Ride {
+        let now = Utc::now();
+        Ride {
+            id: RideId::new("test", 1),
+            rider_id: RiderId::parse("ana").unwrap_or_else(|e| panic!("{e}")),
+            pickup: Coordinates::parse(0.0, 0.0).unwrap_or_else(|e| panic!("{e}")),
+            status,
+            driver_id: Some(DriverId::parse("dan").unwrap_or_else(|e| panic!("{e}"))),
+            distance_km: Some(1.0),
+            searches: 1,
+            created_at: now,
+            expires_at: now,
+            ended_at: None,
+            revision: 2,
+        }
+    }
+
+    /// (rule, caller, allowed): each row of the table above, for the caller
+    /// it allows and the ones it does not.
+    #[test]
+    fn the_rule_table_holds() {
+        let found = ride(RideStatus::DriverFound);
+        let ended = ride(RideStatus::Completed);
+        let dan = DriverId::parse("dan").unwrap_or_else(|e| panic!("{e}"));
+        let ana = RiderId::parse("ana").unwrap_or_else(|e| panic!("{e}"));
+        let callers = [
+            ("open", Caller::Open),
+            ("anonymous", Caller::Anonymous),
+            ("ops", token(Role::Dispatcher, "ops")),
+            ("ana", token(Role::Rider, "ana")),
+            ("bob", token(Role::Rider, "bob")),
+            ("dan", token(Role::Driver, "dan")),
+            ("eve", token(Role::Driver, "eve")),
+        ];
+        // Each rule, and who besides a dispatcher (and the open service,
+        // which has a dispatcher's rights) it allows.
+        type Rule<'a> = (&'a str, Box<dyn Fn(&Caller) -> bool + 'a>, Vec<&'a str>);
+        let rules: Vec<Rule> = vec![
+            (
+                "act as dan",
+                Box::new(|c| may_act_as_driver(c, &dan, "x").is_ok()),
+                vec!["dan"],
+            ),
+            (
+                "request as ana",
+                Box::new(|c| may_request_as(c, &ana).is_ok()),
+                vec!["ana"],
+            ),
+            (
+                "see ana's ride",
+                Box::new(|c| may_see_ride(c, &found, "x").is_ok()),
+                vec!["ana", "dan"],
+            ),
+            (
+                "cancel ana's ride",
+                Box::new(|c| may_cancel(c, &found).is_ok()),
+                vec!["ana"],
+            ),
+            (
+                "complete dan's ride",
+                Box::new(|c| may_complete(c, &found).is_ok()),
+                vec!["dan"],
+            ),
+            (
+                "watch the fleet",
+                Box::new(|c| may_watch_fleet(c).is_ok()),
+                vec![],
+            ),
+            (
+                "see dan",
+                Box::new(|c| may_see_driver(c, &dan, Some(&found)).is_ok()),
+                vec!["ana", "dan"],
+            ),
+            (
+                "follow an ended ride's driver",
+                Box::new(|c| may_follow_driver_of(c, &ended)),
+                vec![],
+            ),
+        ];
+        for (rule, check, allowed) in &rules {
+            for (name, caller) in &callers {
+                let expected = matches!(*name, "open" | "ops") || allowed.contains(name);
+                assert_eq!(check(caller), expected, "{name} may {rule}?");
+            }
+        }
+        // While the ride runs, its rider and driver follow its driver.
+        assert!(may_follow_driver_of(&token(Role::Rider, "ana"), &found));
+        assert!(!may_follow_driver_of(&token(Role::Rider, "ana"), &ended));
+        assert!(!may_follow_driver_of(&token(Role::Driver, "dan"), &ended));
+    }
+
+    #[test]
+    fn anonymous_callers_get_unauthenticated_and_others_forbidden() {
+        let dan = DriverId::parse("dan").unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(
+            may_act_as_driver(&Caller::Anonymous, &dan, "x"),
+            Err(Error::Unauthenticated(_))
+        ));
+        assert!(matches!(
+            may_act_as_driver(&token(Role::Rider, "dan"), &dan, "x"),
+            Err(Error::Forbidden(_))
+        ));
+        assert!(matches!(
+            may_look_up_rides(&Caller::Anonymous, "ride"),
+            Err(Error::Unauthenticated(_))
+        ));
+    }
+
+    #[test]
+    fn riders_see_nearby_drivers_without_ids() {
+        assert_eq!(
+            may_list_nearby(&token(Role::Rider, "ana")).ok(),
+            Some(false)
+        );
+        assert_eq!(
+            may_list_nearby(&token(Role::Dispatcher, "ops")).ok(),
+            Some(true)
+        );
+        assert!(may_list_nearby(&token(Role::Driver, "dan")).is_err());
+    }
+
+    #[test]
+    fn the_rider_of_a_seed_request_comes_from_the_token() {
+        let rider = |c: &Caller, named| rider_for(c, named).map(|r| r.to_string());
+        assert_eq!(
+            rider(&Caller::Open, None).ok().as_deref(),
+            Some("anonymous")
+        );
+        assert_eq!(
+            rider(&token(Role::Rider, "ana"), None).ok().as_deref(),
+            Some("ana")
+        );
+        assert!(matches!(
+            rider_for(&token(Role::Dispatcher, "ops"), None),
+            Err(Error::BadInput(_))
+        ));
+        assert!(matches!(
+            rider_for(&Caller::Anonymous, None),
+            Err(Error::Unauthenticated(_))
+        ));
     }
 }

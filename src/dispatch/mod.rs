@@ -6,33 +6,32 @@
 //! when something they wait for happens: a driver becoming available near
 //! their pickup ([`wakeup`]), or their own cancellation. Who may do what is
 //! decided here too ([`access`]), so GraphQL and the REST adapters enforce
-//! the same rules, as are the live streams ([`watch`] for one ride,
-//! [`live`] for a driver and an area) and the per-driver update limit
-//! ([`rate`]). It never builds a storage command; it never knows about
-//! GraphQL.
+//! the same rules, as are the live streams ([`live`]: a ride, its driver,
+//! an area) and the per-driver update limit ([`rate`]). Its background tasks
+//! (wake-ups, lease renewal and adoption, sweeping) are in [`background`].
+//! It never builds a storage command; it never knows about GraphQL.
 
 pub mod access;
+mod background;
 pub mod live;
 pub mod rate;
 mod search;
 pub mod wakeup;
-mod watch;
 
 use std::{sync::Arc, time::Duration};
 
 use futures_util::Stream;
-use tokio::sync::broadcast;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::{
     auth::{Caller, Role},
     domain::{
-        Coordinates, Driver, DriverId, IdempotencyKey, Limit, NearbyDriver, RadiusKm, Ride, RideId,
-        RiderId,
+        Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport, NearbyDriver,
+        RadiusKm, ReportOutcome, Ride, RideId, RiderId,
     },
     error::{Error, Result},
-    store::{LocationReport, NewRide, ReportOutcome, Requested, Store},
+    store::{NewRide, Requested, Store},
 };
 use wakeup::SearchingRides;
 
@@ -116,120 +115,6 @@ impl Dispatcher {
         self.inner.shutdown.clone()
     }
 
-    /// Starts search tasks for the rides this instance takes over; returns
-    /// how many were started.
-    async fn adopt_orphans(&self) -> Result<usize> {
-        let running = self.searching().len();
-        let rides = self
-            .store()
-            .adopt_orphans(self.store().now(), running)
-            .await?;
-        let started = rides
-            .into_iter()
-            .filter(|ride| self.start_search(ride.clone()))
-            .count();
-        if started > 0 {
-            info!(
-                rides = started,
-                "started search tasks for rides nobody searched for"
-            );
-        }
-        Ok(started)
-    }
-
-    /// Renews this instance's claim and adopts orphaned rides, forever.
-    fn spawn_maintenance(&self, every: Duration) {
-        let this = self.clone();
-        let stop = self.shutdown_token();
-        self.inner
-            .tasks
-            .spawn(stop.run_until_cancelled_owned(async move {
-                let mut tick = tokio::time::interval(every);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                // Logged when renewing starts failing and when it recovers.
-                let mut failing = false;
-                loop {
-                    tokio::select! {
-                        _ = tick.tick() => {}
-                        _ = this.store().events().released_orphans() => {}
-                    }
-                    match this.adopt_orphans().await {
-                        Ok(_) => {
-                            if std::mem::take(&mut failing) {
-                                info!("renewing the lease again");
-                            }
-                        }
-                        Err(error) => {
-                            if !std::mem::replace(&mut failing, true) {
-                                warn!(%error, "could not renew the lease or adopt rides; retrying every tick");
-                            }
-                        }
-                    }
-                }
-            }));
-    }
-
-    /// Sweeps the store every [`SWEEP_EVERY`]: silent drivers go OFFLINE
-    /// (and live maps hear of it), what is past its retention goes. A step
-    /// that hit its batch limit is followed at once by the next; a failing
-    /// store is retried at the next tick, never in a tight loop.
-    fn spawn_sweeper(&self) {
-        let this = self.clone();
-        let stop = self.shutdown_token();
-        self.inner
-            .tasks
-            .spawn(stop.run_until_cancelled_owned(async move {
-                let mut tick = tokio::time::interval(SWEEP_EVERY);
-                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                // Logged when it starts failing and when it recovers, not
-                // twice a second through an outage.
-                let mut failing = false;
-                loop {
-                    tick.tick().await;
-                    loop {
-                        match this.store().sweep(this.store().now()).await {
-                            Ok(swept) => {
-                                if std::mem::take(&mut failing) {
-                                    info!("sweeping again");
-                                }
-                                if !swept.more() {
-                                    break;
-                                }
-                                tokio::task::yield_now().await;
-                            }
-                            Err(error) => {
-                                if !std::mem::replace(&mut failing, true) {
-                                    warn!(%error, "sweep failed; retrying every tick");
-                                }
-                                break;
-                            }
-                        }
-                    }
-                }
-            }));
-    }
-
-    /// Wakes the searching rides near each driver that becomes available.
-    fn spawn_wake_listener(&self) {
-        let mut available = self.store().events().subscribe_available();
-        let this = self.clone();
-        let stop = self.shutdown_token();
-        self.inner
-            .tasks
-            .spawn(stop.run_until_cancelled_owned(async move {
-                let radius = this.settings().match_radius;
-                loop {
-                    match available.recv().await {
-                        Ok(at) => {
-                            this.searching().wake_near(at, radius);
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => this.searching().wake_all(),
-                        Err(broadcast::error::RecvError::Closed) => break,
-                    }
-                }
-            }));
-    }
-
     /// Stops every search task and waits for them, then hands this
     /// instance's searching rides over (on Redis, another instance adopts
     /// them at once; in memory they end with the process).
@@ -237,7 +122,7 @@ impl Dispatcher {
         self.inner.shutdown.cancel();
         self.inner.tasks.close();
         self.inner.tasks.wait().await;
-        if let Err(error) = self.store().release().await {
+        if let Err(error) = self.store().hand_over_rides().await {
             warn!(%error, "could not hand searching rides over");
         }
     }
@@ -260,7 +145,7 @@ impl Dispatcher {
         id: &DriverId,
         at: Coordinates,
     ) -> Result<Driver> {
-        access::act_as_driver(caller, id, "updateLocation")?;
+        access::may_act_as_driver(caller, id, "updateLocation")?;
         self.inner
             .update_rate
             .check(id, std::time::Instant::now())?;
@@ -285,7 +170,7 @@ impl Dispatcher {
         }
         let now = self.store().now();
         for report in &reports {
-            access::act_as_driver(caller, &report.driver, "updateLocations")?;
+            access::may_act_as_driver(caller, &report.driver, "updateLocations")?;
             if report.taken_at > now + chrono::Duration::seconds(FUTURE_SKEW_SECS) {
                 return Err(Error::bad_input(format!(
                     "update for {} is dated in the future ({})",
@@ -326,7 +211,7 @@ impl Dispatcher {
 
     /// Takes a driver off the market.
     pub async fn go_offline(&self, caller: &Caller, id: &DriverId) -> Result<Driver> {
-        access::act_as_driver(caller, id, "goOffline")?;
+        access::may_act_as_driver(caller, id, "goOffline")?;
         self.store().go_offline(id, self.store().now()).await
     }
 
@@ -343,7 +228,7 @@ impl Dispatcher {
             ) => self.store().ride(ride).await?,
             _ => None,
         };
-        access::see_driver(caller, id, ride.as_deref())?;
+        access::may_see_driver(caller, id, ride.as_deref())?;
         Ok(driver)
     }
 
@@ -356,7 +241,7 @@ impl Dispatcher {
         radius: RadiusKm,
         limit: Limit,
     ) -> Result<Vec<NearbyDriver>> {
-        let show_ids = access::list_nearby(caller)?;
+        let show_ids = access::may_list_nearby(caller)?;
         let mut found = self
             .store()
             .nearby_drivers(center, radius, limit, self.store().now())
@@ -375,23 +260,25 @@ impl Dispatcher {
         access::may_look_up_rides(caller, "ride")?;
         let ride = self.store().ride(id).await?;
         if let Some(ride) = &ride {
-            access::see_ride(caller, ride, "ride")?;
+            access::may_see_ride(caller, ride, "ride")?;
         }
         Ok(ride)
     }
 
-    /// The driver assigned to a ride, as it is now, for a caller allowed to
-    /// read the ride. Once the ride has ended only dispatchers see its
+    /// The driver of a ride that a caller allowed to read the ride may see
+    /// as it is now. Once the ride has ended only dispatchers see its
     /// driver: a rider (or another driver) learns where the car goes next
     /// from no past ride.
-    pub async fn assigned_driver(&self, caller: &Caller, ride: &Ride) -> Result<Option<Driver>> {
-        if !access::may_follow_driver_of(caller, ride) {
-            return Ok(None);
-        }
-        match &ride.driver_id {
-            Some(id) => self.store().driver(id, self.store().now()).await,
-            None => Ok(None),
-        }
+    pub fn driver_to_show<'r>(&self, caller: &Caller, ride: &'r Ride) -> Option<&'r DriverId> {
+        ride.driver_id
+            .as_ref()
+            .filter(|_| access::may_follow_driver_of(caller, ride))
+    }
+
+    /// Drivers as they are now, by id (for a batch of rides whose drivers a
+    /// response shows). No access check: the caller checked each ride.
+    pub async fn drivers_now(&self, ids: &[DriverId]) -> Result<Vec<Driver>> {
+        self.store().drivers(ids, self.store().now()).await
     }
 
     /// The assigned driver of a ride, each time it moves, until the ride ends.
@@ -401,7 +288,7 @@ impl Dispatcher {
         id: &RideId,
     ) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
         let ride = self.existing_ride(caller, id, "driverLocation").await?;
-        access::see_ride(caller, &ride, "driverLocation")?;
+        access::may_see_ride(caller, &ride, "driverLocation")?;
         self.store().watch_drivers().await?;
         live::driver_of_ride(self.inner.store.clone(), id).await
     }
@@ -413,7 +300,7 @@ impl Dispatcher {
         center: Coordinates,
         radius: RadiusKm,
     ) -> Result<impl Stream<Item = live::FleetEvent> + Send + 'static> {
-        access::watch_fleet(caller)?;
+        access::may_watch_fleet(caller)?;
         self.store().watch_drivers().await?;
         live::area(self.inner.store.clone(), center, radius).await
     }
@@ -424,7 +311,7 @@ impl Dispatcher {
         self.store()
             .ride(id)
             .await?
-            .ok_or_else(|| Error::not_found(format!("no ride with id {id}")))
+            .ok_or_else(|| Error::ride_not_found(id))
     }
 
     /// Creates a SEARCHING ride and starts its search task; returns at once.
@@ -464,7 +351,7 @@ impl Dispatcher {
     /// ride's task here so it ends now rather than at its next search.
     pub async fn cancel_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
         let current = self.existing_ride(caller, id, "cancelRequest").await?;
-        access::cancel(caller, &current)?;
+        access::may_cancel(caller, &current)?;
         let ride = self.store().cancel_ride(id, self.store().now()).await?;
         self.searching().wake(id);
         if current.status != ride.status {
@@ -476,7 +363,7 @@ impl Dispatcher {
 
     /// Completes a DRIVER_FOUND ride; its driver becomes available again.
     pub async fn complete_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
-        access::complete(
+        access::may_complete(
             caller,
             &*self.existing_ride(caller, id, "completeRide").await?,
         )?;
@@ -492,12 +379,12 @@ impl Dispatcher {
         caller: &Caller,
         id: &RideId,
     ) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
-        access::see_ride(
+        access::may_see_ride(
             caller,
             &*self.existing_ride(caller, id, "rideStatus").await?,
             "rideStatus",
         )?;
-        watch::ride_changes(self.inner.store.clone(), id).await
+        live::ride_changes(self.inner.store.clone(), id).await
     }
 
     /// Spawns the search task for a ride unless one already runs here.

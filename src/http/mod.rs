@@ -273,11 +273,24 @@ pub(crate) fn bad_request(message: String) -> Response {
     error_response(&Error::BadInput(message))
 }
 
+/// The HTTP status of each error, for the REST adapters and the refusals
+/// that happen before GraphQL runs.
+pub(crate) fn status(error: &Error) -> StatusCode {
+    match error {
+        Error::BadInput(_) => StatusCode::BAD_REQUEST,
+        Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::Conflict(_) | Error::ActiveRide { .. } => StatusCode::CONFLICT,
+        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        Error::Forbidden(_) => StatusCode::FORBIDDEN,
+        Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+        Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// An error as HTTP status plus a GraphQL-shaped body.
 pub(crate) fn error_response(error: &Error) -> Response {
-    let status =
-        StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, error_body(error)).into_response()
+    (status(error), error_body(error)).into_response()
 }
 
 /// The GraphQL-shaped error body every non-GraphQL refusal uses.

@@ -182,14 +182,16 @@ impl EventHub {
         &self.wakes_wanted
     }
 
-    /// Another instance released its searching rides: adopt them now
-    /// rather than at the next maintenance tick.
-    pub fn orphans_released(&self) {
+    /// Says that another instance handed its searching rides over (the
+    /// event bridge calls this): they are to be adopted now rather than at
+    /// the next maintenance tick.
+    pub fn announce_rides_released(&self) {
         self.orphans.notify_one();
     }
 
-    /// Completes when [`EventHub::orphans_released`] was called.
-    pub async fn released_orphans(&self) {
+    /// Completes when another instance handed rides over (see
+    /// [`EventHub::announce_rides_released`]).
+    pub async fn rides_released(&self) {
         self.orphans.notified().await;
     }
 

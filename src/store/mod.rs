@@ -25,8 +25,8 @@ pub use events::EventHub;
 
 use crate::{
     domain::{
-        Coordinates, Driver, DriverId, IdempotencyKey, Limit, NearbyDriver, RadiusKm, Ride, RideId,
-        RiderId,
+        AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
+        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId,
     },
     error::Result,
 };
@@ -75,35 +75,6 @@ impl Swept {
             || self.drivers_removed >= SWEEP_BATCH
             || self.rides_removed >= SWEEP_BATCH
     }
-}
-
-/// What a live map shows of an area when it starts: the AVAILABLE drivers in
-/// it, the SEARCHING and DRIVER_FOUND rides whose pickup is in it, and the
-/// drivers of those rides (wherever they are).
-#[derive(Debug, Clone, Default)]
-pub struct AreaSnapshot {
-    pub drivers: Vec<Driver>,
-    pub rides: Vec<Arc<Ride>>,
-}
-
-/// One position report in a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LocationReport {
-    pub driver: DriverId,
-    pub at: Coordinates,
-    /// When the position was taken; a report older than the stored
-    /// position is ignored (mobile clients send late).
-    pub taken_at: DateTime<Utc>,
-}
-
-/// What became of one report in a batch.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ReportOutcome {
-    Accepted,
-    /// Older than the stored position: ignored.
-    Stale,
-    /// Refused (an implausible jump); nothing changed for this driver.
-    Refused(crate::error::Error),
 }
 
 /// A rider's request for a ride, as the store takes it.
@@ -200,6 +171,10 @@ pub trait Store: Send + Sync + 'static {
     /// A driver as it stands at `now` (silent past the TTL reads OFFLINE).
     async fn driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Option<Driver>>;
 
+    /// Many drivers at once (on Redis: one round trip); unknown ids are
+    /// left out.
+    async fn drivers(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>>;
+
     /// AVAILABLE, fresh drivers within `radius` of `center`, nearest first.
     async fn nearby_drivers(
         &self,
@@ -258,7 +233,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Gives up this instance's searching rides (on shutdown), so another
     /// instance adopts them at once.
-    async fn release(&self) -> Result<()>;
+    async fn hand_over_rides(&self) -> Result<()>;
 
     /// One bounded step of housekeeping, by index, never by scanning: drivers
     /// silent past the TTL go OFFLINE (and their change is published),

@@ -1033,3 +1033,76 @@ async fn a_report_stamped_in_the_future_hides_nothing(store: StoreKind) {
         "the later real report was kept: {moved}"
     );
 }
+
+/// Both stores refuse the same things with the same code and the same
+/// words (ride ids, which differ, aside).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_stores_word_each_refusal_the_same() {
+    async fn refusals(store: StoreKind) -> Vec<(String, String)> {
+        let app = TestApp::spawn(store, |c| c.max_speed_kmh = 300.0).await;
+        let mut out = Vec::new();
+        let mut note = |what: &str, body: serde_json::Value, ride: Option<&str>| {
+            let code = error_code_of(&body);
+            let mut message = body["errors"][0]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            if let Some(ride) = ride {
+                message = message.replace(ride, "<ride>");
+            }
+            out.push((format!("{what}: {code}"), message));
+        };
+        note("cancel unknown", app.cancel("nope.1").await, None);
+        note("complete unknown", app.complete("nope.1").await, None);
+        note("offline unknown", app.go_offline("ghost").await, None);
+        let searching = id_of(&app.request_driver("r", north_of(RIDER, 50.0)).await);
+        note(
+            "complete searching",
+            app.complete(&searching).await,
+            Some(&searching),
+        );
+        app.cancel(&searching).await;
+        note(
+            "complete cancelled",
+            app.complete(&searching).await,
+            Some(&searching),
+        );
+        app.update_location("d", DRIVER).await;
+        let matched = id_of(&app.request_driver("r", RIDER).await);
+        app.ride_reaches(&matched, "DRIVER_FOUND").await;
+        note(
+            "offline assigned",
+            app.go_offline("d").await,
+            Some(&matched),
+        );
+        app.complete(&matched).await;
+        note(
+            "cancel completed",
+            app.cancel(&matched).await,
+            Some(&matched),
+        );
+        let at = |secs: i64| (chrono::Utc::now() - chrono::Duration::seconds(secs)).to_rfc3339();
+        let batch = app
+            .data(
+                "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { refused { code message } } }",
+                json!({"u": [
+                    {"driverId": "j", "lat": RIDER.0, "lng": RIDER.1, "at": at(20)},
+                    {"driverId": "j", "lat": north_of(RIDER, 5.0).0, "lng": RIDER.1, "at": at(10)},
+                ]}),
+            )
+            .await;
+        let refused = &batch["updateLocations"]["refused"][0];
+        out.push((
+            format!("batch jump: {}", refused["code"]),
+            refused["message"].as_str().unwrap_or_default().to_owned(),
+        ));
+        out
+    }
+    let memory = refusals(StoreKind::Memory).await;
+    let redis = refusals(StoreKind::Redis).await;
+    assert_eq!(memory, redis);
+    assert!(
+        memory.iter().all(|(_, message)| !message.is_empty()),
+        "{memory:?}"
+    );
+}

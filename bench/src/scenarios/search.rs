@@ -14,8 +14,8 @@ use std::{
 use chrono::Utc;
 use futures_util::future::join_all;
 use tracking::{
-    domain::{Coordinates, Limit, RadiusKm},
-    store::{memory::MemoryStore, redis::RedisSettings, redis::RedisStore, LocationReport, Store},
+    domain::{Coordinates, Limit, LocationReport, RadiusKm},
+    store::{memory::MemoryStore, redis::RedisSettings, redis::RedisStore, Store},
 };
 
 use super::point;

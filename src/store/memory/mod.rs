@@ -19,13 +19,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AreaSnapshot, EventHub, LocationReport, NewRide, ReportOutcome, Requested, Retention,
-    SearchOutcome, Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
+    EventHub, NewRide, Requested, Retention, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT,
+    SWEEP_BATCH,
 };
 use crate::{
     domain::{
-        check_plausible_move, Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver,
-        RadiusKm, Ride, RideId, RideStatus,
+        check_plausible_move, AreaSnapshot, Coordinates, Driver, DriverId, DriverStatus, Limit,
+        LocationReport, NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RideStatus,
     },
     error::{Error, Result},
 };
@@ -235,7 +235,7 @@ impl MemoryStore {
             .rides
             .get(id)
             .cloned()
-            .ok_or_else(|| Error::not_found(format!("no ride with id {id}")))
+            .ok_or_else(|| Error::ride_not_found(id))
     }
 
     /// Expires the ride when it is SEARCHING and due; returns it as it is then.
@@ -284,7 +284,7 @@ impl Store for MemoryStore {
                 .fleet
                 .get(id)
                 .cloned()
-                .ok_or_else(|| Error::Internal("stale report for an unknown driver".into()))?,
+                .ok_or_else(|| Error::internal("stale report for an unknown driver"))?,
         };
         Ok(self.view(id, &record, now))
     }
@@ -314,16 +314,14 @@ impl Store for MemoryStore {
         let rec = inner
             .fleet
             .get(id)
-            .ok_or_else(|| Error::not_found(format!("no driver with id {id}")))?;
+            .ok_or_else(|| Error::driver_not_found(id))?;
         if let DriverState::Assigned(ride) = &rec.state {
-            return Err(Error::conflict(format!(
-                "driver {id} is assigned to ride {ride}; end the ride first"
-            )));
+            return Err(Error::driver_busy(id, ride.as_str()));
         }
         let rec = inner
             .fleet
             .set_state(id, DriverState::Offline)
-            .ok_or_else(|| Error::Internal("driver vanished".into()))?;
+            .ok_or_else(|| Error::internal("driver vanished"))?;
         self.announce(id, &rec, now);
         Ok(self.view(id, &rec, now))
     }
@@ -331,6 +329,14 @@ impl Store for MemoryStore {
     async fn driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Option<Driver>> {
         let inner = self.lock();
         Ok(inner.fleet.get(id).map(|rec| self.view(id, rec, now)))
+    }
+
+    async fn drivers(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
+        let inner = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| inner.fleet.get(id).map(|rec| self.view(id, rec, now)))
+            .collect())
     }
 
     async fn nearby_drivers(
@@ -469,10 +475,9 @@ impl Store for MemoryStore {
         let ride = self.expire_if_due(inner, ride, now);
         match ride.status {
             RideStatus::Cancelled => Ok(ride),
-            RideStatus::Expired | RideStatus::Completed => Err(Error::conflict(format!(
-                "ride {id} is {} and cannot be cancelled",
-                ride.status.as_str()
-            ))),
+            RideStatus::Expired | RideStatus::Completed => {
+                Err(Error::cannot_cancel(id, ride.status))
+            }
             RideStatus::Searching | RideStatus::DriverFound => {
                 Ok(self.end_ride(inner, &ride, RideStatus::Cancelled, now))
             }
@@ -485,10 +490,7 @@ impl Store for MemoryStore {
         let ride = Self::ride_or_not_found(inner, id)?;
         let ride = self.expire_if_due(inner, ride, now);
         if ride.status != RideStatus::DriverFound {
-            return Err(Error::conflict(format!(
-                "ride {id} is {}; only a DRIVER_FOUND ride can be completed",
-                ride.status.as_str()
-            )));
+            return Err(Error::cannot_complete(id, ride.status));
         }
         Ok(self.end_ride(inner, &ride, RideStatus::Completed, now))
     }
@@ -505,7 +507,7 @@ impl Store for MemoryStore {
         Ok(Vec::new())
     }
 
-    async fn release(&self) -> Result<()> {
+    async fn hand_over_rides(&self) -> Result<()> {
         Ok(())
     }
 

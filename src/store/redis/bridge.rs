@@ -77,7 +77,7 @@ pub(super) fn spawn(
                         } else if msg.get_channel_name() == drivers {
                             deliver_driver(&hub, &payload, driver_ttl);
                         } else if msg.get_channel_name() == adopt {
-                            hub.orphans_released();
+                            hub.announce_rides_released();
                         }
                     }
                     up.store(false, Ordering::Relaxed);
@@ -124,7 +124,7 @@ fn deliver_driver(hub: &EventHub, payload: &str, ttl: Duration) {
     };
     let driver = fields
         .get("id")
-        .ok_or_else(|| crate::error::Error::Internal("driver event without id".into()))
+        .ok_or_else(|| crate::error::Error::internal("driver event without id"))
         .and_then(|id| DriverId::parse(id))
         .and_then(|id| driver_from_fields(&id, &fields, chrono::Utc::now(), ttl));
     match driver {

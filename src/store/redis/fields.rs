@@ -17,7 +17,7 @@ pub(super) fn split_reply(reply: Vec<String>) -> Result<(String, HashMap<String,
     let mut items = reply.into_iter();
     let tag = items
         .next()
-        .ok_or_else(|| Error::Internal("empty reply from a script".into()))?;
+        .ok_or_else(|| Error::internal("empty reply from a script"))?;
     let mut fields = HashMap::new();
     while let (Some(k), Some(v)) = (items.next(), items.next()) {
         fields.insert(k, v);
@@ -27,16 +27,16 @@ pub(super) fn split_reply(reply: Vec<String>) -> Result<(String, HashMap<String,
 
 pub(super) fn parse_f64(s: &str) -> Result<f64> {
     s.parse()
-        .map_err(|_| Error::Internal(format!("corrupt number in Redis: {s:?}")))
+        .map_err(|_| Error::internal(format!("corrupt number in Redis: {s:?}")))
 }
 
 pub(super) fn parse_time(ms: &str) -> Result<DateTime<Utc>> {
     let ms: i64 = ms
         .parse()
-        .map_err(|_| Error::Internal(format!("corrupt time in Redis: {ms:?}")))?;
+        .map_err(|_| Error::internal(format!("corrupt time in Redis: {ms:?}")))?;
     Utc.timestamp_millis_opt(ms)
         .single()
-        .ok_or_else(|| Error::Internal(format!("time out of range in Redis: {ms}")))
+        .ok_or_else(|| Error::internal(format!("time out of range in Redis: {ms}")))
 }
 
 /// A driver from its hash (or from the JSON the scripts publish, which
@@ -77,19 +77,19 @@ pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
     let get = |name: &str| {
         f.get(name)
             .map(String::as_str)
-            .ok_or_else(|| Error::Internal(format!("ride without {name} in Redis")))
+            .ok_or_else(|| Error::internal(format!("ride without {name} in Redis")))
     };
     let int = |name: &str| -> Result<u64> {
         get(name)?
             .parse()
-            .map_err(|_| Error::Internal(format!("corrupt {name} in Redis")))
+            .map_err(|_| Error::internal(format!("corrupt {name} in Redis")))
     };
     Ok(Ride {
         id: RideId::parse(get("id")?)?,
         rider_id: RiderId::parse(get("rider")?)?,
         pickup: Coordinates::parse(parse_f64(get("lat")?)?, parse_f64(get("lng")?)?)?,
         status: RideStatus::from_stored(get("status")?)
-            .ok_or_else(|| Error::Internal("corrupt ride status in Redis".into()))?,
+            .ok_or_else(|| Error::internal("corrupt ride status in Redis"))?,
         driver_id: f.get("driver").map(|d| DriverId::parse(d)).transpose()?,
         distance_km: f.get("distance").map(|d| parse_f64(d)).transpose()?,
         searches: u32::try_from(int("searches")?).unwrap_or(u32::MAX),

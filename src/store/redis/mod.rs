@@ -45,13 +45,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::{
-    AreaSnapshot, EventHub, LocationReport, NewRide, ReportOutcome, Requested, Retention,
-    SearchOutcome, Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
+    EventHub, NewRide, Requested, Retention, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT,
+    SWEEP_BATCH,
 };
 use crate::{
     domain::{
-        Coordinates, Driver, DriverId, DriverStatus, Limit, NearbyDriver, RadiusKm, Ride, RideId,
-        RideStatus, JITTER_KM,
+        AreaSnapshot, Coordinates, Driver, DriverId, DriverStatus, Limit, LocationReport,
+        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RideStatus, JITTER_KM,
     },
     error::{Error, Result},
 };
@@ -108,7 +108,12 @@ impl RedisStore {
     /// the event bridge.
     pub async fn connect(settings: RedisSettings) -> Result<Self> {
         let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| Error::Unavailable(format!("bad Redis URL {:?}: {e}", settings.url)))?;
+            .map_err(|e| {
+                Error::unavailable_because(
+                    format!("bad Redis URL (expected redis://[user:password@]host:port[/db], rediss://… for TLS, or unix:///path/to/redis.sock): {e}"),
+                    e,
+                )
+            })?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT))
@@ -119,9 +124,12 @@ impl RedisStore {
             ConnectionManager::new_with_config(client.clone(), config),
         )
         .await
-        .map_err(|_| Error::Unavailable(format!("no answer from Redis at {}", settings.url)))?
+        .map_err(|_| Error::unavailable(format!("no answer from Redis at {}", settings.url)))?
         .map_err(|e| {
-            Error::Unavailable(format!("cannot connect to Redis at {}: {e}", settings.url))
+            Error::unavailable_because(
+                format!("cannot connect to Redis at {}: {e}", settings.url),
+                e,
+            )
         })?;
         let keys = Keys::new(&settings.prefix);
         let events = Arc::new(EventHub::default());
@@ -225,7 +233,7 @@ impl RedisStore {
             .await
             .map_err(|_| {
                 metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
-                Error::Unavailable("Redis did not answer in time".into())
+                Error::unavailable("Redis did not answer in time")
             })?
             .map_err(redis_error)
     }
@@ -264,9 +272,25 @@ impl RedisStore {
         let reply = self.run(inv).await?;
         let (tag, fields) = self.fields(reply)?;
         if tag == "NOT_FOUND" {
-            return Err(Error::not_found(format!("no ride with id {id}")));
+            return Err(Error::ride_not_found(id));
         }
         Ok((tag, Arc::new(ride_from_fields(&fields)?)))
+    }
+
+    /// Runs a script that ends a ride (cancel, complete); its CONFLICT
+    /// reply becomes `refusal`.
+    async fn end_ride(
+        &self,
+        script: &Script,
+        id: &RideId,
+        now: DateTime<Utc>,
+        refusal: fn(&RideId, RideStatus) -> Error,
+    ) -> Result<Arc<Ride>> {
+        let (tag, ride) = self.ride_script(script, id, now, &[]).await?;
+        if tag == "CONFLICT" {
+            return Err(refusal(id, ride.status));
+        }
+        Ok(ride)
     }
 
     fn driver_from_fields(
@@ -319,7 +343,7 @@ impl RedisStore {
     }
 
     /// Drivers by id, in one round trip; unknown ids are skipped.
-    async fn drivers(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
+    async fn drivers_by_id(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
         let keys: Vec<String> = ids.iter().map(|id| self.keys.driver(id)).collect();
         self.hashes(&keys)
             .await?
@@ -354,11 +378,11 @@ impl Store for RedisStore {
                     .and_then(|v| v.parse::<f64>().ok())
                     .unwrap_or(f64::NAN)
             };
-            return Err(Error::bad_input(format!(
-                "implausible jump: {:.2} km in {:.1} s is faster than {max_speed_kmh} km/h",
+            return Err(Error::implausible_jump(
                 number("km"),
-                number("seconds")
-            )));
+                number("seconds"),
+                max_speed_kmh,
+            ));
         }
         self.driver_from_fields(id, &fields, now)
     }
@@ -383,14 +407,22 @@ impl Store for RedisStore {
         let tags = self.run(inv).await?;
         Ok(tags
             .iter()
-            .zip(reports)
-            .map(|(tag, report)| match tag.as_str() {
-                "OK" => ReportOutcome::Accepted,
-                "STALE" => ReportOutcome::Stale,
-                _ => ReportOutcome::Refused(Error::bad_input(format!(
-                    "implausible jump for driver {}: faster than {max_speed_kmh} km/h",
-                    report.driver
-                ))),
+            .map(|tag| {
+                let mut parts = tag.split('|');
+                match parts.next() {
+                    Some("OK") => ReportOutcome::Accepted,
+                    Some("STALE") => ReportOutcome::Stale,
+                    _ => {
+                        let mut number = || {
+                            parts
+                                .next()
+                                .and_then(|v| v.parse::<f64>().ok())
+                                .unwrap_or(f64::NAN)
+                        };
+                        let (km, seconds) = (number(), number());
+                        ReportOutcome::Refused(Error::implausible_jump(km, seconds, max_speed_kmh))
+                    }
+                }
             })
             .collect())
     }
@@ -400,11 +432,11 @@ impl Store for RedisStore {
         inv.arg(id.as_str());
         let (tag, fields) = self.fields(self.run(inv).await?)?;
         match tag.as_str() {
-            "NOT_FOUND" => Err(Error::not_found(format!("no driver with id {id}"))),
-            "CONFLICT" => Err(Error::conflict(format!(
-                "driver {id} is assigned to ride {}; end the ride first",
-                fields.get("ride").map(String::as_str).unwrap_or("?")
-            ))),
+            "NOT_FOUND" => Err(Error::driver_not_found(id)),
+            "CONFLICT" => Err(Error::driver_busy(
+                id,
+                fields.get("ride").map(String::as_str).unwrap_or("?"),
+            )),
             _ => self.driver_from_fields(id, &fields, now),
         }
     }
@@ -417,6 +449,10 @@ impl Store for RedisStore {
             return Ok(None);
         }
         self.driver_from_fields(id, &fields, now).map(Some)
+    }
+
+    async fn drivers(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
+        self.drivers_by_id(ids, now).await
     }
 
     async fn nearby_drivers(
@@ -473,7 +509,7 @@ impl Store for RedisStore {
                 .get(1)
                 .map(|id| RideId::parse(id))
                 .transpose()?
-                .ok_or_else(|| Error::Internal("ACTIVE without a ride".into()))?;
+                .ok_or_else(|| Error::internal("ACTIVE without a ride"))?;
             return Err(Error::ActiveRide {
                 rider: new.rider.clone(),
                 ride,
@@ -528,7 +564,7 @@ impl Store for RedisStore {
                 .filter(|r| r.status == RideStatus::DriverFound)
                 .filter_map(|r| r.driver_id.clone()),
         );
-        let drivers = self.drivers(&ids, now).await?;
+        let drivers = self.drivers_by_id(&ids, now).await?;
         Ok(AreaSnapshot { drivers, rides })
     }
 
@@ -565,29 +601,13 @@ impl Store for RedisStore {
     }
 
     async fn cancel_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
-        let (tag, ride) = self
-            .ride_script(&self.scripts.cancel_ride, id, now, &[])
-            .await?;
-        if tag == "CONFLICT" {
-            return Err(Error::conflict(format!(
-                "ride {id} is {} and cannot be cancelled",
-                ride.status.as_str()
-            )));
-        }
-        Ok(ride)
+        self.end_ride(&self.scripts.cancel_ride, id, now, Error::cannot_cancel)
+            .await
     }
 
     async fn complete_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
-        let (tag, ride) = self
-            .ride_script(&self.scripts.complete_ride, id, now, &[])
-            .await?;
-        if tag == "CONFLICT" {
-            return Err(Error::conflict(format!(
-                "ride {id} is {}; only a DRIVER_FOUND ride can be completed",
-                ride.status.as_str()
-            )));
-        }
-        Ok(ride)
+        self.end_ride(&self.scripts.complete_ride, id, now, Error::cannot_complete)
+            .await
     }
 
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
@@ -627,7 +647,7 @@ impl Store for RedisStore {
         self.mark_drivers_watched().await
     }
 
-    async fn release(&self) -> Result<()> {
+    async fn hand_over_rides(&self) -> Result<()> {
         // A lease that ended at the epoch: the next instance to renew adopts
         // our searching rides at once.
         let mut conn = self.conn.clone();
@@ -694,7 +714,7 @@ async fn with_timeout<T>(
         .await
         .map_err(|_| {
             metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
-            Error::Unavailable("Redis did not answer in time".into())
+            Error::unavailable("Redis did not answer in time")
         })?
         .map_err(redis_error)
 }
@@ -708,8 +728,8 @@ fn redis_error(e: redis::RedisError) -> Error {
         || e.is_connection_refusal()
         || e.is_unrecoverable_error()
     {
-        Error::Unavailable(e.to_string())
+        Error::unavailable_because(e.to_string(), e)
     } else {
-        Error::Internal(format!("Redis: {e}"))
+        Error::internal_because(format!("Redis: {e}"), e)
     }
 }

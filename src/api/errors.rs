@@ -1,8 +1,10 @@
-//! Gives every GraphQL error a machine-readable `extensions.code`.
+//! How errors look in GraphQL: every one has a machine-readable
+//! `extensions.code`.
 //!
-//! Errors from our resolvers carry their code already (see `crate::error`).
-//! The rest come from async-graphql itself before any resolver runs: a
-//! document that does not parse, fails validation, names an unknown
+//! The domain's [`Error`] becomes a GraphQL error here, and only here, with
+//! its code (and, for a rider at the limit, the `rideId` of one of its
+//! rides). The rest come from async-graphql itself before any resolver
+//! runs: a document that does not parse, fails validation, names an unknown
 //! operation or passes variables of the wrong type. All of those are the
 //! client's input, so they get `BAD_USER_INPUT`.
 
@@ -11,11 +13,22 @@ use std::sync::Arc;
 use async_graphql::{
     extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe},
     futures_util::stream::BoxStream,
-    Response, ServerError,
+    ErrorExtensions, Response, ServerError,
 };
 use futures_util::StreamExt;
 
-use crate::error::codes::BAD_USER_INPUT;
+use crate::error::{codes::BAD_USER_INPUT, Error};
+
+impl ErrorExtensions for Error {
+    fn extend(&self) -> async_graphql::Error {
+        async_graphql::Error::new(self.to_string()).extend_with(|_, e| {
+            e.set("code", self.code());
+            if let Self::ActiveRide { ride, .. } = self {
+                e.set("rideId", ride.as_str());
+            }
+        })
+    }
+}
 
 pub(super) struct DefaultErrorCode;
 

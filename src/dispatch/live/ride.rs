@@ -22,11 +22,7 @@ use crate::{
     store::{events::RideEvent, Store},
 };
 
-fn gone(id: &RideId) -> Error {
-    Error::not_found(format!("ride {id} no longer exists"))
-}
-
-pub(super) async fn ride_changes(
+pub(in crate::dispatch) async fn ride_changes(
     store: Arc<dyn Store>,
     id: &RideId,
 ) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
@@ -35,7 +31,7 @@ pub(super) async fn ride_changes(
     let snapshot = store
         .ride(id)
         .await?
-        .ok_or_else(|| Error::not_found(format!("no ride with id {id}")))?;
+        .ok_or_else(|| Error::ride_not_found(id))?;
     let id = id.clone();
     Ok(async_stream::stream! {
         let mut seen = snapshot.revision;
@@ -46,7 +42,7 @@ pub(super) async fn ride_changes(
                 event = events.recv() => match event {
                     Ok(RideEvent::Changed(ride)) => Some(ride),
                     Ok(RideEvent::Gone) => {
-                        yield Err(gone(&id));
+                        yield Err(Error::ride_gone(&id));
                         break;
                     }
                     Err(RecvError::Lagged(missed)) => {
@@ -67,7 +63,7 @@ pub(super) async fn ride_changes(
                 None => match store.ride(&id).await {
                     Ok(Some(ride)) => ride,
                     Ok(None) => {
-                        yield Err(gone(&id));
+                        yield Err(Error::ride_gone(&id));
                         break;
                     }
                     Err(error) => {

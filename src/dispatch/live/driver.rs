@@ -1,0 +1,82 @@
+//! The assigned driver of a ride, for its rider: its position at every
+//! move, from DRIVER_FOUND until the ride ends.
+
+use std::sync::Arc;
+
+use futures_util::{Stream, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::{
+    domain::{Driver, RideId, RideStatus},
+    error::{Error, Result},
+    store::Store,
+};
+
+/// The assigned driver of a ride, each time it changes, from DRIVER_FOUND
+/// until the ride ends. Waits while the ride searches; an ended ride is a
+/// `Conflict`.
+pub(in crate::dispatch) async fn driver_of_ride(
+    store: Arc<dyn Store>,
+    id: &RideId,
+) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
+    // The ride's own stream: its state now, then each change, no gap.
+    let mut rides = Box::pin(super::ride_changes(store.clone(), id).await?);
+    let mut ride = rides
+        .next()
+        .await
+        .ok_or_else(|| Error::ride_not_found(id))??;
+    if ride.status.is_terminal() {
+        return Err(Error::conflict(format!(
+            "ride {id} is {}: there is no driver to follow",
+            ride.status.as_str()
+        )));
+    }
+    let id = id.clone();
+    Ok(async_stream::stream! {
+        while ride.status == RideStatus::Searching {
+            match rides.next().await {
+                Some(Ok(next)) => ride = next,
+                Some(Err(error)) => {
+                    yield Err(error);
+                    return;
+                }
+                None => return,
+            }
+        }
+        let (RideStatus::DriverFound, Some(driver_id)) = (ride.status, ride.driver_id.clone()) else {
+            return;
+        };
+        // Subscribe before reading, so no move falls between the two.
+        let mut driver_events = store.events().subscribe_drivers();
+        if let Ok(Some(driver)) = store.driver(&driver_id, store.now()).await {
+            yield Ok(Arc::new(driver));
+        }
+        loop {
+            tokio::select! {
+                next = rides.next() => match next {
+                    // The ride's stream ends after a terminal status.
+                    Some(Ok(next)) if !next.status.is_terminal() => {}
+                    Some(Err(error)) => {
+                        yield Err(error);
+                        return;
+                    }
+                    _ => return,
+                },
+                moved = driver_events.recv() => match moved {
+                    // A driver no longer assigned to this ride was freed by
+                    // its end: the ride's own event may still be on its way.
+                    Ok(driver) if driver.id == driver_id && driver.ride_id.as_ref() != Some(&id) => return,
+                    Ok(driver) if driver.id == driver_id => yield Ok(driver),
+                    Ok(_) => {}
+                    Err(RecvError::Lagged(_)) => {
+                        driver_events = driver_events.resubscribe();
+                        if let Ok(Some(driver)) = store.driver(&driver_id, store.now()).await {
+                            yield Ok(Arc::new(driver));
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+            }
+        }
+    })
+}

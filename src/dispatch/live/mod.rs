@@ -1,0 +1,35 @@
+//! Live streams: one ride's status for its rider ([`ride`]), the assigned
+//! driver's position for a rider ([`driver`]), and everything moving in an
+//! area for a dashboard ([`area`]).
+//!
+//! Both read the event hub's broadcast channels, which are bounded: a
+//! subscriber that falls behind never slows a publisher. It is told instead
+//! (`RecvError::Lagged`) and skips to the newest state: the driver stream
+//! re-reads the driver, the area stream jumps to the newest event and sends
+//! a fresh snapshot marked as a resync. When the hub says events may have
+//! been missed elsewhere (the event subscription reconnected, the store lost
+//! its data), they do the same.
+
+mod area;
+mod driver;
+mod ride;
+
+use std::sync::Arc;
+
+pub(super) use area::area;
+pub(super) use driver::driver_of_ride;
+pub(super) use ride::ride_changes;
+
+use crate::domain::{AreaSnapshot, Driver, Ride};
+
+/// What a live map receives.
+#[derive(Debug, Clone)]
+pub enum FleetEvent {
+    /// Everything in the area now: the first event, and again (with
+    /// `resync`) after the subscriber fell behind and events were skipped.
+    Snapshot { area: AreaSnapshot, resync: bool },
+    /// A driver in the area (or one that just left it) moved or changed status.
+    Driver(Arc<Driver>),
+    /// A ride with its pickup in the area changed status.
+    Ride(Arc<Ride>),
+}

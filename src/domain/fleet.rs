@@ -1,0 +1,67 @@
+//! Drivers: their status, what the service knows of them, and the reports
+//! they send.
+
+use chrono::{DateTime, Utc};
+
+use super::{Coordinates, DriverId, RideId};
+use crate::error::Error;
+
+/// Where a driver stands, as the rest of the service sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriverStatus {
+    /// Reporting, free, listed and matched.
+    Available,
+    /// Owned by a ride until that ride ends.
+    Assigned,
+    /// Went offline, or silent for longer than the driver TTL.
+    Offline,
+}
+
+impl DriverStatus {
+    /// The status as GraphQL spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Available => "AVAILABLE",
+            Self::Assigned => "ASSIGNED",
+            Self::Offline => "OFFLINE",
+        }
+    }
+}
+
+/// A driver and its last known position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Driver {
+    pub id: DriverId,
+    pub status: DriverStatus,
+    pub location: Option<Coordinates>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The ride that owns the driver while it is ASSIGNED.
+    pub ride_id: Option<RideId>,
+}
+
+/// A driver found by a nearby search, with its distance to the search centre.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NearbyDriver {
+    pub driver: Driver,
+    pub distance_km: f64,
+}
+
+/// One position report in a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocationReport {
+    pub driver: DriverId,
+    pub at: Coordinates,
+    /// When the position was taken; a report older than the stored
+    /// position is ignored (mobile clients send late).
+    pub taken_at: DateTime<Utc>,
+}
+
+/// What became of one report in a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReportOutcome {
+    Accepted,
+    /// Older than the stored position: ignored.
+    Stale,
+    /// Refused (an implausible jump, too fast); nothing changed for this driver.
+    Refused(Error),
+}

@@ -1,0 +1,102 @@
+//! Ids: parsed once, at the edge, into types that are safe to put into a
+//! Redis key (`[A-Za-z0-9_.:-]`, at most 64 bytes), so no request can ever
+//! name a key it should not.
+
+use std::fmt;
+
+use crate::error::Error;
+
+/// Longest id accepted, in bytes.
+pub const MAX_ID_LEN: usize = 64;
+
+fn parse_id(kind: &str, raw: &str) -> Result<String, Error> {
+    if raw.is_empty() {
+        return Err(Error::bad_input(format!("{kind} must not be empty")));
+    }
+    if raw.len() > MAX_ID_LEN {
+        return Err(Error::bad_input(format!(
+            "{kind} is longer than {MAX_ID_LEN} bytes"
+        )));
+    }
+    if let Some(c) = raw
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
+    {
+        return Err(Error::bad_input(format!(
+            "{kind} contains {c:?}; only A-Z a-z 0-9 _ . : - are allowed"
+        )));
+    }
+    Ok(raw.to_owned())
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Parses an id: 1 to 64 bytes of `[A-Za-z0-9_.:-]`.
+            pub fn parse(raw: &str) -> Result<Self, Error> {
+                parse_id($kind, raw).map(Self)
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A driver, as named by the operator's own systems.
+    DriverId,
+    "driverId"
+);
+id_type!(
+    /// A rider, as named by the operator's own systems.
+    RiderId,
+    "riderId"
+);
+id_type!(
+    /// A ride, named by the service: an opaque string of at most 64 bytes
+    /// of `[A-Za-z0-9_.:-]`, today `<epoch>.<n>`: the `n`th ride of an epoch,
+    /// a random name made together with the store's ride counter. A store
+    /// that lost its data starts a new epoch, so an id handed out once is
+    /// never handed out again.
+    RideId,
+    "rideId"
+);
+id_type!(
+    /// A client's name for one attempt to request a ride: a retry with the
+    /// same key gets the same ride.
+    IdempotencyKey,
+    "idempotencyKey"
+);
+
+/// Length of a ride epoch.
+pub const EPOCH_LEN: usize = 8;
+
+impl RideId {
+    /// The id of the `n`th ride of `epoch`.
+    pub fn new(epoch: &str, n: u64) -> Self {
+        Self(format!("{epoch}.{n}"))
+    }
+
+    /// A fresh random epoch: 8 characters of `[a-z0-9]`.
+    pub fn new_epoch() -> String {
+        use rand::Rng;
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        (0..EPOCH_LEN)
+            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+            .collect()
+    }
+}
