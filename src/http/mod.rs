@@ -17,7 +17,10 @@ mod rest;
 pub mod serve;
 pub mod ws;
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Instant,
+};
 
 use async_graphql::http::GraphiQLSource;
 use axum::{
@@ -131,11 +134,12 @@ async fn record_request(request: Request, next: Next) -> Response {
         axum::http::Method::POST => "POST",
         _ => "other",
     };
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .and_then(|p| ROUTES.iter().find(|r| **r == p.as_str()).copied())
-        .unwrap_or("other");
+    let route = route_label(
+        request
+            .extensions()
+            .get::<MatchedPath>()
+            .map(|p| p.as_str()),
+    );
     let span = tracing::info_span!("request", method, route);
     let response = next.run(request).instrument(span).await;
     let status: &'static str = match response.status().as_u16() {
@@ -157,21 +161,27 @@ async fn record_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// The routes metrics name (others count as `other`).
-const ROUTES: &[&str] = &[
-    "/graphql",
-    "/ws",
-    "/health",
-    "/ready",
-    "/metrics",
-    "/",
-    "/dashboard/app.js",
-    "/dashboard/style.css",
-    "/tracking",
-    "/search",
-    "/v2/search",
-    "/v2/cancel",
-];
+/// The label of a matched route: its template, as the router declares it
+/// (`MatchedPath` holds only templates, never a raw path, so the set is the
+/// router's own and bounded; it is capped all the same). Interned, so the
+/// hot path allocates nothing.
+fn route_label(template: Option<&str>) -> &'static str {
+    const MOST: usize = 64;
+    static SEEN: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let Some(template) = template else {
+        return "other";
+    };
+    let mut seen = SEEN.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(label) = seen.iter().find(|l| **l == template) {
+        return label;
+    }
+    if seen.len() >= MOST {
+        return "other";
+    }
+    let label: &'static str = Box::leak(template.to_owned().into_boxed_str());
+    seen.push(label);
+    label
+}
 
 async fn graphiql() -> Html<String> {
     Html(

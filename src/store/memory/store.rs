@@ -1,0 +1,302 @@
+//! The [`Store`] operations in memory: each takes the lock once, does all
+//! its work through the helpers of the parent module, and lets go.
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{chrono_duration, fleet::DriverState, MemoryStore};
+use crate::{
+    domain::{
+        AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
+        ReportOutcome, Ride, RideId, RideStatus,
+    },
+    error::{Error, Result},
+    store::{
+        EventHub, NewRide, Requested, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
+    },
+};
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn update_location(
+        &self,
+        id: &DriverId,
+        at: Coordinates,
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+    ) -> Result<Driver> {
+        let mut guard = self.lock();
+        let report = LocationReport {
+            driver: id.clone(),
+            at,
+            taken_at: now,
+        };
+        let record = match self.apply_report(&mut guard, &report, now, max_speed_kmh)? {
+            Some(record) => record,
+            // Older than what is stored (a clock ahead elsewhere): keep that.
+            None => guard
+                .fleet
+                .get(id)
+                .cloned()
+                .ok_or_else(|| Error::internal("stale report for an unknown driver"))?,
+        };
+        Ok(self.view(id, &record, now))
+    }
+
+    async fn update_locations(
+        &self,
+        reports: &[LocationReport],
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+    ) -> Result<Vec<ReportOutcome>> {
+        let mut guard = self.lock();
+        Ok(reports
+            .iter()
+            .map(
+                |report| match self.apply_report(&mut guard, report, now, max_speed_kmh) {
+                    Ok(Some(_)) => ReportOutcome::Accepted,
+                    Ok(None) => ReportOutcome::Stale,
+                    Err(error) => ReportOutcome::Refused(error),
+                },
+            )
+            .collect())
+    }
+
+    async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let rec = inner
+            .fleet
+            .get(id)
+            .ok_or_else(|| Error::driver_not_found(id))?;
+        if let DriverState::Assigned(ride) = &rec.state {
+            return Err(Error::driver_busy(id, ride.as_str()));
+        }
+        let rec = inner
+            .fleet
+            .set_state(id, DriverState::Offline)
+            .ok_or_else(|| Error::internal("driver vanished"))?;
+        self.announce(id, &rec, now);
+        Ok(self.view(id, &rec, now))
+    }
+
+    async fn driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Option<Driver>> {
+        let inner = self.lock();
+        Ok(inner.fleet.get(id).map(|rec| self.view(id, rec, now)))
+    }
+
+    async fn drivers(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
+        let inner = self.lock();
+        Ok(ids
+            .iter()
+            .filter_map(|id| inner.fleet.get(id).map(|rec| self.view(id, rec, now)))
+            .collect())
+    }
+
+    async fn nearby_drivers(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        limit: Limit,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let found = self.nearest_fresh(inner, center, radius, limit.get(), now);
+        Ok(found
+            .into_iter()
+            .filter_map(|(id, distance_km)| {
+                let rec = inner.fleet.get(&id)?;
+                Some(NearbyDriver {
+                    driver: self.view(&id, rec, now),
+                    distance_km,
+                })
+            })
+            .collect())
+    }
+
+    async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        if let Some(key) = &new.idempotency_key {
+            if let Some(ride) = inner.rides.remembered(&new.rider, key, now) {
+                return Ok(Requested::Existing(ride.clone()));
+            }
+        }
+        if new.max_active > 0 {
+            if let Some(active) = inner.rides.active_of(&new.rider) {
+                if active.len() >= new.max_active {
+                    let ride = active
+                        .iter()
+                        .min()
+                        .cloned()
+                        .unwrap_or_else(|| RideId::new("", 0));
+                    return Err(Error::ActiveRide {
+                        rider: new.rider.clone(),
+                        ride,
+                        max: new.max_active,
+                    });
+                }
+            }
+        }
+        let timeout = chrono_duration(new.timeout);
+        let ride = Ride {
+            id: inner.rides.next_id(),
+            rider_id: new.rider.clone(),
+            pickup: new.pickup,
+            status: RideStatus::Searching,
+            driver_id: None,
+            distance_km: None,
+            searches: 0,
+            created_at: now,
+            expires_at: now + timeout,
+            ended_at: None,
+            revision: 1,
+        };
+        if let Some(key) = &new.idempotency_key {
+            inner
+                .rides
+                .remember(&new.rider, key, &ride.id, now + timeout);
+        }
+        Ok(Requested::Created(self.transition(inner, ride)))
+    }
+
+    async fn area_snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let available = self.nearest_fresh(inner, center, radius, SNAPSHOT_LIMIT, now);
+        let rides = inner.rides.active_within(center, radius, SNAPSHOT_LIMIT);
+        let assigned = rides
+            .iter()
+            .filter(|r| r.status == RideStatus::DriverFound)
+            .filter_map(|r| r.driver_id.clone());
+        let drivers = available
+            .into_iter()
+            .map(|(id, _)| id)
+            .chain(assigned)
+            .filter_map(|id| inner.fleet.get(&id).map(|rec| self.view(&id, rec, now)))
+            .collect();
+        Ok(AreaSnapshot { drivers, rides })
+    }
+
+    async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
+        Ok(self.lock().rides.get(id).cloned())
+    }
+
+    async fn try_match(
+        &self,
+        id: &RideId,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<SearchOutcome> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let ride = Self::ride_or_not_found(inner, id)?;
+        let ride = self.expire_if_due(inner, ride, now);
+        if ride.status != RideStatus::Searching {
+            return Ok(SearchOutcome::Ended(ride));
+        }
+        let mut next = (*ride).clone();
+        next.searches += 1;
+        let Some((driver_id, km)) = self.nearest_fresh(inner, ride.pickup, radius, 1, now).pop()
+        else {
+            let ride = Arc::new(next);
+            inner.rides.put(ride.clone());
+            return Ok(SearchOutcome::NoDriver(ride));
+        };
+        if let Some(rec) = inner
+            .fleet
+            .set_state(&driver_id, DriverState::Assigned(id.clone()))
+        {
+            self.announce(&driver_id, &rec, now);
+        }
+        next.status = RideStatus::DriverFound;
+        next.driver_id = Some(driver_id);
+        next.distance_km = Some(km);
+        next.revision += 1;
+        Ok(SearchOutcome::Matched(self.transition(inner, next)))
+    }
+
+    async fn cancel_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let ride = Self::ride_or_not_found(inner, id)?;
+        let ride = self.expire_if_due(inner, ride, now);
+        match ride.status {
+            RideStatus::Cancelled => Ok(ride),
+            RideStatus::Expired | RideStatus::Completed => {
+                Err(Error::cannot_cancel(id, ride.status))
+            }
+            RideStatus::Searching | RideStatus::DriverFound => {
+                Ok(self.end_ride(inner, &ride, RideStatus::Cancelled, now))
+            }
+        }
+    }
+
+    async fn complete_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let ride = Self::ride_or_not_found(inner, id)?;
+        let ride = self.expire_if_due(inner, ride, now);
+        if ride.status != RideStatus::DriverFound {
+            return Err(Error::cannot_complete(id, ride.status));
+        }
+        Ok(self.end_ride(inner, &ride, RideStatus::Completed, now))
+    }
+
+    async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let ride = Self::ride_or_not_found(inner, id)?;
+        Ok(self.expire_if_due(inner, ride, now))
+    }
+
+    async fn adopt_orphans(&self, _now: DateTime<Utc>, _running: usize) -> Result<Vec<Arc<Ride>>> {
+        // Every ride in memory was created by this process, which runs its task.
+        Ok(Vec::new())
+    }
+
+    async fn hand_over_rides(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn sweep(&self, now: DateTime<Utc>) -> Result<Swept> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let silent = inner
+            .fleet
+            .silent_before(self.fresh_since(now), SWEEP_BATCH);
+        let went_offline = self.retire_silent(inner, silent, now);
+        let drivers_removed = inner
+            .fleet
+            .retire_before(now - self.driver_retention, SWEEP_BATCH);
+        let rides_removed = inner
+            .rides
+            .retire_before(now - self.ride_retention, SWEEP_BATCH);
+        inner.rides.forget_before(now, SWEEP_BATCH);
+        Ok(Swept {
+            went_offline,
+            drivers_removed,
+            rides_removed,
+        })
+    }
+
+    fn maintenance_interval(&self) -> Option<Duration> {
+        None
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn events(&self) -> &EventHub {
+        &self.events
+    }
+}
