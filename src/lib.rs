@@ -107,6 +107,9 @@ impl Application {
         verifier: Option<Verifier>,
         store: Arc<dyn Store>,
     ) -> Result<Self, StartError> {
+        // The recorder first: a metric set before it exists is lost (the
+        // connection cap once was, in every fresh process).
+        let metrics = telemetry::handle();
         let dispatcher = Dispatcher::start(store, settings).await?;
         let schema = api::schema(
             dispatcher.clone(),
@@ -143,7 +146,7 @@ impl Application {
             ws_tasks: ws_tasks.clone(),
             shutdown: shutdown.clone(),
             cut: cut.clone(),
-            metrics: telemetry::handle(),
+            metrics,
             max_body_bytes: config.max_body_bytes,
             max_batch: config.max_batch.max(1),
             max_complexity: config.max_complexity,

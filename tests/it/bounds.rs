@@ -339,6 +339,20 @@ async fn a_flood_of_idle_sockets_cannot_take_the_service_down() {
     drop(idle);
 }
 
+/// The cap is exported from a fresh process (in-process tests share one
+/// recorder, installed by whichever test ran first, so only a process of
+/// its own shows a gauge set before the recorder existed: this one was).
+#[tokio::test]
+async fn a_fresh_process_exports_its_connection_cap() {
+    let service = ServiceProcess::start(&["--max-connections", "50", "--jwt-secret", SECRET]);
+    let (status, text) = Client::new(service.addr, None).get("/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        text.lines().any(|l| l == "tracking_connections_max 50"),
+        "the cap in /metrics:\n{text}"
+    );
+}
+
 /// SIGTERM with clients that would hold it open (a request body that never
 /// finishes, a WebSocket that never reads): the process exits 0 within the
 /// grace period.
