@@ -6,6 +6,7 @@
 mod behaviour;
 mod bounds;
 mod chaos;
+mod client;
 mod cluster;
 mod common;
 mod faults;

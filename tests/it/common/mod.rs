@@ -8,7 +8,7 @@ pub mod raw_ws;
 pub mod redis_server;
 pub mod ws;
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -18,41 +18,13 @@ pub use process::ServiceProcess;
 pub use redis_server::RedisServer;
 pub use ws::{Protocol, Subscription};
 
-/// How long any single awaited event may take before a test fails.
-pub const PATIENCE: Duration = Duration::from_secs(10);
+pub use test_support::{eventually, within, PATIENCE};
 
 /// Which store a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
     Memory,
     Redis,
-}
-
-/// Awaits `fut`, failing the test with `what` if it takes longer than `limit`.
-pub async fn within<T>(limit: Duration, what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(limit, fut).await {
-        Ok(value) => value,
-        Err(_) => panic!("timed out after {limit:?} waiting for {what}"),
-    }
-}
-
-/// Polls `check` every 20 ms until it returns `Some`, for at most `PATIENCE`.
-/// Only for conditions nothing pushes to the test (time passing, state that
-/// no subscription reports).
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    within(PATIENCE, what, async {
-        loop {
-            if let Some(value) = check().await {
-                return value;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
 }
 
 /// Settings that keep the suite fast and make polling invisible: a search
@@ -200,30 +172,43 @@ impl TestApp {
     }
 }
 
-/// Talks to a service over HTTP and WebSocket, with a bearer token or none.
+/// Talks to a service over HTTP and WebSocket, with a bearer token or
+/// none: `tracking-client`, with the answers as JSON for the assertions.
 #[derive(Clone)]
 pub struct Client {
     pub addr: SocketAddr,
-    pub http: reqwest::Client,
     pub token: Option<String>,
+    pub api: tracking_client::Client,
 }
 
 impl Client {
     pub fn new(addr: SocketAddr, token: Option<String>) -> Self {
-        Self {
-            addr,
-            http: reqwest::Client::new(),
-            token,
-        }
+        let api = tracking_client::Client::new(format!("http://{addr}")).expect("an HTTP client");
+        let api = match &token {
+            Some(token) => api.with_token(token.clone()),
+            None => api,
+        };
+        Self { addr, token, api }
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.api.url(path)
+    }
+
+    /// The HTTP client underneath.
+    pub fn http(&self) -> &reqwest::Client {
+        self.api.http()
     }
 
     /// Posts a GraphQL request; returns the whole response body.
     pub async fn gql(&self, query: &str, variables: Value) -> Value {
-        let (status, body) = self.gql_as(self.token.as_deref(), query, variables).await;
+        let (status, body) = within(
+            PATIENCE,
+            "a GraphQL response",
+            self.api.execute(query, variables),
+        )
+        .await
+        .expect("POST /graphql");
         assert_eq!(status, 200, "POST /graphql status: {body}");
         body
     }
@@ -231,18 +216,18 @@ impl Client {
     /// Posts a GraphQL request with a bearer token (or none); returns the
     /// HTTP status and the body.
     pub async fn gql_as(&self, token: Option<&str>, query: &str, variables: Value) -> (u16, Value) {
-        let mut request = self
-            .http
-            .post(self.url("/graphql"))
-            .json(&json!({"query": query, "variables": variables}));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = within(PATIENCE, "a GraphQL response", request.send())
-            .await
-            .expect("POST /graphql");
-        let status = response.status().as_u16();
-        (status, response.json().await.expect("JSON body"))
+        let api = tracking_client::Client::with_http(self.api.base(), self.http().clone());
+        let api = match token {
+            Some(token) => api.with_token(token),
+            None => api,
+        };
+        within(
+            PATIENCE,
+            "a GraphQL response",
+            api.execute(query, variables),
+        )
+        .await
+        .expect("POST /graphql")
     }
 
     /// Posts a GraphQL request that must succeed; returns its `data`.
@@ -261,19 +246,14 @@ impl Client {
     /// Posts raw text to a path (with this client's token); returns status
     /// and body (JSON when it parses).
     pub async fn post_raw(&self, path: &str, body: &str) -> (u16, Value) {
-        let mut request = self
-            .http
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body.to_owned());
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
-        }
-        let response = within(PATIENCE, "an HTTP response", request.send())
-            .await
-            .expect("POST");
-        let status = response.status().as_u16();
-        let text = response.text().await.expect("body");
+        let (status, bytes) = within(
+            PATIENCE,
+            "an HTTP response",
+            self.api.post_raw(path, body.to_owned()),
+        )
+        .await
+        .expect("POST");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         (status, value)
     }
@@ -283,7 +263,7 @@ impl Client {
         let response = within(
             PATIENCE,
             "an HTTP response",
-            self.http.get(self.url(path)).send(),
+            self.http().get(self.url(path)).send(),
         )
         .await
         .expect("GET");

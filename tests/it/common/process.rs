@@ -18,11 +18,7 @@ use super::PATIENCE;
 /// The `tracking` binary, with no `TRACKING_*` variable inherited.
 pub fn tracking_command() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tracking"));
-    for (name, _) in std::env::vars_os() {
-        if name.to_string_lossy().starts_with("TRACKING_") {
-            command.env_remove(name);
-        }
-    }
+    test_support::without_tracking_env(&mut command);
     command
 }
 

@@ -1,56 +1,22 @@
-//! A real WebSocket GraphQL client speaking either subprotocol.
+//! WebSocket subscriptions in tests: `tracking-client`'s, every wait bounded
+//! by the suite's patience, with the assertions the scenarios use.
 
 use std::net::SocketAddr;
 
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    tungstenite::{client::IntoClientRequest, http::HeaderValue, Message},
-    MaybeTlsStream, WebSocketStream,
-};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+pub use tracking_client::{Event, Protocol};
 
 use super::{within, PATIENCE};
 
-/// The two GraphQL-over-WebSocket subprotocols clients use.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Protocol {
-    /// `graphql-transport-ws`: graphql-ws, Apollo's current link.
-    TransportWs,
-    /// `graphql-ws`: the legacy subscriptions-transport-ws protocol.
-    LegacyWs,
-}
-
-impl Protocol {
-    pub const ALL: [Protocol; 2] = [Protocol::TransportWs, Protocol::LegacyWs];
-
-    fn name(self) -> &'static str {
-        match self {
-            Self::TransportWs => "graphql-transport-ws",
-            Self::LegacyWs => "graphql-ws",
-        }
-    }
-}
-
-/// What the server sent for the subscription.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A result: `{"data": …}` or `{"errors": …}`.
-    Next(Value),
-    /// The server ended the stream.
-    Complete,
-    /// The server refused or failed the subscription.
-    Error(Value),
-    /// The socket closed: with the close frame's code, or `None` when it
-    /// ended without a close frame (reset, EOF).
-    Closed(Option<u16>),
+/// The WebSocket URL of a service.
+pub fn ws_url(addr: SocketAddr) -> String {
+    format!("ws://{addr}/ws")
 }
 
 /// One subscription on its own socket.
-pub struct Subscription {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
-    protocol: Protocol,
-}
+pub struct Subscription(tracking_client::Subscription);
 
 impl Subscription {
     /// Connects, initialises the connection and subscribes.
@@ -60,7 +26,7 @@ impl Subscription {
         query: &str,
         variables: Value,
     ) -> Self {
-        Self::start_with_init(addr, protocol, json!({}), query, variables).await
+        Self::start_with_init(addr, protocol, serde_json::json!({}), query, variables).await
     }
 
     /// Like [`Subscription::start`] with a `connection_init` payload.
@@ -71,36 +37,14 @@ impl Subscription {
         query: &str,
         variables: Value,
     ) -> Self {
-        let mut socket = Self::connect(addr, protocol).await;
-        socket
-            .send(Message::text(
-                json!({"type": "connection_init", "payload": init}).to_string(),
-            ))
-            .await
-            .expect("send connection_init");
-        let mut sub = Self { socket, protocol };
-        loop {
-            let message = sub
-                .receive()
-                .await
-                .unwrap_or_else(|code| panic!("closed ({code:?}) instead of connection_ack"));
-            match message["type"].as_str() {
-                Some("connection_ack") => break,
-                Some("ka") | Some("ping") => continue,
-                _ => panic!("expected connection_ack, got {message}"),
-            }
-        }
-        let kind = match protocol {
-            Protocol::TransportWs => "subscribe",
-            Protocol::LegacyWs => "start",
-        };
-        sub.socket
-            .send(Message::text(
-                json!({"id": "1", "type": kind, "payload": {"query": query, "variables": variables}}).to_string(),
-            ))
-            .await
-            .expect("send subscribe");
-        sub
+        let opened = within(
+            PATIENCE,
+            "the subscription to open",
+            tracking_client::Subscription::open(&ws_url(addr), protocol, init, query, variables),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("subscribe over {protocol:?}: {e}"));
+        Self(opened)
     }
 
     /// Opens the socket with the subprotocol header only.
@@ -108,72 +52,18 @@ impl Subscription {
         addr: SocketAddr,
         protocol: Protocol,
     ) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
-        let mut request = format!("ws://{addr}/ws")
-            .into_client_request()
-            .expect("request");
-        request.headers_mut().insert(
-            "Sec-WebSocket-Protocol",
-            HeaderValue::from_static(protocol.name()),
-        );
-        let (socket, response) = within(
+        within(
             PATIENCE,
             "the WebSocket handshake",
-            tokio_tungstenite::connect_async(request),
+            tracking_client::Subscription::connect(&ws_url(addr), protocol),
         )
         .await
-        .expect("WebSocket handshake");
-        assert_eq!(
-            response
-                .headers()
-                .get("sec-websocket-protocol")
-                .and_then(|v| v.to_str().ok()),
-            Some(protocol.name()),
-            "the server must pick the subprotocol we asked for"
-        );
-        socket
-    }
-
-    /// The next JSON message, answering pings; `Err` with the close code
-    /// once the socket closes.
-    async fn receive(&mut self) -> Result<Value, Option<u16>> {
-        loop {
-            let message = within(PATIENCE, "a WebSocket message", self.socket.next()).await;
-            match message {
-                Some(Ok(Message::Text(text))) => {
-                    let value: Value = serde_json::from_str(&text).expect("JSON message");
-                    if value["type"] == "ping" {
-                        let _ = self
-                            .socket
-                            .send(Message::text(json!({"type": "pong"}).to_string()))
-                            .await;
-                        continue;
-                    }
-                    if value["type"] == "ka" {
-                        continue;
-                    }
-                    return Ok(value);
-                }
-                Some(Ok(Message::Close(frame))) => return Err(frame.map(|f| u16::from(f.code))),
-                None | Some(Err(_)) => return Err(None),
-                Some(Ok(_)) => continue,
-            }
-        }
+        .unwrap_or_else(|e| panic!("WebSocket handshake: {e}"))
     }
 
     /// The next event of the subscription.
     pub async fn next_event(&mut self) -> Event {
-        let message = match self.receive().await {
-            Ok(message) => message,
-            Err(code) => return Event::Closed(code),
-        };
-        match (self.protocol, message["type"].as_str()) {
-            (Protocol::TransportWs, Some("next")) | (Protocol::LegacyWs, Some("data")) => {
-                Event::Next(message["payload"].clone())
-            }
-            (_, Some("complete")) => Event::Complete,
-            (_, Some("error")) => Event::Error(message["payload"].clone()),
-            _ => panic!("unexpected message {message}"),
-        }
+        within(PATIENCE, "a subscription event", self.0.next_event()).await
     }
 
     /// The next ride pushed by `rideStatus`; fails on anything else.
