@@ -15,8 +15,9 @@ use std::{
 };
 
 use rand::Rng;
-use serde_json::{json, Value};
+use serde_json::json;
 use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
+use tracking_client::{Driver, DriverStatus};
 
 use crate::domain::Coordinates;
 
@@ -85,32 +86,17 @@ struct Counters {
 
 #[derive(Clone)]
 struct Api {
-    http: reqwest::Client,
-    url: String,
-    token: Option<String>,
+    client: tracking_client::Client,
     counters: Arc<Counters>,
 }
 
 impl Api {
-    async fn call(&self, query: &str, variables: Value) -> Option<Value> {
-        let mut request = self
-            .http
-            .post(format!("{}/graphql", self.url.trim_end_matches('/')))
-            .json(&json!({"query": query, "variables": variables}));
-        if let Some(token) = &self.token {
-            request = request.bearer_auth(token);
+    /// Counts a failed call; the value of one that succeeded.
+    fn counted<T>(&self, result: tracking_client::Result<T>) -> Option<T> {
+        if result.is_err() {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
-        let body: Option<Value> = match request.send().await {
-            Ok(response) => response.json().await.ok(),
-            Err(_) => None,
-        };
-        match body {
-            Some(body) if body.get("errors").is_none() => Some(body["data"].clone()),
-            _ => {
-                self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                None
-            }
-        }
+        result.ok()
     }
 }
 
@@ -153,13 +139,8 @@ async fn drive(api: Api, args: SimulateArgs, index: usize) {
                     at = *target;
                     report(&api, &id, at).await;
                     sleep(args.trip).await;
-                    let done = api
-                        .call(
-                            "mutation($id: ID!) { completeRide(rideId: $id) { status } }",
-                            json!({"id": ride}),
-                        )
-                        .await;
-                    if done.is_some() {
+                    let done = api.client.complete_ride(ride).await;
+                    if api.counted(done).is_some() {
                         api.counters.completed.fetch_add(1, Ordering::Relaxed);
                     }
                     pickup = None;
@@ -179,35 +160,25 @@ async fn drive(api: Api, args: SimulateArgs, index: usize) {
         let Some(driver) = report(&api, &id, at).await else {
             continue;
         };
-        if pickup.is_none() && driver["status"] == "ASSIGNED" {
-            if let Some(ride) = driver["rideId"].as_str() {
-                let found = api
-                    .call(
-                        "query($id: ID!) { ride(id: $id) { status pickup { lat lng } } }",
-                        json!({"id": ride}),
-                    )
-                    .await;
-                let target = found.as_ref().and_then(|d| {
-                    let p = &d["ride"]["pickup"];
-                    Coordinates::parse(p["lat"].as_f64()?, p["lng"].as_f64()?).ok()
-                });
+        if pickup.is_none() && driver.status == DriverStatus::Assigned {
+            if let Some(ride) = driver.ride_id {
+                let found = api.client.ride(&ride).await;
+                let target = api
+                    .counted(found)
+                    .flatten()
+                    .and_then(|ride| Coordinates::parse(ride.pickup.lat, ride.pickup.lng).ok());
                 if let Some(target) = target {
-                    pickup = Some((ride.to_owned(), target));
+                    pickup = Some((ride, target));
                 }
             }
         }
     }
 }
 
-async fn report(api: &Api, id: &str, at: Coordinates) -> Option<Value> {
+async fn report(api: &Api, id: &str, at: Coordinates) -> Option<Driver> {
     api.counters.reports.fetch_add(1, Ordering::Relaxed);
-    let data = api
-        .call(
-            "mutation($d: ID!, $lat: Float!, $lng: Float!) { updateLocation(driverId: $d, lat: $lat, lng: $lng) { status rideId } }",
-            json!({"d": id, "lat": at.lat(), "lng": at.lng()}),
-        )
-        .await?;
-    Some(data["updateLocation"].clone())
+    let driver = api.client.update_location(id, at.lat(), at.lng()).await;
+    api.counted(driver)
 }
 
 async fn ride_requests(api: Api, args: SimulateArgs) {
@@ -222,11 +193,11 @@ async fn ride_requests(api: Api, args: SimulateArgs) {
         n += 1;
         let at = random_point(args.center, args.radius_km);
         api.counters.requests.fetch_add(1, Ordering::Relaxed);
-        api.call(
-            "mutation($r: ID!, $lat: Float!, $lng: Float!) { requestDriver(riderId: $r, lat: $lat, lng: $lng) { id } }",
-            json!({"r": format!("sim-rider-{n}"), "lat": at.lat(), "lng": at.lng()}),
-        )
-        .await;
+        let ride = api
+            .client
+            .request_driver(&format!("sim-rider-{n}"), at.lat(), at.lng())
+            .await;
+        api.counted(ride);
     }
 }
 
@@ -236,13 +207,16 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         .timeout(Duration::from_secs(10))
         .build()
         .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    let client = tracking_client::Client::with_http(args.url.clone(), http);
+    let client = match &args.token {
+        Some(token) => client.with_token(token.clone()),
+        None => client,
+    };
     let api = Api {
-        http,
-        url: args.url.clone(),
-        token: args.token.clone(),
+        client,
         counters: Arc::default(),
     };
-    if api.call("{ __typename }", json!({})).await.is_none() {
+    if api.client.data("{ __typename }", json!({})).await.is_err() {
         return Err(format!("no GraphQL service answers at {}", args.url));
     }
     println!(

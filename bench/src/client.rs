@@ -11,15 +11,10 @@ use std::{
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    tungstenite::{client::IntoClientRequest, http::HeaderValue, Message},
-    MaybeTlsStream, WebSocketStream,
-};
+use tokio_tungstenite::tungstenite::Message;
+use tracking_client::{Event, Protocol, Socket, Subscription};
 
 use crate::error::{BenchError, Result};
-
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What a load run did.
 #[derive(Debug, Clone, Copy)]
@@ -128,26 +123,36 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
 }
 
-/// One GraphQL request over HTTP; the `data`, or the error text.
+/// One GraphQL request over HTTP (`tracking-client`); the `data`, or the
+/// error text.
 pub async fn gql(
     http: &reqwest::Client,
     url: &str,
     query: &str,
     variables: Value,
 ) -> Result<Value> {
-    let request = |e: reqwest::Error| BenchError::Request(e.to_string());
-    let body: Value = http
-        .post(format!("{url}/graphql"))
-        .json(&json!({"query": query, "variables": variables}))
-        .send()
+    tracking_client::Client::with_http(url, http.clone())
+        .data(query, variables)
         .await
-        .map_err(request)?
-        .json()
-        .await
-        .map_err(request)?;
-    match body.get("errors") {
-        Some(errors) => Err(BenchError::Request(errors.to_string())),
-        None => Ok(body["data"].clone()),
+        .map_err(|e| BenchError::Request(e.to_string()))
+}
+
+/// Opens a `graphql-transport-ws` subscription (`tracking-client`) and
+/// waits for its first result, so that the subscription is live.
+pub async fn subscribe(ws_url: &str, query: &str, variables: Value) -> Result<Subscription> {
+    let mut subscription =
+        Subscription::open(ws_url, Protocol::TransportWs, json!({}), query, variables)
+            .await
+            .map_err(ws_error)?;
+    next_data(&mut subscription).await?;
+    Ok(subscription)
+}
+
+/// The `data` of a subscription's next result.
+pub async fn next_data(subscription: &mut Subscription) -> Result<Value> {
+    match subscription.next_event().await {
+        Event::Next(payload) if payload.get("errors").is_none() => Ok(payload["data"].clone()),
+        other => Err(ws_error(format!("{other:?}"))),
     }
 }
 
@@ -155,14 +160,10 @@ fn ws_error(e: impl std::fmt::Display) -> BenchError {
     BenchError::Request(format!("WebSocket: {e}"))
 }
 
-/// Opens a graphql-transport-ws connection and waits for the ack.
+/// Opens a bare `graphql-transport-ws` connection (for several operations
+/// on one socket) and waits for the ack.
 pub async fn connect(ws_url: &str) -> Result<Socket> {
-    let mut request = ws_url.into_client_request().map_err(ws_error)?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    let mut socket = Subscription::connect(ws_url, Protocol::TransportWs)
         .await
         .map_err(ws_error)?;
     socket
@@ -179,17 +180,7 @@ pub async fn connect(ws_url: &str) -> Result<Socket> {
     }
 }
 
-/// Sends `subscribe` with id `id`.
-pub async fn subscribe(socket: &mut Socket, id: &str, query: &str, variables: Value) -> Result<()> {
-    socket
-        .send(Message::text(
-            json!({"id": id, "type": "subscribe", "payload": {"query": query, "variables": variables}}).to_string(),
-        ))
-        .await
-        .map_err(ws_error)
-}
-
-/// The next JSON message (answering pings).
+/// The next JSON message on a bare connection (answering pings).
 pub async fn next_json(socket: &mut Socket) -> Result<Value> {
     loop {
         match socket.next().await {

@@ -3,21 +3,13 @@
 //! plus CPU time and memory of a process, read from `/proc`.
 
 use std::{
-    net::TcpListener,
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use crate::error::{BenchError, Result};
+use test_support::{free_port, Listen, RedisServer};
 
-/// A port nobody listens on right now.
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(0)
-}
+use crate::error::{BenchError, Result};
 
 /// CPU seconds used and memory of a process.
 #[derive(Debug, Clone, Copy, Default)]
@@ -58,69 +50,30 @@ pub fn proc_stats(pid: u32) -> ProcStats {
     }
 }
 
-/// A private `redis-server`, gone when dropped.
+/// A private `redis-server` on a free TCP port (`redis-benchmark` measures
+/// the references over TCP, as the service talks to it), gone when dropped.
 pub struct Redis {
-    child: Child,
-    pub port: u16,
-    dir: PathBuf,
+    server: RedisServer,
 }
 
 impl Redis {
-    /// Starts a `redis-server` of the run's own on a free port, and checks
-    /// that the server answering there is that process.
+    /// Starts a `redis-server` of the run's own (see `test-support`: it
+    /// checks that the server answering is the process it started).
     pub async fn start() -> Result<Self> {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("tracking-bench-redis-{port}"));
-        std::fs::create_dir_all(&dir).map_err(|e| BenchError::Process(e.to_string()))?;
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .spawn()
-            .map_err(|e| BenchError::Process(format!("cannot start redis-server: {e}")))?;
-        let mut redis = Self { child, port, dir };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(status)) = redis.child.try_wait() {
-                return Err(BenchError::Process(format!(
-                    "redis-server exited at start ({status}); port {port} taken?"
-                )));
-            }
-            if let Ok(mut conn) = redis.connection().await {
-                let info: redis::RedisResult<String> = redis::cmd("INFO")
-                    .arg("server")
-                    .query_async(&mut conn)
-                    .await;
-                if let Ok(info) = info {
-                    let pid = info
-                        .lines()
-                        .find_map(|l| l.strip_prefix("process_id:"))
-                        .and_then(|v| v.trim().parse::<u32>().ok());
-                    if pid == Some(redis.child.id()) {
-                        return Ok(redis);
-                    }
-                    return Err(BenchError::Process(format!(
-                        "another Redis answers on port {port}"
-                    )));
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            return Err(BenchError::Process("redis-server is not on PATH".into()));
         }
-        Err(BenchError::Process("redis-server did not answer".into()))
+        Ok(Self {
+            server: RedisServer::start_with(Listen::Tcp, &[]).await,
+        })
     }
 
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        self.server.url()
     }
 
     pub async fn connection(&self) -> Result<redis::aio::MultiplexedConnection> {
@@ -129,7 +82,7 @@ impl Redis {
     }
 
     pub fn stats(&self) -> ProcStats {
-        proc_stats(self.child.id())
+        self.server.pid().map(proc_stats).unwrap_or_default()
     }
 
     /// `INFO commandstats`' microseconds per call of `command`.
@@ -202,7 +155,7 @@ impl Redis {
         command: &[&str],
     ) -> Result<f64> {
         let output = Command::new("redis-benchmark")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string()])
+            .args(["-h", "127.0.0.1", "-p", &self.server.port().to_string()])
             .args([
                 "-c",
                 &clients.to_string(),
@@ -227,14 +180,6 @@ impl Redis {
     }
 }
 
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// A `tracking` instance from the release build, gone when dropped.
 pub struct Service {
     child: Child,
@@ -254,11 +199,7 @@ impl Service {
         });
         let port = free_port();
         let mut command = Command::new(&binary);
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("TRACKING_") {
-                command.env_remove(name);
-            }
-        }
+        test_support::without_tracking_env(&mut command);
         command
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .args(flags)

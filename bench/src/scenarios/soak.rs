@@ -26,7 +26,7 @@ use tokio_tungstenite::tungstenite::{client::IntoClientRequest, http::HeaderValu
 
 use super::{mib, point, service, BATCH, REQUEST};
 use crate::{
-    client::{connect, gql, next_json, subscribe},
+    client::{gql, next_data, subscribe},
     error::{BenchError, Result},
     procs::Redis,
     report::Row,
@@ -140,11 +140,9 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64) -> Result<Row> {
             stop.clone(),
         );
         tokio::spawn(async move {
-            let mut socket = connect(&ws).await?;
             let center = super::CENTER;
-            subscribe(
-                &mut socket,
-                "1",
+            let mut subscription = subscribe(
+                &ws,
                 "subscription($lat: Float!, $lng: Float!) { fleet(lat: $lat, lng: $lng, radiusKm: 30) { kind rides { id status } } }",
                 json!({"lat": center.0, "lng": center.1}),
             )
@@ -182,23 +180,19 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64) -> Result<Row> {
             };
             let mut matched = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let message = match tokio::time::timeout(
+                let data = match tokio::time::timeout(
                     Duration::from_secs(1),
-                    next_json(&mut socket),
+                    next_data(&mut subscription),
                 )
                 .await
                 {
-                    Ok(message) => message?,
+                    Ok(data) => data?,
                     Err(_) => continue,
                 };
-                if message["payload"]["data"]["fleet"]["kind"] != "RIDE" {
+                if data["fleet"]["kind"] != "RIDE" {
                     continue;
                 }
-                for ride in message["payload"]["data"]["fleet"]["rides"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
+                for ride in data["fleet"]["rides"].as_array().into_iter().flatten() {
                     if ride["status"] == "DRIVER_FOUND" {
                         matched += 1;
                         let complete = matched % 10 < 7;

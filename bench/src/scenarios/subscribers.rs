@@ -10,14 +10,13 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures_util::{future::join_all, SinkExt, StreamExt};
+use futures_util::future::join_all;
 use serde_json::json;
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::{mib, service, REQUEST, RIDE_STATUS};
 use crate::{
-    client::{connect, gql, next_json, subscribe},
+    client::{gql, next_data, subscribe},
     error::{BenchError, Result},
     procs::Redis,
     report::{percentile, Row},
@@ -99,16 +98,10 @@ pub async fn run(store: StoreKind, redis: &Redis, wanted: usize) -> Result<Row> 
         );
         tokio::spawn(async move {
             let permit = limit.acquire().await;
-            let socket = async {
-                let mut socket = connect(&ws).await?;
-                subscribe(&mut socket, "1", RIDE_STATUS, json!({"id": id})).await?;
-                next_json(&mut socket).await?;
-                Ok::<_, BenchError>(socket)
-            }
-            .await;
+            let subscription = subscribe(&ws, RIDE_STATUS, json!({"id": id})).await;
             drop(permit);
-            let mut socket = match socket {
-                Ok(socket) => socket,
+            let mut subscription = match subscription {
+                Ok(subscription) => subscription,
                 Err(error) => {
                     failed.fetch_add(1, Ordering::Relaxed);
                     if let Ok(mut first) = first_error.lock() {
@@ -118,18 +111,12 @@ pub async fn run(store: StoreKind, redis: &Redis, wanted: usize) -> Result<Row> 
                 }
             };
             ready.fetch_add(1, Ordering::Relaxed);
-            while let Some(Ok(message)) = socket.next().await {
-                if let Message::Text(text) = message {
-                    if text.contains("CANCELLED") {
-                        if let Ok(mut d) = delivered.lock() {
-                            d[i] = Some(Instant::now());
-                        }
-                        let _ = socket.close(None).await;
-                        return;
+            while let Ok(data) = next_data(&mut subscription).await {
+                if data["rideStatus"]["status"] == "CANCELLED" {
+                    if let Ok(mut d) = delivered.lock() {
+                        d[i] = Some(Instant::now());
                     }
-                    if text.contains("\"ping\"") {
-                        let _ = socket.send(Message::text("{\"type\":\"pong\"}")).await;
-                    }
+                    return;
                 }
             }
         });

@@ -25,7 +25,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use super::{mib, service, REQUEST, RIDE_STATUS, UPDATE};
 use crate::{
-    client::{connect, gql, next_json, subscribe},
+    client::{gql, next_data, subscribe},
     error::{BenchError, Result},
     procs::Redis,
     report::{percentile, Row},
@@ -79,20 +79,17 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
         let (limit, ws) = (limit.clone(), svc.ws_url.clone());
         async move {
             let _permit = limit.acquire().await;
-            let mut socket = connect(&ws).await?;
-            subscribe(&mut socket, "1", RIDE_STATUS, json!({"id": id})).await?;
-            next_json(&mut socket).await?;
-            Ok::<_, BenchError>(socket)
+            subscribe(&ws, RIDE_STATUS, json!({"id": id})).await
         }
     }))
     .await;
     let mut arrivals = Vec::with_capacity(RIDES);
-    for socket in sockets {
-        let mut socket = socket?;
+    for subscription in sockets {
+        let mut subscription = subscription?;
         let (tx, rx) = tokio::sync::oneshot::channel();
         tokio::spawn(async move {
-            while let Ok(message) = next_json(&mut socket).await {
-                if message["payload"]["data"]["rideStatus"]["status"] == "DRIVER_FOUND" {
+            while let Ok(data) = next_data(&mut subscription).await {
+                if data["rideStatus"]["status"] == "DRIVER_FOUND" {
                     let _ = tx.send(Instant::now());
                     return;
                 }
