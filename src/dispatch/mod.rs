@@ -103,7 +103,7 @@ impl Dispatcher {
         self.inner.store.as_ref()
     }
 
-    pub(crate) fn settings(&self) -> Settings {
+    pub fn settings(&self) -> Settings {
         self.inner.settings
     }
 

@@ -1,37 +1,71 @@
-//! The dashboard (`playground/`): plain HTML, CSS and JavaScript compiled
-//! into the binary, so the service serves it with nothing to build or fetch.
-//! `/` is the dispatch view, `/?ride=ID` the rider view.
+//! The dashboard (`playground/`): plain HTML, CSS and JavaScript modules
+//! compiled into the binary, so the service serves it with nothing to build
+//! or fetch. `/` is the dispatch view, `/?ride=ID` the rider view.
+//!
+//! `GET /config` tells the dashboard (and any client) the service's limits,
+//! so that no script copies them.
 
 use axum::{
-    http::header,
-    response::{Html, IntoResponse},
+    extract::{Path, State},
+    http::{header, StatusCode},
+    response::{Html, IntoResponse, Response},
     routing::get,
-    Router,
+    Json, Router,
 };
+use serde_json::{json, Value};
 
 use super::AppState;
+use crate::{
+    dispatch::MAX_BATCH,
+    domain::{EARTH_RADIUS_KM, MAX_LATITUDE, MAX_LIMIT, MAX_RADIUS_KM},
+};
 
 const INDEX: &str = include_str!("../../playground/index.html");
-const APP: &str = include_str!("../../playground/app.js");
 const STYLE: &str = include_str!("../../playground/style.css");
+
+/// The scripts, by the name the page imports them under.
+const SCRIPTS: [(&str, &str); 6] = [
+    ("app.js", include_str!("../../playground/app.js")),
+    ("graphql.js", include_str!("../../playground/graphql.js")),
+    ("map.js", include_str!("../../playground/map.js")),
+    ("model.js", include_str!("../../playground/model.js")),
+    ("socket.js", include_str!("../../playground/socket.js")),
+    ("views.js", include_str!("../../playground/views.js")),
+];
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Html(INDEX) }))
-        .route(
-            "/dashboard/app.js",
-            get(|| async {
-                (
-                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-                    APP,
-                )
-                    .into_response()
-            }),
+        .route("/config", get(config))
+        .route("/dashboard/{file}", get(asset))
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    if file == "style.css" {
+        return ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response();
+    }
+    match SCRIPTS.iter().find(|(name, _)| *name == file) {
+        Some((_, script)) => (
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+            *script,
         )
-        .route(
-            "/dashboard/style.css",
-            get(|| async {
-                ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
-            }),
-        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The limits a client should know before it sends anything.
+async fn config(State(state): State<AppState>) -> Json<Value> {
+    let settings = state.dispatcher.settings();
+    Json(json!({
+        "maxLatitude": MAX_LATITUDE,
+        "earthRadiusKm": EARTH_RADIUS_KM,
+        "maxRadiusKm": MAX_RADIUS_KM,
+        "maxLimit": MAX_LIMIT,
+        "matchRadiusKm": settings.match_radius.km(),
+        "requestTimeoutSecs": settings.request_timeout.as_secs_f64(),
+        "maxReportsPerBatch": MAX_BATCH,
+        "maxOperationsPerRequest": state.max_batch,
+        "tokensRequired": state.verifier.is_some(),
+    }))
 }

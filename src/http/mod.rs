@@ -5,7 +5,8 @@
 //! - `GET /ws`: subscriptions over `graphql-transport-ws` (graphql-ws,
 //!   Apollo's current link) and the legacy `graphql-ws` subprotocol
 //!   (subscriptions-transport-ws);
-//! - `GET /`: the dashboard (`/?ride=ID`: the rider view);
+//! - `GET /`: the dashboard (`/?ride=ID`: the rider view), its modules under
+//!   `/dashboard/`, and `GET /config`: the limits clients should know;
 //! - `GET /health`, `GET /ready`, `GET /metrics`;
 //! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher.
 //!

@@ -121,7 +121,7 @@ async fn bad_bodies_get_400_with_a_json_error_and_change_nothing() {
 async fn health_answers_while_the_store_does() {
     let app = TestApp::spawn(StoreKind::Memory, |_| {}).await;
     let response = app
-        .http
+        .http()
         .get(app.url("/health"))
         .send()
         .await
@@ -137,7 +137,7 @@ async fn health_answers_while_the_store_does() {
         json!({"status": "ready"})
     );
     let graphiql = app
-        .http
+        .http()
         .get(app.url("/graphql"))
         .send()
         .await
@@ -148,4 +148,68 @@ async fn health_answers_while_the_store_does() {
         page.contains("graphiql") && page.contains("/ws"),
         "GraphiQL with subscriptions on /ws"
     );
+}
+
+/// The dashboard is ES modules: every import of every script is served, and
+/// the service's limits come from `/config`, never copied into a script
+/// (the Mercator limit, Earth's radius and the radius cap once were).
+#[tokio::test]
+async fn the_dashboard_serves_its_modules_and_reads_limits_from_config() {
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.match_radius_km = 3.5;
+        c.max_batch = 7;
+    })
+    .await;
+    let (status, page) = app.get("/").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(r#"<script type="module" src="/dashboard/app.js">"#),
+        "the page loads the entry module: {page}"
+    );
+
+    let mut pending = vec!["app.js".to_owned()];
+    let mut served = std::collections::BTreeSet::new();
+    while let Some(file) = pending.pop() {
+        if !served.insert(file.clone()) {
+            continue;
+        }
+        let response = app
+            .http()
+            .get(app.url(&format!("/dashboard/{file}")))
+            .send()
+            .await
+            .expect("GET a script");
+        assert_eq!(response.status(), 200, "{file} is served");
+        let kind = response.headers()["content-type"].to_str().expect("ascii");
+        assert!(kind.starts_with("text/javascript"), "{file}: {kind}");
+        let script = response.text().await.expect("text");
+        for copied in ["85.05", "6372.7", "111.2", "Math.min(100"] {
+            assert!(!script.contains(copied), "{file} copies {copied:?}");
+        }
+        for line in script.lines().filter(|l| l.starts_with("import ")) {
+            let target = line
+                .split("from './")
+                .nth(1)
+                .and_then(|rest| rest.split('\'').next())
+                .unwrap_or_else(|| panic!("{file}: an import from a sibling module: {line}"));
+            pending.push(target.to_owned());
+        }
+    }
+    assert!(
+        served.len() >= 5,
+        "the script is split in modules: {served:?}"
+    );
+    let (status, _) = app.get("/dashboard/nothing.js").await;
+    assert_eq!(status, 404);
+
+    let (status, body) = app.get("/config").await;
+    assert_eq!(status, 200);
+    let config: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(config["maxLatitude"], tracking::domain::MAX_LATITUDE);
+    assert_eq!(config["earthRadiusKm"], tracking::domain::EARTH_RADIUS_KM);
+    assert_eq!(config["maxRadiusKm"], tracking::domain::MAX_RADIUS_KM);
+    assert_eq!(config["maxLimit"], tracking::domain::MAX_LIMIT);
+    assert_eq!(config["matchRadiusKm"], 3.5, "the flag, not a default");
+    assert_eq!(config["maxOperationsPerRequest"], 7);
+    assert_eq!(config["tokensRequired"], false);
 }

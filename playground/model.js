@@ -1,0 +1,82 @@
+// What the dashboard knows of the fleet: drivers and rides by id, and the
+// matches it saw happen, for the counters. No DOM here.
+
+const MATCHES_KEPT = 500;
+const ACTIVE = new Set(['SEARCHING', 'DRIVER_FOUND']);
+
+/// How far along a ride is: it only ever moves forward.
+function stage(status) {
+  return status === 'SEARCHING' ? 0 : status === 'DRIVER_FOUND' ? 1 : 2;
+}
+
+export function isActive(ride) {
+  return ACTIVE.has(ride.status);
+}
+
+export class Fleet {
+  constructor(geo) {
+    this.geo = geo;
+    this.drivers = new Map();
+    this.rides = new Map();
+    this.matches = [];
+    this.expired = 0;
+  }
+
+  /// Records a ride. `live`: the change happened now (an event), not before
+  /// the page opened (a snapshot); only live changes count toward the rates.
+  applyRide(ride, live) {
+    const before = this.rides.get(ride.id);
+    // An answer that arrives after a newer event (the mutation's reply
+    // after the subscription's match) is stale.
+    if (before && stage(ride.status) < stage(before.status)) return;
+    if (live && ride.status === 'DRIVER_FOUND' && (!before || before.status === 'SEARCHING')) {
+      this.matches.push({ at: Date.now(), waitedMs: Date.now() - Date.parse(ride.createdAt) });
+      if (this.matches.length > MATCHES_KEPT) this.matches.shift();
+    }
+    if (live && ride.status === 'EXPIRED' && (!before || before.status !== 'EXPIRED')) this.expired += 1;
+    this.rides.set(ride.id, ride);
+    if (ride.driver && ride.driver.location && !this.drivers.has(ride.driver.id)) {
+      this.drivers.set(ride.driver.id, ride.driver);
+    }
+  }
+
+  setDriver(driver) {
+    this.drivers.set(driver.id, driver);
+  }
+
+  /// Applies one `fleet` event of the area within `radiusKm` of `area`: a
+  /// SNAPSHOT replaces what was known of the area's drivers and active rides.
+  applyFleetEvent(event, area, radiusKm) {
+    if (event.kind === 'SNAPSHOT') {
+      this.drivers.clear();
+      for (const [id, ride] of this.rides) if (isActive(ride)) this.rides.delete(id);
+    }
+    for (const driver of event.drivers) {
+      const inside = driver.location && this.geo.distanceKm(area, driver.location) <= radiusKm;
+      if (inside || driver.status === 'ASSIGNED') this.drivers.set(driver.id, driver);
+      else this.drivers.delete(driver.id);
+    }
+    for (const ride of event.rides) this.applyRide(ride, event.kind !== 'SNAPSHOT');
+  }
+
+  activeRides() {
+    return [...this.rides.values()].filter(isActive);
+  }
+
+  /// The counters' figures at `now`.
+  counts(now) {
+    const drivers = [...this.drivers.values()];
+    const rides = [...this.rides.values()];
+    const count = (list, value) => list.filter((x) => x.status === value).length;
+    const waits = this.matches.map((m) => m.waitedMs).sort((a, b) => a - b);
+    return {
+      available: count(drivers, 'AVAILABLE'),
+      assigned: count(drivers, 'ASSIGNED'),
+      searching: count(rides, 'SEARCHING'),
+      matched: count(rides, 'DRIVER_FOUND'),
+      expired: this.expired,
+      perMinute: this.matches.filter((m) => now - m.at < 60000).length,
+      medianWaitMs: waits[Math.floor(waits.length / 2)],
+    };
+  }
+}

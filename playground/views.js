@@ -1,0 +1,154 @@
+// The page: the counters, the rides table, the connection badge, and the
+// two views (dispatch and rider), each a set of subscriptions feeding the
+// fleet model and asking for a redraw.
+
+import { CANCEL_REQUEST, DRIVER_LOCATION, FLEET, REQUEST_DRIVER, RIDE_STATUS, gql } from './graphql.js';
+import { isActive } from './model.js';
+
+const ROWS_SHOWN = 200;
+const $ = (id) => document.getElementById(id);
+
+function age(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+}
+
+export function showConnection(state) {
+  const badge = $('status');
+  badge.dataset.state = state;
+  badge.textContent = state === 'refused' ? 'refused: check the token' : state;
+}
+
+export function showError(payload) {
+  const errors = Array.isArray(payload) ? payload : payload.errors || [payload];
+  const e = errors[0] || {};
+  $('mode').textContent = `${e.extensions?.code || 'error'}: ${e.message || ''}`;
+}
+
+/// The counters and the rides table; `onCancel(id)` for the buttons.
+export function drawPanel(fleet, onCancel) {
+  const now = Date.now();
+  const c = fleet.counts(now);
+  $('n-available').textContent = c.available;
+  $('n-assigned').textContent = c.assigned;
+  $('n-searching').textContent = c.searching;
+  $('n-matched').textContent = c.matched;
+  $('n-expired').textContent = c.expired;
+  $('n-per-minute').textContent = c.perMinute;
+  $('median-match').textContent =
+    c.medianWaitMs === undefined ? '–' : c.medianWaitMs < 1000 ? `${c.medianWaitMs}ms` : age(c.medianWaitMs);
+
+  const body = document.querySelector('#rides tbody');
+  body.textContent = '';
+  [...fleet.rides.values()]
+    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
+    .slice(0, ROWS_SHOWN)
+    .forEach((ride) => body.appendChild(rideRow(ride, now, onCancel)));
+}
+
+function rideRow(ride, now, onCancel) {
+  const row = document.createElement('tr');
+  row.dataset.rideId = ride.id;
+  row.dataset.status = ride.status;
+  const cells = [ride.id, ride.status, age(now - Date.parse(ride.createdAt)), ride.driver ? ride.driver.id : ''];
+  cells.forEach((text, i) => {
+    const td = document.createElement('td');
+    if (i === 1) td.className = 'status';
+    td.textContent = text;
+    row.appendChild(td);
+  });
+  const td = document.createElement('td');
+  if (isActive(ride)) {
+    const button = document.createElement('button');
+    button.className = 'cancel';
+    button.textContent = 'cancel';
+    button.onclick = () => onCancel(ride.id);
+    td.appendChild(button);
+    const follow = document.createElement('a');
+    follow.href = `/?ride=${encodeURIComponent(ride.id)}`;
+    follow.target = '_blank';
+    follow.textContent = ' follow';
+    td.appendChild(follow);
+  }
+  row.appendChild(td);
+  return row;
+}
+
+/// The dispatch view: the `fleet` of the watched area; a click on the map
+/// requests a ride there, a button cancels one.
+export function dispatchView(app) {
+  let requested = 0;
+  app.map.onClick = async (at) => {
+    requested += 1;
+    try {
+      const data = await gql(REQUEST_DRIVER, { r: `dashboard-${requested}`, lat: at.lat, lng: at.lng }, app.token());
+      app.fleet.applyRide(data.requestDriver, true);
+      app.render();
+    } catch (error) {
+      alert(`could not request a ride: ${error.message}`);
+    }
+  };
+  app.onCancel = async (id) => {
+    try {
+      const data = await gql(CANCEL_REQUEST, { id }, app.token());
+      app.fleet.applyRide(data.cancelRequest, true);
+      app.render();
+    } catch (error) {
+      alert(`could not cancel: ${error.message}`);
+    }
+  };
+  app.socket.subscribe(FLEET, { lat: app.area.lat, lng: app.area.lng, r: app.radiusKm }, {
+    onNext(payload) {
+      if (payload.errors) return showError(payload);
+      app.fleet.applyFleetEvent(payload.data.fleet, app.area, app.radiusKm);
+      app.render();
+    },
+    onError: showError,
+  });
+}
+
+/// The rider view: one ride (`rideStatus`) and its driver
+/// (`driverLocation`), as a rider's phone would follow them.
+export function riderView(app, id) {
+  $('mode').textContent = 'rider';
+  $('rider-panel').hidden = false;
+  $('rides-panel').hidden = true;
+  $('counters').hidden = true;
+  $('map-help').textContent = 'drag to pan · wheel to zoom';
+  $('rider-ride').textContent = id;
+  let centred = false;
+  const describe = () => {
+    const ride = app.fleet.rides.get(id);
+    if (!ride) return;
+    $('rider-status').textContent = ride.status.replace('_', ' ');
+    const driver = ride.driver && app.fleet.drivers.get(ride.driver.id);
+    $('rider-driver').textContent = driver && driver.location
+      ? `driver ${driver.id}, ${app.map.geo.distanceKm(driver.location, ride.pickup).toFixed(2)} km away`
+      : ride.status === 'SEARCHING' ? 'looking for the nearest driver…' : '';
+  };
+  app.socket.subscribe(RIDE_STATUS, { id }, {
+    onNext(payload) {
+      if (payload.errors) return showError(payload);
+      const ride = payload.data.rideStatus;
+      app.fleet.applyRide(ride, centred);
+      if (!centred) {
+        app.map.center = { ...ride.pickup };
+        app.area = { ...ride.pickup };
+        app.map.zoom = Math.max(app.map.zoom, 14);
+        centred = true;
+      }
+      describe();
+      app.render();
+    },
+    onError: showError,
+  });
+  app.socket.subscribe(DRIVER_LOCATION, { id }, {
+    onNext(payload) {
+      if (payload.errors) return;
+      app.fleet.setDriver(payload.data.driverLocation);
+      describe();
+      app.render();
+    },
+    onError() {},
+  });
+}
