@@ -41,6 +41,17 @@ pub struct Config {
     #[arg(long, env = "TRACKING_MATCH_RADIUS_KM", default_value_t = 5.0)]
     pub match_radius_km: f64,
 
+    /// How long a driver has to accept or decline a ride offered to it
+    /// before the next nearest driver is offered it; 0s: no offers, the
+    /// nearest driver is assigned at once.
+    #[arg(long, env = "TRACKING_OFFER_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub offer_timeout: Duration,
+
+    /// A driver who lets this many offers in a row time out is set OFFLINE
+    /// (its phone is gone); 0: never.
+    #[arg(long, env = "TRACKING_OFFER_IGNORE_LIMIT", default_value_t = 3)]
+    pub offer_ignore_limit: u32,
+
     /// With Redis: how long an instance keeps its searching rides without
     /// renewing its lease; a killed instance's rides are adopted by another
     /// within about this long.

@@ -2,14 +2,14 @@
 //!
 //! Every layer returns [`Error`]. Each refusal a store or the dispatcher
 //! makes has one constructor here ([`Error::ride_not_found`],
-//! [`Error::cannot_cancel`], …), so both stores word it the same way. Each
+//! [`Error::wrong_step`], …), so both stores word it the same way. Each
 //! error has a machine-readable code ([`Error::code`]); the transports map it
 //! once each: to a GraphQL `extensions.code` in `crate::api`, to an HTTP
 //! status in `crate::http`. This module names no framework.
 
 use std::{fmt, sync::Arc};
 
-use crate::domain::{DriverId, RideId, RideStatus, RiderId};
+use crate::domain::{DriverId, RideId, RideStatus, RiderId, Step};
 
 /// What caused an infrastructure error, kept for logs (`{:#}` and error
 /// reporters walk the chain). Shared, so errors stay cheap to clone.
@@ -162,19 +162,30 @@ impl Error {
         Self::NotFound(format!("no driver with id {id}"))
     }
 
-    /// Only SEARCHING and DRIVER_FOUND rides can be cancelled.
-    pub fn cannot_cancel(id: &RideId, status: RideStatus) -> Self {
+    /// A step that does not apply to the ride's status.
+    pub fn wrong_step(id: &RideId, status: RideStatus, step: Step) -> Self {
+        let allowed: Vec<&str> = step.from().iter().map(|s| s.as_str()).collect();
         Self::Conflict(format!(
-            "ride {id} is {} and cannot be cancelled",
-            status.as_str()
+            "ride {id} is {}; {} needs a ride that is {}",
+            status.as_str(),
+            step.operation(),
+            allowed.join(" or ")
         ))
     }
 
-    /// Only DRIVER_FOUND rides can be completed.
-    pub fn cannot_complete(id: &RideId, status: RideStatus) -> Self {
+    /// An answer to an offer the ride does not hold (never made, made to
+    /// another driver, or already ended).
+    pub fn no_offer(id: &RideId, driver: Option<&DriverId>) -> Self {
+        Self::Conflict(match driver {
+            Some(driver) => format!("ride {id} has no outstanding offer to driver {driver}"),
+            None => format!("ride {id} has no outstanding offer"),
+        })
+    }
+
+    /// An answer that came after the offer's deadline.
+    pub fn offer_timed_out(id: &RideId) -> Self {
         Self::Conflict(format!(
-            "ride {id} is {}; only a DRIVER_FOUND ride can be completed",
-            status.as_str()
+            "the offer of ride {id} has timed out; it goes to another driver"
         ))
     }
 

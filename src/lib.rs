@@ -37,7 +37,7 @@ use domain::RadiusKm;
 use store::{
     memory::MemoryStore,
     redis::{RedisSettings, RedisStore},
-    Store,
+    Offers, Store,
 };
 
 /// Connections the kernel queues before they are accepted; tokio's default
@@ -212,6 +212,10 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         max_update_rate: config.max_update_rate,
         max_speed_kmh: config.max_speed_kmh,
         max_active_rides_per_rider: config.max_active_rides_per_rider,
+        offers: Offers {
+            timeout: config.offer_timeout,
+            ignore_limit: config.offer_ignore_limit,
+        },
     };
     if settings.search_interval.is_zero() {
         return Err(StartError::Config(

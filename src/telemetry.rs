@@ -37,8 +37,18 @@ pub const RIDES_CANCELLED: &str = "tracking_cancels_total";
 pub const RIDES_COMPLETED: &str = "tracking_completions_total";
 /// Seconds from request to match.
 pub const TIME_TO_MATCH: &str = "tracking_time_to_match_seconds";
+/// Offers ended, by `outcome` (accepted, declined, timed_out, withdrawn),
+/// counted by the instance whose store call ended them.
+pub const OFFERS: &str = "tracking_offers_total";
+/// Seconds drivers took to answer an offer (accepted or declined).
+pub const OFFER_ANSWER: &str = "tracking_offer_answer_seconds";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
+
+/// Counts an offer that ended (the label is one of four fixed values).
+pub fn offer_ended(reason: crate::domain::OfferEndReason) {
+    metrics::counter!(OFFERS, "outcome" => reason.label()).increment(1);
+}
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -54,6 +64,12 @@ pub fn handle() -> Option<PrometheusHandle> {
                         0.001, 0.005, 0.025, 0.1, 0.5, 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 240.0,
                     ],
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(OFFER_ANSWER.into()),
+                        &[0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 20.0, 30.0],
+                    )
+                })
                 .and_then(|b| {
                     b.set_buckets_for_metric(
                         Matcher::Full(HTTP_DURATION.into()),

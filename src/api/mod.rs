@@ -13,6 +13,7 @@ mod errors;
 pub mod limits;
 mod loaders;
 mod mutation;
+mod offers;
 pub mod prepare;
 mod query;
 mod subscription;

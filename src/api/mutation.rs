@@ -2,13 +2,14 @@
 
 use async_graphql::{Context, Object, ResultExt, ID};
 
+use super::offers::LocationInput;
 use super::types::{LocationBatch, LocationUpdate};
 use super::{
     caller, dispatcher,
     types::{Driver, Ride},
 };
 use crate::{
-    domain::{Coordinates, DriverId, IdempotencyKey, RideId, RiderId},
+    domain::{Coordinates, DriverId, IdempotencyKey, RideId, RiderId, Step},
     error::Error,
 };
 
@@ -65,8 +66,9 @@ impl Mutation {
         Ok(LocationBatch::new(&updates, outcomes))
     }
 
-    /// Asks for a driver near a pickup point. Returns the ride at once,
-    /// SEARCHING; follow it with the `rideStatus` subscription. A retry with
+    /// Asks for a driver near a pickup point (and, optionally, says where
+    /// the rider is going). Returns the ride at once, SEARCHING; follow it
+    /// with the `rideStatus` subscription. A retry with
     /// the same `idempotencyKey` (at most 64 bytes of `[A-Za-z0-9_.:-]`,
     /// remembered per rider for the request timeout) returns the same ride,
     /// whatever became of the first call's reply. Where the service limits
@@ -79,10 +81,16 @@ impl Mutation {
         rider_id: ID,
         lat: f64,
         lng: f64,
+        dropoff: Option<LocationInput>,
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<Ride> {
         let rider = RiderId::parse(&rider_id).extend()?;
         let pickup = Coordinates::parse(lat, lng).extend()?;
+        let dropoff = dropoff
+            .map(|d| Coordinates::parse(d.lat, d.lng))
+            .transpose()
+            .map_err(|e| Error::bad_input(format!("dropoff: {e}")))
+            .extend()?;
         let key = idempotency_key
             .as_deref()
             .map(IdempotencyKey::parse)
@@ -90,15 +98,16 @@ impl Mutation {
             .extend()?;
         Ok(Ride(
             dispatcher(ctx)?
-                .request_driver(caller(ctx), &rider, pickup, key)
+                .request_driver(caller(ctx), &rider, pickup, dropoff, key)
                 .await
                 .extend()?,
         ))
     }
 
-    /// Cancels a SEARCHING or DRIVER_FOUND ride (its driver becomes
-    /// available again). Cancelling a cancelled ride returns it unchanged;
-    /// an EXPIRED or COMPLETED ride is a `CONFLICT`.
+    /// Cancels a SEARCHING, DRIVER_FOUND or ARRIVED ride (its driver
+    /// becomes available again; an outstanding offer is withdrawn).
+    /// Cancelling a cancelled ride returns it unchanged; an IN_PROGRESS,
+    /// EXPIRED or COMPLETED ride is a `CONFLICT`.
     #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
     async fn cancel_request(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
         let id = RideId::parse(&ride_id).extend()?;
@@ -110,19 +119,44 @@ impl Mutation {
         ))
     }
 
-    /// Ends a DRIVER_FOUND ride as COMPLETED and frees its driver.
+    /// The offered driver (or a dispatcher) accepts the ride's offer: the
+    /// ride is DRIVER_FOUND, the driver ASSIGNED. No outstanding offer to
+    /// this driver, or one past its `expiresAt`: `CONFLICT`, nothing changes.
     #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
-    async fn complete_ride(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
-        let id = RideId::parse(&ride_id).extend()?;
-        Ok(Ride(
-            dispatcher(ctx)?
-                .complete_ride(caller(ctx), &id)
-                .await
-                .extend()?,
-        ))
+    async fn accept_offer(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
+        answer(ctx, &ride_id, true).await
     }
 
-    /// Takes a driver off the market at once (`CONFLICT` while it is ASSIGNED).
+    /// The offered driver (or a dispatcher) declines the ride's offer: the
+    /// driver is AVAILABLE again and never offered this ride again; the ride
+    /// is offered to the next nearest driver at once. `CONFLICT` as for
+    /// `acceptOffer`.
+    #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
+    async fn decline_offer(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
+        answer(ctx, &ride_id, false).await
+    }
+
+    /// The assigned driver waits at the pickup: DRIVER_FOUND → ARRIVED.
+    #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
+    async fn driver_arrived(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
+        trip_step(ctx, &ride_id, Step::Arrive).await
+    }
+
+    /// The rider is on board: ARRIVED → IN_PROGRESS.
+    #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
+    async fn start_trip(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
+        trip_step(ctx, &ride_id, Step::Start).await
+    }
+
+    /// Ends a DRIVER_FOUND, ARRIVED or IN_PROGRESS ride as COMPLETED and
+    /// frees its driver.
+    #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
+    async fn complete_ride(&self, ctx: &Context<'_>, ride_id: ID) -> async_graphql::Result<Ride> {
+        trip_step(ctx, &ride_id, Step::Complete).await
+    }
+
+    /// Takes a driver off the market at once, declining an offer it holds
+    /// (`CONFLICT` while it is ASSIGNED).
     #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
     async fn go_offline(&self, ctx: &Context<'_>, driver_id: ID) -> async_graphql::Result<Driver> {
         let id = DriverId::parse(&driver_id).extend()?;
@@ -133,4 +167,24 @@ impl Mutation {
                 .extend()?,
         ))
     }
+}
+
+async fn answer(ctx: &Context<'_>, ride_id: &ID, accept: bool) -> async_graphql::Result<Ride> {
+    let id = RideId::parse(ride_id).extend()?;
+    Ok(Ride(
+        dispatcher(ctx)?
+            .answer_offer(caller(ctx), &id, accept)
+            .await
+            .extend()?,
+    ))
+}
+
+async fn trip_step(ctx: &Context<'_>, ride_id: &ID, step: Step) -> async_graphql::Result<Ride> {
+    let id = RideId::parse(ride_id).extend()?;
+    Ok(Ride(
+        dispatcher(ctx)?
+            .advance_trip(caller(ctx), &id, step)
+            .await
+            .extend()?,
+    ))
 }

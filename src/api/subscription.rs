@@ -5,9 +5,10 @@ use futures_util::{Stream, StreamExt};
 
 use super::{
     caller, dispatcher,
+    offers::DriverFeedEvent,
     types::{Driver, FleetEvent, Ride},
 };
-use crate::domain::{Coordinates, RadiusKm, RideId};
+use crate::domain::{Coordinates, DriverId, RadiusKm, RideId};
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
@@ -15,7 +16,8 @@ pub struct SubscriptionRoot;
 /// Live streams of rides.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
-    /// The ride as it is now, then the ride again at every status change;
+    /// The ride as it is now, then the ride again at every status change
+    /// (one event per status: offers made and ended do not count);
     /// completes after CANCELLED, EXPIRED or COMPLETED. Should the ride cease
     /// to exist (a store that lost its data), a `NOT_FOUND` error ends it.
     async fn ride_status(
@@ -32,7 +34,8 @@ impl SubscriptionRoot {
     }
 
     /// The assigned driver, each time its position or status changes, from
-    /// DRIVER_FOUND until the ride ends (then the stream completes). Waits
+    /// DRIVER_FOUND (through ARRIVED and IN_PROGRESS) until the ride ends
+    /// (then the stream completes). Waits
     /// while the ride searches; for an ended ride it is a `CONFLICT`.
     async fn driver_location(
         &self,
@@ -45,6 +48,25 @@ impl SubscriptionRoot {
             .await
             .extend()?;
         Ok(moves.map(|moved| moved.map(|d| Driver((*d).clone())).extend()))
+    }
+
+    /// What a driver app needs, for the driver itself or a dispatcher: first
+    /// a STATE (the driver now, with its outstanding offer or current ride;
+    /// OFFLINE with no location for a driver that has not reported yet),
+    /// then each OFFER made to it, each OFFER_ENDED with its reason, each
+    /// status change of its ride (RIDE), and a STATE when it goes OFFLINE or
+    /// comes back. It never ends on its own.
+    async fn driver_feed(
+        &self,
+        ctx: &Context<'_>,
+        driver_id: ID,
+    ) -> async_graphql::Result<impl Stream<Item = DriverFeedEvent>> {
+        let id = DriverId::parse(&driver_id).extend()?;
+        let events = dispatcher(ctx)?
+            .watch_driver_feed(caller(ctx), &id)
+            .await
+            .extend()?;
+        Ok(events.map(DriverFeedEvent))
     }
 
     /// A live map of an area: first a SNAPSHOT of it, then every driver

@@ -31,6 +31,9 @@ impl Location {
 pub enum DriverStatus {
     /// Reporting its position and free: listed and matched.
     Available,
+    /// Holds an offer of a ride, waiting for its answer: not listed, and no
+    /// other ride reaches it meanwhile.
+    Offered,
     /// Owned by a ride until the ride is completed or cancelled.
     Assigned,
     /// Went offline, or has not reported within the driver TTL.
@@ -62,7 +65,8 @@ impl Driver {
         self.0.updated_at
     }
 
-    /// The ride that owns the driver while it is ASSIGNED.
+    /// The ride that owns the driver while it is ASSIGNED, or that it is
+    /// offered while OFFERED (for the driver itself and dispatchers).
     async fn ride_id(&self) -> Option<ID> {
         self.0.ride_id.as_ref().map(|id| ID(id.to_string()))
     }
@@ -88,16 +92,22 @@ impl NearbyDriver {
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]
 #[graphql(name = "RideStatus", remote = "crate::domain::RideStatus")]
 pub enum RideStatus {
-    /// Looking for the nearest available driver.
+    /// Looking for the nearest available driver (offering the ride to one
+    /// driver at a time, when offers are on).
     Searching,
-    /// A driver is assigned and on its way. Not terminal: the ride can
-    /// still be completed or cancelled.
+    /// A driver is assigned and on its way to the pickup.
     DriverFound,
-    /// Cancelled by the rider. Terminal.
+    /// The driver waits at the pickup.
+    Arrived,
+    /// The rider is on board; the trip to the dropoff is under way. Cannot
+    /// be cancelled.
+    InProgress,
+    /// Cancelled by the rider (from SEARCHING, DRIVER_FOUND or ARRIVED). Terminal.
     Cancelled,
     /// No driver was found before the request timed out. Terminal.
     Expired,
-    /// The driver completed the ride. Terminal.
+    /// The driver completed the ride (from DRIVER_FOUND, ARRIVED or
+    /// IN_PROGRESS). Terminal.
     Completed,
 }
 
@@ -119,6 +129,11 @@ impl Ride {
     /// Where the rider waits.
     async fn pickup(&self) -> Location {
         Location(self.0.pickup)
+    }
+
+    /// Where the rider is going, if the request said.
+    async fn dropoff(&self) -> Option<Location> {
+        self.0.dropoff.map(Location)
     }
 
     /// Where the ride stands.
@@ -165,6 +180,38 @@ impl Ride {
     async fn expires_at(&self) -> DateTime<Utc> {
         self.0.expires_at
     }
+
+    /// The outstanding offer, while one waits for its answer. For
+    /// dispatchers and the driver offered; null for everyone else (a rider
+    /// never learns who was offered its ride).
+    async fn offer(&self, ctx: &Context<'_>) -> Option<super::offers::Offer> {
+        let offer = self.0.offer.as_ref()?;
+        crate::dispatch::access::may_see_offer(super::caller(ctx), &offer.driver)
+            .then(|| super::offers::Offer(self.0.clone()))
+    }
+
+    /// How the last offer that ended ended (for dispatchers and that
+    /// driver; null for everyone else).
+    async fn last_offer_end(&self, ctx: &Context<'_>) -> Option<super::offers::OfferEndReason> {
+        let end = self.0.offer_end.as_ref()?;
+        crate::dispatch::access::may_see_offer(super::caller(ctx), &end.driver)
+            .then(|| end.reason.into())
+    }
+
+    /// When the driver arrived at the pickup.
+    async fn arrived_at(&self) -> Option<DateTime<Utc>> {
+        self.0.arrived_at
+    }
+
+    /// When the trip started.
+    async fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.0.started_at
+    }
+
+    /// When the ride ended (completed, cancelled or expired).
+    async fn ended_at(&self) -> Option<DateTime<Utc>> {
+        self.0.ended_at
+    }
 }
 
 /// What a `fleet` event is.
@@ -198,8 +245,9 @@ impl FleetEvent {
         }
     }
 
-    /// SNAPSHOT: the available drivers in the area and the drivers of its
-    /// active rides. DRIVER: the driver that changed. RIDE: empty.
+    /// SNAPSHOT: the available drivers in the area and the drivers its
+    /// active rides are assigned or offered to. DRIVER: the driver that
+    /// changed. RIDE: empty.
     async fn drivers(&self) -> Vec<Driver> {
         use crate::dispatch::live::FleetEvent as E;
         match &self.0 {
@@ -209,8 +257,9 @@ impl FleetEvent {
         }
     }
 
-    /// SNAPSHOT: the SEARCHING and DRIVER_FOUND rides with their pickup in
-    /// the area. RIDE: the ride that changed. DRIVER: empty.
+    /// SNAPSHOT: the rides not ended (SEARCHING, DRIVER_FOUND, ARRIVED,
+    /// IN_PROGRESS) with their pickup in the area. RIDE: the ride that
+    /// changed (its status, or an offer made or ended). DRIVER: empty.
     async fn rides(&self) -> Vec<Ride> {
         use crate::dispatch::live::FleetEvent as E;
         match &self.0 {

@@ -7,11 +7,14 @@
 //! | `driver(id)`                      | itself            | the driver of its ride while it runs | yes |
 //! | `nearbyDrivers`                   | –                 | without driver ids     | yes        |
 //! | `requestDriver`                   | –                 | as itself              | yes        |
-//! | `ride`, `rideStatus`              | its assigned ride | its own rides          | yes        |
+//! | `ride`, `rideStatus`              | its assigned or offered ride | its own rides | yes   |
 //! | `Ride.driver` of an ended ride    | null              | null                   | yes        |
+//! | `Ride.offer`, `Ride.lastOfferEnd` | its own offer     | null                   | yes        |
 //! | `cancelRequest`                   | –                 | its own rides          | yes        |
-//! | `completeRide`                    | its assigned ride | –                      | yes        |
+//! | `acceptOffer`, `declineOffer`     | its own offers    | –                      | yes        |
+//! | `driverArrived`, `startTrip`, `completeRide` | its assigned ride | –           | yes        |
 //! | `driverLocation`                  | its assigned ride | its own rides          | yes        |
+//! | `driverFeed`                      | its own           | –                      | yes        |
 //! | `fleet`                           | –                 | –                      | yes        |
 //!
 //! With no verification key configured every caller is [`Caller::Open`] and
@@ -69,6 +72,13 @@ fn drives(caller: &Caller, ride: &Ride) -> bool {
     ride.driver_id
         .as_ref()
         .is_some_and(|d| speaks_for(caller, Role::Driver, d.as_str()))
+}
+
+/// Whether the caller is the driver `ride` is offered to now.
+fn is_offered(caller: &Caller, ride: &Ride) -> bool {
+    ride.offer
+        .as_ref()
+        .is_some_and(|o| speaks_for(caller, Role::Driver, o.driver.as_str()))
 }
 
 /// `updateLocation(s)` and `goOffline`.
@@ -131,15 +141,45 @@ pub fn may_list_nearby(caller: &Caller) -> Result<bool> {
     }
 }
 
-/// `ride`, `rideStatus`, `driverLocation`: the rider who asked, or the
-/// driver assigned.
+/// `ride`, `rideStatus`, `driverLocation`: the rider who asked, the driver
+/// assigned, or the driver offered it (to decide).
 pub fn may_see_ride(caller: &Caller, ride: &Ride, action: &str) -> Result<()> {
     allow(
         is_dispatcher(caller)
             || speaks_for(caller, Role::Rider, ride.rider_id.as_str())
-            || drives(caller, ride),
+            || drives(caller, ride)
+            || is_offered(caller, ride),
         caller,
         action,
+    )
+}
+
+/// `Ride.offer`, `Ride.lastOfferEnd`: who was offered a ride is for
+/// dispatchers and that driver; a rider never learns it.
+pub fn may_see_offer(caller: &Caller, driver: &DriverId) -> bool {
+    is_dispatcher(caller) || speaks_for(caller, Role::Driver, driver.as_str())
+}
+
+/// `acceptOffer`, `declineOffer`: a driver answers its own offers (returns
+/// its id, which the store checks against the offer atomically); a
+/// dispatcher answers whichever driver holds it (`None`).
+pub fn may_answer_offers(caller: &Caller, action: &str) -> Result<Option<DriverId>> {
+    match caller {
+        _ if is_dispatcher(caller) => Ok(None),
+        Caller::Token {
+            role: Role::Driver,
+            sub,
+        } => DriverId::parse(sub).map(Some),
+        _ => Err(refuse(caller, action)),
+    }
+}
+
+/// `driverFeed`: the driver itself.
+pub fn may_follow_feed(caller: &Caller, driver: &DriverId) -> Result<()> {
+    allow(
+        is_dispatcher(caller) || speaks_for(caller, Role::Driver, driver.as_str()),
+        caller,
+        "driverFeed",
     )
 }
 
@@ -163,12 +203,12 @@ pub fn may_cancel(caller: &Caller, ride: &Ride) -> Result<()> {
     )
 }
 
-/// `completeRide`: the driver assigned.
-pub fn may_complete(caller: &Caller, ride: &Ride) -> Result<()> {
+/// `driverArrived`, `startTrip`, `completeRide`: the driver assigned.
+pub fn may_drive(caller: &Caller, ride: &Ride, action: &str) -> Result<()> {
     allow(
         is_dispatcher(caller) || drives(caller, ride),
         caller,
-        "completeRide",
+        action,
     )
 }
 
@@ -181,14 +221,16 @@ pub fn may_follow_driver_of(caller: &Caller, ride: &Ride) -> bool {
 }
 
 /// `driver(id)`: itself, the rider of the ride it drives, or a dispatcher.
-/// `ride_of_driver` is the ride the driver is assigned to now, if any.
+/// `ride_of_driver` is the ride the driver is assigned to now, if any (a
+/// ride merely offered to it does not count: its rider does not learn who).
 pub fn may_see_driver(
     caller: &Caller,
     driver: &DriverId,
     ride_of_driver: Option<&Ride>,
 ) -> Result<()> {
-    let rider_of_its_ride =
-        ride_of_driver.is_some_and(|r| speaks_for(caller, Role::Rider, r.rider_id.as_str()));
+    let rider_of_its_ride = ride_of_driver.is_some_and(|r| {
+        r.driver_id.as_ref() == Some(driver) && speaks_for(caller, Role::Rider, r.rider_id.as_str())
+    });
     allow(
         is_dispatcher(caller)
             || speaks_for(caller, Role::Driver, driver.as_str())
@@ -218,15 +260,34 @@ mod tests {
             id: RideId::new("test", 1),
             rider_id: RiderId::parse("ana").unwrap_or_else(|e| panic!("{e}")),
             pickup: Coordinates::parse(0.0, 0.0).unwrap_or_else(|e| panic!("{e}")),
+            dropoff: None,
             status,
             driver_id: Some(DriverId::parse("dan").unwrap_or_else(|e| panic!("{e}"))),
             distance_km: Some(1.0),
+            offer: None,
+            offer_end: None,
             searches: 1,
             created_at: now,
             expires_at: now,
+            arrived_at: None,
+            started_at: None,
             ended_at: None,
             revision: 2,
         }
+    }
+
+    /// A searching ride offered to `driver`.
+    fn offered_to(driver: &str) -> Ride {
+        let mut ride = ride(RideStatus::Searching);
+        ride.driver_id = None;
+        ride.offer = Some(crate::domain::Offer {
+            driver: DriverId::parse(driver).unwrap_or_else(|e| panic!("{e}")),
+            distance_km: 1.0,
+            made_at: ride.created_at,
+            expires_at: ride.created_at,
+            revision: 2,
+        });
+        ride
     }
 
     /// (rule, caller, allowed): each row of the table above, for the caller
@@ -235,6 +296,7 @@ mod tests {
     fn the_rule_table_holds() {
         let found = ride(RideStatus::DriverFound);
         let ended = ride(RideStatus::Completed);
+        let offered = offered_to("dan");
         let dan = DriverId::parse("dan").unwrap_or_else(|e| panic!("{e}"));
         let ana = RiderId::parse("ana").unwrap_or_else(|e| panic!("{e}"));
         let callers = [
@@ -271,8 +333,33 @@ mod tests {
                 vec!["ana"],
             ),
             (
-                "complete dan's ride",
-                Box::new(|c| may_complete(c, &found).is_ok()),
+                "move dan's ride through its trip",
+                Box::new(|c| may_drive(c, &found, "x").is_ok()),
+                vec!["dan"],
+            ),
+            (
+                "see the ride offered to dan",
+                Box::new(|c| may_see_ride(c, &offered, "x").is_ok()),
+                vec!["ana", "dan"],
+            ),
+            (
+                "see who was offered it",
+                Box::new(|c| may_see_offer(c, &dan)),
+                vec!["dan"],
+            ),
+            (
+                "answer offers",
+                Box::new(|c| may_answer_offers(c, "x").is_ok()),
+                vec!["dan", "eve"],
+            ),
+            (
+                "follow dan's feed",
+                Box::new(|c| may_follow_feed(c, &dan).is_ok()),
+                vec!["dan"],
+            ),
+            (
+                "see dan while only offered ana's ride",
+                Box::new(|c| may_see_driver(c, &dan, Some(&offered)).is_ok()),
                 vec!["dan"],
             ),
             (
@@ -301,6 +388,15 @@ mod tests {
         assert!(may_follow_driver_of(&token(Role::Rider, "ana"), &found));
         assert!(!may_follow_driver_of(&token(Role::Rider, "ana"), &ended));
         assert!(!may_follow_driver_of(&token(Role::Driver, "dan"), &ended));
+        // A driver answers as itself; a dispatcher for whoever holds it.
+        assert_eq!(
+            may_answer_offers(&token(Role::Driver, "eve"), "x")
+                .ok()
+                .flatten()
+                .map(|d| d.to_string()),
+            Some("eve".to_owned())
+        );
+        assert_eq!(may_answer_offers(&Caller::Open, "x").ok(), Some(None));
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 use tracing::{info, warn};
 
 use super::{Dispatcher, SWEEP_EVERY};
-use crate::error::Result;
+use crate::{domain::RideStatus, error::Result};
 
 /// Logs a repeated failure once, and its end once: never at every try.
 #[derive(Debug, Default)]
@@ -112,9 +112,13 @@ impl Dispatcher {
             }));
     }
 
-    /// Wakes the searching rides near each driver that becomes available.
+    /// Wakes the searching rides near each driver that becomes available,
+    /// and each ride searching here whose search ended or whose offer was
+    /// answered (cancelled, accepted or declined through any instance), so
+    /// its task acts now rather than at its next tick.
     pub(super) fn spawn_wake_listener(&self) {
         let mut available = self.store().events().subscribe_available();
+        let mut rides = self.store().events().subscribe_all();
         let this = self.clone();
         let stop = self.shutdown_token();
         self.inner
@@ -122,12 +126,22 @@ impl Dispatcher {
             .spawn(stop.run_until_cancelled_owned(async move {
                 let radius = this.settings().match_radius;
                 loop {
-                    match available.recv().await {
-                        Ok(at) => {
-                            this.searching().wake_near(at, radius);
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => this.searching().wake_all(),
-                        Err(broadcast::error::RecvError::Closed) => break,
+                    tokio::select! {
+                        at = available.recv() => match at {
+                            Ok(at) => {
+                                this.searching().wake_near(at, radius);
+                            }
+                            Err(broadcast::error::RecvError::Lagged(_)) => this.searching().wake_all(),
+                            Err(broadcast::error::RecvError::Closed) => break,
+                        },
+                        ride = rides.recv() => match ride {
+                            Ok(ride) if ride.status != RideStatus::Searching || ride.offer_ended_now().is_some() => {
+                                this.searching().wake(&ride.id)
+                            }
+                            Ok(_) => {}
+                            Err(broadcast::error::RecvError::Lagged(_)) => this.searching().wake_all(),
+                            Err(broadcast::error::RecvError::Closed) => break,
+                        },
                     }
                 }
             }));

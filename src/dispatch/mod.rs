@@ -1,8 +1,9 @@
 //! Dispatch: where a ride's life is decided.
 //!
 //! The [`Dispatcher`] is what the GraphQL resolvers and the REST adapters
-//! call. It reads the clock, asks the store to change state, and runs one
-//! search task per SEARCHING ride ([`search`]). It wakes those tasks early
+//! call. It reads the clock, asks the store to change state (drivers here,
+//! rides, offers and trips in [`rides`]), and runs one search task per
+//! SEARCHING ride ([`search`]), which offers the ride or assigns it. It wakes those tasks early
 //! when something they wait for happens: a driver becoming available near
 //! their pickup ([`wakeup`]), or their own cancellation. Who may do what is
 //! decided here too ([`access`]), so GraphQL and the REST adapters enforce
@@ -15,6 +16,7 @@ pub mod access;
 mod background;
 pub mod live;
 pub mod rate;
+mod rides;
 mod search;
 pub mod wakeup;
 
@@ -22,16 +24,16 @@ use std::{sync::Arc, time::Duration};
 
 use futures_util::Stream;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tracing::{info, warn};
+use tracing::warn;
 
 use crate::{
     auth::{Caller, Role},
     domain::{
-        Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport, NearbyDriver,
-        RadiusKm, ReportOutcome, Ride, RideId, RiderId,
+        Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
+        ReportOutcome, Ride, RideId,
     },
     error::{Error, Result},
-    store::{NewRide, Requested, Store},
+    store::{Offers, Store},
 };
 use wakeup::SearchingRides;
 
@@ -58,6 +60,8 @@ pub struct Settings {
     pub max_speed_kmh: f64,
     /// Most rides a rider may have that have not ended (0: no limit).
     pub max_active_rides_per_rider: usize,
+    /// Whether rides are offered to drivers first, and for how long.
+    pub offers: Offers,
 }
 
 /// The service's operations, on top of a [`Store`]. Cheap to clone.
@@ -303,104 +307,5 @@ impl Dispatcher {
         access::may_watch_fleet(caller)?;
         self.store().watch_drivers().await?;
         live::area(self.inner.store.clone(), center, radius).await
-    }
-
-    /// Reads a ride that must exist, for the operations that act on one.
-    async fn existing_ride(&self, caller: &Caller, id: &RideId, action: &str) -> Result<Arc<Ride>> {
-        access::may_look_up_rides(caller, action)?;
-        self.store()
-            .ride(id)
-            .await?
-            .ok_or_else(|| Error::ride_not_found(id))
-    }
-
-    /// Creates a SEARCHING ride and starts its search task; returns at once.
-    /// A retry with the same idempotency key returns the ride the first
-    /// request created, whatever became of that request's reply.
-    pub async fn request_driver(
-        &self,
-        caller: &Caller,
-        rider: &RiderId,
-        pickup: Coordinates,
-        idempotency_key: Option<IdempotencyKey>,
-    ) -> Result<Arc<Ride>> {
-        access::may_request_as(caller, rider)?;
-        let request = NewRide {
-            rider: rider.clone(),
-            pickup,
-            timeout: self.settings().request_timeout,
-            idempotency_key,
-            max_active: self.settings().max_active_rides_per_rider,
-        };
-        match self
-            .store()
-            .create_ride(&request, self.store().now())
-            .await?
-        {
-            Requested::Created(ride) => {
-                info!(ride_id = %ride.id, rider_id = %rider, "ride requested");
-                metrics::counter!(crate::telemetry::RIDES_REQUESTED).increment(1);
-                self.start_search(ride.clone());
-                Ok(ride)
-            }
-            Requested::Existing(ride) => Ok(ride),
-        }
-    }
-
-    /// Cancels a ride; a driver it held becomes available again. Wakes the
-    /// ride's task here so it ends now rather than at its next search.
-    pub async fn cancel_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
-        let current = self.existing_ride(caller, id, "cancelRequest").await?;
-        access::may_cancel(caller, &current)?;
-        let ride = self.store().cancel_ride(id, self.store().now()).await?;
-        self.searching().wake(id);
-        if current.status != ride.status {
-            info!(ride_id = %id, "ride cancelled");
-            metrics::counter!(crate::telemetry::RIDES_CANCELLED).increment(1);
-        }
-        Ok(ride)
-    }
-
-    /// Completes a DRIVER_FOUND ride; its driver becomes available again.
-    pub async fn complete_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
-        access::may_complete(
-            caller,
-            &*self.existing_ride(caller, id, "completeRide").await?,
-        )?;
-        let ride = self.store().complete_ride(id, self.store().now()).await?;
-        info!(ride_id = %id, "ride completed");
-        metrics::counter!(crate::telemetry::RIDES_COMPLETED).increment(1);
-        Ok(ride)
-    }
-
-    /// The ride as it is now, then every status change until it ends.
-    pub async fn watch_ride(
-        &self,
-        caller: &Caller,
-        id: &RideId,
-    ) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
-        access::may_see_ride(
-            caller,
-            &*self.existing_ride(caller, id, "rideStatus").await?,
-            "rideStatus",
-        )?;
-        live::ride_changes(self.inner.store.clone(), id).await
-    }
-
-    /// Spawns the search task for a ride unless one already runs here.
-    fn start_search(&self, ride: Arc<Ride>) -> bool {
-        if self.inner.shutdown.is_cancelled() {
-            return false;
-        }
-        let Some(wake) =
-            self.searching()
-                .register(&ride.id, ride.pickup, self.store().events().wakes_wanted())
-        else {
-            return false;
-        };
-        self.inner
-            .tasks
-            .spawn(search::run(self.clone(), ride, wake));
-        true
     }
 }

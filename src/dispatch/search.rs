@@ -1,12 +1,13 @@
 //! The search task: one per SEARCHING ride, from request to outcome.
 //!
 //! It searches at once, then again whenever it is woken (a driver became
-//! available nearby, or the ride was cancelled) or `search_interval` has
-//! passed, and it sleeps no later than the ride's deadline (on the store's
-//! clock), so expiry comes on time rather than up to an interval late. Each
-//! search is one atomic store operation that also expires the ride when it
-//! is due, so whatever races with the task (a cancel, another instance) the
-//! store decides.
+//! available nearby, the ride changed: cancelled, an offer answered) or
+//! `search_interval` has passed, and it sleeps no later than the ride's
+//! deadline, or its offer's (on the store's clock), so expiry and offer
+//! timeouts come on time rather than up to an interval late. Each search is
+//! one atomic store operation that also expires the ride when it is due and
+//! times out an offer past its deadline, so whatever races with the task (a
+//! cancel, an answer, another instance) the store decides.
 //!
 //! A ride the store no longer has (it lost its data) ends the task and its
 //! watchers. Other store errors do not end it: it retries, backing off
@@ -62,7 +63,12 @@ async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) 
     loop {
         let store = dispatcher.store();
         let pause = match store
-            .try_match(&ride.id, settings.match_radius, store.now())
+            .try_match(
+                &ride.id,
+                settings.match_radius,
+                settings.offers,
+                store.now(),
+            )
             .await
         {
             Ok(SearchOutcome::Matched(found)) => {
@@ -78,6 +84,21 @@ async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) 
                     .unwrap_or_default();
                 metrics::histogram!(crate::telemetry::TIME_TO_MATCH).record(waited.as_secs_f64());
                 return;
+            }
+            Ok(SearchOutcome::Offered(offered)) => {
+                if std::mem::take(&mut failures) > 0 {
+                    info!("searching again");
+                }
+                let Some(offer) = &offered.offer else {
+                    continue;
+                };
+                debug!(driver_id = %offer.driver, "offered; waiting for the answer");
+                // Until the offer's deadline (plus a millisecond, so the
+                // store's clock has surely passed it).
+                (offer.expires_at - store.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    + Duration::from_millis(1)
             }
             Ok(SearchOutcome::Ended(ended)) => {
                 info!(status = ended.status.as_str(), "search ended");

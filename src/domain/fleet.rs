@@ -11,6 +11,9 @@ use crate::error::Error;
 pub enum DriverStatus {
     /// Reporting, free, listed and matched.
     Available,
+    /// Holds an offer of a ride, waiting for its answer: not listed, not
+    /// offered anything else.
+    Offered,
     /// Owned by a ride until that ride ends.
     Assigned,
     /// Went offline, or silent for longer than the driver TTL.
@@ -22,6 +25,7 @@ impl DriverStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Available => "AVAILABLE",
+            Self::Offered => "OFFERED",
             Self::Assigned => "ASSIGNED",
             Self::Offline => "OFFLINE",
         }
@@ -35,8 +39,22 @@ pub struct Driver {
     pub status: DriverStatus,
     pub location: Option<Coordinates>,
     pub updated_at: Option<DateTime<Utc>>,
-    /// The ride that owns the driver while it is ASSIGNED.
+    /// The ride that owns the driver while it is ASSIGNED, or that it is
+    /// offered while OFFERED.
     pub ride_id: Option<RideId>,
+}
+
+impl Driver {
+    /// A driver the store has never heard of: OFFLINE, nowhere.
+    pub fn unknown(id: DriverId) -> Self {
+        Self {
+            id,
+            status: DriverStatus::Offline,
+            location: None,
+            updated_at: None,
+            ride_id: None,
+        }
+    }
 }
 
 /// A driver found by a nearby search, with its distance to the search centre.

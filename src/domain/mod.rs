@@ -20,7 +20,7 @@ pub use geo::{
     MAX_LATITUDE, MAX_LIMIT, MAX_RADIUS_KM,
 };
 pub use ids::{DriverId, IdempotencyKey, RideId, RiderId, EPOCH_LEN, MAX_ID_LEN};
-pub use rides::{AreaSnapshot, Ride, RideStatus};
+pub use rides::{AreaSnapshot, Offer, OfferEnd, OfferEndReason, Ride, RideStatus, Step};
 
 #[cfg(test)]
 mod tests {

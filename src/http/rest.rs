@@ -159,7 +159,7 @@ async fn search_v2(State(state): State<AppState>, headers: HeaderMap, body: Byte
     let rider = access::rider_for(&caller, body.rider_id.as_deref())?;
     let ride = state
         .dispatcher
-        .request_driver(&caller, &rider, pickup, None)
+        .request_driver(&caller, &rider, pickup, None, None)
         .await?;
     Ok(Json(json!({"request_id": ride.id.as_str()})))
 }

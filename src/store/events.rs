@@ -8,7 +8,9 @@
 //!
 //! The hub also carries every driver change (for live maps and for riders
 //! watching their car) and "a driver became available here" notices, which
-//! wake the searching rides nearby.
+//! wake the searching rides nearby. A driver's own feed has a channel of
+//! its own too (made and dropped like a ride's): its changes, and the
+//! changes of the rides that concern it (offered, offer ended, assigned).
 //!
 //! The Redis store feeds this hub from its Redis subscription, so a
 //! subscriber sees the events of every instance.
@@ -20,7 +22,7 @@ use std::{
 
 use tokio::sync::{broadcast, watch};
 
-use crate::domain::{Coordinates, Driver, Ride, RideId};
+use crate::domain::{Coordinates, Driver, DriverId, Ride, RideId};
 
 /// What a ride's own channel carries.
 #[derive(Debug, Clone)]
@@ -31,9 +33,22 @@ pub enum RideEvent {
     Gone,
 }
 
+/// What a driver's own channel carries.
+#[derive(Debug, Clone)]
+pub enum DriverSignal {
+    /// The driver moved or changed status.
+    Driver(Arc<Driver>),
+    /// A ride that concerns the driver changed (see
+    /// [`Ride::drivers_concerned`]).
+    Ride(Arc<Ride>),
+}
+
 /// How many events one ride's channel holds for a slow subscriber; it
 /// re-reads the ride when it falls further behind.
 const PER_RIDE_CAPACITY: usize = 4;
+/// How many events one driver's feed channel holds (a driver's own reports
+/// pass through it too); a feed further behind re-reads the driver.
+const PER_DRIVER_CAPACITY: usize = 16;
 /// How many events the all-rides channel holds.
 const ALL_RIDES_CAPACITY: usize = 4096;
 /// How many "driver available" notices wait for the dispatcher.
@@ -46,7 +61,9 @@ const DRIVERS_CAPACITY: usize = 4096;
 #[derive(Debug)]
 pub struct EventHub {
     per_ride: usize,
-    rides: Mutex<RideChannels>,
+    rides: Mutex<Channels<RideId, RideEvent>>,
+    per_driver: usize,
+    feeds: Mutex<Channels<DriverId, DriverSignal>>,
     /// Bumped when events may have been missed (the event subscription
     /// reconnected, or the store lost its data): every live stream re-reads
     /// what it shows.
@@ -60,12 +77,45 @@ pub struct EventHub {
     wakes_wanted: std::sync::atomic::AtomicBool,
 }
 
-#[derive(Debug, Default)]
-struct RideChannels {
-    by_ride: HashMap<RideId, broadcast::Sender<RideEvent>>,
+/// Channels by key, made when the first subscriber comes; forgotten when a
+/// send finds nobody listening, or by a sweep of the ones nobody listens to.
+#[derive(Debug)]
+struct Channels<K, V> {
+    by_key: HashMap<K, broadcast::Sender<V>>,
     /// Size after the last sweep of channels nobody listens to; the next
     /// sweep comes when the map has doubled, so sweeping costs O(1) amortised.
     swept_at: usize,
+}
+
+impl<K, V> Default for Channels<K, V> {
+    fn default() -> Self {
+        Self {
+            by_key: HashMap::new(),
+            swept_at: 0,
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone, V: Clone> Channels<K, V> {
+    fn subscribe(&mut self, key: &K, capacity: usize) -> broadcast::Receiver<V> {
+        if self.by_key.len() >= 2 * self.swept_at.max(512) {
+            self.by_key.retain(|_, tx| tx.receiver_count() > 0);
+            self.swept_at = self.by_key.len();
+        }
+        self.by_key
+            .entry(key.clone())
+            .or_insert_with(|| broadcast::channel(capacity).0)
+            .subscribe()
+    }
+
+    /// Sends to the key's channel, if it has one; `last` forgets it after.
+    fn send(&mut self, key: &K, value: V, last: bool) {
+        if let Some(tx) = self.by_key.get(key) {
+            if tx.send(value).is_err() || last {
+                self.by_key.remove(key);
+            }
+        }
+    }
 }
 
 /// How many events each of the hub's channels holds for its slowest
@@ -101,7 +151,9 @@ impl EventHub {
     pub fn with_capacities(capacities: Capacities) -> Self {
         Self {
             per_ride: capacities.per_ride.max(1),
-            rides: Mutex::new(RideChannels::default()),
+            rides: Mutex::new(Channels::default()),
+            per_driver: PER_DRIVER_CAPACITY,
+            feeds: Mutex::new(Channels::default()),
             resyncs: watch::channel(0).0,
             all: broadcast::channel(capacities.all_rides.max(1)).0,
             available: broadcast::channel(capacities.available.max(1)).0,
@@ -111,16 +163,22 @@ impl EventHub {
         }
     }
 
-    /// Delivers a ride's new state to everyone watching it.
+    /// Delivers a ride's new state to everyone watching it, and to the
+    /// feeds of the drivers it concerns.
     pub fn publish(&self, ride: Arc<Ride>) {
+        // A terminal ride never changes again: its channel is forgotten.
+        self.rides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(
+                &ride.id,
+                RideEvent::Changed(ride.clone()),
+                ride.status.is_terminal(),
+            );
         {
-            let mut rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some(tx) = rides.by_ride.get(&ride.id) {
-                // A terminal ride never changes again, and a channel without
-                // receivers serves nobody: either way, forget it.
-                if tx.send(RideEvent::Changed(ride.clone())).is_err() || ride.status.is_terminal() {
-                    rides.by_ride.remove(&ride.id);
-                }
+            let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
+            for driver in ride.drivers_concerned() {
+                feeds.send(driver, DriverSignal::Ride(ride.clone()), false);
             }
         }
         // No receiver is fine: nobody watches everything right now.
@@ -129,10 +187,10 @@ impl EventHub {
 
     /// Tells a ride's watchers that it no longer exists.
     pub fn gone(&self, id: &RideId) {
-        let mut rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(tx) = rides.by_ride.remove(id) {
-            let _ = tx.send(RideEvent::Gone);
-        }
+        self.rides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(id, RideEvent::Gone, true);
     }
 
     /// Events may have been missed: every live stream re-reads what it shows.
@@ -150,16 +208,19 @@ impl EventHub {
     /// Events for one ride, from now on. Subscribe before reading the
     /// ride's snapshot so that no change falls between the two.
     pub fn subscribe(&self, id: &RideId) -> broadcast::Receiver<RideEvent> {
-        let mut rides = self.rides.lock().unwrap_or_else(PoisonError::into_inner);
-        if rides.by_ride.len() >= 2 * rides.swept_at.max(512) {
-            rides.by_ride.retain(|_, tx| tx.receiver_count() > 0);
-            rides.swept_at = rides.by_ride.len();
-        }
-        rides
-            .by_ride
-            .entry(id.clone())
-            .or_insert_with(|| broadcast::channel(self.per_ride).0)
-            .subscribe()
+        self.rides
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .subscribe(id, self.per_ride)
+    }
+
+    /// One driver's changes and those of the rides concerning it, from
+    /// now on. Subscribe before reading the driver.
+    pub fn subscribe_feed(&self, id: &DriverId) -> broadcast::Receiver<DriverSignal> {
+        self.feeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .subscribe(id, self.per_driver)
     }
 
     /// Events for every ride, from now on.
@@ -197,13 +258,25 @@ impl EventHub {
 
     /// A driver moved or changed status.
     pub fn publish_driver(&self, driver: Arc<Driver>) {
+        self.feeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send(&driver.id, DriverSignal::Driver(driver.clone()), false);
         // Nobody watching drivers is fine.
         let _ = self.drivers.send(driver);
     }
 
-    /// Whether anyone on this instance follows driver changes.
+    /// Whether anyone on this instance follows driver changes (a live map,
+    /// a rider's car, a driver's own feed).
     pub fn drivers_watched(&self) -> bool {
         self.drivers.receiver_count() > 0
+            || !self
+                .feeds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .by_key
+                .values()
+                .any(|tx| tx.receiver_count() > 0)
     }
 
     /// Driver changes, from now on.

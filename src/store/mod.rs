@@ -2,7 +2,8 @@
 //!
 //! The dispatcher above talks to the store only in domain terms: upsert a
 //! driver's position, list nearby drivers, create and read rides, and the
-//! **atomic** transitions of a ride's life (match, cancel, complete, expire).
+//! **atomic** transitions of a ride's life (match or offer, answer an offer,
+//! the trip's steps, cancel, expire).
 //! Atomic in the store, so the Redis version can do each in one Lua script
 //! and several instances never assign a driver twice.
 //!
@@ -26,7 +27,7 @@ pub use events::EventHub;
 use crate::{
     domain::{
         AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
-        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId,
+        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
     },
     error::Result,
 };
@@ -77,11 +78,31 @@ impl Swept {
     }
 }
 
+/// How rides reach drivers: assigned at once, or offered first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Offers {
+    /// How long a driver has to answer an offer; zero: no offers, the
+    /// nearest driver is assigned at once.
+    pub timeout: Duration,
+    /// A driver who lets this many offers in a row time out goes OFFLINE
+    /// (0: never).
+    pub ignore_limit: u32,
+}
+
+impl Offers {
+    /// Whether rides are offered before they are assigned.
+    pub fn on(&self) -> bool {
+        !self.timeout.is_zero()
+    }
+}
+
 /// A rider's request for a ride, as the store takes it.
 #[derive(Debug, Clone)]
 pub struct NewRide {
     pub rider: RiderId,
     pub pickup: Coordinates,
+    /// Where the rider is going, if the request said.
+    pub dropoff: Option<Coordinates>,
     /// How long it may search: its deadline is the store's now plus this.
     pub timeout: Duration,
     /// A retry with the same key (by the same rider) gets the same ride,
@@ -97,6 +118,7 @@ impl NewRide {
         Self {
             rider,
             pickup,
+            dropoff: None,
             timeout,
             idempotency_key: None,
             max_active: 0,
@@ -127,6 +149,9 @@ impl Requested {
 pub enum SearchOutcome {
     /// A driver was assigned; the ride is DRIVER_FOUND.
     Matched(Arc<Ride>),
+    /// The ride holds an offer (made now, or still waiting for its answer);
+    /// search again at the offer's deadline or when woken.
+    Offered(Arc<Ride>),
     /// No available driver in range; the ride is still SEARCHING.
     NoDriver(Arc<Ride>),
     /// The ride is no longer searching (cancelled, or expired by this call
@@ -164,8 +189,8 @@ pub trait Store: Send + Sync + 'static {
         max_speed_kmh: f64,
     ) -> Result<Vec<ReportOutcome>>;
 
-    /// Takes a driver off the market at once. `NotFound` for an unknown
-    /// driver, `Conflict` for an ASSIGNED one.
+    /// Takes a driver off the market at once (declining an offer it holds).
+    /// `NotFound` for an unknown driver, `Conflict` for an ASSIGNED one.
     async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver>;
 
     /// A driver as it stands at `now` (silent past the TTL reads OFFLINE).
@@ -201,26 +226,44 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> Result<AreaSnapshot>;
 
-    /// One search, atomically: if the ride is SEARCHING and before its
-    /// deadline, assign the nearest AVAILABLE fresh driver within `radius`
-    /// (driver ASSIGNED, ride DRIVER_FOUND). Past the deadline the ride is
-    /// EXPIRED instead. Counts the search.
+    /// One search, atomically. If the ride is SEARCHING and before its
+    /// deadline: with offers off, assign the nearest AVAILABLE fresh driver
+    /// within `radius` (driver ASSIGNED, ride DRIVER_FOUND); with offers on,
+    /// time out an offer past its deadline (that driver is never offered
+    /// the ride again, and goes OFFLINE at the ignore limit), then, unless
+    /// an offer still waits, offer the ride to the nearest such driver not
+    /// offered it before (driver OFFERED). Past the ride's deadline it is
+    /// EXPIRED instead, withdrawing any offer. Counts the search.
     async fn try_match(
         &self,
         id: &RideId,
         radius: RadiusKm,
+        offers: Offers,
         now: DateTime<Utc>,
     ) -> Result<SearchOutcome>;
 
-    /// SEARCHING or DRIVER_FOUND → CANCELLED (freeing the driver);
-    /// CANCELLED stays as it is; EXPIRED or COMPLETED is a `Conflict`.
-    async fn cancel_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>>;
+    /// Answers the ride's outstanding offer, atomically: accepted, the ride
+    /// is DRIVER_FOUND and the driver ASSIGNED; declined, the driver is
+    /// AVAILABLE and never offered the ride again. `driver`, when given,
+    /// must be the one offered. No such offer, or one past its deadline: a
+    /// `Conflict`, and nothing changes.
+    async fn answer_offer(
+        &self,
+        id: &RideId,
+        driver: Option<&DriverId>,
+        accept: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Ride>>;
 
-    /// DRIVER_FOUND → COMPLETED (freeing the driver); anything else is a `Conflict`.
-    async fn complete_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>>;
+    /// Moves a ride one [`Step`] on, atomically. A step that does not apply
+    /// to its status is a `Conflict` (cancelling a CANCELLED ride returns it
+    /// as it is). Ending a ride frees its driver; cancelling a SEARCHING one
+    /// withdraws its offer.
+    async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>>;
 
-    /// SEARCHING and past its deadline → EXPIRED. Returns the ride as it is
-    /// afterwards (unchanged when it was not due or not searching).
+    /// SEARCHING and past its deadline → EXPIRED (withdrawing any offer).
+    /// Returns the ride as it is afterwards (unchanged when it was not due
+    /// or not searching).
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>>;
 
     /// Renews this instance's claim on its searching rides and takes over
@@ -236,7 +279,8 @@ pub trait Store: Send + Sync + 'static {
     async fn hand_over_rides(&self) -> Result<()>;
 
     /// One bounded step of housekeeping, by index, never by scanning: drivers
-    /// silent past the TTL go OFFLINE (and their change is published),
+    /// silent past the TTL go OFFLINE (declining an offer they hold; their
+    /// change is published),
     /// drivers silent past the driver retention and rides ended longer ago
     /// than the ride retention are removed. At most [`SWEEP_BATCH`] of each.
     async fn sweep(&self, now: DateTime<Utc>) -> Result<Swept>;

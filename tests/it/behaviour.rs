@@ -10,29 +10,9 @@ use futures_util::future::join_all;
 use serde_json::json;
 
 use crate::common::{
-    error_code_of, eventually, id_of, north_of, Protocol, StoreKind, TestApp, DRIVER, RIDER,
+    error_code_of, eventually, for_each_store, id_of, north_of, Protocol, StoreKind, TestApp,
+    DRIVER, RIDER,
 };
-
-macro_rules! for_each_store {
-    ($($scenario:ident),* $(,)?) => {
-        mod memory {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(crate::common::StoreKind::Memory).await
-                }
-            )*
-        }
-        mod redis {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $scenario() {
-                    super::$scenario(crate::common::StoreKind::Redis).await
-                }
-            )*
-        }
-    };
-}
 
 for_each_store!(
     no_driver_means_the_request_expires_on_time,
@@ -1091,7 +1071,47 @@ async fn both_stores_word_each_refusal_the_same() {
                 ]}),
             )
             .await;
-        let refused = &batch["updateLocations"]["refused"][0];
+        let refused = batch["updateLocations"]["refused"][0].clone();
+        // The trip's steps and the offers.
+        async fn op(app: &TestApp, name: &str, ride: &str) -> serde_json::Value {
+            app.gql(
+                &format!("mutation($id: ID!) {{ {name}(rideId: $id) {{ id }} }}"),
+                json!({"id": ride}),
+            )
+            .await
+        }
+        let waiting = id_of(&app.request_driver("w", north_of(RIDER, 50.0)).await);
+        for name in ["driverArrived", "startTrip", "acceptOffer", "declineOffer"] {
+            note(
+                &format!("{name} searching"),
+                op(&app, name, &waiting).await,
+                Some(&waiting),
+            );
+        }
+        app.update_location("e", DRIVER).await;
+        let trip = id_of(&app.request_driver("t", RIDER).await);
+        app.ride_reaches(&trip, "DRIVER_FOUND").await;
+        op(&app, "driverArrived", &trip).await;
+        op(&app, "startTrip", &trip).await;
+        note("cancel in progress", app.cancel(&trip).await, Some(&trip));
+        let offers = TestApp::spawn(store, |c| c.offer_timeout = Duration::from_millis(200)).await;
+        offers.update_location("f", DRIVER).await;
+        let offered = id_of(&offers.request_driver("o", RIDER).await);
+        eventually("the offer to time out", || async {
+            let ride = offers
+                .data(
+                    "query($id: ID!) { ride(id: $id) { lastOfferEnd } }",
+                    json!({"id": offered}),
+                )
+                .await;
+            (ride["ride"]["lastOfferEnd"] == "TIMED_OUT").then_some(())
+        })
+        .await;
+        note(
+            "accept timed out",
+            op(&offers, "acceptOffer", &offered).await,
+            Some(&offered),
+        );
         out.push((
             format!("batch jump: {}", refused["code"]),
             refused["message"].as_str().unwrap_or_default().to_owned(),

@@ -12,6 +12,8 @@ mod common;
 mod faults;
 mod fuzz;
 mod live;
+mod offers;
+mod offers_shared;
 mod recovery;
 mod rest;
 mod schema;

@@ -1,5 +1,6 @@
 //! The assigned driver of a ride, for its rider: its position at every
-//! move, from DRIVER_FOUND until the ride ends.
+//! move, from DRIVER_FOUND (through ARRIVED and IN_PROGRESS) until the ride
+//! ends.
 
 use std::sync::Arc;
 
@@ -43,7 +44,7 @@ pub(in crate::dispatch) async fn driver_of_ride(
                 None => return,
             }
         }
-        let (RideStatus::DriverFound, Some(driver_id)) = (ride.status, ride.driver_id.clone()) else {
+        let Some(driver_id) = ride.driver_id.clone().filter(|_| ride.status.has_driver()) else {
             return;
         };
         // Subscribe before reading, so no move falls between the two.

@@ -1,6 +1,7 @@
 //! Live streams: one ride's status for its rider ([`ride`]), the assigned
-//! driver's position for a rider ([`driver`]), and everything moving in an
-//! area for a dashboard ([`area`]).
+//! driver's position for a rider ([`driver`]), a driver's own feed for its
+//! app ([`feed`]), and everything moving in an area for a dashboard
+//! ([`area`]).
 //!
 //! Both read the event hub's broadcast channels, which are bounded: a
 //! subscriber that falls behind never slows a publisher. It is told instead
@@ -12,12 +13,15 @@
 
 mod area;
 mod driver;
+mod feed;
 mod ride;
 
 use std::sync::Arc;
 
 pub(super) use area::area;
 pub(super) use driver::driver_of_ride;
+pub(super) use feed::driver_feed;
+pub use feed::FeedEvent;
 pub(super) use ride::ride_changes;
 
 use crate::domain::{AreaSnapshot, Driver, Ride};

@@ -6,9 +6,11 @@
 //! broadcast channel does not lose its stream: it re-reads the ride and goes
 //! on from there, and so does every subscriber when the hub says events may
 //! have been missed (the event subscription reconnected, or the store lost
-//! its data); a re-read that finds the same revision sends nothing. The
-//! stream ends after a terminal status, or with `NOT_FOUND` when the ride is
-//! gone: it never shows another ride under the same id.
+//! its data); a re-read that finds the same revision sends nothing. Changes
+//! that leave the status as it was (an offer made or ended) send nothing
+//! either: one event per status change. The stream ends after a terminal
+//! status, or with `NOT_FOUND` when the ride is gone: it never shows
+//! another ride under the same id.
 
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ pub(in crate::dispatch) async fn ride_changes(
     let id = id.clone();
     Ok(async_stream::stream! {
         let mut seen = snapshot.revision;
+        let mut status = snapshot.status;
         let mut done = snapshot.status.is_terminal();
         yield Ok(snapshot);
         while !done {
@@ -76,6 +79,10 @@ pub(in crate::dispatch) async fn ride_changes(
                 continue;
             }
             seen = ride.revision;
+            if ride.status == status {
+                continue;
+            }
+            status = ride.status;
             done = ride.status.is_terminal();
             yield Ok(ride);
         }
@@ -138,7 +145,10 @@ mod tests {
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let radius = RadiusKm::parse(1.0).unwrap_or_else(|e| panic!("{e}"));
-        let matched = match store.try_match(&ride.id, radius, now).await {
+        let matched = match store
+            .try_match(&ride.id, radius, Default::default(), now)
+            .await
+        {
             Ok(SearchOutcome::Matched(ride)) => ride,
             other => panic!("expected a match, got {other:?}"),
         };
@@ -158,7 +168,7 @@ mod tests {
             "re-read after the lag"
         );
         store
-            .complete_ride(&ride.id, now)
+            .advance_ride(&ride.id, crate::domain::Step::Complete, now)
             .await
             .unwrap_or_else(|e| panic!("{e}"));
         let last = changes

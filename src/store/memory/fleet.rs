@@ -5,8 +5,8 @@
 //!   straight-line distance is nearest by great-circle distance: a true
 //!   nearest-neighbour search that visits only the drivers it returns (plus
 //!   any silent ones it meets and retires on the way);
-//! - AVAILABLE drivers by last report, so the ones that fell silent are found
-//!   at the front, not by scanning;
+//! - AVAILABLE and OFFERED drivers by last report, so the ones that fell
+//!   silent are found at the front, not by scanning;
 //! - OFFLINE drivers by last report, so the ones past their retention are
 //!   found the same way.
 //!
@@ -27,13 +27,23 @@ pub(super) struct DriverRecord {
     pub location: Coordinates,
     pub updated_at: DateTime<Utc>,
     pub state: DriverState,
+    /// Offers in a row this driver let time out.
+    pub ignored: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum DriverState {
     Available,
+    Offered(RideId),
     Assigned(RideId),
     Offline,
+}
+
+impl DriverState {
+    /// On the market: reporting counts (a silent one is taken off).
+    fn on_market(&self) -> bool {
+        matches!(self, Self::Available | Self::Offered(_))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -75,8 +85,8 @@ pub(super) struct Fleet {
     drivers: HashMap<DriverId, DriverRecord>,
     /// Exactly the AVAILABLE drivers, by position.
     available: RTree<IndexedDriver>,
-    /// Exactly the AVAILABLE drivers, by last report.
-    available_by_time: BTreeSet<(DateTime<Utc>, DriverId)>,
+    /// Exactly the AVAILABLE and OFFERED drivers, by last report.
+    on_market_by_time: BTreeSet<(DateTime<Utc>, DriverId)>,
     /// Exactly the OFFLINE drivers, by last report.
     offline_by_time: BTreeSet<(DateTime<Utc>, DriverId)>,
 }
@@ -102,33 +112,31 @@ impl Fleet {
     }
 
     fn unindex(&mut self, id: &DriverId, record: &DriverRecord) {
-        match record.state {
-            DriverState::Available => {
-                self.available
-                    .remove(&IndexedDriver::new(id, record.location));
-                self.available_by_time
-                    .remove(&(record.updated_at, id.clone()));
-            }
-            DriverState::Offline => {
-                self.offline_by_time
-                    .remove(&(record.updated_at, id.clone()));
-            }
-            DriverState::Assigned(_) => {}
+        if record.state == DriverState::Available {
+            self.available
+                .remove(&IndexedDriver::new(id, record.location));
+        }
+        if record.state.on_market() {
+            self.on_market_by_time
+                .remove(&(record.updated_at, id.clone()));
+        }
+        if record.state == DriverState::Offline {
+            self.offline_by_time
+                .remove(&(record.updated_at, id.clone()));
         }
     }
 
     fn index(&mut self, id: &DriverId, record: &DriverRecord) {
-        match record.state {
-            DriverState::Available => {
-                self.available
-                    .insert(IndexedDriver::new(id, record.location));
-                self.available_by_time
-                    .insert((record.updated_at, id.clone()));
-            }
-            DriverState::Offline => {
-                self.offline_by_time.insert((record.updated_at, id.clone()));
-            }
-            DriverState::Assigned(_) => {}
+        if record.state == DriverState::Available {
+            self.available
+                .insert(IndexedDriver::new(id, record.location));
+        }
+        if record.state.on_market() {
+            self.on_market_by_time
+                .insert((record.updated_at, id.clone()));
+        }
+        if record.state == DriverState::Offline {
+            self.offline_by_time.insert((record.updated_at, id.clone()));
         }
     }
 
@@ -143,8 +151,17 @@ impl Fleet {
 
     /// Changes only a driver's state.
     pub fn set_state(&mut self, id: &DriverId, state: DriverState) -> Option<DriverRecord> {
+        self.change(id, |record| record.state = state)
+    }
+
+    /// Changes a driver's record in place (keeping the indexes exact).
+    pub fn change(
+        &mut self,
+        id: &DriverId,
+        how: impl FnOnce(&mut DriverRecord),
+    ) -> Option<DriverRecord> {
         let mut record = self.drivers.get(id)?.clone();
-        record.state = state;
+        how(&mut record);
         self.update(id, record.clone());
         Some(record)
     }
@@ -190,10 +207,10 @@ impl Fleet {
         (found, silent)
     }
 
-    /// AVAILABLE drivers whose last report is older than `cutoff`, oldest
-    /// first, at most `max`.
+    /// AVAILABLE and OFFERED drivers whose last report is older than
+    /// `cutoff`, oldest first, at most `max`.
     pub fn silent_before(&self, cutoff: DateTime<Utc>, max: usize) -> Vec<DriverId> {
-        self.available_by_time
+        self.on_market_by_time
             .iter()
             .take_while(|(at, _)| *at < cutoff)
             .take(max)
@@ -231,6 +248,7 @@ pub(super) fn view(
             (DriverStatus::Available, None)
         }
         DriverState::Available | DriverState::Offline => (DriverStatus::Offline, None),
+        DriverState::Offered(ride) => (DriverStatus::Offered, Some(ride.clone())),
         DriverState::Assigned(ride) => (DriverStatus::Assigned, Some(ride.clone())),
     };
     Driver {

@@ -22,7 +22,7 @@ use super::{EventHub, Retention};
 use crate::{
     domain::{
         check_plausible_move, Coordinates, Driver, DriverId, DriverStatus, LocationReport,
-        RadiusKm, Ride, RideId, RideStatus,
+        OfferEnd, OfferEndReason, RadiusKm, Ride, RideId, RideStatus, Step,
     },
     error::{Error, Result},
 };
@@ -140,32 +140,136 @@ impl MemoryStore {
                 }
                 check_plausible_move(rec.location, rec.updated_at, at, taken, max_speed_kmh)?;
                 match &rec.state {
-                    DriverState::Assigned(ride) => DriverState::Assigned(ride.clone()),
+                    DriverState::Assigned(_) | DriverState::Offered(_) => rec.state.clone(),
                     DriverState::Available | DriverState::Offline => DriverState::Available,
                 }
             }
             None => DriverState::Available,
         };
+        let ignored = inner.fleet.get(id).map_or(0, |rec| rec.ignored);
         let record = DriverRecord {
             location: at,
             updated_at: taken,
             state,
+            ignored,
         };
         inner.fleet.update(id, record.clone());
         self.announce(id, &record, now);
         Ok(Some(record))
     }
 
-    /// Takes drivers found silent off the market, and says so.
+    /// Takes drivers found silent off the market (declining an offer one
+    /// holds), and says so.
     fn retire_silent(&self, inner: &mut Inner, silent: Vec<DriverId>, now: DateTime<Utc>) -> usize {
         let mut count = 0;
         for id in silent {
-            if let Some(record) = inner.fleet.set_state(&id, DriverState::Offline) {
-                self.announce(&id, &record, now);
+            if self.take_off_market(inner, &id, now).is_some() {
                 count += 1;
             }
         }
         count
+    }
+
+    /// A driver on the market goes OFFLINE, declining an offer it holds;
+    /// returns its record then (`None` for an unknown driver).
+    fn take_off_market(
+        &self,
+        inner: &mut Inner,
+        id: &DriverId,
+        now: DateTime<Utc>,
+    ) -> Option<DriverRecord> {
+        let held = match &inner.fleet.get(id)?.state {
+            DriverState::Offered(ride) => inner
+                .rides
+                .get(ride)
+                .filter(|r| r.offer.as_ref().is_some_and(|o| o.driver == *id))
+                .cloned(),
+            _ => None,
+        };
+        if let Some(ride) = held {
+            self.end_offer(inner, &ride, OfferEndReason::Declined, 0, true, now);
+            return inner.fleet.get(id).cloned();
+        }
+        let record = inner.fleet.set_state(id, DriverState::Offline)?;
+        self.announce(id, &record, now);
+        Some(record)
+    }
+
+    /// Ends the ride's outstanding offer for `reason`: the ride's next
+    /// revision (stored, published), with the driver where the reason sends
+    /// it: ASSIGNED when accepted; otherwise back on the market, or OFFLINE
+    /// when `offline` is set, when it fell silent, or when it let
+    /// `ignore_limit` offers in a row time out. A driver who declined or
+    /// timed out is never offered the ride again.
+    fn end_offer(
+        &self,
+        inner: &mut Inner,
+        ride: &Ride,
+        reason: OfferEndReason,
+        ignore_limit: u32,
+        offline: bool,
+        now: DateTime<Utc>,
+    ) -> Arc<Ride> {
+        let Some(offer) = ride.offer.clone() else {
+            return Arc::new(ride.clone());
+        };
+        let fresh_since = self.fresh_since(now);
+        let holds = |state: &DriverState| *state == DriverState::Offered(ride.id.clone());
+        if inner
+            .fleet
+            .get(&offer.driver)
+            .is_some_and(|rec| holds(&rec.state))
+        {
+            let changed = inner.fleet.change(&offer.driver, |rec| {
+                let fresh = rec.updated_at >= fresh_since && !offline;
+                match reason {
+                    OfferEndReason::Accepted => {
+                        rec.ignored = 0;
+                        rec.state = DriverState::Assigned(ride.id.clone());
+                    }
+                    OfferEndReason::Declined | OfferEndReason::Withdrawn => {
+                        if reason == OfferEndReason::Declined {
+                            rec.ignored = 0;
+                        }
+                        rec.state = if fresh {
+                            DriverState::Available
+                        } else {
+                            DriverState::Offline
+                        };
+                    }
+                    OfferEndReason::TimedOut => {
+                        rec.ignored += 1;
+                        let ignoring = ignore_limit > 0 && rec.ignored >= ignore_limit;
+                        rec.state = if fresh && !ignoring {
+                            DriverState::Available
+                        } else {
+                            DriverState::Offline
+                        };
+                    }
+                }
+            });
+            if let Some(rec) = changed {
+                self.announce(&offer.driver, &rec, now);
+            }
+        }
+        if matches!(reason, OfferEndReason::Declined | OfferEndReason::TimedOut) {
+            inner.rides.declined_by(&ride.id, &offer.driver);
+        }
+        let mut next = ride.clone();
+        next.revision += 1;
+        next.offer = None;
+        next.offer_end = Some(OfferEnd {
+            driver: offer.driver.clone(),
+            reason,
+            revision: next.revision,
+        });
+        if reason == OfferEndReason::Accepted {
+            next.status = RideStatus::DriverFound;
+            next.driver_id = Some(offer.driver);
+            next.distance_km = Some(offer.distance_km);
+        }
+        crate::telemetry::offer_ended(reason);
+        self.transition(inner, next)
     }
 
     /// Up to `want` fresh AVAILABLE drivers near `center`, nearest first;
@@ -215,14 +319,17 @@ impl MemoryStore {
         ride
     }
 
-    /// The ride's next state: `status`, one revision on, ended at `now` when
-    /// that status is terminal.
+    /// The ride's next state: `status`, one revision on, stamped with `now`
+    /// as the time it arrived, started or ended.
     fn next(ride: &Ride, status: RideStatus, now: DateTime<Utc>) -> Ride {
         let mut next = ride.clone();
         next.status = status;
         next.revision += 1;
-        if status.is_terminal() {
-            next.ended_at = Some(now);
+        match status {
+            RideStatus::Arrived => next.arrived_at = Some(now),
+            RideStatus::InProgress => next.started_at = Some(now),
+            _ if status.is_terminal() => next.ended_at = Some(now),
+            _ => {}
         }
         next
     }
@@ -235,9 +342,11 @@ impl MemoryStore {
             .ok_or_else(|| Error::ride_not_found(id))
     }
 
-    /// Expires the ride when it is SEARCHING and due; returns it as it is then.
+    /// Expires the ride when it is SEARCHING and due (withdrawing its
+    /// offer); returns it as it is then.
     fn expire_if_due(&self, inner: &mut Inner, ride: Arc<Ride>, now: DateTime<Utc>) -> Arc<Ride> {
         if ride.status == RideStatus::Searching && now >= ride.expires_at {
+            let ride = self.end_offer(inner, &ride, OfferEndReason::Withdrawn, 0, false, now);
             let next = Self::next(&ride, RideStatus::Expired, now);
             self.transition(inner, next)
         } else {
@@ -245,16 +354,20 @@ impl MemoryStore {
         }
     }
 
-    /// Ends a ride (cancelled or completed), freeing its driver.
-    fn end_ride(
+    /// Moves a ride one step on (it applies: the caller checked), freeing
+    /// its driver when the ride ends and withdrawing its offer.
+    fn take_step(
         &self,
         inner: &mut Inner,
         ride: &Ride,
-        status: RideStatus,
+        step: Step,
         now: DateTime<Utc>,
     ) -> Arc<Ride> {
-        self.release_driver(inner, ride, now);
-        let next = Self::next(ride, status, now);
+        let ride = self.end_offer(inner, ride, OfferEndReason::Withdrawn, 0, false, now);
+        if step.to().is_terminal() {
+            self.release_driver(inner, &ride, now);
+        }
+        let next = Self::next(&ride, step.to(), now);
         self.transition(inner, next)
     }
 }

@@ -4,6 +4,8 @@
 //! by end time, so the ones past their retention are found at the front.
 //! Every change goes through [`Rides::put`], which keeps them exact.
 //! Idempotency keys are remembered with their expiry, swept the same way.
+//! The drivers who declined (or let time out) a searching ride's offer are
+//! kept while it searches, and forgotten when it stops.
 
 use std::{
     collections::{BTreeSet, HashMap, HashSet},
@@ -13,7 +15,10 @@ use std::{
 use chrono::{DateTime, Utc};
 use rstar::{primitives::GeomWithData, RTree};
 
-use crate::domain::{chord_for_km, Coordinates, IdempotencyKey, RadiusKm, Ride, RideId, RiderId};
+use crate::domain::{
+    chord_for_km, Coordinates, DriverId, IdempotencyKey, RadiusKm, Ride, RideId, RideStatus,
+    RiderId,
+};
 
 type ActiveRide = GeomWithData<[f64; 3], RideId>;
 
@@ -35,6 +40,8 @@ pub(super) struct Rides {
     /// Idempotency keys and the rides they made, until they expire.
     remembered: HashMap<Remembered, (RideId, DateTime<Utc>)>,
     remembered_by_expiry: BTreeSet<(DateTime<Utc>, Remembered)>,
+    /// Drivers never to be offered a searching ride again.
+    declined: HashMap<RideId, HashSet<DriverId>>,
 }
 
 impl Default for Rides {
@@ -48,6 +55,7 @@ impl Default for Rides {
             last: 0,
             remembered: HashMap::new(),
             remembered_by_expiry: BTreeSet::new(),
+            declined: HashMap::new(),
         }
     }
 }
@@ -96,6 +104,19 @@ impl Rides {
         self.remembered_by_expiry.insert((until, name));
     }
 
+    /// Notes that `driver` is not to be offered the ride again.
+    pub fn declined_by(&mut self, id: &RideId, driver: &DriverId) {
+        self.declined
+            .entry(id.clone())
+            .or_default()
+            .insert(driver.clone());
+    }
+
+    /// The drivers not to be offered the ride again.
+    pub fn declined(&self, id: &RideId) -> Option<&HashSet<DriverId>> {
+        self.declined.get(id)
+    }
+
     pub fn get(&self, id: &RideId) -> Option<&Arc<Ride>> {
         self.by_id.get(id)
     }
@@ -126,6 +147,9 @@ impl Rides {
                     }
                 }
             }
+        }
+        if ride.status != RideStatus::Searching {
+            self.declined.remove(&ride.id);
         }
         match ride.ended_at {
             Some(at) => {

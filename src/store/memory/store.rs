@@ -9,12 +9,13 @@ use chrono::{DateTime, Utc};
 use super::{chrono_duration, fleet::DriverState, MemoryStore};
 use crate::{
     domain::{
-        AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
-        ReportOutcome, Ride, RideId, RideStatus,
+        AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, Offer,
+        OfferEndReason, RadiusKm, ReportOutcome, Ride, RideId, RideStatus, Step,
     },
     error::{Error, Result},
     store::{
-        EventHub, NewRide, Requested, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
+        EventHub, NewRide, Offers, Requested, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT,
+        SWEEP_BATCH,
     },
 };
 
@@ -74,11 +75,9 @@ impl Store for MemoryStore {
         if let DriverState::Assigned(ride) = &rec.state {
             return Err(Error::driver_busy(id, ride.as_str()));
         }
-        let rec = inner
-            .fleet
-            .set_state(id, DriverState::Offline)
+        let rec = self
+            .take_off_market(inner, id, now)
             .ok_or_else(|| Error::internal("driver vanished"))?;
-        self.announce(id, &rec, now);
         Ok(self.view(id, &rec, now))
     }
 
@@ -146,12 +145,17 @@ impl Store for MemoryStore {
             id: inner.rides.next_id(),
             rider_id: new.rider.clone(),
             pickup: new.pickup,
+            dropoff: new.dropoff,
             status: RideStatus::Searching,
             driver_id: None,
             distance_km: None,
+            offer: None,
+            offer_end: None,
             searches: 0,
             created_at: now,
             expires_at: now + timeout,
+            arrived_at: None,
+            started_at: None,
             ended_at: None,
             revision: 1,
         };
@@ -173,10 +177,11 @@ impl Store for MemoryStore {
         let inner = &mut *guard;
         let available = self.nearest_fresh(inner, center, radius, SNAPSHOT_LIMIT, now);
         let rides = inner.rides.active_within(center, radius, SNAPSHOT_LIMIT);
-        let assigned = rides
-            .iter()
-            .filter(|r| r.status == RideStatus::DriverFound)
-            .filter_map(|r| r.driver_id.clone());
+        let assigned = rides.iter().flat_map(|r| {
+            let offered = r.offer.as_ref().map(|o| o.driver.clone());
+            let assigned = r.driver_id.clone().filter(|_| r.status.has_driver());
+            offered.into_iter().chain(assigned)
+        });
         let drivers = available
             .into_iter()
             .map(|(id, _)| id)
@@ -194,61 +199,107 @@ impl Store for MemoryStore {
         &self,
         id: &RideId,
         radius: RadiusKm,
+        offers: Offers,
         now: DateTime<Utc>,
     ) -> Result<SearchOutcome> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let ride = Self::ride_or_not_found(inner, id)?;
-        let ride = self.expire_if_due(inner, ride, now);
+        let mut ride = self.expire_if_due(inner, ride, now);
         if ride.status != RideStatus::Searching {
             return Ok(SearchOutcome::Ended(ride));
         }
+        if let Some(offer) = &ride.offer {
+            if now < offer.expires_at {
+                return Ok(SearchOutcome::Offered(ride));
+            }
+            ride = self.end_offer(
+                inner,
+                &ride,
+                OfferEndReason::TimedOut,
+                offers.ignore_limit,
+                false,
+                now,
+            );
+        }
         let mut next = (*ride).clone();
         next.searches += 1;
-        let Some((driver_id, km)) = self.nearest_fresh(inner, ride.pickup, radius, 1, now).pop()
-        else {
+        let declined = inner.rides.declined(id).cloned().unwrap_or_default();
+        let nearest = self
+            .nearest_fresh(inner, ride.pickup, radius, declined.len() + 1, now)
+            .into_iter()
+            .find(|(driver, _)| !declined.contains(driver));
+        let Some((driver_id, km)) = nearest else {
             let ride = Arc::new(next);
             inner.rides.put(ride.clone());
             return Ok(SearchOutcome::NoDriver(ride));
         };
-        if let Some(rec) = inner
-            .fleet
-            .set_state(&driver_id, DriverState::Assigned(id.clone()))
-        {
+        next.revision += 1;
+        let state = if offers.on() {
+            next.offer = Some(Offer {
+                driver: driver_id.clone(),
+                distance_km: km,
+                made_at: now,
+                expires_at: now + chrono_duration(offers.timeout),
+                revision: next.revision,
+            });
+            DriverState::Offered(id.clone())
+        } else {
+            next.status = RideStatus::DriverFound;
+            next.driver_id = Some(driver_id.clone());
+            next.distance_km = Some(km);
+            DriverState::Assigned(id.clone())
+        };
+        if let Some(rec) = inner.fleet.set_state(&driver_id, state) {
             self.announce(&driver_id, &rec, now);
         }
-        next.status = RideStatus::DriverFound;
-        next.driver_id = Some(driver_id);
-        next.distance_km = Some(km);
-        next.revision += 1;
-        Ok(SearchOutcome::Matched(self.transition(inner, next)))
+        let ride = self.transition(inner, next);
+        Ok(if offers.on() {
+            SearchOutcome::Offered(ride)
+        } else {
+            SearchOutcome::Matched(ride)
+        })
     }
 
-    async fn cancel_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+    async fn answer_offer(
+        &self,
+        id: &RideId,
+        driver: Option<&DriverId>,
+        accept: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Ride>> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let ride = Self::ride_or_not_found(inner, id)?;
         let ride = self.expire_if_due(inner, ride, now);
-        match ride.status {
-            RideStatus::Cancelled => Ok(ride),
-            RideStatus::Expired | RideStatus::Completed => {
-                Err(Error::cannot_cancel(id, ride.status))
-            }
-            RideStatus::Searching | RideStatus::DriverFound => {
-                Ok(self.end_ride(inner, &ride, RideStatus::Cancelled, now))
-            }
+        let offer = ride
+            .offer
+            .as_ref()
+            .filter(|o| driver.is_none_or(|d| *d == o.driver))
+            .ok_or_else(|| Error::no_offer(id, driver))?;
+        if now >= offer.expires_at {
+            return Err(Error::offer_timed_out(id));
         }
+        let reason = if accept {
+            OfferEndReason::Accepted
+        } else {
+            OfferEndReason::Declined
+        };
+        Ok(self.end_offer(inner, &ride, reason, 0, false, now))
     }
 
-    async fn complete_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+    async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let ride = Self::ride_or_not_found(inner, id)?;
         let ride = self.expire_if_due(inner, ride, now);
-        if ride.status != RideStatus::DriverFound {
-            return Err(Error::cannot_complete(id, ride.status));
+        if step == Step::Cancel && ride.status == RideStatus::Cancelled {
+            return Ok(ride);
         }
-        Ok(self.end_ride(inner, &ride, RideStatus::Completed, now))
+        if !step.applies_to(ride.status) {
+            return Err(Error::wrong_step(id, ride.status, step));
+        }
+        Ok(self.take_step(inner, &ride, step, now))
     }
 
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {

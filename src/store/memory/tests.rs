@@ -5,7 +5,7 @@ use chrono::TimeZone;
 
 use super::*;
 use crate::{
-    domain::{Limit, RiderId},
+    domain::{Limit, RiderId, Step},
     store::{NewRide, SearchOutcome, Store, Swept},
 };
 
@@ -86,7 +86,7 @@ async fn a_search_after_the_deadline_expires_instead_of_matching() {
         .await
         .unwrap();
     let outcome = store
-        .try_match(&ride.id, radius(5.0), t(240))
+        .try_match(&ride.id, radius(5.0), Default::default(), t(240))
         .await
         .unwrap();
     match outcome {
@@ -179,7 +179,10 @@ async fn ended_rides_and_silent_drivers_are_removed_after_their_retention() {
     });
     let ride = create(&store, at(0.0, 0.0), t(0), 240).await;
     let open = create(&store, at(0.0, 0.0), t(0), 240).await;
-    store.cancel_ride(&ride.id, t(10)).await.unwrap();
+    store
+        .advance_ride(&ride.id, Step::Cancel, t(10))
+        .await
+        .unwrap();
     store
         .update_location(&id("gone"), at(0.0, 0.0), t(0), 300.0)
         .await
@@ -209,7 +212,10 @@ async fn an_area_snapshot_holds_the_active_rides_in_it_only() {
     let store = MemoryStore::new(Duration::from_secs(60));
     let near = create(&store, at(0.0, 0.0), t(0), 240).await;
     let ended = create(&store, at(0.0, 0.001), t(0), 240).await;
-    store.cancel_ride(&ended.id, t(1)).await.unwrap();
+    store
+        .advance_ride(&ended.id, Step::Cancel, t(1))
+        .await
+        .unwrap();
     create(&store, at(1.0, 1.0), t(0), 240).await;
     let area = store
         .area_snapshot(at(0.0, 0.0), radius(5.0), t(2))
@@ -217,4 +223,91 @@ async fn an_area_snapshot_holds_the_active_rides_in_it_only() {
         .unwrap();
     let ids: Vec<&RideId> = area.rides.iter().map(|r| &r.id).collect();
     assert_eq!(ids, [&near.id]);
+}
+
+fn offers(secs: u64, ignore_limit: u32) -> crate::store::Offers {
+    crate::store::Offers {
+        timeout: Duration::from_secs(secs),
+        ignore_limit,
+    }
+}
+
+/// An answer at the offer's deadline or after it is refused and changes
+/// nothing; the next search times the offer out and offers the next driver,
+/// never the one who let it time out.
+#[tokio::test]
+async fn an_answer_on_the_deadline_is_refused_and_the_next_search_moves_on() {
+    let store = MemoryStore::new(Duration::from_secs(600));
+    for (driver, lat) in [("near", 0.001), ("far", 0.002)] {
+        store
+            .update_location(&id(driver), at(lat, 0.0), t(0), 0.0)
+            .await
+            .unwrap();
+    }
+    let ride = create(&store, at(0.0, 0.0), t(0), 240).await;
+    let offered = match store
+        .try_match(&ride.id, radius(5.0), offers(15, 3), t(1))
+        .await
+        .unwrap()
+    {
+        SearchOutcome::Offered(ride) => ride,
+        other => panic!("expected an offer, got {other:?}"),
+    };
+    assert_eq!(offered.offer.as_ref().unwrap().driver, id("near"));
+    assert_eq!(offered.offer.as_ref().unwrap().expires_at, t(16));
+    // Just before the deadline the search waits; on it, answers are late.
+    assert!(matches!(
+        store
+            .try_match(&ride.id, radius(5.0), offers(15, 3), t(15))
+            .await
+            .unwrap(),
+        SearchOutcome::Offered(_)
+    ));
+    let late = store
+        .answer_offer(&ride.id, Some(&id("near")), true, t(16))
+        .await;
+    assert!(matches!(late, Err(Error::Conflict(_))), "{late:?}");
+    assert_eq!(
+        store.ride(&ride.id).await.unwrap().unwrap(),
+        offered,
+        "nothing changed"
+    );
+    // Another driver's answer is no answer.
+    let other = store
+        .answer_offer(&ride.id, Some(&id("far")), true, t(2))
+        .await;
+    assert!(matches!(other, Err(Error::Conflict(_))), "{other:?}");
+
+    let next = match store
+        .try_match(&ride.id, radius(5.0), offers(15, 3), t(16))
+        .await
+        .unwrap()
+    {
+        SearchOutcome::Offered(ride) => ride,
+        other => panic!("expected the next offer, got {other:?}"),
+    };
+    assert_eq!(next.offer.as_ref().unwrap().driver, id("far"));
+    let end = next.offer_end.as_ref().unwrap();
+    assert_eq!(
+        (end.driver.as_str(), end.reason),
+        ("near", OfferEndReason::TimedOut)
+    );
+    let near = store.driver(&id("near"), t(16)).await.unwrap().unwrap();
+    assert_eq!(near.status, DriverStatus::Available);
+    // `far` declines: nobody is left but the one who timed out.
+    store
+        .answer_offer(&ride.id, None, false, t(17))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .try_match(&ride.id, radius(5.0), offers(15, 3), t(17))
+            .await
+            .unwrap(),
+        SearchOutcome::NoDriver(_)
+    ));
+    // The ride's expiry withdraws nothing (no offer); its end forgets who declined.
+    let expired = store.expire_ride(&ride.id, t(240)).await.unwrap();
+    assert_eq!(expired.status, RideStatus::Expired);
+    assert!(store.lock().rides.declined(&ride.id).is_none());
 }

@@ -8,7 +8,10 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::duration_ms;
 use crate::{
-    domain::{Coordinates, Driver, DriverId, DriverStatus, Ride, RideId, RideStatus, RiderId},
+    domain::{
+        Coordinates, Driver, DriverId, DriverStatus, Offer, OfferEnd, OfferEndReason, Ride, RideId,
+        RideStatus, RiderId,
+    },
     error::{Error, Result},
 };
 
@@ -54,11 +57,10 @@ pub(crate) fn driver_from_fields(
     };
     let fresh = updated
         .is_some_and(|t| now.signed_duration_since(t).num_milliseconds() <= duration_ms(ttl));
+    let ride = || fields.get("ride").map(|r| RideId::parse(r)).transpose();
     let (status, ride_id) = match fields.get("state").map(String::as_str) {
-        Some("ASSIGNED") => (
-            DriverStatus::Assigned,
-            fields.get("ride").map(|r| RideId::parse(r)).transpose()?,
-        ),
+        Some("ASSIGNED") => (DriverStatus::Assigned, ride()?),
+        Some("OFFERED") => (DriverStatus::Offered, ride()?),
         Some("AVAILABLE") if fresh => (DriverStatus::Available, None),
         _ => (DriverStatus::Offline, None),
     };
@@ -84,18 +86,47 @@ pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
             .parse()
             .map_err(|_| Error::internal(format!("corrupt {name} in Redis")))
     };
+    let time = |name: &str| f.get(name).map(|t| parse_time(t)).transpose();
+    let dropoff = match (f.get("dropoff_lat"), f.get("dropoff_lng")) {
+        (Some(lat), Some(lng)) => Some(Coordinates::parse(parse_f64(lat)?, parse_f64(lng)?)?),
+        _ => None,
+    };
+    let offer = match f.get("offer_driver") {
+        Some(driver) => Some(Offer {
+            driver: DriverId::parse(driver)?,
+            distance_km: parse_f64(get("offer_km")?)?,
+            made_at: parse_time(get("offer_at")?)?,
+            expires_at: parse_time(get("offer_expires")?)?,
+            revision: int("offer_rev")?,
+        }),
+        None => None,
+    };
+    let offer_end = match f.get("end_driver") {
+        Some(driver) => Some(OfferEnd {
+            driver: DriverId::parse(driver)?,
+            reason: OfferEndReason::from_stored(get("end_reason")?)
+                .ok_or_else(|| Error::internal("corrupt offer end in Redis"))?,
+            revision: int("end_rev")?,
+        }),
+        None => None,
+    };
     Ok(Ride {
         id: RideId::parse(get("id")?)?,
         rider_id: RiderId::parse(get("rider")?)?,
         pickup: Coordinates::parse(parse_f64(get("lat")?)?, parse_f64(get("lng")?)?)?,
+        dropoff,
         status: RideStatus::from_stored(get("status")?)
             .ok_or_else(|| Error::internal("corrupt ride status in Redis"))?,
         driver_id: f.get("driver").map(|d| DriverId::parse(d)).transpose()?,
         distance_km: f.get("distance").map(|d| parse_f64(d)).transpose()?,
+        offer,
+        offer_end,
         searches: u32::try_from(int("searches")?).unwrap_or(u32::MAX),
         created_at: parse_time(get("created")?)?,
         expires_at: parse_time(get("expires")?)?,
-        ended_at: f.get("ended").map(|t| parse_time(t)).transpose()?,
+        arrived_at: time("arrived")?,
+        started_at: time("started")?,
+        ended_at: time("ended")?,
         revision: int("revision")?,
     })
 }

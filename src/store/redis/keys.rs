@@ -7,10 +7,11 @@
 //! | key                          | type | holds |
 //! |------------------------------|------|-------|
 //! | `{P}:drivers:available`      | GEO  | AVAILABLE drivers' positions |
-//! | `{P}:drivers:seen`           | ZSET | AVAILABLE driver → last report (ms); the sweep takes silent ones OFFLINE from its front |
+//! | `{P}:drivers:seen`           | ZSET | AVAILABLE or OFFERED driver → last report (ms); the sweep takes silent ones OFFLINE from its front |
 //! | `{P}:drivers:offline`        | ZSET | OFFLINE driver → last report (ms); the sweep removes those past the driver retention |
-//! | `{P}:driver:<id>`            | HASH | `lat lng updated state [ride]` |
-//! | `{P}:ride:<n>`               | HASH | `id rider lat lng status driver distance searches created expires ended revision owner`; expires after the ride retention once ended |
+//! | `{P}:driver:<id>`            | HASH | `lat lng updated state [ride] [ignored]`; `ride` while OFFERED or ASSIGNED |
+//! | `{P}:ride:<n>`               | HASH | `id rider lat lng [dropoff_lat dropoff_lng] status [driver distance] searches created expires [arrived started ended] revision owner`, the outstanding offer `[offer_driver offer_km offer_at offer_expires offer_rev]` and the last one ended `[end_driver end_reason end_rev]`; expires after the ride retention once ended |
+//! | `{P}:declined:<ride>`        | SET  | drivers never to be offered a searching ride again; gone when it stops searching |
 //! | `{P}:rides:ids`              | HASH | `epoch` (random, made with the counter) and `n` (the last ride number): ride ids are `<epoch>.<n>`; lost together, so an id is never handed out twice |
 //! | `{P}:rider:<id>:active`      | SET  | the rider's rides that have not ended (for the per-rider limit) |
 //! | `{P}:idem:<rider>:<key>`     | STR  | the ride an idempotency key made; expires after the request timeout |
@@ -90,6 +91,12 @@ impl Keys {
     /// `<rider>:active`.
     pub fn rider_prefix(&self) -> String {
         self.key("rider:")
+    }
+
+    /// Prefix of the sets of drivers who declined a ride; the scripts
+    /// append the ride id.
+    pub fn declined_prefix(&self) -> String {
+        self.key("declined:")
     }
 
     /// Prefix of the idempotency keys; the scripts append `<rider>:<key>`.

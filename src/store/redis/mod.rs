@@ -46,7 +46,7 @@ use tracing::warn;
 
 use super::{EventHub, Retention, Store};
 use crate::{
-    domain::{Driver, DriverId, RadiusKm, Ride, RideId, RideStatus},
+    domain::{Driver, DriverId, OfferEndReason, RadiusKm, Ride, RideId},
     error::{Error, Result},
 };
 use fields::split_reply;
@@ -217,7 +217,8 @@ impl RedisStore {
             .arg(duration_ms(self.settings.retention.rides))
             .arg(duration_ms(self.settings.retention.drivers))
             .arg(k.rider_prefix())
-            .arg(k.idempotency_prefix());
+            .arg(k.idempotency_prefix())
+            .arg(k.declined_prefix());
         inv
     }
 
@@ -240,11 +241,15 @@ impl RedisStore {
         }
     }
 
-    /// Splits a script's reply, learning the server's clock from it.
+    /// Splits a script's reply, learning the server's clock from it and
+    /// counting the offers it ended.
     fn fields(&self, reply: Vec<String>) -> Result<(String, HashMap<String, String>)> {
         let (tag, fields) = split_reply(reply)?;
         if let Some(now) = fields.get("_now") {
             self.learn_clock(now);
+        }
+        if let Some(ended) = fields.get("_ended") {
+            count_offers_ended(ended);
         }
         Ok((tag, fields))
     }
@@ -269,22 +274,6 @@ impl RedisStore {
             return Err(Error::ride_not_found(id));
         }
         Ok((tag, Arc::new(ride_from_fields(&fields)?)))
-    }
-
-    /// Runs a script that ends a ride (cancel, complete); its CONFLICT
-    /// reply becomes `refusal`.
-    async fn end_ride(
-        &self,
-        script: &Script,
-        id: &RideId,
-        now: DateTime<Utc>,
-        refusal: fn(&RideId, RideStatus) -> Error,
-    ) -> Result<Arc<Ride>> {
-        let (tag, ride) = self.ride_script(script, id, now, &[]).await?;
-        if tag == "CONFLICT" {
-            return Err(refusal(id, ride.status));
-        }
-        Ok(ride)
     }
 
     fn driver_from_fields(
@@ -347,6 +336,14 @@ impl RedisStore {
             .map(|(fields, id)| self.driver_from_fields(id, fields, now))
             .collect()
     }
+}
+
+/// Counts the offers a script ended (`ACCEPTED,TIMED_OUT`, …).
+pub(super) fn count_offers_ended(reasons: &str) {
+    reasons
+        .split(',')
+        .filter_map(OfferEndReason::from_stored)
+        .for_each(crate::telemetry::offer_ended);
 }
 
 /// A name unique to this process's life: host-independent, random enough.

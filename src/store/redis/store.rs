@@ -18,11 +18,12 @@ use super::{
 use crate::{
     domain::{
         AreaSnapshot, Coordinates, Driver, DriverId, DriverStatus, Limit, LocationReport,
-        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RideStatus, JITTER_KM,
+        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, Step, JITTER_KM,
     },
     error::{Error, Result},
     store::{
-        EventHub, NewRide, Requested, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
+        EventHub, NewRide, Offers, Requested, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT,
+        SWEEP_BATCH,
     },
 };
 
@@ -173,7 +174,9 @@ impl Store for RedisStore {
                     .map(|k| k.as_str())
                     .unwrap_or(""),
             )
-            .arg(new.max_active);
+            .arg(new.max_active)
+            .arg(new.dropoff.map(|d| d.lng().to_string()).unwrap_or_default())
+            .arg(new.dropoff.map(|d| d.lat().to_string()).unwrap_or_default());
         let reply = self.run(inv).await?;
         if reply.first().map(String::as_str) == Some("ACTIVE") {
             let ride = reply
@@ -229,12 +232,11 @@ impl Store for RedisStore {
             .chunks_exact(5)
             .map(|row| DriverId::parse(&row[0]))
             .collect::<Result<Vec<_>>>()?;
-        ids.extend(
-            rides
-                .iter()
-                .filter(|r| r.status == RideStatus::DriverFound)
-                .filter_map(|r| r.driver_id.clone()),
-        );
+        ids.extend(rides.iter().flat_map(|r| {
+            let offered = r.offer.as_ref().map(|o| o.driver.clone());
+            let assigned = r.driver_id.clone().filter(|_| r.status.has_driver());
+            offered.into_iter().chain(assigned)
+        }));
         let drivers = self.drivers_by_id(&ids, now).await?;
         Ok(AreaSnapshot { drivers, rides })
     }
@@ -253,6 +255,7 @@ impl Store for RedisStore {
         &self,
         id: &RideId,
         radius: RadiusKm,
+        offers: Offers,
         now: DateTime<Utc>,
     ) -> Result<SearchOutcome> {
         let (tag, ride) = self
@@ -260,25 +263,56 @@ impl Store for RedisStore {
                 &self.scripts.try_match,
                 id,
                 now,
-                &[radius.km().to_string(), self.instance.clone()],
+                &[
+                    radius.km().to_string(),
+                    self.instance.clone(),
+                    duration_ms(offers.timeout).to_string(),
+                    offers.ignore_limit.to_string(),
+                ],
             )
             .await?;
         Ok(match tag.as_str() {
             "MATCHED" => SearchOutcome::Matched(ride),
+            "OFFERED" => SearchOutcome::Offered(ride),
             "NO_DRIVER" => SearchOutcome::NoDriver(ride),
             "ELSEWHERE" => SearchOutcome::Elsewhere(ride),
             _ => SearchOutcome::Ended(ride),
         })
     }
 
-    async fn cancel_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
-        self.end_ride(&self.scripts.cancel_ride, id, now, Error::cannot_cancel)
-            .await
+    async fn answer_offer(
+        &self,
+        id: &RideId,
+        driver: Option<&DriverId>,
+        accept: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Ride>> {
+        let answer = [
+            driver.map(|d| d.to_string()).unwrap_or_default(),
+            if accept { "1" } else { "0" }.to_owned(),
+        ];
+        let (tag, ride) = self
+            .ride_script(&self.scripts.answer_offer, id, now, &answer)
+            .await?;
+        match tag.as_str() {
+            "NO_OFFER" => Err(Error::no_offer(id, driver)),
+            "TIMED_OUT" => Err(Error::offer_timed_out(id)),
+            _ => Ok(ride),
+        }
     }
 
-    async fn complete_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
-        self.end_ride(&self.scripts.complete_ride, id, now, Error::cannot_complete)
-            .await
+    async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+        let args: Vec<String> = std::iter::once(step.to())
+            .chain(step.from().iter().copied())
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        let (tag, ride) = self
+            .ride_script(&self.scripts.advance, id, now, &args)
+            .await?;
+        if tag == "CONFLICT" {
+            return Err(Error::wrong_step(id, ride.status, step));
+        }
+        Ok(ride)
     }
 
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
@@ -336,6 +370,9 @@ impl Store for RedisStore {
         let mut inv = self.invocation(&self.scripts.sweep, "", now);
         inv.arg(SWEEP_BATCH);
         let counts = self.run(inv).await?;
+        if let Some(ended) = counts.get(2) {
+            super::count_offers_ended(ended);
+        }
         let count = |i: usize| counts.get(i).and_then(|n| n.parse().ok()).unwrap_or(0);
         Ok(Swept {
             went_offline: count(0),

@@ -20,6 +20,30 @@ pub use ws::{Protocol, Subscription};
 
 pub use test_support::{eventually, within, PATIENCE};
 
+/// Makes one test per store from each scenario (`async fn(StoreKind)`),
+/// so the in-memory and the Redis store are held to the same behaviour.
+macro_rules! for_each_store {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(crate::common::StoreKind::Memory).await
+                }
+            )*
+        }
+        mod redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(crate::common::StoreKind::Redis).await
+                }
+            )*
+        }
+    };
+}
+pub(crate) use for_each_store;
+
 /// Which store a test runs against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -408,6 +432,22 @@ impl Client {
             }
         })
         .await
+    }
+
+    /// Waits until a ride has one of `statuses`; returns it then.
+    pub async fn ride_reaches_any(&self, id: &str, statuses: &[&str]) -> Value {
+        let mut sub = self.watch_ride(Protocol::TransportWs, id).await;
+        loop {
+            match sub.next_event().await {
+                ws::Event::Next(payload) => {
+                    let ride = payload["data"]["rideStatus"].clone();
+                    if statuses.iter().any(|s| ride["status"] == *s) {
+                        return ride;
+                    }
+                }
+                other => panic!("ride {id} ended without reaching {statuses:?}: {other:?}"),
+            }
+        }
     }
 
     /// Waits until the ride's search task has searched at least once (a

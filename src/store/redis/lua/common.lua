@@ -13,6 +13,7 @@
 --   ARGV[7] (unused)            ARGV[8] driver TTL (ms)   ARGV[9] match radius (km)
 --   ARGV[10] ride retention (ms)  ARGV[11] driver retention (ms)
 --   ARGV[12] rider set prefix   ARGV[13] idempotency key prefix
+--   ARGV[14] declined-drivers set prefix
 --   then the script's own arguments: arg(1), arg(2), ...
 -- The time every decision is taken on is the server's own (TIME), never the
 -- calling instance's: deadlines, expiry, leases and the driver TTL are
@@ -27,13 +28,13 @@ local DRIVER_PREFIX, RIDE_PREFIX, OWNED_PREFIX = ARGV[1], ARGV[2], ARGV[3]
 local CH_EVENTS, CH_WAKE, CH_DRIVERS = ARGV[4], ARGV[5], ARGV[6]
 local TTL, MATCH_RADIUS = tonumber(ARGV[8]), tonumber(ARGV[9])
 local RIDE_RETENTION, DRIVER_RETENTION = tonumber(ARGV[10]), tonumber(ARGV[11])
-local RIDER_PREFIX, IDEM_PREFIX = ARGV[12], ARGV[13]
+local RIDER_PREFIX, IDEM_PREFIX, DECLINED_PREFIX = ARGV[12], ARGV[13], ARGV[14]
 local NOW
 do
   local t = redis.call('TIME')
   NOW = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local ARG0 = 13
+local ARG0 = 14
 -- The script's own i-th argument.
 local function arg(i) return ARGV[ARG0 + i] end
 
@@ -45,13 +46,21 @@ local function distance_km(lng1, lat1, lng2, lat2)
   return 2 * 6372.797560856 * math.asin(math.min(1, math.sqrt(a)))
 end
 
--- {tag, field1, value1, ..., '_now', now}: what the Rust side parses (the
--- server's time rides along, so instances learn the shared clock).
+-- How each offer this call ended ended, for the metrics.
+local ENDED = {}
+
+-- {tag, field1, value1, ..., '_now', now[, '_ended', reasons]}: what the
+-- Rust side parses (the server's time rides along, so instances learn the
+-- shared clock; so do the offers this call ended, so they are counted).
 local function reply(tag, key)
   local flat = redis.call('HGETALL', key)
   table.insert(flat, 1, tag)
   table.insert(flat, '_now')
   table.insert(flat, tostring(NOW))
+  if #ENDED > 0 then
+    table.insert(flat, '_ended')
+    table.insert(flat, table.concat(ENDED, ','))
+  end
   return flat
 end
 
@@ -70,6 +79,8 @@ end
 local function set_status(key, status)
   redis.call('HSET', key, 'status', status)
   redis.call('HINCRBY', key, 'revision', 1)
+  if status == 'ARRIVED' then redis.call('HSET', key, 'arrived', NOW) end
+  if status == 'IN_PROGRESS' then redis.call('HSET', key, 'started', NOW) end
   if status == 'CANCELLED' or status == 'EXPIRED' or status == 'COMPLETED' then
     local r = redis.call('HMGET', key, 'id', 'rider')
     redis.call('HSET', key, 'ended', NOW)
@@ -92,24 +103,13 @@ local function publish_driver(id)
   redis.call('PUBLISH', CH_DRIVERS, cjson.encode(driver))
 end
 
--- The ride leaves the indexes of searching rides.
+-- The ride leaves the indexes of searching rides (and forgets who declined it).
 local function end_search(key, id)
   redis.call('ZREM', K_SEARCHING, id)
   redis.call('ZREM', K_PICKUPS, id)
+  redis.call('DEL', DECLINED_PREFIX .. id)
   local owner = redis.call('HGET', key, 'owner')
   if owner then redis.call('SREM', OWNED_PREFIX .. owner, id) end
-end
-
--- Expires a SEARCHING ride whose deadline has passed; returns its status.
-local function expire_if_due(key, id)
-  local r = redis.call('HMGET', key, 'status', 'expires')
-  if r[1] == 'SEARCHING' and NOW >= tonumber(r[2]) then
-    set_status(key, 'EXPIRED')
-    end_search(key, id)
-    publish_ride(key)
-    return 'EXPIRED'
-  end
-  return r[1]
 end
 
 -- Tells every instance about an available driver, but only when a
@@ -130,11 +130,86 @@ local function off_market(id)
   redis.call('ZREM', K_SEEN, id)
 end
 
--- An AVAILABLE driver leaves the market OFFLINE: kept (by last report)
--- until its retention runs out, and live maps are told.
+-- Ends the ride's outstanding offer for `reason` (ACCEPTED, DECLINED,
+-- TIMED_OUT, WITHDRAWN), as one revision of the ride, published. The
+-- driver: ASSIGNED when accepted; otherwise back on the market, or OFFLINE
+-- when `offline` is set, when it fell silent, or when it let `ignore_limit`
+-- offers in a row time out. A driver who declined or timed out is never
+-- offered the ride again.
+local function end_offer(key, id, reason, ignore_limit, offline)
+  local o = redis.call('HMGET', key, 'offer_driver', 'offer_km', 'expires')
+  local driver = o[1]
+  if not driver then return end
+  local dkey = DRIVER_PREFIX .. driver
+  local d = redis.call('HMGET', dkey, 'state', 'ride', 'lng', 'lat', 'updated')
+  if d[1] == 'OFFERED' and d[2] == id then
+    if reason == 'ACCEPTED' then
+      redis.call('HSET', dkey, 'state', 'ASSIGNED', 'ignored', 0)
+      redis.call('ZREM', K_SEEN, driver)
+    else
+      if reason == 'DECLINED' then redis.call('HSET', dkey, 'ignored', 0) end
+      if reason == 'TIMED_OUT' then
+        local n = redis.call('HINCRBY', dkey, 'ignored', 1)
+        if ignore_limit > 0 and n >= ignore_limit then offline = true end
+      end
+      redis.call('HDEL', dkey, 'ride')
+      if offline or NOW - tonumber(d[5]) > TTL then
+        redis.call('HSET', dkey, 'state', 'OFFLINE')
+        redis.call('ZREM', K_SEEN, driver)
+        redis.call('ZADD', K_OFFLINE, d[5], driver)
+      else
+        redis.call('HSET', dkey, 'state', 'AVAILABLE')
+        redis.call('GEOADD', K_AVAILABLE, d[3], d[4], driver)
+        wake_near(d[3], d[4])
+      end
+    end
+    publish_driver(driver)
+  end
+  if reason == 'DECLINED' or reason == 'TIMED_OUT' then
+    local declined = DECLINED_PREFIX .. id
+    redis.call('SADD', declined, driver)
+    redis.call('PEXPIREAT', declined, tonumber(o[3]) + 60000)
+  end
+  local rev = redis.call('HINCRBY', key, 'revision', 1)
+  redis.call('HDEL', key, 'offer_driver', 'offer_km', 'offer_at', 'offer_expires', 'offer_rev')
+  redis.call('HSET', key, 'end_driver', driver, 'end_reason', reason, 'end_rev', rev)
+  if reason == 'ACCEPTED' then
+    redis.call('HSET', key, 'status', 'DRIVER_FOUND', 'driver', driver, 'distance', o[2])
+    end_search(key, id)
+  end
+  table.insert(ENDED, reason)
+  publish_ride(key)
+end
+
+-- Expires a SEARCHING ride whose deadline has passed (withdrawing its
+-- offer); returns its status.
+local function expire_if_due(key, id)
+  local r = redis.call('HMGET', key, 'status', 'expires')
+  if r[1] == 'SEARCHING' and NOW >= tonumber(r[2]) then
+    end_offer(key, id, 'WITHDRAWN', 0, false)
+    set_status(key, 'EXPIRED')
+    end_search(key, id)
+    publish_ride(key)
+    return 'EXPIRED'
+  end
+  return r[1]
+end
+
+-- A driver on the market (AVAILABLE or OFFERED) leaves it OFFLINE,
+-- declining an offer it holds: kept (by last report) until its retention
+-- runs out, and live maps are told.
 local function go_offline(id)
-  off_market(id)
   local key = DRIVER_PREFIX .. id
+  local d = redis.call('HMGET', key, 'state', 'ride')
+  if d[1] == 'OFFERED' and d[2] then
+    local rkey = RIDE_PREFIX .. d[2]
+    if redis.call('HGET', rkey, 'offer_driver') == id then
+      end_offer(rkey, d[2], 'DECLINED', 0, true)
+      return
+    end
+  end
+  off_market(id)
+  redis.call('HDEL', key, 'ride')
   redis.call('HSET', key, 'state', 'OFFLINE')
   redis.call('ZADD', K_OFFLINE, redis.call('HGET', key, 'updated'), id)
   publish_driver(id)
@@ -220,6 +295,9 @@ local function apply_report(id, lng, lat, taken, max_kmh, jitter)
   end
   if state == 'ASSIGNED' then
     redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken)
+  elseif state == 'OFFERED' then
+    redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken)
+    redis.call('ZADD', K_SEEN, taken, id)
   else
     if state == 'OFFLINE' then redis.call('ZREM', K_OFFLINE, id) end
     redis.call('HSET', key, 'lng', lng, 'lat', lat, 'updated', taken, 'state', 'AVAILABLE')

@@ -1,7 +1,8 @@
 -- A rider asks for a driver. arg(1) rider, arg(2) lng, arg(3) lat,
 -- arg(4) timeout (ms), arg(5) the instance that will search, arg(6) a fresh
 -- epoch (used only if the store has none), arg(7) idempotency key ('' for
--- none), arg(8) most rides the rider may have that have not ended (0: any).
+-- none), arg(8) most rides the rider may have that have not ended (0: any),
+-- arg(9), arg(10) the dropoff's lng and lat ('' for none).
 -- Ride ids are <epoch>.<n>: the epoch and the counter live in one hash, so
 -- a store that lost its data loses both and starts a new epoch: no id is
 -- ever handed out twice. Replies EXISTING (the key's ride), ACTIVE with one
@@ -31,6 +32,7 @@ local expires = NOW + timeout
 redis.call('HSET', key, 'id', id, 'rider', rider, 'lng', lng, 'lat', lat,
   'status', 'SEARCHING', 'searches', 0, 'created', NOW, 'expires', expires,
   'revision', 1, 'owner', owner)
+if arg(9) ~= '' then redis.call('HSET', key, 'dropoff_lng', arg(9), 'dropoff_lat', arg(10)) end
 redis.call('ZADD', K_SEARCHING, expires, id)
 redis.call('GEOADD', K_PICKUPS, lng, lat, id)
 redis.call('GEOADD', K_ACTIVE, lng, lat, id)

@@ -1,7 +1,9 @@
 -- Housekeeping, bounded by arg(1) of each kind, from the indexes' fronts:
--- AVAILABLE drivers silent past the TTL go OFFLINE (published once each);
+-- AVAILABLE and OFFERED drivers silent past the TTL go OFFLINE (published
+-- once each; an offer held is declined);
 -- OFFLINE drivers silent past the driver retention are removed. (Ended
--- rides need nothing: their hashes expire.) Returns {went offline, removed}.
+-- rides need nothing: their hashes expire.) Returns {went offline, removed,
+-- the offers this ended, comma-separated}.
 local max = tonumber(arg(1))
 local offline = prune_silent(max)
 local removed = 0
@@ -14,4 +16,4 @@ for _, id in ipairs(redis.call('ZRANGEBYSCORE', K_OFFLINE, '-inf', cutoff, 'LIMI
   end
   redis.call('ZREM', K_OFFLINE, id)
 end
-return {offline, removed}
+return {offline, removed, table.concat(ENDED, ',')}
