@@ -20,6 +20,24 @@
 //! # }
 //! ```
 //!
+//! A driver app follows its own feed and answers what it is offered:
+//!
+//! ```no_run
+//! # async fn demo(client: tracking_client::Client) -> Result<(), tracking_client::Error> {
+//! use tracking_client::FeedKind;
+//!
+//! let mut feed = client.driver_feed("driver-7").await?;
+//! while let Some(event) = feed.next().await? {
+//!     if event.kind == FeedKind::Offer {
+//!         if let Some(ride) = &event.ride {
+//!             client.accept_offer(&ride.id).await?;
+//!         }
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Everything the typed methods do is available raw too: [`Client::execute`]
 //! for any document over HTTP, [`Client::subscribe`] for any subscription,
 //! with the answers as JSON.
@@ -33,7 +51,7 @@ mod ws;
 pub use error::{Error, GraphQLError, Result};
 pub use http::Client;
 pub use types::{
-    Driver, DriverStatus, FleetEvent, FleetEventKind, Location, LocationBatch, NearbyDriver,
-    Report, Ride, RideStatus,
+    Driver, DriverStatus, FeedEvent, FeedKind, FleetEvent, FleetEventKind, Location, LocationBatch,
+    NearbyDriver, Offer, OfferEndReason, Report, Ride, RideStatus,
 };
 pub use ws::{Event, Protocol, Socket, Subscription, Updates};

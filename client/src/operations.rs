@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::{
     types::fields::{DRIVER, RIDE},
-    Client, Driver, LocationBatch, NearbyDriver, Report, Result, Ride,
+    Client, Driver, Location, LocationBatch, NearbyDriver, Report, Result, Ride,
 };
 
 impl Client {
@@ -43,6 +43,21 @@ impl Client {
         self.request_driver_once(rider, lat, lng, None).await
     }
 
+    /// Asks for a driver near a pickup, saying where the rider is going.
+    pub async fn request_driver_to(
+        &self,
+        rider: &str,
+        pickup: Location,
+        dropoff: Location,
+    ) -> Result<Ride> {
+        self.field(
+            "requestDriver",
+            &format!("mutation($r: ID!, $lat: Float!, $lng: Float!, $to: LocationInput) {{ requestDriver(riderId: $r, lat: $lat, lng: $lng, dropoff: $to) {{ {RIDE} }} }}"),
+            json!({"r": rider, "lat": pickup.lat, "lng": pickup.lng, "to": dropoff}),
+        )
+        .await
+    }
+
     /// Asks for a driver, with an idempotency key: a retry with the same key
     /// returns the same ride.
     pub async fn request_driver_once(
@@ -68,6 +83,26 @@ impl Client {
     /// Completes a ride (`completeRide`).
     pub async fn complete_ride(&self, ride: &str) -> Result<Ride> {
         self.ride_change("completeRide", ride).await
+    }
+
+    /// Accepts the ride's offer (`acceptOffer`).
+    pub async fn accept_offer(&self, ride: &str) -> Result<Ride> {
+        self.ride_change("acceptOffer", ride).await
+    }
+
+    /// Declines the ride's offer (`declineOffer`).
+    pub async fn decline_offer(&self, ride: &str) -> Result<Ride> {
+        self.ride_change("declineOffer", ride).await
+    }
+
+    /// The driver waits at the pickup (`driverArrived`).
+    pub async fn driver_arrived(&self, ride: &str) -> Result<Ride> {
+        self.ride_change("driverArrived", ride).await
+    }
+
+    /// The rider is on board (`startTrip`).
+    pub async fn start_trip(&self, ride: &str) -> Result<Ride> {
+        self.ride_change("startTrip", ride).await
     }
 
     async fn ride_change(&self, operation: &str, ride: &str) -> Result<Ride> {

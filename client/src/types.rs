@@ -15,6 +15,7 @@ pub struct Location {
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DriverStatus {
     Available,
+    Offered,
     Assigned,
     Offline,
     /// A status this client does not know yet (a newer service).
@@ -28,6 +29,8 @@ pub enum DriverStatus {
 pub enum RideStatus {
     Searching,
     DriverFound,
+    Arrived,
+    InProgress,
     Cancelled,
     Expired,
     Completed,
@@ -62,12 +65,65 @@ pub struct Ride {
     pub rider_id: String,
     pub status: RideStatus,
     pub pickup: Location,
+    pub dropoff: Option<Location>,
     pub driver_id: Option<String>,
     pub driver: Option<Driver>,
     pub distance_km: Option<f64>,
     pub searches: u32,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    pub arrived_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The outstanding offer (shown to dispatchers and the driver offered).
+    pub offer: Option<Offer>,
+}
+
+/// A ride's outstanding offer to one driver.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Offer {
+    pub distance_km: f64,
+    pub offered_at: DateTime<Utc>,
+    /// After this, an answer is refused (`CONFLICT`).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How an offer ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OfferEndReason {
+    Accepted,
+    Declined,
+    TimedOut,
+    Withdrawn,
+    #[serde(other)]
+    Other,
+}
+
+/// What a `driverFeed` event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum FeedKind {
+    State,
+    Offer,
+    OfferEnded,
+    Ride,
+    #[serde(other)]
+    Other,
+}
+
+/// An event of a driver's own feed.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct FeedEvent {
+    pub kind: FeedKind,
+    pub driver: Driver,
+    /// STATE and OFFER: the offer held (its ride is `ride`).
+    pub offer: Option<Offer>,
+    /// The ride concerned (STATE: the ride assigned, or offered).
+    pub ride: Option<Ride>,
+    /// OFFER_ENDED: how.
+    pub reason: Option<OfferEndReason>,
 }
 
 /// A driver near a point.
@@ -121,5 +177,6 @@ pub struct FleetEvent {
 /// The selections the typed methods use, spelled once.
 pub(crate) mod fields {
     pub const DRIVER: &str = "id status location { lat lng } updatedAt rideId";
-    pub const RIDE: &str = "id riderId status pickup { lat lng } driverId driver { id status location { lat lng } updatedAt rideId } distanceKm searches createdAt expiresAt";
+    pub const RIDE: &str = "id riderId status pickup { lat lng } dropoff { lat lng } driverId driver { id status location { lat lng } updatedAt rideId } distanceKm searches createdAt expiresAt arrivedAt startedAt endedAt offer { distanceKm offeredAt expiresAt }";
+    pub const OFFER: &str = "distanceKm offeredAt expiresAt";
 }

@@ -14,8 +14,8 @@ use tokio_tungstenite::{
 };
 
 use crate::{
-    types::fields::{DRIVER, RIDE},
-    Client, Driver, Error, FleetEvent, GraphQLError, Result, Ride,
+    types::fields::{DRIVER, OFFER, RIDE},
+    Client, Driver, Error, FeedEvent, FleetEvent, GraphQLError, Result, Ride,
 };
 
 /// A WebSocket as [`Subscription::connect`] opens it.
@@ -100,6 +100,18 @@ impl Client {
         Ok(Updates::new(
             self.subscribe(&query, json!({"id": ride})).await?,
             "driverLocation",
+        ))
+    }
+
+    /// A driver's own feed (`driverFeed`): its state, then each offer, each
+    /// offer's end, each change of its ride.
+    pub async fn driver_feed(&self, driver: &str) -> Result<Updates<FeedEvent>> {
+        let query = format!(
+            "subscription($d: ID!) {{ driverFeed(driverId: $d) {{ kind reason driver {{ {DRIVER} }} offer {{ {OFFER} }} ride {{ {RIDE} }} }} }}"
+        );
+        Ok(Updates::new(
+            self.subscribe(&query, json!({"d": driver})).await?,
+            "driverFeed",
         ))
     }
 

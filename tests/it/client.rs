@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use tracking::auth::{mint, Role};
-use tracking_client::{Client, DriverStatus, Error, FleetEventKind, Protocol, Report, RideStatus};
+use tracking_client::{
+    Client, DriverStatus, Error, FeedKind, FleetEventKind, Location, OfferEndReason, Protocol,
+    Report, RideStatus,
+};
 
 use crate::common::{within, StoreKind, TestApp, DRIVER, PATIENCE, RIDER};
 
@@ -209,4 +212,80 @@ async fn the_typed_client_reads_refusals_batches_and_both_subprotocols() {
         Some("UNAUTHENTICATED"),
         "{answer:?}"
     );
+}
+
+#[tokio::test]
+async fn the_typed_client_serves_a_driver_app_with_offers_and_phases() {
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.jwt_secret = Some(SECRET.into());
+        c.offer_timeout = Duration::from_secs(30);
+    })
+    .await;
+    let driver = client_as(&app, "car-1", Role::Driver);
+    let rider = client_as(&app, "ana", Role::Rider);
+    driver
+        .update_location("car-1", DRIVER.0, DRIVER.1)
+        .await
+        .expect("a report");
+    let mut feed = driver.driver_feed("car-1").await.expect("driverFeed");
+    let state = next_event(&mut feed).await;
+    assert_eq!(state.kind, FeedKind::State);
+    assert_eq!(state.driver.status, DriverStatus::Available);
+
+    let to = Location {
+        lat: RIDER.0 + 0.02,
+        lng: RIDER.1,
+    };
+    let ride = rider
+        .request_driver_to(
+            "ana",
+            Location {
+                lat: RIDER.0,
+                lng: RIDER.1,
+            },
+            to,
+        )
+        .await
+        .expect("a ride");
+    assert_eq!(ride.dropoff, Some(to));
+    assert!(ride.offer.is_none(), "a rider never sees the offer");
+    let offer = next_event(&mut feed).await;
+    assert_eq!(offer.kind, FeedKind::Offer);
+    assert_eq!(offer.driver.status, DriverStatus::Offered);
+    assert!(offer.offer.is_some_and(|o| o.distance_km < 1.0));
+    let offered = offer.ride.expect("the ride offered");
+    assert_eq!(offered.id, ride.id);
+
+    let accepted = driver.accept_offer(&ride.id).await.expect("accepted");
+    assert_eq!(accepted.status, RideStatus::DriverFound);
+    let ended = next_event(&mut feed).await;
+    assert_eq!(
+        (ended.kind, ended.reason),
+        (FeedKind::OfferEnded, Some(OfferEndReason::Accepted))
+    );
+    assert_eq!(next_event(&mut feed).await.kind, FeedKind::Ride);
+    let declined = driver.decline_offer(&ride.id).await;
+    assert_eq!(
+        declined.as_ref().err().and_then(Error::code),
+        Some("CONFLICT")
+    );
+
+    for (step, status) in [
+        (driver.driver_arrived(&ride.id).await, RideStatus::Arrived),
+        (driver.start_trip(&ride.id).await, RideStatus::InProgress),
+        (driver.complete_ride(&ride.id).await, RideStatus::Completed),
+    ] {
+        assert_eq!(step.expect("a step").status, status);
+        let event = next_event(&mut feed).await;
+        assert_eq!(event.ride.map(|r| r.status), Some(status));
+    }
+}
+
+async fn next_event(
+    feed: &mut tracking_client::Updates<tracking_client::FeedEvent>,
+) -> tracking_client::FeedEvent {
+    within(PATIENCE, "a feed event", feed.next())
+        .await
+        .expect("an event")
+        .expect("the feed goes on")
 }

@@ -587,3 +587,56 @@ async fn the_fleet_shows_offers_and_phases(store: StoreKind) {
     }
     assert_eq!(seen, ["DRIVER_FOUND", "ARRIVED", "IN_PROGRESS"]);
 }
+
+/// The value of one series in `/metrics` text (0 when absent).
+fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Each outcome is counted, and answers are timed. (The recorder is shared
+/// by the whole test process: counts only ever grow, so this checks that
+/// each grew by at least what happened here.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offer_outcomes_are_counted_and_answers_timed() {
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.offer_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let outcome = |o: &str| format!("tracking_offers_total{{outcome=\"{o}\"}}");
+    let before = app.metrics().await;
+    app.update_location("d1", DRIVER).await;
+    let (mut d1, _) = feed(&app, "d1").await;
+    let accepted = id_of(&app.request_driver("a", RIDER).await);
+    expect_feed(&mut d1, "OFFER").await;
+    must(&app, "acceptOffer", &accepted).await;
+    expect_feed(&mut d1, "OFFER_ENDED").await;
+    expect_feed(&mut d1, "RIDE").await;
+    must(&app, "completeRide", &accepted).await;
+    expect_feed(&mut d1, "RIDE").await;
+    for (rider, then) in [
+        ("b", Some("declineOffer")),
+        ("c", Some("cancelRequest")),
+        ("d", None),
+    ] {
+        let ride = id_of(&app.request_driver(rider, RIDER).await);
+        expect_feed(&mut d1, "OFFER").await;
+        if let Some(operation) = then {
+            must(&app, operation, &ride).await;
+        }
+        expect_feed(&mut d1, "OFFER_ENDED").await;
+    }
+    let after = app.metrics().await;
+    for o in ["accepted", "declined", "withdrawn", "timed_out"] {
+        assert!(
+            series(&after, &outcome(o)) >= series(&before, &outcome(o)) + 1.0,
+            "{o} counted:\n{after}"
+        );
+    }
+    let answers = "tracking_offer_answer_seconds_count";
+    assert!(
+        series(&after, answers) >= series(&before, answers) + 2.0,
+        "{after}"
+    );
+}

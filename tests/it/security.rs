@@ -197,6 +197,159 @@ async fn each_role_may_do_only_its_own_operations() {
     }
 }
 
+/// The driver's side follows the table too: a driver answers only its own
+/// offers, moves only its own ride through its phases and follows only its
+/// own feed; a rider never learns who was offered its ride.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_may_answer_and_move_only_its_own_rides() {
+    let ride_op = |op: &str| format!("mutation($id: ID!) {{ {op}(rideId: $id) {{ id status }} }}");
+    let (accept, decline) = (ride_op("acceptOffer"), ride_op("declineOffer"));
+    let (arrived, start) = (ride_op("driverArrived"), ride_op("startTrip"));
+    // (operation, who, expected, with offers on)
+    let table: Vec<(&str, &str, &str, bool)> = vec![
+        (&accept, "driver:d1", "ok", true),
+        (&accept, "driver:d2", "CONFLICT", true),
+        (&accept, "rider:r1", "FORBIDDEN", true),
+        (&accept, "dispatcher:ops", "ok", true),
+        (&accept, "none", "UNAUTHENTICATED", true),
+        (&decline, "driver:d1", "ok", true),
+        (&decline, "driver:d2", "CONFLICT", true),
+        (&decline, "rider:r1", "FORBIDDEN", true),
+        (&decline, "dispatcher:ops", "ok", true),
+        (&decline, "none", "UNAUTHENTICATED", true),
+        (&arrived, "driver:d1", "ok", false),
+        (&arrived, "driver:d2", "FORBIDDEN", false),
+        (&arrived, "rider:r1", "FORBIDDEN", false),
+        (&arrived, "dispatcher:ops", "ok", false),
+        (&arrived, "none", "UNAUTHENTICATED", false),
+    ];
+    for (query, who, expected, offers) in table {
+        let (app, store) = secured(|c| {
+            if offers {
+                c.offer_timeout = Duration::from_secs(60);
+            }
+        })
+        .await;
+        let ops = app.as_user(&token("ops", Role::Dispatcher));
+        ops.update_location("d1", DRIVER).await;
+        ops.update_location("d2", north_of(RIDER, 20.0)).await;
+        let ride_id = id_of(&ops.request_driver("r1", RIDER).await);
+        if offers {
+            ops.searched(&ride_id).await;
+        } else {
+            ops.ride_reaches(&ride_id, "DRIVER_FOUND").await;
+        }
+        let before = world(&store);
+        let (_, body) = app
+            .gql_as(token_for(who).as_deref(), query, json!({"id": ride_id}))
+            .await;
+        assert_eq!(outcome(&body), expected, "{who} running {query}: {body}");
+        if expected == "ok" {
+            assert_ne!(world(&store), before, "{who} running {query} did nothing");
+        } else {
+            assert_eq!(
+                world(&store),
+                before,
+                "a refusal changed something: {who} running {query}"
+            );
+        }
+    }
+
+    // startTrip: only once arrived, by the same rule.
+    let (app, _) = secured(|_| {}).await;
+    let ride_id = fleet(&app).await;
+    let as_d1 = app.as_user(&token("d1", Role::Driver));
+    as_d1.gql(&arrived, json!({"id": ride_id})).await;
+    for (who, expected) in [
+        ("driver:d2", "FORBIDDEN"),
+        ("rider:r1", "FORBIDDEN"),
+        ("driver:d1", "ok"),
+    ] {
+        let (_, body) = app
+            .gql_as(token_for(who).as_deref(), &start, json!({"id": ride_id}))
+            .await;
+        assert_eq!(outcome(&body), expected, "{who} starting the trip: {body}");
+    }
+
+    // Who was offered a ride: the rider never learns it, the driver offered
+    // and dispatchers do; the driver offered may read the ride to decide.
+    let (app, _) = secured(|c| c.offer_timeout = Duration::from_secs(60)).await;
+    let ops = app.as_user(&token("ops", Role::Dispatcher));
+    ops.update_location("d1", DRIVER).await;
+    let ride_id = id_of(&ops.request_driver("r1", RIDER).await);
+    ops.searched(&ride_id).await;
+    let query = "query($id: ID!) { ride(id: $id) { status offer { driver { id } } } }";
+    for (who, sees) in [
+        ("rider:r1", false),
+        ("driver:d1", true),
+        ("dispatcher:ops", true),
+    ] {
+        let (_, body) = app
+            .gql_as(token_for(who).as_deref(), query, json!({"id": ride_id}))
+            .await;
+        assert_eq!(outcome(&body), "ok", "{who}: {body}");
+        let offer = &body["data"]["ride"]["offer"];
+        assert_eq!(!offer.is_null(), sees, "{who} sees the offer? {body}");
+    }
+    let (_, body) = app
+        .gql_as(
+            token_for("rider:r1").as_deref(),
+            "{ driver(id: \"d1\") { id } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        outcome(&body),
+        "FORBIDDEN",
+        "a rider cannot look up the driver offered"
+    );
+    ops.gql(&accept, json!({"id": ride_id})).await;
+    let (_, body) = app
+        .gql_as(
+            token_for("rider:r1").as_deref(),
+            "query($id: ID!) { ride(id: $id) { lastOfferEnd driver { id } } }",
+            json!({"id": ride_id}),
+        )
+        .await;
+    assert!(body["data"]["ride"]["lastOfferEnd"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["ride"]["driver"]["id"], "d1",
+        "once assigned, the rider sees its driver"
+    );
+
+    // driverFeed: a driver's own, or a dispatcher's.
+    let feed = "subscription($d: ID!) { driverFeed(driverId: $d) { kind } }";
+    for (who, expected) in [
+        ("driver:d1", "ok"),
+        ("dispatcher:ops", "ok"),
+        ("driver:d2", "FORBIDDEN"),
+        ("rider:r1", "FORBIDDEN"),
+        ("none", "UNAUTHENTICATED"),
+    ] {
+        let client = Client::new(app.addr, token_for(who));
+        for protocol in Protocol::ALL {
+            let mut sub = client.subscribe(protocol, feed, json!({"d": "d1"})).await;
+            let got = match sub.next_event().await {
+                Event::Next(payload) if payload.get("errors").is_none() => "ok".to_owned(),
+                Event::Next(payload) => error_code_of(&payload),
+                Event::Error(errors) => {
+                    let first = if errors.is_array() {
+                        errors[0].clone()
+                    } else {
+                        errors
+                    };
+                    first["extensions"]["code"]
+                        .as_str()
+                        .unwrap_or("no code")
+                        .to_owned()
+                }
+                other => panic!("{who} driverFeed: {other:?}"),
+            };
+            assert_eq!(got, expected, "{who} following d1's feed over {protocol:?}");
+        }
+    }
+}
+
 /// Once a ride has ended, its rider (and its driver) see who drove it, not
 /// where that driver goes next, nor its next ride; dispatchers see all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

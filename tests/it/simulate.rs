@@ -1,6 +1,6 @@
 //! The simulator drives a real service through its public API: drivers
-//! report, riders request, drivers are matched, drive to the pickup and
-//! complete their rides.
+//! report, riders request, drivers are offered rides (or assigned them),
+//! drive to the pickup, take the rider to the dropoff and complete.
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,8 +10,20 @@ use crate::common::{TestApp, RIDER};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_simulator_runs_a_city_where_rides_are_matched_and_completed() {
+    city(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_offers_drivers_accept_decline_and_ignore_and_still_complete_rides() {
+    let summary = city(Duration::from_millis(500)).await;
+    assert!(summary.accepted >= 1, "{summary:?}");
+    assert!(summary.declined + summary.ignored >= 1, "{summary:?}");
+}
+
+/// A simulated city on a service with `offer_timeout` (zero: no offers).
+async fn city(offer_timeout: Duration) -> tracking::simulate::Summary {
     let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
-    let app = TestApp::spawn_on(store.clone(), |_| {}).await;
+    let app = TestApp::spawn_on(store.clone(), |c| c.offer_timeout = offer_timeout).await;
     let args = SimulateArgs {
         url: app.url(""),
         token: None,
@@ -20,7 +32,10 @@ async fn the_simulator_runs_a_city_where_rides_are_matched_and_completed() {
         center: Coordinates::parse(RIDER.0, RIDER.1).expect("centre"),
         radius_km: 3.0,
         report_every: Duration::from_millis(100),
-        trip: Duration::from_millis(100),
+        boarding: Duration::from_millis(100),
+        accept_rate: 0.7,
+        answer_within: Duration::from_millis(200),
+        cancel_rate: 0.1,
         // Fast enough to reach any pickup within a second or two.
         speed_kmh: 10_000.0,
         duration: Some(Duration::from_secs(6)),
@@ -29,6 +44,7 @@ async fn the_simulator_runs_a_city_where_rides_are_matched_and_completed() {
         .await
         .expect("the simulation runs");
     assert_eq!(summary.errors, 0, "{summary:?}");
+    assert!(summary.cancelled >= 1, "riders cancelled: {summary:?}");
     assert!(
         summary.requests >= 30,
         "riders requested rides: {summary:?}"
@@ -46,6 +62,13 @@ async fn the_simulator_runs_a_city_where_rides_are_matched_and_completed() {
     // (A call cut off when the simulation stops may have landed uncounted.)
     assert!(status("COMPLETED") as u64 >= summary.completed, "{rides:?}");
     assert_eq!(status("EXPIRED"), 0);
+    // Completed rides went through every phase, to their dropoff.
+    for ride in rides.iter().filter(|r| r.status.as_str() == "COMPLETED") {
+        assert!(
+            ride.dropoff.is_some() && ride.arrived_at.is_some() && ride.started_at.is_some(),
+            "{ride:?}"
+        );
+    }
     let made = rides.len() as u64;
     assert!(
         made <= summary.requests && made + 1 >= summary.requests,
@@ -63,4 +86,5 @@ async fn the_simulator_runs_a_city_where_rides_are_matched_and_completed() {
         matches >= summary.completed as f64,
         "tracking_matches_total {matches}"
     );
+    summary
 }

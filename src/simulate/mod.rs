@@ -1,10 +1,18 @@
-//! `tracking simulate`: a city that moves, through the public GraphQL API.
+//! `tracking simulate`: a city that moves, through the public GraphQL API
+//! (with `tracking-client`, as any integration would).
 //!
-//! Drivers roam around a centre at city speeds and report every few seconds.
-//! A driver that finds itself ASSIGNED drives to the pickup, waits there for
-//! the length of a trip, and completes the ride. Riders request rides at
-//! random points at a steady rate. It is the demo (run the service, then
-//! this, then open the dashboard) and a load source for benchmarks.
+//! Drivers roam around a centre at city speeds and report every few seconds;
+//! each follows its own `driverFeed`. Offered a ride, a driver accepts
+//! (with probability `--accept-rate`) after a human pause, or declines, or
+//! ignores it; assigned, it drives to the pickup, says it arrived, waits for
+//! the rider to board, starts the trip, drives to the dropoff and completes
+//! the ride ([`driver`]). Riders request rides at random points with a
+//! dropoff, at a steady rate, and some cancel ([`riders`]). It works the
+//! same with offers off (drivers are assigned directly). It is the demo (run
+//! the service, then this, then open the dashboard) and a load source.
+
+mod driver;
+mod riders;
 
 use std::{
     sync::{
@@ -16,8 +24,7 @@ use std::{
 
 use rand::Rng;
 use serde_json::json;
-use tokio::time::{interval, sleep, Instant, MissedTickBehavior};
-use tracking_client::{Driver, DriverStatus};
+use tokio::time::{interval, sleep, Instant};
 
 use crate::domain::Coordinates;
 
@@ -45,9 +52,21 @@ pub struct SimulateArgs {
     /// How often each driver reports its position.
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
     pub report_every: Duration,
-    /// How long a driver spends at a pickup before completing the ride.
-    #[arg(long, default_value = "15s", value_parser = humantime::parse_duration)]
-    pub trip: Duration,
+    /// How long a driver waits at the pickup for its rider to board.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub boarding: Duration,
+    /// The share of offers drivers accept; of the rest, half are declined
+    /// and half ignored (left to time out).
+    #[arg(long, default_value_t = 0.85)]
+    pub accept_rate: f64,
+    /// Drivers answer an offer after a human pause of a fifth of this to
+    /// all of it (1–5 s by default).
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub answer_within: Duration,
+    /// The share of riders who cancel, at a random moment within twice
+    /// `--answer-within` of their request.
+    #[arg(long, default_value_t = 0.1)]
+    pub cancel_rate: f64,
     /// Driver speed, km/h.
     #[arg(long, default_value_t = 35.0)]
     pub speed_kmh: f64,
@@ -70,9 +89,18 @@ pub struct Summary {
     pub reports: u64,
     /// Rides requested.
     pub requests: u64,
+    /// Offers the drivers accepted, declined, and ignored.
+    pub accepted: u64,
+    pub declined: u64,
+    pub ignored: u64,
+    /// Rides their riders cancelled.
+    pub cancelled: u64,
     /// Rides the simulated drivers completed.
     pub completed: u64,
-    /// Calls that failed (transport errors or GraphQL errors).
+    /// Calls refused with `CONFLICT`: a race the city is full of (a rider
+    /// cancels as its driver arrives, an answer comes after the deadline).
+    pub conflicts: u64,
+    /// Calls that failed otherwise (transport errors, other refusals).
     pub errors: u64,
 }
 
@@ -80,8 +108,48 @@ pub struct Summary {
 struct Counters {
     reports: AtomicU64,
     requests: AtomicU64,
+    accepted: AtomicU64,
+    declined: AtomicU64,
+    ignored: AtomicU64,
+    cancelled: AtomicU64,
     completed: AtomicU64,
+    conflicts: AtomicU64,
     errors: AtomicU64,
+}
+
+impl Counters {
+    fn summary(&self) -> Summary {
+        let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        Summary {
+            reports: n(&self.reports),
+            requests: n(&self.requests),
+            accepted: n(&self.accepted),
+            declined: n(&self.declined),
+            ignored: n(&self.ignored),
+            cancelled: n(&self.cancelled),
+            completed: n(&self.completed),
+            conflicts: n(&self.conflicts),
+            errors: n(&self.errors),
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "reports {}  rides requested {}  offers accepted {} declined {} ignored {}  cancelled {}  completed {}  conflicts {}  errors {}",
+            self.reports,
+            self.requests,
+            self.accepted,
+            self.declined,
+            self.ignored,
+            self.cancelled,
+            self.completed,
+            self.conflicts,
+            self.errors
+        )
+    }
 }
 
 #[derive(Clone)]
@@ -93,10 +161,20 @@ struct Api {
 impl Api {
     /// Counts a failed call; the value of one that succeeded.
     fn counted<T>(&self, result: tracking_client::Result<T>) -> Option<T> {
-        if result.is_err() {
-            self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        match &result {
+            Err(e) if e.code() == Some("CONFLICT") => {
+                self.counters.conflicts.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(_) => {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(_) => {}
         }
         result.ok()
+    }
+
+    fn count(&self, counter: impl Fn(&Counters) -> &AtomicU64) {
+        counter(&self.counters).fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -118,87 +196,6 @@ fn random_point(center: Coordinates, radius_km: f64) -> Coordinates {
     let mut rng = rand::rng();
     let r = radius_km * rng.random::<f64>().sqrt();
     step(center, rng.random_range(0.0..std::f64::consts::TAU), r)
-}
-
-async fn drive(api: Api, args: SimulateArgs, index: usize) {
-    let id = format!("sim-{index}");
-    let mut at = random_point(args.center, args.radius_km);
-    let mut heading = rand::rng().random_range(0.0..std::f64::consts::TAU);
-    let km_per_report = args.speed_kmh * args.report_every.as_secs_f64() / 3600.0;
-    // Spread the first reports over one interval.
-    let spread = rand::rng().random::<f64>();
-    sleep(args.report_every.mul_f64(spread)).await;
-    let mut tick = interval(args.report_every);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut pickup: Option<(String, Coordinates)> = None;
-    loop {
-        tick.tick().await;
-        match &pickup {
-            Some((ride, target)) => {
-                if at.distance_km(target) <= km_per_report {
-                    at = *target;
-                    report(&api, &id, at).await;
-                    sleep(args.trip).await;
-                    let done = api.client.complete_ride(ride).await;
-                    if api.counted(done).is_some() {
-                        api.counters.completed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    pickup = None;
-                    continue;
-                }
-                at = step(at, heading_to(at, *target), km_per_report);
-            }
-            None => {
-                let turn = rand::rng().random_range(-0.5..0.5);
-                heading += turn;
-                if at.distance_km(&args.center) > args.radius_km {
-                    heading = heading_to(at, args.center);
-                }
-                at = step(at, heading, km_per_report);
-            }
-        }
-        let Some(driver) = report(&api, &id, at).await else {
-            continue;
-        };
-        if pickup.is_none() && driver.status == DriverStatus::Assigned {
-            if let Some(ride) = driver.ride_id {
-                let found = api.client.ride(&ride).await;
-                let target = api
-                    .counted(found)
-                    .flatten()
-                    .and_then(|ride| Coordinates::parse(ride.pickup.lat, ride.pickup.lng).ok());
-                if let Some(target) = target {
-                    pickup = Some((ride, target));
-                }
-            }
-        }
-    }
-}
-
-async fn report(api: &Api, id: &str, at: Coordinates) -> Option<Driver> {
-    api.counters.reports.fetch_add(1, Ordering::Relaxed);
-    let driver = api.client.update_location(id, at.lat(), at.lng()).await;
-    api.counted(driver)
-}
-
-async fn ride_requests(api: Api, args: SimulateArgs) {
-    if args.rides_per_minute <= 0.0 {
-        return std::future::pending().await;
-    }
-    let mut tick = interval(Duration::from_secs_f64(60.0 / args.rides_per_minute));
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut n = 0u64;
-    loop {
-        tick.tick().await;
-        n += 1;
-        let at = random_point(args.center, args.radius_km);
-        api.counters.requests.fetch_add(1, Ordering::Relaxed);
-        let ride = api
-            .client
-            .request_driver(&format!("sim-rider-{n}"), at.lat(), at.lng())
-            .await;
-        api.counted(ride);
-    }
 }
 
 /// Runs the simulation until `duration` passes or Ctrl-C.
@@ -230,9 +227,9 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
     );
     let mut tasks = tokio::task::JoinSet::new();
     for index in 0..args.drivers {
-        tasks.spawn(drive(api.clone(), args.clone(), index));
+        tasks.spawn(driver::drive(api.clone(), args.clone(), index));
     }
-    tasks.spawn(ride_requests(api.clone(), args.clone()));
+    tasks.spawn(riders::request_rides(api.clone(), args.clone()));
     let counters = api.counters.clone();
     let started = Instant::now();
     let stats = async {
@@ -241,12 +238,9 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         loop {
             every.tick().await;
             println!(
-                "{:>5}s  reports {}  rides requested {}  completed {}  errors {}",
+                "{:>5}s  {}",
                 started.elapsed().as_secs(),
-                counters.reports.load(Ordering::Relaxed),
-                counters.requests.load(Ordering::Relaxed),
-                counters.completed.load(Ordering::Relaxed),
-                counters.errors.load(Ordering::Relaxed),
+                counters.summary()
             );
         }
     };
@@ -263,15 +257,7 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         _ = stats => {}
     }
     tasks.shutdown().await;
-    let summary = Summary {
-        reports: counters.reports.load(Ordering::Relaxed),
-        requests: counters.requests.load(Ordering::Relaxed),
-        completed: counters.completed.load(Ordering::Relaxed),
-        errors: counters.errors.load(Ordering::Relaxed),
-    };
-    println!(
-        "done: reports {}  rides requested {}  completed {}  errors {}",
-        summary.reports, summary.requests, summary.completed, summary.errors,
-    );
+    let summary = counters.summary();
+    println!("done: {summary}");
     Ok(summary)
 }
