@@ -4,7 +4,8 @@
 // operation they want.
 
 export const RIDE_FIELDS =
-  'id riderId status createdAt expiresAt distanceKm pickup { lat lng } driver { id status location { lat lng } }';
+  'id riderId status createdAt expiresAt endedAt distanceKm pickup { lat lng } dropoff { lat lng } ' +
+  'driver { id status location { lat lng } } offer { expiresAt driver { id } } lastOfferEnd';
 export const DRIVER_FIELDS = 'id status rideId updatedAt location { lat lng }';
 
 export const FLEET = `subscription($lat: Float!, $lng: Float!, $r: Float!) {

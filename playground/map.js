@@ -79,8 +79,10 @@ export class MapView {
   }
 
   /// Draws the watched `area` (a circle of `radiusKm`), the `drivers` with
-  /// a location, and the pickups of the `rides` (active ones only), with a
-  /// line from each matched pickup to its driver.
+  /// a location, and the `rides` (active ones only): the pickup of each
+  /// ride not under way (a dashed line to a driver offered it, a line from
+  /// the driver on its way), and for a trip under way its dropoff, with a
+  /// line from the car.
   draw({ area, radiusKm, drivers, rides }) {
     const svg = this.svg;
     svg.textContent = '';
@@ -95,12 +97,18 @@ export class MapView {
     el('text', { class: 'label', x: 10, y: 14 }, g).textContent = `${scaleKm} km`;
 
     for (const ride of rides) {
+      const line = (from, to, cls) => {
+        const a = this.toScreen(from.lat, from.lng);
+        const b = this.toScreen(to.lat, to.lng);
+        el('line', { class: cls, x1: a.x, y1: a.y, x2: b.x, y2: b.y }, g);
+      };
+      const offered = ride.offer && ride.offer.driver && drivers.get(ride.offer.driver.id);
+      if (offered && offered.location) line(offered.location, ride.pickup, 'offer');
       const driver = ride.driver && drivers.get(ride.driver.id);
-      if (ride.status === 'DRIVER_FOUND' && driver && driver.location) {
-        const a = this.toScreen(driver.location.lat, driver.location.lng);
-        const b = this.toScreen(ride.pickup.lat, ride.pickup.lng);
-        el('line', { class: 'link', x1: a.x, y1: a.y, x2: b.x, y2: b.y }, g);
-      }
+      if (!driver || !driver.location) continue;
+      // On the way to the pickup; on the trip, to the dropoff.
+      if (ride.status === 'DRIVER_FOUND') line(driver.location, ride.pickup, 'link');
+      if (ride.status === 'IN_PROGRESS' && ride.dropoff) line(driver.location, ride.dropoff, 'trip');
     }
     for (const driver of drivers.values()) {
       if (!driver.location) continue;
@@ -109,6 +117,12 @@ export class MapView {
       el('title', {}, dot).textContent = `${driver.id} ${driver.status}`;
     }
     for (const ride of rides) {
+      if (ride.status === 'IN_PROGRESS' && ride.dropoff) {
+        const d = this.toScreen(ride.dropoff.lat, ride.dropoff.lng);
+        const flag = el('circle', { class: 'dropoff', cx: d.x, cy: d.y, r: 6, 'data-ride-id': ride.id }, g);
+        el('title', {}, flag).textContent = `dropoff of ride ${ride.id}`;
+        continue;
+      }
       const p = this.toScreen(ride.pickup.lat, ride.pickup.lng);
       const pin = el('rect', { class: `pickup ${ride.status}`, x: p.x - 6, y: p.y - 6, width: 12, height: 12, 'data-ride-id': ride.id }, g);
       el('title', {}, pin).textContent = `ride ${ride.id} ${ride.status}`;

@@ -2,11 +2,18 @@
 // matches it saw happen, for the counters. No DOM here.
 
 const MATCHES_KEPT = 500;
-const ACTIVE = new Set(['SEARCHING', 'DRIVER_FOUND']);
+const ACTIVE = new Set(['SEARCHING', 'DRIVER_FOUND', 'ARRIVED', 'IN_PROGRESS']);
+const STAGES = ['SEARCHING', 'DRIVER_FOUND', 'ARRIVED', 'IN_PROGRESS'];
 
 /// How far along a ride is: it only ever moves forward.
 function stage(status) {
-  return status === 'SEARCHING' ? 0 : status === 'DRIVER_FOUND' ? 1 : 2;
+  const i = STAGES.indexOf(status);
+  return i < 0 ? STAGES.length : i;
+}
+
+/// Whether a driver is assigned to the ride and the ride has not ended.
+export function hasDriver(ride) {
+  return ride.status === 'DRIVER_FOUND' || ride.status === 'ARRIVED' || ride.status === 'IN_PROGRESS';
 }
 
 export function isActive(ride) {
@@ -20,6 +27,8 @@ export class Fleet {
     this.rides = new Map();
     this.matches = [];
     this.expired = 0;
+    this.completed = 0;
+    this.offers = { ACCEPTED: 0, DECLINED: 0, TIMED_OUT: 0, WITHDRAWN: 0 };
   }
 
   /// Records a ride. `live`: the change happened now (an event), not before
@@ -34,6 +43,13 @@ export class Fleet {
       if (this.matches.length > MATCHES_KEPT) this.matches.shift();
     }
     if (live && ride.status === 'EXPIRED' && (!before || before.status !== 'EXPIRED')) this.expired += 1;
+    if (live && ride.status === 'COMPLETED' && (!before || before.status !== 'COMPLETED')) this.completed += 1;
+    // An offer seen before and gone now (or made to another driver) ended
+    // as `lastOfferEnd` says; each ride's events arrive in order.
+    const offered = (r) => r && r.offer && r.offer.driver ? r.offer.driver.id : null;
+    if (live && offered(before) && offered(before) !== offered(ride) && ride.lastOfferEnd in this.offers) {
+      this.offers[ride.lastOfferEnd] += 1;
+    }
     this.rides.set(ride.id, ride);
     if (ride.driver && ride.driver.location && !this.drivers.has(ride.driver.id)) {
       this.drivers.set(ride.driver.id, ride.driver);
@@ -53,7 +69,7 @@ export class Fleet {
     }
     for (const driver of event.drivers) {
       const inside = driver.location && this.geo.distanceKm(area, driver.location) <= radiusKm;
-      if (inside || driver.status === 'ASSIGNED') this.drivers.set(driver.id, driver);
+      if (inside || driver.status === 'ASSIGNED' || driver.status === 'OFFERED') this.drivers.set(driver.id, driver);
       else this.drivers.delete(driver.id);
     }
     for (const ride of event.rides) this.applyRide(ride, event.kind !== 'SNAPSHOT');
@@ -69,12 +85,17 @@ export class Fleet {
     const rides = [...this.rides.values()];
     const count = (list, value) => list.filter((x) => x.status === value).length;
     const waits = this.matches.map((m) => m.waitedMs).sort((a, b) => a - b);
+    const answered = this.offers.ACCEPTED + this.offers.DECLINED + this.offers.TIMED_OUT;
     return {
       available: count(drivers, 'AVAILABLE'),
+      offered: count(drivers, 'OFFERED'),
       assigned: count(drivers, 'ASSIGNED'),
       searching: count(rides, 'SEARCHING'),
-      matched: count(rides, 'DRIVER_FOUND'),
+      matched: rides.filter(hasDriver).length,
       expired: this.expired,
+      completed: this.completed,
+      offers: { ...this.offers },
+      acceptance: answered === 0 ? undefined : this.offers.ACCEPTED / answered,
       perMinute: this.matches.filter((m) => now - m.at < 60000).length,
       medianWaitMs: waits[Math.floor(waits.length / 2)],
     };

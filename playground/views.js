@@ -30,10 +30,16 @@ export function drawPanel(fleet, onCancel) {
   const now = Date.now();
   const c = fleet.counts(now);
   $('n-available').textContent = c.available;
+  $('n-offered').textContent = c.offered;
   $('n-assigned').textContent = c.assigned;
   $('n-searching').textContent = c.searching;
   $('n-matched').textContent = c.matched;
+  $('n-completed').textContent = c.completed;
   $('n-expired').textContent = c.expired;
+  $('n-accepted').textContent = c.offers.ACCEPTED;
+  $('n-declined').textContent = c.offers.DECLINED;
+  $('n-timed-out').textContent = c.offers.TIMED_OUT;
+  $('acceptance').textContent = c.acceptance === undefined ? '–' : `${Math.round(c.acceptance * 100)}%`;
   $('n-per-minute').textContent = c.perMinute;
   $('median-match').textContent =
     c.medianWaitMs === undefined ? '–' : c.medianWaitMs < 1000 ? `${c.medianWaitMs}ms` : age(c.medianWaitMs);
@@ -55,10 +61,18 @@ function rideRow(ride, now, onCancel) {
     const td = document.createElement('td');
     if (i === 1) td.className = 'status';
     td.textContent = text;
+    // An outstanding offer, with the seconds it has left.
+    if (i === 1 && ride.offer) {
+      const left = Math.max(0, Math.ceil((Date.parse(ride.offer.expiresAt) - now) / 1000));
+      const offer = document.createElement('span');
+      offer.className = 'offer';
+      offer.textContent = `offered to ${ride.offer.driver ? ride.offer.driver.id : '?'} · ${left}s`;
+      td.appendChild(offer);
+    }
     row.appendChild(td);
   });
   const td = document.createElement('td');
-  if (isActive(ride)) {
+  if (isActive(ride) && ride.status !== 'IN_PROGRESS') {
     const button = document.createElement('button');
     button.className = 'cancel';
     button.textContent = 'cancel';
@@ -121,10 +135,21 @@ export function riderView(app, id) {
     const ride = app.fleet.rides.get(id);
     if (!ride) return;
     $('rider-status').textContent = ride.status.replace('_', ' ');
+    $('rider-status').dataset.status = ride.status;
     const driver = ride.driver && app.fleet.drivers.get(ride.driver.id);
-    $('rider-driver').textContent = driver && driver.location
+    const away = driver && driver.location
       ? `driver ${driver.id}, ${app.map.geo.distanceKm(driver.location, ride.pickup).toFixed(2)} km away`
-      : ride.status === 'SEARCHING' ? 'looking for the nearest driver…' : '';
+      : 'a driver is on the way';
+    // What a rider's phone says.
+    $('rider-driver').textContent = {
+      SEARCHING: 'looking for a driver…',
+      DRIVER_FOUND: `driver on the way: ${away}`,
+      ARRIVED: 'your driver has arrived',
+      IN_PROGRESS: 'on the trip',
+      COMPLETED: 'done: thank you for riding',
+      CANCELLED: 'cancelled',
+      EXPIRED: 'no driver was found',
+    }[ride.status] || '';
   };
   app.socket.subscribe(RIDE_STATUS, { id }, {
     onNext(payload) {

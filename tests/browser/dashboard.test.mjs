@@ -68,9 +68,9 @@ function startProxy() {
   });
 }
 
-function startService() {
+function startService(extra = []) {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(binary, ['--listen', '127.0.0.1:0', '--search-interval', '60s'], {
+    const child = spawn(binary, ['--listen', '127.0.0.1:0', '--search-interval', '60s', ...extra], {
       env: serviceEnv(),
       stdio: ['ignore', 'pipe', 'inherit'],
     });
@@ -90,8 +90,8 @@ function startService() {
   });
 }
 
-async function gql(query, variables = {}) {
-  const response = await fetch(`${base}/graphql`, {
+async function gql(query, variables = {}, at = base) {
+  const response = await fetch(`${at}/graphql`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ query, variables }),
@@ -180,6 +180,63 @@ test('the rider view follows a car to the pickup', async () => {
   assert.match(await page.locator('#rider-driver').textContent(), /car, 0\.\d+ km away/);
   await page.screenshot({ path: resolve(shots, 'rider.png') });
   await page.close();
+});
+
+test('offers and the trip phases show on the map, in the list, the counters and the rider view', async () => {
+  const offering = await startService(['--offer-timeout', '30s']);
+  const at = offering.url;
+  const rideOp = (op, id) => gql(`mutation($id: ID!) { ${op}(rideId: $id) { status } }`, { id }, at);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+    const problems = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(`${at}/?lat=${CENTER.lat}&lng=${CENTER.lng}&zoom=14`);
+    await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
+    await gql('mutation { updateLocation(driverId: "cab", lat: -33.4469, lng: -70.6673) { id } }', {}, at);
+    await page.locator('circle.driver.AVAILABLE[data-driver-id="cab"]').waitFor({ timeout: WAIT });
+
+    const requested = await gql(
+      `mutation { requestDriver(riderId: "ana", lat: ${CENTER.lat}, lng: ${CENTER.lng}, dropoff: {lat: ${CENTER.lat - 0.01}, lng: ${CENTER.lng - 0.01}}) { id } }`,
+      {}, at,
+    );
+    const id = requested.requestDriver.id;
+    const rider = await browser.newPage({ viewport: { width: 1000, height: 700 } });
+    await rider.goto(`${at}/?ride=${id}`);
+    await rider.locator('#rider-driver', { hasText: 'looking for a driver' }).waitFor({ timeout: WAIT });
+
+    // Offered: the driver turns OFFERED, the row counts the offer down.
+    await page.locator('circle.driver.OFFERED[data-driver-id="cab"]').waitFor({ timeout: WAIT });
+    const row = page.locator(`#rides tr[data-ride-id="${id}"]`);
+    await row.locator('span.offer', { hasText: /offered to cab · \d+s/ }).waitFor({ timeout: WAIT });
+    await page.locator('line.offer').first().waitFor({ timeout: WAIT });
+
+    // Accepted, arrived, on the trip, done: each phase drawn and listed.
+    await rideOp('acceptOffer', id);
+    await page.locator(`#rides tr[data-ride-id="${id}"][data-status="DRIVER_FOUND"]`).waitFor({ timeout: WAIT });
+    await page.locator('circle.driver.ASSIGNED[data-driver-id="cab"]').waitFor({ timeout: WAIT });
+    await page.locator('line.link').first().waitFor({ timeout: WAIT });
+    await rider.locator('#rider-driver', { hasText: 'driver on the way' }).waitFor({ timeout: WAIT });
+    await rideOp('driverArrived', id);
+    await page.locator(`rect.pickup.ARRIVED[data-ride-id="${id}"]`).waitFor({ timeout: WAIT });
+    await rider.locator('#rider-driver', { hasText: 'your driver has arrived' }).waitFor({ timeout: WAIT });
+    await rideOp('startTrip', id);
+    await page.locator(`#rides tr[data-ride-id="${id}"][data-status="IN_PROGRESS"]`).waitFor({ timeout: WAIT });
+    await page.locator(`circle.dropoff[data-ride-id="${id}"]`).waitFor({ timeout: WAIT });
+    await page.locator('line.trip').first().waitFor({ timeout: WAIT });
+    await rider.locator('#rider-driver', { hasText: 'on the trip' }).waitFor({ timeout: WAIT });
+    await page.screenshot({ path: resolve(shots, 'dashboard-trip.png') });
+    await rideOp('completeRide', id);
+    await page.locator(`#rides tr[data-ride-id="${id}"][data-status="COMPLETED"]`).waitFor({ timeout: WAIT });
+    await rider.locator('#rider-driver', { hasText: 'done' }).waitFor({ timeout: WAIT });
+    await page.locator('#n-completed', { hasText: '1' }).waitFor({ timeout: WAIT });
+    assert.equal(await page.locator('#n-accepted').textContent(), '1');
+    assert.equal(await page.locator('#acceptance').textContent(), '100%');
+    assert.deepEqual(problems, [], 'no errors in the page');
+    await rider.close();
+    await page.close();
+  } finally {
+    offering.child.kill('SIGTERM');
+  }
 });
 
 test('the page shows the connection state and reconnects after the service restarts', async () => {
