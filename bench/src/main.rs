@@ -37,11 +37,12 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 8] = [
+const ALL: [&str; 9] = [
     "ingest",
     "ingest-batch",
     "search",
     "time-to-match",
+    "offers",
     "subscribers",
     "searching-load",
     "ws-oversized",
@@ -53,7 +54,8 @@ const ALL: [&str; 8] = [
 #[command(name = "tracking-bench")]
 struct Args {
     /// Scenarios to run (default: all): ingest, ingest-batch, search,
-    /// time-to-match, subscribers, searching-load, ws-oversized, soak.
+    /// time-to-match, offers (time-to-offer and accept-to-found),
+    /// subscribers, searching-load, ws-oversized, soak.
     scenarios: Vec<String>,
     /// Print the table only; leave BENCHMARKS.md as it is.
     #[arg(long)]
@@ -75,6 +77,7 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
         "ingest-batch" => ingest_batch::run(store, redis).await?,
         "search" => vec![search::run(store, redis).await?],
         "time-to-match" => vec![time_to_match::run(store, redis).await?],
+        "offers" => offers::run(store, redis).await?,
         "subscribers" => vec![subscribers::run(store, redis, subscribers).await?],
         "searching-load" => vec![searching_load::run(store, redis).await?],
         "soak" => vec![soak::run(store, redis, args.soak_minutes).await?],

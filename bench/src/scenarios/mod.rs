@@ -3,6 +3,7 @@
 
 pub mod ingest;
 pub mod ingest_batch;
+pub mod offers;
 pub mod search;
 pub mod searching_load;
 pub mod soak;

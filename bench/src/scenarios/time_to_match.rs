@@ -42,12 +42,17 @@ const SEED_RIDES: usize = 200;
 static SEED: OnceCell<String> = OnceCell::const_new();
 
 /// Rides on a grid 0.1° apart (about 11 km: more than twice the match radius).
-fn place(i: usize) -> (f64, f64) {
+pub fn place(i: usize) -> (f64, f64) {
     (-33.0 - (i / 32) as f64 * 0.1, -70.0 - (i % 32) as f64 * 0.1)
 }
 
+/// The seed model's figures (measured at the first call of the run).
+pub async fn seed_reference(redis: &Redis) -> Result<String> {
+    Ok(SEED.get_or_try_init(|| seed_model(redis)).await?.clone())
+}
+
 pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
-    let reference = SEED.get_or_try_init(|| seed_model(redis)).await?.clone();
+    let reference = seed_reference(redis).await?;
     let svc = service(
         store,
         redis,
