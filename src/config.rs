@@ -25,6 +25,26 @@ pub struct Config {
     #[arg(long, env = "TRACKING_REDIS_PREFIX", default_value = "tracking")]
     pub redis_prefix: String,
 
+    /// Keep the fleet in a Redis Cluster, reached through any of these
+    /// nodes (`host:port` or URLs, comma-separated; `rediss://` for TLS).
+    #[arg(long, env = "TRACKING_REDIS_CLUSTER", value_delimiter = ',', conflicts_with = "redis_url")]
+    pub redis_cluster: Vec<String>,
+
+    /// Trust this PEM CA bundle for `rediss://` (a private CA) instead of
+    /// the system's.
+    #[arg(long, env = "TRACKING_REDIS_CA")]
+    pub redis_ca: Option<PathBuf>,
+
+    /// The Redis password, for URLs that carry none (never logged).
+    #[arg(long, env = "TRACKING_REDIS_PASSWORD", hide_env_values = true)]
+    pub redis_password: Option<String>,
+
+    /// Service areas: a GeoJSON FeatureCollection of Polygons and
+    /// MultiPolygons, each with an `id` and optional rules (see the README).
+    /// Without it, one area covers the Earth.
+    #[arg(long, env = "TRACKING_AREAS")]
+    pub areas: Option<PathBuf>,
+
     /// A driver silent for this long is OFFLINE: never listed, never matched.
     #[arg(long, env = "TRACKING_DRIVER_TTL", default_value = "60s", value_parser = humantime::parse_duration)]
     pub driver_ttl: Duration,

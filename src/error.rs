@@ -49,6 +49,9 @@ pub enum Error {
     /// No such driver or ride.
     #[error("{0}")]
     NotFound(String),
+    /// A pickup outside every service area; nothing was created.
+    #[error("{0}")]
+    OutOfServiceArea(String),
     /// The operation does not fit the current state (e.g. completing a
     /// ride that was cancelled); nothing was changed.
     #[error("{0}")]
@@ -189,6 +192,15 @@ impl Error {
         ))
     }
 
+    /// A pickup no service area covers.
+    pub fn out_of_service_area(at: crate::domain::Coordinates) -> Self {
+        Self::OutOfServiceArea(format!(
+            "no service area covers {}, {}: no ride can start there",
+            at.lat(),
+            at.lng()
+        ))
+    }
+
     /// An ASSIGNED driver cannot leave the market.
     pub fn driver_busy(id: &DriverId, ride: &str) -> Self {
         Self::Conflict(format!(
@@ -208,6 +220,7 @@ impl Error {
         match self {
             Self::BadInput(_) => codes::BAD_USER_INPUT,
             Self::NotFound(_) => codes::NOT_FOUND,
+            Self::OutOfServiceArea(_) => codes::OUT_OF_SERVICE_AREA,
             Self::Conflict(_) | Self::ActiveRide { .. } => codes::CONFLICT,
             Self::Unauthenticated(_) => codes::UNAUTHENTICATED,
             Self::Forbidden(_) => codes::FORBIDDEN,
@@ -222,6 +235,7 @@ impl Error {
 pub mod codes {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const OUT_OF_SERVICE_AREA: &str = "OUT_OF_SERVICE_AREA";
     pub const CONFLICT: &str = "CONFLICT";
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     pub const FORBIDDEN: &str = "FORBIDDEN";
@@ -230,9 +244,10 @@ pub mod codes {
     pub const INTERNAL: &str = "INTERNAL";
 
     /// Every code, for the places that must only ever use these (metric labels).
-    pub const ALL: [&str; 8] = [
+    pub const ALL: [&str; 9] = [
         BAD_USER_INPUT,
         NOT_FOUND,
+        OUT_OF_SERVICE_AREA,
         CONFLICT,
         UNAUTHENTICATED,
         FORBIDDEN,

@@ -20,6 +20,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod open;
 pub mod simulate;
 pub mod store;
 pub mod telemetry;
@@ -34,11 +35,7 @@ use auth::Verifier;
 pub use config::Config;
 use dispatch::{Dispatcher, Settings};
 use domain::RadiusKm;
-use store::{
-    memory::MemoryStore,
-    redis::{RedisSettings, RedisStore},
-    Offers, Store,
-};
+use store::{Offers, Store};
 
 /// Connections the kernel queues before they are accepted; tokio's default
 /// of 128 is too small for bursts of thousands of subscribers.
@@ -84,8 +81,9 @@ impl Application {
     pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, StartError> {
         let settings = settings(&config)?;
         let verifier = verifier(&config, &listener).await?;
-        let store = open_store(&config, settings.match_radius).await?;
-        Self::assemble(config, listener, settings, verifier, store).await
+        let areas = Arc::new(open::read_areas(&config)?);
+        let store = open::open_store(&config, &areas, settings.match_radius).await?;
+        Self::assemble(config, listener, settings, verifier, store, areas).await
     }
 
     /// Builds the service around a store the caller made (tests use this to
@@ -97,7 +95,8 @@ impl Application {
     ) -> Result<Self, StartError> {
         let settings = settings(&config)?;
         let verifier = verifier(&config, &listener).await?;
-        Self::assemble(config, listener, settings, verifier, store).await
+        let areas = Arc::new(open::read_areas(&config)?);
+        Self::assemble(config, listener, settings, verifier, store, areas).await
     }
 
     async fn assemble(
@@ -106,11 +105,12 @@ impl Application {
         settings: Settings,
         verifier: Option<Verifier>,
         store: Arc<dyn Store>,
+        areas: Arc<domain::ServiceAreas>,
     ) -> Result<Self, StartError> {
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
         let metrics = telemetry::handle();
-        let dispatcher = Dispatcher::start(store, settings).await?;
+        let dispatcher = Dispatcher::start(store, settings, areas).await?;
         let schema = api::schema(
             dispatcher.clone(),
             api::Limits {
@@ -257,34 +257,6 @@ async fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Veri
         warn!("NO AUTHENTICATION: no JWT key configured, anyone who reaches this service may do anything");
     }
     Ok(verifier)
-}
-
-async fn open_store(config: &Config, match_radius: RadiusKm) -> Result<Arc<dyn Store>, StartError> {
-    let retention = store::Retention {
-        rides: config.ride_retention,
-        drivers: config.driver_retention,
-    };
-    let Some(url) = &config.redis_url else {
-        return Ok(Arc::new(
-            MemoryStore::new(config.driver_ttl).with_retention(retention),
-        ));
-    };
-    if config.instance_lease < std::time::Duration::from_millis(100) {
-        return Err(StartError::Config(
-            "--instance-lease must be at least 100ms".into(),
-        ));
-    }
-    let store = RedisStore::connect(RedisSettings {
-        url: url.clone(),
-        prefix: config.redis_prefix.clone(),
-        driver_ttl: config.driver_ttl,
-        match_radius,
-        lease: config.instance_lease,
-        retention,
-    })
-    .await?;
-    info!(prefix = %config.redis_prefix, "fleet kept in Redis");
-    Ok(Arc::new(store))
 }
 
 /// Binds with a deep accept backlog.

@@ -342,6 +342,13 @@ impl LocationBatch {
             match outcome {
                 ReportOutcome::Accepted => batch.accepted += 1,
                 ReportOutcome::Stale => batch.stale += 1,
+                // Resolved by the store of areas before it answers.
+                ReportOutcome::Elsewhere => batch.refused.push(RefusedUpdate {
+                    index: i32::try_from(index).unwrap_or(i32::MAX),
+                    driver_id: update.driver_id.clone(),
+                    code: "INTERNAL".to_owned(),
+                    message: "the report reached no area".to_owned(),
+                }),
                 ReportOutcome::Refused(error) => batch.refused.push(RefusedUpdate {
                     index: i32::try_from(index).unwrap_or(i32::MAX),
                     driver_id: update.driver_id.clone(),

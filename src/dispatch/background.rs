@@ -37,10 +37,10 @@ impl Dispatcher {
     /// Starts search tasks for the rides this instance takes over; returns
     /// how many were started.
     pub(super) async fn adopt_orphans(&self) -> Result<usize> {
-        let running = self.searching().len();
+        let running = self.searching().ids();
         let rides = self
             .store()
-            .adopt_orphans(self.store().now(), running)
+            .adopt_orphans(self.store().now(), &running)
             .await?;
         let started = rides
             .into_iter()
@@ -124,7 +124,7 @@ impl Dispatcher {
         self.inner
             .tasks
             .spawn(stop.run_until_cancelled_owned(async move {
-                let radius = this.settings().match_radius;
+                let radius = this.widest_match_radius();
                 loop {
                     tokio::select! {
                         at = available.recv() => match at {

@@ -29,8 +29,8 @@ use tracing::warn;
 use crate::{
     auth::{Caller, Role},
     domain::{
-        Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
-        ReportOutcome, Ride, RideId,
+        AreaId, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
+        ReportOutcome, Ride, RideId, ServiceAreas,
     },
     error::{Error, Result},
     store::{Offers, Store},
@@ -73,6 +73,8 @@ pub struct Dispatcher {
 struct Inner {
     store: Arc<dyn Store>,
     settings: Settings,
+    /// Where the service operates, with each area's own rules.
+    areas: Arc<ServiceAreas>,
     searching: SearchingRides,
     update_rate: rate::UpdateRate,
     tasks: TaskTracker,
@@ -83,11 +85,16 @@ impl Dispatcher {
     /// A dispatcher over `store`, running: it listens for drivers becoming
     /// available, takes over the searching rides nobody runs (on Redis:
     /// those of instances that died), and keeps doing so periodically.
-    pub async fn start(store: Arc<dyn Store>, settings: Settings) -> Result<Self> {
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        areas: Arc<ServiceAreas>,
+    ) -> Result<Self> {
         let dispatcher = Self {
             inner: Arc::new(Inner {
                 store,
                 settings,
+                areas,
                 searching: SearchingRides::default(),
                 update_rate: rate::UpdateRate::new(settings.max_update_rate),
                 tasks: TaskTracker::new(),
@@ -109,6 +116,52 @@ impl Dispatcher {
 
     pub fn settings(&self) -> Settings {
         self.inner.settings
+    }
+
+    /// The service's areas.
+    pub fn areas(&self) -> &Arc<ServiceAreas> {
+        &self.inner.areas
+    }
+
+    /// The settings a ride's search runs with: its area's rules over the
+    /// service's.
+    pub fn settings_for(&self, ride: &RideId) -> Settings {
+        let base = self.inner.settings;
+        let Some(area) = self.inner.areas.of_ride(ride) else {
+            return base;
+        };
+        Settings {
+            match_radius: area.rules.match_radius.unwrap_or(base.match_radius),
+            request_timeout: area.rules.request_timeout.unwrap_or(base.request_timeout),
+            search_interval: area.rules.search_interval.unwrap_or(base.search_interval),
+            offers: Offers {
+                timeout: area.rules.offer_timeout.unwrap_or(base.offers.timeout),
+                ..base.offers
+            },
+            ..base
+        }
+    }
+
+    /// The widest match radius of any area: a driver becoming available
+    /// wakes the rides this close (a ride woken for nothing searches once).
+    pub(crate) fn widest_match_radius(&self) -> RadiusKm {
+        self.inner
+            .areas
+            .all()
+            .iter()
+            .filter_map(|a| a.rules.match_radius)
+            .fold(self.inner.settings.match_radius, |widest, r| {
+                if r.km() > widest.km() {
+                    r
+                } else {
+                    widest
+                }
+            })
+    }
+
+    /// What an area holds now.
+    pub async fn area_counts(&self, area: &AreaId) -> Result<crate::store::AreaCounts> {
+        self.store().area_counts(area).await
     }
 
     pub(crate) fn searching(&self) -> &SearchingRides {

@@ -42,11 +42,18 @@ impl Dispatcher {
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Arc<Ride>> {
         access::may_request_as(caller, rider)?;
+        let area = self
+            .areas()
+            .locate(pickup)
+            .ok_or_else(|| Error::out_of_service_area(pickup))?;
         let request = NewRide {
             rider: rider.clone(),
             pickup,
             dropoff,
-            timeout: self.settings().request_timeout,
+            timeout: area
+                .rules
+                .request_timeout
+                .unwrap_or(self.settings().request_timeout),
             idempotency_key,
             max_active: self.settings().max_active_rides_per_rider,
         };

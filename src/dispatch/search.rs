@@ -57,7 +57,7 @@ pub(super) async fn run(dispatcher: Dispatcher, ride: Arc<Ride>, wake: Arc<Notif
 }
 
 async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) {
-    let settings = dispatcher.settings();
+    let settings = dispatcher.settings_for(&ride.id);
     let shutdown = dispatcher.shutdown_token();
     let mut failures = 0u32;
     loop {

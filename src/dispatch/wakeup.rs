@@ -102,6 +102,12 @@ impl SearchingRides {
     }
 
     /// How many rides search on this instance.
+    /// The rides searching here.
+    pub fn ids(&self) -> Vec<RideId> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.by_id.keys().cloned().collect()
+    }
+
     pub fn len(&self) -> usize {
         self.inner
             .lock()

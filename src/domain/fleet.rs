@@ -82,4 +82,8 @@ pub enum ReportOutcome {
     Stale,
     /// Refused (an implausible jump, too fast); nothing changed for this driver.
     Refused(Error),
+    /// Not for this store: the driver is held in another area (a store of
+    /// one area, asked not to create drivers, says so; never seen outside
+    /// the stores).
+    Elsewhere,
 }

@@ -9,11 +9,13 @@
 //! and their outcomes, area snapshots) live here too, so that no layer needs
 //! to name another's.
 
+mod areas;
 mod fleet;
 mod geo;
 mod ids;
 mod rides;
 
+pub use areas::{Area, AreaId, AreaRules, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
 pub use fleet::{Driver, DriverStatus, LocationReport, NearbyDriver, ReportOutcome};
 pub use geo::{
     check_plausible_move, chord_for_km, Coordinates, Limit, RadiusKm, EARTH_RADIUS_KM, JITTER_KM,

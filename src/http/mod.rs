@@ -290,6 +290,7 @@ pub(crate) fn status(error: &Error) -> StatusCode {
     match error {
         Error::BadInput(_) => StatusCode::BAD_REQUEST,
         Error::NotFound(_) => StatusCode::NOT_FOUND,
+        Error::OutOfServiceArea(_) => StatusCode::UNPROCESSABLE_ENTITY,
         Error::Conflict(_) | Error::ActiveRide { .. } => StatusCode::CONFLICT,
         Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         Error::Forbidden(_) => StatusCode::FORBIDDEN,

@@ -13,6 +13,7 @@
 //! Every status change a store makes is published through its
 //! [`EventHub`], the broadcast channel that `rideStatus` subscriptions read.
 
+pub mod areas;
 pub mod events;
 pub mod memory;
 pub mod redis;
@@ -58,7 +59,7 @@ impl Default for Retention {
 }
 
 /// What one sweep step did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Swept {
     /// AVAILABLE drivers that passed the TTL and went OFFLINE (each
     /// published once).
@@ -67,6 +68,30 @@ pub struct Swept {
     pub drivers_removed: usize,
     /// Ended rides removed after the ride retention.
     pub rides_removed: usize,
+    /// The drivers removed (at most [`SWEEP_BATCH`]), so whatever points
+    /// at them can go too.
+    pub removed: Vec<DriverId>,
+}
+
+/// What a store holding one area says of a driver leaving it for another.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Released {
+    /// Not held here.
+    Unknown,
+    /// OFFERED or ASSIGNED: it stays with its ride's area until the ride
+    /// (or the offer) ends. As it is.
+    Busy(Driver),
+    /// Taken off every index here; as it was.
+    Gone(Driver),
+}
+
+/// What an area holds now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AreaCounts {
+    /// AVAILABLE drivers (a silent one counts until the sweep takes it).
+    pub available: usize,
+    /// SEARCHING rides.
+    pub searching: usize,
 }
 
 impl Swept {
@@ -169,25 +194,65 @@ pub enum SearchOutcome {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Stores a driver's latest position. A new or OFFLINE driver becomes
-    /// AVAILABLE; an ASSIGNED one stays ASSIGNED. A position farther from
-    /// the last one than `max_speed_kmh` allows (plus GPS jitter) is refused
-    /// as `BadInput` and changes nothing.
+    /// AVAILABLE; an OFFERED or ASSIGNED one stays so. A position farther
+    /// from the last one than `max_speed_kmh` allows (plus GPS jitter) is
+    /// refused as `BadInput` and changes nothing. With `create` false, a
+    /// driver the store does not hold is left alone: `Ok(None)` (an area
+    /// store, asked first whether the driver is already its own).
+    async fn report(
+        &self,
+        id: &DriverId,
+        at: Coordinates,
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+        create: bool,
+    ) -> Result<Option<Driver>>;
+
+    /// Applies many position reports at once (on Redis: one round trip),
+    /// each as [`Store::report`] would at its `taken_at`; with `create`
+    /// false, reports for drivers not held here come back
+    /// [`ReportOutcome::Elsewhere`].
+    async fn report_batch(
+        &self,
+        reports: &[LocationReport],
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+        create: bool,
+    ) -> Result<Vec<ReportOutcome>>;
+
+    /// [`Store::report`], creating the driver if need be.
     async fn update_location(
         &self,
         id: &DriverId,
         at: Coordinates,
         now: DateTime<Utc>,
         max_speed_kmh: f64,
-    ) -> Result<Driver>;
+    ) -> Result<Driver> {
+        self.report(id, at, now, max_speed_kmh, true)
+            .await?
+            .ok_or_else(|| crate::error::Error::internal("a report that may create created nothing"))
+    }
 
-    /// Applies many position reports at once (on Redis: one round trip),
-    /// each as [`Store::update_location`] would at its `taken_at`.
+    /// [`Store::report_batch`], creating drivers if need be.
     async fn update_locations(
         &self,
         reports: &[LocationReport],
         now: DateTime<Utc>,
         max_speed_kmh: f64,
-    ) -> Result<Vec<ReportOutcome>>;
+    ) -> Result<Vec<ReportOutcome>> {
+        self.report_batch(reports, now, max_speed_kmh, true).await
+    }
+
+    /// A driver moving to another area leaves this one (see [`Released`]).
+    async fn hand_off(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Released>;
+
+    /// What the store holds now.
+    async fn counts(&self) -> Result<AreaCounts>;
+
+    /// What one area holds now (a store of one area holds just that).
+    async fn area_counts(&self, _area: &crate::domain::AreaId) -> Result<AreaCounts> {
+        self.counts().await
+    }
 
     /// Takes a driver off the market at once (declining an offer it holds).
     /// `NotFound` for an unknown driver, `Conflict` for an ASSIGNED one.
@@ -270,9 +335,10 @@ pub trait Store: Send + Sync + 'static {
     /// those of instances that stopped renewing theirs. Returns the rides
     /// this instance must run search tasks for: those taken over, and, when
     /// the store counts a different number of searching rides owned here
-    /// than the `running` tasks, every one it owns (the dispatcher starts
-    /// the ones it lacks: a ride created although its request timed out).
-    async fn adopt_orphans(&self, now: DateTime<Utc>, running: usize) -> Result<Vec<Arc<Ride>>>;
+    /// than the tasks `running` here (of this store's rides), every one it
+    /// owns (the dispatcher starts the ones it lacks: a ride created
+    /// although its request timed out).
+    async fn adopt_orphans(&self, now: DateTime<Utc>, running: &[RideId]) -> Result<Vec<Arc<Ride>>>;
 
     /// Gives up this instance's searching rides (on shutdown), so another
     /// instance adopts them at once.

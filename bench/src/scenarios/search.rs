@@ -15,7 +15,11 @@ use chrono::Utc;
 use futures_util::future::join_all;
 use tracking::{
     domain::{Coordinates, Limit, LocationReport, RadiusKm},
-    store::{memory::MemoryStore, redis::RedisSettings, redis::RedisStore, Store},
+    store::{
+        memory::MemoryStore,
+        redis::{Connector, RedisSettings, RedisStore, Target},
+        Store,
+    },
 };
 
 use super::point;
@@ -53,8 +57,9 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
         StoreKind::Memory => Arc::new(MemoryStore::new(ttl)),
         StoreKind::Redis => Arc::new(
             RedisStore::connect(RedisSettings {
-                url: redis.url(),
+                connector: Connector::new(Target::Node(redis.url()), None, None).map_err(domain)?,
                 prefix: "bench-search".into(),
+                area: None,
                 driver_ttl: ttl,
                 match_radius: radius,
                 lease: Duration::from_secs(5),

@@ -106,7 +106,6 @@ impl Fleet {
     }
 
     /// AVAILABLE drivers in the spatial index.
-    #[cfg(test)]
     pub fn available_count(&self) -> usize {
         self.available.size()
     }
@@ -167,7 +166,7 @@ impl Fleet {
     }
 
     /// Removes a driver entirely.
-    fn remove(&mut self, id: &DriverId) {
+    pub fn remove(&mut self, id: &DriverId) {
         if let Some(old) = self.drivers.remove(id) {
             self.unindex(id, &old);
         }
@@ -219,8 +218,8 @@ impl Fleet {
     }
 
     /// Removes OFFLINE drivers whose last report is older than `cutoff`, at
-    /// most `max`; returns how many.
-    pub fn retire_before(&mut self, cutoff: DateTime<Utc>, max: usize) -> usize {
+    /// most `max`; returns them.
+    pub fn retire_before(&mut self, cutoff: DateTime<Utc>, max: usize) -> Vec<DriverId> {
         let gone: Vec<DriverId> = self
             .offline_by_time
             .iter()
@@ -231,7 +230,7 @@ impl Fleet {
         for id in &gone {
             self.remove(id);
         }
-        gone.len()
+        gone
     }
 }
 

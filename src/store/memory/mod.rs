@@ -21,12 +21,19 @@ use chrono::{DateTime, Utc};
 use super::{EventHub, Retention};
 use crate::{
     domain::{
-        check_plausible_move, Coordinates, Driver, DriverId, DriverStatus, LocationReport,
+        check_plausible_move, AreaId, Coordinates, Driver, DriverId, DriverStatus, LocationReport,
         OfferEnd, OfferEndReason, RadiusKm, Ride, RideId, RideStatus, Step,
     },
     error::{Error, Result},
 };
 use fleet::{view, DriverRecord, DriverState, Fleet};
+
+/// What became of one report.
+enum Applied {
+    Stored(DriverRecord),
+    Stale,
+    Elsewhere,
+}
 use rides::Rides;
 
 /// The in-memory [`Store`].
@@ -36,7 +43,7 @@ pub struct MemoryStore {
     driver_ttl: chrono::Duration,
     ride_retention: chrono::Duration,
     driver_retention: chrono::Duration,
-    events: EventHub,
+    events: Arc<EventHub>,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +64,12 @@ impl MemoryStore {
 
     /// An empty fleet publishing through `events`.
     pub fn with_events(driver_ttl: Duration, events: EventHub) -> Self {
+        Self::with_shared_events(driver_ttl, Arc::new(events))
+    }
+
+    /// An empty fleet publishing through a hub it shares (with the other
+    /// areas' stores).
+    pub fn with_shared_events(driver_ttl: Duration, events: Arc<EventHub>) -> Self {
         let retention = Retention::default();
         Self {
             inner: Mutex::new(Inner::default()),
@@ -72,6 +85,13 @@ impl MemoryStore {
     pub fn with_retention(mut self, retention: Retention) -> Self {
         self.ride_retention = chrono_duration(retention.rides);
         self.driver_retention = chrono_duration(retention.drivers);
+        self
+    }
+
+    /// The same store, holding one area of several: its ride ids start with
+    /// `<area>:`.
+    pub fn in_area(self, area: &AreaId) -> Self {
+        self.lock().rides.set_prefix(&format!("{area}:"));
         self
     }
 
@@ -120,8 +140,9 @@ impl MemoryStore {
         self.events.publish_driver(Arc::new(driver));
     }
 
-    /// Applies one position report: `None` when it is older than the
-    /// stored position (ignored), an error when the jump is implausible
+    /// Applies one position report: `Stale` when it is older than the
+    /// stored position (ignored), `Elsewhere` for a driver not held here
+    /// when `create` is false, an error when the jump is implausible
     /// (nothing changes), else the driver's new record.
     fn apply_report(
         &self,
@@ -129,14 +150,15 @@ impl MemoryStore {
         report: &LocationReport,
         now: DateTime<Utc>,
         max_speed_kmh: f64,
-    ) -> Result<Option<DriverRecord>> {
+        create: bool,
+    ) -> Result<Applied> {
         // A report stamped ahead of the store's clock is stored at the
         // store's now: it can never hide the reports that follow it.
         let (id, at, taken) = (&report.driver, report.at, report.taken_at.min(now));
         let state = match inner.fleet.get(id) {
             Some(rec) => {
                 if taken < rec.updated_at {
-                    return Ok(None);
+                    return Ok(Applied::Stale);
                 }
                 check_plausible_move(rec.location, rec.updated_at, at, taken, max_speed_kmh)?;
                 match &rec.state {
@@ -144,6 +166,7 @@ impl MemoryStore {
                     DriverState::Available | DriverState::Offline => DriverState::Available,
                 }
             }
+            None if !create => return Ok(Applied::Elsewhere),
             None => DriverState::Available,
         };
         let ignored = inner.fleet.get(id).map_or(0, |rec| rec.ignored);
@@ -155,7 +178,7 @@ impl MemoryStore {
         };
         inner.fleet.update(id, record.clone());
         self.announce(id, &record, now);
-        Ok(Some(record))
+        Ok(Applied::Stored(record))
     }
 
     /// Takes drivers found silent off the market (declining an offer one

@@ -34,7 +34,8 @@ pub(super) struct Rides {
     active_by_rider: HashMap<RiderId, HashSet<RideId>>,
     /// Exactly the ended rides, by when they ended.
     ended: BTreeSet<(DateTime<Utc>, RideId)>,
-    /// Ride ids are `<epoch>.<n>`: a new store (this process) is a new epoch.
+    /// Ride ids are `[<area>:]<epoch>.<n>`: a new store (this process) is a
+    /// new epoch; this holds the area's prefix and the epoch.
     epoch: String,
     last: u64,
     /// Idempotency keys and the rides they made, until they expire.
@@ -42,6 +43,8 @@ pub(super) struct Rides {
     remembered_by_expiry: BTreeSet<(DateTime<Utc>, Remembered)>,
     /// Drivers never to be offered a searching ride again.
     declined: HashMap<RideId, HashSet<DriverId>>,
+    /// How many rides are SEARCHING.
+    searching: usize,
 }
 
 impl Default for Rides {
@@ -56,6 +59,7 @@ impl Default for Rides {
             remembered: HashMap::new(),
             remembered_by_expiry: BTreeSet::new(),
             declined: HashMap::new(),
+            searching: 0,
         }
     }
 }
@@ -65,6 +69,11 @@ fn active_entry(ride: &Ride) -> ActiveRide {
 }
 
 impl Rides {
+    /// Ride ids start with `prefix` from now on (`<area>:`).
+    pub fn set_prefix(&mut self, prefix: &str) {
+        self.epoch = format!("{prefix}{}", RideId::new_epoch());
+    }
+
     /// A ride id never handed out before.
     pub fn next_id(&mut self) -> RideId {
         self.last += 1;
@@ -125,6 +134,11 @@ impl Rides {
         self.by_id.len()
     }
 
+    /// How many rides are SEARCHING.
+    pub fn searching_count(&self) -> usize {
+        self.searching
+    }
+
     /// Every ride (for inspection).
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Ride>> {
         self.by_id.values()
@@ -132,7 +146,13 @@ impl Rides {
 
     /// Stores a ride (new, or its next state), keeping the indexes exact.
     pub fn put(&mut self, ride: Arc<Ride>) {
+        if ride.status == RideStatus::Searching {
+            self.searching += 1;
+        }
         if let Some(old) = self.by_id.get(&ride.id).cloned() {
+            if old.status == RideStatus::Searching {
+                self.searching -= 1;
+            }
             match old.ended_at {
                 Some(at) => {
                     self.ended.remove(&(at, old.id.clone()));

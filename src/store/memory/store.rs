@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{chrono_duration, fleet::DriverState, MemoryStore};
+use super::{chrono_duration, fleet::DriverState, Applied, MemoryStore};
 use crate::{
     domain::{
         AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, Offer,
@@ -14,55 +14,80 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        EventHub, NewRide, Offers, Requested, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT,
-        SWEEP_BATCH,
+        AreaCounts, EventHub, NewRide, Offers, Released, Requested, SearchOutcome, Store, Swept,
+        SNAPSHOT_LIMIT, SWEEP_BATCH,
     },
 };
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn update_location(
+    async fn report(
         &self,
         id: &DriverId,
         at: Coordinates,
         now: DateTime<Utc>,
         max_speed_kmh: f64,
-    ) -> Result<Driver> {
+        create: bool,
+    ) -> Result<Option<Driver>> {
         let mut guard = self.lock();
         let report = LocationReport {
             driver: id.clone(),
             at,
             taken_at: now,
         };
-        let record = match self.apply_report(&mut guard, &report, now, max_speed_kmh)? {
-            Some(record) => record,
+        let record = match self.apply_report(&mut guard, &report, now, max_speed_kmh, create)? {
+            Applied::Stored(record) => record,
+            Applied::Elsewhere => return Ok(None),
             // Older than what is stored (a clock ahead elsewhere): keep that.
-            None => guard
+            Applied::Stale => guard
                 .fleet
                 .get(id)
                 .cloned()
                 .ok_or_else(|| Error::internal("stale report for an unknown driver"))?,
         };
-        Ok(self.view(id, &record, now))
+        Ok(Some(self.view(id, &record, now)))
     }
 
-    async fn update_locations(
+    async fn report_batch(
         &self,
         reports: &[LocationReport],
         now: DateTime<Utc>,
         max_speed_kmh: f64,
+        create: bool,
     ) -> Result<Vec<ReportOutcome>> {
         let mut guard = self.lock();
         Ok(reports
             .iter()
             .map(
-                |report| match self.apply_report(&mut guard, report, now, max_speed_kmh) {
-                    Ok(Some(_)) => ReportOutcome::Accepted,
-                    Ok(None) => ReportOutcome::Stale,
+                |report| match self.apply_report(&mut guard, report, now, max_speed_kmh, create) {
+                    Ok(Applied::Stored(_)) => ReportOutcome::Accepted,
+                    Ok(Applied::Stale) => ReportOutcome::Stale,
+                    Ok(Applied::Elsewhere) => ReportOutcome::Elsewhere,
                     Err(error) => ReportOutcome::Refused(error),
                 },
             )
             .collect())
+    }
+
+    async fn hand_off(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Released> {
+        let mut guard = self.lock();
+        let Some(record) = guard.fleet.get(id).cloned() else {
+            return Ok(Released::Unknown);
+        };
+        let driver = self.view(id, &record, now);
+        if matches!(record.state, DriverState::Offered(_) | DriverState::Assigned(_)) {
+            return Ok(Released::Busy(driver));
+        }
+        guard.fleet.remove(id);
+        Ok(Released::Gone(driver))
+    }
+
+    async fn counts(&self) -> Result<AreaCounts> {
+        let inner = self.lock();
+        Ok(AreaCounts {
+            available: inner.fleet.available_count(),
+            searching: inner.rides.searching_count(),
+        })
     }
 
     async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {
@@ -309,7 +334,11 @@ impl Store for MemoryStore {
         Ok(self.expire_if_due(inner, ride, now))
     }
 
-    async fn adopt_orphans(&self, _now: DateTime<Utc>, _running: usize) -> Result<Vec<Arc<Ride>>> {
+    async fn adopt_orphans(
+        &self,
+        _now: DateTime<Utc>,
+        _running: &[RideId],
+    ) -> Result<Vec<Arc<Ride>>> {
         // Every ride in memory was created by this process, which runs its task.
         Ok(Vec::new())
     }
@@ -325,7 +354,7 @@ impl Store for MemoryStore {
             .fleet
             .silent_before(self.fresh_since(now), SWEEP_BATCH);
         let went_offline = self.retire_silent(inner, silent, now);
-        let drivers_removed = inner
+        let removed = inner
             .fleet
             .retire_before(now - self.driver_retention, SWEEP_BATCH);
         let rides_removed = inner
@@ -334,8 +363,9 @@ impl Store for MemoryStore {
         inner.rides.forget_before(now, SWEEP_BATCH);
         Ok(Swept {
             went_offline,
-            drivers_removed,
+            drivers_removed: removed.len(),
             rides_removed,
+            removed,
         })
     }
 

@@ -1,16 +1,20 @@
-//! The event bridge: one subscriber connection per instance.
+//! The event bridge: what each instance hears from Redis.
 //!
-//! It listens on the fleet's `events` and `wake` channels and feeds this
-//! instance's [`EventHub`]: ride status changes made by any instance reach
-//! the local `rideStatus` subscribers, and a driver becoming available near
-//! a searching ride wakes the search tasks running here.
+//! It listens on an area's `events`, `wake`, `adopt` and `drivers`
+//! channels and feeds this instance's [`EventHub`]: ride changes made by
+//! any instance reach the local subscribers, and a driver becoming
+//! available near a searching ride wakes the search tasks running here.
+//! On one node it holds a plain subscriber connection; on a Cluster, a
+//! cluster connection subscribed to the channels as shard channels
+//! (`SSUBSCRIBE`: each event reaches only the nodes of its area's slot,
+//! not every node), which follows the slot through a failover.
 //!
-//! When the connection drops it reconnects with backoff, re-subscribes, and
-//! then tells the hub that events may have been missed: every live stream
-//! re-reads what it shows (a `rideStatus` watcher its ride, sending it only
-//! if its revision changed; a `fleet` map its area, as a resync snapshot),
-//! so a change published while the bridge was down is still delivered, and
-//! nothing is delivered twice.
+//! When the subscription drops it reconnects (with backoff) and re-subscribes,
+//! and then tells the hub that events may have been missed: every live
+//! stream re-reads what it shows (a `rideStatus` watcher its ride, sending
+//! it only if its revision changed; a `fleet` map its area, as a resync
+//! snapshot), so a change published while the bridge was down is still
+//! delivered, and nothing is delivered twice.
 
 use std::{
     collections::HashMap,
@@ -22,76 +26,106 @@ use std::{
 };
 
 use futures_util::StreamExt;
+use redis::{PushKind, Value};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{driver_from_fields, ride_from_fields, Keys};
+use super::{driver_from_fields, ride_from_fields, Connector, Keys};
 use crate::{
     domain::{Coordinates, DriverId},
+    error::Result,
     store::EventHub,
 };
 
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
+/// Where a message goes.
+struct Channels {
+    events: String,
+    wake: String,
+    adopt: String,
+    drivers: String,
+}
+
+impl Channels {
+    fn all(&self) -> [&str; 4] {
+        [&self.events, &self.wake, &self.adopt, &self.drivers]
+    }
+
+    fn deliver(&self, hub: &EventHub, channel: &str, payload: &str, ttl: Duration) {
+        if channel == self.events {
+            deliver_ride(hub, payload);
+        } else if channel == self.wake {
+            deliver_wake(hub, payload);
+        } else if channel == self.drivers {
+            deliver_driver(hub, payload, ttl);
+        } else if channel == self.adopt {
+            hub.announce_rides_released();
+        }
+    }
+}
+
 pub(super) fn spawn(
-    client: redis::Client,
+    connector: Connector,
     keys: Keys,
     hub: Arc<EventHub>,
     up: Arc<AtomicBool>,
     stop: CancellationToken,
     driver_ttl: Duration,
+) -> Result<()> {
+    let channels = Channels {
+        events: keys.events_channel(),
+        wake: keys.wake_channel(),
+        adopt: keys.adopt_channel(),
+        drivers: keys.drivers_channel(),
+    };
+    if connector.is_cluster() {
+        tokio::spawn(stop.run_until_cancelled_owned(sharded(
+            connector, channels, hub, up, driver_ttl,
+        )));
+    } else {
+        let client = connector.client()?;
+        tokio::spawn(stop.run_until_cancelled_owned(plain(
+            client, channels, hub, up, driver_ttl,
+        )));
+    }
+    Ok(())
+}
+
+/// One node: a subscriber connection, re-made whenever it drops.
+async fn plain(
+    client: redis::Client,
+    channels: Channels,
+    hub: Arc<EventHub>,
+    up: Arc<AtomicBool>,
+    ttl: Duration,
 ) {
-    tokio::spawn(stop.clone().run_until_cancelled_owned(async move {
-        let events = keys.events_channel();
-        let wake = keys.wake_channel();
-        let adopt = keys.adopt_channel();
-        let drivers = keys.drivers_channel();
-        let mut backoff = MIN_BACKOFF;
-        loop {
-            match subscribe(
-                &client,
-                [
-                    events.as_str(),
-                    wake.as_str(),
-                    adopt.as_str(),
-                    drivers.as_str(),
-                ],
-            )
-            .await
-            {
-                Ok(pubsub) => {
-                    backoff = MIN_BACKOFF;
-                    up.store(true, Ordering::Relaxed);
-                    info!("event bridge subscribed");
-                    hub.resync();
-                    let mut messages = pubsub.into_on_message();
-                    while let Some(msg) = messages.next().await {
-                        let Ok(payload) = msg.get_payload::<String>() else {
-                            continue;
-                        };
-                        if msg.get_channel_name() == events {
-                            deliver_ride(&hub, &payload);
-                        } else if msg.get_channel_name() == wake {
-                            deliver_wake(&hub, &payload);
-                        } else if msg.get_channel_name() == drivers {
-                            deliver_driver(&hub, &payload, driver_ttl);
-                        } else if msg.get_channel_name() == adopt {
-                            hub.announce_rides_released();
-                        }
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        match subscribe(&client, channels.all()).await {
+            Ok(pubsub) => {
+                backoff = MIN_BACKOFF;
+                up.store(true, Ordering::Relaxed);
+                info!("event bridge subscribed");
+                hub.resync();
+                let mut messages = pubsub.into_on_message();
+                while let Some(msg) = messages.next().await {
+                    if let Ok(payload) = msg.get_payload::<String>() {
+                        channels.deliver(&hub, msg.get_channel_name(), &payload, ttl);
                     }
-                    up.store(false, Ordering::Relaxed);
-                    warn!("event bridge lost its Redis connection; reconnecting");
                 }
-                Err(error) => {
-                    up.store(false, Ordering::Relaxed);
-                    warn!(%error, "event bridge cannot subscribe; retrying");
-                }
+                up.store(false, Ordering::Relaxed);
+                warn!("event bridge lost its Redis connection; reconnecting");
             }
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            Err(error) => {
+                up.store(false, Ordering::Relaxed);
+                warn!(%error, "event bridge cannot subscribe; retrying");
+            }
         }
-    }));
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
 }
 
 async fn subscribe(
@@ -104,6 +138,65 @@ async fn subscribe(
         .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
     pubsub.subscribe(&channels[..]).await?;
     Ok(pubsub)
+}
+
+/// A Cluster: the channels as shard channels, on a cluster connection that
+/// re-subscribes by itself after a reconnect or a failover (each time,
+/// the hub resyncs).
+async fn sharded(
+    connector: Connector,
+    channels: Channels,
+    hub: Arc<EventHub>,
+    up: Arc<AtomicBool>,
+    ttl: Duration,
+) {
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let connected = async {
+            let client = connector.cluster_client(Some(tx)).ok()?;
+            let mut conn = tokio::time::timeout(MAX_BACKOFF, client.get_async_connection())
+                .await
+                .ok()?
+                .ok()?;
+            conn.ssubscribe(&channels.all()[..]).await.ok()?;
+            Some(conn)
+        }
+        .await;
+        let Some(_conn) = connected else {
+            up.store(false, Ordering::Relaxed);
+            warn!("event bridge cannot subscribe to the Cluster; retrying");
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            continue;
+        };
+        backoff = MIN_BACKOFF;
+        up.store(true, Ordering::Relaxed);
+        info!("event bridge subscribed (sharded)");
+        hub.resync();
+        while let Some(push) = rx.recv().await {
+            match push.kind {
+                PushKind::SMessage | PushKind::Message => {
+                    if let [Value::BulkString(channel), Value::BulkString(payload), ..] = &push.data[..] {
+                        let (channel, payload) =
+                            (String::from_utf8_lossy(channel), String::from_utf8_lossy(payload));
+                        channels.deliver(&hub, &channel, &payload, ttl);
+                    }
+                }
+                PushKind::Disconnection => {
+                    up.store(false, Ordering::Relaxed);
+                    warn!("event bridge lost a Cluster node; it re-subscribes");
+                }
+                PushKind::SSubscribe if !up.load(Ordering::Relaxed) => {
+                    up.store(true, Ordering::Relaxed);
+                    info!("event bridge re-subscribed");
+                    hub.resync();
+                }
+                _ => {}
+            }
+        }
+        up.store(false, Ordering::Relaxed);
+    }
 }
 
 fn deliver_ride(hub: &EventHub, payload: &str) {

@@ -1,32 +1,37 @@
-//! Every Redis key and channel name, built here and nowhere else.
+//! Every Redis key and channel name, built here (and in the Lua library,
+//! from the tag this passes it) and nowhere else.
 //!
-//! All keys share one hash tag, `{PREFIX}`, so a Redis Cluster node owns a
-//! whole fleet (the scripts touch several keys at once) and nothing collides
-//! with other data in the same Redis:
+//! All of an area's keys share one hash tag, `T`: `{prefix}` for the only
+//! area (`default`, no areas file), `{prefix:area}` for each area of an
+//! areas file. On a Redis Cluster an area is then one slot: every function
+//! call touches one slot and stays atomic, and areas spread over the nodes.
 //!
-//! | key                          | type | holds |
-//! |------------------------------|------|-------|
-//! | `{P}:drivers:available`      | GEO  | AVAILABLE drivers' positions |
-//! | `{P}:drivers:seen`           | ZSET | AVAILABLE or OFFERED driver → last report (ms); the sweep takes silent ones OFFLINE from its front |
-//! | `{P}:drivers:offline`        | ZSET | OFFLINE driver → last report (ms); the sweep removes those past the driver retention |
-//! | `{P}:driver:<id>`            | HASH | `lat lng updated state [ride] [ignored]`; `ride` while OFFERED or ASSIGNED |
-//! | `{P}:ride:<n>`               | HASH | `id rider lat lng [dropoff_lat dropoff_lng] status [driver distance] searches created expires [arrived started ended] revision owner`, the outstanding offer `[offer_driver offer_km offer_at offer_expires offer_rev]` and the last one ended `[end_driver end_reason end_rev]`; expires after the ride retention once ended |
-//! | `{P}:declined:<ride>`        | SET  | drivers never to be offered a searching ride again; gone when it stops searching |
-//! | `{P}:rides:ids`              | HASH | `epoch` (random, made with the counter) and `n` (the last ride number): ride ids are `<epoch>.<n>`; lost together, so an id is never handed out twice |
-//! | `{P}:rider:<id>:active`      | SET  | the rider's rides that have not ended (for the per-rider limit) |
-//! | `{P}:idem:<rider>:<key>`     | STR  | the ride an idempotency key made; expires after the request timeout |
-//! | `{P}:rides:searching`        | ZSET | SEARCHING ride → deadline (ms) |
-//! | `{P}:rides:pickups`          | GEO  | SEARCHING rides' pickups (who to wake when a driver frees up) |
-//! | `{P}:rides:active`           | GEO  | SEARCHING and DRIVER_FOUND rides' pickups (live maps) |
-//! | `{P}:drivers:watched`        | STR  | present (with a lease) while some instance has driver watchers |
-//! | `{P}:instances`              | ZSET | instance → lease end (ms); renewed by each live instance |
-//! | `{P}:owned:<instance>`       | SET  | SEARCHING rides whose search task that instance runs |
+//! | key                       | type | holds |
+//! |---------------------------|------|-------|
+//! | `T:drivers:last`          | HASH | driver → `lng|lat|ms|STATE`: its last report and status, written on every report |
+//! | `T:drivers:available`     | GEO  | AVAILABLE drivers' positions |
+//! | `T:drivers:seen`          | ZSET | AVAILABLE or OFFERED driver → the start of its last report's bucket (a sixth of the TTL), written only when a report starts a new bucket; the sweep takes silent ones OFFLINE from its front, checking the exact time in `last` |
+//! | `T:drivers:offline`       | ZSET | OFFLINE driver → last report (ms); the sweep removes those past the driver retention |
+//! | `T:driver:<id>`           | HASH | `ride` (while OFFERED or ASSIGNED), `ignored` (offers let time out in a row); touched only when those change |
+//! | `T:ride:<id>`             | HASH | `id rider lat lng [dropoff_lat dropoff_lng] status [driver distance] searches created expires [arrived started ended] revision owner`, the outstanding offer `[offer_driver offer_km offer_at offer_expires offer_rev]` and the last one ended `[end_driver end_reason end_rev]`; expires after the ride retention once ended |
+//! | `T:rides:ids`             | HASH | `epoch` and `n`: ride ids are `[<area>:]<epoch>.<n>`; lost together, so an id is never handed out twice |
+//! | `T:rider:<id>:active`     | SET  | the rider's rides that have not ended (for the per-rider limit) |
+//! | `T:idem:<rider>:<key>`    | STR  | the ride an idempotency key made; expires after the request timeout |
+//! | `T:declined:<ride>`       | SET  | drivers never to be offered a searching ride again; gone when it stops searching |
+//! | `T:rides:searching`       | ZSET | SEARCHING ride → deadline (ms) |
+//! | `T:rides:pickups`         | GEO  | SEARCHING rides' pickups (who to wake when a driver frees up) |
+//! | `T:rides:active`          | GEO  | rides not ended, by pickup (live maps) |
+//! | `T:drivers:watched`       | STR  | present (with a lease) while some instance has driver watchers |
+//! | `T:instances`             | ZSET | instance → lease end (ms); renewed by each live instance |
+//! | `T:owned:<instance>`      | SET  | SEARCHING rides whose search task that instance runs |
+//! | `{prefix}:layout`         | STR  | the key layout's version (`2`) |
+//! | `{prefix}:where:<driver>` | STR  | the area holding a driver, with an areas file (one small pointer per driver) |
 //!
-//! Channels: `{P}:events` (a ride, as JSON, after each status change),
-//! `{P}:drivers` (a driver, as JSON, after each report or status change),
-//! `{P}:wake` (`lng,lat` of a driver that became available near a
-//! searching ride) and `{P}:adopt` (an instance released its rides: adopt
-//! them now).
+//! Channels (sharded on a Cluster): `T:events` (a ride, as JSON, after each
+//! change), `T:drivers` (a driver, as JSON, after each report or status
+//! change, while watched), `T:wake` (`lng,lat` of a driver that became
+//! available near a searching ride) and `T:adopt` (an instance released its
+//! rides: adopt them now).
 //!
 //! Keys built from an id (driver, ride, rider, idempotency key) take the id
 //! only once it parsed as an id (`[A-Za-z0-9_.:-]`, at most 64 bytes), and
@@ -34,20 +39,28 @@
 //! request can name another key: the seed's flaw, where `cancel` could
 //! overwrite any key, even the drivers set, cannot happen.
 
-use crate::domain::{DriverId, RideId};
+use crate::domain::{AreaId, DriverId, RideId};
 
-/// The names of one fleet's keys.
+/// The names of one area's keys.
 #[derive(Debug, Clone)]
 pub struct Keys {
     tag: String,
 }
 
 impl Keys {
-    /// Keys under `{prefix}`.
-    pub fn new(prefix: &str) -> Self {
+    /// Keys under `{prefix}` (the only area), or `{prefix:area}`.
+    pub fn new(prefix: &str, area: Option<&AreaId>) -> Self {
         Self {
-            tag: format!("{{{prefix}}}"),
+            tag: match area {
+                Some(area) => format!("{{{prefix}:{area}}}"),
+                None => format!("{{{prefix}}}"),
+            },
         }
+    }
+
+    /// The hash tag every key of the area starts with.
+    pub fn tag(&self) -> &str {
+        &self.tag
     }
 
     fn key(&self, rest: &str) -> String {
@@ -56,6 +69,10 @@ impl Keys {
 
     pub fn available(&self) -> String {
         self.key("drivers:available")
+    }
+
+    pub fn last(&self) -> String {
+        self.key("drivers:last")
     }
 
     pub fn seen(&self) -> String {
@@ -87,22 +104,8 @@ impl Keys {
         self.key("rides:ids")
     }
 
-    /// Prefix of the sets of riders' active rides; the scripts append
-    /// `<rider>:active`.
-    pub fn rider_prefix(&self) -> String {
-        self.key("rider:")
-    }
 
-    /// Prefix of the sets of drivers who declined a ride; the scripts
-    /// append the ride id.
-    pub fn declined_prefix(&self) -> String {
-        self.key("declined:")
-    }
 
-    /// Prefix of the idempotency keys; the scripts append `<rider>:<key>`.
-    pub fn idempotency_prefix(&self) -> String {
-        self.key("idem:")
-    }
 
     pub fn instances(&self) -> String {
         self.key("instances")
@@ -118,10 +121,6 @@ impl Keys {
         self.key("ride:")
     }
 
-    /// Prefix of the sets of rides each instance searches for.
-    pub fn owned_prefix(&self) -> String {
-        self.key("owned:")
-    }
 
     pub fn driver(&self, id: &DriverId) -> String {
         format!("{}{id}", self.driver_prefix())
@@ -160,8 +159,10 @@ mod tests {
 
     #[test]
     fn keys_share_one_hash_tag() {
-        let keys = Keys::new("tracking");
+        let keys = Keys::new("tracking", None);
         assert_eq!(keys.available(), "{tracking}:drivers:available");
+        let scl = AreaId::parse("scl").unwrap();
+        assert_eq!(Keys::new("tracking", Some(&scl)).available(), "{tracking:scl}:drivers:available");
         let driver = DriverId::parse("d:1").unwrap();
         assert_eq!(keys.driver(&driver), "{tracking}:driver:d:1");
         assert_eq!(
@@ -172,7 +173,7 @@ mod tests {
 
     #[test]
     fn every_id_stays_behind_its_own_prefix() {
-        let keys = Keys::new("tracking");
+        let keys = Keys::new("tracking", None);
         for id in ["drivers", "1:x", "..", "rides:ids"] {
             let key = keys.ride(&RideId::parse(id).unwrap());
             assert!(key.starts_with("{tracking}:ride:"), "{key}");

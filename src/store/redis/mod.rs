@@ -1,33 +1,41 @@
-//! The Redis store: one fleet shared by every instance pointed at it.
+//! The Redis store: one fleet (or one area of it) shared by every instance
+//! pointed at it.
 //!
-//! Data model: see [`keys`]. Every change of state is one Lua script
-//! (`lua/*.lua`, each prefixed with `lua/common.lua`), loaded once and run
-//! with `EVALSHA` (reloaded on `NOSCRIPT` by `redis::Script`), so matching,
-//! cancelling, completing and expiring are atomic across instances: no driver
-//! is ever assigned twice. Scripts take the current time as an argument and
-//! never read a clock.
+//! Data model: see [`keys`]. Every change of state is one Redis function
+//! (`lua/tracking.lua`, loaded into each node once with `FUNCTION LOAD`,
+//! called with `FCALL`), so matching, offers, the trip's steps, cancelling
+//! and expiring are atomic across instances: no driver is ever assigned
+//! twice. The functions read the server's clock (`TIME`), never the
+//! caller's.
 //!
-//! Each status change is published on the `{P}:events` channel inside the
-//! script that makes it; every instance runs one subscriber connection
-//! ([`bridge`]) that feeds its local [`EventHub`], so a subscription on one
-//! instance sees what a search task on another did.
+//! All of one area's keys share one hash tag, `{prefix}` or
+//! `{prefix:area}`, so on a Redis Cluster an area is one slot, every call
+//! stays atomic, and areas spread over the nodes ([`connection`]).
 //!
-//! Ownership of searching rides: each instance holds a lease in
-//! `{P}:instances`, renewed every quarter of the lease, and a set of the
-//! rides it searches for. When an instance stops renewing (killed, or cut
-//! off), the next instance to renew adopts its rides and restarts their
-//! search tasks; a ride past its deadline then expires at its first search,
-//! so expiry happens even if no instance was up at the deadline.
+//! Each status change is published on the area's `events` channel inside
+//! the function that makes it (sharded pub/sub on a Cluster); every
+//! instance listens ([`bridge`]) and feeds its local [`EventHub`], so a
+//! subscription on one instance sees what a search task on another did.
 //!
-//! Outages: commands go through a reconnecting `ConnectionManager` with
-//! short timeouts, so while Redis is down operations fail fast with
-//! `UNAVAILABLE`; the bridge re-subscribes and re-reads the watched rides
-//! after a reconnect, and the search tasks retry until Redis answers.
+//! Ownership of searching rides: each instance holds a lease in the area's
+//! `instances`, renewed every quarter of the lease, and a set of the rides
+//! it searches for. When an instance stops renewing (killed, or cut off),
+//! the next instance to renew adopts its rides and restarts their search
+//! tasks; a ride past its deadline then expires at its first search, so
+//! expiry happens even if no instance was up at the deadline.
+//!
+//! Outages: commands fail fast with `UNAVAILABLE` while Redis is away; the
+//! bridge re-subscribes and live streams re-read what they show after a
+//! reconnect, and the search tasks retry until Redis answers. On a Cluster
+//! with replicas, ride writes are acknowledged only once a replica has
+//! them (`WAIT 1`), so a failover loses no acknowledged ride.
 
 mod bridge;
+pub mod connection;
 mod fields;
+mod functions;
 pub mod keys;
-mod scripts;
+pub mod layout;
 mod store;
 
 use std::{
@@ -40,30 +48,28 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
-use redis::{aio::ConnectionManager, aio::ConnectionManagerConfig, Script};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
 use super::{EventHub, Retention, Store};
 use crate::{
-    domain::{Driver, DriverId, OfferEndReason, RadiusKm, Ride, RideId},
+    domain::{AreaId, Driver, DriverId, OfferEndReason, RadiusKm, Ride, RideId},
     error::{Error, Result},
 };
+use connection::{Conn, COMMAND_TIMEOUT};
+pub use connection::{Connector, Target};
 use fields::split_reply;
 pub(crate) use fields::{driver_from_fields, ride_from_fields};
 pub use keys::Keys;
-use scripts::Scripts;
-
-/// How long one Redis command may take before it fails as `UNAVAILABLE`.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 
 /// What the Redis store needs to know.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisSettings {
-    pub url: String,
+    /// Where Redis is, and how to reach it.
+    pub connector: Connector,
     pub prefix: String,
+    /// The area this store holds (`None`: the only one, `default`).
+    pub area: Option<AreaId>,
     pub driver_ttl: Duration,
     /// Drivers within this radius of a searching ride wake it.
     pub match_radius: RadiusKm,
@@ -75,20 +81,21 @@ pub struct RedisSettings {
 
 /// The Redis [`Store`].
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     keys: Keys,
     settings: RedisSettings,
-    /// This instance's name in `{P}:instances`.
+    /// This instance's name in the area's `instances`.
     instance: String,
-    scripts: Scripts,
     events: Arc<EventHub>,
     bridge_up: Arc<AtomicBool>,
     /// Stops the bridge when the store goes.
     bridge_stop: CancellationToken,
-    /// The server's clock less ours, in ms, as last learnt from a script.
+    /// The server's clock less ours, in ms, as last learnt from a call.
     clock_offset_ms: AtomicI64,
     /// The ride epoch last seen: when the store's differs, it lost its data.
     epoch: Mutex<Option<String>>,
+    /// Whether ride writes wait for a replica (a Cluster with replicas).
+    wait_replicas: bool,
 }
 
 impl Drop for RedisStore {
@@ -98,56 +105,42 @@ impl Drop for RedisStore {
 }
 
 impl RedisStore {
-    /// Connects (failing at once when Redis cannot be reached) and starts
-    /// the event bridge.
+    /// Connects (failing at once when Redis cannot be reached), checks the
+    /// key layout, loads the functions and starts the event bridge.
     pub async fn connect(settings: RedisSettings) -> Result<Self> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| {
-                Error::unavailable_because(
-                    format!("bad Redis URL (expected redis://[user:password@]host:port[/db], rediss://… for TLS, or unix:///path/to/redis.sock): {e}"),
-                    e,
-                )
-            })?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let conn = tokio::time::timeout(
-            CONNECT_TIMEOUT * 4,
-            ConnectionManager::new_with_config(client.clone(), config),
-        )
-        .await
-        .map_err(|_| Error::unavailable(format!("no answer from Redis at {}", settings.url)))?
-        .map_err(|e| {
-            Error::unavailable_because(
-                format!("cannot connect to Redis at {}: {e}", settings.url),
-                e,
-            )
-        })?;
-        let keys = Keys::new(&settings.prefix);
+        let conn = settings.connector.connect().await?;
         let events = Arc::new(EventHub::default());
+        Self::on(settings, conn, events).await
+    }
+
+    /// The store of one area on a shared connection, publishing into a
+    /// shared hub.
+    pub async fn on(settings: RedisSettings, mut conn: Conn, events: Arc<EventHub>) -> Result<Self> {
+        layout::check(&mut conn, &settings.prefix).await?;
+        functions::load(&mut conn).await?;
+        let keys = Keys::new(&settings.prefix, settings.area.as_ref());
+        let wait_replicas = settings.connector.is_cluster() && has_replicas(&mut conn).await;
         let bridge_up = Arc::new(AtomicBool::new(false));
         let bridge_stop = CancellationToken::new();
         bridge::spawn(
-            client,
+            settings.connector.clone(),
             keys.clone(),
             events.clone(),
             bridge_up.clone(),
             bridge_stop.clone(),
             settings.driver_ttl,
-        );
+        )?;
         let store = Self {
             conn,
             keys,
             settings,
             instance: instance_name(),
-            scripts: Scripts::load(),
             events,
             bridge_up,
             bridge_stop,
             clock_offset_ms: AtomicI64::new(0),
             epoch: Mutex::new(None),
+            wait_replicas,
         };
         store.ping().await?;
         Ok(store)
@@ -184,53 +177,66 @@ impl RedisStore {
         self.bridge_up.load(Ordering::Relaxed)
     }
 
-    /// The shared calling convention of the scripts (see `lua/common.lua`).
-    fn invocation<'s>(
+    /// Calls one of the library's functions (see `lua/tracking.lua` for
+    /// the calling convention) on this area's node, with `subject` (a
+    /// driver or ride hash) declared as a key when there is one.
+    async fn call<T: redis::FromRedisValue>(
         &self,
-        script: &'s Script,
-        subject: &str,
-        now: DateTime<Utc>,
-    ) -> redis::ScriptInvocation<'s> {
+        name: &str,
+        subject: Option<&str>,
+        own: &[String],
+    ) -> Result<T> {
         let k = &self.keys;
-        let mut inv = script.prepare_invoke();
-        inv.key(k.available())
-            .key(k.seen())
-            .key(k.searching())
-            .key(k.pickups())
-            .key(k.ride_ids())
-            .key(k.instances())
-            .key(k.active())
-            .key(k.drivers_watched())
-            .key(subject)
-            .key(k.offline())
-            .arg(k.driver_prefix())
-            .arg(k.ride_prefix())
-            .arg(k.owned_prefix())
-            .arg(k.events_channel())
-            .arg(k.wake_channel())
-            .arg(k.drivers_channel())
-            // The scripts read the server's TIME; the caller's clock is
-            // never used for what instances share.
-            .arg(now.timestamp_millis())
-            .arg(duration_ms(self.settings.driver_ttl))
+        let mut cmd = redis::cmd("FCALL");
+        cmd.arg(functions::name(name))
+            .arg(if subject.is_some() { 2 } else { 1 })
+            .arg(k.ride_ids());
+        if let Some(subject) = subject {
+            cmd.arg(subject);
+        }
+        let ttl = duration_ms(self.settings.driver_ttl);
+        cmd.arg(k.tag())
+            .arg(ttl)
             .arg(self.settings.match_radius.km())
             .arg(duration_ms(self.settings.retention.rides))
             .arg(duration_ms(self.settings.retention.drivers))
-            .arg(k.rider_prefix())
-            .arg(k.idempotency_prefix())
-            .arg(k.declined_prefix());
-        inv
+            .arg(if self.settings.connector.is_cluster() {
+                "SPUBLISH"
+            } else {
+                "PUBLISH"
+            })
+            .arg((ttl / 6).max(1))
+            .arg(own);
+        let mut conn = self.conn.clone();
+        let first = with_timeout(cmd.query_async::<T>(&mut conn)).await;
+        match first {
+            Err(Error::Internal { message, .. }) if message.contains("Function not found") => {
+                // A node that lost its functions (restarted empty, replaced).
+                functions::load(&mut conn).await?;
+                with_timeout(cmd.query_async::<T>(&mut conn)).await
+            }
+            other => other,
+        }
     }
 
-    async fn run(&self, inv: redis::ScriptInvocation<'_>) -> Result<Vec<String>> {
+    /// Waits until a replica has this area's writes, when the Cluster has
+    /// replicas: a failover then loses no write acknowledged to a client.
+    async fn replicated(&self) -> Result<()> {
+        if !self.wait_replicas {
+            return Ok(());
+        }
         let mut conn = self.conn.clone();
-        tokio::time::timeout(COMMAND_TIMEOUT, inv.invoke_async(&mut conn))
-            .await
-            .map_err(|_| {
-                metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
-                Error::unavailable("Redis did not answer in time")
-            })?
-            .map_err(redis_error)
+        let mut wait = redis::cmd("WAIT");
+        wait.arg(1).arg(duration_ms(COMMAND_TIMEOUT) / 2);
+        let value = with_timeout(conn.on_node_of(&self.keys.ride_ids(), wait)).await?;
+        let acked: i64 = redis::from_redis_value(value)
+            .map_err(|e| Error::internal(format!("WAIT answered oddly: {e}")))?;
+        if acked < 1 {
+            return Err(Error::unavailable(
+                "no replica acknowledged the write in time",
+            ));
+        }
+        Ok(())
     }
 
     /// Learns the server's clock from a time a script read (ms).
@@ -254,26 +260,27 @@ impl RedisStore {
         Ok((tag, fields))
     }
 
-    /// Runs a ride script and reads back `{tag, field, value, …}`.
-    async fn ride_script(
+    /// Runs a ride function and reads back `{tag, field, value, …}`.
+    async fn ride_call(
         &self,
-        script: &Script,
+        name: &str,
         id: &RideId,
-        now: DateTime<Utc>,
         extra: &[String],
     ) -> Result<(String, Arc<Ride>)> {
         let key = self.keys.ride(id);
-        let mut inv = self.invocation(script, &key, now);
-        inv.arg(id.as_str());
-        for arg in extra {
-            inv.arg(arg);
-        }
-        let reply = self.run(inv).await?;
+        let mut own = vec![id.to_string()];
+        own.extend_from_slice(extra);
+        let reply: Vec<String> = self.call(name, Some(&key), &own).await?;
         let (tag, fields) = self.fields(reply)?;
         if tag == "NOT_FOUND" {
             return Err(Error::ride_not_found(id));
         }
         Ok((tag, Arc::new(ride_from_fields(&fields)?)))
+    }
+
+    /// Whether a ride id is one of this store's (its area's).
+    fn owns(&self, ride: &RideId) -> bool {
+        AreaId::of_ride(ride).as_ref() == self.settings.area.as_ref()
     }
 
     fn driver_from_fields(
@@ -298,7 +305,8 @@ impl RedisStore {
         with_timeout(set.query_async::<()>(&mut conn)).await
     }
 
-    /// `HGETALL` of many keys in one round trip.
+    /// `HGETALL` of many keys of this area in one round trip (one slot: a
+    /// Cluster runs the pipeline on one node).
     async fn hashes(&self, keys: &[String]) -> Result<Vec<HashMap<String, String>>> {
         if keys.is_empty() {
             return Ok(Vec::new());
@@ -325,20 +333,38 @@ impl RedisStore {
             .collect()
     }
 
-    /// Drivers by id, in one round trip; unknown ids are skipped.
+    /// Drivers by id, in one call; unknown ids are skipped.
     async fn drivers_by_id(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
-        let keys: Vec<String> = ids.iter().map(|id| self.keys.driver(id)).collect();
-        self.hashes(&keys)
-            .await?
-            .iter()
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let own: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let rows: Vec<Vec<String>> = self.call("drivers", None, &own).await?;
+        rows.into_iter()
             .zip(ids)
-            .filter(|(fields, _)| !fields.is_empty())
-            .map(|(fields, id)| self.driver_from_fields(id, fields, now))
+            .filter(|(row, _)| !row.is_empty())
+            .map(|(row, id)| {
+                let (_, fields) = split_reply(std::iter::once(String::new()).chain(row).collect())?;
+                self.driver_from_fields(id, &fields, now)
+            })
             .collect()
     }
 }
 
-/// Counts the offers a script ended (`ACCEPTED,TIMED_OUT`, …).
+/// Whether the Cluster has replicas (then writes wait for one): `CLUSTER
+/// NODES` lists each node with its flags, `slave` for a replica.
+async fn has_replicas(conn: &mut Conn) -> bool {
+    let nodes: redis::RedisResult<String> = redis::cmd("CLUSTER").arg("NODES").query_async(conn).await;
+    nodes.is_ok_and(|text| {
+        text.lines().any(|line| {
+            line.split_whitespace()
+                .nth(2)
+                .is_some_and(|flags| flags.split(',').any(|f| f == "slave"))
+        })
+    })
+}
+
+/// Counts the offers a call ended (`ACCEPTED,TIMED_OUT`, …).
 pub(super) fn count_offers_ended(reasons: &str) {
     reasons
         .split(',')

@@ -1,5 +1,5 @@
-//! The [`Store`] operations on Redis: each one script (or one pipelined
-//! read), decoded into domain types.
+//! The [`Store`] operations on Redis: each one function call (or one
+//! pipelined read), decoded into domain types.
 
 use std::{
     collections::HashMap,
@@ -13,7 +13,8 @@ use redis::AsyncCommands;
 use tracing::debug;
 
 use super::{
-    duration_ms, fields::parse_f64, fields::parse_time, ride_from_fields, with_timeout, RedisStore,
+    duration_ms, fields::parse_f64, fields::parse_time, ride_from_fields, with_timeout,
+    RedisStore,
 };
 use crate::{
     domain::{
@@ -22,130 +23,44 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        EventHub, NewRide, Offers, Requested, SearchOutcome, Store, Swept, SNAPSHOT_LIMIT,
-        SWEEP_BATCH,
+        AreaCounts, EventHub, NewRide, Offers, Released, Requested, SearchOutcome, Store, Swept,
+        SNAPSHOT_LIMIT, SWEEP_BATCH,
     },
 };
 
-#[async_trait]
-impl Store for RedisStore {
-    async fn update_location(
-        &self,
-        id: &DriverId,
-        at: Coordinates,
-        now: DateTime<Utc>,
-        max_speed_kmh: f64,
-    ) -> Result<Driver> {
-        let mut inv = self.invocation(&self.scripts.update_location, &self.keys.driver(id), now);
-        inv.arg(id.as_str())
-            .arg(at.lng())
-            .arg(at.lat())
-            .arg(max_speed_kmh)
-            .arg(JITTER_KM);
-        let (tag, fields) = self.fields(self.run(inv).await?)?;
-        if tag == "IMPLAUSIBLE" {
-            let number = |k: &str| {
-                fields
-                    .get(k)
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(f64::NAN)
-            };
-            return Err(Error::implausible_jump(
-                number("km"),
-                number("seconds"),
-                max_speed_kmh,
-            ));
-        }
-        self.driver_from_fields(id, &fields, now)
-    }
+/// A report's refusal as the functions word it: `IMPLAUSIBLE|km|seconds`.
+fn implausible(tag: &str, max_speed_kmh: f64) -> Error {
+    let mut parts = tag.split('|').skip(1);
+    let mut number = || {
+        parts
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let (km, seconds) = (number(), number());
+    Error::implausible_jump(km, seconds, max_speed_kmh)
+}
 
-    async fn update_locations(
-        &self,
-        reports: &[LocationReport],
-        now: DateTime<Utc>,
-        max_speed_kmh: f64,
-    ) -> Result<Vec<ReportOutcome>> {
-        if reports.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut inv = self.invocation(&self.scripts.update_locations, "", now);
-        inv.arg(max_speed_kmh).arg(JITTER_KM);
-        for report in reports {
-            inv.arg(report.driver.as_str())
-                .arg(report.at.lng())
-                .arg(report.at.lat())
-                .arg(report.taken_at.timestamp_millis());
-        }
-        let tags = self.run(inv).await?;
-        Ok(tags
-            .iter()
-            .map(|tag| {
-                let mut parts = tag.split('|');
-                match parts.next() {
-                    Some("OK") => ReportOutcome::Accepted,
-                    Some("STALE") => ReportOutcome::Stale,
-                    _ => {
-                        let mut number = || {
-                            parts
-                                .next()
-                                .and_then(|v| v.parse::<f64>().ok())
-                                .unwrap_or(f64::NAN)
-                        };
-                        let (km, seconds) = (number(), number());
-                        ReportOutcome::Refused(Error::implausible_jump(km, seconds, max_speed_kmh))
-                    }
-                }
-            })
-            .collect())
-    }
-
-    async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {
-        let mut inv = self.invocation(&self.scripts.go_offline, &self.keys.driver(id), now);
-        inv.arg(id.as_str());
-        let (tag, fields) = self.fields(self.run(inv).await?)?;
-        match tag.as_str() {
-            "NOT_FOUND" => Err(Error::driver_not_found(id)),
-            "CONFLICT" => Err(Error::driver_busy(
-                id,
-                fields.get("ride").map(String::as_str).unwrap_or("?"),
-            )),
-            _ => self.driver_from_fields(id, &fields, now),
-        }
-    }
-
-    async fn driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Option<Driver>> {
-        let mut conn = self.conn.clone();
-        let fields: HashMap<String, String> =
-            with_timeout(conn.hgetall(self.keys.driver(id))).await?;
-        if fields.is_empty() {
-            return Ok(None);
-        }
-        self.driver_from_fields(id, &fields, now).map(Some)
-    }
-
-    async fn drivers(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
-        self.drivers_by_id(ids, now).await
-    }
-
-    async fn nearby_drivers(
+impl RedisStore {
+    /// `nearby`'s rows: `{id, km, lng, lat, updated}` each.
+    async fn nearby_rows(
         &self,
         center: Coordinates,
         radius: RadiusKm,
-        limit: Limit,
-        now: DateTime<Utc>,
+        count: usize,
     ) -> Result<Vec<NearbyDriver>> {
-        let mut inv = self.invocation(&self.scripts.nearby, "", now);
-        inv.arg(center.lng())
-            .arg(center.lat())
-            .arg(radius.km())
-            .arg(limit.get());
-        let flat = self.run(inv).await?;
+        let own = [
+            center.lng().to_string(),
+            center.lat().to_string(),
+            radius.km().to_string(),
+            count.to_string(),
+        ];
+        let flat: Vec<String> = self.call("nearby", None, &own).await?;
         flat.chunks_exact(5)
             .map(|row| {
-                let id = DriverId::parse(&row[0])?;
                 Ok(NearbyDriver {
                     driver: Driver {
-                        id,
+                        id: DriverId::parse(&row[0])?,
                         status: DriverStatus::Available,
                         location: Some(Coordinates::parse(
                             parse_f64(&row[3])?,
@@ -159,25 +74,159 @@ impl Store for RedisStore {
             })
             .collect()
     }
+}
 
-    async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested> {
-        let mut inv = self.invocation(&self.scripts.create_ride, "", now);
-        inv.arg(new.rider.as_str())
-            .arg(new.pickup.lng())
-            .arg(new.pickup.lat())
-            .arg(duration_ms(new.timeout))
-            .arg(&self.instance)
-            .arg(RideId::new_epoch())
-            .arg(
-                new.idempotency_key
-                    .as_ref()
-                    .map(|k| k.as_str())
-                    .unwrap_or(""),
-            )
-            .arg(new.max_active)
-            .arg(new.dropoff.map(|d| d.lng().to_string()).unwrap_or_default())
-            .arg(new.dropoff.map(|d| d.lat().to_string()).unwrap_or_default());
-        let reply = self.run(inv).await?;
+#[async_trait]
+impl Store for RedisStore {
+    async fn report(
+        &self,
+        id: &DriverId,
+        at: Coordinates,
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+        create: bool,
+    ) -> Result<Option<Driver>> {
+        let own = [
+            id.to_string(),
+            at.lng().to_string(),
+            at.lat().to_string(),
+            max_speed_kmh.to_string(),
+            JITTER_KM.to_string(),
+            if create { "1" } else { "0" }.to_owned(),
+        ];
+        let reply: Vec<String> = self
+            .call("update", Some(&self.keys.driver(id)), &own)
+            .await?;
+        let (tag, fields) = self.fields(reply)?;
+        match tag.as_str() {
+            "ELSEWHERE" => Ok(None),
+            "IMPLAUSIBLE" => {
+                let number = |k: &str| {
+                    fields
+                        .get(k)
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .unwrap_or(f64::NAN)
+                };
+                Err(Error::implausible_jump(
+                    number("km"),
+                    number("seconds"),
+                    max_speed_kmh,
+                ))
+            }
+            _ => self.driver_from_fields(id, &fields, now).map(Some),
+        }
+    }
+
+    async fn report_batch(
+        &self,
+        reports: &[LocationReport],
+        _now: DateTime<Utc>,
+        max_speed_kmh: f64,
+        create: bool,
+    ) -> Result<Vec<ReportOutcome>> {
+        if reports.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut own = Vec::with_capacity(3 + reports.len() * 4);
+        own.push(max_speed_kmh.to_string());
+        own.push(JITTER_KM.to_string());
+        own.push(if create { "1" } else { "0" }.to_owned());
+        for report in reports {
+            own.push(report.driver.to_string());
+            own.push(report.at.lng().to_string());
+            own.push(report.at.lat().to_string());
+            own.push(report.taken_at.timestamp_millis().to_string());
+        }
+        let tags: Vec<String> = self.call("update_batch", None, &own).await?;
+        Ok(tags
+            .iter()
+            .map(|tag| match tag.split('|').next() {
+                Some("OK") => ReportOutcome::Accepted,
+                Some("STALE") => ReportOutcome::Stale,
+                Some("ELSEWHERE") => ReportOutcome::Elsewhere,
+                _ => ReportOutcome::Refused(implausible(tag, max_speed_kmh)),
+            })
+            .collect())
+    }
+
+    async fn hand_off(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Released> {
+        let reply: Vec<String> = self
+            .call("release", Some(&self.keys.driver(id)), &[id.to_string()])
+            .await?;
+        let (tag, fields) = self.fields(reply)?;
+        Ok(match tag.as_str() {
+            "UNKNOWN" => Released::Unknown,
+            "BUSY" => Released::Busy(self.driver_from_fields(id, &fields, now)?),
+            _ => Released::Gone(self.driver_from_fields(id, &fields, now)?),
+        })
+    }
+
+    async fn counts(&self) -> Result<AreaCounts> {
+        let counts: Vec<usize> = self.call("counts", None, &[]).await?;
+        Ok(AreaCounts {
+            available: counts.first().copied().unwrap_or(0),
+            searching: counts.get(1).copied().unwrap_or(0),
+        })
+    }
+
+    async fn go_offline(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Driver> {
+        let reply: Vec<String> = self
+            .call("offline", Some(&self.keys.driver(id)), &[id.to_string()])
+            .await?;
+        let (tag, fields) = self.fields(reply)?;
+        match tag.as_str() {
+            "NOT_FOUND" => Err(Error::driver_not_found(id)),
+            "CONFLICT" => Err(Error::driver_busy(
+                id,
+                fields.get("ride").map(String::as_str).unwrap_or("?"),
+            )),
+            _ => self.driver_from_fields(id, &fields, now),
+        }
+    }
+
+    async fn driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<Option<Driver>> {
+        Ok(self
+            .drivers_by_id(std::slice::from_ref(id), now)
+            .await?
+            .pop())
+    }
+
+    async fn drivers(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
+        self.drivers_by_id(ids, now).await
+    }
+
+    async fn nearby_drivers(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        limit: Limit,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>> {
+        self.nearby_rows(center, radius, limit.get()).await
+    }
+
+    async fn create_ride(&self, new: &NewRide, _now: DateTime<Utc>) -> Result<Requested> {
+        let own = [
+            new.rider.to_string(),
+            new.pickup.lng().to_string(),
+            new.pickup.lat().to_string(),
+            duration_ms(new.timeout).to_string(),
+            self.instance.clone(),
+            RideId::new_epoch(),
+            new.idempotency_key
+                .as_ref()
+                .map(|k| k.as_str().to_owned())
+                .unwrap_or_default(),
+            new.max_active.to_string(),
+            new.dropoff.map(|d| d.lng().to_string()).unwrap_or_default(),
+            new.dropoff.map(|d| d.lat().to_string()).unwrap_or_default(),
+            self.settings
+                .area
+                .as_ref()
+                .map(|a| format!("{a}:"))
+                .unwrap_or_default(),
+        ];
+        let reply: Vec<String> = self.call("create_ride", None, &own).await?;
         if reply.first().map(String::as_str) == Some("ACTIVE") {
             let ride = reply
                 .get(1)
@@ -193,6 +242,7 @@ impl Store for RedisStore {
         let (tag, fields) = self.fields(reply)?;
         let ride = Arc::new(ride_from_fields(&fields)?);
         self.note_epoch(&ride.id);
+        self.replicated().await?;
         Ok(match tag.as_str() {
             "EXISTING" => Requested::Existing(ride),
             _ => Requested::Created(ride),
@@ -205,15 +255,10 @@ impl Store for RedisStore {
         radius: RadiusKm,
         now: DateTime<Utc>,
     ) -> Result<AreaSnapshot> {
-        // Available drivers through the same script as nearbyDrivers (it
+        // Available drivers through the same function as nearbyDrivers (it
         // prunes silent ones); active rides and their drivers read after it.
         // Not one atomic read: live maps apply the events that follow.
-        let mut inv = self.invocation(&self.scripts.nearby, "", now);
-        inv.arg(center.lng())
-            .arg(center.lat())
-            .arg(radius.km())
-            .arg(SNAPSHOT_LIMIT);
-        let flat = self.run(inv).await?;
+        let available = self.nearby_rows(center, radius, SNAPSHOT_LIMIT).await?;
         let mut conn = self.conn.clone();
         let mut search = redis::cmd("GEOSEARCH");
         search
@@ -228,16 +273,16 @@ impl Store for RedisStore {
             .arg(SNAPSHOT_LIMIT);
         let ride_ids: Vec<String> = with_timeout(search.query_async(&mut conn)).await?;
         let rides = self.rides(&ride_ids).await?;
-        let mut ids = flat
-            .chunks_exact(5)
-            .map(|row| DriverId::parse(&row[0]))
-            .collect::<Result<Vec<_>>>()?;
-        ids.extend(rides.iter().flat_map(|r| {
-            let offered = r.offer.as_ref().map(|o| o.driver.clone());
-            let assigned = r.driver_id.clone().filter(|_| r.status.has_driver());
-            offered.into_iter().chain(assigned)
-        }));
-        let drivers = self.drivers_by_id(&ids, now).await?;
+        let mut drivers: Vec<Driver> = available.into_iter().map(|n| n.driver).collect();
+        let of_rides: Vec<DriverId> = rides
+            .iter()
+            .flat_map(|r| {
+                let offered = r.offer.as_ref().map(|o| o.driver.clone());
+                let assigned = r.driver_id.clone().filter(|_| r.status.has_driver());
+                offered.into_iter().chain(assigned)
+            })
+            .collect();
+        drivers.extend(self.drivers_by_id(&of_rides, now).await?);
         Ok(AreaSnapshot { drivers, rides })
     }
 
@@ -256,13 +301,12 @@ impl Store for RedisStore {
         id: &RideId,
         radius: RadiusKm,
         offers: Offers,
-        now: DateTime<Utc>,
+        _now: DateTime<Utc>,
     ) -> Result<SearchOutcome> {
         let (tag, ride) = self
-            .ride_script(
-                &self.scripts.try_match,
+            .ride_call(
+                "try_match",
                 id,
-                now,
                 &[
                     radius.km().to_string(),
                     self.instance.clone(),
@@ -271,6 +315,9 @@ impl Store for RedisStore {
                 ],
             )
             .await?;
+        if matches!(tag.as_str(), "MATCHED" | "OFFERED" | "ENDED") {
+            self.replicated().await?;
+        }
         Ok(match tag.as_str() {
             "MATCHED" => SearchOutcome::Matched(ride),
             "OFFERED" => SearchOutcome::Offered(ride),
@@ -285,49 +332,48 @@ impl Store for RedisStore {
         id: &RideId,
         driver: Option<&DriverId>,
         accept: bool,
-        now: DateTime<Utc>,
+        _now: DateTime<Utc>,
     ) -> Result<Arc<Ride>> {
         let answer = [
             driver.map(|d| d.to_string()).unwrap_or_default(),
             if accept { "1" } else { "0" }.to_owned(),
         ];
-        let (tag, ride) = self
-            .ride_script(&self.scripts.answer_offer, id, now, &answer)
-            .await?;
+        let (tag, ride) = self.ride_call("answer_offer", id, &answer).await?;
         match tag.as_str() {
             "NO_OFFER" => Err(Error::no_offer(id, driver)),
             "TIMED_OUT" => Err(Error::offer_timed_out(id)),
-            _ => Ok(ride),
+            _ => {
+                self.replicated().await?;
+                Ok(ride)
+            }
         }
     }
 
-    async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {
+    async fn advance_ride(&self, id: &RideId, step: Step, _now: DateTime<Utc>) -> Result<Arc<Ride>> {
         let args: Vec<String> = std::iter::once(step.to())
             .chain(step.from().iter().copied())
             .map(|s| s.as_str().to_owned())
             .collect();
-        let (tag, ride) = self
-            .ride_script(&self.scripts.advance, id, now, &args)
-            .await?;
+        let (tag, ride) = self.ride_call("advance", id, &args).await?;
         if tag == "CONFLICT" {
             return Err(Error::wrong_step(id, ride.status, step));
         }
+        self.replicated().await?;
         Ok(ride)
     }
 
-    async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
-        Ok(self
-            .ride_script(&self.scripts.expire_ride, id, now, &[])
-            .await?
-            .1)
+    async fn expire_ride(&self, id: &RideId, _now: DateTime<Utc>) -> Result<Arc<Ride>> {
+        Ok(self.ride_call("expire_ride", id, &[]).await?.1)
     }
 
-    async fn adopt_orphans(&self, now: DateTime<Utc>, running: usize) -> Result<Vec<Arc<Ride>>> {
-        let mut inv = self.invocation(&self.scripts.adopt, "", now);
-        inv.arg(&self.instance)
-            .arg(duration_ms(self.settings.lease))
-            .arg(running);
-        let reply = self.run(inv).await?;
+    async fn adopt_orphans(&self, _now: DateTime<Utc>, running: &[RideId]) -> Result<Vec<Arc<Ride>>> {
+        let mine = running.iter().filter(|id| self.owns(id)).count();
+        let own = [
+            self.instance.clone(),
+            duration_ms(self.settings.lease).to_string(),
+            mine.to_string(),
+        ];
+        let reply: Vec<String> = self.call("adopt", None, &own).await?;
         let mut items = reply.into_iter();
         let epoch = items.next().unwrap_or_default();
         if let Some(server_now) = items.next() {
@@ -339,7 +385,8 @@ impl Store for RedisStore {
         if ids.len() > adopted {
             debug!(
                 owned = ids.len() - adopted,
-                running, "the store counts other rides as searched here than run here"
+                running = mine,
+                "the store counts other rides as searched here than run here"
             );
         }
         if self.events.drivers_watched() {
@@ -356,29 +403,36 @@ impl Store for RedisStore {
         // A lease that ended at the epoch: the next instance to renew adopts
         // our searching rides at once.
         let mut conn = self.conn.clone();
-        let mut release = redis::pipe();
-        release
-            .atomic()
-            .zadd(self.keys.instances(), &self.instance, 0)
-            .ignore()
-            .publish(self.keys.adopt_channel(), &self.instance)
-            .ignore();
-        with_timeout(release.query_async::<()>(&mut conn)).await
+        let mut zadd = redis::cmd("ZADD");
+        zadd.arg(self.keys.instances()).arg(0).arg(&self.instance);
+        with_timeout(zadd.query_async::<()>(&mut conn)).await?;
+        let publish = if self.settings.connector.is_cluster() {
+            "SPUBLISH"
+        } else {
+            "PUBLISH"
+        };
+        let mut announce = redis::cmd(publish);
+        announce.arg(self.keys.adopt_channel()).arg(&self.instance);
+        with_timeout(announce.query_async::<()>(&mut conn)).await
     }
 
     async fn sweep(&self, now: DateTime<Utc>) -> Result<Swept> {
-        let mut inv = self.invocation(&self.scripts.sweep, "", now);
-        inv.arg(SWEEP_BATCH);
-        let counts = self.run(inv).await?;
-        if let Some(ended) = counts.get(2) {
-            super::count_offers_ended(ended);
+        let reply: Vec<String> = self
+            .call("sweep", None, &[SWEEP_BATCH.to_string()])
+            .await?;
+        let mut items = reply.into_iter();
+        let went_offline = items.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+        if let Some(ended) = items.next() {
+            super::count_offers_ended(&ended);
         }
-        let count = |i: usize| counts.get(i).and_then(|n| n.parse().ok()).unwrap_or(0);
+        let removed: Vec<DriverId> = items.filter_map(|id| DriverId::parse(&id).ok()).collect();
+        let _ = now;
         Ok(Swept {
-            went_offline: count(0),
-            drivers_removed: count(1),
+            went_offline,
+            drivers_removed: removed.len(),
             // Ended rides' hashes expire on their own.
             rides_removed: 0,
+            removed,
         })
     }
 

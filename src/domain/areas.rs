@@ -1,0 +1,426 @@
+//! Service areas: where the service operates, each with its own rules.
+//!
+//! An area is a polygon (or several, with holes) read from a GeoJSON
+//! FeatureCollection. Areas never overlap, so a point lies in at most one;
+//! a ride belongs to the area of its pickup and is matched only with
+//! drivers of that area; a driver belongs to the area of its position.
+//! Without an areas file one area, `default`, covers the Earth.
+//!
+//! Point lookup goes through an R-tree of the areas' bounding boxes, then
+//! an exact point-in-polygon test (the `geo` crate) on the few candidates:
+//! cheap enough to run on every report.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use geo::{BooleanOps, BoundingRect, Contains, MultiPolygon, Point, Validation};
+use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
+use serde_json::Value;
+
+use super::{Coordinates, RadiusKm, RideId, MAX_LATITUDE};
+
+/// The most bytes an area id may have.
+pub const MAX_AREA_ID_LEN: usize = 32;
+/// The area that covers the Earth when no areas file is given.
+pub const DEFAULT_AREA: &str = "default";
+
+/// An area's id: `[a-z0-9-]`, 1 to 32 bytes (it becomes part of Redis keys
+/// and of ride ids).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AreaId(String);
+
+impl AreaId {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let ok = !s.is_empty()
+            && s.len() <= MAX_AREA_ID_LEN
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!(
+                "area id {s:?} must be 1 to {MAX_AREA_ID_LEN} bytes of [a-z0-9-]"
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The area a ride id names: `<area>:<epoch>.<n>`; an id without an
+    /// area (the default area's, and rides from before areas) names none.
+    pub fn of_ride(ride: &RideId) -> Option<Self> {
+        let (area, _) = ride.as_str().split_once(':')?;
+        Self::parse(area).ok()
+    }
+}
+
+impl std::fmt::Display for AreaId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The rules an area sets for itself; `None` keeps the service's flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AreaRules {
+    pub match_radius: Option<RadiusKm>,
+    pub request_timeout: Option<Duration>,
+    pub search_interval: Option<Duration>,
+    pub offer_timeout: Option<Duration>,
+}
+
+/// One service area.
+#[derive(Debug)]
+pub struct Area {
+    pub id: AreaId,
+    pub name: String,
+    /// The boundary, for lookups.
+    pub shape: MultiPolygon<f64>,
+    /// The geometry as the file gave it.
+    pub geometry: Value,
+    pub rules: AreaRules,
+}
+
+impl Area {
+    pub fn contains(&self, at: Coordinates) -> bool {
+        self.shape.contains(&Point::new(at.lng(), at.lat()))
+    }
+}
+
+/// All the service's areas and their index.
+#[derive(Debug)]
+pub struct ServiceAreas {
+    areas: Vec<Arc<Area>>,
+    index: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
+    /// Whether this is the one area covering the Earth (no file given).
+    everywhere: bool,
+}
+
+impl ServiceAreas {
+    /// One area, `default`, covering the Earth.
+    pub fn everywhere() -> Self {
+        let (lat, lng) = (MAX_LATITUDE, 180.0);
+        let ring = vec![
+            vec![-lng, -lat],
+            vec![lng, -lat],
+            vec![lng, lat],
+            vec![-lng, lat],
+            vec![-lng, -lat],
+        ];
+        let geometry = serde_json::json!({"type": "Polygon", "coordinates": [ring]});
+        let shape = shape_of(&geometry).unwrap_or_else(|_| MultiPolygon(Vec::new()));
+        let area = Area {
+            id: AreaId(DEFAULT_AREA.to_owned()),
+            name: "Everywhere".to_owned(),
+            shape,
+            geometry,
+            rules: AreaRules::default(),
+        };
+        let mut areas = Self::new(vec![area]);
+        areas.everywhere = true;
+        areas
+    }
+
+    fn new(areas: Vec<Area>) -> Self {
+        let areas: Vec<Arc<Area>> = areas.into_iter().map(Arc::new).collect();
+        let boxes = areas
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| {
+                let rect = a.shape.bounding_rect()?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]),
+                    i,
+                ))
+            })
+            .collect();
+        Self {
+            areas,
+            index: RTree::bulk_load(boxes),
+            everywhere: false,
+        }
+    }
+
+    /// Reads a GeoJSON FeatureCollection; every refusal names the feature.
+    pub fn from_geojson(text: &str) -> Result<Self, String> {
+        let document: Value =
+            serde_json::from_str(text).map_err(|e| format!("the areas file is not JSON: {e}"))?;
+        if document["type"] != "FeatureCollection" {
+            return Err("the areas file must be a GeoJSON FeatureCollection".into());
+        }
+        let features = document["features"]
+            .as_array()
+            .ok_or("the areas file has no \"features\" list")?;
+        if features.is_empty() {
+            return Err("the areas file has no features".into());
+        }
+        let mut areas: Vec<Area> = Vec::with_capacity(features.len());
+        let mut ids = HashSet::new();
+        for (i, feature) in features.iter().enumerate() {
+            let area = read_feature(feature).map_err(|e| format!("feature {i}: {e}"))?;
+            if !ids.insert(area.id.clone()) {
+                return Err(format!("feature {i}: area id {} is used twice", area.id));
+            }
+            areas.push(area);
+        }
+        for (i, a) in areas.iter().enumerate() {
+            for b in &areas[i + 1..] {
+                if overlap(a, b) {
+                    return Err(format!("areas {} and {} overlap", a.id, b.id));
+                }
+            }
+        }
+        Ok(Self::new(areas))
+    }
+
+    /// The area a point lies in.
+    pub fn locate(&self, at: Coordinates) -> Option<&Arc<Area>> {
+        if self.everywhere {
+            return self.areas.first();
+        }
+        let point = [at.lng(), at.lat()];
+        self.index
+            .locate_all_at_point(&point)
+            .filter_map(|entry| self.areas.get(entry.data))
+            .find(|area| area.contains(at))
+    }
+
+    /// The areas whose bounding box meets the box around a circle (a live
+    /// map or a nearby search asks each of them).
+    pub fn touching(&self, center: Coordinates, radius: RadiusKm) -> Vec<&Arc<Area>> {
+        if self.everywhere {
+            return self.areas.iter().collect();
+        }
+        let dlat = radius.km() / 111.2;
+        let dlng = radius.km() / (111.2 * center.lat().to_radians().cos().max(0.01));
+        let query = AABB::from_corners(
+            [center.lng() - dlng, center.lat() - dlat],
+            [center.lng() + dlng, center.lat() + dlat],
+        );
+        let mut hits: Vec<usize> = self
+            .index
+            .locate_in_envelope_intersecting(&query)
+            .map(|entry| entry.data)
+            .collect();
+        hits.sort_unstable();
+        hits.into_iter().filter_map(|i| self.areas.get(i)).collect()
+    }
+
+    pub fn get(&self, id: &AreaId) -> Option<&Arc<Area>> {
+        self.areas.iter().find(|a| a.id == *id)
+    }
+
+    /// The area a ride belongs to, from its id alone; an id without an area
+    /// belongs to `default` when there is one.
+    pub fn of_ride(&self, ride: &RideId) -> Option<&Arc<Area>> {
+        match AreaId::of_ride(ride) {
+            Some(id) => self.get(&id),
+            None => self.get(&AreaId(DEFAULT_AREA.to_owned())),
+        }
+    }
+
+    pub fn all(&self) -> &[Arc<Area>] {
+        &self.areas
+    }
+
+    /// Whether this is the one area covering the Earth.
+    pub fn is_everywhere(&self) -> bool {
+        self.everywhere
+    }
+}
+
+const KNOWN: [&str; 6] = [
+    "id",
+    "name",
+    "matchRadiusKm",
+    "requestTimeout",
+    "searchInterval",
+    "offerTimeout",
+];
+
+fn read_feature(feature: &Value) -> Result<Area, String> {
+    if feature["type"] != "Feature" {
+        return Err("not a GeoJSON Feature".into());
+    }
+    let properties = feature["properties"]
+        .as_object()
+        .ok_or("no properties (an id is required)")?;
+    if let Some(unknown) = properties.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown property {unknown:?} (known: {})",
+            KNOWN.join(", ")
+        ));
+    }
+    let id = properties
+        .get("id")
+        .and_then(Value::as_str)
+        .ok_or("property \"id\" (a string) is required")?;
+    let id = AreaId::parse(id)?;
+    let name = match properties.get("name") {
+        None => id.to_string(),
+        Some(Value::String(name)) => name.clone(),
+        Some(_) => return Err(format!("area {id}: \"name\" must be a string")),
+    };
+    let duration = |key: &str| -> Result<Option<Duration>, String> {
+        match properties.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => humantime::parse_duration(s)
+                .map(Some)
+                .map_err(|e| format!("area {id}: {key} {s:?}: {e}")),
+            Some(_) => Err(format!("area {id}: {key} must be a duration such as \"30s\"")),
+        }
+    };
+    let match_radius = match properties.get("matchRadiusKm") {
+        None => None,
+        Some(v) => Some(
+            v.as_f64()
+                .ok_or_else(|| format!("area {id}: matchRadiusKm must be a number"))
+                .and_then(|km| RadiusKm::parse(km).map_err(|e| format!("area {id}: matchRadiusKm: {e}")))?,
+        ),
+    };
+    let rules = AreaRules {
+        match_radius,
+        request_timeout: duration("requestTimeout")?,
+        search_interval: duration("searchInterval")?,
+        offer_timeout: duration("offerTimeout")?,
+    };
+    if rules.search_interval.is_some_and(|d| d.is_zero()) {
+        return Err(format!("area {id}: searchInterval must be more than 0"));
+    }
+    if rules.request_timeout.is_some_and(|d| d.is_zero()) {
+        return Err(format!("area {id}: requestTimeout must be more than 0"));
+    }
+    let geometry = feature["geometry"].clone();
+    let shape = shape_of(&geometry).map_err(|e| format!("area {id}: {e}"))?;
+    Ok(Area {
+        id,
+        name,
+        shape,
+        geometry,
+        rules,
+    })
+}
+
+/// A Polygon or MultiPolygon, checked: valid rings, within the latitudes
+/// and longitudes positions may have.
+fn shape_of(geometry: &Value) -> Result<MultiPolygon<f64>, String> {
+    let parsed: geojson::Geometry = serde_json::from_value(geometry.clone())
+        .map_err(|e| format!("bad geometry: {e}"))?;
+    let shape: MultiPolygon<f64> = match geo::Geometry::<f64>::try_from(parsed)
+        .map_err(|e| format!("bad geometry: {e}"))?
+    {
+        geo::Geometry::Polygon(p) => p.into(),
+        geo::Geometry::MultiPolygon(m) => m,
+        other => {
+            return Err(format!(
+                "the geometry must be a Polygon or MultiPolygon, not {}",
+                kind(&other)
+            ))
+        }
+    };
+    if shape.0.is_empty() {
+        return Err("the geometry is empty".into());
+    }
+    if let Err(e) = shape.check_validation() {
+        return Err(format!("invalid geometry: {e}"));
+    }
+    let rect = shape.bounding_rect().ok_or("the geometry is empty")?;
+    let ok = |x: f64, y: f64| x.abs() <= 180.0 && y.abs() <= MAX_LATITUDE + 1e-9;
+    if !ok(rect.min().x, rect.min().y) || !ok(rect.max().x, rect.max().y) {
+        return Err(format!(
+            "the geometry leaves longitudes ±180 or latitudes ±{MAX_LATITUDE}"
+        ));
+    }
+    Ok(shape)
+}
+
+fn kind(geometry: &geo::Geometry<f64>) -> &'static str {
+    match geometry {
+        geo::Geometry::Point(_) => "a Point",
+        geo::Geometry::Line(_) | geo::Geometry::LineString(_) => "a LineString",
+        geo::Geometry::MultiPoint(_) => "a MultiPoint",
+        geo::Geometry::MultiLineString(_) => "a MultiLineString",
+        geo::Geometry::GeometryCollection(_) => "a GeometryCollection",
+        _ => "another kind",
+    }
+}
+
+/// Whether two areas share any surface (touching edges is fine).
+fn overlap(a: &Area, b: &Area) -> bool {
+    use geo::Area as _;
+    let (Some(ra), Some(rb)) = (a.shape.bounding_rect(), b.shape.bounding_rect()) else {
+        return false;
+    };
+    let apart = ra.max().x < rb.min().x
+        || rb.max().x < ra.min().x
+        || ra.max().y < rb.min().y
+        || rb.max().y < ra.min().y;
+    !apart && a.shape.intersection(&b.shape).unsigned_area() > 1e-12
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square(id: &str, x: f64, y: f64, size: f64, extra: &str) -> String {
+        format!(
+            r#"{{"type":"Feature","properties":{{"id":"{id}"{extra}}},"geometry":{{"type":"Polygon","coordinates":[[[{x},{y}],[{x2},{y}],[{x2},{y2}],[{x},{y2}],[{x},{y}]]]}}}}"#,
+            x2 = x + size,
+            y2 = y + size
+        )
+    }
+
+    fn collection(features: &[String]) -> String {
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            features.join(",")
+        )
+    }
+
+    fn at(lat: f64, lng: f64) -> Coordinates {
+        Coordinates::parse(lat, lng).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn points_fall_in_their_area_and_nowhere_else() {
+        let areas = ServiceAreas::from_geojson(&collection(&[
+            square("a", 0.0, 0.0, 1.0, r#","name":"A","requestTimeout":"3s""#),
+            square("b", 1.0, 0.0, 1.0, ""),
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(areas.locate(at(0.5, 0.5)).map(|a| a.id.as_str()), Some("a"));
+        assert_eq!(areas.locate(at(0.5, 1.5)).map(|a| a.id.as_str()), Some("b"));
+        assert!(areas.locate(at(5.0, 5.0)).is_none());
+        let a = areas.get(&AreaId::parse("a").unwrap_or_else(|e| panic!("{e}")));
+        assert_eq!(a.map(|a| a.rules.request_timeout), Some(Some(Duration::from_secs(3))));
+        assert_eq!(areas.touching(at(0.5, 0.9), RadiusKm::parse(30.0).unwrap_or_else(|e| panic!("{e}"))).len(), 2);
+    }
+
+    #[test]
+    fn bad_files_are_refused_naming_the_feature() {
+        let refused = |features: &[String]| {
+            ServiceAreas::from_geojson(&collection(features)).err().unwrap_or_default()
+        };
+        assert!(refused(&[square("a", 0.0, 0.0, 1.0, ""), square("b", 0.5, 0.5, 1.0, "")]).contains("overlap"));
+        assert!(refused(&[square("a", 0.0, 0.0, 1.0, ""), square("a", 5.0, 5.0, 1.0, "")]).contains("twice"));
+        assert!(refused(&[square("A", 0.0, 0.0, 1.0, "")]).contains("[a-z0-9-]"));
+        assert!(refused(&[square("a", 0.0, 0.0, 1.0, r#","colour":"red""#)]).contains("unknown property"));
+        assert!(refused(&[square("a", 0.0, 0.0, 1.0, r#","requestTimeout":"soon""#)]).contains("requestTimeout"));
+        let bowtie = r#"{"type":"Feature","properties":{"id":"x"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}}"#;
+        assert!(refused(&[bowtie.to_owned()]).contains("feature 0"));
+        let point = r#"{"type":"Feature","properties":{"id":"p"},"geometry":{"type":"Point","coordinates":[0,0]}}"#;
+        assert!(refused(&[point.to_owned()]).contains("Polygon"));
+        assert!(ServiceAreas::from_geojson("[]").is_err());
+    }
+
+    #[test]
+    fn without_a_file_one_area_covers_the_earth() {
+        let areas = ServiceAreas::everywhere();
+        for (lat, lng) in [(0.0, 0.0), (85.0, 180.0), (-85.05, -180.0)] {
+            assert_eq!(areas.locate(at(lat, lng)).map(|a| a.id.as_str()), Some("default"));
+        }
+        let id = RideId::new("k3x9q2ab", 7);
+        assert_eq!(areas.of_ride(&id).map(|a| a.id.as_str()), Some("default"));
+    }
+}

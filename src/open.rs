@@ -1,0 +1,203 @@
+//! Opening the store the configuration names: in memory or on Redis (one
+//! node or a Cluster), for one area covering the Earth or for the areas of
+//! an areas file ([`AreaStores`] over one store per area, plus one for
+//! drivers outside every area).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use tracing::info;
+
+use crate::{
+    config::Config,
+    domain::{AreaId, DriverId, RadiusKm, ServiceAreas},
+    error::{Error, Result},
+    store::{
+        areas::{AreaStores, AskEveryArea, Directory, OUTSIDE},
+        memory::MemoryStore,
+        redis::{connection::Conn, Connector, RedisSettings, RedisStore, Target},
+        EventHub, Retention, Store,
+    },
+    StartError,
+};
+
+/// The areas file, read and checked; without one, the Earth.
+pub fn read_areas(config: &Config) -> Result<ServiceAreas, StartError> {
+    let Some(path) = &config.areas else {
+        return Ok(ServiceAreas::everywhere());
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| StartError::Config(format!("--areas {}: {e}", path.display())))?;
+    let areas = ServiceAreas::from_geojson(&text)
+        .map_err(|e| StartError::Config(format!("--areas {}: {e}", path.display())))?;
+    if areas.all().iter().any(|a| a.id.as_str() == OUTSIDE) {
+        return Err(StartError::Config(format!(
+            "--areas {}: the area id {OUTSIDE:?} is reserved (for drivers outside every area)",
+            path.display()
+        )));
+    }
+    Ok(areas)
+}
+
+/// How to reach Redis, when the configuration names one.
+pub fn connector(config: &Config) -> Result<Option<Connector>, StartError> {
+    let target = match (&config.redis_url, config.redis_cluster.as_slice()) {
+        (Some(url), _) => Target::Node(url.clone()),
+        (None, []) => return Ok(None),
+        (None, nodes) => Target::Cluster(
+            nodes
+                .iter()
+                .map(|n| {
+                    if n.contains("://") {
+                        n.clone()
+                    } else {
+                        format!("redis://{n}")
+                    }
+                })
+                .collect(),
+        ),
+    };
+    Ok(Some(Connector::new(
+        target,
+        config.redis_ca.as_deref(),
+        config.redis_password.clone(),
+    )?))
+}
+
+/// The store for the configuration and its areas.
+pub async fn open_store(
+    config: &Config,
+    areas: &Arc<ServiceAreas>,
+    match_radius: RadiusKm,
+) -> Result<Arc<dyn Store>, StartError> {
+    let retention = Retention {
+        rides: config.ride_retention,
+        drivers: config.driver_retention,
+    };
+    let memory = |events: Arc<EventHub>| {
+        MemoryStore::with_shared_events(config.driver_ttl, events).with_retention(retention)
+    };
+    let connector = connector(config)?;
+    if connector.is_some() && config.instance_lease < std::time::Duration::from_millis(100) {
+        return Err(StartError::Config(
+            "--instance-lease must be at least 100ms".into(),
+        ));
+    }
+    let redis = |connector: &Connector, area: Option<AreaId>, radius: RadiusKm| RedisSettings {
+        connector: connector.clone(),
+        prefix: config.redis_prefix.clone(),
+        area,
+        driver_ttl: config.driver_ttl,
+        match_radius: radius,
+        lease: config.instance_lease,
+        retention,
+    };
+    if areas.is_everywhere() {
+        let Some(connector) = connector else {
+            return Ok(Arc::new(memory(Arc::new(EventHub::default()))));
+        };
+        let store = RedisStore::connect(redis(&connector, None, match_radius)).await?;
+        info!(prefix = %config.redis_prefix, redis = %connector.describe(), "fleet kept in Redis");
+        return Ok(Arc::new(store));
+    }
+    let events = Arc::new(EventHub::default());
+    let mut ids: Vec<(AreaId, RadiusKm)> = areas
+        .all()
+        .iter()
+        .map(|a| (a.id.clone(), a.rules.match_radius.unwrap_or(match_radius)))
+        .collect();
+    ids.push((AreaId::parse(OUTSIDE).map_err(Error::internal)?, match_radius));
+    let mut stores: Vec<Arc<dyn Store>> = Vec::with_capacity(ids.len());
+    let directory: Arc<dyn Directory> = match &connector {
+        None => {
+            for (id, _) in &ids {
+                stores.push(Arc::new(memory(events.clone()).in_area(id)));
+            }
+            Arc::new(AskEveryArea)
+        }
+        Some(connector) => {
+            let conn = connector.connect().await?;
+            for (id, radius) in &ids {
+                let settings = redis(connector, Some(id.clone()), *radius);
+                stores.push(Arc::new(RedisStore::on(settings, conn.clone(), events.clone()).await?));
+            }
+            info!(
+                areas = ids.len() - 1,
+                prefix = %config.redis_prefix,
+                redis = %connector.describe(),
+                "fleet kept in Redis, one slot per area"
+            );
+            Arc::new(Pointers {
+                conn,
+                prefix: config.redis_prefix.clone(),
+            })
+        }
+    };
+    Ok(Arc::new(AreaStores::new(
+        areas.clone(),
+        stores,
+        directory,
+        events,
+    )?))
+}
+
+/// Where each driver is, on Redis: `{prefix}:where:<driver>` holds its
+/// area's id.
+struct Pointers {
+    conn: Conn,
+    prefix: String,
+}
+
+impl Pointers {
+    fn key(&self, id: &DriverId) -> String {
+        format!("{{{}}}:where:{id}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl Directory for Pointers {
+    async fn locate(&self, id: &DriverId) -> Result<Option<AreaId>> {
+        let mut conn = self.conn.clone();
+        let area: Option<String> = redis::cmd("GET")
+            .arg(self.key(id))
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))?;
+        Ok(area.and_then(|a| AreaId::parse(&a).ok()))
+    }
+
+    async fn place(&self, id: &DriverId, area: &AreaId) -> Result<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.key(id))
+            .arg(area.as_str())
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))
+    }
+
+    async fn forget(&self, ids: &[DriverId], area: &AreaId) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        // Only pointers still naming this area: a driver that moved on
+        // keeps its new one.
+        let script = redis::Script::new(
+            "for _, k in ipairs(KEYS) do if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end end",
+        );
+        let mut invocation = script.prepare_invoke();
+        for id in ids {
+            invocation.key(self.key(id));
+        }
+        invocation.arg(area.as_str());
+        let mut conn = self.conn.clone();
+        invocation
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))
+    }
+
+    fn keeps_track(&self) -> bool {
+        true
+    }
+}
