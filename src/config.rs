@@ -27,7 +27,12 @@ pub struct Config {
 
     /// Keep the fleet in a Redis Cluster, reached through any of these
     /// nodes (`host:port` or URLs, comma-separated; `rediss://` for TLS).
-    #[arg(long, env = "TRACKING_REDIS_CLUSTER", value_delimiter = ',', conflicts_with = "redis_url")]
+    #[arg(
+        long,
+        env = "TRACKING_REDIS_CLUSTER",
+        value_delimiter = ',',
+        conflicts_with = "redis_url"
+    )]
     pub redis_cluster: Vec<String>,
 
     /// Trust this PEM CA bundle for `rediss://` (a private CA) instead of

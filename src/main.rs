@@ -28,6 +28,10 @@ struct Cli {
 enum Command {
     /// Drives simulated drivers and riders through a running service's API.
     Simulate(tracking::simulate::SimulateArgs),
+    /// Converts a Redis fleet of the previous key layout (1) to this one, in
+    /// place (same --redis-url or --redis-cluster and --redis-prefix; stop
+    /// every instance first).
+    Migrate,
     /// Prints a token signed with --jwt-secret, for development.
     Token {
         /// Who the token speaks for (a driver's or rider's id).
@@ -79,6 +83,25 @@ fn main() -> ExitCode {
             };
             match runtime.block_on(tracking::simulate::run(args)) {
                 Ok(_) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("tracking: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Migrate) => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("tracking: cannot start the runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(tracking::open::migrate(&cli.config)) {
+                Ok(done) => {
+                    println!("{done}");
+                    ExitCode::SUCCESS
+                }
                 Err(error) => {
                     eprintln!("tracking: {error}");
                     ExitCode::FAILURE

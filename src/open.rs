@@ -64,6 +64,24 @@ pub fn connector(config: &Config) -> Result<Option<Connector>, StartError> {
     )?))
 }
 
+/// `tracking migrate`: converts the fleet under `--redis-prefix` from the
+/// previous key layout, in place; says what it did.
+pub async fn migrate(config: &Config) -> Result<String, StartError> {
+    let connector = connector(config)?
+        .ok_or_else(|| StartError::Config("migrate needs --redis-url or --redis-cluster".into()))?;
+    let mut conn = connector.connect().await?;
+    let done =
+        crate::store::redis::layout::migrate(&mut conn, &config.redis_prefix, config.driver_ttl)
+            .await?;
+    Ok(format!(
+        "{}: {} drivers converted; the fleet under {{{}}} is on key layout {}",
+        connector.describe(),
+        done.drivers,
+        config.redis_prefix,
+        crate::store::redis::layout::VERSION
+    ))
+}
+
 /// The store for the configuration and its areas.
 pub async fn open_store(
     config: &Config,
@@ -106,7 +124,10 @@ pub async fn open_store(
         .iter()
         .map(|a| (a.id.clone(), a.rules.match_radius.unwrap_or(match_radius)))
         .collect();
-    ids.push((AreaId::parse(OUTSIDE).map_err(Error::internal)?, match_radius));
+    ids.push((
+        AreaId::parse(OUTSIDE).map_err(Error::internal)?,
+        match_radius,
+    ));
     let mut stores: Vec<Arc<dyn Store>> = Vec::with_capacity(ids.len());
     let directory: Arc<dyn Directory> = match &connector {
         None => {
@@ -119,7 +140,9 @@ pub async fn open_store(
             let conn = connector.connect().await?;
             for (id, radius) in &ids {
                 let settings = redis(connector, Some(id.clone()), *radius);
-                stores.push(Arc::new(RedisStore::on(settings, conn.clone(), events.clone()).await?));
+                stores.push(Arc::new(
+                    RedisStore::on(settings, conn.clone(), events.clone()).await?,
+                ));
             }
             info!(
                 areas = ids.len() - 1,

@@ -8,6 +8,7 @@
 //! and metric label) is [`prepare`]; what one request may cost is
 //! [`limits`] and the `complexity` attributes of the resolvers.
 
+pub mod areas;
 mod costs;
 mod errors;
 pub mod limits;

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::{
+    areas::Area,
     caller, dispatcher,
     types::{Driver, NearbyDriver, Ride},
 };
@@ -16,7 +17,7 @@ const DEFAULT_LIMIT: i32 = 10;
 #[derive(Default)]
 pub struct Query;
 
-/// Reads: drivers near a point, one ride, one driver.
+/// Reads: drivers near a point, one ride, one driver, the service areas.
 #[Object]
 impl Query {
     /// AVAILABLE drivers within `radiusKm` of a point, nearest first
@@ -48,6 +49,14 @@ impl Query {
             .await
             .extend()?
             .map(Ride))
+    }
+
+    /// The service areas (one, `default`, covering the Earth when the
+    /// service has no areas file).
+    async fn areas(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Area>> {
+        let dispatcher = dispatcher(ctx)?;
+        crate::dispatch::access::may_look_up_rides(caller(ctx), "areas").extend()?;
+        Ok(dispatcher.areas().all().iter().cloned().map(Area).collect())
     }
 
     /// A driver by id, or null when it never reported.

@@ -131,6 +131,17 @@ impl Ride {
         Location(self.0.pickup)
     }
 
+    /// The service area the ride belongs to (that of its pickup).
+    async fn area(&self, ctx: &Context<'_>) -> async_graphql::Result<super::areas::Area> {
+        let areas = ctx.data::<Dispatcher>()?.areas();
+        areas
+            .of_ride(&self.0.id)
+            .or_else(|| areas.locate(self.0.pickup))
+            .cloned()
+            .map(super::areas::Area)
+            .ok_or_else(|| "the ride's area is no longer served".into())
+    }
+
     /// Where the rider is going, if the request said.
     async fn dropoff(&self) -> Option<Location> {
         self.0.dropoff.map(Location)

@@ -130,7 +130,10 @@ impl ServiceAreas {
             .filter_map(|(i, a)| {
                 let rect = a.shape.bounding_rect()?;
                 Some(GeomWithData::new(
-                    Rectangle::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]),
+                    Rectangle::from_corners(
+                        [rect.min().x, rect.min().y],
+                        [rect.max().x, rect.max().y],
+                    ),
                     i,
                 ))
             })
@@ -268,7 +271,9 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
             Some(Value::String(s)) => humantime::parse_duration(s)
                 .map(Some)
                 .map_err(|e| format!("area {id}: {key} {s:?}: {e}")),
-            Some(_) => Err(format!("area {id}: {key} must be a duration such as \"30s\"")),
+            Some(_) => Err(format!(
+                "area {id}: {key} must be a duration such as \"30s\""
+            )),
         }
     };
     let match_radius = match properties.get("matchRadiusKm") {
@@ -276,7 +281,9 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
         Some(v) => Some(
             v.as_f64()
                 .ok_or_else(|| format!("area {id}: matchRadiusKm must be a number"))
-                .and_then(|km| RadiusKm::parse(km).map_err(|e| format!("area {id}: matchRadiusKm: {e}")))?,
+                .and_then(|km| {
+                    RadiusKm::parse(km).map_err(|e| format!("area {id}: matchRadiusKm: {e}"))
+                })?,
         ),
     };
     let rules = AreaRules {
@@ -305,20 +312,19 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
 /// A Polygon or MultiPolygon, checked: valid rings, within the latitudes
 /// and longitudes positions may have.
 fn shape_of(geometry: &Value) -> Result<MultiPolygon<f64>, String> {
-    let parsed: geojson::Geometry = serde_json::from_value(geometry.clone())
-        .map_err(|e| format!("bad geometry: {e}"))?;
-    let shape: MultiPolygon<f64> = match geo::Geometry::<f64>::try_from(parsed)
-        .map_err(|e| format!("bad geometry: {e}"))?
-    {
-        geo::Geometry::Polygon(p) => p.into(),
-        geo::Geometry::MultiPolygon(m) => m,
-        other => {
-            return Err(format!(
-                "the geometry must be a Polygon or MultiPolygon, not {}",
-                kind(&other)
-            ))
-        }
-    };
+    let parsed: geojson::Geometry =
+        serde_json::from_value(geometry.clone()).map_err(|e| format!("bad geometry: {e}"))?;
+    let shape: MultiPolygon<f64> =
+        match geo::Geometry::<f64>::try_from(parsed).map_err(|e| format!("bad geometry: {e}"))? {
+            geo::Geometry::Polygon(p) => p.into(),
+            geo::Geometry::MultiPolygon(m) => m,
+            other => {
+                return Err(format!(
+                    "the geometry must be a Polygon or MultiPolygon, not {}",
+                    kind(&other)
+                ))
+            }
+        };
     if shape.0.is_empty() {
         return Err("the geometry is empty".into());
     }
@@ -393,20 +399,45 @@ mod tests {
         assert_eq!(areas.locate(at(0.5, 1.5)).map(|a| a.id.as_str()), Some("b"));
         assert!(areas.locate(at(5.0, 5.0)).is_none());
         let a = areas.get(&AreaId::parse("a").unwrap_or_else(|e| panic!("{e}")));
-        assert_eq!(a.map(|a| a.rules.request_timeout), Some(Some(Duration::from_secs(3))));
-        assert_eq!(areas.touching(at(0.5, 0.9), RadiusKm::parse(30.0).unwrap_or_else(|e| panic!("{e}"))).len(), 2);
+        assert_eq!(
+            a.map(|a| a.rules.request_timeout),
+            Some(Some(Duration::from_secs(3)))
+        );
+        assert_eq!(
+            areas
+                .touching(
+                    at(0.5, 0.9),
+                    RadiusKm::parse(30.0).unwrap_or_else(|e| panic!("{e}"))
+                )
+                .len(),
+            2
+        );
     }
 
     #[test]
     fn bad_files_are_refused_naming_the_feature() {
         let refused = |features: &[String]| {
-            ServiceAreas::from_geojson(&collection(features)).err().unwrap_or_default()
+            ServiceAreas::from_geojson(&collection(features))
+                .err()
+                .unwrap_or_default()
         };
-        assert!(refused(&[square("a", 0.0, 0.0, 1.0, ""), square("b", 0.5, 0.5, 1.0, "")]).contains("overlap"));
-        assert!(refused(&[square("a", 0.0, 0.0, 1.0, ""), square("a", 5.0, 5.0, 1.0, "")]).contains("twice"));
+        assert!(refused(&[
+            square("a", 0.0, 0.0, 1.0, ""),
+            square("b", 0.5, 0.5, 1.0, "")
+        ])
+        .contains("overlap"));
+        assert!(refused(&[
+            square("a", 0.0, 0.0, 1.0, ""),
+            square("a", 5.0, 5.0, 1.0, "")
+        ])
+        .contains("twice"));
         assert!(refused(&[square("A", 0.0, 0.0, 1.0, "")]).contains("[a-z0-9-]"));
-        assert!(refused(&[square("a", 0.0, 0.0, 1.0, r#","colour":"red""#)]).contains("unknown property"));
-        assert!(refused(&[square("a", 0.0, 0.0, 1.0, r#","requestTimeout":"soon""#)]).contains("requestTimeout"));
+        assert!(refused(&[square("a", 0.0, 0.0, 1.0, r#","colour":"red""#)])
+            .contains("unknown property"));
+        assert!(
+            refused(&[square("a", 0.0, 0.0, 1.0, r#","requestTimeout":"soon""#)])
+                .contains("requestTimeout")
+        );
         let bowtie = r#"{"type":"Feature","properties":{"id":"x"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,1],[1,0],[0,1],[0,0]]]}}"#;
         assert!(refused(&[bowtie.to_owned()]).contains("feature 0"));
         let point = r#"{"type":"Feature","properties":{"id":"p"},"geometry":{"type":"Point","coordinates":[0,0]}}"#;
@@ -418,7 +449,10 @@ mod tests {
     fn without_a_file_one_area_covers_the_earth() {
         let areas = ServiceAreas::everywhere();
         for (lat, lng) in [(0.0, 0.0), (85.0, 180.0), (-85.05, -180.0)] {
-            assert_eq!(areas.locate(at(lat, lng)).map(|a| a.id.as_str()), Some("default"));
+            assert_eq!(
+                areas.locate(at(lat, lng)).map(|a| a.id.as_str()),
+                Some("default")
+            );
         }
         let id = RideId::new("k3x9q2ab", 7);
         assert_eq!(areas.of_ride(&id).map(|a| a.id.as_str()), Some("default"));

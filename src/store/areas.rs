@@ -200,7 +200,16 @@ impl AreaStores {
                 }
                 match store.hand_off(&report.driver, now).await? {
                     Released::Busy(_) => {
-                        return first(store.report_batch(std::slice::from_ref(report), now, max_speed_kmh, true).await?);
+                        return first(
+                            store
+                                .report_batch(
+                                    std::slice::from_ref(report),
+                                    now,
+                                    max_speed_kmh,
+                                    true,
+                                )
+                                .await?,
+                        );
                     }
                     Released::Gone(_) | Released::Unknown => {}
                 }
@@ -295,7 +304,9 @@ impl Store for AreaStores {
                 continue;
             }
             let batch: Vec<LocationReport> = mine.iter().map(|&i| reports[i].clone()).collect();
-            let answers = store.report_batch(&batch, now, max_speed_kmh, false).await?;
+            let answers = store
+                .report_batch(&batch, now, max_speed_kmh, false)
+                .await?;
             for (i, answer) in mine.into_iter().zip(answers) {
                 outcomes[i] = Some(answer);
             }
@@ -369,8 +380,12 @@ impl Store for AreaStores {
         now: DateTime<Utc>,
     ) -> Result<Vec<NearbyDriver>> {
         let stores = self.touching(center, radius, false);
-        let answers =
-            join_all(stores.iter().map(|s| s.nearby_drivers(center, radius, limit, now))).await;
+        let answers = join_all(
+            stores
+                .iter()
+                .map(|s| s.nearby_drivers(center, radius, limit, now)),
+        )
+        .await;
         let mut all = Vec::new();
         for answer in answers {
             all.extend(answer?);
@@ -448,17 +463,18 @@ impl Store for AreaStores {
     }
 
     async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {
-        self.ride_store(id)
-            .await?
-            .advance_ride(id, step, now)
-            .await
+        self.ride_store(id).await?.advance_ride(id, step, now).await
     }
 
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
         self.ride_store(id).await?.expire_ride(id, now).await
     }
 
-    async fn adopt_orphans(&self, now: DateTime<Utc>, running: &[RideId]) -> Result<Vec<Arc<Ride>>> {
+    async fn adopt_orphans(
+        &self,
+        now: DateTime<Utc>,
+        running: &[RideId],
+    ) -> Result<Vec<Arc<Ride>>> {
         let mut adopted = Vec::new();
         for (_, store) in self.every() {
             adopted.extend(store.adopt_orphans(now, running).await?);
@@ -487,7 +503,9 @@ impl Store for AreaStores {
     }
 
     fn maintenance_interval(&self) -> Option<Duration> {
-        self.stores.first().and_then(|(_, s)| s.maintenance_interval())
+        self.stores
+            .first()
+            .and_then(|(_, s)| s.maintenance_interval())
     }
 
     async fn ping(&self) -> Result<()> {

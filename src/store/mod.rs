@@ -230,7 +230,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Driver> {
         self.report(id, at, now, max_speed_kmh, true)
             .await?
-            .ok_or_else(|| crate::error::Error::internal("a report that may create created nothing"))
+            .ok_or_else(|| {
+                crate::error::Error::internal("a report that may create created nothing")
+            })
     }
 
     /// [`Store::report_batch`], creating drivers if need be.
@@ -338,7 +340,8 @@ pub trait Store: Send + Sync + 'static {
     /// than the tasks `running` here (of this store's rides), every one it
     /// owns (the dispatcher starts the ones it lacks: a ride created
     /// although its request timed out).
-    async fn adopt_orphans(&self, now: DateTime<Utc>, running: &[RideId]) -> Result<Vec<Arc<Ride>>>;
+    async fn adopt_orphans(&self, now: DateTime<Utc>, running: &[RideId])
+        -> Result<Vec<Arc<Ride>>>;
 
     /// Gives up this instance's searching rides (on shutdown), so another
     /// instance adopts them at once.

@@ -913,7 +913,10 @@ async fn ended_rides_and_silent_drivers_are_removed_after_their_retention(store:
         assert_eq!(exists(ride_key(&open)).await, 1);
         let driver = tracking::domain::DriverId::parse("brief").expect("id");
         assert_eq!(exists(keys.driver(&driver)).await, 0);
-        assert_eq!(redis.cmd::<i64>(&["HEXISTS", &keys.last(), "brief"]).await, 0);
+        assert_eq!(
+            redis.cmd::<i64>(&["HEXISTS", &keys.last(), "brief"]).await,
+            0
+        );
         assert_eq!(redis.cmd::<i64>(&["ZCARD", &keys.offline()]).await, 0);
         assert_eq!(redis.cmd::<i64>(&["ZCARD", &keys.seen()]).await, 0);
         let all: Vec<String> = redis.cmd(&["KEYS", "*"]).await;

@@ -3,6 +3,7 @@
 // A test that meets the unexpected should fail loudly, right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod areas;
 mod behaviour;
 mod bounds;
 mod chaos;
@@ -12,6 +13,7 @@ mod common;
 mod faults;
 mod fuzz;
 mod live;
+mod migrate;
 mod offers;
 mod offers_shared;
 mod recovery;

@@ -75,7 +75,10 @@ impl Store for MemoryStore {
             return Ok(Released::Unknown);
         };
         let driver = self.view(id, &record, now);
-        if matches!(record.state, DriverState::Offered(_) | DriverState::Assigned(_)) {
+        if matches!(
+            record.state,
+            DriverState::Offered(_) | DriverState::Assigned(_)
+        ) {
             return Ok(Released::Busy(driver));
         }
         guard.fleet.remove(id);

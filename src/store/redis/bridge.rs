@@ -81,14 +81,12 @@ pub(super) fn spawn(
         drivers: keys.drivers_channel(),
     };
     if connector.is_cluster() {
-        tokio::spawn(stop.run_until_cancelled_owned(sharded(
-            connector, channels, hub, up, driver_ttl,
-        )));
+        tokio::spawn(
+            stop.run_until_cancelled_owned(sharded(connector, channels, hub, up, driver_ttl)),
+        );
     } else {
         let client = connector.client()?;
-        tokio::spawn(stop.run_until_cancelled_owned(plain(
-            client, channels, hub, up, driver_ttl,
-        )));
+        tokio::spawn(stop.run_until_cancelled_owned(plain(client, channels, hub, up, driver_ttl)));
     }
     Ok(())
 }
@@ -177,9 +175,13 @@ async fn sharded(
         while let Some(push) = rx.recv().await {
             match push.kind {
                 PushKind::SMessage | PushKind::Message => {
-                    if let [Value::BulkString(channel), Value::BulkString(payload), ..] = &push.data[..] {
-                        let (channel, payload) =
-                            (String::from_utf8_lossy(channel), String::from_utf8_lossy(payload));
+                    if let [Value::BulkString(channel), Value::BulkString(payload), ..] =
+                        &push.data[..]
+                    {
+                        let (channel, payload) = (
+                            String::from_utf8_lossy(channel),
+                            String::from_utf8_lossy(payload),
+                        );
                         channels.deliver(&hub, &channel, &payload, ttl);
                     }
                 }

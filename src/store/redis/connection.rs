@@ -68,7 +68,10 @@ impl Connector {
     pub fn new(target: Target, ca_file: Option<&Path>, password: Option<String>) -> Result<Self> {
         let ca = match ca_file {
             Some(path) => Some(std::fs::read(path).map_err(|e| {
-                Error::unavailable(format!("cannot read the Redis CA bundle {}: {e}", path.display()))
+                Error::unavailable(format!(
+                    "cannot read the Redis CA bundle {}: {e}",
+                    path.display()
+                ))
             })?),
             None => None,
         };

@@ -104,9 +104,6 @@ impl Keys {
         self.key("rides:ids")
     }
 
-
-
-
     pub fn instances(&self) -> String {
         self.key("instances")
     }
@@ -120,7 +117,6 @@ impl Keys {
     pub fn ride_prefix(&self) -> String {
         self.key("ride:")
     }
-
 
     pub fn driver(&self, id: &DriverId) -> String {
         format!("{}{id}", self.driver_prefix())
@@ -162,7 +158,10 @@ mod tests {
         let keys = Keys::new("tracking", None);
         assert_eq!(keys.available(), "{tracking}:drivers:available");
         let scl = AreaId::parse("scl").unwrap();
-        assert_eq!(Keys::new("tracking", Some(&scl)).available(), "{tracking:scl}:drivers:available");
+        assert_eq!(
+            Keys::new("tracking", Some(&scl)).available(),
+            "{tracking:scl}:drivers:available"
+        );
         let driver = DriverId::parse("d:1").unwrap();
         assert_eq!(keys.driver(&driver), "{tracking}:driver:d:1");
         assert_eq!(

@@ -41,7 +41,8 @@ async fn holds_version_1(conn: &mut Conn, prefix: &str) -> Result<bool> {
 
 /// Refuses another layout's data; writes the version into an empty Redis.
 pub async fn check(conn: &mut Conn, prefix: &str) -> Result<()> {
-    let version: Option<String> = with_timeout(redis::cmd("GET").arg(key(prefix)).query_async(conn)).await?;
+    let version: Option<String> =
+        with_timeout(redis::cmd("GET").arg(key(prefix)).query_async(conn)).await?;
     match version.as_deref() {
         Some(VERSION) => Ok(()),
         Some(other) => Err(Error::unavailable(format!(
@@ -67,8 +68,13 @@ pub struct Migrated {
 
 /// Converts a version-1 fleet under `prefix` to this layout, in place.
 /// Run with every instance stopped. Converting twice does nothing.
-pub async fn migrate(conn: &mut Conn, prefix: &str, driver_ttl: std::time::Duration) -> Result<Migrated> {
-    let version: Option<String> = with_timeout(redis::cmd("GET").arg(key(prefix)).query_async(conn)).await?;
+pub async fn migrate(
+    conn: &mut Conn,
+    prefix: &str,
+    driver_ttl: std::time::Duration,
+) -> Result<Migrated> {
+    let version: Option<String> =
+        with_timeout(redis::cmd("GET").arg(key(prefix)).query_async(conn)).await?;
     if version.as_deref() == Some(VERSION) {
         return Ok(Migrated::default());
     }
@@ -84,7 +90,11 @@ pub async fn migrate(conn: &mut Conn, prefix: &str, driver_ttl: std::time::Durat
     let mut cursor: u64 = 0;
     loop {
         let mut scan = redis::cmd("SCAN");
-        scan.arg(cursor).arg("MATCH").arg(&pattern).arg("COUNT").arg(500);
+        scan.arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(500);
         let value = with_timeout(conn.on_node_of(&keys.ride_ids(), scan)).await?;
         let (next, found): (u64, Vec<String>) = redis::FromRedisValue::from_redis_value(value)
             .map_err(|e| Error::internal(format!("SCAN: {e}")))?;
@@ -99,7 +109,10 @@ pub async fn migrate(conn: &mut Conn, prefix: &str, driver_ttl: std::time::Durat
             ) else {
                 continue;
             };
-            let id = key.rsplit_once(":driver:").map(|(_, id)| id).unwrap_or_default();
+            let id = key
+                .rsplit_once(":driver:")
+                .map(|(_, id)| id)
+                .unwrap_or_default();
             let ms: i64 = updated.parse().unwrap_or(0);
             let mut pipe = redis::pipe();
             pipe.atomic()
@@ -108,7 +121,8 @@ pub async fn migrate(conn: &mut Conn, prefix: &str, driver_ttl: std::time::Durat
                 .hdel(&key, &["lng", "lat", "updated", "state"])
                 .ignore();
             if state == "AVAILABLE" || state == "OFFERED" {
-                pipe.zadd(keys.seen(), id, ms - ms.rem_euclid(bucket)).ignore();
+                pipe.zadd(keys.seen(), id, ms - ms.rem_euclid(bucket))
+                    .ignore();
             }
             with_timeout(pipe.query_async::<()>(conn)).await?;
             migrated.drivers += 1;

@@ -115,7 +115,11 @@ impl RedisStore {
 
     /// The store of one area on a shared connection, publishing into a
     /// shared hub.
-    pub async fn on(settings: RedisSettings, mut conn: Conn, events: Arc<EventHub>) -> Result<Self> {
+    pub async fn on(
+        settings: RedisSettings,
+        mut conn: Conn,
+        events: Arc<EventHub>,
+    ) -> Result<Self> {
         layout::check(&mut conn, &settings.prefix).await?;
         functions::load(&mut conn).await?;
         let keys = Keys::new(&settings.prefix, settings.area.as_ref());
@@ -354,7 +358,8 @@ impl RedisStore {
 /// Whether the Cluster has replicas (then writes wait for one): `CLUSTER
 /// NODES` lists each node with its flags, `slave` for a replica.
 async fn has_replicas(conn: &mut Conn) -> bool {
-    let nodes: redis::RedisResult<String> = redis::cmd("CLUSTER").arg("NODES").query_async(conn).await;
+    let nodes: redis::RedisResult<String> =
+        redis::cmd("CLUSTER").arg("NODES").query_async(conn).await;
     nodes.is_ok_and(|text| {
         text.lines().any(|line| {
             line.split_whitespace()

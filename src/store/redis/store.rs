@@ -13,8 +13,7 @@ use redis::AsyncCommands;
 use tracing::debug;
 
 use super::{
-    duration_ms, fields::parse_f64, fields::parse_time, ride_from_fields, with_timeout,
-    RedisStore,
+    duration_ms, fields::parse_f64, fields::parse_time, ride_from_fields, with_timeout, RedisStore,
 };
 use crate::{
     domain::{
@@ -349,7 +348,12 @@ impl Store for RedisStore {
         }
     }
 
-    async fn advance_ride(&self, id: &RideId, step: Step, _now: DateTime<Utc>) -> Result<Arc<Ride>> {
+    async fn advance_ride(
+        &self,
+        id: &RideId,
+        step: Step,
+        _now: DateTime<Utc>,
+    ) -> Result<Arc<Ride>> {
         let args: Vec<String> = std::iter::once(step.to())
             .chain(step.from().iter().copied())
             .map(|s| s.as_str().to_owned())
@@ -366,7 +370,11 @@ impl Store for RedisStore {
         Ok(self.ride_call("expire_ride", id, &[]).await?.1)
     }
 
-    async fn adopt_orphans(&self, _now: DateTime<Utc>, running: &[RideId]) -> Result<Vec<Arc<Ride>>> {
+    async fn adopt_orphans(
+        &self,
+        _now: DateTime<Utc>,
+        running: &[RideId],
+    ) -> Result<Vec<Arc<Ride>>> {
         let mine = running.iter().filter(|id| self.owns(id)).count();
         let own = [
             self.instance.clone(),
@@ -417,9 +425,7 @@ impl Store for RedisStore {
     }
 
     async fn sweep(&self, now: DateTime<Utc>) -> Result<Swept> {
-        let reply: Vec<String> = self
-            .call("sweep", None, &[SWEEP_BATCH.to_string()])
-            .await?;
+        let reply: Vec<String> = self.call("sweep", None, &[SWEEP_BATCH.to_string()]).await?;
         let mut items = reply.into_iter();
         let went_offline = items.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         if let Some(ended) = items.next() {
