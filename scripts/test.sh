@@ -3,9 +3,11 @@
 # a real browser, as CI runs them.
 #
 # Installs what the tests need and a fresh machine may lack, from Debian's
-# packages: redis-server (the Redis-store tests start their own, on a unix
-# socket of their own), faketime (the clock-skew test), openssl (the
-# public-key token tests make their keys with it),
+# packages: redis-server and redis-tools (the Redis-store tests start their
+# own server, on a unix socket of their own, and their own Redis Clusters,
+# joined with redis-cli), faketime (the clock-skew test), openssl (the
+# public-key token tests make their keys with it, the TLS test its
+# certificates),
 # chromium (the browser test), and Node.js with npm; then the browser test's
 # npm packages (playwright-core, which drives Debian's chromium: no browser
 # download).
@@ -14,6 +16,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
+command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 # libfaketime: the clock-skew test runs an instance 30 s ahead and behind.
 ls /usr/lib/*/faketime/libfaketime*.so.1 >/dev/null 2>&1 || need_apt+=(faketime)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)

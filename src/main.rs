@@ -113,7 +113,15 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> ExitCode {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // redis-rs logs every reconnect try of a Cluster connection (hundreds a
+    // second in a failover); the service says once what fails and recovers.
+    // Name `redis` in RUST_LOG to see them anyway.
+    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+    let filter = if wanted.contains("redis") {
+        EnvFilter::new(wanted)
+    } else {
+        EnvFilter::new(format!("{wanted},redis=off"))
+    };
     match config.log_format {
         LogFormat::Text => tracing_subscriber::fmt()
             .with_env_filter(filter)

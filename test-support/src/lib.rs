@@ -1,11 +1,13 @@
-//! Dev-only helpers shared by `tests/` and `bench/`: a `redis-server` of the
-//! caller's own, free ports, child processes that inherit no `TRACKING_*`
+//! Dev-only helpers shared by `tests/` and `bench/`: a `redis-server` (or
+//! a Redis Cluster) of the caller's own, free ports, child processes that inherit no `TRACKING_*`
 //! variable, and bounded waits.
 
+mod redis_cluster;
 mod redis_server;
 
 use std::{future::Future, process::Command, time::Duration};
 
+pub use redis_cluster::RedisCluster;
 pub use redis_server::{Listen, RedisServer};
 
 /// How long any single awaited event may take before a test fails.

@@ -49,7 +49,11 @@ pub(in crate::dispatch) async fn driver_of_ride(
         };
         // Subscribe before reading, so no move falls between the two.
         let mut driver_events = store.events().subscribe_drivers();
+        // What was last sent: an event saying the same again (one published
+        // before the read above, delivered after it) is not sent twice.
+        let mut last: Option<(Option<chrono::DateTime<chrono::Utc>>, Option<crate::domain::Coordinates>)> = None;
         if let Ok(Some(driver)) = store.driver(&driver_id, store.now()).await {
+            last = Some((driver.updated_at, driver.location));
             yield Ok(Arc::new(driver));
         }
         loop {
@@ -64,10 +68,16 @@ pub(in crate::dispatch) async fn driver_of_ride(
                     _ => return,
                 },
                 moved = driver_events.recv() => match moved {
-                    // A driver no longer assigned to this ride was freed by
-                    // its end: the ride's own event may still be on its way.
-                    Ok(driver) if driver.id == driver_id && driver.ride_id.as_ref() != Some(&id) => return,
-                    Ok(driver) if driver.id == driver_id => yield Ok(driver),
+                    // Only the driver as this ride's: one not (or no longer)
+                    // assigned to it is from before the match, or freed by
+                    // the ride's end, whose own event ends the stream.
+                    Ok(driver) if driver.id == driver_id && driver.ride_id.as_ref() == Some(&id) => {
+                        let now = (driver.updated_at, driver.location);
+                        if last != Some(now) {
+                            last = Some(now);
+                            yield Ok(driver);
+                        }
+                    }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
                         driver_events = driver_events.resubscribe();

@@ -138,9 +138,10 @@ async fn subscribe(
     Ok(pubsub)
 }
 
-/// A Cluster: the channels as shard channels, on a cluster connection that
-/// re-subscribes by itself after a reconnect or a failover (each time,
-/// the hub resyncs).
+/// A Cluster: the channels as shard channels, on a cluster connection of
+/// the bridge's own. When it loses a node (a failover under way), the
+/// bridge makes a new connection (which learns the slots afresh) and
+/// subscribes again, as on one node; then the hub resyncs.
 async fn sharded(
     connector: Connector,
     channels: Channels,
@@ -157,47 +158,43 @@ async fn sharded(
                 .await
                 .ok()?
                 .ok()?;
-            conn.ssubscribe(&channels.all()[..]).await.ok()?;
+            tokio::time::timeout(MAX_BACKOFF, conn.ssubscribe(&channels.all()[..]))
+                .await
+                .ok()?
+                .ok()?;
             Some(conn)
         }
         .await;
-        let Some(_conn) = connected else {
+        if let Some(_conn) = connected {
+            backoff = MIN_BACKOFF;
+            up.store(true, Ordering::Relaxed);
+            info!("event bridge subscribed (sharded)");
+            hub.resync();
+            while let Some(push) = rx.recv().await {
+                match push.kind {
+                    PushKind::SMessage | PushKind::Message => {
+                        if let [Value::BulkString(channel), Value::BulkString(payload), ..] =
+                            &push.data[..]
+                        {
+                            let (channel, payload) = (
+                                String::from_utf8_lossy(channel),
+                                String::from_utf8_lossy(payload),
+                            );
+                            channels.deliver(&hub, &channel, &payload, ttl);
+                        }
+                    }
+                    PushKind::Disconnection => break,
+                    _ => {}
+                }
+            }
+            up.store(false, Ordering::Relaxed);
+            warn!("event bridge lost a Cluster node; subscribing again");
+        } else {
             up.store(false, Ordering::Relaxed);
             warn!("event bridge cannot subscribe to the Cluster; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-            continue;
-        };
-        backoff = MIN_BACKOFF;
-        up.store(true, Ordering::Relaxed);
-        info!("event bridge subscribed (sharded)");
-        hub.resync();
-        while let Some(push) = rx.recv().await {
-            match push.kind {
-                PushKind::SMessage | PushKind::Message => {
-                    if let [Value::BulkString(channel), Value::BulkString(payload), ..] =
-                        &push.data[..]
-                    {
-                        let (channel, payload) = (
-                            String::from_utf8_lossy(channel),
-                            String::from_utf8_lossy(payload),
-                        );
-                        channels.deliver(&hub, &channel, &payload, ttl);
-                    }
-                }
-                PushKind::Disconnection => {
-                    up.store(false, Ordering::Relaxed);
-                    warn!("event bridge lost a Cluster node; it re-subscribes");
-                }
-                PushKind::SSubscribe if !up.load(Ordering::Relaxed) => {
-                    up.store(true, Ordering::Relaxed);
-                    info!("event bridge re-subscribed");
-                    hub.resync();
-                }
-                _ => {}
-            }
         }
-        up.store(false, Ordering::Relaxed);
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

@@ -49,7 +49,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
-use tracing::warn;
+use tracing::{info, warn};
 
 use super::{EventHub, Retention, Store};
 use crate::{
@@ -96,6 +96,8 @@ pub struct RedisStore {
     epoch: Mutex<Option<String>>,
     /// Whether ride writes wait for a replica (a Cluster with replicas).
     wait_replicas: bool,
+    /// Whether the last write found no replica to wait for (logged once).
+    without_replica: AtomicBool,
 }
 
 impl Drop for RedisStore {
@@ -145,6 +147,7 @@ impl RedisStore {
             clock_offset_ms: AtomicI64::new(0),
             epoch: Mutex::new(None),
             wait_replicas,
+            without_replica: AtomicBool::new(false),
         };
         store.ping().await?;
         Ok(store)
@@ -225,22 +228,44 @@ impl RedisStore {
 
     /// Waits until a replica has this area's writes, when the Cluster has
     /// replicas: a failover then loses no write acknowledged to a client.
+    /// A primary left without any replica (its own replica took over from
+    /// it, and nothing replaced the old one) cannot wait: writes go on,
+    /// said once in the log, until a replica is back.
     async fn replicated(&self) -> Result<()> {
         if !self.wait_replicas {
             return Ok(());
         }
+        let anchor = self.keys.ride_ids();
         let mut conn = self.conn.clone();
         let mut wait = redis::cmd("WAIT");
         wait.arg(1).arg(duration_ms(COMMAND_TIMEOUT) / 2);
-        let value = with_timeout(conn.on_node_of(&self.keys.ride_ids(), wait)).await?;
+        let value = with_timeout(conn.on_node_of(&anchor, wait)).await?;
         let acked: i64 = redis::from_redis_value(value)
             .map_err(|e| Error::internal(format!("WAIT answered oddly: {e}")))?;
-        if acked < 1 {
-            return Err(Error::unavailable(
-                "no replica acknowledged the write in time",
-            ));
+        if acked >= 1 {
+            if self.without_replica.swap(false, Ordering::Relaxed) {
+                info!(area = %self.keys.tag(), "writes are replicated again");
+            }
+            return Ok(());
         }
-        Ok(())
+        let mut role = redis::cmd("INFO");
+        role.arg("replication");
+        let value = with_timeout(conn.on_node_of(&anchor, role)).await?;
+        let info: String = redis::from_redis_value(value).unwrap_or_default();
+        let replicas = info
+            .lines()
+            .find_map(|l| l.strip_prefix("connected_slaves:"))
+            .and_then(|n| n.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        if replicas == 0 {
+            if !self.without_replica.swap(true, Ordering::Relaxed) {
+                warn!(area = %self.keys.tag(), "the primary has no replica: writes are not replicated until one is back");
+            }
+            return Ok(());
+        }
+        Err(Error::unavailable(
+            "no replica acknowledged the write in time",
+        ))
     }
 
     /// Learns the server's clock from a time a script read (ms).

@@ -16,9 +16,10 @@ use tracking::{store::Store, Application, Config};
 
 pub use process::ServiceProcess;
 pub use redis_server::RedisServer;
+pub use test_support::RedisCluster;
 pub use ws::{Protocol, Subscription};
 
-pub use test_support::{eventually, within, PATIENCE};
+pub use test_support::{eventually, free_port, within, PATIENCE};
 
 /// Makes one test per store from each scenario (`async fn(StoreKind)`),
 /// so the in-memory and the Redis store are held to the same behaviour.
@@ -40,6 +41,14 @@ macro_rules! for_each_store {
                 }
             )*
         }
+        mod cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(crate::common::StoreKind::Cluster).await
+                }
+            )*
+        }
     };
 }
 pub(crate) use for_each_store;
@@ -49,6 +58,8 @@ pub(crate) use for_each_store;
 pub enum StoreKind {
     Memory,
     Redis,
+    /// A Redis Cluster of the test's own (three primaries).
+    Cluster,
 }
 
 /// Settings that keep the suite fast and make polling invisible: a search
@@ -72,6 +83,8 @@ pub struct TestApp {
     pub redis: Option<Arc<RedisServer>>,
     /// The in-memory store, when the app runs on one the test made.
     pub memory: Option<Arc<tracking::store::memory::MemoryStore>>,
+    /// Keeps the Redis Cluster alive as long as the app (when it has one).
+    pub cluster: Option<Arc<RedisCluster>>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -110,16 +123,57 @@ impl TestApp {
             StoreKind::Redis => {
                 Self::spawn_with(Some(Arc::new(RedisServer::start().await)), tweak).await
             }
+            StoreKind::Cluster => {
+                let cluster = Arc::new(RedisCluster::start(3, 0).await);
+                Self::spawn_on_cluster(cluster, tweak).await
+            }
         }
+    }
+
+    /// Starts a service on an existing Redis Cluster.
+    pub async fn spawn_on_cluster(
+        cluster: Arc<RedisCluster>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
+        let mut config = test_config();
+        config.redis_cluster = cluster.urls();
+        tweak(&mut config);
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let app = Application::build_on(config, listener)
+            .await
+            .expect("build the service on the cluster");
+        let mut app = Self::run(app, None);
+        app.cluster = Some(cluster);
+        app
     }
 
     /// How many rides the store holds, whatever their ids.
     pub async fn stored_rides(&self) -> usize {
-        match (&self.memory, &self.redis) {
-            (Some(memory), _) => memory.counts().1,
-            (_, Some(redis)) => {
+        match (&self.memory, &self.redis, &self.cluster) {
+            (Some(memory), _, _) => memory.counts().1,
+            (_, Some(redis), _) => {
                 let keys: Vec<String> = redis.cmd(&["KEYS", "*:ride:*"]).await;
                 keys.len()
+            }
+            (_, _, Some(cluster)) => {
+                // Every primary holds its own slots' keys (no replicas here).
+                let mut total = 0;
+                for url in cluster.urls() {
+                    let client = redis::Client::open(url).expect("a node's URL");
+                    let mut conn = client
+                        .get_multiplexed_async_connection()
+                        .await
+                        .expect("a node answers");
+                    let keys: Vec<String> = redis::cmd("KEYS")
+                        .arg("*:ride:*")
+                        .query_async(&mut conn)
+                        .await
+                        .expect("KEYS");
+                    total += keys.len();
+                }
+                total
             }
             _ => panic!("stored_rides needs a store the test can see"),
         }
@@ -131,6 +185,7 @@ impl TestApp {
             client: Client::new(addr, None),
             redis: None,
             memory: None,
+            cluster: None,
             stop: None,
             task: None,
         }
@@ -176,6 +231,7 @@ impl TestApp {
             client: Client::new(addr, None),
             redis,
             memory: None,
+            cluster: None,
             stop: Some(stop),
             task: Some(task),
         }

@@ -124,6 +124,12 @@ impl ServiceProcess {
         Self::launch(command, args)
     }
 
+    /// Like [`ServiceProcess::start`], from a command the caller set up
+    /// (an environment variable of its own, say).
+    pub fn launch_with(command: Command, args: &[&str]) -> Self {
+        Self::launch(command, args)
+    }
+
     fn launch(mut command: Command, args: &[&str]) -> Self {
         let mut child = command
             .args(["--listen", "127.0.0.1:0"])
