@@ -37,9 +37,10 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 9] = [
+const ALL: [&str; 10] = [
     "ingest",
     "ingest-batch",
+    "report-cost",
     "search",
     "time-to-match",
     "offers",
@@ -53,7 +54,8 @@ const ALL: [&str; 9] = [
 #[derive(Parser)]
 #[command(name = "tracking-bench")]
 struct Args {
-    /// Scenarios to run (default: all): ingest, ingest-batch, search,
+    /// Scenarios to run (default: all): ingest, ingest-batch, report-cost,
+    /// search,
     /// time-to-match, offers (time-to-offer and accept-to-found),
     /// subscribers, searching-load, ws-oversized, soak.
     scenarios: Vec<String>,
@@ -75,6 +77,7 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
     Ok(match scenario {
         "ingest" => ingest::run(store, redis).await?,
         "ingest-batch" => ingest_batch::run(store, redis).await?,
+        "report-cost" => report_cost::run(store, redis).await?,
         "search" => vec![search::run(store, redis).await?],
         "time-to-match" => vec![time_to_match::run(store, redis).await?],
         "offers" => offers::run(store, redis).await?,

@@ -102,6 +102,41 @@ impl Redis {
             .unwrap_or(f64::NAN)
     }
 
+    /// `INFO commandstats`' calls and total microseconds of `command`
+    /// (top-level and, since Redis 7, inside scripts too: reset between
+    /// phases that mix them).
+    pub async fn command_stats(&self, command: &str) -> (f64, f64) {
+        let Ok(mut conn) = self.connection().await else {
+            return (f64::NAN, f64::NAN);
+        };
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query_async(&mut conn)
+            .await
+            .unwrap_or_default();
+        let line = info
+            .lines()
+            .find(|l| l.starts_with(&format!("cmdstat_{command}:")))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            line.split([':', ','])
+                .find_map(|f| f.strip_prefix(&format!("{name}=")))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0)
+        };
+        (field("calls"), field("usec"))
+    }
+
+    /// `CONFIG RESETSTAT`: command statistics start from zero.
+    pub async fn reset_stats(&self) -> Result<()> {
+        let mut conn = self.connection().await?;
+        let _: () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
     /// `INFO memory`'s `used_memory`, in MiB.
     pub async fn used_memory_mib(&self) -> f64 {
         let Ok(mut conn) = self.connection().await else {

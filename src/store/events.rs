@@ -270,7 +270,7 @@ impl EventHub {
     /// a rider's car, a driver's own feed).
     pub fn drivers_watched(&self) -> bool {
         self.drivers.receiver_count() > 0
-            || !self
+            || self
                 .feeds
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -287,5 +287,32 @@ impl EventHub {
     /// Places where drivers became available, from now on.
     pub fn subscribe_available(&self) -> broadcast::Receiver<Coordinates> {
         self.available.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Redis publishes every driver change only while someone here watches
+    /// drivers: a hub with no watcher says so, and one with a live map or a
+    /// driver's feed says so too (this once said true for a hub without a
+    /// feed, and every report was published for nobody).
+    #[test]
+    fn drivers_are_watched_only_while_someone_watches() {
+        let hub = EventHub::default();
+        assert!(!hub.drivers_watched());
+        let map = hub.subscribe_drivers();
+        assert!(hub.drivers_watched());
+        drop(map);
+        assert!(!hub.drivers_watched());
+        let id = DriverId::parse("d").unwrap_or_else(|e| panic!("{e}"));
+        let feed = hub.subscribe_feed(&id);
+        assert!(hub.drivers_watched());
+        drop(feed);
+        assert!(
+            !hub.drivers_watched(),
+            "a channel nobody listens to watches nothing"
+        );
     }
 }

@@ -4,6 +4,7 @@
 pub mod ingest;
 pub mod ingest_batch;
 pub mod offers;
+pub mod report_cost;
 pub mod search;
 pub mod searching_load;
 pub mod soak;

@@ -26,37 +26,43 @@
 
 local NOW_ARGS = 7
 
+-- Key names, built from the tag on first use in a call (most calls use a
+-- few of them: a report needs `last` and `available`, and little else).
+local SUFFIX = {
+  available = ':drivers:available', last = ':drivers:last', seen = ':drivers:seen',
+  offline = ':drivers:offline', watched_key = ':drivers:watched',
+  searching = ':rides:searching', pickups = ':rides:pickups', active = ':rides:active',
+  ids = ':rides:ids', instances = ':instances', ch_events = ':events',
+  ch_wake = ':wake', ch_drivers = ':drivers',
+}
+local LAZY = {
+  __index = function(c, name)
+    local suffix = SUFFIX[name]
+    if not suffix then return nil end
+    local key = c.tag .. suffix
+    rawset(c, name, key)
+    return key
+  end,
+}
+
 local function context(keys, args)
   local t = redis.call('TIME')
-  local tag = args[1]
-  return {
+  return setmetatable({
     now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000),
     args = args,
     subject = keys[2],
-    tag = tag,
+    tag = args[1],
     ttl = tonumber(args[2]),
     radius = tonumber(args[3]),
     ride_retention = tonumber(args[4]),
     driver_retention = tonumber(args[5]),
     pub = args[6],
     bucket = math.max(1, tonumber(args[7])),
-    available = tag .. ':drivers:available',
-    last = tag .. ':drivers:last',
-    seen = tag .. ':drivers:seen',
-    offline = tag .. ':drivers:offline',
-    watched_key = tag .. ':drivers:watched',
-    searching = tag .. ':rides:searching',
-    pickups = tag .. ':rides:pickups',
-    active = tag .. ':rides:active',
-    ids = tag .. ':rides:ids',
-    instances = tag .. ':instances',
-    ch_events = tag .. ':events',
-    ch_wake = tag .. ':wake',
-    ch_drivers = tag .. ':drivers',
     ended = {},
+    -- Asked at most once per call: anyone watching drivers, anyone searching.
     watched = nil,
     anyone_searching = nil,
-  }
+  }, LAZY)
 end
 
 -- The function's own i-th argument.
@@ -354,45 +360,59 @@ end
 -- IMPLAUSIBLE|km|seconds (too fast), ELSEWHERE (unknown here and not to be
 -- created). `writes` collects the batched writes (`last` fields and
 -- `available` members), issued once for a whole batch.
+-- A driver's new last-seen bucket, written with the batch's others.
+local function see(writes, bucket_start, id)
+  local z, n = writes.seen, writes.ns
+  z[n + 1], z[n + 2] = bucket_start, id
+  writes.ns = n + 2
+end
+
 local function apply_report(c, id, d, lng, lat, taken, max_kmh, jitter, create, writes)
   if taken > c.now then taken = c.now end
   if d then
     if taken < d.ms then return nil, 'STALE' end
-    local hours = (taken - d.ms) / 3600000
-    local km = distance_km(tonumber(d.lng), tonumber(d.lat), tonumber(lng), tonumber(lat))
-    if max_kmh > 0 and km > max_kmh * hours + jitter then
-      return nil, 'IMPLAUSIBLE|' .. tostring(km) .. '|' .. tostring(hours * 3600)
+    if max_kmh > 0 then
+      local hours = (taken - d.ms) / 3600000
+      local km = distance_km(tonumber(d.lng), tonumber(d.lat), tonumber(lng), tonumber(lat))
+      if km > max_kmh * hours + jitter then
+        return nil, 'IMPLAUSIBLE|' .. tostring(km) .. '|' .. tostring(hours * 3600)
+      end
     end
   elseif not create then
     return nil, 'ELSEWHERE'
   end
   local state = d and d.state or 'NEW'
   local next = {lng = lng, lat = lat, ms = taken, state = state}
+  local new_bucket = taken - taken % c.bucket
   if state == 'ASSIGNED' then
     -- Owned by its ride: only the position changes.
   elseif state == 'OFFERED' then
-    if bucket(c, taken) ~= bucket(c, d.ms) then redis.call('ZADD', c.seen, bucket(c, taken), id) end
+    if new_bucket ~= d.ms - d.ms % c.bucket then see(writes, new_bucket, id) end
   else
     next.state = 'AVAILABLE'
-    table.insert(writes.available, lng)
-    table.insert(writes.available, lat)
-    table.insert(writes.available, id)
-    if state ~= 'AVAILABLE' or bucket(c, taken) ~= bucket(c, d.ms) then
-      redis.call('ZADD', c.seen, bucket(c, taken), id)
+    local a, n = writes.available, writes.na
+    a[n + 1], a[n + 2], a[n + 3] = lng, lat, id
+    writes.na = n + 3
+    if state ~= 'AVAILABLE' or new_bucket ~= d.ms - d.ms % c.bucket then
+      see(writes, new_bucket, id)
     end
     if state == 'OFFLINE' then redis.call('ZREM', c.offline, id) end
-    wake_near(c, lng, lat)
+    if c.anyone_searching ~= false then wake_near(c, lng, lat) end
   end
-  table.insert(writes.last, id)
-  table.insert(writes.last, encode(next))
-  publish_driver(c, id, next)
+  local l, m = writes.last, writes.nl
+  l[m + 1], l[m + 2] = id, encode(next)
+  writes.nl = m + 2
+  if c.watched ~= false then publish_driver(c, id, next) end
   return next, 'OK'
 end
 
 local function flush(c, writes)
-  if #writes.last > 0 then redis.call('HSET', c.last, unpack(writes.last)) end
-  if #writes.available > 0 then redis.call('GEOADD', c.available, unpack(writes.available)) end
+  if writes.nl > 0 then redis.call('HSET', c.last, unpack(writes.last, 1, writes.nl)) end
+  if writes.na > 0 then redis.call('GEOADD', c.available, unpack(writes.available, 1, writes.na)) end
+  if writes.ns > 0 then redis.call('ZADD', c.seen, unpack(writes.seen, 1, writes.ns)) end
 end
+
+local function new_writes() return {last = {}, nl = 0, available = {}, na = 0, seen = {}, ns = 0} end
 
 -- A driver reports its position. own(1) driver id, own(2) lng, own(3) lat,
 -- own(4) fastest plausible speed (km/h), own(5) GPS jitter (km), own(6)
@@ -402,7 +422,7 @@ local function update(keys, args)
   local c = context(keys, args)
   local id = own(c, 1)
   local d = read_driver(c, id)
-  local writes = {last = {}, available = {}}
+  local writes = new_writes()
   local next, outcome = apply_report(c, id, d, own(c, 2), own(c, 3), c.now,
     tonumber(own(c, 4)), tonumber(own(c, 5)), own(c, 6) == '1', writes)
   flush(c, writes)
@@ -428,7 +448,7 @@ local function update_batch(keys, args)
   if #ids == 0 then return out end
   local lasts = redis.call('HMGET', c.last, unpack(ids))
   local known = {}
-  local writes = {last = {}, available = {}}
+  local writes = new_writes()
   for n, id in ipairs(ids) do
     local i = first + (n - 1) * 4
     local d = known[id]

@@ -1,0 +1,169 @@
+//! What a position report costs Redis, against the floor: `GEOADD` itself.
+//!
+//! A fleet of 100,000 drivers in one area; then, on the same Redis, the
+//! same reports (each driver a few metres on) applied three ways, each
+//! phase's `INFO commandstats` read alone (Redis 7 also counts the commands
+//! a function runs under their own names, so phases never overlap):
+//!
+//! - by the service in batches of 1,000 (`updateLocations`): Redis time per
+//!   report is `FCALL`'s total over the reports;
+//! - by the service one at a time (`updateLocation`): `FCALL` per call;
+//! - as bare `GEOADD`s into a plain set of the same 100,000 members: 1,000
+//!   members per call, and one per call.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use super::{mib, point, service, BATCH, RELAXED, UPDATE};
+use crate::{
+    client::{accepted, http_load, one_unless_errors},
+    error::{BenchError, Result},
+    procs::Redis,
+    report::Row,
+    StoreKind,
+};
+
+const DRIVERS: usize = 100_000;
+const SIZE: usize = 1000;
+/// Batches measured (each driver moves twice).
+const BATCHES: usize = 200;
+/// Single updates measured.
+const SINGLES: usize = 20_000;
+
+/// Driver `i`'s position at round `round` (a few metres each round).
+fn at(i: usize, round: usize) -> (f64, f64) {
+    let (lat, lng) = point(9_000_000 + i as u64, 20.0);
+    (lat + round as f64 * 0.000_03, lng)
+}
+
+fn batch(first: usize, round: usize) -> String {
+    let updates: Vec<Value> = (first..first + SIZE)
+        .map(|i| {
+            let (lat, lng) = at(i % DRIVERS, round);
+            json!({"driverId": format!("c{}", i % DRIVERS), "lat": lat, "lng": lng})
+        })
+        .collect();
+    json!({"query": BATCH, "variables": {"u": updates}}).to_string()
+}
+
+pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
+    if store != StoreKind::Redis {
+        return Ok(Vec::new());
+    }
+    let svc = service(store, redis, RELAXED).await?;
+    // The fleet: every driver once.
+    let load = |round: usize, batches: usize| {
+        let bodies: Arc<Vec<String>> =
+            Arc::new((0..batches).map(|b| batch(b * SIZE, round)).collect());
+        http_load(
+            &svc.url,
+            4,
+            batches,
+            std::time::Duration::from_secs(120),
+            move |i| bodies[i].clone(),
+            accepted,
+        )
+    };
+    let fleet = load(0, DRIVERS / SIZE).await;
+    if fleet.units != DRIVERS {
+        return Err(BenchError::Unexpected(format!(
+            "the fleet was not loaded: {} of {DRIVERS} accepted",
+            fleet.units
+        )));
+    }
+    // Batches.
+    redis.reset_stats().await?;
+    let batches = load(1, BATCHES).await;
+    let (calls, usec) = redis.command_stats("fcall").await;
+    let batch_us = usec / batches.units.max(1) as f64;
+    let batch_calls = calls;
+    // Single updates.
+    redis.reset_stats().await?;
+    let singles = http_load(
+        &svc.url,
+        16,
+        SINGLES,
+        std::time::Duration::from_secs(120),
+        |i| {
+            let (lat, lng) = at(i % DRIVERS, 2 + i / DRIVERS);
+            json!({"query": UPDATE, "variables": {"d": format!("c{}", i % DRIVERS), "lat": lat, "lng": lng}})
+                .to_string()
+        },
+        one_unless_errors,
+    )
+    .await;
+    let (single_calls, usec) = redis.command_stats("fcall").await;
+    let single_us = usec / single_calls.max(1.0);
+    let stats = svc.stats();
+    // The floor: the same reports as bare GEOADDs into a set of the same size.
+    let mut conn = redis.connection().await?;
+    let key = "bench:report-cost";
+    let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;
+    for round in [0, 1] {
+        if round == 1 {
+            redis.reset_stats().await?;
+        }
+        for b in 0..DRIVERS / SIZE {
+            let mut add = redis::cmd("GEOADD");
+            add.arg(key);
+            for i in b * SIZE..(b + 1) * SIZE {
+                let (lat, lng) = at(i, round);
+                add.arg(lng).arg(lat).arg(format!("c{i}"));
+            }
+            let _: () = add.query_async(&mut conn).await?;
+        }
+    }
+    let (_, usec) = redis.command_stats("geoadd").await;
+    let geoadd_batch_us = usec / DRIVERS as f64;
+    redis.reset_stats().await?;
+    for i in 0..SINGLES {
+        let (lat, lng) = at(i % DRIVERS, 2);
+        let _: () = redis::cmd("GEOADD")
+            .arg(key)
+            .arg(lng)
+            .arg(lat)
+            .arg(format!("c{}", i % DRIVERS))
+            .query_async(&mut conn)
+            .await?;
+    }
+    let (calls, usec) = redis.command_stats("geoadd").await;
+    let geoadd_single_us = usec / calls.max(1.0);
+    let _: () = redis::cmd("DEL").arg(key).query_async(&mut conn).await?;
+    let failed = batches.errors + singles.errors;
+    let batch_ratio = batch_us / geoadd_batch_us;
+    let single_ratio = single_us / geoadd_single_us;
+    Ok(vec![
+        Row {
+            scenario: "report-cost",
+            store,
+            flags: svc.flags.clone(),
+            measured: format!(
+                "in batches of 1,000 ({batch_calls:.0} FCALLs, {} reports, 100,000 drivers): {batch_us:.2} µs of Redis per report",
+                batches.units
+            ),
+            reference: format!(
+                "bare GEOADD, 1,000 members per call, same reports, same set size: {geoadd_batch_us:.2} µs per member"
+            ),
+            result: format!("{batch_ratio:.2}×, {batch_us:.2} µs"),
+            target: "≤ 1.5× and ≤ 3.5 µs".into(),
+            met: Some(batch_ratio <= 1.5 && batch_us <= 3.5 && failed == 0),
+            cpu_secs: stats.cpu_secs,
+            peak_rss_mib: mib(stats.peak_rss_kib),
+        },
+        Row {
+            scenario: "report-cost",
+            store,
+            flags: svc.flags.clone(),
+            measured: format!(
+                "one at a time ({single_calls:.0} FCALLs): {single_us:.2} µs of Redis per report"
+            ),
+            reference: format!("bare GEOADD of one member: {geoadd_single_us:.2} µs per call"),
+            result: format!("{single_ratio:.2}×, {single_us:.2} µs"),
+            target: "≤ 4× and ≤ 8 µs".into(),
+            met: Some(single_ratio <= 4.0 && single_us <= 8.0 && failed == 0),
+            cpu_secs: stats.cpu_secs,
+            peak_rss_mib: mib(stats.peak_rss_kib),
+        },
+    ])
+}
