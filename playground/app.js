@@ -41,6 +41,9 @@ async function main() {
     tiles: params.get('tiles') || '',
   });
   const app = {
+    config,
+    areas: [],
+    fleetSub: null,
     map,
     fleet: new Fleet(map.geo),
     area: { ...center },
@@ -60,7 +63,13 @@ async function main() {
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
-      map.draw({ area: app.area, radiusKm: app.radiusKm, drivers: app.fleet.drivers, rides: app.fleet.activeRides() });
+      map.draw({
+        area: app.area,
+        radiusKm: app.radiusKm,
+        drivers: app.fleet.drivers,
+        rides: app.fleet.activeRides(),
+        areas: app.areas,
+      });
       drawPanel(app.fleet, app.onCancel);
     });
   };

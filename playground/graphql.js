@@ -16,6 +16,7 @@ export const DRIVER_LOCATION = `subscription($id: ID!) { driverLocation(rideId: 
 export const REQUEST_DRIVER = `mutation($r: ID!, $lat: Float!, $lng: Float!) {
   requestDriver(riderId: $r, lat: $lat, lng: $lng) { ${RIDE_FIELDS} }
 }`;
+export const AREAS = '{ areas { id name boundary availableDrivers searchingRides } }';
 export const CANCEL_REQUEST = `mutation($id: ID!) { cancelRequest(rideId: $id) { ${RIDE_FIELDS} } }`;
 
 /// A GraphQL error, with its machine-readable code.

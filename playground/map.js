@@ -83,11 +83,12 @@ export class MapView {
   /// ride not under way (a dashed line to a driver offered it, a line from
   /// the driver on its way), and for a trip under way its dropoff, with a
   /// line from the car.
-  draw({ area, radiusKm, drivers, rides }) {
+  draw({ area, radiusKm, drivers, rides, areas = [] }) {
     const svg = this.svg;
     svg.textContent = '';
     const g = el('g', {}, svg);
     if (this.tiles) this.drawTiles(g);
+    for (const served of areas) this.drawArea(g, served);
     const center = this.toScreen(area.lat, area.lng);
     const edge = this.toScreen(area.lat + radiusKm / this.geo.kmPerDegree, area.lng);
     el('circle', { class: 'area', cx: center.x, cy: center.y, r: Math.abs(center.y - edge.y) }, g);
@@ -127,6 +128,24 @@ export class MapView {
       const pin = el('rect', { class: `pickup ${ride.status}`, x: p.x - 6, y: p.y - 6, width: 12, height: 12, 'data-ride-id': ride.id }, g);
       el('title', {}, pin).textContent = `ride ${ride.id} ${ride.status}`;
     }
+  }
+
+  /// A service area's outline (every ring of every polygon), named.
+  drawArea(g, served) {
+    const geometry = served.boundary || {};
+    const polygons = geometry.type === 'MultiPolygon' ? geometry.coordinates : [geometry.coordinates || []];
+    let d = '';
+    for (const polygon of polygons) {
+      for (const ring of polygon || []) {
+        ring.forEach(([lng, lat], i) => {
+          const p = this.toScreen(lat, lng);
+          d += `${i === 0 ? 'M' : 'L'}${p.x.toFixed(1)},${p.y.toFixed(1)} `;
+        });
+        d += 'Z ';
+      }
+    }
+    const outline = el('path', { class: 'service-area', d, 'data-area-id': served.id }, g);
+    el('title', {}, outline).textContent = `${served.name} (${served.id})`;
   }
 
   drawTiles(g) {

@@ -75,6 +75,13 @@ export class Fleet {
     for (const ride of event.rides) this.applyRide(ride, event.kind !== 'SNAPSHOT');
   }
 
+  /// Forgets what was known of the watched area (a new one is watched:
+  /// its SNAPSHOT follows).
+  forgetArea() {
+    this.drivers.clear();
+    for (const [id, ride] of this.rides) if (isActive(ride)) this.rides.delete(id);
+  }
+
   activeRides() {
     return [...this.rides.values()].filter(isActive);
   }

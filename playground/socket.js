@@ -86,6 +86,13 @@ export class Socket {
     return id;
   }
 
+  /// Stops a subscription (the server is told; a reconnect will not
+  /// start it again).
+  unsubscribe(id) {
+    if (!this.subs.delete(id)) return;
+    if (this.ready) this.ws.send(JSON.stringify({ id, type: 'complete' }));
+  }
+
   start(id, sub) {
     this.ws.send(JSON.stringify({ id, type: 'subscribe', payload: { query: sub.query, variables: sub.variables } }));
   }

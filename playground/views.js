@@ -2,7 +2,7 @@
 // two views (dispatch and rider), each a set of subscriptions feeding the
 // fleet model and asking for a redraw.
 
-import { CANCEL_REQUEST, DRIVER_LOCATION, FLEET, REQUEST_DRIVER, RIDE_STATUS, gql } from './graphql.js';
+import { AREAS, CANCEL_REQUEST, DRIVER_LOCATION, FLEET, REQUEST_DRIVER, RIDE_STATUS, gql } from './graphql.js';
 import { isActive } from './model.js';
 
 const ROWS_SHOWN = 200;
@@ -111,7 +111,14 @@ export function dispatchView(app) {
       alert(`could not cancel: ${error.message}`);
     }
   };
-  app.socket.subscribe(FLEET, { lat: app.area.lat, lng: app.area.lng, r: app.radiusKm }, {
+  watchArea(app);
+  followAreas(app);
+}
+
+/// (Re)subscribes `fleet` for the watched circle.
+function watchArea(app) {
+  if (app.fleetSub) app.socket.unsubscribe(app.fleetSub);
+  app.fleetSub = app.socket.subscribe(FLEET, { lat: app.area.lat, lng: app.area.lng, r: app.radiusKm }, {
     onNext(payload) {
       if (payload.errors) return showError(payload);
       app.fleet.applyFleetEvent(payload.data.fleet, app.area, app.radiusKm);
@@ -121,12 +128,92 @@ export function dispatchView(app) {
   });
 }
 
+const AREAS_EVERY_MS = 5000;
+
+/// The service areas: outlines on the map, a picker that watches one, and
+/// each area's counts (read every few seconds).
+function followAreas(app) {
+  const picker = $('area-picker');
+  let listed = false;
+  const refresh = async () => {
+    let areas;
+    try {
+      areas = (await gql(AREAS, {}, app.token())).areas;
+    } catch (error) {
+      return;
+    }
+    app.areas = areas;
+    if (!listed) {
+      listed = true;
+      picker.textContent = '';
+      const here = document.createElement('option');
+      here.value = '';
+      here.textContent = 'the circle on the map';
+      picker.appendChild(here);
+      for (const area of areas) {
+        const option = document.createElement('option');
+        option.value = area.id;
+        option.textContent = `${area.name} (${area.id})`;
+        picker.appendChild(option);
+      }
+    }
+    const body = $('area-counts');
+    body.textContent = '';
+    for (const area of areas) {
+      const row = document.createElement('tr');
+      row.dataset.areaId = area.id;
+      for (const text of [area.name, area.availableDrivers, area.searchingRides]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        row.appendChild(td);
+      }
+      body.appendChild(row);
+    }
+    app.render();
+  };
+  picker.addEventListener('change', () => {
+    const area = (app.areas || []).find((a) => a.id === picker.value);
+    if (!area) return;
+    const box = bounds(area.boundary);
+    if (!box) return;
+    const center = { lat: (box.south + box.north) / 2, lng: (box.west + box.east) / 2 };
+    const corner = { lat: box.north, lng: box.east };
+    app.area = center;
+    app.radiusKm = Math.min(app.config.maxRadiusKm, Math.max(1, app.map.geo.distanceKm(center, corner)));
+    app.map.center = { ...center };
+    app.fleet.forgetArea();
+    watchArea(app);
+    app.render();
+  });
+  refresh();
+  setInterval(refresh, AREAS_EVERY_MS);
+}
+
+/// The bounding box of a GeoJSON Polygon or MultiPolygon.
+function bounds(geometry) {
+  if (!geometry || !geometry.coordinates) return null;
+  const polygons = geometry.type === 'MultiPolygon' ? geometry.coordinates : [geometry.coordinates];
+  const box = { south: 90, north: -90, west: 180, east: -180 };
+  for (const polygon of polygons) {
+    for (const ring of polygon) {
+      for (const [lng, lat] of ring) {
+        box.south = Math.min(box.south, lat);
+        box.north = Math.max(box.north, lat);
+        box.west = Math.min(box.west, lng);
+        box.east = Math.max(box.east, lng);
+      }
+    }
+  }
+  return box.south <= box.north ? box : null;
+}
+
 /// The rider view: one ride (`rideStatus`) and its driver
 /// (`driverLocation`), as a rider's phone would follow them.
 export function riderView(app, id) {
   $('mode').textContent = 'rider';
   $('rider-panel').hidden = false;
   $('rides-panel').hidden = true;
+  $('areas-panel').hidden = true;
   $('counters').hidden = true;
   $('map-help').textContent = 'drag to pan · wheel to zoom';
   $('rider-ride').textContent = id;

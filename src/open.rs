@@ -5,17 +5,16 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use tracing::info;
 
 use crate::{
     config::Config,
-    domain::{AreaId, DriverId, RadiusKm, ServiceAreas},
+    domain::{AreaId, RadiusKm, ServiceAreas},
     error::{Error, Result},
     store::{
         areas::{AreaStores, AskEveryArea, Directory, OUTSIDE},
         memory::MemoryStore,
-        redis::{connection::Conn, Connector, RedisSettings, RedisStore, Target},
+        redis::{pointers::Pointers, Connector, RedisSettings, RedisStore, Target},
         EventHub, Retention, Store,
     },
     StartError,
@@ -150,10 +149,7 @@ pub async fn open_store(
                 redis = %connector.describe(),
                 "fleet kept in Redis, one slot per area"
             );
-            Arc::new(Pointers {
-                conn,
-                prefix: config.redis_prefix.clone(),
-            })
+            Arc::new(Pointers::new(conn, &config.redis_prefix))
         }
     };
     Ok(Arc::new(AreaStores::new(
@@ -162,65 +158,4 @@ pub async fn open_store(
         directory,
         events,
     )?))
-}
-
-/// Where each driver is, on Redis: `{prefix}:where:<driver>` holds its
-/// area's id.
-struct Pointers {
-    conn: Conn,
-    prefix: String,
-}
-
-impl Pointers {
-    fn key(&self, id: &DriverId) -> String {
-        format!("{{{}}}:where:{id}", self.prefix)
-    }
-}
-
-#[async_trait]
-impl Directory for Pointers {
-    async fn locate(&self, id: &DriverId) -> Result<Option<AreaId>> {
-        let mut conn = self.conn.clone();
-        let area: Option<String> = redis::cmd("GET")
-            .arg(self.key(id))
-            .query_async(&mut conn)
-            .await
-            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))?;
-        Ok(area.and_then(|a| AreaId::parse(&a).ok()))
-    }
-
-    async fn place(&self, id: &DriverId, area: &AreaId) -> Result<()> {
-        let mut conn = self.conn.clone();
-        redis::cmd("SET")
-            .arg(self.key(id))
-            .arg(area.as_str())
-            .query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))
-    }
-
-    async fn forget(&self, ids: &[DriverId], area: &AreaId) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        // Only pointers still naming this area: a driver that moved on
-        // keeps its new one.
-        let script = redis::Script::new(
-            "for _, k in ipairs(KEYS) do if redis.call('GET', k) == ARGV[1] then redis.call('DEL', k) end end",
-        );
-        let mut invocation = script.prepare_invoke();
-        for id in ids {
-            invocation.key(self.key(id));
-        }
-        invocation.arg(area.as_str());
-        let mut conn = self.conn.clone();
-        invocation
-            .invoke_async::<()>(&mut conn)
-            .await
-            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))
-    }
-
-    fn keeps_track(&self) -> bool {
-        true
-    }
 }

@@ -25,6 +25,8 @@ use report::{table, Row};
 pub enum StoreKind {
     Memory,
     Redis,
+    /// A Redis Cluster of the run's own (rows of the areas scenario).
+    Cluster,
 }
 
 impl StoreKind {
@@ -32,15 +34,17 @@ impl StoreKind {
         match self {
             Self::Memory => "memory",
             Self::Redis => "redis",
+            Self::Cluster => "redis cluster",
         }
     }
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 10] = [
+const ALL: [&str; 11] = [
     "ingest",
     "ingest-batch",
     "report-cost",
+    "areas",
     "search",
     "time-to-match",
     "offers",
@@ -55,7 +59,7 @@ const ALL: [&str; 10] = [
 #[command(name = "tracking-bench")]
 struct Args {
     /// Scenarios to run (default: all): ingest, ingest-batch, report-cost,
-    /// search,
+    /// areas, search,
     /// time-to-match, offers (time-to-offer and accept-to-found),
     /// subscribers, searching-load, ws-oversized, soak.
     scenarios: Vec<String>,
@@ -78,6 +82,7 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
         "ingest" => ingest::run(store, redis).await?,
         "ingest-batch" => ingest_batch::run(store, redis).await?,
         "report-cost" => report_cost::run(store, redis).await?,
+        "areas" => areas::run(store, redis).await?,
         "search" => vec![search::run(store, redis).await?],
         "time-to-match" => vec![time_to_match::run(store, redis).await?],
         "offers" => offers::run(store, redis).await?,

@@ -85,23 +85,6 @@ impl Redis {
         self.server.pid().map(proc_stats).unwrap_or_default()
     }
 
-    /// `INFO commandstats`' microseconds per call of `command`.
-    pub async fn usec_per_call(&self, command: &str) -> f64 {
-        let Ok(mut conn) = self.connection().await else {
-            return f64::NAN;
-        };
-        let info: String = redis::cmd("INFO")
-            .arg("commandstats")
-            .query_async(&mut conn)
-            .await
-            .unwrap_or_default();
-        info.lines()
-            .find(|l| l.starts_with(&format!("cmdstat_{command}:")))
-            .and_then(|l| l.split(',').find_map(|f| f.strip_prefix("usec_per_call=")))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(f64::NAN)
-    }
-
     /// `INFO commandstats`' calls and total microseconds of `command`
     /// (top-level and, since Redis 7, inside scripts too: reset between
     /// phases that mix them).
@@ -225,10 +208,12 @@ pub struct Service {
 }
 
 impl Service {
-    /// Starts the service (in memory, or on `redis_url`) with `flags`, and
-    /// waits until it answers. It inherits no `TRACKING_*` variable: what
-    /// runs is exactly what the flags say.
-    pub async fn start(redis_url: Option<&str>, flags: &[&str]) -> Result<Self> {
+    /// Starts the service with `flags` on the store `store_args` name
+    /// (none: in memory; `--redis-url …`, `--redis-cluster …`, `--areas …`,
+    /// which the rows do not repeat), and waits until it answers. It
+    /// inherits no `TRACKING_*` variable: what runs is exactly what the
+    /// flags say.
+    pub async fn start(store_args: &[&str], flags: &[&str]) -> Result<Self> {
         let binary = std::env::var("TRACKING_BIN").unwrap_or_else(|_| {
             concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/tracking").to_owned()
         });
@@ -237,12 +222,10 @@ impl Service {
         test_support::without_tracking_env(&mut command);
         command
             .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(store_args)
             .args(flags)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null());
-        if let Some(url) = redis_url {
-            command.args(["--redis-url", url]);
-        }
         let child = command
             .spawn()
             .map_err(|e| BenchError::Process(format!("cannot start {binary}: {e}")))?;

@@ -13,7 +13,7 @@ use tokio::{
 use tokio_util::task::AbortOnDropHandle;
 use tracking_client::{DriverStatus, FeedEvent, FeedKind, Ride, RideStatus};
 
-use super::{heading_to, random_point, step, Api, SimulateArgs};
+use super::{heading_to, step, Api, Region, SimulateArgs};
 use crate::domain::Coordinates;
 
 /// What the driver is doing.
@@ -76,9 +76,9 @@ fn follow_feed(api: Api, id: String, events: mpsc::Sender<FeedEvent>) -> AbortOn
     }))
 }
 
-pub(super) async fn drive(api: Api, args: SimulateArgs, index: usize) {
+pub(super) async fn drive(api: Api, args: SimulateArgs, region: Region, index: usize) {
     let id = format!("sim-{index}");
-    let mut at = random_point(args.center, args.radius_km);
+    let mut at = region.random_point();
     let mut heading = rand::rng().random_range(0.0..std::f64::consts::TAU);
     let km_per_report = args.speed_kmh * args.report_every.as_secs_f64() / 3600.0;
     // Spread the first reports over one interval; report before following
@@ -96,7 +96,7 @@ pub(super) async fn drive(api: Api, args: SimulateArgs, index: usize) {
         let answer_at = answer.as_ref().map(|a| a.at);
         tokio::select! {
             _ = tick.tick() => {
-                plan = advance(&api, &args, plan, &mut at, &mut heading, km_per_report).await;
+                plan = advance(&api, &args, &region, plan, &mut at, &mut heading, km_per_report).await;
                 report(&api, &id, at).await;
             }
             Some(event) = events.recv() => {
@@ -215,6 +215,7 @@ fn resume(ride: &Ride) -> Option<Plan> {
 async fn advance(
     api: &Api,
     args: &SimulateArgs,
+    region: &Region,
     plan: Plan,
     at: &mut Coordinates,
     heading: &mut f64,
@@ -223,8 +224,9 @@ async fn advance(
     match plan {
         Plan::Roam => {
             *heading += rand::rng().random_range(-0.5..0.5);
-            if at.distance_km(&args.center) > args.radius_km {
-                *heading = heading_to(*at, args.center);
+            // A step that would leave the region turns back towards it.
+            if !region.contains(step(*at, *heading, km)) {
+                *heading = heading_to(*at, region.center());
             }
             *at = step(*at, *heading, km);
             Plan::Roam

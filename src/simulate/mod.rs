@@ -70,6 +70,11 @@ pub struct SimulateArgs {
     /// Driver speed, km/h.
     #[arg(long, default_value_t = 35.0)]
     pub speed_kmh: f64,
+    /// Service areas (the service's areas file): drivers roam inside one
+    /// each, riders' pickups and dropoffs fall inside them, instead of the
+    /// circle of `--center` and `--radius-km`.
+    #[arg(long)]
+    pub areas: Option<std::path::PathBuf>,
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
@@ -192,6 +197,93 @@ fn heading_to(a: Coordinates, b: Coordinates) -> f64 {
     dx.atan2(dy)
 }
 
+/// Where simulated drivers roam and riders appear: the circle of
+/// `--center` and `--radius-km`, or one service area.
+#[derive(Clone)]
+enum Region {
+    Circle(Coordinates, f64),
+    Area(Arc<crate::domain::Area>),
+}
+
+impl Region {
+    /// The regions of a simulation: its areas, or its circle.
+    fn all(args: &SimulateArgs) -> Result<Vec<Region>, String> {
+        let Some(path) = &args.areas else {
+            return Ok(vec![Region::Circle(args.center, args.radius_km)]);
+        };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("--areas {}: {e}", path.display()))?;
+        let areas = crate::domain::ServiceAreas::from_geojson(&text)
+            .map_err(|e| format!("--areas {}: {e}", path.display()))?;
+        Ok(areas.all().iter().cloned().map(Region::Area).collect())
+    }
+
+    fn contains(&self, at: Coordinates) -> bool {
+        match self {
+            Self::Circle(center, km) => at.distance_km(center) <= *km,
+            Self::Area(area) => area.contains(at),
+        }
+    }
+
+    /// Somewhere inside (to head back to).
+    fn center(&self) -> Coordinates {
+        match self {
+            Self::Circle(center, _) => *center,
+            Self::Area(area) => {
+                use geo::Centroid;
+                area.shape
+                    .centroid()
+                    .and_then(|c| Coordinates::parse(c.y(), c.x()).ok())
+                    .filter(|c| area.contains(*c))
+                    .unwrap_or_else(|| self.random_point())
+            }
+        }
+    }
+
+    fn random_point(&self) -> Coordinates {
+        match self {
+            Self::Circle(center, km) => random_point(*center, *km),
+            Self::Area(area) => {
+                use geo::BoundingRect;
+                let mut rng = rand::rng();
+                let corner = area
+                    .shape
+                    .0
+                    .first()
+                    .and_then(|p| p.exterior().0.first())
+                    .copied();
+                let fallback = corner
+                    .and_then(|c| Coordinates::parse(c.y, c.x).ok())
+                    .unwrap_or(self.anywhere());
+                let Some(rect) = area.shape.bounding_rect() else {
+                    return fallback;
+                };
+                // Points of the box until one is inside (bounded: a thin
+                // area falls back to a vertex of its own).
+                for _ in 0..200 {
+                    let lat = rng.random_range(rect.min().y..=rect.max().y);
+                    let lng = rng.random_range(rect.min().x..=rect.max().x);
+                    if let Ok(at) = Coordinates::parse(lat, lng) {
+                        if area.contains(at) {
+                            return at;
+                        }
+                    }
+                }
+                fallback
+            }
+        }
+    }
+
+    /// A point that always parses (an area's own vertex fails only for
+    /// geometry the areas file's checks refused).
+    fn anywhere(&self) -> Coordinates {
+        match Coordinates::parse(0.0, 0.0) {
+            Ok(origin) => origin,
+            Err(_) => self.center(),
+        }
+    }
+}
+
 fn random_point(center: Coordinates, radius_km: f64) -> Coordinates {
     let mut rng = rand::rng();
     let r = radius_km * rng.random::<f64>().sqrt();
@@ -216,20 +308,26 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
     if api.client.data("{ __typename }", json!({})).await.is_err() {
         return Err(format!("no GraphQL service answers at {}", args.url));
     }
+    let place = match &args.areas {
+        Some(path) => format!("in the areas of {}", path.display()),
+        None => format!(
+            "within {} km of {},{}",
+            args.radius_km,
+            args.center.lat(),
+            args.center.lng()
+        ),
+    };
     println!(
-        "simulating {} drivers and {} rides/min within {} km of {},{} against {}",
-        args.drivers,
-        args.rides_per_minute,
-        args.radius_km,
-        args.center.lat(),
-        args.center.lng(),
-        args.url
+        "simulating {} drivers and {} rides/min {place} against {}",
+        args.drivers, args.rides_per_minute, args.url
     );
     let mut tasks = tokio::task::JoinSet::new();
+    let regions = Region::all(&args)?;
     for index in 0..args.drivers {
-        tasks.spawn(driver::drive(api.clone(), args.clone(), index));
+        let region = regions[index % regions.len()].clone();
+        tasks.spawn(driver::drive(api.clone(), args.clone(), region, index));
     }
-    tasks.spawn(riders::request_rides(api.clone(), args.clone()));
+    tasks.spawn(riders::request_rides(api.clone(), args.clone(), regions));
     let counters = api.counters.clone();
     let started = Instant::now();
     let stats = async {

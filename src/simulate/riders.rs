@@ -7,9 +7,9 @@ use rand::Rng;
 use tokio::time::{interval, sleep, MissedTickBehavior};
 use tracking_client::Location;
 
-use super::{random_point, Api, SimulateArgs};
+use super::{Api, Region, SimulateArgs};
 
-pub(super) async fn request_rides(api: Api, args: SimulateArgs) {
+pub(super) async fn request_rides(api: Api, args: SimulateArgs, regions: Vec<Region>) {
     if args.rides_per_minute <= 0.0 {
         return std::future::pending().await;
     }
@@ -22,10 +22,8 @@ pub(super) async fn request_rides(api: Api, args: SimulateArgs) {
         tick.tick().await;
         while cancels.try_join_next().is_some() {}
         n += 1;
-        let (pickup, dropoff) = (
-            random_point(args.center, args.radius_km),
-            random_point(args.center, args.radius_km),
-        );
+        let region = &regions[(n as usize) % regions.len().max(1)];
+        let (pickup, dropoff) = (region.random_point(), region.random_point());
         api.count(|c| &c.requests);
         let ride = api
             .client

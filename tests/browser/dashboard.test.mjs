@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -236,6 +236,37 @@ test('offers and the trip phases show on the map, in the list, the counters and 
     await page.close();
   } finally {
     offering.child.kill('SIGTERM');
+  }
+});
+
+test('service areas are outlined, counted, and one can be picked', async () => {
+  const square = (id, west, east) => ({
+    type: 'Feature',
+    properties: { id, name: id.toUpperCase() },
+    geometry: { type: 'Polygon', coordinates: [[[west, -33.6], [east, -33.6], [east, -33.3], [west, -33.3], [west, -33.6]]] },
+  });
+  const file = resolve(shots, 'browser-areas.json');
+  writeFileSync(file, JSON.stringify({ type: 'FeatureCollection', features: [square('scl', -70.8, -70.5), square('east', -70.5, -70.2)] }));
+  const cities = await startService(['--areas', file]);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
+    const problems = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(`${cities.url}/?lat=-33.45&lng=-70.5&zoom=10`);
+    await page.locator('#status[data-state="connected"]').waitFor({ timeout: WAIT });
+    await page.locator('path.service-area[data-area-id="scl"]').waitFor({ timeout: WAIT });
+    await page.locator('path.service-area[data-area-id="east"]').waitFor({ timeout: WAIT });
+    await gql('mutation { updateLocation(driverId: "east-cab", lat: -33.45, lng: -70.3) { id } }', {}, cities.url);
+    await page.locator('#area-counts tr[data-area-id="east"] td:nth-child(2)', { hasText: '1' }).waitFor({ timeout: WAIT });
+    assert.equal(await page.locator('#area-counts tr[data-area-id="scl"] td:nth-child(2)').textContent(), '0');
+    // Picking the east area watches it: its driver is on the map.
+    await page.selectOption('#area-picker', 'east');
+    await page.locator('circle.driver[data-driver-id="east-cab"]').waitFor({ timeout: WAIT });
+    await page.screenshot({ path: resolve(shots, 'dashboard-areas.png') });
+    assert.deepEqual(problems, [], 'no errors in the page');
+    await page.close();
+  } finally {
+    cities.child.kill('SIGTERM');
   }
 });
 

@@ -38,6 +38,7 @@ async fn city(offer_timeout: Duration) -> tracking::simulate::Summary {
         cancel_rate: 0.1,
         // Fast enough to reach any pickup within a second or two.
         speed_kmh: 10_000.0,
+        areas: None,
         duration: Some(Duration::from_secs(6)),
     };
     let summary = tracking::simulate::run(args)
@@ -87,4 +88,59 @@ async fn city(offer_timeout: Duration) -> tracking::simulate::Summary {
         "tracking_matches_total {matches}"
     );
     summary
+}
+
+/// With the service's areas file, each simulated driver roams inside one
+/// area, riders appear inside them, and rides are matched within each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_areas_drivers_stay_in_their_area_and_rides_are_completed() {
+    let file = crate::areas::two_cities();
+    let path = crate::areas::areas_file("simulate", &file);
+    let app = TestApp::spawn(crate::common::StoreKind::Memory, |c| {
+        c.areas = Some(path.clone());
+        // The areas are some 30 km across: every driver within reach.
+        c.match_radius_km = 60.0;
+        c.max_speed_kmh = 0.0;
+    })
+    .await;
+    let args = SimulateArgs {
+        url: app.url(""),
+        token: None,
+        drivers: 8,
+        rides_per_minute: 600.0,
+        center: Coordinates::parse(RIDER.0, RIDER.1).expect("centre"),
+        radius_km: 3.0,
+        report_every: Duration::from_millis(100),
+        boarding: Duration::from_millis(100),
+        accept_rate: 1.0,
+        answer_within: Duration::from_millis(100),
+        cancel_rate: 0.0,
+        speed_kmh: 60_000.0,
+        areas: Some(path),
+        duration: Some(Duration::from_secs(5)),
+    };
+    let summary = tracking::simulate::run(args)
+        .await
+        .expect("the simulation runs");
+    assert_eq!(summary.errors, 0, "{summary:?}");
+    assert!(summary.completed >= 1, "{summary:?}");
+    let areas = tracking::domain::ServiceAreas::from_geojson(&file.to_string()).expect("areas");
+    for i in 0..8 {
+        let driver = app.driver(&format!("sim-{i}")).await;
+        let at = tracking::domain::Coordinates::parse(
+            driver["location"]["lat"].as_f64().expect("lat"),
+            driver["location"]["lng"].as_f64().expect("lng"),
+        )
+        .expect("a position");
+        let area = areas.locate(at).map(|a| a.id.to_string());
+        assert!(area.is_some(), "sim-{i} left every area: {driver}");
+    }
+    let counts = app
+        .data("{ areas { id searchingRides } }", serde_json::json!({}))
+        .await;
+    assert_eq!(
+        counts["areas"].as_array().map(Vec::len),
+        Some(2),
+        "{counts}"
+    );
 }

@@ -58,6 +58,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     let before = svc.stats();
     let http_bodies = bodies.clone();
     let redis_before = redis.stats();
+    redis.reset_stats().await?;
     let run = http_load(
         &svc.url,
         4,
@@ -68,6 +69,8 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     )
     .await;
     let mid = svc.stats();
+    let (_, http_usec) = redis.command_stats("fcall").await;
+    redis.reset_stats().await?;
     let redis_mid = redis.stats();
     let http_rate = run.per_sec();
 
@@ -105,15 +108,24 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     let ws_rate = positions as f64 / ws_elapsed;
     let after = svc.stats();
     let redis_after = redis.stats();
-    let busy = |cpu: f64, secs: f64| match store {
-        StoreKind::Redis => format!("; Redis busy {:.0}%", cpu / secs * 100.0),
-        StoreKind::Memory => String::new(),
+    let busy = |cpu: f64, secs: f64, per_report: f64| match store {
+        StoreKind::Redis => format!(
+            "; Redis busy {:.0}%, {per_report:.2} µs of Redis per report",
+            cpu / secs * 100.0
+        ),
+        StoreKind::Memory | StoreKind::Cluster => String::new(),
     };
+    let (_, ws_usec) = redis.command_stats("fcall").await;
     let http_busy = busy(
         redis_mid.cpu_secs - redis_before.cpu_secs,
         run.elapsed.as_secs_f64(),
+        http_usec / run.units.max(1) as f64,
     );
-    let ws_busy = busy(redis_after.cpu_secs - redis_mid.cpu_secs, ws_elapsed);
+    let ws_busy = busy(
+        redis_after.cpu_secs - redis_mid.cpu_secs,
+        ws_elapsed,
+        ws_usec / positions.max(1) as f64,
+    );
     let row = |transport: &str, rate: f64, calls: usize, errors: usize, cpu: f64, busy: &str| {
         Row {
         scenario: "ingest-batch",

@@ -1,6 +1,7 @@
 //! The scenarios, one file each, each measured against its reference in the
 //! same run.
 
+pub mod areas;
 pub mod ingest;
 pub mod ingest_batch;
 pub mod offers;
@@ -51,7 +52,11 @@ pub fn point(seed: u64, km: f64) -> (f64, f64) {
 /// The service for a scenario, on its store.
 pub async fn service(store: StoreKind, redis: &Redis, flags: &[&str]) -> Result<Service> {
     let url = redis.url();
-    Service::start((store == StoreKind::Redis).then_some(url.as_str()), flags).await
+    let store_args: &[&str] = match store {
+        StoreKind::Redis => &["--redis-url", url.as_str()],
+        _ => &[],
+    };
+    Service::start(store_args, flags).await
 }
 
 pub fn mib(kib: u64) -> f64 {

@@ -54,7 +54,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
     let radius = RadiusKm::parse(5.0).map_err(domain)?;
     let limit = Limit::parse(1).map_err(domain)?;
     let ours: Arc<dyn Store> = match store {
-        StoreKind::Memory => Arc::new(MemoryStore::new(ttl)),
+        StoreKind::Memory | StoreKind::Cluster => Arc::new(MemoryStore::new(ttl)),
         StoreKind::Redis => Arc::new(
             RedisStore::connect(RedisSettings {
                 connector: Connector::new(Target::Node(redis.url()), None, None).map_err(domain)?,

@@ -218,7 +218,7 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64) -> Result<Row> {
         let rss = mib(svc.stats().rss_kib);
         let (used, keys) = match store {
             StoreKind::Redis => (redis.used_memory_mib().await, redis.dbsize().await),
-            StoreKind::Memory => (f64::NAN, 0),
+            StoreKind::Memory | StoreKind::Cluster => (f64::NAN, 0),
         };
         eprintln!(
             "  soak {} minute {minute}: RSS {rss:.1} MiB, Redis {used:.1} MiB, {keys} keys",
@@ -248,7 +248,7 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64) -> Result<Row> {
         .iter()
         .map(|(rss, used, keys)| match store {
             StoreKind::Redis => format!("{rss:.0}/{used:.0}/{keys}"),
-            StoreKind::Memory => format!("{rss:.0}"),
+            StoreKind::Memory | StoreKind::Cluster => format!("{rss:.0}"),
         })
         .collect();
     let errors = errors.load(Ordering::Relaxed);
@@ -260,7 +260,7 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64) -> Result<Row> {
             ),
             rss_growth <= 5.0 && redis_growth <= 5.0 && keys_growth <= 5.0,
         ),
-        StoreKind::Memory => (
+        StoreKind::Memory | StoreKind::Cluster => (
             format!(
                 "{minutes} min; {matched} rides matched; {errors} failed calls; RSS MiB per minute: {}; last half: {rss_growth:+.1}%",
                 per_minute.join(", ")
@@ -284,7 +284,7 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64) -> Result<Row> {
 
 fn store_name(store: StoreKind) -> &'static str {
     match store {
-        StoreKind::Memory => "memory",
+        StoreKind::Memory | StoreKind::Cluster => "memory",
         StoreKind::Redis => "redis",
     }
 }

@@ -36,6 +36,8 @@ mod fields;
 mod functions;
 pub mod keys;
 pub mod layout;
+pub mod pointers;
+mod reads;
 mod store;
 
 use std::{
@@ -332,51 +334,6 @@ impl RedisStore {
             .arg("PX")
             .arg(ttl);
         with_timeout(set.query_async::<()>(&mut conn)).await
-    }
-
-    /// `HGETALL` of many keys of this area in one round trip (one slot: a
-    /// Cluster runs the pipeline on one node).
-    async fn hashes(&self, keys: &[String]) -> Result<Vec<HashMap<String, String>>> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.hgetall(key);
-        }
-        let mut conn = self.conn.clone();
-        with_timeout(pipe.query_async(&mut conn)).await
-    }
-
-    /// Rides by id, in one round trip; ids that name no ride are skipped.
-    async fn rides(&self, ids: &[String]) -> Result<Vec<Arc<Ride>>> {
-        let keys: Vec<String> = ids
-            .iter()
-            .filter_map(|id| RideId::parse(id).ok().map(|id| self.keys.ride(&id)))
-            .collect();
-        self.hashes(&keys)
-            .await?
-            .iter()
-            .filter(|fields| !fields.is_empty())
-            .map(|fields| ride_from_fields(fields).map(Arc::new))
-            .collect()
-    }
-
-    /// Drivers by id, in one call; unknown ids are skipped.
-    async fn drivers_by_id(&self, ids: &[DriverId], now: DateTime<Utc>) -> Result<Vec<Driver>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let own: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-        let rows: Vec<Vec<String>> = self.call("drivers", None, &own).await?;
-        rows.into_iter()
-            .zip(ids)
-            .filter(|(row, _)| !row.is_empty())
-            .map(|(row, id)| {
-                let (_, fields) = split_reply(std::iter::once(String::new()).chain(row).collect())?;
-                self.driver_from_fields(id, &fields, now)
-            })
-            .collect()
     }
 }
 

@@ -12,13 +12,11 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use tracing::debug;
 
-use super::{
-    duration_ms, fields::parse_f64, fields::parse_time, ride_from_fields, with_timeout, RedisStore,
-};
+use super::{duration_ms, ride_from_fields, with_timeout, RedisStore};
 use crate::{
     domain::{
-        AreaSnapshot, Coordinates, Driver, DriverId, DriverStatus, Limit, LocationReport,
-        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, Step, JITTER_KM,
+        AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
+        ReportOutcome, Ride, RideId, Step, JITTER_KM,
     },
     error::{Error, Result},
     store::{
@@ -38,41 +36,6 @@ fn implausible(tag: &str, max_speed_kmh: f64) -> Error {
     };
     let (km, seconds) = (number(), number());
     Error::implausible_jump(km, seconds, max_speed_kmh)
-}
-
-impl RedisStore {
-    /// `nearby`'s rows: `{id, km, lng, lat, updated}` each.
-    async fn nearby_rows(
-        &self,
-        center: Coordinates,
-        radius: RadiusKm,
-        count: usize,
-    ) -> Result<Vec<NearbyDriver>> {
-        let own = [
-            center.lng().to_string(),
-            center.lat().to_string(),
-            radius.km().to_string(),
-            count.to_string(),
-        ];
-        let flat: Vec<String> = self.call("nearby", None, &own).await?;
-        flat.chunks_exact(5)
-            .map(|row| {
-                Ok(NearbyDriver {
-                    driver: Driver {
-                        id: DriverId::parse(&row[0])?,
-                        status: DriverStatus::Available,
-                        location: Some(Coordinates::parse(
-                            parse_f64(&row[3])?,
-                            parse_f64(&row[2])?,
-                        )?),
-                        updated_at: Some(parse_time(&row[4])?),
-                        ride_id: None,
-                    },
-                    distance_km: parse_f64(&row[1])?,
-                })
-            })
-            .collect()
-    }
 }
 
 #[async_trait]

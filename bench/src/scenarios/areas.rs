@@ -1,0 +1,171 @@
+//! Several cities on a Redis Cluster: four areas whose slots spread over a
+//! local three-node Cluster, batched reports spread over the four, and the
+//! same load on one Redis in the same run. Positions per second, and each
+//! node's commands per second, so the spread is visible.
+
+use std::{sync::Arc, time::Duration};
+
+use serde_json::{json, Value};
+use test_support::RedisCluster;
+
+use super::{mib, BATCH, RELAXED};
+use crate::{
+    client::{accepted, http_load},
+    error::{BenchError, Result},
+    procs::{Redis, Service},
+    report::Row,
+    StoreKind,
+};
+
+const AREAS: usize = 4;
+const DRIVERS: usize = 40_000;
+const SIZE: usize = 1000;
+const BATCHES: usize = 200;
+
+/// Four areas side by side (0.3° squares), named so that their slots cover
+/// every node of `cluster`.
+async fn four_areas(cluster: &RedisCluster) -> (Vec<String>, Value) {
+    let mut chosen: Vec<(String, u16)> = Vec::new();
+    let mut n = 0;
+    while chosen.len() < AREAS && n < 1000 {
+        let id = format!("city{n}");
+        n += 1;
+        let node = cluster.primary_of(&format!("{{tracking:{id}}}")).await;
+        let nodes: std::collections::HashSet<u16> = chosen.iter().map(|(_, p)| *p).collect();
+        // Every node first, then any.
+        if nodes.len() < 3 && nodes.contains(&node) {
+            continue;
+        }
+        chosen.push((id, node));
+    }
+    let features: Vec<Value> = chosen
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| {
+            let west = -70.8 + i as f64 * 0.3;
+            let east = west + 0.3;
+            json!({"type": "Feature", "properties": {"id": id}, "geometry": {"type": "Polygon",
+                "coordinates": [[[west, -33.6], [east, -33.6], [east, -33.3], [west, -33.3], [west, -33.6]]]}})
+        })
+        .collect();
+    (
+        chosen.into_iter().map(|(id, _)| id).collect(),
+        json!({"type": "FeatureCollection", "features": features}),
+    )
+}
+
+/// Driver `i`'s position: in area `i % 4`, a few metres on each round.
+fn body(batch: usize, round: usize) -> String {
+    let updates: Vec<Value> = (batch * SIZE..(batch + 1) * SIZE)
+        .map(|i| {
+            let d = i % DRIVERS;
+            let area = d % AREAS;
+            let lng = -70.8 + area as f64 * 0.3 + 0.01 + (d / AREAS % 280) as f64 * 0.001;
+            let lat = -33.59 + (d / AREAS / 280) as f64 * 0.008 + round as f64 * 0.000_03;
+            json!({"driverId": format!("a{d}"), "lat": lat, "lng": lng})
+        })
+        .collect();
+    json!({"query": BATCH, "variables": {"u": updates}}).to_string()
+}
+
+/// Loads the fleet once, then measures `BATCHES` batches.
+async fn drive(svc: &Service) -> Result<(f64, usize)> {
+    let load = |round: usize, batches: usize| {
+        let bodies: Arc<Vec<String>> = Arc::new((0..batches).map(|b| body(b, round)).collect());
+        http_load(
+            &svc.url,
+            4,
+            batches,
+            Duration::from_secs(120),
+            move |i| bodies[i].clone(),
+            accepted,
+        )
+    };
+    let fleet = load(0, DRIVERS / SIZE).await;
+    if fleet.units != DRIVERS {
+        return Err(BenchError::Unexpected(format!(
+            "the fleet was not loaded: {} of {DRIVERS}",
+            fleet.units
+        )));
+    }
+    let run = load(1, BATCHES).await;
+    Ok((run.per_sec(), run.errors))
+}
+
+/// `total_commands_processed` of a node.
+async fn commands(url: &str) -> u64 {
+    let Ok(client) = redis::Client::open(url) else {
+        return 0;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return 0;
+    };
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
+    if store != StoreKind::Redis {
+        return Ok(Vec::new());
+    }
+    let cluster = RedisCluster::start(3, 0).await;
+    let (ids, file) = four_areas(&cluster).await;
+    let path =
+        std::env::temp_dir().join(format!("tracking-bench-areas-{}.json", std::process::id()));
+    std::fs::write(&path, file.to_string()).map_err(|e| BenchError::Process(e.to_string()))?;
+    let path = path.to_string_lossy().into_owned();
+
+    // One Redis, the same four areas.
+    let single = Service::start(&["--redis-url", &redis.url(), "--areas", &path], RELAXED).await?;
+    let (single_rate, single_errors) = drive(&single).await?;
+    drop(single);
+
+    // The Cluster.
+    let urls = cluster.urls();
+    let nodes = urls.join(",");
+    let svc = Service::start(&["--redis-cluster", &nodes, "--areas", &path], RELAXED).await?;
+    let before = svc.stats();
+    let started: Vec<u64> = futures_util::future::join_all(urls.iter().map(|u| commands(u))).await;
+    let clock = std::time::Instant::now();
+    let (rate, errors) = drive(&svc).await?;
+    let secs = clock.elapsed().as_secs_f64();
+    let ended: Vec<u64> = futures_util::future::join_all(urls.iter().map(|u| commands(u))).await;
+    let after = svc.stats();
+    let per_node: Vec<f64> = started
+        .iter()
+        .zip(&ended)
+        .map(|(a, b)| b.saturating_sub(*a) as f64 / secs)
+        .collect();
+    let total: f64 = per_node.iter().sum();
+    let spread = per_node
+        .iter()
+        .map(|c| format!("{c:.0}"))
+        .collect::<Vec<_>>()
+        .join(" / ");
+    let every_node_busy = per_node.iter().all(|c| *c >= total * 0.15);
+    let _ = std::fs::remove_file(&path);
+    Ok(vec![Row {
+        scenario: "areas",
+        store: StoreKind::Cluster,
+        flags: svc.flags.clone(),
+        measured: format!(
+            "4 areas ({}) on 3 primaries, {DRIVERS} drivers, batches of {SIZE} spread over them: {rate:.0} positions/s ({errors} calls failed); commands/s per node: {spread}",
+            ids.join(", ")
+        ),
+        reference: format!(
+            "the same four areas and load on one Redis: {single_rate:.0} positions/s ({single_errors} calls failed)"
+        ),
+        result: format!("{:.2}×; every node carries its areas", rate / single_rate),
+        target: "every node ≥ 15% of the commands".into(),
+        met: Some(every_node_busy && errors == 0 && single_errors == 0),
+        cpu_secs: after.cpu_secs - before.cpu_secs,
+        peak_rss_mib: mib(after.peak_rss_kib),
+    }])
+}
