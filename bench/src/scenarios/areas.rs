@@ -111,10 +111,65 @@ async fn commands(url: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `requestDriver` round trips, one after another: p50 and p99 in ms.
+async fn request_latency(svc: &Service) -> Result<(f64, f64)> {
+    let http = reqwest::Client::new();
+    let mut ms = Vec::with_capacity(RIDES);
+    for i in 0..RIDES {
+        let sent = std::time::Instant::now();
+        crate::client::gql(
+            &http,
+            &svc.url,
+            super::REQUEST,
+            json!({"r": format!("w{i}"), "lat": -33.45, "lng": -70.65 + (i % 100) as f64 * 0.001}),
+        )
+        .await?;
+        ms.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok((
+        crate::report::percentile(&ms, 50.0),
+        crate::report::percentile(&ms, 99.0),
+    ))
+}
+
+/// Rides requested to time `WAIT 1`.
+const RIDES: usize = 500;
+
+/// What acknowledging a ride only once a replica has it costs: the same
+/// requests on a Cluster with replicas (`WAIT 1` after each ride write) and
+/// on one without.
+async fn wait_cost() -> Result<Row> {
+    let mut figures = Vec::new();
+    for replicas in [0, 1] {
+        let cluster = RedisCluster::start(3, replicas).await;
+        let nodes = cluster.urls().join(",");
+        let svc = Service::start(&["--redis-cluster", &nodes], RELAXED).await?;
+        figures.push((request_latency(&svc).await?, svc.flags.clone()));
+    }
+    let ((p50, p99), flags) = figures[1].clone();
+    let ((r50, r99), _) = figures[0].clone();
+    Ok(Row {
+        scenario: "wait-1",
+        store: StoreKind::Cluster,
+        flags,
+        measured: format!(
+            "{RIDES} requestDriver one after another, 3 primaries with a replica each (each ride write waits for a replica): p50 {p50:.2} ms, p99 {p99:.2} ms"
+        ),
+        reference: format!("the same on 3 primaries without replicas (no wait): p50 {r50:.2} ms, p99 {r99:.2} ms"),
+        result: format!("+{:.2} ms at p50", p50 - r50),
+        target: "— (reported)".into(),
+        met: None,
+        cpu_secs: f64::NAN,
+        peak_rss_mib: f64::NAN,
+    })
+}
+
 pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     if store != StoreKind::Redis {
         return Ok(Vec::new());
     }
+    let waiting = wait_cost().await?;
     let cluster = RedisCluster::start(3, 0).await;
     let (ids, file) = four_areas(&cluster).await;
     let path =
@@ -151,7 +206,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
         .join(" / ");
     let every_node_busy = per_node.iter().all(|c| *c >= total * 0.15);
     let _ = std::fs::remove_file(&path);
-    Ok(vec![Row {
+    Ok(vec![waiting, Row {
         scenario: "areas",
         store: StoreKind::Cluster,
         flags: svc.flags.clone(),
