@@ -204,6 +204,47 @@ pub struct Config {
     #[arg(long, env = "TRACKING_DRIVER_RETENTION", default_value = "24h", value_parser = humantime::parse_duration)]
     pub driver_retention: Duration,
 
+    /// How often an idle HTTP subscription stream (multipart, Server-Sent
+    /// Events) sends a heartbeat, so that proxies keep it open.
+    #[arg(long, env = "TRACKING_STREAM_HEARTBEAT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub stream_heartbeat: Duration,
+
+    /// Documents known by id from the start (persisted queries): a JSON
+    /// object of id → document, or an Apollo persisted query manifest.
+    #[arg(long, env = "TRACKING_PERSISTED_DOCUMENTS")]
+    pub persisted_documents: Option<PathBuf>,
+
+    /// Run only the documents of --persisted-documents: any other is
+    /// refused (FORBIDDEN), and clients may not register new ones.
+    #[arg(
+        long,
+        env = "TRACKING_ONLY_PERSISTED",
+        requires = "persisted_documents"
+    )]
+    pub only_persisted: bool,
+
+    /// How long a persisted query registered by a client (APQ) is kept in
+    /// Redis after its last registration.
+    #[arg(long, env = "TRACKING_APQ_TTL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub apq_ttl: Duration,
+
+    /// Most persisted queries registered by clients (APQ) kept in Redis;
+    /// past it the oldest go first.
+    #[arg(long, env = "TRACKING_APQ_MAX_ENTRIES", default_value_t = 10_000)]
+    pub apq_max_entries: usize,
+
+    /// Serve GraphiQL's scripts and styles from this directory instead of
+    /// the CDN (fill it with scripts/graphiql-assets.sh), so GraphiQL works
+    /// without internet.
+    #[arg(long, env = "TRACKING_GRAPHIQL_ASSETS")]
+    pub graphiql_assets: Option<PathBuf>,
+
+    /// An origin whose pages may call the GraphQL API from a browser
+    /// (repeatable, or comma-separated; `*` for any, in development). By
+    /// default none: only the service's own pages and non-browser clients.
+    #[arg(long, env = "TRACKING_CORS_ORIGIN", value_delimiter = ',')]
+    pub cors_origin: Vec<String>,
+
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "TRACKING_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,

@@ -150,7 +150,20 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
             max_batch: config.max_batch.max(1),
             max_complexity: config.max_complexity,
-            documents: Default::default(),
+            gate: Arc::new(api::prepare::Gate::new(
+                persisted(&config).await?,
+                config.max_query_bytes,
+            )),
+            stream_heartbeat: config
+                .stream_heartbeat
+                .max(std::time::Duration::from_millis(10)),
+            cors: http::cors::Origins::parse(&config.cors_origin).map_err(StartError::Config)?,
+            graphiql: match &config.graphiql_assets {
+                Some(dir) => Some(Arc::new(
+                    http::graphiql::LocalAssets::read(dir).map_err(StartError::Config)?,
+                )),
+                None => None,
+            },
         };
         Ok(Self {
             listener,
@@ -203,6 +216,36 @@ impl Application {
 }
 
 /// The dispatcher's settings from the configuration, checked.
+/// Persisted documents: the operator's file, and automatic persisted
+/// queries (shared through Redis when the fleet is there).
+async fn persisted(config: &Config) -> Result<api::prepare::persisted::Persisted, StartError> {
+    use api::prepare::persisted::{read_trusted, Persisted, SharedDocuments};
+    let shared: Option<Arc<dyn SharedDocuments>> = match open::connector(config)? {
+        Some(connector) => Some(Arc::new(
+            store::redis::documents::RedisDocuments::connect(
+                &connector,
+                &config.redis_prefix,
+                config.apq_ttl,
+                config.apq_max_entries,
+            )
+            .await?,
+        )),
+        None => None,
+    };
+    let mut persisted = Persisted::automatic(shared);
+    if let Some(path) = &config.persisted_documents {
+        let documents = read_trusted(path)
+            .map_err(|e| StartError::Config(format!("--persisted-documents {e}")))?;
+        persisted = persisted.with_trusted(documents, config.only_persisted);
+        info!(
+            documents = persisted.trusted(),
+            only = config.only_persisted,
+            "persisted documents loaded"
+        );
+    }
+    Ok(persisted)
+}
+
 fn settings(config: &Config) -> Result<Settings, StartError> {
     let settings = Settings {
         match_radius: RadiusKm::parse(config.match_radius_km)

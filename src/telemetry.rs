@@ -23,6 +23,8 @@ pub const CONNECTIONS_OVERFLOW: &str = "tracking_connections_overflow_total";
 pub const WS_CONNECTIONS: &str = "tracking_websocket_connections";
 /// Active subscriptions.
 pub const SUBSCRIPTIONS: &str = "tracking_subscriptions";
+/// Open HTTP streams (multipart, Server-Sent Events), by transport.
+pub const HTTP_STREAMS: &str = "tracking_http_streams";
 /// Rides whose search task runs on this instance.
 pub const RIDES_SEARCHING: &str = "tracking_rides_searching";
 /// Rides requested through this instance.

@@ -1,10 +1,16 @@
 //! HTTP and WebSocket: where requests enter.
 //!
-//! - `POST /graphql`: queries and mutations (single or batched);
-//! - `GET /graphql`: GraphiQL, with subscriptions pointed at `/ws`;
+//! - `POST /graphql`, `GET /graphql?query=…`: GraphQL over HTTP
+//!   ([`graphql`]), subscriptions included when the client accepts a stream
+//!   ([`stream`]: Apollo's multipart protocol, Server-Sent Events);
+//! - `GET /graphql` from a browser: GraphiQL ([`graphiql`]), its files under
+//!   `/graphiql/` when served locally;
+//! - `/graphql/stream`: GraphQL over Server-Sent Events (graphql-sse);
 //! - `GET /ws`: subscriptions over `graphql-transport-ws` (graphql-ws,
 //!   Apollo's current link) and the legacy `graphql-ws` subprotocol
 //!   (subscriptions-transport-ws);
+//! - cross-origin access to the GraphQL routes only as configured
+//!   ([`cors`]);
 //! - `GET /`: the dashboard (`/?ride=ID`: the rider view), its modules under
 //!   `/dashboard/`, and `GET /config`: the limits clients should know;
 //! - `GET /health`, `GET /ready`, `GET /metrics`;
@@ -13,23 +19,25 @@
 //! Nothing here decides anything about rides: it decodes, calls the schema or
 //! the dispatcher, and encodes.
 
+pub mod cors;
 mod dashboard;
+pub mod graphiql;
+pub mod graphql;
 mod rest;
 pub mod serve;
+pub mod stream;
 pub mod ws;
 
 use std::{
     sync::{Arc, Mutex, PoisonError},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
-use async_graphql::http::GraphiQLSource;
 use axum::{
-    body::Bytes,
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
     http::{header, HeaderMap, StatusCode},
     middleware::{self, Next},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::get,
     Json, Router,
 };
@@ -39,11 +47,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 
 use crate::{
-    api::{
-        limits::{record_operation, ComplexityShare},
-        prepare::Documents,
-        TrackingSchema,
-    },
+    api::{prepare::Gate, TrackingSchema},
     auth::{session_from, Caller, Session, Verifier},
     dispatch::Dispatcher,
     error::Error,
@@ -71,8 +75,14 @@ pub struct AppState {
     pub max_batch: usize,
     /// The complexity budget of one request (a batch shares it).
     pub max_complexity: usize,
-    /// Parsed documents, so repeated queries skip the parser.
-    pub documents: Arc<Documents>,
+    /// What every request passes before it runs.
+    pub gate: Arc<Gate>,
+    /// How often an idle HTTP stream (multipart, SSE) sends a heartbeat.
+    pub stream_heartbeat: Duration,
+    /// The origins allowed to call the API from a browser.
+    pub cors: cors::Origins,
+    /// GraphiQL's files, when served locally (`--graphiql-assets`).
+    pub graphiql: Option<Arc<graphiql::LocalAssets>>,
 }
 
 impl AppState {
@@ -97,8 +107,16 @@ impl AppState {
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
+    let graphql_routes = Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route(
+            "/graphql/stream",
+            get(stream::sse::get).post(stream::sse::post),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), cors::layer));
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .merge(graphql_routes)
+        .route("/graphiql/{file}", get(graphiql::asset))
         .route("/ws", get(ws::subscriptions))
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -149,8 +167,10 @@ async fn record_request(request: Request, next: Next) -> Response {
         401 => "401",
         403 => "403",
         404 => "404",
+        405 => "405",
         409 => "409",
         413 => "413",
+        415 => "415",
         429 => "429",
         503 => "503",
         s if s < 400 => "other-ok",
@@ -182,63 +202,6 @@ fn route_label(template: Option<&str>) -> &'static str {
     let label: &'static str = Box::leak(template.to_owned().into_boxed_str());
     seen.push(label);
     label
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/ws")
-            .title("tracking")
-            .finish(),
-    )
-}
-
-/// Executes a GraphQL request. The body is decoded here rather than by
-/// async-graphql-axum's extractor so that malformed JSON gets a 400 with a
-/// GraphQL-shaped error body and a machine-readable code, and so that a
-/// batch is bounded before anything in it runs: at most `max_batch`
-/// operations, sharing one request's complexity budget.
-async fn graphql(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let caller = match state.caller(&headers).await {
-        Ok(caller) => caller,
-        Err(error) => return error_response(&error),
-    };
-    let request: async_graphql::BatchRequest = match serde_json::from_slice(&body) {
-        Ok(request) => request,
-        Err(error) => {
-            return bad_request(format!("request body is not a GraphQL request: {error}"))
-        }
-    };
-    match request {
-        async_graphql::BatchRequest::Single(request) => {
-            let prepared = state.documents.prepare(request);
-            let response = state.schema.execute(prepared.request.data(caller)).await;
-            record_operation(prepared.label, &response);
-            Json(response).into_response()
-        }
-        async_graphql::BatchRequest::Batch(requests) => {
-            if requests.is_empty() || requests.len() > state.max_batch {
-                return bad_request(format!(
-                    "a batch holds 1 to {} operations; this one holds {}",
-                    state.max_batch,
-                    requests.len()
-                ));
-            }
-            let share = ComplexityShare(state.max_complexity / requests.len());
-            let mut responses = Vec::with_capacity(requests.len());
-            for request in requests {
-                let prepared = state.documents.prepare(request);
-                let response = state
-                    .schema
-                    .execute(prepared.request.data(caller.clone()).data(share))
-                    .await;
-                record_operation(prepared.label, &response);
-                responses.push(response);
-            }
-            Json(responses).into_response()
-        }
-    }
 }
 
 /// Liveness: the process answers. The body also tells whether the store does.

@@ -585,7 +585,6 @@ async fn bad_input_changes_nothing(store: StoreKind) {
             "malformed document",
         ),
         ("{ nope }", json!({}), "unknown field"),
-        ("", json!({}), "empty document"),
     ];
     for (query, variables, what) in cases {
         let body = app.gql(query, variables).await;
@@ -599,11 +598,77 @@ async fn bad_input_changes_nothing(store: StoreKind) {
         );
     }
 
+    // Documents the spec says are invalid (every validation rule runs):
+    // refused with their code and where the fault is, and nothing runs.
+    let invalid = [
+        (
+            "mutation { requestDriver(riderId: \"x\", lat: 1, lng: 1, bogus: 5) { id } }",
+            json!({}),
+            "Unknown argument \"bogus\"",
+        ),
+        (
+            "{ nearbyDrivers(lat: 1, lng: 1, lat: 2) { distanceKm } }",
+            json!({}),
+            "only be one argument named \"lat\"",
+        ),
+        (
+            "mutation($r: ID!, $unused: Int) { requestDriver(riderId: $r, lat: 1, lng: 1) { id } }",
+            json!({"r": "x"}),
+            "\"$unused\" is not used",
+        ),
+        (
+            "mutation { requestDriver(riderId: \"x\", lat: 1, lng: 1) { id } } fragment F on Ride { id }",
+            json!({}),
+            "\"F\" is never used",
+        ),
+        (
+            "{ ride(id: \"1\") { bogusField } }",
+            json!({}),
+            "Unknown field \"bogusField\"",
+        ),
+        (
+            "mutation($lat: Float!) { requestDriver(riderId: \"x\", lat: $lat, lng: 1) { id } }",
+            json!({"lat": "north"}),
+            "\"$lat\" got an invalid value",
+        ),
+        (
+            "mutation($lat: Float!) { requestDriver(riderId: \"x\", lat: $lat, lng: 1) { id } }",
+            json!({}),
+            "\"$lat\" of required type \"Float!\" was not provided",
+        ),
+    ];
+    for (query, variables, said) in invalid {
+        let body = app.gql(query, variables).await;
+        assert_eq!(error_code_of(&body), "BAD_USER_INPUT", "{query}: {body}");
+        let error = &body["errors"][0];
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(said)),
+            "{query}: {body}"
+        );
+        assert!(
+            error["locations"][0]["line"].as_u64().is_some(),
+            "{query}: no location in {body}"
+        );
+        assert!(
+            body.get("data").is_none(),
+            "a request error has no data: {body}"
+        );
+    }
+
     // Malformed JSON: a 400 with a GraphQL-shaped body.
     let infinite =
         r#"{"query": "mutation { updateLocation(driverId: \"x\", lat: 1e400, lng: 0) { id } }"}"#;
     let infinite_var = r#"{"query": "mutation($lat: Float!) { updateLocation(driverId: \"x\", lat: $lat, lng: 0) { id } }", "variables": {"lat": 1e400}}"#;
-    for raw in ["{not json", "[1, 2", "\"query\"", "", infinite_var] {
+    // (And a request without a query, or with an empty one.)
+    for raw in [
+        "{not json",
+        "[1, 2",
+        "\"query\"",
+        "",
+        infinite_var,
+        r#"{"query": ""}"#,
+        r#"{"qeury": "{ __typename }"}"#,
+    ] {
         let (status, body) = app.post_raw("/graphql", raw).await;
         assert_eq!(status, 400, "{raw:?}: {body}");
         assert_eq!(error_code_of(&body), "BAD_USER_INPUT", "{raw:?}");

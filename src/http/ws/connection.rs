@@ -292,7 +292,14 @@ impl Connection {
         let Some(session) = self.session.clone() else {
             return Err(End::Close(close::UNAUTHORIZED, "Unauthorized".into()));
         };
-        let prepared = self.state.documents.prepare(request);
+        let prepared = match self.state.gate.prepare(request).await {
+            Ok(prepared) => prepared,
+            Err(refused) => {
+                record_operation(refused.label, &refused.response());
+                let refusal = self.protocol.errors(&id, &refused.errors);
+                return self.send_text(refusal).await;
+            }
+        };
         let schema = self.state.schema.clone();
         if prepared.kind == Kind::Subscription {
             let max = self.state.ws_limits.max_subscriptions;

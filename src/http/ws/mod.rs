@@ -28,7 +28,7 @@ use std::{
 };
 
 use axum::{
-    extract::{State, WebSocketUpgrade},
+    extract::{ws::rejection::WebSocketUpgradeRejection, State, WebSocketUpgrade},
     http::{header, HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -80,21 +80,40 @@ impl Drop for Pending {
     }
 }
 
+/// What a request to `/ws` that cannot be served is told: the
+/// subprotocols, and the transports that need no WebSocket.
+const TRANSPORTS: &str = "ask for graphql-transport-ws (graphql-ws, Apollo's GraphQLWsLink) or \
+     graphql-ws (the legacy subscriptions-transport-ws) in Sec-WebSocket-Protocol; without a \
+     WebSocket, subscribe over HTTP: POST /graphql with Accept: multipart/mixed;subscriptionSpec=1.0 \
+     (Apollo Client's HttpLink), or /graphql/stream with Accept: text/event-stream (graphql-sse)";
+
 /// `GET /ws`.
 pub async fn subscriptions(
     State(state): State<AppState>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => {
+            let error = Error::bad_input(format!(
+                "/ws serves GraphQL subscriptions over WebSocket, and this is not a WebSocket \
+                 upgrade ({rejection}): {TRANSPORTS}"
+            ));
+            return (StatusCode::BAD_REQUEST, super::error_body(&error)).into_response();
+        }
+    };
+    if !state.cors.admits(&headers) {
+        let error =
+            Error::Forbidden("this origin may not open WebSockets here (see --cors-origin)".into());
+        return (StatusCode::FORBIDDEN, super::error_body(&error)).into_response();
+    }
     let offered = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok());
     let Some(protocol) = Protocol::choose(offered) else {
-        let error = Error::bad_input(
-            "no known subprotocol: ask for graphql-transport-ws (graphql-ws, Apollo's GraphQLWsLink) \
-             or graphql-ws (the legacy subscriptions-transport-ws) in Sec-WebSocket-Protocol",
-        );
+        let error = Error::bad_input(format!("no known subprotocol: {TRANSPORTS}"));
         return (StatusCode::BAD_REQUEST, super::error_body(&error)).into_response();
     };
     let limits = state.ws_limits;

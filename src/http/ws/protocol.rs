@@ -102,6 +102,17 @@ impl Protocol {
         .to_string()
     }
 
+    /// An operation refused before it ran, with the GraphQL errors that
+    /// say why (graphql-ws sends them all, the legacy protocol the first).
+    pub fn errors(self, id: &str, errors: &[async_graphql::ServerError]) -> String {
+        let payload = match self {
+            Self::TransportWs => serde_json::to_value(errors),
+            Self::LegacyWs => serde_json::to_value(errors.first()),
+        }
+        .unwrap_or_default();
+        json!({"type": "error", "id": id, "payload": payload}).to_string()
+    }
+
     /// A refused `connection_init`, for the legacy protocol (graphql-ws
     /// closes with 4403 instead).
     pub fn connection_error(self, message: &str, code: &str) -> String {

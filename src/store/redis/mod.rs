@@ -32,6 +32,7 @@
 
 mod bridge;
 pub mod connection;
+pub mod documents;
 mod fields;
 mod functions;
 pub mod keys;
