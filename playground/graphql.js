@@ -1,23 +1,19 @@
-// GraphQL over HTTP, and the documents the dashboard sends.
-//
-// The field selections are spelled once here; the views only name the
-// operation they want.
+// GraphQL over HTTP, and the documents the dashboard sends (the views only
+// name the operation they want).
 
-export const RIDE_FIELDS =
-  'id riderId status createdAt expiresAt endedAt distanceKm pickup { lat lng } dropoff { lat lng } ' +
-  'driver { id status location { lat lng } } offer { expiresAt driver { id } } lastOfferEnd';
-export const DRIVER_FIELDS = 'id status rideId updatedAt location { lat lng }';
+// The documents the dashboard sends live in documents.json, which the
+// service also lists for operators who run only trusted documents
+// (`tracking persisted-documents`); it serves that file as documents.js.
+import DOCUMENTS from './documents.js';
 
-export const FLEET = `subscription($lat: Float!, $lng: Float!, $r: Float!) {
-  fleet(lat: $lat, lng: $lng, radiusKm: $r) { kind resync drivers { ${DRIVER_FIELDS} } rides { ${RIDE_FIELDS} } }
-}`;
-export const RIDE_STATUS = `subscription($id: ID!) { rideStatus(rideId: $id) { ${RIDE_FIELDS} } }`;
-export const DRIVER_LOCATION = `subscription($id: ID!) { driverLocation(rideId: $id) { ${DRIVER_FIELDS} } }`;
-export const REQUEST_DRIVER = `mutation($r: ID!, $lat: Float!, $lng: Float!) {
-  requestDriver(riderId: $r, lat: $lat, lng: $lng) { ${RIDE_FIELDS} }
-}`;
-export const AREAS = '{ areas { id name boundary availableDrivers searchingRides } }';
-export const CANCEL_REQUEST = `mutation($id: ID!) { cancelRequest(rideId: $id) { ${RIDE_FIELDS} } }`;
+export const {
+  fleet: FLEET,
+  rideStatus: RIDE_STATUS,
+  driverLocation: DRIVER_LOCATION,
+  requestDriver: REQUEST_DRIVER,
+  areas: AREAS,
+  cancelRequest: CANCEL_REQUEST,
+} = DOCUMENTS;
 
 /// A GraphQL error, with its machine-readable code.
 export class GraphQLError extends Error {

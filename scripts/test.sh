@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: formatting, lints, every Rust test, and the dashboard in
-# a real browser, as CI runs them.
+# The test command: formatting, lints, every Rust test, GraphQL clients
+# written elsewhere, and the dashboard and GraphiQL in a real browser, as CI
+# runs them.
 #
 # Installs what the tests need and a fresh machine may lack, from Debian's
 # packages: redis-server and redis-tools (the Redis-store tests start their
@@ -8,9 +9,9 @@
 # joined with redis-cli), faketime (the clock-skew test), openssl (the
 # public-key token tests make their keys with it, the TLS test its
 # certificates),
-# chromium (the browser test), and Node.js with npm; then the browser test's
-# npm packages (playwright-core, which drives Debian's chromium: no browser
-# download).
+# chromium (the browser test), and Node.js with npm; then the node suites'
+# npm packages (the GraphQL clients; playwright-core, which drives Debian's
+# chromium: no browser download).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,9 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets
 
-# The dashboard in headless Chromium, against the binary the tests built.
+# Against the binary the tests built: GraphQL clients written elsewhere
+# (the GraphQL-over-HTTP audit suite, Apollo Client, graphql-sse,
+# graphql-ws), then the dashboard and GraphiQL in headless Chromium.
+(cd tests/clients && npm ci --no-audit --no-fund --loglevel=error)
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-TRACKING_BIN="$PWD/target/debug/tracking" node --test tests/browser/
+TRACKING_BIN="$PWD/target/debug/tracking" node --test tests/clients/ tests/browser/

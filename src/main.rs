@@ -32,6 +32,10 @@ enum Command {
     /// place (same --redis-url or --redis-cluster and --redis-prefix; stop
     /// every instance first).
     Migrate,
+    /// Prints the documents the dashboard and the simulator send, as a JSON
+    /// object of SHA-256 → document, to merge into a --persisted-documents
+    /// file (with --only-persisted, nothing else runs).
+    PersistedDocuments,
     /// Prints a token signed with --jwt-secret, for development.
     Token {
         /// Who the token speaks for (a driver's or rider's id).
@@ -65,6 +69,19 @@ fn main() -> ExitCode {
             match auth::mint(secret, &sub, role, ttl) {
                 Ok(token) => {
                     println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("tracking: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::PersistedDocuments) => {
+            let manifest = tracking::api::prepare::persisted::own_manifest();
+            match serde_json::to_string_pretty(&manifest) {
+                Ok(text) => {
+                    println!("{text}");
                     ExitCode::SUCCESS
                 }
                 Err(error) => {

@@ -42,6 +42,7 @@
 //! for any document over HTTP, [`Client::subscribe`] for any subscription,
 //! with the answers as JSON.
 
+pub mod documents;
 mod error;
 mod http;
 mod operations;

@@ -3,8 +3,7 @@
 use serde_json::json;
 
 use crate::{
-    types::fields::{DRIVER, RIDE},
-    Client, Driver, Location, LocationBatch, NearbyDriver, Report, Result, Ride,
+    documents, Client, Driver, Location, LocationBatch, NearbyDriver, Report, Result, Ride,
 };
 
 impl Client {
@@ -12,7 +11,7 @@ impl Client {
     pub async fn update_location(&self, driver: &str, lat: f64, lng: f64) -> Result<Driver> {
         self.field(
             "updateLocation",
-            &format!("mutation($d: ID!, $lat: Float!, $lng: Float!) {{ updateLocation(driverId: $d, lat: $lat, lng: $lng) {{ {DRIVER} }} }}"),
+            &documents::UPDATE_LOCATION,
             json!({"d": driver, "lat": lat, "lng": lng}),
         )
         .await
@@ -22,7 +21,7 @@ impl Client {
     pub async fn update_locations(&self, reports: &[Report]) -> Result<LocationBatch> {
         self.field(
             "updateLocations",
-            "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted stale refused { index driverId code message } } }",
+            &documents::UPDATE_LOCATIONS,
             json!({"u": reports}),
         )
         .await
@@ -30,12 +29,8 @@ impl Client {
 
     /// Takes a driver off the market (`goOffline`).
     pub async fn go_offline(&self, driver: &str) -> Result<Driver> {
-        self.field(
-            "goOffline",
-            &format!("mutation($d: ID!) {{ goOffline(driverId: $d) {{ {DRIVER} }} }}"),
-            json!({"d": driver}),
-        )
-        .await
+        self.field("goOffline", &documents::GO_OFFLINE, json!({"d": driver}))
+            .await
     }
 
     /// Asks for a driver near a pickup (`requestDriver`).
@@ -52,7 +47,7 @@ impl Client {
     ) -> Result<Ride> {
         self.field(
             "requestDriver",
-            &format!("mutation($r: ID!, $lat: Float!, $lng: Float!, $to: LocationInput) {{ requestDriver(riderId: $r, lat: $lat, lng: $lng, dropoff: $to) {{ {RIDE} }} }}"),
+            &documents::REQUEST_DRIVER_TO,
             json!({"r": rider, "lat": pickup.lat, "lng": pickup.lng, "to": dropoff}),
         )
         .await
@@ -69,7 +64,7 @@ impl Client {
     ) -> Result<Ride> {
         self.field(
             "requestDriver",
-            &format!("mutation($r: ID!, $lat: Float!, $lng: Float!, $k: String) {{ requestDriver(riderId: $r, lat: $lat, lng: $lng, idempotencyKey: $k) {{ {RIDE} }} }}"),
+            &documents::REQUEST_DRIVER,
             json!({"r": rider, "lat": lat, "lng": lng, "k": idempotency_key}),
         )
         .await
@@ -77,61 +72,54 @@ impl Client {
 
     /// Cancels a ride (`cancelRequest`).
     pub async fn cancel_request(&self, ride: &str) -> Result<Ride> {
-        self.ride_change("cancelRequest", ride).await
+        self.ride_change("cancelRequest", &documents::CANCEL_REQUEST, ride)
+            .await
     }
 
     /// Completes a ride (`completeRide`).
     pub async fn complete_ride(&self, ride: &str) -> Result<Ride> {
-        self.ride_change("completeRide", ride).await
+        self.ride_change("completeRide", &documents::COMPLETE_RIDE, ride)
+            .await
     }
 
     /// Accepts the ride's offer (`acceptOffer`).
     pub async fn accept_offer(&self, ride: &str) -> Result<Ride> {
-        self.ride_change("acceptOffer", ride).await
+        self.ride_change("acceptOffer", &documents::ACCEPT_OFFER, ride)
+            .await
     }
 
     /// Declines the ride's offer (`declineOffer`).
     pub async fn decline_offer(&self, ride: &str) -> Result<Ride> {
-        self.ride_change("declineOffer", ride).await
+        self.ride_change("declineOffer", &documents::DECLINE_OFFER, ride)
+            .await
     }
 
     /// The driver waits at the pickup (`driverArrived`).
     pub async fn driver_arrived(&self, ride: &str) -> Result<Ride> {
-        self.ride_change("driverArrived", ride).await
+        self.ride_change("driverArrived", &documents::DRIVER_ARRIVED, ride)
+            .await
     }
 
     /// The rider is on board (`startTrip`).
     pub async fn start_trip(&self, ride: &str) -> Result<Ride> {
-        self.ride_change("startTrip", ride).await
+        self.ride_change("startTrip", &documents::START_TRIP, ride)
+            .await
     }
 
-    async fn ride_change(&self, operation: &str, ride: &str) -> Result<Ride> {
-        self.field(
-            operation,
-            &format!("mutation($id: ID!) {{ {operation}(rideId: $id) {{ {RIDE} }} }}"),
-            json!({"id": ride}),
-        )
-        .await
+    async fn ride_change(&self, operation: &str, document: &str, ride: &str) -> Result<Ride> {
+        self.field(operation, document, json!({"id": ride})).await
     }
 
     /// A ride, or `None` when there is none.
     pub async fn ride(&self, id: &str) -> Result<Option<Ride>> {
-        self.field(
-            "ride",
-            &format!("query($id: ID!) {{ ride(id: $id) {{ {RIDE} }} }}"),
-            json!({"id": id}),
-        )
-        .await
+        self.field("ride", &documents::RIDE_QUERY, json!({"id": id}))
+            .await
     }
 
     /// A driver, or `None` when it never reported.
     pub async fn driver(&self, id: &str) -> Result<Option<Driver>> {
-        self.field(
-            "driver",
-            &format!("query($id: ID!) {{ driver(id: $id) {{ {DRIVER} }} }}"),
-            json!({"id": id}),
-        )
-        .await
+        self.field("driver", &documents::DRIVER_QUERY, json!({"id": id}))
+            .await
     }
 
     /// Available drivers near a point, nearest first (`nearbyDrivers`).
@@ -144,7 +132,7 @@ impl Client {
     ) -> Result<Vec<NearbyDriver>> {
         self.field(
             "nearbyDrivers",
-            &format!("query($lat: Float!, $lng: Float!, $r: Float, $n: Int) {{ nearbyDrivers(lat: $lat, lng: $lng, radiusKm: $r, limit: $n) {{ distanceKm driver {{ {DRIVER} }} }} }}"),
+            &documents::NEARBY_DRIVERS,
             json!({"lat": lat, "lng": lng, "r": radius_km, "n": limit}),
         )
         .await

@@ -173,10 +173,3 @@ pub struct FleetEvent {
     pub drivers: Vec<Driver>,
     pub rides: Vec<Ride>,
 }
-
-/// The selections the typed methods use, spelled once.
-pub(crate) mod fields {
-    pub const DRIVER: &str = "id status location { lat lng } updatedAt rideId";
-    pub const RIDE: &str = "id riderId status pickup { lat lng } dropoff { lat lng } driverId driver { id status location { lat lng } updatedAt rideId } distanceKm searches createdAt expiresAt arrivedAt startedAt endedAt offer { distanceKm offeredAt expiresAt }";
-    pub const OFFER: &str = "distanceKm offeredAt expiresAt";
-}

@@ -13,10 +13,7 @@ use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
 };
 
-use crate::{
-    types::fields::{DRIVER, OFFER, RIDE},
-    Client, Driver, Error, FeedEvent, FleetEvent, GraphQLError, Result, Ride,
-};
+use crate::{documents, Client, Driver, Error, FeedEvent, FleetEvent, GraphQLError, Result, Ride};
 
 /// A WebSocket as [`Subscription::connect`] opens it.
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -86,19 +83,18 @@ impl Client {
 
     /// A ride as it is now, then at every status change (`rideStatus`).
     pub async fn ride_status(&self, ride: &str) -> Result<Updates<Ride>> {
-        let query = format!("subscription($id: ID!) {{ rideStatus(rideId: $id) {{ {RIDE} }} }}");
         Ok(Updates::new(
-            self.subscribe(&query, json!({"id": ride})).await?,
+            self.subscribe(&documents::RIDE_STATUS, json!({"id": ride}))
+                .await?,
             "rideStatus",
         ))
     }
 
     /// The assigned driver of a ride at every move (`driverLocation`).
     pub async fn driver_location(&self, ride: &str) -> Result<Updates<Driver>> {
-        let query =
-            format!("subscription($id: ID!) {{ driverLocation(rideId: $id) {{ {DRIVER} }} }}");
         Ok(Updates::new(
-            self.subscribe(&query, json!({"id": ride})).await?,
+            self.subscribe(&documents::DRIVER_LOCATION, json!({"id": ride}))
+                .await?,
             "driverLocation",
         ))
     }
@@ -106,23 +102,21 @@ impl Client {
     /// A driver's own feed (`driverFeed`): its state, then each offer, each
     /// offer's end, each change of its ride.
     pub async fn driver_feed(&self, driver: &str) -> Result<Updates<FeedEvent>> {
-        let query = format!(
-            "subscription($d: ID!) {{ driverFeed(driverId: $d) {{ kind reason driver {{ {DRIVER} }} offer {{ {OFFER} }} ride {{ {RIDE} }} }} }}"
-        );
         Ok(Updates::new(
-            self.subscribe(&query, json!({"d": driver})).await?,
+            self.subscribe(&documents::DRIVER_FEED, json!({"d": driver}))
+                .await?,
             "driverFeed",
         ))
     }
 
     /// Everything moving in an area (`fleet`, dispatchers only).
     pub async fn fleet(&self, lat: f64, lng: f64, radius_km: f64) -> Result<Updates<FleetEvent>> {
-        let query = format!(
-            "subscription($lat: Float!, $lng: Float!, $r: Float!) {{ fleet(lat: $lat, lng: $lng, radiusKm: $r) {{ kind resync drivers {{ {DRIVER} }} rides {{ {RIDE} }} }} }}"
-        );
         Ok(Updates::new(
-            self.subscribe(&query, json!({"lat": lat, "lng": lng, "r": radius_km}))
-                .await?,
+            self.subscribe(
+                &documents::FLEET,
+                json!({"lat": lat, "lng": lng, "r": radius_km}),
+            )
+            .await?,
             "fleet",
         ))
     }

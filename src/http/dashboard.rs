@@ -21,6 +21,8 @@ use crate::{
 };
 
 const INDEX: &str = include_str!("../../playground/index.html");
+/// The documents the dashboard sends, by name (served as `documents.js`).
+pub const DOCUMENTS: &str = include_str!("../../playground/documents.json");
 const STYLE: &str = include_str!("../../playground/style.css");
 
 /// The scripts, by the name the page imports them under.
@@ -44,6 +46,13 @@ async fn asset(Path(file): Path<String>) -> Response {
     if file == "style.css" {
         return ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response();
     }
+    if file == "documents.js" {
+        return (
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+            format!("export default {DOCUMENTS};"),
+        )
+            .into_response();
+    }
     match SCRIPTS.iter().find(|(name, _)| *name == file) {
         Some((_, script)) => (
             [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
@@ -52,6 +61,13 @@ async fn asset(Path(file): Path<String>) -> Response {
             .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
+}
+
+/// The dashboard's documents' texts.
+pub fn documents() -> Vec<String> {
+    serde_json::from_str::<std::collections::BTreeMap<String, String>>(DOCUMENTS)
+        .map(|documents| documents.into_values().collect())
+        .unwrap_or_default()
 }
 
 /// The limits a client should know before it sends anything.

@@ -20,7 +20,7 @@
 //! the dispatcher, and encodes.
 
 pub mod cors;
-mod dashboard;
+pub mod dashboard;
 pub mod graphiql;
 pub mod graphql;
 mod rest;

@@ -9,34 +9,20 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { dirname, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
+import { WAIT, gql as gqlAt, root, startService } from '../support/service.mjs';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const binary = process.env.TRACKING_BIN || resolve(root, 'target/debug/tracking');
 const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const shots = resolve(root, 'target');
 const CENTER = { lat: -33.4489, lng: -70.6693 };
-const WAIT = 15_000;
 
 let service;
 let base;
 let browser;
 let proxy;
-
-// The service's environment: ours without TRACKING_*, so an exported
-// TRACKING_REDIS_URL or TRACKING_JWT_SECRET cannot change what is tested.
-function serviceEnv() {
-  const env = { RUST_LOG: 'info' };
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('TRACKING_') && name !== 'RUST_LOG') env[name] = value;
-  }
-  return env;
-}
 
 // A TCP proxy on a port of the test's own, in front of whichever service
 // runs now: a restarted service gets a fresh free port, while the page keeps
@@ -68,38 +54,7 @@ function startProxy() {
   });
 }
 
-function startService(extra = []) {
-  return new Promise((resolveStart, reject) => {
-    const child = spawn(binary, ['--listen', '127.0.0.1:0', '--search-interval', '60s', ...extra], {
-      env: serviceEnv(),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    const timer = setTimeout(() => reject(new Error('the service did not say where it listens')), WAIT);
-    let buffered = '';
-    let done = false;
-    child.stdout.on('data', (chunk) => {
-      buffered += chunk;
-      const match = buffered.match(/listening on (http:\/\/[^\s]+)/);
-      if (match && !done) {
-        done = true;
-        clearTimeout(timer);
-        resolveStart({ child, url: match[1] });
-      }
-    });
-    child.on('exit', (code) => reject(new Error(`the service exited with ${code}`)));
-  });
-}
-
-async function gql(query, variables = {}, at = base) {
-  const response = await fetch(`${at}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = await response.json();
-  assert.equal(body.errors, undefined, JSON.stringify(body.errors));
-  return body.data;
-}
+const gql = (query, variables = {}, at = base) => gqlAt(at, query, variables);
 
 const updateLocation = (id, lat, lng) =>
   gql('mutation($d: ID!, $lat: Float!, $lng: Float!) { updateLocation(driverId: $d, lat: $lat, lng: $lng) { id } }', { d: id, lat, lng });

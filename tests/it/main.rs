@@ -24,3 +24,4 @@ mod security;
 mod simulate;
 mod tls;
 mod tokens;
+mod transports;

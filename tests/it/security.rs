@@ -1086,4 +1086,21 @@ fn the_token_helper_mints_a_token_the_service_accepts() {
         .output()
         .expect("run");
     assert!(!missing.status.success(), "no secret, no token");
+    // A secret the service would refuse makes no token either, and says why.
+    let weak = crate::common::process::tracking_command()
+        .args([
+            "token",
+            "--role",
+            "rider",
+            "--sub",
+            "ana",
+            "--jwt-secret",
+            "short",
+        ])
+        .output()
+        .expect("run");
+    assert!(!weak.status.success(), "a weak secret, no token");
+    assert!(weak.stdout.is_empty());
+    let said = String::from_utf8_lossy(&weak.stderr);
+    assert!(said.contains("at least 16 bytes"), "{said}");
 }

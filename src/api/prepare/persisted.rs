@@ -262,6 +262,21 @@ fn not_trusted() -> ServerError {
     )
 }
 
+/// The service's own documents, the dashboard's and the typed client's (and
+/// so the simulator's), by hash: what `tracking persisted-documents` prints
+/// for operators to merge into their `--persisted-documents` file.
+pub fn own_manifest() -> std::collections::BTreeMap<String, String> {
+    crate::http::dashboard::documents()
+        .into_iter()
+        .chain(
+            tracking_client::documents::all()
+                .into_iter()
+                .map(str::to_owned),
+        )
+        .map(|text| (sha256_hex(&text), text))
+        .collect()
+}
+
 /// Reads a trusted-documents file: a JSON object of id → document (what
 /// graphql-codegen's client preset and similar tools write), or Apollo's
 /// persisted query manifest (`{"format": "apollo-persisted-query-manifest",
@@ -330,6 +345,18 @@ mod tests {
         );
         assert!(is_sha256_hex(&sha256_hex("x")));
         assert!(!is_sha256_hex("../../etc"));
+    }
+
+    #[test]
+    fn the_own_manifest_lists_every_document_the_service_sends_and_each_is_valid() {
+        let manifest = own_manifest();
+        // Six of the dashboard's, eighteen of the typed client's.
+        assert_eq!(manifest.len(), 24, "{manifest:#?}");
+        let gate = crate::api::prepare::Gate::default();
+        for text in manifest.values() {
+            let checked = gate.check(text);
+            assert!(checked.errors.is_empty(), "{text}: {:?}", checked.errors);
+        }
     }
 
     #[test]

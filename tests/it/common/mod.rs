@@ -6,6 +6,7 @@
 pub mod process;
 pub mod raw_ws;
 pub mod redis_server;
+pub mod streams;
 pub mod ws;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
