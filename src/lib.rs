@@ -111,7 +111,7 @@ impl Application {
         // connection cap once was, in every fresh process).
         let metrics = telemetry::handle();
         let dispatcher = Dispatcher::start(store, settings, areas).await?;
-        let schema = api::schema(
+        let schemas = api::Schemas::new(
             dispatcher.clone(),
             api::Limits {
                 max_depth: config.max_depth,
@@ -132,7 +132,7 @@ impl Application {
         };
         http::serve::announce(&serve_limits, &how);
         let state = http::AppState {
-            schema,
+            schemas,
             dispatcher: dispatcher.clone(),
             verifier,
             ws_limits: http::ws::WsLimits {

@@ -44,6 +44,44 @@ pub struct Limits {
     pub introspection: bool,
 }
 
+/// How deep an introspection-only operation may nest: graphql-js's
+/// introspection query (GraphiQL's, Apollo's tooling's) nests 16 deep for
+/// its nine-level `ofType` chain. Such an operation reads the schema and
+/// nothing else, so its depth costs what the schema's size allows.
+pub const INTROSPECTION_DEPTH: usize = 20;
+
+/// The schemas requests run on: one for everything, and one for
+/// introspection-only operations, with room for their depth.
+#[derive(Clone)]
+pub struct Schemas {
+    pub main: TrackingSchema,
+    pub introspection: TrackingSchema,
+}
+
+impl Schemas {
+    pub fn new(dispatcher: Dispatcher, limits: Limits) -> Self {
+        Self {
+            main: schema(dispatcher.clone(), limits),
+            introspection: schema(
+                dispatcher,
+                Limits {
+                    max_depth: limits.max_depth.max(INTROSPECTION_DEPTH),
+                    ..limits
+                },
+            ),
+        }
+    }
+
+    /// The schema a prepared request runs on.
+    pub fn of(&self, prepared: &prepare::Prepared) -> &TrackingSchema {
+        if prepared.introspection {
+            &self.introspection
+        } else {
+            &self.main
+        }
+    }
+}
+
 /// Builds the schema around a dispatcher.
 pub fn schema(dispatcher: Dispatcher, limits: Limits) -> TrackingSchema {
     let mut builder = Schema::build(Query, Mutation, SubscriptionRoot)

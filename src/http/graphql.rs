@@ -299,7 +299,8 @@ async fn run_one(
         Kind::Query | Kind::Mutation => {
             let label = prepared.label;
             let response = state
-                .schema
+                .schemas
+                .of(&prepared)
                 .execute(prepared.request.data(session.caller))
                 .await;
             record_operation(label, &response);
@@ -357,7 +358,8 @@ async fn run_batch(
             Ok(prepared) => {
                 let label = prepared.label;
                 let response = state
-                    .schema
+                    .schemas
+                    .of(&prepared)
                     .execute(prepared.request.data(session.caller.clone()).data(share))
                     .await;
                 record_operation(label, &response);

@@ -47,7 +47,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 
 use crate::{
-    api::{prepare::Gate, TrackingSchema},
+    api::{prepare::Gate, Schemas},
     auth::{session_from, Caller, Session, Verifier},
     dispatch::Dispatcher,
     error::Error,
@@ -57,7 +57,7 @@ use crate::{
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub schema: TrackingSchema,
+    pub schemas: Schemas,
     pub dispatcher: Dispatcher,
     /// `None`: no key configured, everyone is [`Caller::Open`].
     pub verifier: Option<Verifier>,

@@ -140,6 +140,47 @@ async fn get_runs_queries_refuses_mutations_and_still_serves_graphiql_to_browser
 }
 
 #[tokio::test]
+async fn introspection_alone_may_nest_as_deep_as_graphiql_asks_and_no_deeper() {
+    let app = TestApp::spawn(StoreKind::Memory, |_| {}).await;
+    // graphql-js's introspection query (GraphiQL's) follows `ofType` nine
+    // levels down: 16 deep, past the default --max-depth of 12.
+    let of_type = |levels: usize| {
+        let mut selection = "name".to_owned();
+        for _ in 0..levels {
+            selection = format!("kind ofType {{ {selection} }}");
+        }
+        selection
+    };
+    let introspection = format!(
+        "query IntrospectionQuery {{ __schema {{ types {{ fields {{ type {{ {} }} }} }} }} }}",
+        of_type(9)
+    );
+    let body = app.gql(&introspection, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert!(body["data"]["__schema"]["types"].is_array());
+    // Not deeper than that allowance, and not with the fleet alongside.
+    let deeper = format!(
+        "{{ __schema {{ types {{ fields {{ type {{ {} }} }} }} }} }}",
+        of_type(20)
+    );
+    let body = app.gql(&deeper, json!({})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nested too deep")),
+        "{body}"
+    );
+    let mixed = introspection.replace("__schema {", "ride(id: \"1.1\") { id } __schema {");
+    let body = app.gql(&mixed, json!({})).await;
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("nested too deep")),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn request_errors_are_400_without_data_under_the_graphql_response_media_type() {
     let app = TestApp::spawn(StoreKind::Memory, |_| {}).await;
     let post = |accept: &'static str, body: Value| {

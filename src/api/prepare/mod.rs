@@ -70,6 +70,9 @@ pub struct Prepared {
     pub request: Request,
     pub kind: Kind,
     pub label: &'static str,
+    /// It selects introspection fields only (`__schema`, `__type`,
+    /// `__typename`): it reads the schema, never the fleet.
+    pub introspection: bool,
 }
 
 /// A request that may not run, and why (each error with its code).
@@ -189,11 +192,14 @@ impl Gate {
         self.inputs
             .coerce(operation, &request.variables)
             .map_err(|errors| Refused::new(errors, label))?;
+        let introspection =
+            only_introspection(document, &operation.selection_set.node, FRAGMENT_DEPTH);
         request.set_parsed_query(document.clone());
         Ok(Prepared {
             request: request.data(OperationLabel(label)),
             kind,
             label,
+            introspection,
         })
     }
 
@@ -285,6 +291,27 @@ fn first_field<'d>(
             .get(&spread.node.fragment_name.node)
             .and_then(|f| first_field(document, &f.node.selection_set.node, depth - 1)),
         _ => None,
+    })
+}
+
+/// Whether every field a selection selects at its root is an introspection
+/// field, through fragments (a fragment nested too deep to follow counts
+/// as not).
+fn only_introspection(document: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
+    set.items.iter().all(|item| match &item.node {
+        Selection::Field(field) => field.node.name.node.starts_with("__"),
+        Selection::InlineFragment(fragment) => {
+            depth > 0 && only_introspection(document, &fragment.node.selection_set.node, depth - 1)
+        }
+        Selection::FragmentSpread(spread) => {
+            depth > 0
+                && document
+                    .fragments
+                    .get(&spread.node.fragment_name.node)
+                    .is_some_and(|f| {
+                        only_introspection(document, &f.node.selection_set.node, depth - 1)
+                    })
+        }
     })
 }
 

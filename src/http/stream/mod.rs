@@ -90,7 +90,8 @@ pub fn events(
         .remaining()
         .unwrap_or(Duration::from_secs(100 * 365 * 24 * 3600));
     let mut responses = state
-        .schema
+        .schemas
+        .of(&prepared)
         .execute_stream(prepared.request.data(session.caller));
     let shutdown = state.shutdown.clone();
     let every = state.stream_heartbeat;

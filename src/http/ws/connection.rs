@@ -300,7 +300,7 @@ impl Connection {
                 return self.send_text(refusal).await;
             }
         };
-        let schema = self.state.schema.clone();
+        let schema = self.state.schemas.of(&prepared).clone();
         if prepared.kind == Kind::Subscription {
             let max = self.state.ws_limits.max_subscriptions;
             if self.operations.subscriptions() >= max {
