@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds in release mode and runs the benchmarks (all, or the scenarios
-# named): ingest ingest-batch search time-to-match offers subscribers
+# named): ingest validation ingest-batch report-cost areas search
+# time-to-match offers subscribers
 # searching-load ws-oversized soak.
 # Prints a table and rewrites BENCHMARKS.md (pass --no-write to skip that).
 # BENCH_SUBSCRIBERS (or --subscribers N) sets the subscriber count (default

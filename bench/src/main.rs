@@ -40,8 +40,9 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 11] = [
+const ALL: [&str; 12] = [
     "ingest",
+    "validation",
     "ingest-batch",
     "report-cost",
     "areas",
@@ -58,7 +59,8 @@ const ALL: [&str; 11] = [
 #[derive(Parser)]
 #[command(name = "tracking-bench")]
 struct Args {
-    /// Scenarios to run (default: all): ingest, ingest-batch, report-cost,
+    /// Scenarios to run (default: all): ingest, validation, ingest-batch,
+    /// report-cost,
     /// areas, search,
     /// time-to-match, offers (time-to-offer and accept-to-found),
     /// subscribers, searching-load, ws-oversized, soak.
@@ -90,6 +92,8 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
         "searching-load" => vec![searching_load::run(store, redis).await?],
         "soak" => vec![soak::run(store, redis, args.soak_minutes).await?],
         // The store plays no part: once is enough.
+        "validation" if store == StoreKind::Memory => vec![validation::run(redis).await?],
+        "validation" => Vec::new(),
         "ws-oversized" if store == StoreKind::Memory => {
             vec![soak::oversized_messages(redis).await?]
         }

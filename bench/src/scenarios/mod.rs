@@ -11,6 +11,7 @@ pub mod searching_load;
 pub mod soak;
 pub mod subscribers;
 pub mod time_to_match;
+pub mod validation;
 
 use rand::{rngs::StdRng, Rng, SeedableRng};
 

@@ -26,8 +26,8 @@ pub fn respond(state: &AppState, session: Session, prepared: Prepared) -> Respon
     let parts = events(state, session, prepared, "multipart").flat_map(|event| {
         let chunks: Vec<Bytes> = match event {
             Event::Next(response) => {
-                let body = crate::http::graphql::Body::of(&response);
-                vec![part(&json!({ "payload": body }))]
+                let payload = crate::http::graphql::Body::of(&response);
+                vec![part(&Envelope { payload })]
             }
             Event::Heartbeat => vec![part(&json!({}))],
             Event::Complete => vec![Bytes::from_static(END.as_bytes())],
@@ -48,9 +48,16 @@ pub fn respond(state: &AppState, session: Session, prepared: Prepared) -> Respon
         .into_response()
 }
 
-fn part(value: &serde_json::Value) -> Bytes {
+/// A result's part: the response's fields in the order the document asked
+/// for them, as on every other transport.
+#[derive(serde::Serialize)]
+struct Envelope<T> {
+    payload: T,
+}
+
+fn part(value: &impl serde::Serialize) -> Bytes {
     let mut bytes = PART.as_bytes().to_vec();
-    // A JSON value always serialises.
-    bytes.extend_from_slice(value.to_string().as_bytes());
+    // A GraphQL response and a JSON value always serialise.
+    bytes.extend_from_slice(&serde_json::to_vec(value).unwrap_or_default());
     Bytes::from(bytes)
 }
