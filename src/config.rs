@@ -11,8 +11,9 @@ use clap::Parser;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "tracking", version, about)]
 pub struct Config {
-    /// Address to listen on.
-    #[arg(long, env = "TRACKING_LISTEN", default_value = "127.0.0.1:8000")]
+    /// Address to listen on: `host:port`, the host an IP address or a name
+    /// (`localhost:8001`), the port 0 for any free one.
+    #[arg(long, env = "TRACKING_LISTEN", default_value = "127.0.0.1:8000", value_parser = parse_listen)]
     pub listen: SocketAddr,
 
     /// Keep the fleet in Redis (e.g. redis://127.0.0.1:6379) so that several
@@ -229,9 +230,28 @@ pub struct Config {
     pub apq_ttl: Duration,
 
     /// Most persisted queries registered by clients (APQ) kept in Redis;
-    /// past it the oldest go first.
-    #[arg(long, env = "TRACKING_APQ_MAX_ENTRIES", default_value_t = 10_000)]
+    /// past it the oldest go first. Anyone may register, so this times
+    /// --max-query-bytes is what registrations may hold in Redis at worst
+    /// (2,000 × 16 KiB: 32 MiB).
+    #[arg(long, env = "TRACKING_APQ_MAX_ENTRIES", default_value_t = 2_000)]
     pub apq_max_entries: usize,
+
+    /// How often a `fleet` subscription sends what changed, in one CHANGES
+    /// event holding the latest state of each driver and ride that changed
+    /// since the last (`0s`: one DRIVER or RIDE event per change).
+    #[arg(long, env = "TRACKING_FLEET_INTERVAL", default_value = "250ms", value_parser = humantime::parse_duration)]
+    pub fleet_interval: Duration,
+
+    /// The dashboard's base map: a tile URL template with `{z}`, `{x}` and
+    /// `{y}` (e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; mind the
+    /// tile server's usage policy). Without it the map draws a graticule.
+    #[arg(long, env = "TRACKING_MAP_TILES")]
+    pub map_tiles: Option<String>,
+
+    /// The attribution the tile server requires, shown on the map (e.g.
+    /// "© OpenStreetMap contributors").
+    #[arg(long, env = "TRACKING_MAP_ATTRIBUTION")]
+    pub map_attribution: Option<String>,
 
     /// Serve GraphiQL's scripts and styles from this directory instead of
     /// the CDN (fill it with scripts/graphiql-assets.sh), so GraphiQL works
@@ -278,6 +298,31 @@ impl Config {
     }
 }
 
+/// `--listen`: an IP address and port, or a host name and port (resolved
+/// now; the first address it resolves to, IPv4 first, as `localhost`
+/// usually means 127.0.0.1).
+fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let expected = "expected host:port, such as 127.0.0.1:8000, [::1]:8000 or localhost:8000";
+    let Some((host, port)) = text.rsplit_once(':') else {
+        return Err(format!("{text:?} has no port ({expected})"));
+    };
+    if host.is_empty() || port.parse::<u16>().is_err() {
+        return Err(format!("{text:?} is not an address ({expected})"));
+    }
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(text)
+        .map_err(|e| format!("cannot resolve {host:?}: {e} ({expected})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{host:?} resolves to no address ({expected})"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,5 +342,31 @@ mod tests {
         let config = Config::parse_ignoring_env(["tracking", "--driver-ttl", "5s"])
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.driver_ttl, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn listen_takes_host_names_and_says_what_it_expects() {
+        let parse = |text: &str| {
+            Config::parse_ignoring_env(["tracking", "--listen", text]).map(|c| c.listen)
+        };
+        assert_eq!(
+            parse("localhost:8001").unwrap_or_else(|e| panic!("{e}")),
+            SocketAddr::from(([127, 0, 0, 1], 8001))
+        );
+        assert_eq!(
+            parse("[::1]:0").unwrap_or_else(|e| panic!("{e}")),
+            "[::1]:0"
+                .parse::<SocketAddr>()
+                .unwrap_or_else(|e| panic!("{e}"))
+        );
+        for bad in [
+            "localhost",
+            "localhost:http",
+            ":8000",
+            "no-such-host.invalid:8000",
+        ] {
+            let error = parse(bad).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(error.contains("expected host:port"), "{bad}: {error}");
+        }
     }
 }

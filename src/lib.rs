@@ -164,6 +164,14 @@ impl Application {
                 )),
                 None => None,
             },
+            map: http::dashboard::BaseMap::new(
+                config.map_tiles.as_deref(),
+                config.map_attribution.as_deref(),
+            )
+            .map_err(StartError::Config)?,
+            shared: Arc::new(http::ws::shared::SharedSubscriptions::new(
+                config.fleet_interval,
+            )),
         };
         Ok(Self {
             listener,
@@ -259,6 +267,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
             timeout: config.offer_timeout,
             ignore_limit: config.offer_ignore_limit,
         },
+        fleet_interval: config.fleet_interval,
     };
     if settings.search_interval.is_zero() {
         return Err(StartError::Config(

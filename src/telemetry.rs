@@ -23,6 +23,8 @@ pub const CONNECTIONS_OVERFLOW: &str = "tracking_connections_overflow_total";
 pub const WS_CONNECTIONS: &str = "tracking_websocket_connections";
 /// Active subscriptions.
 pub const SUBSCRIPTIONS: &str = "tracking_subscriptions";
+/// Live-map executions shared by several WebSocket subscribers.
+pub const SHARED_SUBSCRIPTIONS: &str = "tracking_shared_subscriptions";
 /// Open HTTP streams (multipart, Server-Sent Events), by transport.
 pub const HTTP_STREAMS: &str = "tracking_http_streams";
 /// Rides whose search task runs on this instance.

@@ -70,8 +70,9 @@ impl SubscriptionRoot {
     }
 
     /// A live map of an area: first a SNAPSHOT of it, then every driver
-    /// position or status change and every ride status change in it.
-    /// Dispatchers only.
+    /// position or status change and every ride status change in it,
+    /// gathered into one CHANGES event per `--fleet-interval` (250 ms by
+    /// default). Dispatchers only.
     async fn fleet(
         &self,
         ctx: &Context<'_>,

@@ -236,11 +236,18 @@ pub enum FleetEventKind {
     Driver,
     /// One ride changed status (`rides` holds it).
     Ride,
+    /// Every driver and ride that changed since the last event, each as it
+    /// is now (`drivers` and `rides`), gathered over the service's
+    /// `--fleet-interval` (250 ms by default) and sent instead of DRIVER
+    /// and RIDE events. Drivers that just left the area are among them,
+    /// once, so maps can drop them.
+    Changes,
 }
 
 /// A change in a watched area. Start from the first event (a SNAPSHOT),
-/// then apply each DRIVER and RIDE event; a SNAPSHOT arriving later
-/// replaces the whole picture.
+/// then apply each CHANGES event (or DRIVER and RIDE events, on a service
+/// run with `--fleet-interval 0s`); a SNAPSHOT arriving later replaces the
+/// whole picture.
 pub struct FleetEvent(pub crate::dispatch::live::FleetEvent);
 
 /// A change in a watched area (see `FleetEventKind`).
@@ -253,29 +260,33 @@ impl FleetEvent {
             E::Snapshot { .. } => FleetEventKind::Snapshot,
             E::Driver(_) => FleetEventKind::Driver,
             E::Ride(_) => FleetEventKind::Ride,
+            E::Changes { .. } => FleetEventKind::Changes,
         }
     }
 
     /// SNAPSHOT: the available drivers in the area and the drivers its
     /// active rides are assigned or offered to. DRIVER: the driver that
-    /// changed. RIDE: empty.
+    /// changed. CHANGES: the drivers that changed. RIDE: empty.
     async fn drivers(&self) -> Vec<Driver> {
         use crate::dispatch::live::FleetEvent as E;
         match &self.0 {
             E::Snapshot { area, .. } => area.drivers.iter().cloned().map(Driver).collect(),
             E::Driver(driver) => vec![Driver((**driver).clone())],
+            E::Changes { drivers, .. } => drivers.iter().map(|d| Driver((**d).clone())).collect(),
             E::Ride(_) => Vec::new(),
         }
     }
 
     /// SNAPSHOT: the rides not ended (SEARCHING, DRIVER_FOUND, ARRIVED,
     /// IN_PROGRESS) with their pickup in the area. RIDE: the ride that
-    /// changed (its status, or an offer made or ended). DRIVER: empty.
+    /// changed (its status, or an offer made or ended). CHANGES: the rides
+    /// that changed. DRIVER: empty.
     async fn rides(&self) -> Vec<Ride> {
         use crate::dispatch::live::FleetEvent as E;
         match &self.0 {
             E::Snapshot { area, .. } => area.rides.iter().cloned().map(Ride).collect(),
             E::Ride(ride) => vec![Ride(ride.clone())],
+            E::Changes { rides, .. } => rides.iter().cloned().map(Ride).collect(),
             E::Driver(_) => Vec::new(),
         }
     }

@@ -62,6 +62,9 @@ pub struct Settings {
     pub max_active_rides_per_rider: usize,
     /// Whether rides are offered to drivers first, and for how long.
     pub offers: Offers,
+    /// How often a `fleet` subscriber gets the changes since the last
+    /// event, in one event (zero: one event per change).
+    pub fleet_interval: Duration,
 }
 
 /// The service's operations, on top of a [`Store`]. Cheap to clone.
@@ -359,6 +362,12 @@ impl Dispatcher {
     ) -> Result<impl Stream<Item = live::FleetEvent> + Send + 'static> {
         access::may_watch_fleet(caller)?;
         self.store().watch_drivers().await?;
-        live::area(self.inner.store.clone(), center, radius).await
+        live::area(
+            self.inner.store.clone(),
+            center,
+            radius,
+            self.inner.settings.fleet_interval,
+        )
+        .await
     }
 }

@@ -24,6 +24,7 @@ const INDEX: &str = include_str!("../../playground/index.html");
 /// The documents the dashboard sends, by name (served as `documents.js`).
 pub const DOCUMENTS: &str = include_str!("../../playground/documents.json");
 const STYLE: &str = include_str!("../../playground/style.css");
+const FAVICON: &str = include_str!("../../playground/favicon.svg");
 
 /// The scripts, by the name the page imports them under.
 const SCRIPTS: [(&str, &str); 6] = [
@@ -39,6 +40,8 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Html(INDEX) }))
         .route("/config", get(config))
+        .route("/favicon.ico", get(favicon))
+        .route("/favicon.svg", get(favicon))
         .route("/dashboard/{file}", get(asset))
 }
 
@@ -63,6 +66,51 @@ async fn asset(Path(file): Path<String>) -> Response {
     }
 }
 
+/// The service's icon, for browsers' tabs (an SVG, which browsers take at
+/// `/favicon.ico` too).
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        FAVICON,
+    )
+        .into_response()
+}
+
+/// The dashboard's base map: raster tiles from a URL template, and the
+/// attribution their provider requires.
+#[derive(Debug, Clone, Default)]
+pub struct BaseMap {
+    tiles: Option<String>,
+    attribution: Option<String>,
+}
+
+impl BaseMap {
+    /// Checks the template: an http(s) URL (or a path on this service)
+    /// naming `{z}`, `{x}` and `{y}`.
+    pub fn new(tiles: Option<&str>, attribution: Option<&str>) -> Result<Self, String> {
+        if let Some(tiles) = tiles {
+            let scheme = tiles.starts_with("https://")
+                || tiles.starts_with("http://")
+                || tiles.starts_with('/');
+            let placeholders = ["{z}", "{x}", "{y}"].iter().all(|p| tiles.contains(p));
+            if !scheme || !placeholders || tiles.len() > 2048 {
+                return Err(format!(
+                    "--map-tiles {tiles:?}: expected a URL template such as \
+                     https://tile.example.org/{{z}}/{{x}}/{{y}}.png (http or https, \
+                     with {{z}}, {{x}} and {{y}})"
+                ));
+            }
+        }
+        Ok(Self {
+            tiles: tiles.map(str::to_owned),
+            attribution: attribution.map(str::to_owned),
+        })
+    }
+}
+
 /// The dashboard's documents' texts.
 pub fn documents() -> Vec<String> {
     serde_json::from_str::<std::collections::BTreeMap<String, String>>(DOCUMENTS)
@@ -83,5 +131,8 @@ async fn config(State(state): State<AppState>) -> Json<Value> {
         "maxReportsPerBatch": MAX_BATCH,
         "maxOperationsPerRequest": state.max_batch,
         "tokensRequired": state.verifier.is_some(),
+        "mapTiles": state.map.tiles,
+        "mapAttribution": state.map.attribution,
+        "fleetIntervalMs": settings.fleet_interval.as_millis() as u64,
     }))
 }

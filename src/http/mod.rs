@@ -83,6 +83,10 @@ pub struct AppState {
     pub cors: cors::Origins,
     /// GraphiQL's files, when served locally (`--graphiql-assets`).
     pub graphiql: Option<Arc<graphiql::LocalAssets>>,
+    /// The dashboard's base map.
+    pub map: dashboard::BaseMap,
+    /// Live maps shared by their WebSocket subscribers.
+    pub shared: Arc<ws::shared::SharedSubscriptions>,
 }
 
 impl AppState {

@@ -32,6 +32,7 @@ for_each_store!(
     bad_input_changes_nothing,
     the_rider_follows_the_assigned_driver,
     a_dashboard_keeps_its_picture_from_events,
+    a_dashboard_gets_each_intervals_changes_in_one_event,
     batched_updates_apply_in_order_of_time,
     ended_rides_and_silent_drivers_are_removed_after_their_retention,
     a_silent_driver_is_announced_offline_on_live_maps,
@@ -748,6 +749,83 @@ async fn next_fleet(sub: &mut crate::common::Subscription) -> serde_json::Value 
         }
         other => panic!("expected a fleet event, got {other:?}"),
     }
+}
+
+/// `fleet` as a service runs by default: after the snapshot, one CHANGES
+/// event per interval at most, holding each driver and ride that changed
+/// once, as it is now; a driver that left the area is in it once more.
+async fn a_dashboard_gets_each_intervals_changes_in_one_event(store: StoreKind) {
+    const MOVES: usize = 10;
+    let app = TestApp::spawn(store, |c| c.fleet_interval = Duration::from_secs(1)).await;
+    app.update_location("edge", north_of(RIDER, 9.9)).await;
+    let mut map = app
+        .subscribe(
+            Protocol::TransportWs,
+            FLEET,
+            json!({"lat": RIDER.0, "lng": RIDER.1, "r": 10.0}),
+        )
+        .await;
+    let snapshot = next_fleet(&mut map).await;
+    assert_eq!(snapshot["kind"], "SNAPSHOT");
+
+    // One driver moves ten times, one far away moves, one leaves the area,
+    // a ride is requested and matched.
+    for step in 0..MOVES {
+        app.update_location("mover", north_of(RIDER, 1.0 + step as f64 * 0.1))
+            .await;
+    }
+    app.update_location("far", north_of(RIDER, 40.0)).await;
+    app.update_location("edge", north_of(RIDER, 10.5)).await;
+    let ride = id_of(&app.request_driver("rider", north_of(RIDER, 5.0)).await);
+    app.ride_reaches(&ride, "DRIVER_FOUND").await;
+
+    let last_move = north_of(RIDER, 1.0 + (MOVES - 1) as f64 * 0.1);
+    let mut events = 0;
+    let mut mover_seen = 0;
+    let (mut edge_gone, mut ride_found) = (false, false);
+    let mut mover_now = None;
+    while !(edge_gone && ride_found && mover_now == Some(true)) {
+        let event = next_fleet(&mut map).await;
+        assert_eq!(event["kind"], "CHANGES", "{event}");
+        events += 1;
+        let drivers = event["drivers"].as_array().expect("drivers");
+        let ids: Vec<&str> = drivers.iter().filter_map(|d| d["id"].as_str()).collect();
+        let unique: HashSet<&&str> = ids.iter().collect();
+        assert_eq!(
+            unique.len(),
+            ids.len(),
+            "each driver once per event: {event}"
+        );
+        assert!(
+            !ids.contains(&"far"),
+            "nothing from outside the area: {event}"
+        );
+        for driver in drivers {
+            match driver["id"].as_str() {
+                Some("mover") => {
+                    mover_seen += 1;
+                    let lat = driver["location"]["lat"].as_f64().expect("lat");
+                    mover_now = Some((lat - last_move.0).abs() < 1e-6);
+                }
+                Some("edge") => edge_gone = true,
+                _ => {}
+            }
+        }
+        for ride_now in event["rides"].as_array().expect("rides") {
+            if ride_now["id"] == ride.as_str() && ride_now["status"] == "DRIVER_FOUND" {
+                ride_found = true;
+            }
+        }
+    }
+    assert!(
+        mover_seen < MOVES,
+        "{MOVES} moves within about a second came in {mover_seen} events, not one each"
+    );
+    assert!(
+        events < MOVES + 3,
+        "{events} events for {} changes",
+        MOVES + 3
+    );
 }
 
 /// `fleet`: a snapshot first, then every driver and ride change in the

@@ -65,6 +65,37 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy)]
 pub struct OperationLabel(pub &'static str);
 
+/// What it takes to run a subscription again: a shared live map's own
+/// snapshot for each subscriber (see `http::ws::shared`).
+#[derive(Clone)]
+pub struct Replay {
+    query: String,
+    variables: async_graphql::Variables,
+    operation_name: Option<String>,
+    document: async_graphql::parser::types::ExecutableDocument,
+    label: &'static str,
+}
+
+impl Replay {
+    /// The same request, ready to run (it passed the gate already).
+    pub fn request(&self) -> Request {
+        let mut request = Request::new(self.query.clone()).variables(self.variables.clone());
+        request.operation_name = self.operation_name.clone();
+        request.set_parsed_query(self.document.clone());
+        request.data(OperationLabel(self.label))
+    }
+
+    /// What tells it from any other: the text, the operation, the values.
+    pub fn key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{}",
+            self.query,
+            self.operation_name.as_deref().unwrap_or_default(),
+            serde_json::to_string(&self.variables).unwrap_or_default()
+        )
+    }
+}
+
 /// A request that may run: its document attached, and what it is.
 pub struct Prepared {
     pub request: Request,
@@ -73,6 +104,8 @@ pub struct Prepared {
     /// It selects introspection fields only (`__schema`, `__type`,
     /// `__typename`): it reads the schema, never the fleet.
     pub introspection: bool,
+    /// For a subscription: how to run it again.
+    pub replay: Option<Replay>,
 }
 
 /// A request that may not run, and why (each error with its code).
@@ -195,11 +228,19 @@ impl Gate {
         let introspection =
             only_introspection(document, &operation.selection_set.node, FRAGMENT_DEPTH);
         request.set_parsed_query(document.clone());
+        let replay = (kind == Kind::Subscription).then(|| Replay {
+            query: request.query.clone(),
+            variables: request.variables.clone(),
+            operation_name: request.operation_name.clone(),
+            document: document.clone(),
+            label,
+        });
         Ok(Prepared {
             request: request.data(OperationLabel(label)),
             kind,
             label,
             introspection,
+            replay,
         })
     }
 

@@ -36,4 +36,11 @@ pub enum FleetEvent {
     Driver(Arc<Driver>),
     /// A ride with its pickup in the area changed status.
     Ride(Arc<Ride>),
+    /// Every driver and ride that changed since the last event, each as
+    /// it is now (sent instead of `Driver` and `Ride` when changes are
+    /// gathered over an interval).
+    Changes {
+        drivers: Vec<Arc<Driver>>,
+        rides: Vec<Arc<Ride>>,
+    },
 }

@@ -11,7 +11,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use async_graphql::{Data, Response};
+use async_graphql::Data;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -21,11 +21,12 @@ use tracing::debug;
 use super::{
     operations::{Operations, Output},
     protocol::{self, close, ClientMessage, Protocol},
+    shared::{Payload, SharedSubscriptions},
     Pending,
 };
 use crate::{
     api::{limits::record_operation, prepare::Kind},
-    auth::{session_from, Caller},
+    auth::{session_from, Caller, Role},
     error::codes,
     http::AppState,
     telemetry,
@@ -69,6 +70,9 @@ struct Connection {
     operations: Operations,
     /// `Some` once `connection_init` was accepted.
     session: Option<Arc<Data>>,
+    /// Whether the caller may watch the fleet (a dispatcher, or no tokens
+    /// at all): only such sockets join shared live maps.
+    watches_fleet: bool,
     /// Held until `connection_init` is accepted (the pending-init cap).
     pending: Option<Pending>,
     refused_in_a_row: usize,
@@ -88,6 +92,7 @@ pub(super) async fn run(socket: WebSocket, state: AppState, protocol: Protocol, 
         state,
         operations: Operations::default(),
         session: None,
+        watches_fleet: false,
         pending: Some(pending),
         refused_in_a_row: 0,
         last_heard: Instant::now(),
@@ -248,6 +253,14 @@ impl Connection {
                 // The socket's rights end with its token's: closed then.
                 self.expires = session.remaining().map(|left| Instant::now() + left);
                 let mut data = Data::default();
+                self.watches_fleet = matches!(
+                    session.caller,
+                    Caller::Open
+                        | Caller::Token {
+                            role: Role::Dispatcher,
+                            ..
+                        }
+                );
                 data.insert::<Caller>(session.caller);
                 self.session = Some(Arc::new(data));
                 self.pending = None;
@@ -321,14 +334,28 @@ impl Connection {
             self.refused_in_a_row = 0;
             let label = prepared.label;
             let mut first = true;
-            let stream = schema
-                .execute_stream_with_session_data(prepared.request, session)
-                .inspect(move |response: &Response| {
-                    if std::mem::take(&mut first) {
-                        record_operation(label, response);
-                    }
-                });
-            self.operations.subscribe(id, stream);
+            let record = move |payload: &Payload| {
+                if let (true, Payload::Own(response)) = (std::mem::take(&mut first), payload) {
+                    record_operation(label, response);
+                }
+            };
+            match prepared.replay {
+                Some(replay) if self.watches_fleet && SharedSubscriptions::shares(label) => {
+                    let stream = self
+                        .state
+                        .shared
+                        .subscribe(schema, session, replay)
+                        .inspect(record);
+                    self.operations.subscribe(id, stream);
+                }
+                _ => {
+                    let stream = schema
+                        .execute_stream_with_session_data(prepared.request, session)
+                        .map(Payload::Own)
+                        .inspect(record);
+                    self.operations.subscribe(id, stream);
+                }
+            }
         } else {
             let label = prepared.label;
             let request = prepared.request;
@@ -348,7 +375,10 @@ impl Connection {
     async fn on_output(&mut self, output: Output) -> Result<(), End> {
         match output {
             Output::Next { id, response } => {
-                let next = self.protocol.next(&id, &response);
+                let next = match response {
+                    Payload::Own(response) => self.protocol.next(&id, &response),
+                    Payload::Shared(json) => self.protocol.next_json(&id, &json),
+                };
                 self.send_text(next).await
             }
             Output::Ended { id } => {

@@ -18,6 +18,7 @@
 mod connection;
 mod operations;
 pub mod protocol;
+pub mod shared;
 
 use std::{
     sync::{

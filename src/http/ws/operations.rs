@@ -19,12 +19,13 @@ use futures_util::{
 };
 use tokio::task::JoinHandle;
 
+use super::shared::Payload;
 use crate::telemetry;
 
 /// What a running operation produced.
 pub enum Output {
     /// A result of the subscription `id`.
-    Next { id: Arc<str>, response: Response },
+    Next { id: Arc<str>, response: Payload },
     /// The subscription `id` ended on the server's side.
     Ended { id: Arc<str> },
     /// The query or mutation `id` finished with this result.
@@ -35,7 +36,7 @@ pub enum Output {
 /// (moved once per event, never stored: its size does not matter).
 #[allow(clippy::large_enum_variant)]
 enum Tagged {
-    Next(Response),
+    Next(Payload),
     Ended,
 }
 
@@ -102,7 +103,7 @@ impl Operations {
     pub fn subscribe(
         &mut self,
         id: Arc<str>,
-        stream: impl Stream<Item = Response> + Send + 'static,
+        stream: impl Stream<Item = Payload> + Send + 'static,
     ) {
         self.serial += 1;
         let serial = self.serial;

@@ -74,12 +74,17 @@ impl Protocol {
 
     /// One result of an operation: `next` (or the legacy `data`).
     pub fn next(self, id: &str, response: &async_graphql::Response) -> String {
+        let payload = serde_json::to_string(response)
+            .unwrap_or_else(|_| r#"{"errors":[{"message":"unserializable result"}]}"#.into());
+        self.next_json(id, &payload)
+    }
+
+    /// A result already serialised (shared by several subscribers).
+    pub fn next_json(self, id: &str, payload: &str) -> String {
         let kind = match self {
             Self::TransportWs => "next",
             Self::LegacyWs => "data",
         };
-        let payload = serde_json::to_string(response)
-            .unwrap_or_else(|_| r#"{"errors":[{"message":"unserializable result"}]}"#.into());
         format!(
             r#"{{"type":"{kind}","id":{},"payload":{payload}}}"#,
             Value::from(id)

@@ -73,6 +73,9 @@ pub fn test_config() -> Config {
     config.request_timeout = Duration::from_secs(60);
     // Scenarios move drivers instantly; the speed rule has its own test.
     config.max_speed_kmh = 0.0;
+    // Most live-map tests follow single changes (DRIVER and RIDE events);
+    // the gathered CHANGES events, the default, have tests of their own.
+    config.fleet_interval = Duration::ZERO;
     config
 }
 
