@@ -38,7 +38,11 @@ export class Fleet {
     // An answer that arrives after a newer event (the mutation's reply
     // after the subscription's match) is stale.
     if (before && stage(ride.status) < stage(before.status)) return;
-    if (live && ride.status === 'DRIVER_FOUND' && (!before || before.status === 'SEARCHING')) {
+    // A match: the ride had no driver, now it has one (CHANGES may carry
+    // a ride already past DRIVER_FOUND, when it moved on within one
+    // interval).
+    const matchedNow = hasDriver(ride) || (ride.status === 'COMPLETED' && ride.driver);
+    if (live && matchedNow && (!before || before.status === 'SEARCHING')) {
       this.matches.push({ at: Date.now(), waitedMs: Date.now() - Date.parse(ride.createdAt) });
       if (this.matches.length > MATCHES_KEPT) this.matches.shift();
     }
@@ -61,7 +65,9 @@ export class Fleet {
   }
 
   /// Applies one `fleet` event of the area within `radiusKm` of `area`: a
-  /// SNAPSHOT replaces what was known of the area's drivers and active rides.
+  /// SNAPSHOT replaces what was known of the area's drivers and active
+  /// rides; CHANGES (or DRIVER and RIDE, from a service sending each change)
+  /// update the drivers and rides they carry.
   applyFleetEvent(event, area, radiusKm) {
     if (event.kind === 'SNAPSHOT') {
       this.drivers.clear();

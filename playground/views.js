@@ -1,11 +1,12 @@
-// The page: the counters, the rides table, the connection badge, and the
-// two views (dispatch and rider), each a set of subscriptions feeding the
-// fleet model and asking for a redraw.
+// The page: the counters, the rides table, the connection badge, errors
+// where they happened, and the two views (dispatch and rider), each a set
+// of subscriptions feeding the fleet model and asking for a redraw.
 
 import { AREAS, CANCEL_REQUEST, DRIVER_LOCATION, FLEET, REQUEST_DRIVER, RIDE_STATUS, gql } from './graphql.js';
 import { isActive } from './model.js';
 
 const ROWS_SHOWN = 200;
+const NOTICE_MS = 8000;
 const $ = (id) => document.getElementById(id);
 
 function age(ms) {
@@ -19,14 +20,44 @@ export function showConnection(state) {
   badge.textContent = state === 'refused' ? 'refused: check the token' : state;
 }
 
-export function showError(payload) {
-  const errors = Array.isArray(payload) ? payload : payload.errors || [payload];
-  const e = errors[0] || {};
-  $('mode').textContent = `${e.extensions?.code || 'error'}: ${e.message || ''}`;
+/// Shows `message` in the element `id` (next to what failed) for a while.
+export function notify(id, message) {
+  const element = $(id);
+  element.textContent = message;
+  element.hidden = false;
+  clearTimeout(element.timer);
+  element.timer = setTimeout(() => { element.hidden = true; }, NOTICE_MS);
 }
 
-/// The counters and the rides table; `onCancel(id)` for the buttons.
-export function drawPanel(fleet, onCancel) {
+/// A GraphQL error payload (or an Error), as one line.
+function describe(payload) {
+  if (payload instanceof Error) return payload.message;
+  const errors = Array.isArray(payload) ? payload : payload.errors || [payload];
+  const e = errors[0] || {};
+  return `${e.extensions?.code || 'error'}: ${e.message || ''}`;
+}
+
+/// A subscription's error, in the header beside the connection state.
+export function showError(payload) {
+  notify('notice', describe(payload));
+}
+
+/// Whether a ride has searched longer than `app.lateMs`.
+export function isLate(app, ride, now = Date.now()) {
+  return ride.status === 'SEARCHING' && now - Date.parse(ride.createdAt) > app.lateMs;
+}
+
+/// Whether a ride matches the filter text (its id, rider or driver).
+function matches(ride, text) {
+  if (!text) return true;
+  const ids = [ride.id, ride.riderId, ride.driver?.id, ride.offer?.driver?.id];
+  return ids.some((id) => id && id.toLowerCase().includes(text));
+}
+
+/// The counters and the rides table: rides searching too long first, then
+/// the newest; only those the filter matches.
+export function drawPanel(app) {
+  const fleet = app.fleet;
   const now = Date.now();
   const c = fleet.counts(now);
   $('n-available').textContent = c.available;
@@ -44,45 +75,75 @@ export function drawPanel(fleet, onCancel) {
   $('median-match').textContent =
     c.medianWaitMs === undefined ? '–' : c.medianWaitMs < 1000 ? `${c.medianWaitMs}ms` : age(c.medianWaitMs);
 
+  const text = $('filter').value.trim().toLowerCase();
   const body = document.querySelector('#rides tbody');
+  const rows = [...fleet.rides.values()]
+    .filter((ride) => matches(ride, text))
+    .map((ride) => ({ ride, late: isLate(app, ride, now) }))
+    .sort((a, b) => (b.late - a.late) || Date.parse(b.ride.createdAt) - Date.parse(a.ride.createdAt))
+    .slice(0, ROWS_SHOWN);
   body.textContent = '';
-  [...fleet.rides.values()]
-    .sort((a, b) => Date.parse(b.createdAt) - Date.parse(a.createdAt))
-    .slice(0, ROWS_SHOWN)
-    .forEach((ride) => body.appendChild(rideRow(ride, now, onCancel)));
+  for (const { ride, late } of rows) body.appendChild(rideRow(app, ride, late, now));
 }
 
-function rideRow(ride, now, onCancel) {
+function cell(row, text, className) {
+  const td = document.createElement('td');
+  if (className) td.className = className;
+  td.textContent = text;
+  td.title = text;
+  row.appendChild(td);
+  return td;
+}
+
+function rideRow(app, ride, late, now) {
   const row = document.createElement('tr');
   row.dataset.rideId = ride.id;
   row.dataset.status = ride.status;
-  const cells = [ride.id, ride.status, age(now - Date.parse(ride.createdAt)), ride.driver ? ride.driver.id : ''];
-  cells.forEach((text, i) => {
-    const td = document.createElement('td');
-    if (i === 1) td.className = 'status';
-    td.textContent = text;
-    // An outstanding offer, with the seconds it has left.
-    if (i === 1 && ride.offer) {
-      const left = Math.max(0, Math.ceil((Date.parse(ride.offer.expiresAt) - now) / 1000));
-      const offer = document.createElement('span');
-      offer.className = 'offer';
-      offer.textContent = `offered to ${ride.offer.driver ? ride.offer.driver.id : '?'} · ${left}s`;
-      td.appendChild(offer);
-    }
-    row.appendChild(td);
-  });
+  if (late) row.classList.add('late');
+  if (app.selected === ride.id) row.classList.add('selected');
+  row.onclick = (e) => {
+    if (e.target.closest('button, a')) return;
+    app.select(ride.id);
+  };
+  cell(row, ride.id);
+  const words = ride.status.replace('_', ' ');
+  const status = cell(row, late ? `${words} · long` : words, 'status');
+  // An outstanding offer, with the seconds it has left.
+  if (ride.offer) {
+    const left = Math.max(0, Math.ceil((Date.parse(ride.offer.expiresAt) - now) / 1000));
+    const offer = document.createElement('span');
+    offer.className = 'offer';
+    offer.textContent = `offered to ${ride.offer.driver ? ride.offer.driver.id : '?'} · ${left}s`;
+    status.appendChild(offer);
+  }
+  cell(row, age(now - Date.parse(ride.createdAt)));
+  cell(row, ride.driver ? ride.driver.id : '');
   const td = document.createElement('td');
+  td.className = 'actions';
+  const actions = document.createElement('span');
+  actions.className = 'row';
   if (isActive(ride) && ride.status !== 'IN_PROGRESS') {
     const button = document.createElement('button');
     button.className = 'cancel';
     button.textContent = 'cancel';
-    button.onclick = () => onCancel(ride.id);
-    td.appendChild(button);
+    button.onclick = () => app.onCancel(ride.id);
+    actions.appendChild(button);
     const follow = document.createElement('a');
     follow.href = `/?ride=${encodeURIComponent(ride.id)}`;
     follow.target = '_blank';
-    follow.textContent = ' follow';
-    td.appendChild(follow);
+    follow.textContent = '↗';
+    follow.title = 'follow: the rider view';
+    follow.setAttribute('aria-label', 'follow in the rider view');
+    actions.appendChild(follow);
+  }
+  td.appendChild(actions);
+  const failed = app.failures.get(ride.id);
+  if (failed) {
+    const note = document.createElement('span');
+    note.className = 'note error';
+    note.setAttribute('role', 'alert');
+    note.textContent = failed;
+    td.appendChild(note);
   }
   row.appendChild(td);
   return row;
@@ -99,18 +160,20 @@ export function dispatchView(app) {
       app.fleet.applyRide(data.requestDriver, true);
       app.render();
     } catch (error) {
-      alert(`could not request a ride: ${error.message}`);
+      notify('map-error', `could not request a ride here: ${describe(error)}`);
     }
   };
   app.onCancel = async (id) => {
     try {
       const data = await gql(CANCEL_REQUEST, { id }, app.token());
+      app.failures.delete(id);
       app.fleet.applyRide(data.cancelRequest, true);
-      app.render();
     } catch (error) {
-      alert(`could not cancel: ${error.message}`);
+      app.failures.set(id, `could not cancel: ${describe(error)}`);
     }
+    app.render({ panel: true });
   };
+  $('filter').addEventListener('input', () => app.render({ panel: true }));
   watchArea(app);
   followAreas(app);
 }
@@ -121,7 +184,9 @@ function watchArea(app) {
   app.fleetSub = app.socket.subscribe(FLEET, { lat: app.area.lat, lng: app.area.lng, r: app.radiusKm }, {
     onNext(payload) {
       if (payload.errors) return showError(payload);
-      app.fleet.applyFleetEvent(payload.data.fleet, app.area, app.radiusKm);
+      const event = payload.data.fleet;
+      app.fleet.applyFleetEvent(event, app.area, app.radiusKm);
+      if (event.kind === 'SNAPSHOT') app.onSnapshot();
       app.render();
     },
     onError: showError,
@@ -162,11 +227,7 @@ function followAreas(app) {
     for (const area of areas) {
       const row = document.createElement('tr');
       row.dataset.areaId = area.id;
-      for (const text of [area.name, area.availableDrivers, area.searchingRides]) {
-        const td = document.createElement('td');
-        td.textContent = text;
-        row.appendChild(td);
-      }
+      for (const text of [area.name, area.availableDrivers, area.searchingRides]) cell(row, String(text));
       body.appendChild(row);
     }
     app.render();
@@ -180,7 +241,7 @@ function followAreas(app) {
     const corner = { lat: box.north, lng: box.east };
     app.area = center;
     app.radiusKm = Math.min(app.config.maxRadiusKm, Math.max(1, app.map.geo.distanceKm(center, corner)));
-    app.map.center = { ...center };
+    app.map.fit([{ lat: box.south, lng: box.west }, { lat: box.north, lng: box.east }]);
     app.fleet.forgetArea();
     watchArea(app);
     app.render();
@@ -207,18 +268,26 @@ function bounds(geometry) {
   return box.south <= box.north ? box : null;
 }
 
+const PHASES = ['SEARCHING', 'DRIVER_FOUND', 'ARRIVED', 'IN_PROGRESS', 'COMPLETED'];
+
 /// The rider view: one ride (`rideStatus`) and its driver
-/// (`driverLocation`), as a rider's phone would follow them.
+/// (`driverLocation`), as a rider's phone would follow them: the phase,
+/// where the car is and how far, and the phases to come.
 export function riderView(app, id) {
   $('mode').textContent = 'rider';
+  document.title = 'tracking — your ride';
   $('rider-panel').hidden = false;
   $('rides-panel').hidden = true;
   $('areas-panel').hidden = true;
   $('counters').hidden = true;
+  $('legend').hidden = true;
   $('map-help').textContent = 'drag to pan · wheel to zoom';
   $('rider-ride').textContent = id;
+  $('rider-ride').title = id;
+  app.map.onPick = null;
+  app.map.onClick = null;
   let centred = false;
-  const describe = () => {
+  const describeRide = () => {
     const ride = app.fleet.rides.get(id);
     if (!ride) return;
     $('rider-status').textContent = ride.status.replace('_', ' ');
@@ -237,6 +306,13 @@ export function riderView(app, id) {
       CANCELLED: 'cancelled',
       EXPIRED: 'no driver was found',
     }[ride.status] || '';
+    const now = PHASES.indexOf(ride.status);
+    for (const li of document.querySelectorAll('#rider-phases li')) {
+      const phase = PHASES.indexOf(li.dataset.phase);
+      li.classList.toggle('done', now >= 0 && phase < now);
+      li.classList.toggle('now', phase === now);
+    }
+    $('rider-phases').hidden = now < 0;
   };
   app.socket.subscribe(RIDE_STATUS, { id }, {
     onNext(payload) {
@@ -244,12 +320,12 @@ export function riderView(app, id) {
       const ride = payload.data.rideStatus;
       app.fleet.applyRide(ride, centred);
       if (!centred) {
-        app.map.center = { ...ride.pickup };
         app.area = { ...ride.pickup };
-        app.map.zoom = Math.max(app.map.zoom, 14);
+        app.map.center = { ...ride.pickup };
+        app.map.zoom = Math.max(app.map.zoom, 15);
         centred = true;
       }
-      describe();
+      describeRide();
       app.render();
     },
     onError: showError,
@@ -257,8 +333,13 @@ export function riderView(app, id) {
   app.socket.subscribe(DRIVER_LOCATION, { id }, {
     onNext(payload) {
       if (payload.errors) return;
-      app.fleet.setDriver(payload.data.driverLocation);
-      describe();
+      const driver = payload.data.driverLocation;
+      const first = !app.fleet.drivers.has(driver.id);
+      app.fleet.setDriver(driver);
+      const ride = app.fleet.rides.get(id);
+      // The car and the pickup both in view, once the car shows up.
+      if (first && ride && driver.location) app.map.fit([ride.pickup, driver.location]);
+      describeRide();
       app.render();
     },
     onError() {},

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds in release mode and runs the benchmarks (all, or the scenarios
 # named): ingest validation ingest-batch report-cost areas search
-# time-to-match offers subscribers
+# time-to-match offers subscribers fleet-feed dashboard-fps
 # searching-load ws-oversized soak.
 # Prints a table and rewrites BENCHMARKS.md (pass --no-write to skip that).
 # BENCH_SUBSCRIBERS (or --subscribers N) sets the subscriber count (default
@@ -20,6 +20,11 @@ limit=$(ulimit -n)
 if [ -z "${BENCH_SUBSCRIBERS:-}" ] && [ "$limit" != unlimited ] && [ "$limit" -lt 20100 ]; then
   export BENCH_SUBSCRIBERS=$((limit - 100))
   echo "open-file limit $limit: the subscribers scenario uses $BENCH_SUBSCRIBERS sockets" >&2
+fi
+# The dashboard-fps scenario drives Debian's chromium with node and the
+# browser tests' playwright-core.
+if [ ! -d tests/browser/node_modules ] && command -v npm >/dev/null 2>&1; then
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 fi
 cargo build --release --quiet -p tracking -p tracking-bench
 exec target/release/tracking-bench "$@"

@@ -40,7 +40,7 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 12] = [
+const ALL: [&str; 14] = [
     "ingest",
     "validation",
     "ingest-batch",
@@ -50,6 +50,8 @@ const ALL: [&str; 12] = [
     "time-to-match",
     "offers",
     "subscribers",
+    "fleet-feed",
+    "dashboard-fps",
     "searching-load",
     "ws-oversized",
     "soak",
@@ -63,7 +65,7 @@ struct Args {
     /// report-cost,
     /// areas, search,
     /// time-to-match, offers (time-to-offer and accept-to-found),
-    /// subscribers, searching-load, ws-oversized, soak.
+    /// subscribers, fleet-feed, dashboard-fps, searching-load, ws-oversized, soak.
     scenarios: Vec<String>,
     /// Print the table only; leave BENCHMARKS.md as it is.
     #[arg(long)]
@@ -89,11 +91,14 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
         "time-to-match" => vec![time_to_match::run(store, redis).await?],
         "offers" => offers::run(store, redis).await?,
         "subscribers" => vec![subscribers::run(store, redis, subscribers).await?],
+        "fleet-feed" => fleet_feed::run(store, redis).await?,
         "searching-load" => vec![searching_load::run(store, redis).await?],
         "soak" => vec![soak::run(store, redis, args.soak_minutes).await?],
         // The store plays no part: once is enough.
         "validation" if store == StoreKind::Memory => vec![validation::run(redis).await?],
         "validation" => Vec::new(),
+        "dashboard-fps" if store == StoreKind::Memory => dashboard_fps::run()?,
+        "dashboard-fps" => Vec::new(),
         "ws-oversized" if store == StoreKind::Memory => {
             vec![soak::oversized_messages(redis).await?]
         }

@@ -2,6 +2,8 @@
 //! same run.
 
 pub mod areas;
+pub mod dashboard_fps;
+pub mod fleet_feed;
 pub mod ingest;
 pub mod ingest_batch;
 pub mod offers;
