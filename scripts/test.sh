@@ -8,7 +8,7 @@
 # own server, on a unix socket of their own, and their own Redis Clusters,
 # joined with redis-cli), faketime (the clock-skew test), openssl (the
 # public-key token tests make their keys with it, the TLS test its
-# certificates),
+# certificates), curl (the README's examples),
 # chromium (the browser test), and Node.js with npm; then the node suites'
 # npm packages (the GraphQL clients; playwright-core, which drives Debian's
 # chromium: no browser download).
@@ -21,6 +21,8 @@ command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 # libfaketime: the clock-skew test runs an instance 30 s ahead and behind.
 ls /usr/lib/*/faketime/libfaketime*.so.1 >/dev/null 2>&1 || need_apt+=(faketime)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# curl: the README's examples run as written (tests/it/readme.rs).
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)

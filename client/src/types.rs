@@ -161,6 +161,9 @@ pub enum FleetEventKind {
     Snapshot,
     Driver,
     Ride,
+    /// The drivers and rides that changed over the service's
+    /// `--fleet-interval`, each as it is now.
+    Changes,
     #[serde(other)]
     Other,
 }

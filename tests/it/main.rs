@@ -16,6 +16,7 @@ mod live;
 mod migrate;
 mod offers;
 mod offers_shared;
+mod readme;
 mod recovery;
 mod redis_cluster;
 mod rest;

@@ -1,0 +1,156 @@
+//! The README's examples, run as a reader would: every shell block marked
+//! `<!-- checked -->` runs in order against a service of the test's own
+//! (its address in place of 127.0.0.1:8000 and localhost:8000), each
+//! command's output matched against the `# ` lines that follow it (`…`
+//! standing for anything). Shell variables an example sets (`ride=…`) carry
+//! over to the next, as in a terminal. Needs bash and curl.
+
+use std::process::Command;
+
+use crate::common::{StoreKind, TestApp, PATIENCE};
+
+/// One command (possibly several lines) and what it must print.
+struct Step {
+    script: String,
+    expected: Option<String>,
+}
+
+fn checked_steps(readme: &str) -> Vec<Step> {
+    let mut steps = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "<!-- checked -->" {
+            continue;
+        }
+        assert_eq!(lines.next(), Some("```sh"), "a checked block is a sh block");
+        let mut script = String::new();
+        let mut expected: Vec<&str> = Vec::new();
+        for line in lines.by_ref() {
+            if line == "```" {
+                break;
+            }
+            if let Some(out) = line.strip_prefix("# ").or((line == "#").then_some("")) {
+                expected.push(out);
+                continue;
+            }
+            if !expected.is_empty() {
+                steps.push(Step {
+                    script: std::mem::take(&mut script),
+                    expected: Some(expected.join("\n")),
+                });
+                expected.clear();
+            }
+            script.push_str(line);
+            script.push('\n');
+        }
+        steps.push(Step {
+            script,
+            expected: (!expected.is_empty()).then(|| expected.join("\n")),
+        });
+    }
+    steps
+}
+
+/// Whether `output` is `expected`, `…` standing for any text.
+fn matches(expected: &str, output: &str) -> bool {
+    let parts: Vec<&str> = expected.split('…').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if parts.len() == 1 {
+        return output == expected;
+    }
+    if !output.starts_with(first) || output.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &output[first.len()..output.len() - last.len()];
+    if !output.ends_with(last) {
+        return false;
+    }
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_examples_answer_what_it_says() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let steps = checked_steps(&readme);
+    assert!(
+        steps.len() >= 8,
+        "the README's checked examples: {}",
+        steps.len()
+    );
+    let app = TestApp::spawn(StoreKind::Memory, |_| {}).await;
+    let base = app.url("");
+    let base = base.trim_end_matches('/');
+    let state = std::env::temp_dir().join(format!(
+        "tracking-readme-{}-{}",
+        std::process::id(),
+        crate::common::free_port()
+    ));
+    let _ = std::fs::remove_file(&state);
+    // The variables the examples set, kept from one step to the next.
+    let names: Vec<String> = steps
+        .iter()
+        .flat_map(|s| s.script.lines())
+        .filter_map(|l| l.split_once("=$(").map(|(name, _)| name.trim().to_owned()))
+        .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    for step in &steps {
+        let script = step
+            .script
+            .replace("http://127.0.0.1:8000", base)
+            .replace("http://localhost:8000", base);
+        let run = format!(
+            "[ -f '{state}' ] && . '{state}'\n{script}\ndeclare -p {names} > '{state}' 2>/dev/null || true\n",
+            state = state.display(),
+            names = names.join(" ")
+        );
+        // A read may be retried until it answers as shown ("a moment
+        // later"); anything that changes the fleet runs once.
+        let read = !script.contains("mutation") && !script.contains("--data '{");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let output = tokio::task::spawn_blocking({
+                let run = run.clone();
+                move || Command::new("bash").arg("-c").arg(run).output()
+            })
+            .await
+            .expect("join")
+            .expect("bash runs");
+            let printed = String::from_utf8_lossy(&output.stdout).replace("\r\n", "\n");
+            let printed = printed.trim();
+            let Some(expected) = &step.expected else {
+                break;
+            };
+            if matches(expected, printed) {
+                break;
+            }
+            if !read || std::time::Instant::now() > deadline {
+                panic!(
+                    "README example\n{script}\nprinted\n{printed}\nnot\n{expected}\n(stderr: {})",
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+    let _ = std::fs::remove_file(&state);
+}
+
+#[test]
+fn ellipses_stand_for_any_text() {
+    assert!(matches("a…c", "abbbc"));
+    assert!(matches(
+        "HTTP/1.1 200 OK\n…\n{}",
+        "HTTP/1.1 200 OK\nx: y\nz: w\n\n{}"
+    ));
+    assert!(!matches("a…c", "abd"));
+    assert!(!matches("{\"id\":\"…\",\"s\":1}", "{\"id\":\"x\",\"s\":2}"));
+    assert!(matches("exact", "exact"));
+    assert!(!matches("exact", "exactly"));
+}
