@@ -19,16 +19,6 @@ use crate::common::{ws::Event, Protocol, StoreKind, TestApp, RIDER};
 
 const FLEET: &str = "subscription { fleet(lat: -33.44262, lng: -70.63054, radiusKm: 20) { kind resync drivers { id } rides { id } } }";
 
-async fn next(sub: &mut crate::common::Subscription) -> serde_json::Value {
-    match sub.next_event().await {
-        Event::Next(payload) => {
-            assert!(payload.get("errors").is_none(), "{payload}");
-            payload["data"]["fleet"].clone()
-        }
-        other => panic!("expected a fleet event, got {other:?}"),
-    }
-}
-
 /// Dashboards watching the same area with the same document share one
 /// execution (`tracking_shared_subscriptions`): each gets a snapshot of its
 /// own (one joining late sees what is there when it joins), then the same
@@ -56,9 +46,9 @@ async fn dashboards_on_the_same_area_share_one_execution() {
     };
 
     let mut first = ops.subscribe(Protocol::TransportWs, FLEET, json!({})).await;
-    assert_eq!(next(&mut first).await["kind"], "SNAPSHOT");
+    assert_eq!(first.next_fleet().await["kind"], "SNAPSHOT");
     ops.update_location("a", RIDER).await;
-    let change = next(&mut first).await;
+    let change = first.next_fleet().await;
     assert_eq!(
         (change["kind"].as_str(), change["drivers"][0]["id"].as_str()),
         (Some("CHANGES"), Some("a"))
@@ -66,14 +56,14 @@ async fn dashboards_on_the_same_area_share_one_execution() {
 
     // A late dashboard: its own snapshot holds the driver already there.
     let mut late = ops.subscribe(Protocol::LegacyWs, FLEET, json!({})).await;
-    let snapshot = next(&mut late).await;
+    let snapshot = late.next_fleet().await;
     assert_eq!(snapshot["kind"], "SNAPSHOT");
     assert_eq!(snapshot["drivers"][0]["id"], "a", "{snapshot}");
     assert_eq!(shared().await, 1.0, "one execution for both");
 
     // Both see the same next change.
     ops.update_location("b", (RIDER.0 + 0.01, RIDER.1)).await;
-    let (one, two) = (next(&mut first).await, next(&mut late).await);
+    let (one, two) = (first.next_fleet().await, late.next_fleet().await);
     assert_eq!(one, two);
     assert_eq!(one["drivers"][0]["id"], "b", "{one}");
 

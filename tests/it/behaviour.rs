@@ -741,14 +741,14 @@ async fn next_driver(sub: &mut crate::common::Subscription) -> serde_json::Value
 
 const FLEET: &str = "subscription($lat: Float!, $lng: Float!, $r: Float!) { fleet(lat: $lat, lng: $lng, radiusKm: $r) { kind resync drivers { id status location { lat lng } } rides { id status driver { id } } } }";
 
-async fn next_fleet(sub: &mut crate::common::Subscription) -> serde_json::Value {
-    match sub.next_event().await {
-        crate::common::ws::Event::Next(payload) => {
-            assert!(payload.get("errors").is_none(), "{payload}");
-            payload["data"]["fleet"].clone()
-        }
-        other => panic!("expected a fleet event, got {other:?}"),
-    }
+/// A live map of everything within 10 km of the rider's spot.
+async fn watch_fleet(app: &TestApp) -> crate::common::Subscription {
+    app.subscribe(
+        Protocol::TransportWs,
+        FLEET,
+        json!({"lat": RIDER.0, "lng": RIDER.1, "r": 10.0}),
+    )
+    .await
 }
 
 /// `fleet` as a service runs by default: after the snapshot, one CHANGES
@@ -758,14 +758,8 @@ async fn a_dashboard_gets_each_intervals_changes_in_one_event(store: StoreKind) 
     const MOVES: usize = 10;
     let app = TestApp::spawn(store, |c| c.fleet_interval = Duration::from_secs(1)).await;
     app.update_location("edge", north_of(RIDER, 9.9)).await;
-    let mut map = app
-        .subscribe(
-            Protocol::TransportWs,
-            FLEET,
-            json!({"lat": RIDER.0, "lng": RIDER.1, "r": 10.0}),
-        )
-        .await;
-    let snapshot = next_fleet(&mut map).await;
+    let mut map = watch_fleet(&app).await;
+    let snapshot = map.next_fleet().await;
     assert_eq!(snapshot["kind"], "SNAPSHOT");
 
     // One driver moves ten times, one far away moves, one leaves the area,
@@ -785,7 +779,7 @@ async fn a_dashboard_gets_each_intervals_changes_in_one_event(store: StoreKind) 
     let (mut edge_gone, mut ride_found) = (false, false);
     let mut mover_now = None;
     while !(edge_gone && ride_found && mover_now == Some(true)) {
-        let event = next_fleet(&mut map).await;
+        let event = map.next_fleet().await;
         assert_eq!(event["kind"], "CHANGES", "{event}");
         events += 1;
         let drivers = event["drivers"].as_array().expect("drivers");
@@ -837,14 +831,8 @@ async fn a_dashboard_keeps_its_picture_from_events(store: StoreKind) {
     let waiting = id_of(&app.request_driver("early", north_of(RIDER, 3.0)).await);
     app.ride_reaches(&waiting, "DRIVER_FOUND").await;
 
-    let mut map = app
-        .subscribe(
-            Protocol::TransportWs,
-            FLEET,
-            json!({"lat": RIDER.0, "lng": RIDER.1, "r": 10.0}),
-        )
-        .await;
-    let snapshot = next_fleet(&mut map).await;
+    let mut map = watch_fleet(&app).await;
+    let snapshot = map.next_fleet().await;
     assert_eq!(snapshot["kind"], "SNAPSHOT");
     assert_eq!(snapshot["resync"], false);
     let drivers: Vec<&str> = snapshot["drivers"]
@@ -864,7 +852,7 @@ async fn a_dashboard_keeps_its_picture_from_events(store: StoreKind) {
     // A driver far away moves: nothing. One in the area: an event.
     app.update_location("outside", north_of(RIDER, 39.9)).await;
     app.update_location("newcomer", north_of(RIDER, 4.0)).await;
-    let event = next_fleet(&mut map).await;
+    let event = map.next_fleet().await;
     assert_eq!(event["kind"], "DRIVER");
     assert_eq!(event["drivers"][0]["id"], "newcomer");
     assert_eq!(event["drivers"][0]["status"], "AVAILABLE");
@@ -874,7 +862,7 @@ async fn a_dashboard_keeps_its_picture_from_events(store: StoreKind) {
     let mut seen_ride = Vec::new();
     let mut assigned = false;
     while seen_ride.len() < 2 || !assigned {
-        let event = next_fleet(&mut map).await;
+        let event = map.next_fleet().await;
         match event["kind"].as_str() {
             Some("RIDE") => {
                 assert_eq!(event["rides"][0]["id"], ride.as_str());
@@ -899,7 +887,7 @@ async fn a_dashboard_keeps_its_picture_from_events(store: StoreKind) {
     app.complete(&waiting).await;
     let mut kinds = Vec::new();
     for _ in 0..2 {
-        let event = next_fleet(&mut map).await;
+        let event = map.next_fleet().await;
         match event["kind"].as_str() {
             Some("RIDE") => kinds.push(format!(
                 "ride {}",
@@ -917,16 +905,16 @@ async fn a_dashboard_keeps_its_picture_from_events(store: StoreKind) {
 
     // A driver leaving the area is sent once more, then no longer.
     app.update_location("edge", north_of(RIDER, 9.95)).await;
-    assert_eq!(next_fleet(&mut map).await["drivers"][0]["id"], "edge");
+    assert_eq!(map.next_fleet().await["drivers"][0]["id"], "edge");
     app.update_location("edge", north_of(RIDER, 10.15)).await;
-    let left = next_fleet(&mut map).await;
+    let left = map.next_fleet().await;
     assert_eq!(
         left["drivers"][0]["id"], "edge",
         "the move out of the area is sent"
     );
     app.update_location("edge", north_of(RIDER, 10.3)).await;
     app.update_location("newcomer", north_of(RIDER, 0.1)).await;
-    let next = next_fleet(&mut map).await;
+    let next = map.next_fleet().await;
     assert_eq!(
         next["drivers"][0]["id"], "newcomer",
         "nothing more about a driver outside: {next}"
@@ -1075,24 +1063,18 @@ async fn ended_rides_and_silent_drivers_are_removed_after_their_retention(store:
 /// maps, once, without anyone searching near it.
 async fn a_silent_driver_is_announced_offline_on_live_maps(store: StoreKind) {
     let app = TestApp::spawn(store, |c| c.driver_ttl = Duration::from_millis(300)).await;
-    let mut map = app
-        .subscribe(
-            Protocol::TransportWs,
-            FLEET,
-            json!({"lat": RIDER.0, "lng": RIDER.1, "r": 10.0}),
-        )
-        .await;
-    assert_eq!(next_fleet(&mut map).await["kind"], "SNAPSHOT");
+    let mut map = watch_fleet(&app).await;
+    assert_eq!(map.next_fleet().await["kind"], "SNAPSHOT");
     app.update_location("fading", DRIVER).await;
-    let seen = next_fleet(&mut map).await;
+    let seen = map.next_fleet().await;
     assert_eq!(seen["drivers"][0]["status"], "AVAILABLE", "{seen}");
-    let gone = next_fleet(&mut map).await;
+    let gone = map.next_fleet().await;
     assert_eq!(gone["kind"], "DRIVER", "{gone}");
     assert_eq!(gone["drivers"][0]["id"], "fading");
     assert_eq!(gone["drivers"][0]["status"], "OFFLINE", "{gone}");
     // Once: the next event is about someone else.
     app.update_location("other", DRIVER).await;
-    assert_eq!(next_fleet(&mut map).await["drivers"][0]["id"], "other");
+    assert_eq!(map.next_fleet().await["drivers"][0]["id"], "other");
 }
 
 const KEYED_REQUEST: &str = "mutation($r: ID!, $k: String) { requestDriver(riderId: $r, lat: 10, lng: 10, idempotencyKey: $k) { id } }";

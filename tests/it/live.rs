@@ -9,7 +9,7 @@ use tracking::store::{
     memory::MemoryStore,
 };
 
-use crate::common::{ws::Event, Protocol, TestApp, RIDER};
+use crate::common::{Protocol, TestApp, RIDER};
 
 const FLEET: &str = "subscription { fleet(lat: -33.44262, lng: -70.63054, radiusKm: 20) { kind resync drivers { id } rides { id } } }";
 
@@ -25,7 +25,7 @@ async fn a_fleet_subscriber_that_falls_behind_gets_a_resync_snapshot() {
     let store = Arc::new(MemoryStore::with_events(Duration::from_secs(60), hub));
     let app = TestApp::spawn_on(store, |_| {}).await;
     let mut map = app.subscribe(Protocol::TransportWs, FLEET, json!({})).await;
-    let first = next(&mut map).await;
+    let first = map.next_fleet().await;
     assert_eq!(
         (first["kind"].as_str(), first["resync"].as_bool()),
         (Some("SNAPSHOT"), Some(false))
@@ -45,7 +45,7 @@ async fn a_fleet_subscriber_that_falls_behind_gets_a_resync_snapshot() {
     // Whatever DRIVER events made it before the lag, a resync follows with
     // all fifty drivers.
     let resync = loop {
-        let event = next(&mut map).await;
+        let event = map.next_fleet().await;
         match event["kind"].as_str() {
             Some("DRIVER") => continue,
             Some("SNAPSHOT") => break event,
@@ -57,17 +57,7 @@ async fn a_fleet_subscriber_that_falls_behind_gets_a_resync_snapshot() {
 
     // And it goes on with live events.
     app.update_location("late", RIDER).await;
-    let event = next(&mut map).await;
+    let event = map.next_fleet().await;
     assert_eq!(event["kind"], "DRIVER");
     assert_eq!(event["drivers"][0]["id"], "late");
-}
-
-async fn next(sub: &mut crate::common::Subscription) -> serde_json::Value {
-    match sub.next_event().await {
-        Event::Next(payload) => {
-            assert!(payload.get("errors").is_none(), "{payload}");
-            payload["data"]["fleet"].clone()
-        }
-        other => panic!("expected a fleet event, got {other:?}"),
-    }
 }

@@ -99,9 +99,18 @@ async fn measure(
             .send(Message::text(subscribe.to_string()))
             .await
             .map_err(|e| BenchError::Request(format!("WebSocket: {e}")))?;
+        // One dashboard at a time, as people open them: each waits for its
+        // snapshot before the next connects.
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) if text.contains("\"next\"") => break,
+                Some(Ok(_)) => continue,
+                _ => return Err(BenchError::Request("WebSocket: no snapshot".into())),
+            }
+        }
         let (events, states, resyncs) = (events.clone(), states.clone(), resyncs.clone());
         readers.spawn(async move {
-            let mut snapshots = 0u64;
+            let mut snapshots = 1u64;
             while let Some(Ok(message)) = socket.next().await {
                 let Message::Text(text) = message else {
                     continue;

@@ -9,14 +9,39 @@ use std::{
 };
 
 use futures_util::Stream;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::{
+    sync::broadcast::error::RecvError,
+    time::{Instant, MissedTickBehavior},
+};
 
 use super::FleetEvent;
 use crate::{
-    domain::{AreaSnapshot, Coordinates, DriverId, RadiusKm, RideId},
+    domain::{AreaSnapshot, Coordinates, Driver, DriverId, RadiusKm, Ride, RideId},
     error::Result,
     store::Store,
 };
+
+/// The changes gathered since the last event: at most one entry per driver
+/// and ride in the area (a newer state replaces an older one), so bounded
+/// by the area's size, as a snapshot is.
+#[derive(Default)]
+struct Pending {
+    drivers: HashMap<DriverId, Arc<Driver>>,
+    rides: HashMap<RideId, Arc<Ride>>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.drivers.is_empty() && self.rides.is_empty()
+    }
+
+    fn take(&mut self) -> FleetEvent {
+        FleetEvent::Changes {
+            drivers: self.drivers.drain().map(|(_, d)| d).collect(),
+            rides: self.rides.drain().map(|(_, r)| r).collect(),
+        }
+    }
+}
 
 /// A snapshot of an area, then every driver and ride change in it: one
 /// event per change when `interval` is zero, else at most one event per
@@ -27,34 +52,35 @@ pub(in crate::dispatch) async fn area(
     center: Coordinates,
     radius: RadiusKm,
     interval: Duration,
-) -> Result<std::pin::Pin<Box<dyn Stream<Item = FleetEvent> + Send + 'static>>> {
-    if interval.is_zero() {
-        Ok(Box::pin(each_change(store, center, radius).await?))
-    } else {
-        Ok(Box::pin(gathered(store, center, radius, interval).await?))
-    }
-}
-
-/// One event per change.
-async fn each_change(
-    store: Arc<dyn Store>,
-    center: Coordinates,
-    radius: RadiusKm,
 ) -> Result<impl Stream<Item = FleetEvent> + Send + 'static> {
     let mut rides = store.events().subscribe_all();
     let mut drivers = store.events().subscribe_drivers();
     let mut resyncs = store.events().subscribe_resyncs();
     let first = store.area_snapshot(center, radius, store.now()).await?;
     let inside = move |at: &Coordinates| center.distance_km(at) <= radius.km();
+    let gather = !interval.is_zero();
+    let every = interval.max(Duration::from_millis(1));
     Ok(async_stream::stream! {
         let mut known = known_drivers(&first);
         yield FleetEvent::Snapshot { area: first, resync: false };
+        let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut pending = Pending::default();
         loop {
+            let due = gather && !pending.is_empty();
             let lagged = tokio::select! {
+                _ = tick.tick(), if due => {
+                    yield pending.take();
+                    false
+                }
                 ride = rides.recv() => match ride {
                     Ok(ride) => {
                         if inside(&ride.pickup) {
-                            yield FleetEvent::Ride(ride);
+                            if gather {
+                                pending.rides.insert(ride.id.clone(), ride);
+                            } else {
+                                yield FleetEvent::Ride(ride);
+                            }
                         }
                         false
                     }
@@ -68,7 +94,11 @@ async fn each_change(
                         // the map can drop it.
                         let was_here = if here { !known.insert(driver.id.clone()) } else { known.remove(&driver.id) };
                         if here || was_here {
-                            yield FleetEvent::Driver(driver);
+                            if gather {
+                                pending.drivers.insert(driver.id.clone(), driver);
+                            } else {
+                                yield FleetEvent::Driver(driver);
+                            }
                         }
                         false
                     }
@@ -87,83 +117,7 @@ async fn each_change(
                 // send the area as it is now.
                 rides = rides.resubscribe();
                 drivers = drivers.resubscribe();
-                match store.area_snapshot(center, radius, store.now()).await {
-                    Ok(area) => {
-                        known = known_drivers(&area);
-                        yield FleetEvent::Snapshot { area, resync: true };
-                    }
-                    Err(_) => return,
-                }
-            }
-        }
-    })
-}
-
-/// The changes of each `interval`, in one event. What is pending is at
-/// most one entry per driver and ride in the area (a newer state replaces
-/// an older one), so it is bounded by the area's size, as a snapshot is.
-async fn gathered(
-    store: Arc<dyn Store>,
-    center: Coordinates,
-    radius: RadiusKm,
-    interval: Duration,
-) -> Result<impl Stream<Item = FleetEvent> + Send + 'static> {
-    let mut rides = store.events().subscribe_all();
-    let mut drivers = store.events().subscribe_drivers();
-    let mut resyncs = store.events().subscribe_resyncs();
-    let first = store.area_snapshot(center, radius, store.now()).await?;
-    let inside = move |at: &Coordinates| center.distance_km(at) <= radius.km();
-    Ok(async_stream::stream! {
-        let mut known = known_drivers(&first);
-        yield FleetEvent::Snapshot { area: first, resync: false };
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut pending_drivers: HashMap<DriverId, Arc<crate::domain::Driver>> = HashMap::new();
-        let mut pending_rides: HashMap<RideId, Arc<crate::domain::Ride>> = HashMap::new();
-        loop {
-            let pending = !pending_drivers.is_empty() || !pending_rides.is_empty();
-            let lagged = tokio::select! {
-                _ = tick.tick(), if pending => {
-                    yield FleetEvent::Changes {
-                        drivers: pending_drivers.drain().map(|(_, d)| d).collect(),
-                        rides: pending_rides.drain().map(|(_, r)| r).collect(),
-                    };
-                    false
-                }
-                ride = rides.recv() => match ride {
-                    Ok(ride) => {
-                        if inside(&ride.pickup) {
-                            pending_rides.insert(ride.id.clone(), ride);
-                        }
-                        false
-                    }
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => return,
-                },
-                driver = drivers.recv() => match driver {
-                    Ok(driver) => {
-                        let here = driver.location.as_ref().is_some_and(inside);
-                        let was_here = if here { !known.insert(driver.id.clone()) } else { known.remove(&driver.id) };
-                        if here || was_here {
-                            pending_drivers.insert(driver.id.clone(), driver);
-                        }
-                        false
-                    }
-                    Err(RecvError::Lagged(_)) => true,
-                    Err(RecvError::Closed) => return,
-                },
-                changed = resyncs.changed() => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    true
-                }
-            };
-            if lagged {
-                rides = rides.resubscribe();
-                drivers = drivers.resubscribe();
-                pending_drivers.clear();
-                pending_rides.clear();
+                pending = Pending::default();
                 match store.area_snapshot(center, radius, store.now()).await {
                     Ok(area) => {
                         known = known_drivers(&area);

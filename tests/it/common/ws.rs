@@ -66,6 +66,17 @@ impl Subscription {
         within(PATIENCE, "a subscription event", self.0.next_event()).await
     }
 
+    /// The next event pushed by `fleet`; fails on anything else.
+    pub async fn next_fleet(&mut self) -> Value {
+        match self.next_event().await {
+            Event::Next(payload) => {
+                assert!(payload.get("errors").is_none(), "errors in {payload}");
+                payload["data"]["fleet"].clone()
+            }
+            other => panic!("expected a fleet event, got {other:?}"),
+        }
+    }
+
     /// The next ride pushed by `rideStatus`; fails on anything else.
     pub async fn next_ride(&mut self) -> Value {
         match self.next_event().await {
