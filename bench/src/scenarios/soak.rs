@@ -189,7 +189,9 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64) -> Result<Row> {
                     Ok(data) => data?,
                     Err(_) => continue,
                 };
-                if data["fleet"]["kind"] != "RIDE" {
+                // Rides changed: one per RIDE event, or several in a
+                // CHANGES event (the service's default).
+                if data["fleet"]["kind"] != "RIDE" && data["fleet"]["kind"] != "CHANGES" {
                     continue;
                 }
                 for ride in data["fleet"]["rides"].as_array().into_iter().flatten() {
