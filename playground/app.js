@@ -134,9 +134,10 @@ async function main() {
       points.push(r.pickup);
       if (r.dropoff) points.push(r.dropoff);
     }
-    if (!map.fit(points)) {
+    const clear = { bottom: document.getElementById('map-foot').offsetHeight };
+    if (!map.fit(points, clear)) {
       const km = app.radiusKm / map.geo.kmPerDegree;
-      map.fit([{ lat: app.area.lat - km, lng: app.area.lng }, { lat: app.area.lat + km, lng: app.area.lng }]);
+      map.fit([{ lat: app.area.lat - km, lng: app.area.lng }, { lat: app.area.lat + km, lng: app.area.lng }], clear);
     }
   };
   app.onSnapshot = () => {

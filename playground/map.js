@@ -99,8 +99,9 @@ export class MapView {
     return this.unproject(x - this.width / 2 + c.x, y - this.height / 2 + c.y);
   }
 
-  /// Centres and zooms the view on `points` (at least one), with a margin.
-  fit(points) {
+  /// Centres and zooms the view on `points` (at least one), with a margin;
+  /// `bottom`: pixels covered at the bottom (the overlays), kept clear.
+  fit(points, { bottom = 0 } = {}) {
     if (points.length === 0) return false;
     let south = 90; let north = -90; let west = 180; let east = -180;
     for (const p of points) {
@@ -110,7 +111,7 @@ export class MapView {
     this.resize();
     const margin = 40;
     const w = Math.max(50, this.width - 2 * margin);
-    const h = Math.max(50, this.height - 2 * margin);
+    const h = Math.max(50, this.height - 2 * margin - bottom);
     let zoom = MAX_ZOOM;
     for (; zoom > MIN_ZOOM; zoom -= 0.5) {
       this.zoom = zoom;
@@ -121,7 +122,8 @@ export class MapView {
     this.zoom = Math.min(zoom, 16);
     const a = this.project(north, west);
     const b = this.project(south, east);
-    this.center = this.unproject((a.x + b.x) / 2, (a.y + b.y) / 2);
+    // Centred in the part of the canvas the overlays leave clear.
+    this.center = this.unproject((a.x + b.x) / 2, (a.y + b.y) / 2 + bottom / 2);
     this.onChange();
     return true;
   }

@@ -241,7 +241,7 @@ function followAreas(app) {
     const corner = { lat: box.north, lng: box.east };
     app.area = center;
     app.radiusKm = Math.min(app.config.maxRadiusKm, Math.max(1, app.map.geo.distanceKm(center, corner)));
-    app.map.fit([{ lat: box.south, lng: box.west }, { lat: box.north, lng: box.east }]);
+    app.map.fit([{ lat: box.south, lng: box.west }, { lat: box.north, lng: box.east }], { bottom: $('map-foot').offsetHeight });
     app.fleet.forgetArea();
     watchArea(app);
     app.render();
@@ -338,7 +338,7 @@ export function riderView(app, id) {
       app.fleet.setDriver(driver);
       const ride = app.fleet.rides.get(id);
       // The car and the pickup both in view, once the car shows up.
-      if (first && ride && driver.location) app.map.fit([ride.pickup, driver.location]);
+      if (first && ride && driver.location) app.map.fit([ride.pickup, driver.location], { bottom: $('map-foot').offsetHeight });
       describeRide();
       app.render();
     },

@@ -368,6 +368,16 @@ test('the layout holds from a phone to a wide screen; long searches come first; 
       // The ride searching long is first, and marked on the map.
       assert.equal(await page.locator('#rides tbody tr').first().getAttribute('data-ride-id'), farId);
       await page.waitForFunction((id) => window.trackingDashboard.map.drawn.pickups.get(id)?.late === true, farId, { timeout: WAIT });
+      // The view fits the fleet in the part of the map the overlays leave
+      // clear.
+      const hidden = await page.evaluate(() => {
+        const { map } = window.trackingDashboard;
+        const clear = map.height - document.getElementById('map-foot').offsetHeight - 8;
+        return [...map.drawn.drivers.entries(), ...map.drawn.pickups.entries()]
+          .filter(([, p]) => p.x < 0 || p.y < 0 || p.x > map.width || p.y > clear)
+          .map(([id]) => id);
+      });
+      assert.deepEqual(hidden, [], `markers out of view or under the overlays at ${width}×${height}`);
       await page.screenshot({ path: resolve(shots, `dashboard-${width}.png`), fullPage: true });
       assert.deepEqual(errors, [], `no errors in the page at ${width}×${height}`);
       await page.close();
