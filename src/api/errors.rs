@@ -30,6 +30,17 @@ impl ErrorExtensions for Error {
     }
 }
 
+/// An error raised outside any resolver (by the gate, a persisted query
+/// lookup, a stream's transport), with its code.
+pub fn coded(code: &'static str, message: impl Into<String>) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    error
+        .extensions
+        .get_or_insert_with(Default::default)
+        .set("code", code);
+    error
+}
+
 pub(super) struct DefaultErrorCode;
 
 impl ExtensionFactory for DefaultErrorCode {

@@ -11,6 +11,7 @@
 pub mod areas;
 mod costs;
 mod errors;
+pub use errors::coded;
 pub mod limits;
 mod loaders;
 mod mutation;

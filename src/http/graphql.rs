@@ -312,16 +312,13 @@ async fn run_one(
 /// The refusal of a subscription sent without a streaming `Accept`.
 pub fn subscription_needs_a_stream(label: &'static str) -> Refused {
     Refused {
-        errors: vec![with_code(
-            ServerError::new(
-                "a subscription needs a transport that streams: a WebSocket at /ws (subprotocol \
-                 graphql-transport-ws, as graphql-ws and Apollo's GraphQLWsLink speak it, or the \
-                 legacy graphql-ws), POST /graphql with Accept: multipart/mixed;subscriptionSpec=1.0 \
-                 (Apollo Client's HttpLink), or /graphql/stream with Accept: text/event-stream \
-                 (graphql-sse)",
-                None,
-            ),
+        errors: vec![crate::api::coded(
             codes::BAD_USER_INPUT,
+            "a subscription needs a transport that streams: a WebSocket at /ws (subprotocol \
+             graphql-transport-ws, as graphql-ws and Apollo's GraphQLWsLink speak it, or the \
+             legacy graphql-ws), POST /graphql with Accept: multipart/mixed;subscriptionSpec=1.0 \
+             (Apollo Client's HttpLink), or /graphql/stream with Accept: text/event-stream \
+             (graphql-sse)",
         )],
         label,
     }
@@ -444,12 +441,4 @@ fn json(status: StatusCode, media: Media, body: &impl Serialize) -> Response {
             "cannot encode a response: {error}"
         ))),
     }
-}
-
-fn with_code(mut error: ServerError, code: &'static str) -> ServerError {
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    error
 }

@@ -26,7 +26,10 @@ use async_graphql::{Request, ServerError, Value};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use crate::error::{codes, Error};
+use crate::{
+    api::coded,
+    error::{codes, Error},
+};
 
 /// The code of an unknown hash, as Apollo's clients expect it.
 pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
@@ -101,7 +104,7 @@ impl Persisted {
     pub async fn resolve(&self, request: &mut Request) -> Result<Option<String>, ServerError> {
         let hash = requested_hash(request)?;
         match hash {
-            None if request.query.is_empty() => Err(refusal(
+            None if request.query.is_empty() => Err(coded(
                 codes::BAD_USER_INPUT,
                 "the request has no query (send `query`, or a persisted query's hash in `extensions.persistedQuery`)",
             )),
@@ -113,14 +116,14 @@ impl Persisted {
             }
             Some(hash) if request.query.is_empty() => {
                 let text = self.find(&hash).await.ok_or_else(|| {
-                    refusal(PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound")
+                    coded(PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound")
                 })?;
                 request.query = text.to_string();
                 Ok(None)
             }
             Some(hash) => {
                 if sha256_hex(&request.query) != hash {
-                    return Err(refusal(
+                    return Err(coded(
                         codes::BAD_USER_INPUT,
                         "provided sha256Hash does not match the query",
                     ));
@@ -206,7 +209,7 @@ fn requested_hash(request: &Request) -> Result<Option<String>, ServerError> {
         return Ok(None);
     };
     let Value::Object(persisted) = persisted else {
-        return Err(refusal(
+        return Err(coded(
             codes::BAD_USER_INPUT,
             "extensions.persistedQuery must be an object",
         ));
@@ -214,7 +217,7 @@ fn requested_hash(request: &Request) -> Result<Option<String>, ServerError> {
     match persisted.get("version") {
         Some(Value::Number(n)) if n.as_u64() == Some(1) => {}
         _ => {
-            return Err(refusal(
+            return Err(coded(
                 codes::BAD_USER_INPUT,
                 "extensions.persistedQuery.version must be 1",
             ))
@@ -224,7 +227,7 @@ fn requested_hash(request: &Request) -> Result<Option<String>, ServerError> {
         Some(Value::String(hash)) if !hash.is_empty() && hash.len() <= MAX_ID_CHARS => {
             Ok(Some(hash.clone()))
         }
-        _ => Err(refusal(
+        _ => Err(coded(
             codes::BAD_USER_INPUT,
             "extensions.persistedQuery.sha256Hash must be a document's hash",
         )),
@@ -246,17 +249,8 @@ fn is_sha256_hex(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-fn refusal(code: &'static str, message: &str) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    error
-}
-
 fn not_trusted() -> ServerError {
-    refusal(
+    coded(
         codes::FORBIDDEN,
         "only persisted documents may run here (--only-persisted), and this one is not among them",
     )

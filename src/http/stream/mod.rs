@@ -25,6 +25,7 @@ use futures_util::{stream::BoxStream, StreamExt};
 use super::AppState;
 use crate::{
     api::{
+        coded,
         limits::record_operation,
         prepare::{Kind, Prepared},
     },
@@ -118,24 +119,15 @@ pub fn events(
                 },
                 _ = heartbeat.tick() => yield Event::Heartbeat,
                 _ = shutdown.cancelled() => {
-                    yield Event::Fail(failure(codes::UNAVAILABLE, "the service is shutting down: subscribe again"));
+                    yield Event::Fail(coded(codes::UNAVAILABLE, "the service is shutting down: subscribe again"));
                     break;
                 }
                 _ = &mut expiry => {
-                    yield Event::Fail(failure(codes::UNAUTHENTICATED, "the token of this stream has expired: subscribe again with a new one"));
+                    yield Event::Fail(coded(codes::UNAUTHENTICATED, "the token of this stream has expired: subscribe again with a new one"));
                     break;
                 }
             }
         }
     }
     .boxed()
-}
-
-fn failure(code: &'static str, message: &str) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    error
-        .extensions
-        .get_or_insert_with(Default::default)
-        .set("code", code);
-    error
 }
