@@ -46,6 +46,9 @@ pub const TIME_TO_MATCH: &str = "tracking_time_to_match_seconds";
 pub const OFFERS: &str = "tracking_offers_total";
 /// Seconds drivers took to answer an offer (accepted or declined).
 pub const OFFER_ANSWER: &str = "tracking_offer_answer_seconds";
+/// Times a Redis store was found to have lost its data (its ride epoch
+/// changed): each makes every live stream re-read what it shows.
+pub const STORE_DATA_LOST: &str = "tracking_store_data_lost_total";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
 

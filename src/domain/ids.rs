@@ -90,6 +90,14 @@ impl RideId {
         Self(format!("{epoch}.{n}"))
     }
 
+    /// The epoch this id was handed out in: the part between the area
+    /// prefix (`<area>:`, when there is one) and the `.`; `None` for an id
+    /// of another shape.
+    pub fn epoch(&self) -> Option<&str> {
+        let (head, _) = self.0.split_once('.')?;
+        Some(head.rsplit_once(':').map_or(head, |(_, epoch)| epoch))
+    }
+
     /// A fresh random epoch: 8 characters of `[a-z0-9]`.
     pub fn new_epoch() -> String {
         use rand::Rng;
@@ -98,5 +106,20 @@ impl RideId {
         (0..EPOCH_LEN)
             .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RideId;
+
+    #[test]
+    fn the_epoch_of_a_ride_id_leaves_out_its_area() {
+        let plain = RideId::new("46ldzdk6", 3);
+        assert_eq!(plain.epoch(), Some("46ldzdk6"));
+        let in_area = RideId::parse("scl:46ldzdk6.3").expect("an id");
+        assert_eq!(in_area.epoch(), Some("46ldzdk6"));
+        let other = RideId::parse("no-epoch-here").expect("an id");
+        assert_eq!(other.epoch(), None);
     }
 }

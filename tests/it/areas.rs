@@ -303,3 +303,51 @@ fn a_bad_areas_file_stops_the_start_naming_the_feature() {
         assert!(stderr.contains(expected), "{name}: {stderr}");
     }
 }
+
+/// With areas on Redis, a ride's id carries its area (`scl:<epoch>.<n>`)
+/// while the store keeps the bare epoch: the two must be compared as the
+/// same, or every ride looks like Redis lost its data (every live stream
+/// re-read, every driver's feed resent). 100 rides, with the lease renewed
+/// (and the epoch checked) every 50 ms: not one loss seen.
+async fn rides_in_areas_are_never_taken_for_data_loss(redis: &[&str]) {
+    let path = areas_file(&format!("epoch-{}", redis[0]), &two_cities());
+    let path = path.to_string_lossy().into_owned();
+    let mut args = vec!["--areas", path.as_str(), "--instance-lease", "200ms"];
+    args.extend_from_slice(redis);
+    let service = ServiceProcess::start(&args);
+    let client = crate::common::Client::new(service.addr, None);
+    for n in 0..100 {
+        let at = if n % 2 == 0 { BORDER } else { ACROSS };
+        let ride = client.request_driver(&format!("rider-{n}"), at).await;
+        assert!(ride["id"].is_string(), "{ride}");
+    }
+    // Proving an absence takes a window: the epoch is checked each
+    // maintenance tick (every 50 ms here), so 10 ticks at least.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let metrics = client.metrics().await;
+    let lost: f64 = metrics
+        .lines()
+        .filter(|l| l.starts_with("tracking_store_data_lost_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert_eq!(lost, 0.0, "data losses counted:\n{metrics}");
+    let log = service.log.lock().map(|l| l.text()).unwrap_or_default();
+    assert!(
+        !log.contains("lost its data"),
+        "the log says the store lost its data:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_rides_in_areas_are_never_taken_for_data_loss() {
+    let redis = crate::common::RedisServer::start().await;
+    let url = redis.url();
+    rides_in_areas_are_never_taken_for_data_loss(&["--redis-url", &url]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_rides_in_areas_are_never_taken_for_data_loss() {
+    let cluster = crate::common::RedisCluster::start(3, 0).await;
+    let urls = cluster.urls().join(",");
+    rides_in_areas_are_never_taken_for_data_loss(&["--redis-cluster", &urls]).await;
+}

@@ -158,7 +158,9 @@ impl RedisStore {
 
     /// Remembers the epoch of a ride this instance created.
     fn note_epoch(&self, id: &RideId) {
-        if let Some((epoch, _)) = id.as_str().split_once('.') {
+        // The bare epoch, as the store keeps it: a ride id of an area
+        // carries the area's prefix too.
+        if let Some(epoch) = id.epoch() {
             let mut known = self.epoch.lock().unwrap_or_else(PoisonError::into_inner);
             if known.as_deref() != Some(epoch) {
                 *known = Some(epoch.to_owned());
@@ -178,6 +180,7 @@ impl RedisStore {
         drop(known);
         if lost {
             warn!("the Redis store lost its data (its ride epoch changed); live streams re-read");
+            metrics::counter!(crate::telemetry::STORE_DATA_LOST).increment(1);
             self.events.resync();
         }
     }
