@@ -17,6 +17,11 @@
 //! | `driverFeed`                      | its own           | –                      | yes        |
 //! | `fleet`                           | –                 | –                      | yes        |
 //!
+//! A stream (`rideStatus`, `driverLocation`) asks [`may_see_ride`] again at
+//! every change of its ride: a right lost mid-stream (an offer declined,
+//! timed out or withdrawn; the ride gone to another driver) ends it with
+//! `FORBIDDEN` at once.
+//!
 //! With no verification key configured every caller is [`Caller::Open`] and
 //! may do everything (development). Refusals are logged with the caller's
 //! role and subject, never with the token.

@@ -350,7 +350,7 @@ impl Dispatcher {
         let ride = self.existing_ride(caller, id, "driverLocation").await?;
         access::may_see_ride(caller, &ride, "driverLocation")?;
         self.store().watch_drivers().await?;
-        live::driver_of_ride(self.inner.store.clone(), id).await
+        live::driver_of_ride(self.inner.store.clone(), id, caller.clone()).await
     }
 
     /// Everything in an area: a snapshot, then each driver and ride change.

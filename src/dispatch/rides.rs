@@ -175,7 +175,7 @@ impl Dispatcher {
             &*self.existing_ride(caller, id, "rideStatus").await?,
             "rideStatus",
         )?;
-        live::ride_changes(self.inner.store.clone(), id).await
+        live::ride_changes(self.inner.store.clone(), id, caller.clone(), "rideStatus").await
     }
 
     /// Spawns the search task for a ride unless one already runs here.

@@ -20,6 +20,7 @@ mod readme;
 mod recovery;
 mod redis_cluster;
 mod rest;
+mod rights;
 mod schema;
 mod security;
 mod simulate;

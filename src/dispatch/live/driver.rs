@@ -8,6 +8,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
+    auth::Caller,
     domain::{Driver, RideId, RideStatus},
     error::{Error, Result},
     store::Store,
@@ -15,13 +16,16 @@ use crate::{
 
 /// The assigned driver of a ride, each time it changes, from DRIVER_FOUND
 /// until the ride ends. Waits while the ride searches; an ended ride is a
-/// `Conflict`.
+/// `Conflict`. Ends with `FORBIDDEN` as soon as `caller` may no longer see
+/// the ride (the ride's own stream checks at every change).
 pub(in crate::dispatch) async fn driver_of_ride(
     store: Arc<dyn Store>,
     id: &RideId,
+    caller: Caller,
 ) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
     // The ride's own stream: its state now, then each change, no gap.
-    let mut rides = Box::pin(super::ride_changes(store.clone(), id).await?);
+    let mut rides =
+        Box::pin(super::ride_changes(store.clone(), id, caller, "driverLocation").await?);
     let mut ride = rides
         .next()
         .await

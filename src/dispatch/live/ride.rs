@@ -11,6 +11,12 @@
 //! either: one event per status change. The stream ends after a terminal
 //! status, or with `NOT_FOUND` when the ride is gone: it never shows
 //! another ride under the same id.
+//!
+//! The caller's right to the ride is checked again at every change the
+//! stream reads, status change or not, by the same rule `ride(id)` applies
+//! ([`access::may_see_ride`]): a driver whose offer ended (declined, timed
+//! out, withdrawn) or who lost the ride to another driver sees the stream
+//! end at once with `FORBIDDEN`, never the next driver, position or trip.
 
 use std::sync::Arc;
 
@@ -19,14 +25,20 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::warn;
 
 use crate::{
+    auth::Caller,
+    dispatch::access,
     domain::{Ride, RideId},
     error::{Error, Result},
     store::{events::RideEvent, Store},
 };
 
+/// A ride's changes as `caller` may see them, for the operation `action`
+/// (named in a refusal).
 pub(in crate::dispatch) async fn ride_changes(
     store: Arc<dyn Store>,
     id: &RideId,
+    caller: Caller,
+    action: &'static str,
 ) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
     let mut events = store.events().subscribe(id);
     let mut resyncs = store.events().subscribe_resyncs();
@@ -34,6 +46,7 @@ pub(in crate::dispatch) async fn ride_changes(
         .ride(id)
         .await?
         .ok_or_else(|| Error::ride_not_found(id))?;
+    access::may_see_ride(&caller, &snapshot, action)?;
     let id = id.clone();
     Ok(async_stream::stream! {
         let mut seen = snapshot.revision;
@@ -79,6 +92,10 @@ pub(in crate::dispatch) async fn ride_changes(
                 continue;
             }
             seen = ride.revision;
+            if let Err(refused) = access::may_see_ride(&caller, &ride, action) {
+                yield Err(refused);
+                break;
+            }
             if ride.status == status {
                 continue;
             }
@@ -125,7 +142,7 @@ mod tests {
             .ride()
             .clone();
         let mut changes = Box::pin(
-            ride_changes(store.clone(), &ride.id)
+            ride_changes(store.clone(), &ride.id, Caller::Open, "rideStatus")
                 .await
                 .unwrap_or_else(|e| panic!("{e}")),
         );
