@@ -18,6 +18,7 @@ for_each_store!(
     a_driver_moves_between_areas_with_its_reports,
     drivers_outside_every_area_are_shown_never_matched,
     the_areas_are_listed_with_their_boundaries_and_counts,
+    concurrent_reports_across_a_border_list_a_driver_in_one_area,
 );
 
 /// Santiago (around the seed's points) and, east of it and touching it,
@@ -211,11 +212,12 @@ async fn a_driver_moves_between_areas_with_its_reports(store: StoreKind) {
     // Free again, its next report puts it in the west, where a ride waits.
     app.update_location("mover", (BORDER.0 + 0.001, BORDER.1))
         .await;
-    let waiting = app.data("{ areas { id searchingRides } }", json!({})).await;
-    assert_eq!(
-        waiting["areas"][0]["searchingRides"], 0,
-        "the west ride took it: {waiting}"
-    );
+    // The wake-up's search runs after the report returns: awaited.
+    crate::common::eventually("the west ride to take it", || async {
+        let waiting = app.data("{ areas { id searchingRides } }", json!({})).await;
+        (waiting["areas"][0]["searchingRides"] == 0).then_some(())
+    })
+    .await;
     assert_eq!(app.driver("mover").await["status"], "ASSIGNED");
 }
 
@@ -350,4 +352,79 @@ async fn cluster_rides_in_areas_are_never_taken_for_data_loss() {
     let cluster = crate::common::RedisCluster::start(3, 0).await;
     let urls = cluster.urls().join(",");
     rides_in_areas_are_never_taken_for_data_loss(&["--redis-cluster", &urls]).await;
+}
+
+/// 22 m apart, one on each side of the border between `scl` and `east`.
+const WEST_EDGE: (f64, f64) = (-33.44, -70.50012);
+const EAST_EDGE: (f64, f64) = (-33.44, -70.49988);
+
+/// Drivers listed per area, every area (and the outside) together.
+async fn listed(app: &TestApp) -> i64 {
+    counts(app)
+        .await
+        .iter()
+        .map(|(_, available, _)| available)
+        .sum()
+}
+
+/// A new driver's reports, eight at once, alternating sides of a border
+/// (through two instances where the store is shared): after each round the
+/// driver is listed in exactly one area. Then one ride on each side, at
+/// once, for a lone driver hammered the same way: one ride gets it, the
+/// other keeps searching. No driver is ever assigned to two rides.
+async fn concurrent_reports_across_a_border_list_a_driver_in_one_area(store: StoreKind) {
+    let path = areas_file(&format!("race-{store:?}"), &two_cities());
+    let tweak = |c: &mut tracking::Config| c.areas = Some(path.clone());
+    let first = TestApp::spawn(store, tweak).await;
+    let second = match store {
+        StoreKind::Memory => None,
+        StoreKind::Redis => Some(TestApp::spawn_with(first.redis.clone(), tweak).await),
+        StoreKind::Cluster => {
+            let cluster = first.cluster.clone().expect("a cluster");
+            Some(TestApp::spawn_on_cluster(cluster, tweak).await)
+        }
+    };
+    let instances: Vec<&TestApp> = std::iter::once(&first).chain(second.as_ref()).collect();
+    let hammer = |driver: String| {
+        let instances = instances.clone();
+        async move {
+            let reports = (0..8).map(|n| {
+                let at = if n % 2 == 0 { WEST_EDGE } else { EAST_EDGE };
+                let app = instances[n % instances.len()];
+                let driver = driver.clone();
+                async move { app.update_location(&driver, at).await }
+            });
+            futures_util::future::join_all(reports).await
+        }
+    };
+    for round in 0..20 {
+        hammer(format!("racer-{round}")).await;
+        assert_eq!(
+            listed(&first).await,
+            round + 1,
+            "after round {round}, each driver is listed in one area: {:?}",
+            counts(&first).await
+        );
+    }
+    // Every racer off the market, then a lone driver and two rides.
+    for round in 0..20 {
+        first.go_offline(&format!("racer-{round}")).await;
+    }
+    hammer("lone".into()).await;
+    let (west, east) = futures_util::join!(
+        first.request_driver("ana", WEST_EDGE),
+        instances[instances.len() - 1].request_driver("bob", EAST_EDGE)
+    );
+    let (west, east) = (id_of(&west), id_of(&east));
+    let west = first.searched(&west).await;
+    let east = first.searched(&east).await;
+    let found: Vec<&Value> = [&west, &east]
+        .into_iter()
+        .filter(|r| r["status"] == "DRIVER_FOUND")
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "the lone driver matched exactly one of the two rides: {west} {east}"
+    );
 }

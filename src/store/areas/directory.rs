@@ -19,6 +19,14 @@ pub trait Directory: Send + Sync {
     async fn forget(&self, ids: &[DriverId], area: &AreaId) -> Result<()>;
     /// Whether `locate`'s `None` means the driver is held nowhere.
     fn keeps_track(&self) -> bool;
+    /// Takes the lease on moving `id` between areas (or starting it in
+    /// one): while it is held, no caller on any instance does either. Waits
+    /// a bounded time while another holds it, then fails `UNAVAILABLE`.
+    /// Returns what [`Directory::release`] needs; `None` where one instance
+    /// is all there is (its own lock is enough).
+    async fn lease(&self, id: &DriverId) -> Result<Option<String>>;
+    /// Gives the lease back (only if it is still the one taken).
+    async fn release(&self, id: &DriverId, lease: String) -> Result<()>;
 }
 
 /// A directory that keeps nothing: every area is asked (in memory, where
@@ -41,5 +49,13 @@ impl Directory for AskEveryArea {
 
     fn keeps_track(&self) -> bool {
         false
+    }
+
+    async fn lease(&self, _id: &DriverId) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    async fn release(&self, _id: &DriverId, _lease: String) -> Result<()> {
+        Ok(())
     }
 }

@@ -10,7 +10,11 @@
 //!   driver it does not hold moves there in two steps, since one atomic
 //!   call cannot touch two areas: the old area takes it off its market
 //!   first ([`Store::hand_off`]), then the new area adds it. Between the two
-//!   it is in neither, never in both. A driver OFFERED or ASSIGNED stays
+//!   it is in neither, never in both. A move (and a driver's start in its
+//!   first area) happens only under the driver's lease: a lock of this
+//!   instance's, then the [`Directory`]'s lease across instances, so two
+//!   reports of one driver at once, 20 m apart across a border, never list
+//!   it in both areas. A driver OFFERED or ASSIGNED stays
 //!   with its ride's area until the offer or the ride ends. Drivers outside
 //!   every area are kept in a store of their own, where no ride is: shown
 //!   to dispatchers, never offered nor assigned.
@@ -19,9 +23,10 @@
 //! - Questions over a circle (nearby drivers, a live map) ask each area the
 //!   circle touches and merge the answers.
 
-use std::sync::Arc;
+use std::{hash::BuildHasher, sync::Arc};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Mutex;
 
 use super::{EventHub, Released, Store};
 use crate::{
@@ -48,7 +53,14 @@ pub struct AreaStores {
     stores: Vec<(AreaId, Arc<dyn Store>)>,
     directory: Arc<dyn Directory>,
     events: Arc<EventHub>,
+    /// This instance's locks on moving drivers, one per stripe of driver
+    /// ids: a fixed number, whatever the fleet.
+    moving: Vec<Mutex<()>>,
+    stripes: std::collections::hash_map::RandomState,
 }
+
+/// Stripes of [`AreaStores::moving`].
+const MOVE_STRIPES: usize = 64;
 
 impl AreaStores {
     /// `stores` holds one store per area of `areas` (in its order) and then
@@ -69,6 +81,8 @@ impl AreaStores {
             stores: ids.into_iter().zip(stores).collect(),
             directory,
             events,
+            moving: (0..MOVE_STRIPES).map(|_| Mutex::new(())).collect(),
+            stripes: Default::default(),
         })
     }
 
@@ -140,6 +154,27 @@ impl AreaStores {
     /// moves there from wherever it is (or starts there), unless it is
     /// OFFERED or ASSIGNED elsewhere (then that area takes the report).
     async fn moved(
+        &self,
+        report: &LocationReport,
+        now: DateTime<Utc>,
+        max_speed_kmh: f64,
+    ) -> Result<ReportOutcome> {
+        let stripe = (self.stripes.hash_one(&report.driver) % MOVE_STRIPES as u64) as usize;
+        let _local = self.moving[stripe].lock().await;
+        let lease = self.directory.lease(&report.driver).await?;
+        let outcome = self.move_leased(report, now, max_speed_kmh).await;
+        if let Some(lease) = lease {
+            if let Err(error) = self.directory.release(&report.driver, lease).await {
+                // It lapses by itself; the move itself is done.
+                tracing::warn!(driver_id = %report.driver, %error, "could not give a move's lease back");
+            }
+        }
+        outcome
+    }
+
+    /// [`AreaStores::moved`], under the driver's lease: where it is now is
+    /// read again, since another report may have moved it meanwhile.
+    async fn move_leased(
         &self,
         report: &LocationReport,
         now: DateTime<Utc>,

@@ -1,10 +1,21 @@
 //! Where each driver is, with an areas file on Redis: one small pointer key
 //! per driver, `{prefix}:where:<driver>`, holding its area's id. Set when a
 //! driver starts in or moves to an area, removed with the driver.
+//!
+//! Beside it, while a driver moves between areas (or starts in one), a
+//! lease `{prefix}:moving:<driver>` with a random token and a TTL: taken
+//! with `SET NX PX`, given back only by its holder, so two reports of one
+//! driver, on any instances, never move it at once (a driver in two areas
+//! could be matched twice). The TTL outlasts every step a holder takes
+//! (each bounded by the command timeout), so a live holder never loses it;
+//! a killed one's lapses.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 
-use super::connection::Conn;
+use super::connection::{Conn, COMMAND_TIMEOUT};
 use crate::{
     domain::{AreaId, DriverId},
     error::{Error, Result},
@@ -29,6 +40,19 @@ impl Pointers {
     fn key(&self, id: &DriverId) -> String {
         format!("{{{}}}:where:{id}", self.prefix)
     }
+
+    fn lease_key(&self, id: &DriverId) -> String {
+        format!("{{{}}}:moving:{id}", self.prefix)
+    }
+}
+
+/// How long a lease lives: longer than every step of a move together.
+const LEASE_TTL: Duration = Duration::from_secs(15);
+/// How long a report waits for another's move of the same driver.
+const LEASE_WAIT: Duration = Duration::from_secs(4);
+
+fn unavailable(e: redis::RedisError) -> Error {
+    Error::unavailable_because(format!("Redis: {e}"), e)
 }
 
 #[async_trait]
@@ -39,7 +63,7 @@ impl Directory for Pointers {
             .arg(self.key(id))
             .query_async(&mut conn)
             .await
-            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))?;
+            .map_err(unavailable)?;
         Ok(area.and_then(|a| AreaId::parse(&a).ok()))
     }
 
@@ -50,7 +74,7 @@ impl Directory for Pointers {
             .arg(area.as_str())
             .query_async::<()>(&mut conn)
             .await
-            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))
+            .map_err(unavailable)
     }
 
     async fn forget(&self, ids: &[DriverId], area: &AreaId) -> Result<()> {
@@ -71,10 +95,52 @@ impl Directory for Pointers {
         invocation
             .invoke_async::<()>(&mut conn)
             .await
-            .map_err(|e| Error::unavailable_because(format!("Redis: {e}"), e))
+            .map_err(unavailable)
     }
 
     fn keeps_track(&self) -> bool {
         true
+    }
+
+    async fn lease(&self, id: &DriverId) -> Result<Option<String>> {
+        let token = crate::domain::RideId::new_epoch();
+        let key = self.lease_key(id);
+        let deadline = Instant::now() + LEASE_WAIT;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let mut conn = self.conn.clone();
+            let taken: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(&token)
+                .arg("NX")
+                .arg("PX")
+                .arg(LEASE_TTL.as_millis().to_string())
+                .query_async(&mut conn)
+                .await
+                .map_err(unavailable)?;
+            if taken.is_some() {
+                return Ok(Some(token));
+            }
+            if Instant::now() + pause > deadline {
+                return Err(Error::unavailable(format!(
+                    "driver {id} is being moved between areas by another report; try again"
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(COMMAND_TIMEOUT / 20);
+        }
+    }
+
+    async fn release(&self, id: &DriverId, lease: String) -> Result<()> {
+        let script = redis::Script::new(
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+        );
+        let mut conn = self.conn.clone();
+        script
+            .key(self.lease_key(id))
+            .arg(lease)
+            .invoke_async::<()>(&mut conn)
+            .await
+            .map_err(unavailable)
     }
 }

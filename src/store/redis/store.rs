@@ -119,7 +119,13 @@ impl Store for RedisStore {
         Ok(match tag.as_str() {
             "UNKNOWN" => Released::Unknown,
             "BUSY" => Released::Busy(self.driver_from_fields(id, &fields, now)?),
-            _ => Released::Gone(self.driver_from_fields(id, &fields, now)?),
+            _ => {
+                // Let go for good before the next area lists it: a replica
+                // has it (where there is one), so a failover cannot bring
+                // the driver back here while it is listed there.
+                self.replicated().await?;
+                Released::Gone(self.driver_from_fields(id, &fields, now)?)
+            }
         })
     }
 
