@@ -259,9 +259,11 @@ pub struct Config {
     #[arg(long, env = "TRACKING_GRAPHIQL_ASSETS")]
     pub graphiql_assets: Option<PathBuf>,
 
-    /// An origin whose pages may call the GraphQL API from a browser
-    /// (repeatable, or comma-separated; `*` for any, in development). By
-    /// default none: only the service's own pages and non-browser clients.
+    /// An origin whose pages may call the GraphQL API from a browser and
+    /// open WebSockets (repeatable, or comma-separated; `*` for any, in
+    /// development). By default none: only the service's own pages and
+    /// non-browser clients; any other origin's WebSocket or REST request is
+    /// refused (403).
     #[arg(long, env = "TRACKING_CORS_ORIGIN", value_delimiter = ',')]
     pub cors_origin: Vec<String>,
 

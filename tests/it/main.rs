@@ -10,6 +10,7 @@ mod chaos;
 mod client;
 mod cluster;
 mod common;
+mod cross_site;
 mod faults;
 mod fuzz;
 mod live;
