@@ -216,7 +216,10 @@ pub struct Config {
     pub persisted_documents: Option<PathBuf>,
 
     /// Run only the documents of --persisted-documents: any other is
-    /// refused (FORBIDDEN), and clients may not register new ones.
+    /// refused (FORBIDDEN), and clients may not register new ones. The
+    /// service's own documents (the dashboard's, the simulator's) are no
+    /// exception: merge what `tracking persisted-documents` prints into the
+    /// file to keep them working.
     #[arg(
         long,
         env = "TRACKING_ONLY_PERSISTED",
