@@ -135,6 +135,12 @@ pub struct Config {
     #[arg(long, env = "TRACKING_NO_INTROSPECTION")]
     pub no_introspection: bool,
 
+    /// Answer introspection (`__schema`, `__type`) to callers without a
+    /// token. By default, when tokens are verified, introspection needs one
+    /// (any role), like everything else; GraphiQL sends it as a header.
+    #[arg(long, env = "TRACKING_OPEN_INTROSPECTION")]
+    pub open_introspection: bool,
+
     /// Connections (HTTP, WebSocket and streams together) one instance keeps
     /// open at once. By default, and at most, the process's open-file limit
     /// less a reserve, computed at start and logged.

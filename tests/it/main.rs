@@ -13,6 +13,7 @@ mod common;
 mod cross_site;
 mod faults;
 mod fuzz;
+mod introspection;
 mod live;
 mod migrate;
 mod offers;
