@@ -135,6 +135,12 @@ pub struct Config {
     #[arg(long, env = "TRACKING_NO_INTROSPECTION")]
     pub no_introspection: bool,
 
+    /// Answer introspection (`__schema`, `__type`) to callers without a
+    /// token. By default, when tokens are verified, introspection needs one
+    /// (any role), like everything else; GraphiQL sends it as a header.
+    #[arg(long, env = "TRACKING_OPEN_INTROSPECTION")]
+    pub open_introspection: bool,
+
     /// Connections (HTTP, WebSocket and streams together) one instance keeps
     /// open at once. By default, and at most, the process's open-file limit
     /// less a reserve, computed at start and logged.
@@ -216,7 +222,10 @@ pub struct Config {
     pub persisted_documents: Option<PathBuf>,
 
     /// Run only the documents of --persisted-documents: any other is
-    /// refused (FORBIDDEN), and clients may not register new ones.
+    /// refused (FORBIDDEN), and clients may not register new ones. The
+    /// service's own documents (the dashboard's, the simulator's) are no
+    /// exception: merge what `tracking persisted-documents` prints into the
+    /// file to keep them working.
     #[arg(
         long,
         env = "TRACKING_ONLY_PERSISTED",
@@ -259,9 +268,11 @@ pub struct Config {
     #[arg(long, env = "TRACKING_GRAPHIQL_ASSETS")]
     pub graphiql_assets: Option<PathBuf>,
 
-    /// An origin whose pages may call the GraphQL API from a browser
-    /// (repeatable, or comma-separated; `*` for any, in development). By
-    /// default none: only the service's own pages and non-browser clients.
+    /// An origin whose pages may call the GraphQL API from a browser and
+    /// open WebSockets (repeatable, or comma-separated; `*` for any, in
+    /// development). By default none: only the service's own pages and
+    /// non-browser clients; any other origin's WebSocket or REST request is
+    /// refused (403).
     #[arg(long, env = "TRACKING_CORS_ORIGIN", value_delimiter = ',')]
     pub cors_origin: Vec<String>,
 

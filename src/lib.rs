@@ -153,6 +153,8 @@ impl Application {
             gate: Arc::new(api::prepare::Gate::new(
                 persisted(&config).await?,
                 config.max_query_bytes,
+                config.open_introspection,
+                config.max_complexity,
             )),
             stream_heartbeat: config
                 .stream_heartbeat

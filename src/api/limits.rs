@@ -6,7 +6,10 @@
 //! has a cost: see the `complexity` attributes). This adds what it lacks:
 //! a cap on the query text, which bounds the work the parser does on
 //! hostile input, and a complexity budget shared by the operations of one
-//! batch, so a batch of ten costs what one operation may.
+//! batch, so a batch of ten costs what one operation may; and the cost of
+//! introspection, which async-graphql counts once per field whatever the
+//! field returns: the gate counts what it returns
+//! ([`super::prepare::introspection`]) and it is added here.
 
 use std::sync::Arc;
 
@@ -17,6 +20,7 @@ use async_graphql::{
     Request, Response, ServerError, ServerResult, ValidationResult,
 };
 
+use super::prepare::introspection::IntrospectionCost;
 use crate::error::codes;
 
 /// The complexity one operation of a batch may have: the request's whole
@@ -24,21 +28,26 @@ use crate::error::codes;
 #[derive(Debug, Clone, Copy)]
 pub struct ComplexityShare(pub usize);
 
+#[derive(Clone, Copy)]
 pub(super) struct QueryLimits {
     max_query_bytes: usize,
+    /// The complexity an operation on this schema may have, introspection
+    /// included.
+    max_complexity: usize,
 }
 
 impl QueryLimits {
-    pub(super) fn new(max_query_bytes: usize) -> Self {
-        Self { max_query_bytes }
+    pub(super) fn new(max_query_bytes: usize, max_complexity: usize) -> Self {
+        Self {
+            max_query_bytes,
+            max_complexity,
+        }
     }
 }
 
 impl ExtensionFactory for QueryLimits {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Self {
-            max_query_bytes: self.max_query_bytes,
-        })
+        Arc::new(*self)
     }
 }
 
@@ -87,12 +96,25 @@ impl Extension for QueryLimits {
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
         let result = next.run(ctx).await?;
+        let introspection = ctx
+            .data_opt::<IntrospectionCost>()
+            .map_or(0, |IntrospectionCost(cost)| *cost);
+        let complexity = result.complexity.saturating_add(introspection);
+        if complexity > self.max_complexity {
+            return Err(vec![ServerError::new(
+                format!(
+                    "Query is too complex: {complexity} (introspection {introspection}) where \
+                     an operation may have {}",
+                    self.max_complexity
+                ),
+                None,
+            )]);
+        }
         if let Some(ComplexityShare(share)) = ctx.data_opt::<ComplexityShare>() {
-            if result.complexity > *share {
+            if complexity > *share {
                 return Err(vec![ServerError::new(
                     format!(
-                        "Query is too complex: {} where each operation of this batch may have {share}",
-                        result.complexity
+                        "Query is too complex: {complexity} where each operation of this batch may have {share}",
                     ),
                     None,
                 )]);

@@ -52,7 +52,9 @@ pub struct Limits {
 pub const INTROSPECTION_DEPTH: usize = 20;
 
 /// The schemas requests run on: one for everything, and one for
-/// introspection-only operations, with room for their depth.
+/// introspection-only operations, with room for their depth and for the
+/// cost of GraphiQL's introspection (what introspection returns counts
+/// against the budget: `prepare::introspection`).
 #[derive(Clone)]
 pub struct Schemas {
     pub main: TrackingSchema,
@@ -62,13 +64,14 @@ pub struct Schemas {
 impl Schemas {
     pub fn new(dispatcher: Dispatcher, limits: Limits) -> Self {
         Self {
-            main: schema(dispatcher.clone(), limits),
+            main: schema(dispatcher.clone(), limits, limits.max_complexity),
             introspection: schema(
                 dispatcher,
                 Limits {
                     max_depth: limits.max_depth.max(INTROSPECTION_DEPTH),
                     ..limits
                 },
+                prepare::introspection::budget(limits.max_complexity),
             ),
         }
     }
@@ -83,14 +86,15 @@ impl Schemas {
     }
 }
 
-/// Builds the schema around a dispatcher.
-pub fn schema(dispatcher: Dispatcher, limits: Limits) -> TrackingSchema {
+/// Builds the schema around a dispatcher; an operation on it may cost
+/// `budget`, introspection included (see [`limits`]).
+fn schema(dispatcher: Dispatcher, limits: Limits, budget: usize) -> TrackingSchema {
     let mut builder = Schema::build(Query, Mutation, SubscriptionRoot)
         .data(loaders::drivers(dispatcher.clone()))
         .data(dispatcher)
         .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity)
-        .extension(limits::QueryLimits::new(limits.max_query_bytes))
+        .extension(limits::QueryLimits::new(limits.max_query_bytes, budget))
         .extension(errors::DefaultErrorCode)
         .validation_mode(async_graphql::ValidationMode::Fast);
     if !limits.introspection {

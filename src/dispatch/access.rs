@@ -16,11 +16,15 @@
 //! | `driverLocation`                  | its assigned ride | its own rides          | yes        |
 //! | `driverFeed`                      | its own           | –                      | yes        |
 //! | `fleet`                           | –                 | –                      | yes        |
+//! | `__schema`, `__type` (introspection) | yes            | yes                    | yes        |
 //!
 //! A stream (`rideStatus`, `driverLocation`) asks [`may_see_ride`] again at
 //! every change of its ride: a right lost mid-stream (an offer declined,
 //! timed out or withdrawn; the ride gone to another driver) ends it with
 //! `FORBIDDEN` at once.
+//!
+//! Introspection needs a token like everything else (any role), unless the
+//! operator opens it to anonymous callers (`--open-introspection`).
 //!
 //! With no verification key configured every caller is [`Caller::Open`] and
 //! may do everything (development). Refusals are logged with the caller's
@@ -192,6 +196,16 @@ pub fn may_follow_feed(caller: &Caller, driver: &DriverId) -> Result<()> {
 /// callers who may never see rides learn nothing about which ids exist).
 pub fn may_look_up_rides(caller: &Caller, action: &str) -> Result<()> {
     allow(!matches!(caller, Caller::Anonymous), caller, action)
+}
+
+/// `__schema`, `__type`: any caller with a token, or anyone when the
+/// operator opened introspection.
+pub fn may_read_schema(caller: &Caller, open: bool) -> Result<()> {
+    allow(
+        open || !matches!(caller, Caller::Anonymous),
+        caller,
+        "introspection",
+    )
 }
 
 /// `fleet`: dispatchers only.

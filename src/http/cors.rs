@@ -8,10 +8,15 @@
 //! send; from any other it is refused (403, no `Access-Control-*`
 //! headers). Other requests from a listed origin get
 //! `Access-Control-Allow-Origin` naming it; from any other, none, so the
-//! browser keeps the answer from the page. The WebSocket upgrade checks
-//! `Origin` against the same list when one is configured. Requests without
-//! `Origin` (not from a browser) and from the service's own origin (the
-//! dashboard, GraphiQL) always pass. Without `--cors-origin` nothing
+//! browser keeps the answer from the page.
+//!
+//! Where a browser needs no preflight, the service refuses other origins
+//! itself ([`Origins::admits`]): the WebSocket upgrade (`/ws`) and the
+//! seed's REST routes answer 403 to an `Origin` that is neither listed nor
+//! the service's own. Requests without `Origin` (not from a browser) and
+//! from the service's own origin (the dashboard, GraphiQL; its host and
+//! port equal the `Host` header's, whatever the scheme, so a TLS proxy in
+//! front changes nothing) always pass. Without `--cors-origin` nothing
 //! cross-origin is allowed.
 
 use axum::{
@@ -22,6 +27,7 @@ use axum::{
 };
 
 use super::AppState;
+use crate::error::Error;
 
 /// The methods clients use on the GraphQL routes.
 const METHODS: &str = "GET, POST, OPTIONS";
@@ -69,24 +75,18 @@ impl Origins {
         Ok(origins)
     }
 
-    /// Whether any origin is configured.
-    pub fn configured(&self) -> bool {
-        self.any || !self.exact.is_empty()
-    }
-
     fn allows(&self, origin: &str) -> bool {
         self.any || self.exact.iter().any(|o| o.eq_ignore_ascii_case(origin))
     }
 
     /// Whether a request with these headers may proceed, as far as its
-    /// origin goes (for the WebSocket upgrade): no `Origin`, the service's
-    /// own, or, when a list is configured, one on it. Without a list, any.
+    /// origin goes (for the routes a browser reaches without a preflight):
+    /// no `Origin`, the service's own, or one on the list. Without a list,
+    /// no other.
     pub fn admits(&self, headers: &HeaderMap) -> bool {
         match origin(headers) {
             None => true,
-            Some(origin) => {
-                !self.configured() || same_origin(origin, headers) || self.allows(origin)
-            }
+            Some(origin) => same_origin(origin, headers) || self.allows(origin),
         }
     }
 }
@@ -103,6 +103,21 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
     origin
         .split_once("://")
         .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
+
+/// The middleware on routes a browser may call without a preflight (the
+/// seed's REST routes): another origin's request is refused (403) before
+/// anything runs.
+pub async fn same_origin_only(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if state.cors.admits(request.headers()) {
+        return next.run(request).await;
+    }
+    let error = Error::Forbidden("this origin may not call the API (see --cors-origin)".into());
+    (StatusCode::FORBIDDEN, super::error_body(&error)).into_response()
 }
 
 /// The middleware on the GraphQL routes.
@@ -171,6 +186,33 @@ mod tests {
         assert!(Origins::parse(&["ftp://x".into()]).is_err());
         let any = Origins::parse(&["*".into()]).unwrap_or_default();
         assert!(any.allows("http://localhost:3000"));
-        assert!(!Origins::default().configured());
+    }
+
+    #[test]
+    fn only_no_origin_the_services_own_or_a_listed_one_is_admitted() {
+        let headers = |origin: Option<&str>| {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::HOST,
+                HeaderValue::from_static("tracking.example:8443"),
+            );
+            if let Some(origin) = origin {
+                headers.insert(
+                    header::ORIGIN,
+                    HeaderValue::from_str(origin).unwrap_or(HeaderValue::from_static("x")),
+                );
+            }
+            headers
+        };
+        let none = Origins::default();
+        assert!(none.admits(&headers(None)));
+        assert!(none.admits(&headers(Some("https://tracking.example:8443"))));
+        assert!(none.admits(&headers(Some("http://tracking.example:8443"))));
+        assert!(!none.admits(&headers(Some("https://tracking.example"))));
+        assert!(!none.admits(&headers(Some("https://evil.example"))));
+        assert!(!none.admits(&headers(Some("null"))));
+        let listed = Origins::parse(&["https://app.example.com".into()]).unwrap_or_default();
+        assert!(listed.admits(&headers(Some("https://app.example.com"))));
+        assert!(!listed.admits(&headers(Some("https://evil.example"))));
     }
 }

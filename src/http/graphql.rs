@@ -268,7 +268,7 @@ async fn run_one(
                 .into(),
         );
     }
-    let prepared = match state.gate.prepare(request).await {
+    let prepared = match state.gate.prepare(request, &session.caller).await {
         Ok(prepared) => prepared,
         Err(refused) => {
             record_operation(refused.label, &refused.response());
@@ -340,7 +340,7 @@ async fn run_batch(
     let share = ComplexityShare(state.max_complexity / requests.len());
     let mut bodies = Vec::with_capacity(requests.len());
     for request in requests {
-        let response = match state.gate.prepare(request).await {
+        let response = match state.gate.prepare(request, &session.caller).await {
             Err(refused) => {
                 let response = refused.response();
                 record_operation(refused.label, &response);

@@ -9,8 +9,9 @@
 //! - `GET /ws`: subscriptions over `graphql-transport-ws` (graphql-ws,
 //!   Apollo's current link) and the legacy `graphql-ws` subprotocol
 //!   (subscriptions-transport-ws);
-//! - cross-origin access to the GraphQL routes only as configured
-//!   ([`cors`]);
+//! - cross-origin access to the GraphQL routes only as configured, and
+//!   none to the routes a page reaches without a preflight (`/ws`, the REST
+//!   routes) from an origin not listed ([`cors`]);
 //! - `GET /`: the dashboard (`/?ride=ID`: the rider view), its modules under
 //!   `/dashboard/`, and `GET /config`: the limits clients should know;
 //! - `GET /health`, `GET /ready`, `GET /metrics`;
@@ -125,7 +126,10 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics_text))
-        .merge(rest::routes())
+        .merge(rest::routes().route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            cors::same_origin_only,
+        )))
         .merge(dashboard::routes())
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(record_request))

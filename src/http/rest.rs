@@ -10,11 +10,18 @@
 //! Each handler parses its body into domain types and calls the same
 //! [`Dispatcher`](crate::dispatch::Dispatcher) methods as the GraphQL
 //! resolvers. A bad body is a 400 with a JSON error (the seed answered 500).
+//!
+//! Bodies are taken as `application/json` only (the seed's clients send
+//! it; a charset parameter may follow): anything else, `text/plain` and
+//! forms above all, which any web page may send without a preflight, is a
+//! 415 before anything runs. A request from another origin's page is
+//! refused (403) by the router ([`super::cors::same_origin_only`]).
 
 use axum::{
     body::Bytes,
-    extract::State,
+    extract::{Request, State},
     http::HeaderMap,
+    middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::post,
     Json, Router,
@@ -40,6 +47,15 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/search", post(search))
         .route("/v2/search", post(search_v2))
         .route("/v2/cancel", post(cancel_v2))
+        .route_layer(middleware::from_fn(json_only))
+}
+
+/// Refuses a body that does not say it is JSON (415), before the handler.
+async fn json_only(request: Request, next: Next) -> Response {
+    match super::graphql::wrong_content_type(request.headers()) {
+        Some(refusal) => refusal,
+        None => next.run(request).await,
+    }
 }
 
 #[derive(Deserialize)]

@@ -154,3 +154,75 @@ fn ellipses_stand_for_any_text() {
     assert!(matches("exact", "exact"));
     assert!(!matches("exact", "exactly"));
 }
+
+/// The text a flag's row of the README's configuration table gives it.
+fn table_row<'r>(readme: &'r str, flag: &str) -> &'r str {
+    let start = format!("| `{flag}` |");
+    readme
+        .lines()
+        .find(|line| line.starts_with(&start))
+        .unwrap_or_else(|| panic!("no row for {flag} in the README's table"))
+}
+
+/// What `tracking --help` says of a flag, on one line.
+fn help_of(help: &str, flag: &str) -> String {
+    let start = help
+        .find(&format!("{flag}\n"))
+        .or_else(|| help.find(&format!("{flag} ")))
+        .unwrap_or_else(|| panic!("{flag} is not in --help"));
+    let rest = &help[start + flag.len()..];
+    let end = rest.find("\n  -").unwrap_or(rest.len());
+    rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// `--only-persisted` runs the file's documents and nothing else: the
+/// service's own (the dashboard's, the simulator's) run only once merged
+/// into the file. The flag's help and the README's table say just that.
+#[tokio::test]
+async fn only_persisted_is_described_as_it_behaves() {
+    let own = crate::common::process::tracking_command()
+        .arg("persisted-documents")
+        .output()
+        .expect("run tracking persisted-documents");
+    let own: std::collections::BTreeMap<String, String> =
+        serde_json::from_slice(&own.stdout).expect("a JSON object");
+    let dashboards = own
+        .values()
+        .find(|text| text.contains("fleet"))
+        .expect("the dashboard's fleet document")
+        .clone();
+    let dir = std::env::temp_dir().join(format!("tracking-only-own-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("documents.json");
+    std::fs::write(&file, r#"{"my-app-1": "query Mine { __typename }"}"#).expect("write");
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.persisted_documents = Some(file.clone());
+        c.only_persisted = true;
+    })
+    .await;
+    assert_eq!(
+        app.error_code(&dashboards, serde_json::json!({})).await,
+        "FORBIDDEN",
+        "the service's own document, not in the file"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    let row = table_row(&readme, "--only-persisted");
+    let help = crate::common::process::tracking_command()
+        .arg("--help")
+        .output()
+        .expect("tracking --help");
+    let help = help_of(&String::from_utf8_lossy(&help.stdout), "--only-persisted");
+    for (what, text) in [("README table", row), ("--help", help.as_str())] {
+        assert!(
+            text.contains("tracking persisted-documents"),
+            "{what} should say the service's own documents must be merged into the file: {text}"
+        );
+        assert!(
+            !text.contains("and the service's own"),
+            "{what} says the service's own documents run without the file: {text}"
+        );
+    }
+}

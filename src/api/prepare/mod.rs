@@ -20,6 +20,7 @@
 //! (`updateLocation`, `rideStatus`, …), or `other`. An operation's name is
 //! the client's text and never becomes a label.
 
+pub mod introspection;
 pub mod persisted;
 mod validation;
 pub mod variables;
@@ -37,7 +38,8 @@ use async_graphql::{
     Positioned, Request, Response, ServerError,
 };
 
-use crate::error::codes;
+use crate::{auth::Caller, dispatch::access, error::codes};
+use introspection::IntrospectionCost;
 use persisted::Persisted;
 use validation::Validator;
 use variables::InputTypes;
@@ -160,17 +162,30 @@ pub struct Gate {
     inputs: InputTypes,
     persisted: Persisted,
     max_query_bytes: usize,
+    /// Whether callers without a token may read the schema.
+    open_introspection: bool,
+    /// Introspection is counted up to this cost, and no further.
+    introspection_cap: usize,
 }
 
 impl Default for Gate {
     fn default() -> Self {
-        Self::new(Persisted::automatic(None), 16 * 1024)
+        Self::new(Persisted::automatic(None), 16 * 1024, false, 2000)
     }
 }
 
 impl Gate {
-    pub fn new(persisted: Persisted, max_query_bytes: usize) -> Self {
+    /// `open_introspection`: whether callers without a token may read the
+    /// schema; `max_complexity`: what one request may cost.
+    pub fn new(
+        persisted: Persisted,
+        max_query_bytes: usize,
+        open_introspection: bool,
+        max_complexity: usize,
+    ) -> Self {
         Self {
+            open_introspection,
+            introspection_cap: introspection::budget(max_complexity),
             checked: Mutex::default(),
             validator: Validator::default(),
             inputs: InputTypes::of(
@@ -186,8 +201,12 @@ impl Gate {
         }
     }
 
-    /// Readies a request to run, or refuses it.
-    pub async fn prepare(&self, mut request: Request) -> Result<Prepared, Refused> {
+    /// Readies a request from `caller` to run, or refuses it.
+    pub async fn prepare(
+        &self,
+        mut request: Request,
+        caller: &Caller,
+    ) -> Result<Prepared, Refused> {
         if request.query.len() > self.max_query_bytes {
             return Err(Refused::new(
                 vec![ServerError::new(
@@ -219,14 +238,25 @@ impl Gate {
         if !checked.errors.is_empty() {
             return Err(Refused::new(checked.errors.clone(), label));
         }
+        let set = &operation.selection_set.node;
+        if introspection::reads_schema(document, set) {
+            access::may_read_schema(caller, self.open_introspection).map_err(|error| {
+                Refused::new(vec![super::coded(error.code(), error.to_string())], label)
+            })?;
+        }
         if let Some(hash) = registers {
             self.persisted.register(&hash, &request.query).await;
         }
         self.inputs
             .coerce(operation, &request.variables)
             .map_err(|errors| Refused::new(errors, label))?;
-        let introspection =
-            only_introspection(document, &operation.selection_set.node, FRAGMENT_DEPTH);
+        let introspection = only_introspection(document, set, FRAGMENT_DEPTH);
+        let cost = match kind {
+            Kind::Query => {
+                introspection::cost(document, set, &request.variables, self.introspection_cap)
+            }
+            Kind::Mutation | Kind::Subscription => 0,
+        };
         request.set_parsed_query(document.clone());
         let replay = (kind == Kind::Subscription).then(|| Replay {
             query: request.query.clone(),
@@ -236,7 +266,9 @@ impl Gate {
             label,
         });
         Ok(Prepared {
-            request: request.data(OperationLabel(label)),
+            request: request
+                .data(OperationLabel(label))
+                .data(IntrospectionCost(cost)),
             kind,
             label,
             introspection,
@@ -404,7 +436,7 @@ mod tests {
     use super::*;
 
     fn prepare(gate: &Gate, query: &str) -> Result<Prepared, Refused> {
-        futures_util::FutureExt::now_or_never(gate.prepare(Request::new(query)))
+        futures_util::FutureExt::now_or_never(gate.prepare(Request::new(query), &Caller::Open))
             .unwrap_or_else(|| Err(Refused::new(vec![ServerError::new("pending", None)], OTHER)))
     }
 

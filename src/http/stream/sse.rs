@@ -63,7 +63,7 @@ async fn run(state: &AppState, headers: &HeaderMap, request: Request, method: Me
     if request.query.is_empty() && !request.extensions.contains_key("persistedQuery") {
         return bad_request("the request has no query".into());
     }
-    match state.gate.prepare(request).await {
+    match state.gate.prepare(request, &session.caller).await {
         Err(refused) => {
             let response = refused.response();
             record_operation(refused.label, &response);

@@ -305,7 +305,7 @@ impl Connection {
         let Some(session) = self.session.clone() else {
             return Err(End::Close(close::UNAUTHORIZED, "Unauthorized".into()));
         };
-        let prepared = match self.state.gate.prepare(request).await {
+        let prepared = match self.state.gate.prepare(request, caller_of(&session)).await {
             Ok(prepared) => prepared,
             Err(refused) => {
                 record_operation(refused.label, &refused.response());
@@ -430,4 +430,13 @@ fn authorization(payload: &Value) -> Option<String> {
             .find_map(|k| headers.get(*k).and_then(Value::as_str))
     };
     direct.or_else(nested).map(str::to_owned)
+}
+
+/// The caller a socket's `connection_init` established (kept in its
+/// session data for the resolvers).
+fn caller_of(session: &Data) -> &Caller {
+    session
+        .get(&std::any::TypeId::of::<Caller>())
+        .and_then(|caller| caller.downcast_ref::<Caller>())
+        .unwrap_or(&Caller::Anonymous)
 }
