@@ -132,6 +132,8 @@ pub struct AuthConfig<'a> {
     pub secret: Option<&'a str>,
     pub public_key: Option<&'a Path>,
     pub jwks_url: Option<&'a str>,
+    /// A PEM CA bundle trusted for the JWKS URL, besides the system's.
+    pub jwks_ca: Option<&'a Path>,
     pub issuer: Option<&'a str>,
     pub audience: Option<&'a str>,
     /// Clock skew tolerated, seconds (`None`: [`LEEWAY_SECS`]).
@@ -185,7 +187,7 @@ impl Verifier {
             }
         } else if let Some(url) = config.jwks_url {
             (
-                Keys::Published(Jwks::fetch(url).await?),
+                Keys::Published(Jwks::fetch(url, config.jwks_ca).await?),
                 vec![Algorithm::RS256, Algorithm::ES256],
             )
         } else {

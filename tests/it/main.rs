@@ -12,6 +12,7 @@ mod cluster;
 mod common;
 mod faults;
 mod fuzz;
+mod jwks;
 mod live;
 mod migrate;
 mod offers;
