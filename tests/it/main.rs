@@ -25,5 +25,6 @@ mod schema;
 mod security;
 mod simulate;
 mod tls;
+mod token_edges;
 mod tokens;
 mod transports;
