@@ -97,6 +97,11 @@ pub struct Config {
     #[arg(long, env = "TRACKING_JWT_JWKS_URL")]
     pub jwt_jwks_url: Option<String>,
 
+    /// Trust this PEM CA bundle for an `https://` JWKS URL (a private CA),
+    /// besides the system's roots.
+    #[arg(long, env = "TRACKING_JWT_JWKS_CA", requires = "jwt_jwks_url")]
+    pub jwt_jwks_ca: Option<PathBuf>,
+
     /// Accept only tokens whose `iss` is this.
     #[arg(long, env = "TRACKING_JWT_ISSUER")]
     pub jwt_issuer: Option<String>,

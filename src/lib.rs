@@ -291,6 +291,7 @@ async fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Veri
         secret: config.jwt_secret.as_deref(),
         public_key: config.jwt_public_key.as_deref(),
         jwks_url: config.jwt_jwks_url.as_deref(),
+        jwks_ca: config.jwt_jwks_ca.as_deref(),
         issuer: config.jwt_issuer.as_deref(),
         audience: config.jwt_audience.as_deref(),
         leeway: Some(config.jwt_leeway.as_secs()),

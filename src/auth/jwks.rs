@@ -9,11 +9,13 @@
 
 use std::{
     collections::HashMap,
+    path::Path,
     sync::{Arc, Mutex, PoisonError},
     time::{Duration, Instant},
 };
 
 use jsonwebtoken::{jwk::JwkSet, DecodingKey};
+use rustls::pki_types::{pem::PemObject, CertificateDer};
 use tracing::{info, warn};
 
 use crate::error::Error;
@@ -50,12 +52,14 @@ struct State {
 }
 
 impl Jwks {
-    /// Fetches the set at `url`.
-    pub async fn fetch(url: &str) -> Result<Self, String> {
+    /// Fetches the set at `url`, over https trusting the system's roots
+    /// and the PEM bundle `ca` (a private CA), if given.
+    pub async fn fetch(url: &str, ca: Option<&Path>) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
+            .use_preconfigured_tls(tls(ca)?)
             .build()
-            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+            .map_err(|e| format!("cannot build an HTTP client: {}", chain(&e)))?;
         let (keys, only) = download(&http, url)
             .await
             .map_err(|e| format!("cannot fetch the JWKS at {url}: {e}"))?;
@@ -140,20 +144,75 @@ impl Jwks {
     }
 }
 
+/// The TLS settings for the provider: rustls on `ring`, the provider the
+/// Redis TLS uses too; the system's roots plus the bundle at `ca`.
+fn tls(ca: Option<&Path>) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    // The system store may hold certificates rustls cannot parse; skip them.
+    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    if let Some(ca) = ca {
+        let shown = ca.display();
+        let certs = CertificateDer::pem_file_iter(ca)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|e| format!("cannot read the --jwt-jwks-ca bundle {shown}: {e}"))?;
+        if certs.is_empty() {
+            return Err(format!(
+                "the --jwt-jwks-ca bundle {shown} holds no certificate (expected PEM)"
+            ));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("a certificate in --jwt-jwks-ca {shown} is unusable: {e}"))?;
+        }
+    }
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
+        .map_err(|e| format!("cannot set up TLS: {e}"))
+}
+
+/// An error with its causes, on one line: reqwest's own message alone
+/// ("error sending request") hides the one that matters (a certificate).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = cause.source();
+    }
+    line
+}
+
 async fn download(
     http: &reqwest::Client,
     url: &str,
 ) -> Result<(HashMap<String, DecodingKey>, Option<DecodingKey>), String> {
-    let response = http
+    let mut response = http
         .get(url)
         .send()
         .await
-        .map_err(|e| e.to_string())?
-        .error_for_status()
-        .map_err(|e| e.to_string())?;
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
-    if body.len() > MAX_BYTES {
-        return Err(format!("a key set of {} bytes is too large", body.len()));
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|e| chain(&e))?;
+    let too_large = |bytes: u64| {
+        format!("a key set of {bytes} bytes or more is too large (the limit is {MAX_BYTES})")
+    };
+    if let Some(length) = response.content_length() {
+        if length > MAX_BYTES as u64 {
+            return Err(too_large(length));
+        }
+    }
+    // Read as it arrives, so a reply that never ends stops at the limit.
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| chain(&e))? {
+        if body.len() + chunk.len() > MAX_BYTES {
+            return Err(too_large((body.len() + chunk.len()) as u64));
+        }
+        body.extend_from_slice(&chunk);
     }
     let set: JwkSet = serde_json::from_slice(&body).map_err(|e| format!("not a JWKS: {e}"))?;
     let mut keys = HashMap::new();

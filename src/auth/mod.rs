@@ -111,16 +111,25 @@ impl Session {
         }
     }
 
-    /// How long from now until the token's rights end (`None`: forever).
+    /// How long from now until the token's rights end (`None`: forever),
+    /// at most [`FOREVER`]: an `exp` past every clock (2^63 seconds and
+    /// beyond) is a token that does not expire, and any instant can take
+    /// the answer added to it.
     pub fn remaining(&self) -> Option<Duration> {
-        let expires = std::time::UNIX_EPOCH + Duration::from_secs(self.expires?);
-        Some(
-            expires
-                .duration_since(std::time::SystemTime::now())
-                .unwrap_or(Duration::ZERO),
-        )
+        let expires = self.expires?;
+        let left = std::time::UNIX_EPOCH
+            .checked_add(Duration::from_secs(expires))
+            .map_or(FOREVER, |at| {
+                at.duration_since(std::time::SystemTime::now())
+                    .unwrap_or(Duration::ZERO)
+            });
+        Some(left.min(FOREVER))
     }
 }
+
+/// The longest a session is said to last: far enough to never come, near
+/// enough that adding it to now is a valid instant.
+pub const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 fn now_secs() -> u64 {
     jsonwebtoken::get_current_timestamp()
@@ -132,6 +141,8 @@ pub struct AuthConfig<'a> {
     pub secret: Option<&'a str>,
     pub public_key: Option<&'a Path>,
     pub jwks_url: Option<&'a str>,
+    /// A PEM CA bundle trusted for the JWKS URL, besides the system's.
+    pub jwks_ca: Option<&'a Path>,
     pub issuer: Option<&'a str>,
     pub audience: Option<&'a str>,
     /// Clock skew tolerated, seconds (`None`: [`LEEWAY_SECS`]).
@@ -185,7 +196,7 @@ impl Verifier {
             }
         } else if let Some(url) = config.jwks_url {
             (
-                Keys::Published(Jwks::fetch(url).await?),
+                Keys::Published(Jwks::fetch(url, config.jwks_ca).await?),
                 vec![Algorithm::RS256, Algorithm::ES256],
             )
         } else {
@@ -258,7 +269,8 @@ impl Verifier {
                 sub: claims.sub,
                 role,
             },
-            expires: Some(claims.exp + self.leeway + 1),
+            // Saturating: an `exp` near 2^64 must not wrap into the past.
+            expires: Some(claims.exp.saturating_add(self.leeway).saturating_add(1)),
         })
     }
 

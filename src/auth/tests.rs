@@ -149,3 +149,15 @@ async fn no_key_means_open_and_weak_secrets_are_refused() {
     assert!(Verifier::from_config(short).await.is_err());
     assert!(mint("short", "a", Role::Rider, Duration::from_secs(1)).is_err());
 }
+
+#[test]
+fn a_session_past_every_clock_lasts_forever_and_one_past_is_over() {
+    let session = |expires| Session {
+        caller: Caller::Open,
+        expires: Some(expires),
+    };
+    for far in [(1u64 << 63) - 31, u64::MAX] {
+        assert_eq!(session(far).remaining(), Some(FOREVER));
+    }
+    assert_eq!(session(1).remaining(), Some(Duration::ZERO));
+}

@@ -15,7 +15,7 @@ use crate::common::{
 const PASSWORD: &str = "s3cret-for-the-test";
 
 /// A CA and a certificate for 127.0.0.1 signed by it, in `dir`.
-fn certificates(dir: &Path) {
+pub(crate) fn certificates(dir: &Path) {
     let openssl = |args: &[&str]| {
         let out = Command::new("openssl")
             .args(args)

@@ -20,13 +20,13 @@ use crate::common::{
     error_code_of, eventually, raw_ws::RawSocket, within, Client, StoreKind, TestApp, PATIENCE,
 };
 
-const SECRET: &str = "test-secret-of-at-least-16-bytes";
+pub(crate) const SECRET: &str = "test-secret-of-at-least-16-bytes";
 
-fn now() -> u64 {
+pub(crate) fn now() -> u64 {
     jsonwebtoken::get_current_timestamp()
 }
 
-fn hs256(claims: &Claims) -> String {
+pub(crate) fn hs256(claims: &Claims) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::default(),
         claims,
@@ -35,7 +35,7 @@ fn hs256(claims: &Claims) -> String {
     .expect("sign")
 }
 
-fn dispatcher(exp: u64) -> Claims {
+pub(crate) fn dispatcher(exp: u64) -> Claims {
     Claims {
         sub: "ops".into(),
         role: Some(Role::Dispatcher),
@@ -115,13 +115,13 @@ async fn a_websocket_closes_when_its_token_expires() {
 }
 
 /// An RSA key pair made with openssl, and its public half as a JWK.
-struct RsaKey {
+pub(crate) struct RsaKey {
     private_pem: Vec<u8>,
     kid: String,
-    jwk: Value,
+    pub(crate) jwk: Value,
 }
 
-fn rsa_key(dir: &std::path::Path, kid: &str) -> RsaKey {
+pub(crate) fn rsa_key(dir: &std::path::Path, kid: &str) -> RsaKey {
     let run = |args: &[&str]| {
         let out = std::process::Command::new("openssl")
             .args(args)
@@ -172,7 +172,7 @@ fn base64url(bytes: &[u8]) -> String {
 }
 
 impl RsaKey {
-    fn sign(&self, claims: &Claims) -> String {
+    pub(crate) fn sign(&self, claims: &Claims) -> String {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         let key = jsonwebtoken::EncodingKey::from_rsa_pem(&self.private_pem).expect("key");

@@ -17,8 +17,6 @@
 pub mod multipart;
 pub mod sse;
 
-use std::time::Duration;
-
 use async_graphql::{Response, ServerError};
 use futures_util::{stream::BoxStream, StreamExt};
 
@@ -86,10 +84,7 @@ pub fn events(
 ) -> BoxStream<'static, Event> {
     let label = prepared.label;
     let subscription = prepared.kind == Kind::Subscription;
-    // Far enough to never come, near enough to be a valid instant.
-    let expires = session
-        .remaining()
-        .unwrap_or(Duration::from_secs(100 * 365 * 24 * 3600));
+    let expires = session.remaining().unwrap_or(crate::auth::FOREVER);
     let mut responses = state
         .schemas
         .of(&prepared)

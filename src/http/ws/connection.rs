@@ -104,9 +104,10 @@ pub(super) async fn run(socket: WebSocket, state: AppState, protocol: Protocol, 
     };
     if let End::Close(code, reason) = end {
         debug!(code, %reason, "closing a WebSocket");
+        // Every close goes out here, so every reason is cut to fit here.
         let frame = Message::Close(Some(CloseFrame {
             code,
-            reason: reason.into(),
+            reason: close::reason(&reason).into(),
         }));
         // Bounded: a client that reads nothing cannot hold the task.
         let _ = tokio::time::timeout(Duration::from_secs(1), connection.socket.send(frame)).await;
@@ -251,7 +252,9 @@ impl Connection {
         {
             Ok(session) => {
                 // The socket's rights end with its token's: closed then.
-                self.expires = session.remaining().map(|left| Instant::now() + left);
+                self.expires = session
+                    .remaining()
+                    .and_then(|left| Instant::now().checked_add(left));
                 let mut data = Data::default();
                 self.watches_fleet = matches!(
                     session.caller,

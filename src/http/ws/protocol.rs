@@ -29,6 +29,20 @@ pub mod close {
     pub const INIT_TIMEOUT: u16 = 4408;
     pub const DUPLICATE_ID: u16 = 4409;
     pub const TOO_MANY: u16 = 4429;
+
+    /// The most a close frame's reason may hold: a control frame carries
+    /// 125 bytes, two of them the code (RFC 6455 §5.5). A longer one makes
+    /// clients fail the connection (1002) and never see the code.
+    pub const MAX_REASON_BYTES: usize = 123;
+
+    /// `reason` cut to [`MAX_REASON_BYTES`], on a character boundary.
+    pub fn reason(reason: &str) -> &str {
+        let mut end = reason.len().min(MAX_REASON_BYTES);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        &reason[..end]
+    }
 }
 
 /// Which subprotocol a socket speaks.
@@ -196,6 +210,16 @@ pub fn parse(protocol: Protocol, text: &str) -> Result<ClientMessage<'_>, String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_reasons_are_cut_to_a_control_frame_on_a_character() {
+        assert_eq!(close::reason("token expired"), "token expired");
+        let ascii = "x".repeat(200);
+        assert_eq!(close::reason(&ascii).len(), close::MAX_REASON_BYTES);
+        // 'é' is two bytes: 123 falls inside the 62nd; 61 whole ones fit.
+        let accents = "é".repeat(100);
+        assert_eq!(close::reason(&accents), "é".repeat(61));
+    }
 
     #[test]
     fn messages_of_each_protocol_parse() {
