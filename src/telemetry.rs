@@ -46,6 +46,9 @@ pub const TIME_TO_MATCH: &str = "tracking_time_to_match_seconds";
 pub const OFFERS: &str = "tracking_offers_total";
 /// Seconds drivers took to answer an offer (accepted or declined).
 pub const OFFER_ANSWER: &str = "tracking_offer_answer_seconds";
+/// Area snapshots read from the store for live maps (one read serves
+/// every map of that area asking at the same time).
+pub const AREA_SNAPSHOTS: &str = "tracking_area_snapshots_total";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
 
