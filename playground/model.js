@@ -42,8 +42,11 @@ export class Fleet {
     // a ride already past DRIVER_FOUND, when it moved on within one
     // interval).
     const matchedNow = hasDriver(ride) || (ride.status === 'COMPLETED' && ride.driver);
-    if (live && matchedNow && (!before || before.status === 'SEARCHING')) {
-      this.matches.push({ at: Date.now(), waitedMs: Date.now() - Date.parse(ride.createdAt) });
+    // The wait is the ride's own (both times on the service's clock), not
+    // when this page heard of the match.
+    const waitedMs = Date.parse(ride.matchedAt) - Date.parse(ride.createdAt);
+    if (live && matchedNow && (!before || before.status === 'SEARCHING') && Number.isFinite(waitedMs)) {
+      this.matches.push({ at: Date.now(), waitedMs });
       if (this.matches.length > MATCHES_KEPT) this.matches.shift();
     }
     if (live && ride.status === 'EXPIRED' && (!before || before.status !== 'EXPIRED')) this.expired += 1;

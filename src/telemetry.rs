@@ -49,6 +49,9 @@ pub const OFFER_ANSWER: &str = "tracking_offer_answer_seconds";
 /// Times a Redis store was found to have lost its data (its ride epoch
 /// changed): each makes every live stream re-read what it shows.
 pub const STORE_DATA_LOST: &str = "tracking_store_data_lost_total";
+/// Area snapshots read from the store for live maps (one read serves
+/// every map of that area asking at the same time).
+pub const AREA_SNAPSHOTS: &str = "tracking_area_snapshots_total";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
 

@@ -209,6 +209,13 @@ impl Ride {
             .then(|| end.reason.into())
     }
 
+    /// When a driver was assigned (the ride became DRIVER_FOUND), on the
+    /// service's clock, as `createdAt` is: `matchedAt - createdAt` is how
+    /// long the ride waited for its driver. Null until then.
+    async fn matched_at(&self) -> Option<DateTime<Utc>> {
+        self.0.matched_at
+    }
+
     /// When the driver arrived at the pickup.
     async fn arrived_at(&self) -> Option<DateTime<Utc>> {
         self.0.arrived_at

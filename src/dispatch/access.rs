@@ -288,6 +288,7 @@ mod tests {
             searches: 1,
             created_at: now,
             expires_at: now,
+            matched_at: None,
             arrived_at: None,
             started_at: None,
             ended_at: None,

@@ -79,6 +79,8 @@ struct Inner {
     /// Where the service operates, with each area's own rules.
     areas: Arc<ServiceAreas>,
     searching: SearchingRides,
+    /// Area snapshots, shared by live maps asking together.
+    snapshots: Arc<live::Snapshots>,
     update_rate: rate::UpdateRate,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -95,6 +97,7 @@ impl Dispatcher {
     ) -> Result<Self> {
         let dispatcher = Self {
             inner: Arc::new(Inner {
+                snapshots: live::Snapshots::new(store.clone()),
                 store,
                 settings,
                 areas,
@@ -364,6 +367,7 @@ impl Dispatcher {
         self.store().watch_drivers().await?;
         live::area(
             self.inner.store.clone(),
+            self.inner.snapshots.clone(),
             center,
             radius,
             self.inner.settings.fleet_interval,

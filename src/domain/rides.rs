@@ -208,6 +208,9 @@ pub struct Ride {
     pub searches: u32,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// When a driver was assigned (the ride became DRIVER_FOUND), on the
+    /// store's clock; `None` until then.
+    pub matched_at: Option<DateTime<Utc>>,
     pub arrived_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     /// When the ride reached its terminal status (it is removed a retention

@@ -39,7 +39,43 @@ for_each_store!(
     a_retry_with_the_same_idempotency_key_gets_the_same_ride,
     a_rider_at_the_limit_is_refused_with_its_active_ride,
     a_report_stamped_in_the_future_hides_nothing,
+    a_matched_ride_says_when_it_was_matched,
 );
+
+/// `matchedAt`, on the store's clock: null while the ride searches, then
+/// between its `createdAt` and now once a driver is assigned.
+async fn a_matched_ride_says_when_it_was_matched(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    let id = id_of(&app.request_driver("rider-1", RIDER).await);
+    let times = |id: String| {
+        let app = &app;
+        async move {
+            app.data(
+                "query($id: ID!) { ride(id: $id) { status createdAt matchedAt } }",
+                serde_json::json!({"id": id}),
+            )
+            .await["ride"]
+                .clone()
+        }
+    };
+    let searching = times(id.clone()).await;
+    assert_eq!(searching["status"], "SEARCHING", "{searching}");
+    assert!(searching["matchedAt"].is_null(), "{searching}");
+
+    app.update_location("1", DRIVER).await;
+    app.ride_reaches(&id, "DRIVER_FOUND").await;
+    let found = times(id).await;
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(found[field].as_str().unwrap_or_default())
+            .unwrap_or_else(|e| panic!("{field} in {found}: {e}"))
+    };
+    let (created, matched) = (at("createdAt"), at("matchedAt"));
+    assert!(created <= matched, "matched before created: {found}");
+    assert!(
+        matched <= chrono::Utc::now(),
+        "matched in the future: {found}"
+    );
+}
 
 /// The seed's first scenario: nobody near, the request expires; and it
 /// expires at its deadline, not up to a search interval late.

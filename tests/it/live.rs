@@ -1,15 +1,22 @@
 //! Live maps under pressure: a subscriber that falls behind skips to the
 //! present instead of slowing anyone down.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
-use serde_json::json;
+use futures_util::future::join_all;
+use serde_json::{json, Value};
 use tracking::store::{
     events::{Capacities, EventHub},
     memory::MemoryStore,
 };
 
-use crate::common::{Protocol, TestApp, RIDER};
+use crate::common::{within, Protocol, RedisServer, ServiceProcess, TestApp, PATIENCE, RIDER};
 
 const FLEET: &str = "subscription { fleet(lat: -33.44262, lng: -70.63054, radiusKm: 20) { kind resync drivers { id } rides { id } } }";
 
@@ -60,4 +67,127 @@ async fn a_fleet_subscriber_that_falls_behind_gets_a_resync_snapshot() {
     let event = map.next_fleet().await;
     assert_eq!(event["kind"], "DRIVER");
     assert_eq!(event["drivers"][0]["id"], "late");
+}
+
+/// A live map's `fleet` document, cut to the event's kind: each subscriber
+/// still resolves its first event for itself, and a debug build resolving
+/// fifty 5,000-driver snapshots starves everything else of CPU (a separate
+/// matter from the store's reads, which this test is about).
+const DASHBOARD_FLEET: &str = "subscription($lat: Float!, $lng: Float!, $r: Float!) { fleet(lat: $lat, lng: $lng, radiusKm: $r) { kind } }";
+const UPDATE_LOCATIONS: &str =
+    "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted stale refused { code message } } }";
+/// Drivers on the map, and how many one `updateLocations` call carries.
+const FLEET_SIZE: usize = 5000;
+const BATCH: usize = 1000;
+
+/// One batch of reports: drivers `from..from + BATCH`, spread over a few
+/// km around the rider, nudged by `step` metres north each round.
+fn batch(from: usize, step: usize) -> Value {
+    let updates: Vec<Value> = (from..from + BATCH)
+        .map(|i| {
+            let (row, col) = ((i / 100) as f64, (i % 100) as f64);
+            json!({
+                "driverId": format!("fleet-{i}"),
+                "lat": RIDER.0 + row * 0.0008 + step as f64 * 0.00001,
+                "lng": RIDER.1 + col * 0.0008,
+            })
+        })
+        .collect();
+    json!({ "u": updates })
+}
+
+/// The value of one series in `/metrics` text (0 when absent).
+fn series(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Every dashboard reconnects at once after a deploy: fifty open the same
+/// live map over 5,000 drivers on Redis while the drivers keep reporting.
+/// No report fails, every dashboard gets its snapshot with every driver,
+/// and the snapshot is read from the store a few times, not fifty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_dashboards_opening_one_map_share_its_snapshot_and_reports_go_on() {
+    let redis = RedisServer::start().await;
+    let url = redis.url();
+    let service = ServiceProcess::start(&["--redis-url", &url]);
+    let app = Arc::new(TestApp::attach(service.addr));
+    for from in (0..FLEET_SIZE).step_by(BATCH) {
+        let done = app.data(UPDATE_LOCATIONS, batch(from, 0)).await;
+        assert_eq!(done["updateLocations"]["accepted"], BATCH, "{done}");
+    }
+    let before = series(&app.metrics().await, "tracking_area_snapshots_total");
+
+    // Reports flow throughout, one batch after another.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reporter = tokio::spawn({
+        let (app, stop) = (app.clone(), stop.clone());
+        async move {
+            let mut failures = Vec::new();
+            let mut calls = 0;
+            // A steady flow (a batch every 200 ms), not a flood.
+            let mut pace = tokio::time::interval(Duration::from_millis(200));
+            while !stop.load(Ordering::Relaxed) {
+                pace.tick().await;
+                let body = app
+                    .gql(UPDATE_LOCATIONS, batch((calls % 5) * BATCH, calls / 5 + 1))
+                    .await;
+                if body.get("errors").is_some()
+                    || body["data"]["updateLocations"]["accepted"] != BATCH
+                {
+                    failures.push(body.to_string().chars().take(300).collect::<String>());
+                }
+                calls += 1;
+            }
+            (calls, failures)
+        }
+    });
+
+    let area = json!({"lat": RIDER.0, "lng": RIDER.1, "r": 20.0});
+    let dashboards = (0..50).map(|_| {
+        let (app, area) = (app.clone(), area.clone());
+        async move {
+            let mut map = app
+                .subscribe(Protocol::TransportWs, DASHBOARD_FLEET, area)
+                .await;
+            let first = map.next_fleet().await;
+            (map, first)
+        }
+    });
+    let opened = within(
+        PATIENCE,
+        "fifty dashboards to get their snapshots",
+        join_all(dashboards),
+    )
+    .await;
+    for (_, first) in &opened {
+        assert_eq!(
+            first["kind"],
+            "SNAPSHOT",
+            "{}",
+            first.to_string().chars().take(300).collect::<String>()
+        );
+    }
+    // Reports went on while the maps opened, and go on after.
+    stop.store(true, Ordering::Relaxed);
+    let (calls, failures) = within(PATIENCE, "the reporter to stop", reporter)
+        .await
+        .expect("reporter");
+    assert!(
+        calls >= 2,
+        "reports did not flow while the maps opened ({calls} calls)"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {calls} report batches failed: {failures:#?}",
+        failures.len()
+    );
+
+    let taken = series(&app.metrics().await, "tracking_area_snapshots_total") - before;
+    assert!(
+        (1.0..=5.0).contains(&taken),
+        "fifty dashboards of one map took {taken} snapshots from the store"
+    );
+    drop(opened);
 }

@@ -1,6 +1,7 @@
 //! Everything in an area, for a live map: a snapshot, then each driver and
 //! ride change in it (one event each, or gathered over an interval into one
 //! event per interval), and a fresh snapshot whenever events were missed.
+//! Snapshots come through [`Snapshots`], shared by those asking together.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -14,7 +15,7 @@ use tokio::{
     time::{Instant, MissedTickBehavior},
 };
 
-use super::FleetEvent;
+use super::{snapshots::Snapshots, FleetEvent};
 use crate::{
     domain::{AreaSnapshot, Coordinates, Driver, DriverId, RadiusKm, Ride, RideId},
     error::Result,
@@ -49,6 +50,7 @@ impl Pending {
 /// each as it is now.
 pub(in crate::dispatch) async fn area(
     store: Arc<dyn Store>,
+    snapshots: Arc<Snapshots>,
     center: Coordinates,
     radius: RadiusKm,
     interval: Duration,
@@ -56,7 +58,7 @@ pub(in crate::dispatch) async fn area(
     let mut rides = store.events().subscribe_all();
     let mut drivers = store.events().subscribe_drivers();
     let mut resyncs = store.events().subscribe_resyncs();
-    let first = store.area_snapshot(center, radius, store.now()).await?;
+    let first = snapshots.take(center, radius).await?;
     let inside = move |at: &Coordinates| center.distance_km(at) <= radius.km();
     let gather = !interval.is_zero();
     let every = interval.max(Duration::from_millis(1));
@@ -118,7 +120,7 @@ pub(in crate::dispatch) async fn area(
                 rides = rides.resubscribe();
                 drivers = drivers.resubscribe();
                 pending = Pending::default();
-                match store.area_snapshot(center, radius, store.now()).await {
+                match snapshots.take(center, radius).await {
                     Ok(area) => {
                         known = known_drivers(&area);
                         yield FleetEvent::Snapshot { area, resync: true };

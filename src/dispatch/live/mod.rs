@@ -9,12 +9,14 @@
 //! re-reads the driver, the area stream jumps to the newest event and sends
 //! a fresh snapshot marked as a resync. When the hub says events may have
 //! been missed elsewhere (the event subscription reconnected, the store lost
-//! its data), they do the same.
+//! its data), they do the same. An area's snapshot is read once for all
+//! who ask together ([`snapshots`]).
 
 mod area;
 mod driver;
 mod feed;
 mod ride;
+mod snapshots;
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ pub(super) use driver::driver_of_ride;
 pub(super) use feed::driver_feed;
 pub use feed::FeedEvent;
 pub(super) use ride::ride_changes;
+pub(super) use snapshots::Snapshots;
 
 use crate::domain::{AreaSnapshot, Driver, Ride};
 
@@ -31,7 +34,10 @@ use crate::domain::{AreaSnapshot, Driver, Ride};
 pub enum FleetEvent {
     /// Everything in the area now: the first event, and again (with
     /// `resync`) after the subscriber fell behind and events were skipped.
-    Snapshot { area: AreaSnapshot, resync: bool },
+    Snapshot {
+        area: Arc<AreaSnapshot>,
+        resync: bool,
+    },
     /// A driver in the area (or one that just left it) moved or changed status.
     Driver(Arc<Driver>),
     /// A ride with its pickup in the area changed status.

@@ -288,6 +288,7 @@ impl MemoryStore {
         });
         if reason == OfferEndReason::Accepted {
             next.status = RideStatus::DriverFound;
+            next.matched_at = Some(now);
             next.driver_id = Some(offer.driver);
             next.distance_km = Some(offer.distance_km);
         }

@@ -182,6 +182,7 @@ impl Store for MemoryStore {
             searches: 0,
             created_at: now,
             expires_at: now + timeout,
+            matched_at: None,
             arrived_at: None,
             started_at: None,
             ended_at: None,
@@ -274,6 +275,7 @@ impl Store for MemoryStore {
             DriverState::Offered(id.clone())
         } else {
             next.status = RideStatus::DriverFound;
+            next.matched_at = Some(now);
             next.driver_id = Some(driver_id.clone());
             next.distance_km = Some(km);
             DriverState::Assigned(id.clone())

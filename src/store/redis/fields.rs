@@ -124,6 +124,7 @@ pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
         searches: u32::try_from(int("searches")?).unwrap_or(u32::MAX),
         created_at: parse_time(get("created")?)?,
         expires_at: parse_time(get("expires")?)?,
+        matched_at: time("matched")?,
         arrived_at: time("arrived")?,
         started_at: time("started")?,
         ended_at: time("ended")?,

@@ -101,6 +101,8 @@ pub struct RedisStore {
     wait_replicas: bool,
     /// Whether the last write found no replica to wait for (logged once).
     without_replica: AtomicBool,
+    /// Turns of the snapshot reads (see [`reads`]).
+    snapshot_reads: tokio::sync::Semaphore,
 }
 
 impl Drop for RedisStore {
@@ -151,6 +153,7 @@ impl RedisStore {
             epoch: Mutex::new(None),
             wait_replicas,
             without_replica: AtomicBool::new(false),
+            snapshot_reads: reads::snapshot_permits(),
         };
         store.ping().await?;
         Ok(store)

@@ -1,20 +1,85 @@
 //! Reads that are not one function call: a driver or ride's hash, many at
-//! once (pipelined on the area's node), and nearby drivers.
+//! once (pipelined on the area's node), nearby drivers, and an area's
+//! snapshot for live maps.
+//!
+//! A snapshot is thousands of rows: many at once would queue ahead of the
+//! reports on Redis (one thread) and on the shared connection, past their
+//! timeout. So at most [`SNAPSHOT_READS`] run at a time per store, and
+//! their many-key reads go in chunks of [`CHUNK`], between which other
+//! commands get their turn.
 
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
 
 use super::{
     fields::{parse_f64, parse_time},
     ride_from_fields, split_reply, with_timeout, RedisStore,
 };
 use crate::{
-    domain::{Coordinates, Driver, DriverId, DriverStatus, NearbyDriver, RadiusKm, Ride, RideId},
-    error::Result,
+    domain::{
+        AreaSnapshot, Coordinates, Driver, DriverId, DriverStatus, NearbyDriver, RadiusKm, Ride,
+        RideId,
+    },
+    error::{Error, Result},
+    store::SNAPSHOT_LIMIT,
 };
 
+/// Snapshots one store reads at once; more wait their turn.
+pub(super) const SNAPSHOT_READS: usize = 2;
+/// Keys read per round trip in a many-key read.
+const CHUNK: usize = 500;
+
+/// The permits of [`SNAPSHOT_READS`].
+pub(super) fn snapshot_permits() -> Semaphore {
+    Semaphore::new(SNAPSHOT_READS)
+}
+
 impl RedisStore {
+    /// `area_snapshot`, one at a time or nearly.
+    pub(super) async fn snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot> {
+        let _permit = self
+            .snapshot_reads
+            .acquire()
+            .await
+            .map_err(|_| Error::unavailable("the store is closing"))?;
+        // Available drivers through the same function as nearbyDrivers (it
+        // prunes silent ones); active rides and their drivers read after it.
+        // Not one atomic read: live maps apply the events that follow.
+        let available = self.nearby_rows(center, radius, SNAPSHOT_LIMIT).await?;
+        let mut conn = self.conn.clone();
+        let mut search = redis::cmd("GEOSEARCH");
+        search
+            .arg(self.keys.active())
+            .arg("FROMLONLAT")
+            .arg(center.lng())
+            .arg(center.lat())
+            .arg("BYRADIUS")
+            .arg(radius.km())
+            .arg("km")
+            .arg("COUNT")
+            .arg(SNAPSHOT_LIMIT);
+        let ride_ids: Vec<String> = with_timeout(search.query_async(&mut conn)).await?;
+        let rides = self.rides(&ride_ids).await?;
+        let mut drivers: Vec<Driver> = available.into_iter().map(|n| n.driver).collect();
+        let of_rides: Vec<DriverId> = rides
+            .iter()
+            .flat_map(|r| {
+                let offered = r.offer.as_ref().map(|o| o.driver.clone());
+                let assigned = r.driver_id.clone().filter(|_| r.status.has_driver());
+                offered.into_iter().chain(assigned)
+            })
+            .collect();
+        drivers.extend(self.drivers_by_id(&of_rides, now).await?);
+        Ok(AreaSnapshot { drivers, rides })
+    }
+
     /// `nearby`'s rows: `{id, km, lng, lat, updated}` each.
     pub(super) async fn nearby_rows(
         &self,
@@ -54,12 +119,18 @@ impl RedisStore {
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut pipe = redis::pipe();
-        for key in keys {
-            pipe.hgetall(key);
+        let mut all = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(CHUNK) {
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.hgetall(key);
+            }
+            let mut conn = self.conn.clone();
+            let read: Vec<HashMap<String, String>> =
+                with_timeout(pipe.query_async(&mut conn)).await?;
+            all.extend(read);
         }
-        let mut conn = self.conn.clone();
-        with_timeout(pipe.query_async(&mut conn)).await
+        Ok(all)
     }
 
     /// Rides by id, in one round trip; ids that name no ride are skipped.
@@ -82,18 +153,18 @@ impl RedisStore {
         ids: &[DriverId],
         now: DateTime<Utc>,
     ) -> Result<Vec<Driver>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let own: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-        let rows: Vec<Vec<String>> = self.call("drivers", None, &own).await?;
-        rows.into_iter()
-            .zip(ids)
-            .filter(|(row, _)| !row.is_empty())
-            .map(|(row, id)| {
+        let mut drivers = Vec::with_capacity(ids.len());
+        for ids in ids.chunks(CHUNK) {
+            let own: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+            let rows: Vec<Vec<String>> = self.call("drivers", None, &own).await?;
+            for (row, id) in rows.into_iter().zip(ids) {
+                if row.is_empty() {
+                    continue;
+                }
                 let (_, fields) = split_reply(std::iter::once(String::new()).chain(row).collect())?;
-                self.driver_from_fields(id, &fields, now)
-            })
-            .collect()
+                drivers.push(self.driver_from_fields(id, &fields, now)?);
+            }
+        }
+        Ok(drivers)
     }
 }

@@ -21,7 +21,7 @@ use crate::{
     error::{Error, Result},
     store::{
         AreaCounts, EventHub, NewRide, Offers, Released, Requested, SearchOutcome, Store, Swept,
-        SNAPSHOT_LIMIT, SWEEP_BATCH,
+        SWEEP_BATCH,
     },
 };
 
@@ -223,35 +223,7 @@ impl Store for RedisStore {
         radius: RadiusKm,
         now: DateTime<Utc>,
     ) -> Result<AreaSnapshot> {
-        // Available drivers through the same function as nearbyDrivers (it
-        // prunes silent ones); active rides and their drivers read after it.
-        // Not one atomic read: live maps apply the events that follow.
-        let available = self.nearby_rows(center, radius, SNAPSHOT_LIMIT).await?;
-        let mut conn = self.conn.clone();
-        let mut search = redis::cmd("GEOSEARCH");
-        search
-            .arg(self.keys.active())
-            .arg("FROMLONLAT")
-            .arg(center.lng())
-            .arg(center.lat())
-            .arg("BYRADIUS")
-            .arg(radius.km())
-            .arg("km")
-            .arg("COUNT")
-            .arg(SNAPSHOT_LIMIT);
-        let ride_ids: Vec<String> = with_timeout(search.query_async(&mut conn)).await?;
-        let rides = self.rides(&ride_ids).await?;
-        let mut drivers: Vec<Driver> = available.into_iter().map(|n| n.driver).collect();
-        let of_rides: Vec<DriverId> = rides
-            .iter()
-            .flat_map(|r| {
-                let offered = r.offer.as_ref().map(|o| o.driver.clone());
-                let assigned = r.driver_id.clone().filter(|_| r.status.has_driver());
-                offered.into_iter().chain(assigned)
-            })
-            .collect();
-        drivers.extend(self.drivers_by_id(&of_rides, now).await?);
-        Ok(AreaSnapshot { drivers, rides })
+        self.snapshot(center, radius, now).await
     }
 
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {

@@ -254,7 +254,7 @@ local function end_offer(c, key, id, reason, ignore_limit, offline)
   redis.call('HDEL', key, 'offer_driver', 'offer_km', 'offer_at', 'offer_expires', 'offer_rev')
   redis.call('HSET', key, 'end_driver', driver, 'end_reason', reason, 'end_rev', rev)
   if reason == 'ACCEPTED' then
-    redis.call('HSET', key, 'status', 'DRIVER_FOUND', 'driver', driver, 'distance', o[2])
+    redis.call('HSET', key, 'status', 'DRIVER_FOUND', 'driver', driver, 'distance', o[2], 'matched', c.now)
     end_search(c, key, id)
   end
   table.insert(c.ended, reason)
@@ -620,7 +620,7 @@ local function try_match(keys, args)
     return reply(c, 'OFFERED', key)
   end
   set_state(c, driver, d, 'ASSIGNED', id)
-  redis.call('HSET', key, 'driver', driver, 'distance', km)
+  redis.call('HSET', key, 'driver', driver, 'distance', km, 'matched', c.now)
   set_status(c, key, 'DRIVER_FOUND')
   end_search(c, key, id)
   publish_ride(c, key)
