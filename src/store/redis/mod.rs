@@ -44,7 +44,7 @@ mod store;
 use std::{
     collections::HashMap,
     sync::{
-        atomic::{AtomicBool, AtomicI64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
         Arc, Mutex, PoisonError,
     },
     time::Duration,
@@ -101,6 +101,14 @@ pub struct RedisStore {
     wait_replicas: bool,
     /// Whether the last write found no replica to wait for (logged once).
     without_replica: AtomicBool,
+    /// Replicas of the area's primary, as last read; -1: to be read again
+    /// (at start, and after a call failed: the topology may have changed).
+    replicas: AtomicI64,
+    /// Writes finished that want a replica, and how many of them a
+    /// replica is known to have; one wait at a time (see `replicated`).
+    writes: AtomicU64,
+    covered: AtomicU64,
+    wait_turn: tokio::sync::Mutex<()>,
     /// Turns of the snapshot reads (see [`reads`]).
     snapshot_reads: tokio::sync::Semaphore,
 }
@@ -153,6 +161,10 @@ impl RedisStore {
             epoch: Mutex::new(None),
             wait_replicas,
             without_replica: AtomicBool::new(false),
+            replicas: AtomicI64::new(-1),
+            writes: AtomicU64::new(0),
+            covered: AtomicU64::new(0),
+            wait_turn: tokio::sync::Mutex::new(()),
             snapshot_reads: reads::snapshot_permits(),
         };
         store.ping().await?;
@@ -225,6 +237,10 @@ impl RedisStore {
             .arg(own);
         let mut conn = self.conn.clone();
         let first = with_timeout(cmd.query_async::<T>(&mut conn)).await;
+        if matches!(first, Err(Error::Unavailable { .. })) {
+            // The node may have failed over: its replicas are read again.
+            self.replicas.store(-1, Ordering::Relaxed);
+        }
         match first {
             Err(Error::Internal { message, .. }) if message.contains("Function not found") => {
                 // A node that lost its functions (restarted empty, replaced).
@@ -237,44 +253,105 @@ impl RedisStore {
 
     /// Waits until a replica has this area's writes, when the Cluster has
     /// replicas: a failover then loses no write acknowledged to a client.
-    /// A primary left without any replica (its own replica took over from
-    /// it, and nothing replaced the old one) cannot wait: writes go on,
+    /// A primary without any replica (its own replica took over from it,
+    /// and nothing replaced the old one) cannot wait: writes go on at once,
     /// said once in the log, until a replica is back.
+    ///
+    /// How many replicas the area's primary has is known before waiting
+    /// (read with `INFO replication` at the first write, every maintenance
+    /// tick, and again after any failed call or a wait that fell short), so
+    /// a primary without one never makes a write wait; and a `WAIT` blocks
+    /// the node's shared connection for at most [`WAIT_SLICE`] at a time,
+    /// so a replica that stopped answering never holds unrelated writes
+    /// for long. One `WAIT` at a time per area, and one covers every write
+    /// this instance finished before sending it (a replica that has the
+    /// latest write of a connection has every earlier one): concurrent
+    /// writes share a wait instead of queueing one behind another.
     async fn replicated(&self) -> Result<()> {
         if !self.wait_replicas {
             return Ok(());
         }
+        let mine = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
+        let _turn = self.wait_turn.lock().await;
+        if self.covered.load(Ordering::SeqCst) >= mine {
+            return Ok(());
+        }
+        let upto = self.writes.load(Ordering::SeqCst);
+        self.wait_for_replica().await?;
+        self.covered.fetch_max(upto, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// One wait for a replica (see [`RedisStore::replicated`]).
+    async fn wait_for_replica(&self) -> Result<()> {
+        let known = match self.replicas.load(Ordering::Relaxed) {
+            n if n >= 0 => n,
+            _ => self.count_replicas().await?,
+        };
+        if known == 0 {
+            self.note_without_replica();
+            return Ok(());
+        }
+        let anchor = self.keys.ride_ids();
+        let deadline = tokio::time::Instant::now() + COMMAND_TIMEOUT / 2;
+        loop {
+            let mut conn = self.conn.clone();
+            let mut wait = redis::cmd("WAIT");
+            wait.arg(1).arg(duration_ms(WAIT_SLICE));
+            let acked: i64 = match with_timeout(conn.on_node_of(&anchor, wait)).await {
+                Ok(value) => redis::from_redis_value(value)
+                    .map_err(|e| Error::internal(format!("WAIT answered oddly: {e}")))?,
+                Err(error) => {
+                    self.replicas.store(-1, Ordering::Relaxed);
+                    return Err(error);
+                }
+            };
+            if acked >= 1 {
+                if self.without_replica.swap(false, Ordering::Relaxed) {
+                    info!(area = %self.keys.tag(), "writes are replicated again");
+                }
+                return Ok(());
+            }
+            // Short: is there still a replica to wait for?
+            if self.count_replicas().await? == 0 {
+                self.note_without_replica();
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::unavailable(
+                    "no replica acknowledged the write in time",
+                ));
+            }
+        }
+    }
+
+    /// Reads how many replicas the area's primary has now, and keeps it.
+    async fn count_replicas(&self) -> Result<i64> {
         let anchor = self.keys.ride_ids();
         let mut conn = self.conn.clone();
-        let mut wait = redis::cmd("WAIT");
-        wait.arg(1).arg(duration_ms(COMMAND_TIMEOUT) / 2);
-        let value = with_timeout(conn.on_node_of(&anchor, wait)).await?;
-        let acked: i64 = redis::from_redis_value(value)
-            .map_err(|e| Error::internal(format!("WAIT answered oddly: {e}")))?;
-        if acked >= 1 {
-            if self.without_replica.swap(false, Ordering::Relaxed) {
-                info!(area = %self.keys.tag(), "writes are replicated again");
-            }
-            return Ok(());
-        }
         let mut role = redis::cmd("INFO");
         role.arg("replication");
-        let value = with_timeout(conn.on_node_of(&anchor, role)).await?;
-        let info: String = redis::from_redis_value(value).unwrap_or_default();
-        let replicas = info
-            .lines()
-            .find_map(|l| l.strip_prefix("connected_slaves:"))
-            .and_then(|n| n.trim().parse::<u32>().ok())
-            .unwrap_or(0);
-        if replicas == 0 {
-            if !self.without_replica.swap(true, Ordering::Relaxed) {
-                warn!(area = %self.keys.tag(), "the primary has no replica: writes are not replicated until one is back");
+        let counted = match with_timeout(conn.on_node_of(&anchor, role)).await {
+            Ok(value) => {
+                let info: String = redis::from_redis_value(value).unwrap_or_default();
+                info.lines()
+                    .find_map(|l| l.strip_prefix("connected_slaves:"))
+                    .and_then(|n| n.trim().parse::<i64>().ok())
+                    .unwrap_or(0)
             }
-            return Ok(());
+            Err(error) => {
+                self.replicas.store(-1, Ordering::Relaxed);
+                return Err(error);
+            }
+        };
+        self.replicas.store(counted, Ordering::Relaxed);
+        Ok(counted)
+    }
+
+    fn note_without_replica(&self) {
+        if !self.without_replica.swap(true, Ordering::Relaxed) {
+            warn!(area = %self.keys.tag(), "the primary has no replica: writes are not replicated until one is back");
         }
-        Err(Error::unavailable(
-            "no replica acknowledged the write in time",
-        ))
     }
 
     /// Learns the server's clock from a time a script read (ms).
@@ -371,6 +448,9 @@ fn instance_name() -> String {
     let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     format!("{:x}-{:x}", std::process::id(), nanos)
 }
+
+/// The longest one `WAIT` blocks the node's shared connection.
+const WAIT_SLICE: Duration = Duration::from_millis(100);
 
 pub(super) fn duration_ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)

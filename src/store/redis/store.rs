@@ -341,6 +341,11 @@ impl Store for RedisStore {
         if self.events.drivers_watched() {
             self.mark_drivers_watched().await?;
         }
+        if self.wait_replicas {
+            // Each tick: a replica lost or back is known before a write
+            // waits for it.
+            self.count_replicas().await?;
+        }
         self.rides(&ids).await
     }
 
