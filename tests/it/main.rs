@@ -7,6 +7,7 @@ mod areas;
 mod behaviour;
 mod bounds;
 mod chaos;
+mod chaos_areas;
 mod client;
 mod cluster;
 mod common;

@@ -16,7 +16,7 @@ use crate::{
 
 /// Two areas (of the shape of `areas::two_cities`), west and east of
 /// -70.5, named so that their slots are on different primaries.
-async fn areas_on_two_nodes(cluster: &RedisCluster) -> (String, String, Value) {
+pub(crate) async fn areas_on_two_nodes(cluster: &RedisCluster) -> (String, String, Value) {
     let mut first: Option<(String, u16)> = None;
     for n in 0..64 {
         let id = format!("city{n}");
@@ -39,7 +39,7 @@ async fn areas_on_two_nodes(cluster: &RedisCluster) -> (String, String, Value) {
     panic!("no two areas on different primaries")
 }
 
-const WEST: (f64, f64) = (-33.44, -70.63);
+pub(crate) const WEST: (f64, f64) = (-33.44, -70.63);
 const EAST: (f64, f64) = (-33.44, -70.35);
 
 /// The keys a node holds.

@@ -26,6 +26,7 @@
 //! | `T:owned:<instance>`      | SET  | SEARCHING rides whose search task that instance runs |
 //! | `{prefix}:layout`         | STR  | the key layout's version (`2`) |
 //! | `{prefix}:where:<driver>` | STR  | the area holding a driver, with an areas file (one small pointer per driver) |
+//! | `{prefix}:moving:<driver>` | STR | the lease on moving a driver between areas (a random token, 15 s TTL), held only while one report moves it |
 //!
 //! Channels (sharded on a Cluster): `T:events` (a ride, as JSON, after each
 //! change), `T:drivers` (a driver, as JSON, after each report or status
