@@ -55,11 +55,12 @@ pub struct Config {
     #[arg(long, env = "TRACKING_DRIVER_TTL", default_value = "60s", value_parser = humantime::parse_duration)]
     pub driver_ttl: Duration,
 
-    /// How long a ride request searches before it EXPIREs.
+    /// How long a ride request searches before it EXPIREs (1ms to 1 day).
     #[arg(long, env = "TRACKING_REQUEST_TIMEOUT", default_value = "240s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// How often a searching ride searches again when nothing wakes it sooner.
+    /// How often a searching ride searches again when nothing wakes it sooner
+    /// (50ms to 1 day).
     #[arg(long, env = "TRACKING_SEARCH_INTERVAL", default_value = "2s", value_parser = humantime::parse_duration)]
     pub search_interval: Duration,
 
@@ -69,7 +70,7 @@ pub struct Config {
 
     /// How long a driver has to accept or decline a ride offered to it
     /// before the next nearest driver is offered it; 0s: no offers, the
-    /// nearest driver is assigned at once.
+    /// nearest driver is assigned at once (at most 1 day).
     #[arg(long, env = "TRACKING_OFFER_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration)]
     pub offer_timeout: Duration,
 

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod config;
 pub mod dispatch;
 pub mod domain;
+mod endpoint;
 pub mod error;
 pub mod http;
 pub mod open;
@@ -27,7 +28,7 @@ pub mod telemetry;
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
-use tokio::net::{TcpListener, TcpSocket};
+use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
@@ -35,11 +36,8 @@ use auth::Verifier;
 pub use config::Config;
 use dispatch::{Dispatcher, Settings};
 use domain::RadiusKm;
+use endpoint::{bind, Endpoint};
 use store::{Offers, Store};
-
-/// Connections the kernel queues before they are accepted; tokio's default
-/// of 128 is too small for bursts of thousands of subscribers.
-const LISTEN_BACKLOG: u32 = 4096;
 
 /// Why the service could not start.
 #[derive(Debug, thiserror::Error)]
@@ -70,20 +68,27 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the service and binds `config.listen`.
+    /// Builds the service on `config.listen`: the address is bound first
+    /// (a taken port fails at once) but listened on only when everything
+    /// is ready, so no connection is accepted that nothing would serve
+    /// (reading a large areas file, reaching Redis, fetching keys).
     pub async fn build(config: Config) -> Result<Self, StartError> {
-        let listener = bind(config.listen)?;
-        Self::build_on(config, listener).await
+        let socket = bind(config.listen)?;
+        Self::build_at(config, Endpoint::Bound(socket)).await
     }
 
     /// Builds the service on a listener the caller bound (tests bind
     /// `127.0.0.1:0`), and takes over the rides nobody searches for.
     pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        Self::build_at(config, Endpoint::Listening(listener)).await
+    }
+
+    async fn build_at(config: Config, endpoint: Endpoint) -> Result<Self, StartError> {
         let settings = settings(&config)?;
-        let verifier = verifier(&config, &listener).await?;
+        let verifier = verifier(&config, &endpoint).await?;
         let areas = Arc::new(open::read_areas(&config)?);
         let store = open::open_store(&config, &areas, settings.match_radius).await?;
-        Self::assemble(config, listener, settings, verifier, store, areas).await
+        Self::assemble(config, endpoint, settings, verifier, store, areas).await
     }
 
     /// Builds the service around a store the caller made (tests use this to
@@ -94,14 +99,15 @@ impl Application {
         store: Arc<dyn Store>,
     ) -> Result<Self, StartError> {
         let settings = settings(&config)?;
-        let verifier = verifier(&config, &listener).await?;
+        let endpoint = Endpoint::Listening(listener);
+        let verifier = verifier(&config, &endpoint).await?;
         let areas = Arc::new(open::read_areas(&config)?);
-        Self::assemble(config, listener, settings, verifier, store, areas).await
+        Self::assemble(config, endpoint, settings, verifier, store, areas).await
     }
 
     async fn assemble(
         config: Config,
-        listener: TcpListener,
+        endpoint: Endpoint,
         settings: Settings,
         verifier: Option<Verifier>,
         store: Arc<dyn Store>,
@@ -175,6 +181,11 @@ impl Application {
                 config.fleet_interval,
             )),
         };
+        // Ready: only now may the kernel accept connections.
+        let listener = endpoint.listen().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
         Ok(Self {
             listener,
             dispatcher,
@@ -271,10 +282,23 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
         },
         fleet_interval: config.fleet_interval,
     };
-    if settings.search_interval.is_zero() {
-        return Err(StartError::Config(
-            "--search-interval must be more than 0".into(),
-        ));
+    use domain::rules::{OFFER_TIMEOUT, REQUEST_TIMEOUT, SEARCH_INTERVAL};
+    for (flag, value, bounds) in [
+        (
+            "--search-interval",
+            settings.search_interval,
+            SEARCH_INTERVAL,
+        ),
+        (
+            "--request-timeout",
+            settings.request_timeout,
+            REQUEST_TIMEOUT,
+        ),
+        ("--offer-timeout", settings.offers.timeout, OFFER_TIMEOUT),
+    ] {
+        bounds
+            .check(value)
+            .map_err(|e| StartError::Config(format!("{flag} {e}")))?;
     }
     if !config.max_speed_kmh.is_finite() || config.max_speed_kmh < 0.0 {
         return Err(StartError::Config(
@@ -286,7 +310,7 @@ fn settings(config: &Config) -> Result<Settings, StartError> {
 
 /// The token verifier; without one, the service only serves loopback
 /// (unless told otherwise).
-async fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Verifier>, StartError> {
+async fn verifier(config: &Config, endpoint: &Endpoint) -> Result<Option<Verifier>, StartError> {
     let verifier = Verifier::from_config(auth::AuthConfig {
         secret: config.jwt_secret.as_deref(),
         public_key: config.jwt_public_key.as_deref(),
@@ -299,7 +323,7 @@ async fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Veri
     .await
     .map_err(StartError::Config)?;
     if verifier.is_none() {
-        let addr = listener.local_addr().map_err(|source| StartError::Listen {
+        let addr = endpoint.local_addr().map_err(|source| StartError::Listen {
             addr: config.listen,
             source,
         })?;
@@ -312,20 +336,6 @@ async fn verifier(config: &Config, listener: &TcpListener) -> Result<Option<Veri
         warn!("NO AUTHENTICATION: no JWT key configured, anyone who reaches this service may do anything");
     }
     Ok(verifier)
-}
-
-/// Binds with a deep accept backlog.
-fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
-    let listen_err = |source| StartError::Listen { addr, source };
-    let socket = if addr.is_ipv4() {
-        TcpSocket::new_v4()
-    } else {
-        TcpSocket::new_v6()
-    }
-    .map_err(listen_err)?;
-    socket.set_reuseaddr(true).map_err(listen_err)?;
-    socket.bind(addr).map_err(listen_err)?;
-    socket.listen(LISTEN_BACKLOG).map_err(listen_err)
 }
 
 /// Runs the service until SIGINT or SIGTERM.

@@ -1,22 +1,28 @@
 //! Service areas: where the service operates, each with its own rules.
 //!
 //! An area is a polygon (or several, with holes) read from a GeoJSON
-//! FeatureCollection. Areas never overlap, so a point lies in at most one;
-//! a ride belongs to the area of its pickup and is matched only with
+//! FeatureCollection. Areas never overlap and each holds its border, so a
+//! point on a border two areas share belongs to the one listed first in
+//! the file, for pickups and drivers alike; a ride belongs to the area of its pickup and is matched only with
 //! drivers of that area; a driver belongs to the area of its position.
 //! Without an areas file one area, `default`, covers the Earth.
 //!
 //! Point lookup goes through an R-tree of the areas' bounding boxes, then
-//! an exact point-in-polygon test (the `geo` crate) on the few candidates:
+//! an exact point-in-polygon test on the few candidates through each
+//! area's [`Boundary`] (an R-tree of its edges): O(log n) in the vertices,
 //! cheap enough to run on every report.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
-use geo::{BooleanOps, BoundingRect, Contains, MultiPolygon, Point, Validation};
+use geo::{BooleanOps, BoundingRect, MultiPolygon};
 use rstar::{primitives::GeomWithData, primitives::Rectangle, RTree, AABB};
 use serde_json::Value;
 
-use super::{Coordinates, RadiusKm, RideId, MAX_LATITUDE};
+use super::{
+    boundary::Boundary,
+    rules::{self, AreaRules, DurationBounds},
+    Coordinates, RadiusKm, RideId, MAX_LATITUDE,
+};
 
 /// The most bytes an area id may have.
 pub const MAX_AREA_ID_LEN: usize = 32;
@@ -61,30 +67,24 @@ impl std::fmt::Display for AreaId {
     }
 }
 
-/// The rules an area sets for itself; `None` keeps the service's flag.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct AreaRules {
-    pub match_radius: Option<RadiusKm>,
-    pub request_timeout: Option<Duration>,
-    pub search_interval: Option<Duration>,
-    pub offer_timeout: Option<Duration>,
-}
-
 /// One service area.
 #[derive(Debug)]
 pub struct Area {
     pub id: AreaId,
     pub name: String,
-    /// The boundary, for lookups.
+    /// The boundary's shape.
     pub shape: MultiPolygon<f64>,
+    /// The boundary, checked and indexed for lookups.
+    boundary: Boundary,
     /// The geometry as the file gave it.
     pub geometry: Value,
     pub rules: AreaRules,
 }
 
 impl Area {
+    /// Whether the point is in the area, its border included.
     pub fn contains(&self, at: Coordinates) -> bool {
-        self.shape.contains(&Point::new(at.lng(), at.lat()))
+        self.boundary.contains(at.lng(), at.lat())
     }
 }
 
@@ -109,11 +109,15 @@ impl ServiceAreas {
             vec![-lng, -lat],
         ];
         let geometry = serde_json::json!({"type": "Polygon", "coordinates": [ring]});
-        let shape = shape_of(&geometry).unwrap_or_else(|_| MultiPolygon(Vec::new()));
+        let (shape, boundary) = match shape_of(&geometry) {
+            Ok(parts) => parts,
+            Err(_) => (MultiPolygon(Vec::new()), Boundary::nowhere()),
+        };
         let area = Area {
             id: AreaId(DEFAULT_AREA.to_owned()),
             name: "Everywhere".to_owned(),
             shape,
+            boundary,
             geometry,
             rules: AreaRules::default(),
         };
@@ -177,16 +181,21 @@ impl ServiceAreas {
         Ok(Self::new(areas))
     }
 
-    /// The area a point lies in.
+    /// The area a point lies in: the first in the file among those whose
+    /// boundary, border included, holds it.
     pub fn locate(&self, at: Coordinates) -> Option<&Arc<Area>> {
         if self.everywhere {
             return self.areas.first();
         }
+        // A point on a border shared by two areas belongs to the one listed
+        // first in the file.
         let point = [at.lng(), at.lat()];
         self.index
             .locate_all_at_point(&point)
-            .filter_map(|entry| self.areas.get(entry.data))
-            .find(|area| area.contains(at))
+            .map(|entry| entry.data)
+            .filter(|&i| self.areas.get(i).is_some_and(|area| area.contains(at)))
+            .min()
+            .and_then(|i| self.areas.get(i))
     }
 
     /// The areas whose bounding box meets the box around a circle (a live
@@ -265,10 +274,12 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
         Some(Value::String(name)) => name.clone(),
         Some(_) => return Err(format!("area {id}: \"name\" must be a string")),
     };
-    let duration = |key: &str| -> Result<Option<Duration>, String> {
+    let duration = |key: &str, bounds: DurationBounds| -> Result<Option<Duration>, String> {
         match properties.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => humantime::parse_duration(s)
+                .map_err(|e| e.to_string())
+                .and_then(|d| bounds.check(d))
                 .map(Some)
                 .map_err(|e| format!("area {id}: {key} {s:?}: {e}")),
             Some(_) => Err(format!(
@@ -288,30 +299,31 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
     };
     let rules = AreaRules {
         match_radius,
-        request_timeout: duration("requestTimeout")?,
-        search_interval: duration("searchInterval")?,
-        offer_timeout: duration("offerTimeout")?,
+        request_timeout: duration("requestTimeout", rules::REQUEST_TIMEOUT)?,
+        search_interval: duration("searchInterval", rules::SEARCH_INTERVAL)?,
+        offer_timeout: duration("offerTimeout", rules::OFFER_TIMEOUT)?,
     };
-    if rules.search_interval.is_some_and(|d| d.is_zero()) {
-        return Err(format!("area {id}: searchInterval must be more than 0"));
-    }
-    if rules.request_timeout.is_some_and(|d| d.is_zero()) {
-        return Err(format!("area {id}: requestTimeout must be more than 0"));
-    }
     let geometry = feature["geometry"].clone();
-    let shape = shape_of(&geometry).map_err(|e| format!("area {id}: {e}"))?;
+    let (shape, boundary) = shape_of(&geometry).map_err(|e| format!("area {id}: {e}"))?;
+    if let Some((from, to)) = antimeridian_edge(&shape) {
+        return Err(format!(
+            "area {id}: an edge runs from longitude {from} to {to}, more than 180 degrees: \
+             shapes crossing the antimeridian are not supported (split the area at ±180)"
+        ));
+    }
     Ok(Area {
         id,
         name,
         shape,
+        boundary,
         geometry,
         rules,
     })
 }
 
-/// A Polygon or MultiPolygon, checked: valid rings, within the latitudes
-/// and longitudes positions may have.
-fn shape_of(geometry: &Value) -> Result<MultiPolygon<f64>, String> {
+/// A Polygon or MultiPolygon, checked: valid rings (see [`Boundary`]),
+/// within the latitudes and longitudes positions may have.
+fn shape_of(geometry: &Value) -> Result<(MultiPolygon<f64>, Boundary), String> {
     let parsed: geojson::Geometry =
         serde_json::from_value(geometry.clone()).map_err(|e| format!("bad geometry: {e}"))?;
     let shape: MultiPolygon<f64> =
@@ -328,9 +340,6 @@ fn shape_of(geometry: &Value) -> Result<MultiPolygon<f64>, String> {
     if shape.0.is_empty() {
         return Err("the geometry is empty".into());
     }
-    if let Err(e) = shape.check_validation() {
-        return Err(format!("invalid geometry: {e}"));
-    }
     let rect = shape.bounding_rect().ok_or("the geometry is empty")?;
     let ok = |x: f64, y: f64| x.abs() <= 180.0 && y.abs() <= MAX_LATITUDE + 1e-9;
     if !ok(rect.min().x, rect.min().y) || !ok(rect.max().x, rect.max().y) {
@@ -338,7 +347,20 @@ fn shape_of(geometry: &Value) -> Result<MultiPolygon<f64>, String> {
             "the geometry leaves longitudes ±180 or latitudes ±{MAX_LATITUDE}"
         ));
     }
-    Ok(shape)
+    let boundary = Boundary::new(&shape)?;
+    Ok((shape, boundary))
+}
+
+/// An edge spanning more than half the Earth's longitudes: the shape means
+/// to cross the antimeridian, which a planar lookup would turn inside out.
+fn antimeridian_edge(shape: &MultiPolygon<f64>) -> Option<(f64, f64)> {
+    shape.0.iter().find_map(|polygon| {
+        std::iter::once(polygon.exterior())
+            .chain(polygon.interiors())
+            .flat_map(|ring| ring.lines())
+            .find(|line| (line.end.x - line.start.x).abs() > 180.0)
+            .map(|line| (line.start.x, line.end.x))
+    })
 }
 
 fn kind(geometry: &geo::Geometry<f64>) -> &'static str {

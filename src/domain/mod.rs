@@ -10,12 +10,14 @@
 //! to name another's.
 
 mod areas;
+mod boundary;
 mod fleet;
 mod geo;
 mod ids;
 mod rides;
+pub mod rules;
 
-pub use areas::{Area, AreaId, AreaRules, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
+pub use areas::{Area, AreaId, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
 pub use fleet::{Driver, DriverStatus, LocationReport, NearbyDriver, ReportOutcome};
 pub use geo::{
     check_plausible_move, chord_for_km, Coordinates, Limit, RadiusKm, EARTH_RADIUS_KM, JITTER_KM,
@@ -23,6 +25,7 @@ pub use geo::{
 };
 pub use ids::{DriverId, IdempotencyKey, RideId, RiderId, EPOCH_LEN, MAX_ID_LEN};
 pub use rides::{AreaSnapshot, Offer, OfferEnd, OfferEndReason, Ride, RideStatus, Step};
+pub use rules::{AreaRules, DurationBounds};
 
 #[cfg(test)]
 mod tests {

@@ -19,6 +19,7 @@ for_each_store!(
     drivers_outside_every_area_are_shown_never_matched,
     the_areas_are_listed_with_their_boundaries_and_counts,
     concurrent_reports_across_a_border_list_a_driver_in_one_area,
+    a_point_on_the_border_belongs_to_the_area_listed_first,
 );
 
 /// Santiago (around the seed's points) and, east of it and touching it,
@@ -47,6 +48,9 @@ pub fn two_cities() -> Value {
 const ACROSS: (f64, f64) = (-33.44, -70.499);
 /// A point just west of it (in `scl`), 0.2 km from `ACROSS`.
 const BORDER: (f64, f64) = (-33.44, -70.5012);
+
+/// A point exactly on the border the two share (in `scl`, listed first).
+const ON_BORDER: (f64, f64) = (-33.44, -70.5);
 
 /// Writes an areas file of the test's own; returns its path.
 pub fn areas_file(name: &str, areas: &Value) -> PathBuf {
@@ -138,6 +142,29 @@ async fn each_area_applies_its_own_rules(store: StoreKind) {
     assert_eq!(
         app.ride_reaches(&ride, "DRIVER_FOUND").await["driver"]["id"],
         "1km"
+    );
+}
+
+async fn a_point_on_the_border_belongs_to_the_area_listed_first(store: StoreKind) {
+    let app = with_areas(store, "border").await;
+    app.update_location("liner", ON_BORDER).await;
+    assert_eq!(
+        counts(&app).await,
+        [("scl".into(), 1, 0), ("east".into(), 0, 0)],
+        "a driver on the border is listed in scl, the first area"
+    );
+    let ride = id_of(&app.request_driver("ana", ON_BORDER).await);
+    assert!(ride.starts_with("scl:"), "{ride}");
+    let found = app.ride_reaches(&ride, "DRIVER_FOUND").await;
+    assert_eq!(found["driver"]["id"], "liner");
+    // A corner the two share, likewise.
+    let corner = (-33.6, -70.5);
+    app.update_location("cornered", corner).await;
+    let other = id_of(&app.request_driver("bob", corner).await);
+    assert!(other.starts_with("scl:"), "{other}");
+    assert_eq!(
+        app.ride_reaches(&other, "DRIVER_FOUND").await["driver"]["id"],
+        "cornered"
     );
 }
 

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod areas;
+mod areas_start;
 mod behaviour;
 mod bounds;
 mod chaos;

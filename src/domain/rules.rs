@@ -1,0 +1,59 @@
+//! The rules a ride lives by (how long it searches, how often, how long an
+//! offer waits), and the bounds every source of them must respect: an
+//! area's properties in the areas file and the command-line flags alike.
+//! A search every nanosecond spins a core for one ride; a timeout of
+//! centuries overflows the clocks that add it.
+
+use std::time::Duration;
+
+use super::RadiusKm;
+
+/// The rules an area sets for itself; `None` keeps the service's flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AreaRules {
+    pub match_radius: Option<RadiusKm>,
+    pub request_timeout: Option<Duration>,
+    pub search_interval: Option<Duration>,
+    pub offer_timeout: Option<Duration>,
+}
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The range a duration rule may take, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DurationBounds {
+    pub min: Duration,
+    pub max: Duration,
+}
+
+/// How often a ride searches: from 50 ms to a day.
+pub const SEARCH_INTERVAL: DurationBounds = DurationBounds {
+    min: Duration::from_millis(50),
+    max: DAY,
+};
+/// How long a ride searches: from 1 ms to a day.
+pub const REQUEST_TIMEOUT: DurationBounds = DurationBounds {
+    min: Duration::from_millis(1),
+    max: DAY,
+};
+/// How long an offer waits: 0 (no offers) to a day.
+pub const OFFER_TIMEOUT: DurationBounds = DurationBounds {
+    min: Duration::ZERO,
+    max: DAY,
+};
+
+impl DurationBounds {
+    /// The duration, if within bounds; else what is wrong, in a few words.
+    pub fn check(self, value: Duration) -> Result<Duration, String> {
+        if (self.min..=self.max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!(
+                "must be from {} to {}, not {}",
+                humantime::format_duration(self.min),
+                humantime::format_duration(self.max),
+                humantime::format_duration(value)
+            ))
+        }
+    }
+}
