@@ -165,11 +165,116 @@ async fn wait_cost() -> Result<Row> {
     })
 }
 
+/// `requestDriver` in area `area` of [`four_areas`], `WAVE` at once, `WAVES`
+/// times: every latency in ms (its clock starts when the request is sent)
+/// and how many failed.
+async fn wave_latency(svc: &Service, area: usize, tag: &str) -> Result<(Vec<f64>, usize)> {
+    let http = reqwest::Client::new();
+    let mut ms = Vec::with_capacity(WAVE * WAVES);
+    let mut failed = 0;
+    for wave in 0..WAVES {
+        let answers = futures_util::future::join_all((0..WAVE).map(|i| {
+            let http = &http;
+            async move {
+                let sent = std::time::Instant::now();
+                let answer = crate::client::gql(
+                    http,
+                    &svc.url,
+                    super::REQUEST,
+                    json!({"r": format!("{tag}-{wave}-{i}"), "lat": -33.45,
+                        "lng": -70.8 + area as f64 * 0.3 + 0.01 + i as f64 * 0.001}),
+                )
+                .await;
+                (answer, sent.elapsed().as_secs_f64() * 1000.0)
+            }
+        }))
+        .await;
+        for (answer, took) in answers {
+            match answer {
+                Ok(_) => ms.push(took),
+                _ => failed += 1,
+            }
+        }
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok((ms, failed))
+}
+
+/// Rides at once, and rounds of them, in the failover row.
+const WAVE: usize = 20;
+const WAVES: usize = 10;
+
+/// Writes after a failover: four areas on a Cluster with a replica per
+/// primary; the primary of the first area SIGKILLed and replaced by its
+/// replica (which has none of its own). Then waves of `requestDriver` in
+/// that area and in another, in the same run: the failed-over area's p99
+/// within 2× the other's, and nothing failed.
+async fn after_failover() -> Result<Row> {
+    let cluster = RedisCluster::start(3, 1).await;
+    let (ids, file) = four_areas(&cluster).await;
+    let path = std::env::temp_dir().join(format!(
+        "tracking-bench-failover-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(&path, file.to_string()).map_err(|e| BenchError::Process(e.to_string()))?;
+    let path = path.to_string_lossy().into_owned();
+    let nodes = cluster.urls().join(",");
+    let svc = Service::start(&["--redis-cluster", &nodes, "--areas", &path], RELAXED).await?;
+    let tag = format!("{{tracking:{}}}", ids[0]);
+    let before = cluster.primary_of(&tag).await;
+    // Another area on another node, as the reference.
+    let mut other = 1;
+    for (i, id) in ids.iter().enumerate().skip(1) {
+        if cluster.primary_of(&format!("{{tracking:{id}}}")).await != before {
+            other = i;
+            break;
+        }
+    }
+    cluster.kill(before);
+    cluster.wait_healed(&tag).await;
+    // Until the area takes writes again (the client learns the new primary).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while wave_latency(&svc, 0, "probe").await?.1 > 0 {
+        if std::time::Instant::now() > deadline {
+            return Err(BenchError::Process(
+                "the area never took writes again".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (failed_over, failed_a) = wave_latency(&svc, 0, "after").await?;
+    let (reference, failed_b) = wave_latency(&svc, other, "other").await?;
+    let p99 = crate::report::percentile(&failed_over, 99.0);
+    let r99 = crate::report::percentile(&reference, 99.0);
+    let _ = std::fs::remove_file(&path);
+    Ok(Row {
+        scenario: "failover-writes",
+        store: StoreKind::Cluster,
+        flags: svc.flags.clone(),
+        measured: format!(
+            "after the primary of {} was SIGKILLed (its replica took over, with none of its own): {WAVES} waves of {WAVE} requestDriver at once there: p50 {:.2} ms, p99 {p99:.2} ms, {failed_a} failed",
+            ids[0],
+            crate::report::percentile(&failed_over, 50.0)
+        ),
+        reference: format!(
+            "the same waves in {} (a primary with its replica): p50 {:.2} ms, p99 {r99:.2} ms, {failed_b} failed",
+            ids[other],
+            crate::report::percentile(&reference, 50.0)
+        ),
+        result: format!("{:.2}× at p99", p99 / r99),
+        target: "≤ 2× at p99, none failed".into(),
+        met: Some(p99 <= 2.0 * r99 && failed_a == 0 && failed_b == 0),
+        cpu_secs: f64::NAN,
+        peak_rss_mib: f64::NAN,
+    })
+}
+
 pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     if store != StoreKind::Redis {
         return Ok(Vec::new());
     }
     let waiting = wait_cost().await?;
+    let failover = after_failover().await?;
     let cluster = RedisCluster::start(3, 0).await;
     let (ids, file) = four_areas(&cluster).await;
     let path =
@@ -206,7 +311,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
         .join(" / ");
     let every_node_busy = per_node.iter().all(|c| *c >= total * 0.15);
     let _ = std::fs::remove_file(&path);
-    Ok(vec![waiting, Row {
+    Ok(vec![waiting, failover, Row {
         scenario: "areas",
         store: StoreKind::Cluster,
         flags: svc.flags.clone(),
