@@ -202,9 +202,11 @@ pub struct Config {
     #[arg(long, env = "TRACKING_MAX_SPEED_KMH", default_value_t = 300.0)]
     pub max_speed_kmh: f64,
 
-    /// Most rides a rider may have that have not ended; another request is a
-    /// CONFLICT naming one of them (0: no limit; 1 is what a rider app wants).
-    #[arg(long, env = "TRACKING_MAX_ACTIVE_RIDES_PER_RIDER", default_value_t = 0)]
+    /// Most rides a rider may have that have not ended, over every area and
+    /// instance together; another request is a CONFLICT naming one of them
+    /// (0: no limit; 1 is what a rider app wants). Not applied to
+    /// `anonymous`, the rider of `/v2/search` requests that name none.
+    #[arg(long, env = "TRACKING_MAX_ACTIVE_RIDES_PER_RIDER", default_value_t = 3)]
     pub max_active_rides_per_rider: usize,
 
     /// How long an ended ride (cancelled, expired, completed) is kept before
@@ -352,6 +354,7 @@ mod tests {
         std::env::remove_var("TRACKING_DRIVER_TTL");
         assert_eq!(defaults.driver_ttl, Duration::from_secs(60));
         assert_eq!(defaults.listen, SocketAddr::from(([127, 0, 0, 1], 8000)));
+        assert_eq!(defaults.max_active_rides_per_rider, 3, "a rider's cap");
     }
 
     #[test]

@@ -12,9 +12,11 @@ use crate::{
     domain::{AreaId, RadiusKm, ServiceAreas},
     error::{Error, Result},
     store::{
-        areas::{AreaStores, AskEveryArea, Directory, OUTSIDE},
+        areas::{AreaStores, AskEveryArea, Directory, OneProcess, RiderLease, OUTSIDE},
         memory::MemoryStore,
-        redis::{pointers::Pointers, Connector, RedisSettings, RedisStore, Target},
+        redis::{
+            pointers::Pointers, riders::RiderLeases, Connector, RedisSettings, RedisStore, Target,
+        },
         EventHub, Retention, Store,
     },
     StartError,
@@ -128,12 +130,12 @@ pub async fn open_store(
         match_radius,
     ));
     let mut stores: Vec<Arc<dyn Store>> = Vec::with_capacity(ids.len());
-    let directory: Arc<dyn Directory> = match &connector {
+    let (directory, riders): (Arc<dyn Directory>, Arc<dyn RiderLease>) = match &connector {
         None => {
             for (id, _) in &ids {
                 stores.push(Arc::new(memory(events.clone()).in_area(id)));
             }
-            Arc::new(AskEveryArea)
+            (Arc::new(AskEveryArea), Arc::new(OneProcess))
         }
         Some(connector) => {
             let conn = connector.connect().await?;
@@ -149,13 +151,13 @@ pub async fn open_store(
                 redis = %connector.describe(),
                 "fleet kept in Redis, one slot per area"
             );
-            Arc::new(Pointers::new(conn, &config.redis_prefix))
+            (
+                Arc::new(Pointers::new(conn.clone(), &config.redis_prefix)),
+                Arc::new(RiderLeases::new(conn, &config.redis_prefix)),
+            )
         }
     };
-    Ok(Arc::new(AreaStores::new(
-        areas.clone(),
-        stores,
-        directory,
-        events,
-    )?))
+    Ok(Arc::new(
+        AreaStores::new(areas.clone(), stores, directory, events)?.with_rider_lease(riders),
+    ))
 }

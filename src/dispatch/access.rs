@@ -139,6 +139,17 @@ pub fn rider_for(caller: &Caller, named: Option<&str>) -> Result<RiderId> {
 /// The rider of requests that name none, on a service without tokens.
 const ANONYMOUS_RIDER: &str = "anonymous";
 
+/// The cap on rides that have not ended for `rider`: `cap`, except for the
+/// rider every anonymous request shares (the seed's `/v2/search` names
+/// none), whose requests are many people's, not one's: no cap (0).
+pub fn ride_cap_for(rider: &RiderId, cap: usize) -> usize {
+    if rider.as_str() == ANONYMOUS_RIDER {
+        0
+    } else {
+        cap
+    }
+}
+
 /// `nearbyDrivers`: returns whether driver ids may be shown.
 pub fn may_list_nearby(caller: &Caller) -> Result<bool> {
     match caller {

@@ -151,6 +151,17 @@ impl NewRide {
     }
 }
 
+/// A rider's rides in one store, for the per-rider rules over several
+/// areas (see [`areas`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RiderRides {
+    /// The rider's rides here that have not ended.
+    pub active: Vec<RideId>,
+    /// The ride the idempotency key asked about made here, while the key
+    /// is remembered.
+    pub remembered: Option<Arc<Ride>>,
+}
+
 /// What a ride request came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Requested {
@@ -281,6 +292,16 @@ pub trait Store: Send + Sync + 'static {
     /// checks: the same idempotency key returns the ride it created; a rider
     /// at `max_active` is refused with [`crate::error::Error::ActiveRide`].
     async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested>;
+
+    /// The rider's rides here that have not ended, and the ride `key` made
+    /// here (if it is still remembered): what a request of the rider must
+    /// reckon with in this store.
+    async fn rider_rides(
+        &self,
+        rider: &RiderId,
+        key: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+    ) -> Result<RiderRides>;
 
     /// A ride, whatever its status.
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>>;

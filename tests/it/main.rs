@@ -25,6 +25,7 @@ mod readme;
 mod recovery;
 mod redis_cluster;
 mod rest;
+mod riders;
 mod rights;
 mod schema;
 mod security;

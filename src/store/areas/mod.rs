@@ -20,6 +20,9 @@
 //!   to dispatchers, never offered nor assigned.
 //! - Where a driver is, the [`Directory`] says (on Redis, one small pointer
 //!   key per driver); without one, every area is asked.
+//! - A rider's cap on rides that have not ended, and its idempotency keys,
+//!   hold over every area: a request asks every area, under the rider's
+//!   lease ([`RiderLease`], see `riders`).
 //! - Questions over a circle (nearby drivers, a live map) ask each area the
 //!   circle touches and merge the answers.
 
@@ -38,9 +41,11 @@ use crate::{
 };
 
 mod directory;
+mod riders;
 mod store;
 
 pub use directory::{AskEveryArea, Directory};
+pub use riders::{OneProcess, RiderLease};
 
 /// The id of the store of drivers outside every area (never an area's:
 /// an areas file may not use it).
@@ -56,10 +61,15 @@ pub struct AreaStores {
     /// This instance's locks on moving drivers, one per stripe of driver
     /// ids: a fixed number, whatever the fleet.
     moving: Vec<Mutex<()>>,
+    /// This instance's locks on riders' requests, one per stripe of rider
+    /// ids.
+    requesting: Vec<Mutex<()>>,
     stripes: std::collections::hash_map::RandomState,
+    /// The lease on a rider's requests across instances.
+    riders: Arc<dyn RiderLease>,
 }
 
-/// Stripes of [`AreaStores::moving`].
+/// Stripes of [`AreaStores::moving`] and [`AreaStores::requesting`].
 const MOVE_STRIPES: usize = 64;
 
 impl AreaStores {
@@ -82,8 +92,21 @@ impl AreaStores {
             directory,
             events,
             moving: (0..MOVE_STRIPES).map(|_| Mutex::new(())).collect(),
+            requesting: (0..MOVE_STRIPES).map(|_| Mutex::new(())).collect(),
             stripes: Default::default(),
+            riders: Arc::new(OneProcess),
         })
+    }
+
+    /// Riders' requests also leased across instances with `riders`.
+    pub fn with_rider_lease(mut self, riders: Arc<dyn RiderLease>) -> Self {
+        self.riders = riders;
+        self
+    }
+
+    /// The stores of the areas, without the outside (where no ride is).
+    fn areas_only(&self) -> impl Iterator<Item = &(AreaId, Arc<dyn Store>)> {
+        self.stores[..self.stores.len() - 1].iter()
     }
 
     fn outside(&self) -> &(AreaId, Arc<dyn Store>) {

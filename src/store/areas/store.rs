@@ -10,12 +10,13 @@ use futures_util::future::join_all;
 use super::AreaStores;
 use crate::{
     domain::{
-        AreaId, AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver,
-        RadiusKm, ReportOutcome, Ride, RideId, Step,
+        AreaId, AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
+        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, SearchOutcome, Store, Swept,
+        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
+        Store, Swept,
     },
 };
 
@@ -164,7 +165,27 @@ impl Store for AreaStores {
         let (_, store) = self
             .store_of(&area.id)
             .ok_or_else(|| Error::internal("an area without a store"))?;
-        store.create_ride(new, now).await
+        self.create_for_rider(store, new, now).await
+    }
+
+    async fn rider_rides(
+        &self,
+        rider: &RiderId,
+        key: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+    ) -> Result<RiderRides> {
+        let answers = join_all(
+            self.areas_only()
+                .map(|(_, s)| s.rider_rides(rider, key, now)),
+        )
+        .await;
+        let mut all = RiderRides::default();
+        for answer in answers {
+            let rides = answer?;
+            all.active.extend(rides.active);
+            all.remembered = all.remembered.or(rides.remembered);
+        }
+        Ok(all)
     }
 
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {

@@ -98,6 +98,22 @@ impl Rides {
         (now < *until).then(|| self.by_id.get(id)).flatten()
     }
 
+    /// The rider's active rides and the ride `key` made, if remembered.
+    pub fn of_rider(
+        &self,
+        rider: &RiderId,
+        key: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+    ) -> crate::store::RiderRides {
+        crate::store::RiderRides {
+            active: self
+                .active_of(rider)
+                .map(|set| set.iter().cloned().collect())
+                .unwrap_or_default(),
+            remembered: key.and_then(|key| self.remembered(rider, key, now).cloned()),
+        }
+    }
+
     /// Remembers which ride a key made, until `until`.
     pub fn remember(
         &mut self,

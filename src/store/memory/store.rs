@@ -9,13 +9,14 @@ use chrono::{DateTime, Utc};
 use super::{chrono_duration, fleet::DriverState, Applied, MemoryStore};
 use crate::{
     domain::{
-        AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, Offer,
-        OfferEndReason, RadiusKm, ReportOutcome, Ride, RideId, RideStatus, Step,
+        AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
+        NearbyDriver, Offer, OfferEndReason, RadiusKm, ReportOutcome, Ride, RideId, RideStatus,
+        RiderId, Step,
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, SearchOutcome, Store, Swept,
-        SNAPSHOT_LIMIT, SWEEP_BATCH,
+        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
+        Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
     },
 };
 
@@ -142,6 +143,15 @@ impl Store for MemoryStore {
                 })
             })
             .collect())
+    }
+
+    async fn rider_rides(
+        &self,
+        rider: &RiderId,
+        key: Option<&IdempotencyKey>,
+        now: DateTime<Utc>,
+    ) -> Result<RiderRides> {
+        Ok(self.lock().rides.of_rider(rider, key, now))
     }
 
     async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested> {

@@ -27,6 +27,7 @@
 //! | `{prefix}:layout`         | STR  | the key layout's version (`2`) |
 //! | `{prefix}:where:<driver>` | STR  | the area holding a driver, with an areas file (one small pointer per driver) |
 //! | `{prefix}:moving:<driver>` | STR | the lease on moving a driver between areas (a random token, 15 s TTL), held only while one report moves it |
+//! | `{prefix:rider:<id>}:requesting` | STR | with an areas file, the lease a request of the rider holds while it checks the rider's rides in every area and creates its own (the rider's own slot); expires by itself |
 //!
 //! Channels (sharded on a Cluster): `T:events` (a ride, as JSON, after each
 //! change), `T:drivers` (a driver, as JSON, after each report or status
@@ -40,7 +41,7 @@
 //! request can name another key: the seed's flaw, where `cancel` could
 //! overwrite any key, even the drivers set, cannot happen.
 
-use crate::domain::{AreaId, DriverId, RideId};
+use crate::domain::{AreaId, DriverId, IdempotencyKey, RideId, RiderId};
 
 /// The names of one area's keys.
 #[derive(Debug, Clone)]
@@ -144,6 +145,23 @@ impl Keys {
         self.key("adopt")
     }
 
+    /// The set of a rider's rides that have not ended (written by the
+    /// functions, read here).
+    pub fn rider_active(&self, rider: &RiderId) -> String {
+        self.key(&format!("rider:{rider}:active"))
+    }
+
+    /// The ride an idempotency key of a rider made.
+    pub fn idempotency(&self, rider: &RiderId, key: &IdempotencyKey) -> String {
+        self.key(&format!("idem:{rider}:{key}"))
+    }
+
+    /// The lease on a rider's requests, in the rider's own hash tag (its
+    /// own Cluster slot), whatever the areas.
+    pub fn rider_lease(prefix: &str, rider: &RiderId) -> String {
+        format!("{{{prefix}:rider:{rider}}}:requesting")
+    }
+
     /// The pattern that matches every key of this fleet.
     pub fn pattern(&self) -> String {
         format!("{}:*", self.tag)
@@ -165,6 +183,11 @@ mod tests {
         );
         let driver = DriverId::parse("d:1").unwrap();
         assert_eq!(keys.driver(&driver), "{tracking}:driver:d:1");
+        let rider = RiderId::parse("ana").unwrap();
+        assert_eq!(
+            Keys::rider_lease("tracking", &rider),
+            "{tracking:rider:ana}:requesting"
+        );
         assert_eq!(
             keys.ride(&RideId::parse("k3x9q2ab.42").unwrap()),
             "{tracking}:ride:k3x9q2ab.42"

@@ -39,6 +39,7 @@ pub mod keys;
 pub mod layout;
 pub mod pointers;
 mod reads;
+pub mod riders;
 mod store;
 
 use std::{

@@ -103,44 +103,61 @@ impl Directory for Pointers {
     }
 
     async fn lease(&self, id: &DriverId) -> Result<Option<String>> {
-        let token = crate::domain::RideId::new_epoch();
-        let key = self.lease_key(id);
-        let deadline = Instant::now() + LEASE_WAIT;
-        let mut pause = Duration::from_millis(2);
-        loop {
-            let mut conn = self.conn.clone();
-            let taken: Option<String> = redis::cmd("SET")
-                .arg(&key)
-                .arg(&token)
-                .arg("NX")
-                .arg("PX")
-                .arg(LEASE_TTL.as_millis().to_string())
-                .query_async(&mut conn)
-                .await
-                .map_err(unavailable)?;
-            if taken.is_some() {
-                return Ok(Some(token));
-            }
-            if Instant::now() + pause > deadline {
-                return Err(Error::unavailable(format!(
-                    "driver {id} is being moved between areas by another report; try again"
-                )));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(COMMAND_TIMEOUT / 20);
-        }
+        take_lease(&self.conn, &self.lease_key(id), || {
+            format!("driver {id} is being moved between areas by another report; try again")
+        })
+        .await
+        .map(Some)
     }
 
     async fn release(&self, id: &DriverId, lease: String) -> Result<()> {
-        let script = redis::Script::new(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
-        );
-        let mut conn = self.conn.clone();
-        script
-            .key(self.lease_key(id))
-            .arg(lease)
-            .invoke_async::<()>(&mut conn)
-            .await
-            .map_err(unavailable)
+        give_lease_back(&self.conn, &self.lease_key(id), lease).await
     }
+}
+
+/// Takes a lease: `SET key <token> NX PX` with [`LEASE_TTL`], waiting (with
+/// back-off, at most [`LEASE_WAIT`]) while another holds it, then
+/// `UNAVAILABLE` with `busy`'s words. Returns the token.
+pub(super) async fn take_lease(
+    conn: &Conn,
+    key: &str,
+    busy: impl Fn() -> String,
+) -> Result<String> {
+    let token = crate::domain::RideId::new_epoch();
+    let deadline = Instant::now() + LEASE_WAIT;
+    let mut pause = Duration::from_millis(2);
+    loop {
+        let mut conn = conn.clone();
+        let taken: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(&token)
+            .arg("NX")
+            .arg("PX")
+            .arg(LEASE_TTL.as_millis().to_string())
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        if taken.is_some() {
+            return Ok(token);
+        }
+        if Instant::now() + pause > deadline {
+            return Err(Error::unavailable(busy()));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(COMMAND_TIMEOUT / 20);
+    }
+}
+
+/// Gives a lease back, only if it is still the one `token` took.
+pub(super) async fn give_lease_back(conn: &Conn, key: &str, token: String) -> Result<()> {
+    let script = redis::Script::new(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end",
+    );
+    let mut conn = conn.clone();
+    script
+        .key(key)
+        .arg(token)
+        .invoke_async::<()>(&mut conn)
+        .await
+        .map_err(unavailable)
 }

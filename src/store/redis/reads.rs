@@ -19,11 +19,11 @@ use super::{
 };
 use crate::{
     domain::{
-        AreaSnapshot, Coordinates, Driver, DriverId, DriverStatus, NearbyDriver, RadiusKm, Ride,
-        RideId,
+        AreaSnapshot, Coordinates, Driver, DriverId, DriverStatus, IdempotencyKey, NearbyDriver,
+        RadiusKm, Ride, RideId, RiderId,
     },
     error::{Error, Result},
-    store::SNAPSHOT_LIMIT,
+    store::{RiderRides, SNAPSHOT_LIMIT},
 };
 
 /// Snapshots one store reads at once; more wait their turn.
@@ -37,6 +37,38 @@ pub(super) fn snapshot_permits() -> Semaphore {
 }
 
 impl RedisStore {
+    /// `rider_rides`: the rider's set of active rides, and the ride its
+    /// idempotency key names here (read only while the ride exists).
+    pub(super) async fn rides_of_rider(
+        &self,
+        rider: &RiderId,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<RiderRides> {
+        let mut conn = self.conn.clone();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SMEMBERS").arg(self.keys.rider_active(rider));
+        if let Some(key) = key {
+            pipe.cmd("GET").arg(self.keys.idempotency(rider, key));
+        }
+        let (active, made): (Vec<String>, Option<String>) = if key.is_some() {
+            with_timeout(pipe.query_async(&mut conn)).await?
+        } else {
+            let (active,): (Vec<String>,) = with_timeout(pipe.query_async(&mut conn)).await?;
+            (active, None)
+        };
+        let remembered = match made.map(|id| RideId::parse(&id)).transpose()? {
+            Some(id) => crate::store::Store::ride(self, &id).await?,
+            None => None,
+        };
+        Ok(RiderRides {
+            active: active
+                .iter()
+                .map(|id| RideId::parse(id))
+                .collect::<Result<_>>()?,
+            remembered,
+        })
+    }
+
     /// `area_snapshot`, one at a time or nearly.
     pub(super) async fn snapshot(
         &self,

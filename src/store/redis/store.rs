@@ -15,13 +15,13 @@ use tracing::debug;
 use super::{duration_ms, ride_from_fields, with_timeout, RedisStore};
 use crate::{
     domain::{
-        AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
-        ReportOutcome, Ride, RideId, Step, JITTER_KM,
+        AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
+        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step, JITTER_KM,
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, SearchOutcome, Store, Swept,
-        SWEEP_BATCH,
+        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
+        Store, Swept, SWEEP_BATCH,
     },
 };
 
@@ -171,6 +171,15 @@ impl Store for RedisStore {
         _now: DateTime<Utc>,
     ) -> Result<Vec<NearbyDriver>> {
         self.nearby_rows(center, radius, limit.get()).await
+    }
+
+    async fn rider_rides(
+        &self,
+        rider: &RiderId,
+        key: Option<&IdempotencyKey>,
+        _now: DateTime<Utc>,
+    ) -> Result<RiderRides> {
+        self.rides_of_rider(rider, key).await
     }
 
     async fn create_ride(&self, new: &NewRide, _now: DateTime<Utc>) -> Result<Requested> {

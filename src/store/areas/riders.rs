@@ -1,0 +1,107 @@
+//! A rider's requests over several areas: the cap on rides that have not
+//! ended and idempotency keys are the rider's, not an area's.
+//!
+//! Each area's store keeps the rider's active rides and idempotency keys
+//! exactly (its atomic create, and every end of a ride — cancelled,
+//! expired, completed, on any instance — update them in the same step), so
+//! nothing here needs releasing when a ride ends. A request takes the
+//! rider's lease (this instance's striped lock, then, on Redis, a
+//! `SET NX PX` key in the rider's own slot, [`RiderLease`]), asks every
+//! area for the rider's rides and the ride its key made, and creates the
+//! ride in its pickup's area only if no area remembers the key and the
+//! rider is below the cap; then gives the lease back. Two requests of one
+//! rider, on any instances, in any areas, never decide at once; a holder
+//! that dies leaves a lease that lapses by itself.
+
+use std::{hash::BuildHasher, sync::Arc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::AreaStores;
+use crate::{
+    domain::RiderId,
+    error::{Error, Result},
+    store::{NewRide, Requested, Store},
+};
+
+/// The lease on a rider's requests across instances.
+#[async_trait]
+pub trait RiderLease: Send + Sync {
+    /// Takes the lease on `rider`'s requests: while it is held, no request
+    /// of the rider on another instance decides. Waits a bounded time
+    /// while another holds it, then fails `UNAVAILABLE`. Returns what
+    /// [`RiderLease::release`] needs; `None` where one instance is all there
+    /// is (its own lock is enough).
+    async fn lease(&self, rider: &RiderId) -> Result<Option<String>>;
+    /// Gives the lease back (only if it is still the one taken).
+    async fn release(&self, rider: &RiderId, lease: String) -> Result<()>;
+}
+
+/// One process serves every request: its own lock is the whole lease.
+pub struct OneProcess;
+
+#[async_trait]
+impl RiderLease for OneProcess {
+    async fn lease(&self, _rider: &RiderId) -> Result<Option<String>> {
+        Ok(None)
+    }
+
+    async fn release(&self, _rider: &RiderId, _lease: String) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl AreaStores {
+    /// `create_ride` over every area: the rider's cap and keys counted in
+    /// all of them, under the rider's lease.
+    pub(super) async fn create_for_rider(
+        &self,
+        store: &Arc<dyn Store>,
+        new: &NewRide,
+        now: DateTime<Utc>,
+    ) -> Result<Requested> {
+        if new.max_active == 0 && new.idempotency_key.is_none() {
+            // Nothing of the rider's elsewhere to reckon with.
+            return store.create_ride(new, now).await;
+        }
+        let stripe = (self.stripes.hash_one(&new.rider) % self.requesting.len() as u64) as usize;
+        let _local = self.requesting[stripe].lock().await;
+        let lease = self.riders.lease(&new.rider).await?;
+        let outcome = self.create_leased(store, new, now).await;
+        if let Some(lease) = lease {
+            if let Err(error) = self.riders.release(&new.rider, lease).await {
+                // It lapses by itself; the request itself is done.
+                tracing::warn!(rider_id = %new.rider, %error, "could not give a request's lease back");
+            }
+        }
+        outcome
+    }
+
+    async fn create_leased(
+        &self,
+        store: &Arc<dyn Store>,
+        new: &NewRide,
+        now: DateTime<Utc>,
+    ) -> Result<Requested> {
+        let rides = self
+            .rider_rides(&new.rider, new.idempotency_key.as_ref(), now)
+            .await?;
+        if let Some(ride) = rides.remembered {
+            return Ok(Requested::Existing(ride));
+        }
+        let active = rides.active;
+        if new.max_active > 0 && active.len() >= new.max_active {
+            let ride = active
+                .into_iter()
+                .min()
+                .ok_or_else(|| Error::internal("a full cap without rides"))?;
+            return Err(Error::ActiveRide {
+                rider: new.rider.clone(),
+                ride,
+                max: new.max_active,
+            });
+        }
+        store.create_ride(new, now).await
+    }
+}
