@@ -26,7 +26,7 @@
 //! | `T:owned:<instance>`      | SET  | SEARCHING rides whose search task that instance runs |
 //! | `{prefix}:layout`         | STR  | the key layout's version (`2`) |
 //! | `{prefix}:where:<driver>` | STR  | the area holding a driver, with an areas file (one small pointer per driver) |
-//! | `{prefix}:moving:<driver>` | STR | the lease on moving a driver between areas (a random token, 15 s TTL), held only while one report moves it |
+//! | `{prefix:driver:<id>}:moving` | STR | with an areas file, the lease on moving a driver between areas (a random token, 15 s TTL; the driver's own slot), held only while one report moves it |
 //! | `{prefix:rider:<id>}:requesting` | STR | with an areas file, the lease a request of the rider holds while it checks the rider's rides in every area and creates its own (the rider's own slot); expires by itself |
 //!
 //! Channels (sharded on a Cluster): `T:events` (a ride, as JSON, after each

@@ -109,6 +109,8 @@ pub struct RedisStore {
     /// replica is known to have; one wait at a time (see `replicated`).
     writes: AtomicU64,
     covered: AtomicU64,
+    /// How many of them a wait that failed was sent after.
+    failed: AtomicU64,
     wait_turn: tokio::sync::Mutex<()>,
     /// Turns of the snapshot reads (see [`reads`]).
     snapshot_reads: tokio::sync::Semaphore,
@@ -165,6 +167,7 @@ impl RedisStore {
             replicas: AtomicI64::new(-1),
             writes: AtomicU64::new(0),
             covered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
             wait_turn: tokio::sync::Mutex::new(()),
             snapshot_reads: reads::snapshot_permits(),
         };
@@ -273,14 +276,32 @@ impl RedisStore {
             return Ok(());
         }
         let mine = self.writes.fetch_add(1, Ordering::SeqCst) + 1;
-        let _turn = self.wait_turn.lock().await;
+        let Ok(_turn) = tokio::time::timeout(COMMAND_TIMEOUT, self.wait_turn.lock()).await else {
+            return Err(Error::unavailable(
+                "no replica acknowledged the write in time",
+            ));
+        };
         if self.covered.load(Ordering::SeqCst) >= mine {
             return Ok(());
         }
+        // A wait sent after this write failed: this one fails with it, at
+        // once, instead of waiting again in turn.
+        if self.failed.load(Ordering::SeqCst) >= mine {
+            return Err(Error::unavailable(
+                "no replica acknowledged the write in time",
+            ));
+        }
         let upto = self.writes.load(Ordering::SeqCst);
-        self.wait_for_replica().await?;
-        self.covered.fetch_max(upto, Ordering::SeqCst);
-        Ok(())
+        match self.wait_for_replica().await {
+            Ok(()) => {
+                self.covered.fetch_max(upto, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(error) => {
+                self.failed.fetch_max(upto, Ordering::SeqCst);
+                Err(error)
+            }
+        }
     }
 
     /// One wait for a replica (see [`RedisStore::replicated`]).

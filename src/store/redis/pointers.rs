@@ -3,7 +3,7 @@
 //! driver starts in or moves to an area, removed with the driver.
 //!
 //! Beside it, while a driver moves between areas (or starts in one), a
-//! lease `{prefix}:moving:<driver>` with a random token and a TTL: taken
+//! lease `{prefix:driver:<driver>}:moving` with a random token and a TTL: taken
 //! with `SET NX PX`, given back only by its holder, so two reports of one
 //! driver, on any instances, never move it at once (a driver in two areas
 //! could be matched twice). The TTL outlasts every step a holder takes
@@ -41,8 +41,10 @@ impl Pointers {
         format!("{{{}}}:where:{id}", self.prefix)
     }
 
+    /// In the driver's own slot: moves of different drivers spread over
+    /// the Cluster's nodes.
     fn lease_key(&self, id: &DriverId) -> String {
-        format!("{{{}}}:moving:{id}", self.prefix)
+        format!("{{{}:driver:{id}}}:moving", self.prefix)
     }
 }
 

@@ -352,8 +352,11 @@ impl Store for RedisStore {
         }
         if self.wait_replicas {
             // Each tick: a replica lost or back is known before a write
-            // waits for it.
-            self.count_replicas().await?;
+            // waits for it. A failed read leaves the count to be read again
+            // at the next write; the rides adopted above are kept.
+            if let Err(error) = self.count_replicas().await {
+                tracing::debug!(%error, "could not read the replica count");
+            }
         }
         self.rides(&ids).await
     }
