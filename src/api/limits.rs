@@ -53,7 +53,7 @@ impl ExtensionFactory for QueryLimits {
 
 /// The outcome label of a response: `ok`, or its first error's code when
 /// that is one of ours (anything else is `error`).
-fn outcome(response: &Response) -> &'static str {
+pub fn outcome(response: &Response) -> &'static str {
     let Some(first) = response.errors.first() else {
         return "ok";
     };
@@ -128,10 +128,16 @@ impl Extension for QueryLimits {
 /// outcome. The transports call this for every operation they run, refused
 /// ones included.
 pub fn record_operation(label: &'static str, response: &Response) {
+    record_outcome(label, outcome(response));
+}
+
+/// Counts one operation whose response was already reduced to its
+/// [`outcome`] (a result serialised once for several subscribers).
+pub fn record_outcome(label: &'static str, outcome: &'static str) {
     metrics::counter!(
         crate::telemetry::GRAPHQL_OPERATIONS,
         "operation" => label,
-        "outcome" => outcome(response)
+        "outcome" => outcome
     )
     .increment(1);
 }

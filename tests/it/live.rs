@@ -2,6 +2,7 @@
 //! present instead of slowing anyone down.
 
 use std::{
+    net::SocketAddr,
     sync::{
         atomic::{AtomicBool, Ordering},
         Arc,
@@ -9,14 +10,19 @@ use std::{
     time::Duration,
 };
 
-use futures_util::future::join_all;
+use futures_util::{future::join_all, SinkExt, StreamExt};
+use serde::{de::IgnoredAny, Deserialize};
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tracking::store::{
     events::{Capacities, EventHub},
     memory::MemoryStore,
 };
 
-use crate::common::{within, Protocol, RedisServer, ServiceProcess, TestApp, PATIENCE, RIDER};
+use crate::common::{
+    for_each_store, within, Protocol, RedisServer, ServiceProcess, StoreKind, Subscription,
+    TestApp, PATIENCE, RIDER,
+};
 
 const FLEET: &str = "subscription { fleet(lat: -33.44262, lng: -70.63054, radiusKm: 20) { kind resync drivers { id } rides { id } } }";
 
@@ -69,16 +75,142 @@ async fn a_fleet_subscriber_that_falls_behind_gets_a_resync_snapshot() {
     assert_eq!(event["drivers"][0]["id"], "late");
 }
 
-/// A live map's `fleet` document, cut to the event's kind: each subscriber
-/// still resolves its first event for itself, and a debug build resolving
-/// fifty 5,000-driver snapshots starves everything else of CPU (a separate
-/// matter from the store's reads, which this test is about).
-const DASHBOARD_FLEET: &str = "subscription($lat: Float!, $lng: Float!, $r: Float!) { fleet(lat: $lat, lng: $lng, radiusKm: $r) { kind } }";
+/// Drivers in a `fleet` event, by id.
+fn ids(event: &Value) -> Vec<&str> {
+    event["drivers"]
+        .as_array()
+        .map(|d| d.iter().filter_map(|d| d["id"].as_str()).collect())
+        .unwrap_or_default()
+}
+
+/// A dashboard that opens a map another already watches (one shared
+/// execution) gets the area as it is when it joins, not the snapshot the
+/// first one got, then every change after it.
+async fn a_dashboard_joining_a_watched_map_sees_it_as_it_is_then_every_change(store: StoreKind) {
+    let app = TestApp::spawn(store, |_| {}).await;
+    let mut first = app.subscribe(Protocol::TransportWs, FLEET, json!({})).await;
+    let opening = first.next_fleet().await;
+    assert_eq!(
+        (opening["kind"].as_str(), ids(&opening).len()),
+        (Some("SNAPSHOT"), 0),
+        "{opening}"
+    );
+    app.update_location("early", RIDER).await;
+    let seen = first.next_fleet().await;
+    assert_eq!(ids(&seen), ["early"], "{seen}");
+
+    let mut second = app.subscribe(Protocol::TransportWs, FLEET, json!({})).await;
+    let joined = second.next_fleet().await;
+    assert_eq!(
+        (joined["kind"].as_str(), ids(&joined)),
+        (Some("SNAPSHOT"), vec!["early"]),
+        "{joined}"
+    );
+    app.update_location("late", RIDER).await;
+    for map in [&mut first, &mut second] {
+        let event = map.next_fleet().await;
+        // One event per change here (the test app's interval is zero).
+        assert_eq!(
+            (event["kind"].as_str(), ids(&event)),
+            (Some("DRIVER"), vec!["late"]),
+            "{event}"
+        );
+    }
+}
+
+for_each_store!(a_dashboard_joining_a_watched_map_sees_it_as_it_is_then_every_change);
+
+/// The dashboard's own documents (playground/documents.json), as it sends them.
+const DASHBOARD_DOCUMENTS: &str = include_str!("../../playground/documents.json");
+
+/// The live map's `fleet` document, exactly as the dashboard selects it:
+/// every driver's status and position, every ride in full.
+fn dashboard_fleet() -> String {
+    let documents: Value = serde_json::from_str(DASHBOARD_DOCUMENTS).expect("documents.json");
+    documents["fleet"]
+        .as_str()
+        .expect("the dashboard's fleet document")
+        .to_owned()
+}
 const UPDATE_LOCATIONS: &str =
     "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted stale refused { code message } } }";
 /// Drivers on the map, and how many one `updateLocations` call carries.
 const FLEET_SIZE: usize = 5000;
 const BATCH: usize = 1000;
+
+/// What the test reads of a dashboard's first event: typed, so that fifty
+/// 5,000-driver snapshots are checked without building fifty JSON trees
+/// (most of a second each in a debug build, on the test's side).
+#[derive(Deserialize)]
+struct Message {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    payload: Option<Payload>,
+}
+
+#[derive(Deserialize)]
+struct Payload {
+    data: Option<Data>,
+    #[serde(default)]
+    errors: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    fleet: Snapshot,
+}
+
+#[derive(Deserialize)]
+struct Snapshot {
+    kind: String,
+    drivers: Vec<Spot>,
+}
+
+#[derive(Deserialize)]
+struct Spot {
+    location: Option<IgnoredAny>,
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens a dashboard's live map (graphql-transport-ws, no token) and reads
+/// its first event.
+async fn open_dashboard(addr: SocketAddr, document: String, area: Value) -> (Socket, Snapshot) {
+    let mut socket = Subscription::connect(addr, Protocol::TransportWs).await;
+    let init = json!({"type": "connection_init", "payload": {}});
+    socket
+        .send(WsMessage::text(init.to_string()))
+        .await
+        .expect("send");
+    let subscribe =
+        json!({"id": "1", "type": "subscribe", "payload": {"query": document, "variables": area}});
+    let mut sent = false;
+    loop {
+        let message = match within(PATIENCE, "a dashboard's message", socket.next()).await {
+            Some(Ok(WsMessage::Text(text))) => serde_json::from_str::<Message>(text.as_str())
+                .unwrap_or_else(|e| panic!("a dashboard's message: {e}")),
+            Some(Ok(WsMessage::Ping(_) | WsMessage::Pong(_))) => continue,
+            other => panic!("a dashboard's socket: {other:?}"),
+        };
+        let reply = match message.kind.as_str() {
+            "connection_ack" if !sent => subscribe.clone(),
+            "ping" => json!({"type": "pong"}),
+            "next" => {
+                let payload = message.payload.expect("a payload");
+                assert!(payload.errors.is_empty(), "{:?}", payload.errors);
+                return (socket, payload.data.expect("data").fleet);
+            }
+            other => panic!("a dashboard got {other}"),
+        };
+        sent = true;
+        socket
+            .send(WsMessage::text(reply.to_string()))
+            .await
+            .expect("send");
+    }
+}
 
 /// One batch of reports: drivers `from..from + BATCH`, spread over a few
 /// km around the rider, nudged by `step` metres north each round.
@@ -145,28 +277,28 @@ async fn fifty_dashboards_opening_one_map_share_its_snapshot_and_reports_go_on()
     });
 
     let area = json!({"lat": RIDER.0, "lng": RIDER.1, "r": 20.0});
-    let dashboards = (0..50).map(|_| {
-        let (app, area) = (app.clone(), area.clone());
-        async move {
-            let mut map = app
-                .subscribe(Protocol::TransportWs, DASHBOARD_FLEET, area)
-                .await;
-            let first = map.next_fleet().await;
-            (map, first)
-        }
-    });
+    let document = dashboard_fleet();
+    // Each dashboard on a task of its own, as fifty browsers would be.
+    let dashboards: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(open_dashboard(app.addr, document.clone(), area.clone())))
+        .collect();
     let opened = within(
         PATIENCE,
         "fifty dashboards to get their snapshots",
         join_all(dashboards),
     )
     .await;
-    for (_, first) in &opened {
+    for opened in &opened {
+        let (_, first) = opened.as_ref().expect("a dashboard");
+        let located = first
+            .drivers
+            .iter()
+            .filter(|d| d.location.is_some())
+            .count();
         assert_eq!(
-            first["kind"],
-            "SNAPSHOT",
-            "{}",
-            first.to_string().chars().take(300).collect::<String>()
+            (first.kind.as_str(), first.drivers.len(), located),
+            ("SNAPSHOT", FLEET_SIZE, FLEET_SIZE),
+            "a dashboard's first event"
         );
     }
     // Reports went on while the maps opened, and go on after.

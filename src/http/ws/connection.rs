@@ -25,7 +25,10 @@ use super::{
     Pending,
 };
 use crate::{
-    api::{limits::record_operation, prepare::Kind},
+    api::{
+        limits::{record_operation, record_outcome},
+        prepare::Kind,
+    },
     auth::{session_from, Caller, Role},
     error::codes,
     http::AppState,
@@ -337,10 +340,10 @@ impl Connection {
             self.refused_in_a_row = 0;
             let label = prepared.label;
             let mut first = true;
-            let record = move |payload: &Payload| {
-                if let (true, Payload::Own(response)) = (std::mem::take(&mut first), payload) {
-                    record_operation(label, response);
-                }
+            let record = move |payload: &Payload| match (std::mem::take(&mut first), payload) {
+                (true, Payload::Own(response)) => record_operation(label, response),
+                (true, Payload::First(snapshot)) => record_outcome(label, snapshot.outcome),
+                _ => {}
             };
             match prepared.replay {
                 Some(replay) if self.watches_fleet && SharedSubscriptions::shares(label) => {
@@ -380,6 +383,7 @@ impl Connection {
             Output::Next { id, response } => {
                 let next = match response {
                     Payload::Own(response) => self.protocol.next(&id, &response),
+                    Payload::First(first) => self.protocol.next_json(&id, &first.json),
                     Payload::Shared(json) => self.protocol.next_json(&id, &json),
                 };
                 self.send_text(next).await

@@ -6,7 +6,9 @@
 //! - [`connection`]: one socket's task: handshake and authentication, the
 //!   init deadline, keep-alive pings, shutdown, close codes;
 //! - [`operations`]: what a socket runs, and the subscription count taken
-//!   from the streams themselves.
+//!   from the streams themselves;
+//! - [`shared`]: live maps run once for all their subscribers, with their
+//!   snapshots resolved once for those who join together ([`firsts`]).
 //!
 //! Here: choosing the subprotocol, and what is checked before upgrading: a
 //! cap on sockets that have not finished `connection_init` (each may hold up
@@ -16,6 +18,7 @@
 //! else.
 
 mod connection;
+mod firsts;
 mod operations;
 pub mod protocol;
 pub mod shared;

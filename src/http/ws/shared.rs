@@ -7,12 +7,14 @@
 //! watch it (dispatchers, or everyone when no tokens are configured): its
 //! results do not depend on which of them asks.
 //!
-//! Each subscriber still runs its own first event (its SNAPSHOT), under its
-//! own session, so the access rule is checked for each, and a subscriber
-//! that joins late gets the area as it is when it joins. It listens to the
-//! shared results before taking that snapshot, so no change is lost. One
-//! that reads too slowly to keep up skips to the newest results and gets a
-//! fresh snapshot of its own, as a lagging `fleet` subscriber always did.
+//! The first event (a SNAPSHOT) is shared too, among those who join
+//! together ([`super::firsts`]): a subscriber listens to the shared results
+//! first, then takes a snapshot resolved after that, so no change is lost;
+//! the shared execution's own first result is the snapshot of those who
+//! joined before it came. One that reads too slowly to keep up skips to
+//! the newest results and gets a fresh snapshot marked as a resync, as a
+//! lagging `fleet` subscriber always did (shared with others resyncing
+//! together).
 //!
 //! A shared execution ends when its last subscriber has gone (checked at
 //! each result and every few seconds), or when its stream ends (shutdown):
@@ -27,12 +29,10 @@ use std::{
 };
 
 use async_graphql::Response;
-use futures_util::{stream::BoxStream, Stream, StreamExt};
-use tokio::sync::{
-    broadcast::{self, error::RecvError},
-    watch,
-};
+use futures_util::{future::BoxFuture, stream::BoxStream, FutureExt, Stream, StreamExt};
+use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::firsts::{First, Firsts, Opening};
 use crate::{
     api::{prepare::Replay, TrackingSchema as Schema},
     telemetry,
@@ -52,11 +52,13 @@ const EACH_CHANGE_BACKLOG: usize = 2048;
 const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 /// One result of a subscription: resolved for this subscriber, or
-/// serialised once for all of them. Moved once per event, never stored:
-/// its size does not matter.
+/// serialised once for all of them (a snapshot with its outcome, or a
+/// later result). Moved once per event, never stored: its size does not
+/// matter.
 #[allow(clippy::large_enum_variant)]
 pub enum Payload {
     Own(Response),
+    First(Arc<First>),
     Shared(Arc<str>),
 }
 
@@ -70,10 +72,8 @@ pub struct SharedSubscriptions {
 #[derive(Clone)]
 struct Hub {
     results: broadcast::Sender<Arc<str>>,
-    /// True once the execution listens to the fleet's changes (it has
-    /// produced its own first result): a subscriber takes its snapshot
-    /// only then, so no change falls between the two.
-    ready: watch::Receiver<bool>,
+    /// Its snapshots, shared by the subscribers asking together.
+    firsts: Arc<Firsts>,
 }
 
 impl SharedSubscriptions {
@@ -95,8 +95,8 @@ impl SharedSubscriptions {
         label == "fleet"
     }
 
-    /// The results of `replay` for one subscriber: its own first result,
-    /// then the shared ones.
+    /// The results of `replay` for one subscriber: a snapshot resolved
+    /// after it joined, then the shared results.
     pub fn subscribe(
         self: &Arc<Self>,
         schema: Schema,
@@ -104,17 +104,13 @@ impl SharedSubscriptions {
         replay: Replay,
     ) -> impl Stream<Item = Payload> + Send + 'static {
         let key = replay.key();
-        let (mut results, mut ready) = self.join(&key, &schema, &session, &replay);
+        let (mut results, mut firsts) = self.join(&key, &schema, &session, &replay);
         let registry = self.clone();
         async_stream::stream! {
-            if ready.wait_for(|ready| *ready).await.is_err() {
-                return;
-            }
-            let mut own = schema.execute_stream_with_session_data(replay.request(), session.clone());
-            let Some(first) = own.next().await else { return };
-            drop(own);
-            let refused = first.is_err();
-            yield Payload::Own(first);
+            let resolve = || snapshot(&schema, &session, &replay, false);
+            let Some(first) = firsts.take(false, resolve).await else { return };
+            let refused = first.refused();
+            yield Payload::First(first);
             if refused {
                 return;
             }
@@ -123,47 +119,44 @@ impl SharedSubscriptions {
                     Ok(json) => yield Payload::Shared(json),
                     Err(RecvError::Closed) => return,
                     Err(RecvError::Lagged(_)) => {
-                        (results, ready) = registry.join(&key, &schema, &session, &replay);
-                        if ready.wait_for(|ready| *ready).await.is_err() {
-                            return;
-                        }
-                        let mut own = schema.execute_stream_with_session_data(replay.request(), session.clone());
-                        let Some(mut snapshot) = own.next().await else { return };
-                        mark_resync(&mut snapshot);
-                        yield Payload::Own(snapshot);
+                        (results, firsts) = registry.join(&key, &schema, &session, &replay);
+                        let resolve = || snapshot(&schema, &session, &replay, true);
+                        let Some(resync) = firsts.take(true, resolve).await else { return };
+                        yield Payload::First(resync);
                     }
                 }
             }
         }
     }
 
-    /// A receiver of the shared execution for `key`, started if none runs.
+    /// A receiver of the shared execution for `key` and its snapshots,
+    /// started if none runs.
     fn join(
         self: &Arc<Self>,
         key: &str,
         schema: &Schema,
         session: &Session,
         replay: &Replay,
-    ) -> (broadcast::Receiver<Arc<str>>, watch::Receiver<bool>) {
+    ) -> (broadcast::Receiver<Arc<str>>, Arc<Firsts>) {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(hub) = running.get(key) {
-            return (hub.results.subscribe(), hub.ready.clone());
+            return (hub.results.subscribe(), hub.firsts.clone());
         }
         let (sender, receiver) = broadcast::channel(self.backlog);
-        let (set_ready, ready) = watch::channel(false);
+        let (firsts, opening) = Firsts::open();
         running.insert(
             key.to_owned(),
             Hub {
                 results: sender.clone(),
-                ready: ready.clone(),
+                firsts: firsts.clone(),
             },
         );
         metrics::gauge!(telemetry::SHARED_SUBSCRIPTIONS).increment(1.0);
         let stream = schema
             .execute_stream_with_session_data(replay.request(), session.clone())
             .boxed();
-        tokio::spawn(run(self.clone(), key.to_owned(), sender, set_ready, stream));
-        (receiver, ready)
+        tokio::spawn(run(self.clone(), key.to_owned(), sender, opening, stream));
+        (receiver, firsts)
     }
 
     /// Ends the shared execution for `key` if nobody listens (under the
@@ -184,6 +177,27 @@ impl SharedSubscriptions {
     }
 }
 
+/// A snapshot of `replay` resolved for `session` (marked as a `resync`),
+/// serialised: the first result of an execution of its own, which then
+/// ends.
+fn snapshot(
+    schema: &Schema,
+    session: &Session,
+    replay: &Replay,
+    resync: bool,
+) -> BoxFuture<'static, Option<First>> {
+    let mut stream = schema.execute_stream_with_session_data(replay.request(), session.clone());
+    async move {
+        let mut response = stream.next().await?;
+        drop(stream);
+        if resync {
+            mark_resync(&mut response);
+        }
+        Some(First::of(&response))
+    }
+    .boxed()
+}
+
 /// Marks a snapshot taken because its subscriber fell behind as a resync,
 /// as an unshared `fleet` stream marks it (`fleet.resync`, when selected).
 fn mark_resync(response: &mut Response) {
@@ -198,17 +212,17 @@ fn mark_resync(response: &mut Response) {
     }
 }
 
-/// Runs one shared execution: its first result (a snapshot, which each
-/// subscriber takes for itself) is dropped, every later one serialised and
-/// sent to all.
+/// Runs one shared execution: its first result (a snapshot) is the
+/// opening round of its snapshots, every later one is serialised and sent
+/// to all.
 async fn run(
     registry: Arc<SharedSubscriptions>,
     key: String,
     sender: broadcast::Sender<Arc<str>>,
-    ready: watch::Sender<bool>,
+    opening: Opening,
     mut stream: BoxStream<'static, Response>,
 ) {
-    let mut first = true;
+    let mut opening = Some(opening);
     let mut idle = tokio::time::interval(IDLE_CHECK);
     loop {
         tokio::select! {
@@ -217,8 +231,8 @@ async fn run(
                     registry.retire(&key, &sender, true);
                     return;
                 };
-                if std::mem::take(&mut first) {
-                    ready.send_replace(true);
+                if let Some(opening) = opening.take() {
+                    opening.land(First::of(&response));
                     continue;
                 }
                 let json: Arc<str> = serde_json::to_string(&response)
