@@ -50,21 +50,40 @@ impl RedisCluster {
             node.child = Some(spawn(&dir, &node));
             nodes.push(node);
         }
+        // A port found free may be taken before the node binds it (another
+        // test's server, a client's ephemeral port): the node then exits,
+        // and starts again on other ports.
+        for node in nodes.iter_mut() {
+            for attempt in 0.. {
+                let url = format!("redis://127.0.0.1:{}", node.port);
+                let up = within(PATIENCE, "a cluster node to answer", async {
+                    loop {
+                        let exited = node
+                            .child
+                            .as_mut()
+                            .is_none_or(|c| matches!(c.try_wait(), Ok(Some(_))));
+                        if exited {
+                            return false;
+                        }
+                        if ping(&url).await {
+                            return true;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                })
+                .await;
+                if up {
+                    break;
+                }
+                assert!(attempt < 5, "a cluster node could not bind a free port");
+                (node.port, node.bus) = (free_port(), free_port());
+                node.child = Some(spawn(&dir, node));
+            }
+        }
         let cluster = Self {
             dir,
             nodes: Mutex::new(nodes),
         };
-        for url in cluster.urls() {
-            within(PATIENCE, "a cluster node to answer", async {
-                loop {
-                    if ping(&url).await {
-                        return;
-                    }
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            })
-            .await;
-        }
         let addresses: Vec<String> = cluster
             .ports()
             .iter()

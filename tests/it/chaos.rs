@@ -52,7 +52,7 @@ fn start(url: &str) -> ServiceProcess {
 type Handed = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A GraphQL call that may fail (instances die here on purpose).
-async fn try_gql(
+pub(crate) async fn try_gql(
     http: &reqwest::Client,
     addr: std::net::SocketAddr,
     token: &str,

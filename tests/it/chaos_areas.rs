@@ -63,23 +63,14 @@ fn start(urls: &str, areas: &str) -> ServiceProcess {
     ])
 }
 
+/// A call as the dispatcher that may fail (nodes and instances die here).
 async fn call(
     http: &reqwest::Client,
     addr: std::net::SocketAddr,
     query: &str,
     variables: serde_json::Value,
 ) -> serde_json::Value {
-    let sent = http
-        .post(format!("http://{addr}/graphql"))
-        .bearer_auth(ops())
-        .json(&json!({"query": query, "variables": variables}))
-        .timeout(Duration::from_secs(5))
-        .send()
-        .await;
-    match sent {
-        Ok(response) => response.json().await.unwrap_or_default(),
-        Err(_) => serde_json::Value::Null,
-    }
+    crate::chaos::try_gql(http, addr, &ops(), query, variables).await
 }
 
 /// A point `km` east (+) or west (-) of the border.

@@ -195,7 +195,11 @@ async fn graphql_and_its_streams_change_nothing_for_a_simple_cross_site_request(
             assert_eq!(status, 415, "{path} as {kind}: {answer}");
         }
         // A GET (an <img>, an EventSource) never runs a mutation.
-        let url = format!("{}?query={}", app.url(path), urlencoding(&mutation));
+        let url = format!(
+            "{}?query={}",
+            app.url(path),
+            crate::common::urlencode(&mutation)
+        );
         let response = within(
             PATIENCE,
             "an HTTP response",
@@ -206,17 +210,4 @@ async fn graphql_and_its_streams_change_nothing_for_a_simple_cross_site_request(
         assert_eq!(response.status().as_u16(), 405, "GET {path}");
     }
     assert_eq!(world(&store, at), before);
-}
-
-fn urlencoding(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }

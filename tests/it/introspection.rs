@@ -112,11 +112,17 @@ async fn anonymous_callers_may_not_introspect_when_tokens_are_required() {
         assert!(body.get("data").is_none(), "{query}: {body}");
         // Over GET, and over graphql-sse, the same.
         let (_, text) = app
-            .get(&format!("/graphql?query={}", urlencode(query)))
+            .get(&format!(
+                "/graphql?query={}",
+                crate::common::urlencode(query)
+            ))
             .await;
         assert!(text.contains("UNAUTHENTICATED"), "GET {query}: {text}");
         let (_, text) = app
-            .get(&format!("/graphql/stream?query={}", urlencode(query)))
+            .get(&format!(
+                "/graphql/stream?query={}",
+                crate::common::urlencode(query)
+            ))
             .await;
         assert!(text.contains("UNAUTHENTICATED"), "SSE {query}: {text}");
     }
@@ -191,17 +197,4 @@ async fn introspection_costs_what_it_returns_aliases_included() {
         assert!(message.contains("too complex"), "{body}");
         assert_eq!(error_code_of(&body), "BAD_USER_INPUT", "{body}");
     }
-}
-
-fn urlencode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }

@@ -69,8 +69,8 @@ async fn get_runs_queries_refuses_mutations_and_still_serves_graphiql_to_browser
 
     let query = format!(
         "/graphql?query={}&variables={}",
-        urlencode("query($lat: Float!, $lng: Float!) { nearbyDrivers(lat: $lat, lng: $lng) { driver { id } } }"),
-        urlencode(&json!({"lat": RIDER.0, "lng": RIDER.1}).to_string()),
+        crate::common::urlencode("query($lat: Float!, $lng: Float!) { nearbyDrivers(lat: $lat, lng: $lng) { driver { id } } }"),
+        crate::common::urlencode(&json!({"lat": RIDER.0, "lng": RIDER.1}).to_string()),
     );
     let (status, headers, body) = raw(&app, reqwest::Method::GET, &query, &[], None).await;
     assert_eq!(status, 200, "{body}");
@@ -91,7 +91,7 @@ async fn get_runs_queries_refuses_mutations_and_still_serves_graphiql_to_browser
     // A mutation is never run on GET: 405, and nothing changed.
     let mutation = format!(
         "/graphql?query={}",
-        urlencode("mutation { goOffline(driverId: \"d1\") { status } }")
+        crate::common::urlencode("mutation { goOffline(driverId: \"d1\") { status } }")
     );
     for accept in ["application/json", GRAPHQL_RESPONSE] {
         let (status, headers, body) = raw(
@@ -378,7 +378,7 @@ async fn persisted_queries_round_trip(store: StoreKind) {
         reqwest::Method::GET,
         &format!(
             "/graphql?extensions={}",
-            urlencode(&by_hash["extensions"].to_string())
+            crate::common::urlencode(&by_hash["extensions"].to_string())
         ),
         &[("accept", "application/json")],
         None,
@@ -851,17 +851,4 @@ async fn cross_origin_access_only_for_the_listed_origins() {
             (Err(head), true) => panic!("{origin:?} was refused: {head}"),
         }
     }
-}
-
-fn urlencode(text: &str) -> String {
-    let mut out = String::new();
-    for byte in text.bytes() {
-        match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(byte as char)
-            }
-            _ => out.push_str(&format!("%{byte:02X}")),
-        }
-    }
-    out
 }

@@ -574,3 +574,18 @@ pub const DRIVER: (f64, f64) = (-33.44091, -70.6301);
 pub fn north_of(from: (f64, f64), km: f64) -> (f64, f64) {
     (from.0 + km / 111.2, from.1)
 }
+
+/// Percent-encodes `text` for a query string (every byte but the
+/// unreserved ones).
+pub fn urlencode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(byte as char)
+            }
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
