@@ -112,17 +112,27 @@ pub fn reads_schema(document: &ExecutableDocument, set: &SelectionSet) -> bool {
 fn reads(document: &ExecutableDocument, set: &SelectionSet, depth: usize) -> bool {
     set.items.iter().any(|item| match &item.node {
         Selection::Field(field) => matches!(field.node.name.node.as_str(), "__schema" | "__type"),
-        Selection::InlineFragment(fragment) => {
-            depth == 0 || reads(document, &fragment.node.selection_set.node, depth - 1)
-        }
-        Selection::FragmentSpread(spread) => {
+        fragment => {
             depth == 0
-                || document
-                    .fragments
-                    .get(&spread.node.fragment_name.node)
-                    .is_some_and(|f| reads(document, &f.node.selection_set.node, depth - 1))
+                || fragment_set(document, fragment).is_some_and(|f| reads(document, f, depth - 1))
         }
     })
+}
+
+/// The selection a fragment stands for, inline or spread; `None` for a
+/// field, or a spread of a fragment the document does not define.
+fn fragment_set<'d>(
+    document: &'d ExecutableDocument,
+    selection: &'d Selection,
+) -> Option<&'d SelectionSet> {
+    match selection {
+        Selection::Field(_) => None,
+        Selection::InlineFragment(fragment) => Some(&fragment.node.selection_set.node),
+        Selection::FragmentSpread(spread) => document
+            .fragments
+            .get(&spread.node.fragment_name.node)
+            .map(|f| &f.node.selection_set.node),
+    }
 }
 
 /// What the introspection in a query's selection returns, in values; the
@@ -163,30 +173,11 @@ impl Described {
                         _ => true,
                     }
                 }
-                Selection::InlineFragment(fragment) => {
+                fragment => {
                     spend_depth(depth, left)
-                        && self.walk_root(
-                            document,
-                            &fragment.node.selection_set.node,
-                            variables,
-                            depth - 1,
-                            left,
-                        )
-                }
-                Selection::FragmentSpread(spread) => {
-                    spend_depth(depth, left)
-                        && document
-                            .fragments
-                            .get(&spread.node.fragment_name.node)
-                            .is_none_or(|f| {
-                                self.walk_root(
-                                    document,
-                                    &f.node.selection_set.node,
-                                    variables,
-                                    depth - 1,
-                                    left,
-                                )
-                            })
+                        && fragment_set(document, fragment).is_none_or(|set| {
+                            self.walk_root(document, set, variables, depth - 1, left)
+                        })
                 }
             };
             if !more {
@@ -218,24 +209,10 @@ impl Described {
                     });
                     self.field(document, field, value, depth, left)
                 }
-                Selection::InlineFragment(fragment) => {
+                fragment => {
                     spend_depth(depth, left)
-                        && self.walk(
-                            document,
-                            &fragment.node.selection_set.node,
-                            at,
-                            depth - 1,
-                            left,
-                        )
-                }
-                Selection::FragmentSpread(spread) => {
-                    spend_depth(depth, left)
-                        && document
-                            .fragments
-                            .get(&spread.node.fragment_name.node)
-                            .is_none_or(|f| {
-                                self.walk(document, &f.node.selection_set.node, at, depth - 1, left)
-                            })
+                        && fragment_set(document, fragment)
+                            .is_none_or(|set| self.walk(document, set, at, depth - 1, left))
                 }
             };
             if !more {
