@@ -26,10 +26,9 @@
 //! - Questions over a circle (nearby drivers, a live map) ask each area the
 //!   circle touches and merge the answers.
 
-use std::{hash::BuildHasher, sync::Arc};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Mutex;
 
 use super::{EventHub, Released, Store};
 use crate::{
@@ -41,6 +40,7 @@ use crate::{
 };
 
 mod directory;
+mod lease;
 mod riders;
 mod store;
 
@@ -58,19 +58,13 @@ pub struct AreaStores {
     stores: Vec<(AreaId, Arc<dyn Store>)>,
     directory: Arc<dyn Directory>,
     events: Arc<EventHub>,
-    /// This instance's locks on moving drivers, one per stripe of driver
-    /// ids: a fixed number, whatever the fleet.
-    moving: Vec<Mutex<()>>,
-    /// This instance's locks on riders' requests, one per stripe of rider
-    /// ids.
-    requesting: Vec<Mutex<()>>,
-    stripes: std::collections::hash_map::RandomState,
+    /// This instance's locks on moving drivers.
+    moving: lease::Stripes,
+    /// This instance's locks on riders' requests.
+    requesting: lease::Stripes,
     /// The lease on a rider's requests across instances.
     riders: Arc<dyn RiderLease>,
 }
-
-/// Stripes of [`AreaStores::moving`] and [`AreaStores::requesting`].
-const MOVE_STRIPES: usize = 64;
 
 impl AreaStores {
     /// `stores` holds one store per area of `areas` (in its order) and then
@@ -91,9 +85,8 @@ impl AreaStores {
             stores: ids.into_iter().zip(stores).collect(),
             directory,
             events,
-            moving: (0..MOVE_STRIPES).map(|_| Mutex::new(())).collect(),
-            requesting: (0..MOVE_STRIPES).map(|_| Mutex::new(())).collect(),
-            stripes: Default::default(),
+            moving: lease::Stripes::new(),
+            requesting: lease::Stripes::new(),
             riders: Arc::new(OneProcess),
         })
     }
@@ -182,17 +175,15 @@ impl AreaStores {
         now: DateTime<Utc>,
         max_speed_kmh: f64,
     ) -> Result<ReportOutcome> {
-        let stripe = (self.stripes.hash_one(&report.driver) % MOVE_STRIPES as u64) as usize;
-        let _local = self.moving[stripe].lock().await;
-        let lease = self.directory.lease(&report.driver).await?;
-        let outcome = self.move_leased(report, now, max_speed_kmh).await;
-        if let Some(lease) = lease {
-            if let Err(error) = self.directory.release(&report.driver, lease).await {
-                // It lapses by itself; the move itself is done.
-                tracing::warn!(driver_id = %report.driver, %error, "could not give a move's lease back");
-            }
-        }
-        outcome
+        let _local = self.moving.lock(&report.driver).await;
+        let taken = self.directory.lease(&report.driver).await?;
+        lease::holding(
+            taken,
+            self.move_leased(report, now, max_speed_kmh),
+            async |l| self.directory.release(&report.driver, l).await,
+            &report.driver,
+        )
+        .await
     }
 
     /// [`AreaStores::moved`], under the driver's lease: where it is now is

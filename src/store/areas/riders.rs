@@ -13,7 +13,7 @@
 //! rider, on any instances, in any areas, never decide at once; a holder
 //! that dies leaves a lease that lapses by itself.
 
-use std::{hash::BuildHasher, sync::Arc};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -65,17 +65,15 @@ impl AreaStores {
             // Nothing of the rider's elsewhere to reckon with.
             return store.create_ride(new, now).await;
         }
-        let stripe = (self.stripes.hash_one(&new.rider) % self.requesting.len() as u64) as usize;
-        let _local = self.requesting[stripe].lock().await;
-        let lease = self.riders.lease(&new.rider).await?;
-        let outcome = self.create_leased(store, new, now).await;
-        if let Some(lease) = lease {
-            if let Err(error) = self.riders.release(&new.rider, lease).await {
-                // It lapses by itself; the request itself is done.
-                tracing::warn!(rider_id = %new.rider, %error, "could not give a request's lease back");
-            }
-        }
-        outcome
+        let _local = self.requesting.lock(&new.rider).await;
+        let taken = self.riders.lease(&new.rider).await?;
+        super::lease::holding(
+            taken,
+            self.create_leased(store, new, now),
+            async |l| self.riders.release(&new.rider, l).await,
+            &new.rider,
+        )
+        .await
     }
 
     async fn create_leased(
