@@ -139,11 +139,12 @@ pub fn rider_for(caller: &Caller, named: Option<&str>) -> Result<RiderId> {
 /// The rider of requests that name none, on a service without tokens.
 const ANONYMOUS_RIDER: &str = "anonymous";
 
-/// The cap on rides that have not ended for `rider`: `cap`, except for the
-/// rider every anonymous request shares (the seed's `/v2/search` names
-/// none), whose requests are many people's, not one's: no cap (0).
-pub fn ride_cap_for(rider: &RiderId, cap: usize) -> usize {
-    if rider.as_str() == ANONYMOUS_RIDER {
+/// The cap on rides that have not ended for `rider`: `cap`, except, on a
+/// service without tokens, for the rider every anonymous request shares
+/// (the seed's `/v2/search` names none), whose requests are many people's,
+/// not one's: no cap (0). With tokens `anonymous` is a rider like any.
+pub fn ride_cap_for(caller: &Caller, rider: &RiderId, cap: usize) -> usize {
+    if matches!(caller, Caller::Open) && rider.as_str() == ANONYMOUS_RIDER {
         0
     } else {
         cap

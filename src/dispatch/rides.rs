@@ -55,7 +55,11 @@ impl Dispatcher {
                 .request_timeout
                 .unwrap_or(self.settings().request_timeout),
             idempotency_key,
-            max_active: access::ride_cap_for(rider, self.settings().max_active_rides_per_rider),
+            max_active: access::ride_cap_for(
+                caller,
+                rider,
+                self.settings().max_active_rides_per_rider,
+            ),
         };
         match self
             .store()

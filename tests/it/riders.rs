@@ -204,3 +204,40 @@ async fn anonymous_searches_of_the_seed_are_not_capped() {
     let body = request(&app, "ana", IN_SCL, None).await;
     ride_id(&body);
 }
+
+/// With tokens, `anonymous` is a rider like any other: a token whose `sub`
+/// is `anonymous` gets the cap too (the exemption is only for the shared
+/// rider of a service without tokens).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_tokens_a_rider_named_anonymous_is_capped() {
+    const SECRET: &str = "test-secret-of-at-least-16-bytes";
+    let app = TestApp::spawn(StoreKind::Memory, |c| c.jwt_secret = Some(SECRET.into())).await;
+    let token = tracking::auth::mint(
+        SECRET,
+        "anonymous",
+        tracking::auth::Role::Rider,
+        std::time::Duration::from_secs(600),
+    )
+    .expect("mint");
+    let as_anonymous = app.as_user(&token);
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        let body = as_anonymous
+            .gql(
+                "mutation { requestDriver(riderId: \"anonymous\", lat: -33.44262, lng: -70.63054) { id } }",
+                json!({}),
+            )
+            .await;
+        codes.push(
+            body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("ok")
+                .to_owned(),
+        );
+    }
+    assert_eq!(
+        codes,
+        ["ok", "ok", "ok", "CONFLICT"],
+        "the default cap of 3"
+    );
+}
