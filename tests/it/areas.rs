@@ -20,6 +20,7 @@ for_each_store!(
     the_areas_are_listed_with_their_boundaries_and_counts,
     concurrent_reports_across_a_border_list_a_driver_in_one_area,
     a_point_on_the_border_belongs_to_the_area_listed_first,
+    a_driver_freed_across_the_border_belongs_to_the_area_it_is_in,
 );
 
 /// Santiago (around the seed's points) and, east of it and touching it,
@@ -471,5 +472,34 @@ async fn concurrent_reports_across_a_border_list_a_driver_in_one_area(store: Sto
         found.len(),
         1,
         "the lone driver matched exactly one of the two rides: {west} {east}"
+    );
+}
+
+/// A driver assigned in the west that drives its ride into the east stays
+/// with the ride's area while it runs; once the ride ends it belongs to
+/// the east at once, before any new report: listed there, not in the
+/// west, and a ride waiting in the east gets it.
+async fn a_driver_freed_across_the_border_belongs_to_the_area_it_is_in(store: StoreKind) {
+    let app = with_areas(store, &format!("freed-{store:?}")).await;
+    app.update_location("freed", BORDER).await;
+    let ride = id_of(&app.request_driver("ana", BORDER).await);
+    app.ride_reaches(&ride, "DRIVER_FOUND").await;
+    app.update_location("freed", ACROSS).await;
+    let waiting = id_of(
+        &app.request_driver("bob", (ACROSS.0, ACROSS.1 + 0.001))
+            .await,
+    );
+    assert_eq!(app.searched(&waiting).await["status"], "SEARCHING");
+    let done = app.complete(&ride).await;
+    assert_eq!(
+        done["data"]["completeRide"]["status"], "COMPLETED",
+        "{done}"
+    );
+    let found = app.ride_reaches(&waiting, "DRIVER_FOUND").await;
+    assert_eq!(found["driver"]["id"], "freed");
+    assert_eq!(
+        counts(&app).await,
+        [("scl".into(), 0, 0), ("east".into(), 0, 0)],
+        "assigned in the east, listed nowhere as available"
     );
 }

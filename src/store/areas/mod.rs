@@ -33,8 +33,8 @@ use chrono::{DateTime, Utc};
 use super::{EventHub, Released, Store};
 use crate::{
     domain::{
-        check_plausible_move, AreaId, Coordinates, Driver, DriverId, LocationReport, RadiusKm,
-        ReportOutcome, RideId, ServiceAreas,
+        check_plausible_move, AreaId, Coordinates, Driver, DriverId, DriverStatus, LocationReport,
+        RadiusKm, ReportOutcome, Ride, RideId, ServiceAreas,
     },
     error::{Error, Result},
 };
@@ -169,21 +169,73 @@ impl AreaStores {
     /// A report for a driver the area of its position does not hold: it
     /// moves there from wherever it is (or starts there), unless it is
     /// OFFERED or ASSIGNED elsewhere (then that area takes the report).
+    ///
+    /// With `read_back`, also the driver as it is after the move, read
+    /// while the lease is still held.
     async fn moved(
         &self,
         report: &LocationReport,
         now: DateTime<Utc>,
         max_speed_kmh: f64,
-    ) -> Result<ReportOutcome> {
+        read_back: bool,
+    ) -> Result<(ReportOutcome, Option<Driver>)> {
         let _local = self.moving.lock(&report.driver).await;
         let taken = self.directory.lease(&report.driver).await?;
         lease::holding(
             taken,
-            self.move_leased(report, now, max_speed_kmh),
+            async {
+                let outcome = self.move_leased(report, now, max_speed_kmh).await?;
+                // Read under the lease: no other report's move is half done.
+                let driver = if read_back {
+                    self.holder(&report.driver, now).await?.map(|(_, d)| d)
+                } else {
+                    None
+                };
+                Ok((outcome, driver))
+            },
             async |l| self.directory.release(&report.driver, l).await,
             &report.driver,
         )
         .await
+    }
+
+    /// A driver a ride let go (the ride ended, the offer it held ended)
+    /// stays in the ride's area until it reports again; where its last
+    /// position lies in another area it moves there now, under its lease,
+    /// so it is never listed, offered nor assigned where it is not.
+    /// Failures are logged: the ride's change is done, and the driver's
+    /// next report moves it all the same.
+    async fn settle(&self, ride: &Ride, now: DateTime<Utc>) {
+        let assigned = ride
+            .driver_id
+            .as_ref()
+            .filter(|_| ride.status.is_terminal());
+        let offered = ride.offer_ended_now().map(|end| &end.driver);
+        for driver in assigned.into_iter().chain(offered) {
+            if let Err(error) = self.settle_driver(driver, now).await {
+                tracing::warn!(driver_id = %driver, %error, "could not move a freed driver to its area");
+            }
+        }
+    }
+
+    async fn settle_driver(&self, id: &DriverId, now: DateTime<Utc>) -> Result<()> {
+        let Some(((area, _), driver)) = self.holder(id, now).await? else {
+            return Ok(());
+        };
+        let (Some(at), Some(taken_at)) = (driver.location, driver.updated_at) else {
+            return Ok(());
+        };
+        if driver.status != DriverStatus::Available || self.for_position(at).0 == *area {
+            return Ok(());
+        }
+        // Its own last report again, where it belongs: nothing moves in
+        // space, so no speed rule applies.
+        let report = LocationReport {
+            driver: id.clone(),
+            at,
+            taken_at,
+        };
+        self.moved(&report, now, 0.0, false).await.map(|_| ())
     }
 
     /// [`AreaStores::moved`], under the driver's lease: where it is now is

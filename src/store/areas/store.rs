@@ -42,9 +42,9 @@ impl Store for AreaStores {
             at,
             taken_at: now,
         };
-        match self.moved(&report, now, max_speed_kmh).await? {
-            ReportOutcome::Refused(error) => Err(error),
-            _ => Ok(self.holder(id, now).await?.map(|(_, driver)| driver)),
+        match self.moved(&report, now, max_speed_kmh, true).await? {
+            (ReportOutcome::Refused(error), _) => Err(error),
+            (_, driver) => Ok(driver),
         }
     }
 
@@ -77,7 +77,7 @@ impl Store for AreaStores {
         for (report, outcome) in reports.iter().zip(outcomes) {
             out.push(match outcome {
                 Some(ReportOutcome::Elsewhere) | None => {
-                    self.moved(report, now, max_speed_kmh).await?
+                    self.moved(report, now, max_speed_kmh, false).await?.0
                 }
                 Some(outcome) => outcome,
             });
@@ -238,18 +238,29 @@ impl Store for AreaStores {
         accept: bool,
         now: DateTime<Utc>,
     ) -> Result<Arc<Ride>> {
-        self.ride_store(id)
+        let ride = self
+            .ride_store(id)
             .await?
             .answer_offer(id, driver, accept, now)
-            .await
+            .await?;
+        self.settle(&ride, now).await;
+        Ok(ride)
     }
 
     async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {
-        self.ride_store(id).await?.advance_ride(id, step, now).await
+        let ride = self
+            .ride_store(id)
+            .await?
+            .advance_ride(id, step, now)
+            .await?;
+        self.settle(&ride, now).await;
+        Ok(ride)
     }
 
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
-        self.ride_store(id).await?.expire_ride(id, now).await
+        let ride = self.ride_store(id).await?.expire_ride(id, now).await?;
+        self.settle(&ride, now).await;
+        Ok(ride)
     }
 
     async fn adopt_orphans(
