@@ -70,7 +70,7 @@ pub struct Config {
 
     /// How long a driver has to accept or decline a ride offered to it
     /// before the next nearest driver is offered it; 0s: no offers, the
-    /// nearest driver is assigned at once (at most 1 day).
+    /// nearest driver is assigned at once; otherwise from 100 ms to 1 day.
     #[arg(long, env = "TRACKING_OFFER_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration)]
     pub offer_timeout: Duration,
 

@@ -207,6 +207,8 @@ fn durations_outside_sane_bounds_are_refused() {
         (r#","requestTimeout":"500000000y""#, "requestTimeout"),
         (r#","requestTimeout":"1day 1s""#, "requestTimeout"),
         (r#","offerTimeout":"500000000y""#, "offerTimeout"),
+        (r#","offerTimeout":"1ns""#, "offerTimeout"),
+        (r#","offerTimeout":"99ms""#, "offerTimeout"),
         (r#","requestTimeout":"0s""#, "requestTimeout"),
     ] {
         let refused = refusal(&[square("a", 0.0, 0.0, 1.0, rule)]);

@@ -24,32 +24,39 @@ const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 pub struct DurationBounds {
     pub min: Duration,
     pub max: Duration,
+    /// Whether 0 is also accepted (it turns the feature off).
+    pub zero_is_off: bool,
 }
 
 /// How often a ride searches: from 50 ms to a day.
 pub const SEARCH_INTERVAL: DurationBounds = DurationBounds {
     min: Duration::from_millis(50),
     max: DAY,
+    zero_is_off: false,
 };
 /// How long a ride searches: from 1 ms to a day.
 pub const REQUEST_TIMEOUT: DurationBounds = DurationBounds {
     min: Duration::from_millis(1),
     max: DAY,
+    zero_is_off: false,
 };
-/// How long an offer waits: 0 (no offers) to a day.
+/// How long an offer waits: 0 (no offers), or from 100 ms (shorter, no
+/// driver could answer one) to a day.
 pub const OFFER_TIMEOUT: DurationBounds = DurationBounds {
-    min: Duration::ZERO,
+    min: Duration::from_millis(100),
     max: DAY,
+    zero_is_off: true,
 };
 
 impl DurationBounds {
     /// The duration, if within bounds; else what is wrong, in a few words.
     pub fn check(self, value: Duration) -> Result<Duration, String> {
-        if (self.min..=self.max).contains(&value) {
+        if (self.min..=self.max).contains(&value) || (self.zero_is_off && value.is_zero()) {
             Ok(value)
         } else {
             Err(format!(
-                "must be from {} to {}, not {}",
+                "must be {}from {} to {}, not {}",
+                if self.zero_is_off { "0 (off) or " } else { "" },
                 humantime::format_duration(self.min),
                 humantime::format_duration(self.max),
                 humantime::format_duration(value)
