@@ -3,7 +3,8 @@
 # named): ingest validation ingest-batch report-cost areas search
 # time-to-match offers subscribers fleet-feed dashboard-fps
 # searching-load ws-oversized soak.
-# Prints a table and rewrites BENCHMARKS.md (pass --no-write to skip that).
+# Prints a table and rewrites BENCHMARKS.md (pass --no-write to skip that);
+# how each scenario measures is in docs/benchmarks.md.
 # BENCH_SUBSCRIBERS (or --subscribers N) sets the subscriber count (default
 # 20000). The service it starts inherits no TRACKING_* variable.
 set -euo pipefail

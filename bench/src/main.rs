@@ -57,6 +57,40 @@ const ALL: [&str; 14] = [
     "soak",
 ];
 
+/// What `BENCHMARKS.md` says above its results: the method lives in
+/// `docs/benchmarks.md`, so the generated file holds only the tables.
+const HEADER: &str = "# Benchmarks
+
+Written by `scripts/bench.sh` (the `tracking-bench` binary in `bench/`); do not edit the results by
+hand. How each scenario is measured, its reference and its target, and why a target is not met:
+[docs/benchmarks.md](docs/benchmarks.md).";
+
+/// `BENCHMARKS.md` for a run: the header, then the run's results table and
+/// the scenarios that did not finish.
+fn document(
+    commit: &str,
+    when: &str,
+    machine: &str,
+    rendered: &str,
+    failures: &[String],
+) -> String {
+    format!(
+        "{HEADER}\n\n## Results\n\nCommit {commit}, {when} UTC, on {machine}.\n\n{rendered}\n{}",
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "\nScenarios that did not finish:\n\n{}\n",
+                failures
+                    .iter()
+                    .map(|f| format!("- {f}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        }
+    )
+}
+
 /// Benchmarks for tracking, each against a reference measured in the same run.
 #[derive(Parser)]
 #[command(name = "tracking-bench")]
@@ -157,25 +191,12 @@ async fn main() -> ExitCode {
     let rendered = table(&rows);
     println!("{rendered}");
     if !args.no_write {
-        let doc = format!(
-            "{}\n\n## Results\n\nCommit {}, {} UTC, on {}.\n\n{}\n{}",
-            include_str!("../METHOD.md").trim_end(),
-            report::commit(),
-            chrono::Utc::now().format("%Y-%m-%d %H:%M"),
-            report::machine(),
-            rendered,
-            if failures.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "\nScenarios that did not finish:\n\n{}\n",
-                    failures
-                        .iter()
-                        .map(|f| format!("- {f}"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )
-            }
+        let doc = document(
+            &report::commit(),
+            &chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string(),
+            &report::machine(),
+            &rendered,
+            &failures,
         );
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
         if let Err(error) = std::fs::write(path, doc) {
@@ -188,5 +209,43 @@ async fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a run writes: the header linking the method, then the tables (as
+    /// the checked-in file has them); the method's page is where the link says.
+    #[test]
+    fn the_written_file_links_the_method_and_holds_the_tables() {
+        let rows = table(&[]);
+        let doc = document(
+            "abc1234",
+            "2026-01-01 00:00",
+            "2 cores",
+            &rows,
+            &["soak on redis: gone".into()],
+        );
+        assert!(doc.starts_with("# Benchmarks\n"), "{doc}");
+        assert!(doc.contains("](docs/benchmarks.md)"), "{doc}");
+        assert!(doc.contains("## Results\n\nCommit abc1234, 2026-01-01 00:00 UTC, on 2 cores."));
+        assert!(doc.contains(&rows), "{doc}");
+        assert!(doc.contains("\n- soak on redis: gone\n"), "{doc}");
+        let written = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
+        let written = std::fs::read_to_string(written).expect("BENCHMARKS.md");
+        assert!(
+            written.starts_with(&format!("{HEADER}\n\n## Results\n")),
+            "BENCHMARKS.md starts as a run writes it"
+        );
+        let method = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/benchmarks.md");
+        let method = std::fs::read_to_string(method).expect("docs/benchmarks.md");
+        for scenario in ALL {
+            assert!(
+                method.contains(&format!("`{scenario}`")),
+                "docs/benchmarks.md says nothing of {scenario}"
+            );
+        }
     }
 }

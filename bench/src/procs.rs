@@ -50,6 +50,26 @@ pub fn proc_stats(pid: u32) -> ProcStats {
     }
 }
 
+/// `total_commands_processed` of the Redis at `url` (a server or one
+/// Cluster node); 0 when it cannot be read.
+pub async fn commands_processed(url: &str) -> u64 {
+    let Ok(client) = redis::Client::open(url) else {
+        return 0;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return 0;
+    };
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query_async(&mut conn)
+        .await
+        .unwrap_or_default();
+    info.lines()
+        .find_map(|l| l.strip_prefix("total_commands_processed:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 /// A private `redis-server` on a free TCP port (`redis-benchmark` measures
 /// the references over TCP, as the service talks to it), gone when dropped.
 pub struct Redis {
@@ -150,18 +170,7 @@ impl Redis {
 
     /// Commands Redis has processed so far.
     pub async fn commands_processed(&self) -> u64 {
-        let Ok(mut conn) = self.connection().await else {
-            return 0;
-        };
-        let info: String = redis::cmd("INFO")
-            .arg("stats")
-            .query_async(&mut conn)
-            .await
-            .unwrap_or_default();
-        info.lines()
-            .find_map(|l| l.strip_prefix("total_commands_processed:"))
-            .and_then(|v| v.trim().parse().ok())
-            .unwrap_or(0)
+        commands_processed(&self.url()).await
     }
 
     /// `redis-benchmark` on this server: requests per second for `command`.

@@ -1,9 +1,9 @@
-//! The README's examples, run as a reader would: every shell block marked
-//! `<!-- checked -->` runs in order against a service of the test's own
-//! (its address in place of 127.0.0.1:8000 and localhost:8000), each
-//! command's output matched against the `# ` lines that follow it (`…`
-//! standing for anything). Shell variables an example sets (`ride=…`) carry
-//! over to the next, as in a terminal. Needs bash and curl.
+//! The README's examples, and the docs' (`docs/*.md`), run as a reader would: every shell block
+//! marked `<!-- checked -->` runs in order against a service of the test's own, a fresh one for
+//! each file (its address in place of 127.0.0.1:8000 and localhost:8000), each command's output
+//! matched against the `# ` lines that follow it (`…` standing for anything). Shell variables an
+//! example sets (`ride=…`) carry over to the next of the same file, as in a terminal. Needs bash,
+//! curl and sha256sum.
 
 use std::process::Command;
 
@@ -74,16 +74,53 @@ fn matches(expected: &str, output: &str) -> bool {
     true
 }
 
+/// A file of the repository, by its path from the root.
+fn read(path: &str) -> String {
+    let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()))
+}
+
+/// The files whose checked examples run: the README first, then every
+/// page of `docs/` that has any, by name.
+fn documents() -> Vec<(String, Vec<Step>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let mut pages: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".md"))
+        .map(|name| format!("docs/{name}"))
+        .collect();
+    pages.sort();
+    std::iter::once("README.md".to_owned())
+        .chain(pages)
+        .map(|path| {
+            let steps = checked_steps(&read(&path));
+            (path, steps)
+        })
+        .filter(|(_, steps)| !steps.is_empty())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readmes_examples_answer_what_it_says() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let steps = checked_steps(&readme);
+    let documents = documents();
+    let readme = documents
+        .iter()
+        .find(|(path, _)| path == "README.md")
+        .map_or(0, |(_, steps)| steps.len());
+    assert!(readme >= 8, "the README's checked examples: {readme}");
     assert!(
-        steps.len() >= 8,
-        "the README's checked examples: {}",
-        steps.len()
+        documents.iter().any(|(path, _)| path == "docs/clients.md"),
+        "docs/clients.md's checked examples (persisted queries by hand)"
     );
+    for (path, steps) in &documents {
+        run_in_order(path, steps).await;
+    }
+}
+
+/// Runs one file's checked examples in order, against a fresh service.
+async fn run_in_order(path: &str, steps: &[Step]) {
     let app = TestApp::spawn(StoreKind::Memory, |_| {}).await;
     let base = app.url("");
     let base = base.trim_end_matches('/');
@@ -100,7 +137,7 @@ async fn the_readmes_examples_answer_what_it_says() {
         .filter_map(|l| l.split_once("=$(").map(|(name, _)| name.trim().to_owned()))
         .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
         .collect();
-    for step in &steps {
+    for step in steps {
         let script = step
             .script
             .replace("http://127.0.0.1:8000", base)
@@ -132,7 +169,7 @@ async fn the_readmes_examples_answer_what_it_says() {
             }
             if !read || std::time::Instant::now() > deadline {
                 panic!(
-                    "README example\n{script}\nprinted\n{printed}\nnot\n{expected}\n(stderr: {})",
+                    "{path}'s example\n{script}\nprinted\n{printed}\nnot\n{expected}\n(stderr: {})",
                     String::from_utf8_lossy(&output.stderr)
                 );
             }
@@ -155,13 +192,12 @@ fn ellipses_stand_for_any_text() {
     assert!(!matches("exact", "exactly"));
 }
 
-/// The text a flag's row of the README's configuration table gives it.
-fn table_row<'r>(readme: &'r str, flag: &str) -> &'r str {
+/// The text a flag's row of the configuration table (`docs/configuration.md`) gives it.
+fn table_row<'r>(page: &'r str, flag: &str) -> &'r str {
     let start = format!("| `{flag}` |");
-    readme
-        .lines()
+    page.lines()
         .find(|line| line.starts_with(&start))
-        .unwrap_or_else(|| panic!("no row for {flag} in the README's table"))
+        .unwrap_or_else(|| panic!("no row for {flag} in docs/configuration.md's table"))
 }
 
 /// What `tracking --help` says of a flag, on one line.
@@ -177,7 +213,7 @@ fn help_of(help: &str, flag: &str) -> String {
 
 /// `--only-persisted` runs the file's documents and nothing else: the
 /// service's own (the dashboard's, the simulator's) run only once merged
-/// into the file. The flag's help and the README's table say just that.
+/// into the file. The flag's help and the configuration table say just that.
 #[tokio::test]
 async fn only_persisted_is_described_as_it_behaves() {
     let own = crate::common::process::tracking_command()
@@ -207,15 +243,14 @@ async fn only_persisted_is_described_as_it_behaves() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("README.md");
-    let row = table_row(&readme, "--only-persisted");
+    let page = read("docs/configuration.md");
+    let row = table_row(&page, "--only-persisted");
     let help = crate::common::process::tracking_command()
         .arg("--help")
         .output()
         .expect("tracking --help");
     let help = help_of(&String::from_utf8_lossy(&help.stdout), "--only-persisted");
-    for (what, text) in [("README table", row), ("--help", help.as_str())] {
+    for (what, text) in [("configuration table", row), ("--help", help.as_str())] {
         assert!(
             text.contains("tracking persisted-documents"),
             "{what} should say the service's own documents must be merged into the file: {text}"

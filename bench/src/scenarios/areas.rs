@@ -12,7 +12,7 @@ use super::{mib, BATCH, RELAXED};
 use crate::{
     client::{accepted, http_load},
     error::{BenchError, Result},
-    procs::{Redis, Service},
+    procs::{commands_processed, Redis, Service},
     report::Row,
     StoreKind,
 };
@@ -90,25 +90,6 @@ async fn drive(svc: &Service) -> Result<(f64, usize)> {
     }
     let run = load(1, BATCHES).await;
     Ok((run.per_sec(), run.errors))
-}
-
-/// `total_commands_processed` of a node.
-async fn commands(url: &str) -> u64 {
-    let Ok(client) = redis::Client::open(url) else {
-        return 0;
-    };
-    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
-        return 0;
-    };
-    let info: String = redis::cmd("INFO")
-        .arg("stats")
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    info.lines()
-        .find_map(|l| l.strip_prefix("total_commands_processed:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// `requestDriver` round trips, one after another: p50 and p99 in ms.
@@ -292,11 +273,13 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     let nodes = urls.join(",");
     let svc = Service::start(&["--redis-cluster", &nodes, "--areas", &path], RELAXED).await?;
     let before = svc.stats();
-    let started: Vec<u64> = futures_util::future::join_all(urls.iter().map(|u| commands(u))).await;
+    let started: Vec<u64> =
+        futures_util::future::join_all(urls.iter().map(|u| commands_processed(u))).await;
     let clock = std::time::Instant::now();
     let (rate, errors) = drive(&svc).await?;
     let secs = clock.elapsed().as_secs_f64();
-    let ended: Vec<u64> = futures_util::future::join_all(urls.iter().map(|u| commands(u))).await;
+    let ended: Vec<u64> =
+        futures_util::future::join_all(urls.iter().map(|u| commands_processed(u))).await;
     let after = svc.stats();
     let per_node: Vec<f64> = started
         .iter()

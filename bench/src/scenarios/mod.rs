@@ -15,9 +15,17 @@ pub mod subscribers;
 pub mod time_to_match;
 pub mod validation;
 
+use futures_util::{StreamExt, TryStreamExt};
 use rand::{rngs::StdRng, Rng, SeedableRng};
+use serde_json::json;
 
-use crate::{error::Result, procs::Redis, procs::Service, StoreKind};
+use crate::{
+    client::gql,
+    error::{BenchError, Result},
+    procs::Redis,
+    procs::Service,
+    StoreKind,
+};
 
 /// The city the scenarios happen in (Santiago, as in the seed).
 pub const CENTER: (f64, f64) = (-33.4489, -70.6693);
@@ -60,6 +68,42 @@ pub async fn service(store: StoreKind, redis: &Redis, flags: &[&str]) -> Result<
         _ => &[],
     };
     Service::start(store_args, flags).await
+}
+
+/// Requests `count` rides, `at_once` at a time (1: one after another), ride
+/// `i` for the rider `<rider>{i}` at `at(i)`; their ids, in the order asked.
+/// A ride the service did not create fails the scenario.
+pub async fn request_rides(
+    url: &str,
+    rider: &str,
+    count: usize,
+    at_once: usize,
+    at: impl Fn(usize) -> (f64, f64),
+) -> Result<Vec<String>> {
+    let http = reqwest::Client::new();
+    futures_util::stream::iter(0..count)
+        .map(|i| {
+            let (lat, lng) = at(i);
+            let http = &http;
+            async move {
+                let ride = gql(
+                    http,
+                    url,
+                    REQUEST,
+                    json!({"r": format!("{rider}{i}"), "lat": lat, "lng": lng}),
+                )
+                .await?;
+                ride["requestDriver"]["id"]
+                    .as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| {
+                        BenchError::Unexpected(format!("ride {i} was not created: {ride}"))
+                    })
+            }
+        })
+        .buffered(at_once.max(1))
+        .try_collect()
+        .await
 }
 
 pub fn mib(kib: u64) -> f64 {

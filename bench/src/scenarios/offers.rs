@@ -20,7 +20,7 @@ use futures_util::{future::join_all, StreamExt};
 use serde_json::json;
 use tokio::sync::{oneshot, OnceCell, Semaphore};
 
-use super::{mib, service, time_to_match, REQUEST, RIDE_STATUS, UPDATE};
+use super::{mib, request_rides, service, time_to_match, RIDE_STATUS};
 use crate::{
     client::{gql, next_data, subscribe},
     error::{BenchError, Result},
@@ -104,23 +104,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     let floor = FLOOR.get_or_try_init(|| pubsub_floor(redis)).await?.clone();
     let svc = service(store, redis, FLAGS).await?;
     let http = reqwest::Client::new();
-    let mut ids = Vec::with_capacity(RIDES);
-    for i in 0..RIDES {
-        let (lat, lng) = time_to_match::place(i);
-        let ride = gql(
-            &http,
-            &svc.url,
-            REQUEST,
-            json!({"r": format!("o{i}"), "lat": lat, "lng": lng}),
-        )
-        .await?;
-        ids.push(
-            ride["requestDriver"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        );
-    }
+    let ids = request_rides(&svc.url, "o", RIDES, 1, time_to_match::place).await?;
     // Each driver's feed (a STATE first: OFFLINE, it has not reported) and
     // each rider's rideStatus (SEARCHING first), open before anything moves.
     let limit = Semaphore::new(64);
@@ -139,16 +123,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     for (i, pair) in sockets.into_iter().enumerate() {
         let (feed, ride) = pair?;
         let offered = arrival(feed, "driverFeed", "kind", "OFFER");
-        let (lat, lng) = time_to_match::place(i);
-        let sent = Instant::now();
-        gql(
-            &http,
-            &svc.url,
-            UPDATE,
-            json!({"d": format!("m{i}"), "lat": lat + 0.005, "lng": lng}),
-        )
-        .await?;
-        let answered = Instant::now();
+        let (sent, answered) = time_to_match::driver_appears(&http, &svc.url, i).await?;
         let (arrived, _feed) = within(format!("ride {i}'s offer"), offered).await?;
         offers.note(sent, answered, arrived);
 

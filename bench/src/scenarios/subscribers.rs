@@ -14,7 +14,7 @@ use futures_util::future::join_all;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use super::{mib, service, REQUEST, RIDE_STATUS};
+use super::{mib, request_rides, service, RIDE_STATUS};
 use crate::{
     client::{gql, next_data, subscribe},
     error::{BenchError, Result},
@@ -48,38 +48,8 @@ pub async fn run(store: StoreKind, redis: &Redis, wanted: usize) -> Result<Row> 
         .ok_or_else(|| BenchError::Unexpected("no tracking_connections_max".into()))?;
     let count = wanted.min(cap.saturating_sub(128));
     let http = reqwest::Client::new();
-    let ids: Vec<String> = {
-        let made = Arc::new(Mutex::new(vec![String::new(); count]));
-        let limit = Arc::new(Semaphore::new(64));
-        join_all((0..count).map(|i| {
-            let (made, limit, http, url) =
-                (made.clone(), limit.clone(), http.clone(), svc.url.clone());
-            async move {
-                let _permit = limit.acquire().await;
-                // Far from any driver: they stay SEARCHING.
-                let ride = gql(
-                    &http,
-                    &url,
-                    REQUEST,
-                    json!({"r": format!("s{i}"), "lat": 10.0, "lng": 10.0}),
-                )
-                .await?;
-                let id = ride["requestDriver"]["id"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                if let Ok(mut made) = made.lock() {
-                    made[i] = id;
-                }
-                Ok::<_, BenchError>(())
-            }
-        }))
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-        let made = made.lock().map_err(poisoned)?.clone();
-        made
-    };
+    // Far from any driver: they stay SEARCHING.
+    let ids = request_rides(&svc.url, "s", count, 64, |_| (10.0, 10.0)).await?;
     let base = svc.stats();
     let delivered: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; count]));
     let ready = Arc::new(AtomicUsize::new(0));

@@ -23,7 +23,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 use tokio::sync::{OnceCell, Semaphore};
 
-use super::{mib, service, REQUEST, RIDE_STATUS, UPDATE};
+use super::{mib, request_rides, service, RIDE_STATUS, UPDATE};
 use crate::{
     client::{gql, next_data, subscribe},
     error::{BenchError, Result},
@@ -46,6 +46,25 @@ pub fn place(i: usize) -> (f64, f64) {
     (-33.0 - (i / 32) as f64 * 0.1, -70.0 - (i % 32) as f64 * 0.1)
 }
 
+/// Driver `m{i}` reports half a kilometre from ride `i`'s pickup: when the
+/// report was sent, and when its response came.
+pub async fn driver_appears(
+    http: &reqwest::Client,
+    url: &str,
+    i: usize,
+) -> Result<(Instant, Instant)> {
+    let (lat, lng) = place(i);
+    let sent = Instant::now();
+    gql(
+        http,
+        url,
+        UPDATE,
+        json!({"d": format!("m{i}"), "lat": lat + 0.005, "lng": lng}),
+    )
+    .await?;
+    Ok((sent, Instant::now()))
+}
+
 /// The seed model's figures (measured at the first call of the run).
 pub async fn seed_reference(redis: &Redis) -> Result<String> {
     Ok(SEED.get_or_try_init(|| seed_model(redis)).await?.clone())
@@ -61,23 +80,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
     .await?;
     let before = svc.stats();
     let http = reqwest::Client::new();
-    let mut ids = Vec::with_capacity(RIDES);
-    for i in 0..RIDES {
-        let (lat, lng) = place(i);
-        let ride = gql(
-            &http,
-            &svc.url,
-            REQUEST,
-            json!({"r": format!("r{i}"), "lat": lat, "lng": lng}),
-        )
-        .await?;
-        ids.push(
-            ride["requestDriver"]["id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned(),
-        );
-    }
+    let ids = request_rides(&svc.url, "r", RIDES, 1, place).await?;
     // One subscriber per ride; each notes when DRIVER_FOUND arrives.
     let limit = Arc::new(Semaphore::new(64));
     let sockets = join_all(ids.iter().map(|id| {
@@ -105,16 +108,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
     let mut latencies = Vec::with_capacity(RIDES);
     let mut before_response = 0;
     for (i, arrival) in arrivals.into_iter().enumerate() {
-        let (lat, lng) = place(i);
-        let sent = Instant::now();
-        gql(
-            &http,
-            &svc.url,
-            UPDATE,
-            json!({"d": format!("m{i}"), "lat": lat + 0.005, "lng": lng}),
-        )
-        .await?;
-        let answered = Instant::now();
+        let (sent, answered) = driver_appears(&http, &svc.url, i).await?;
         let found = tokio::time::timeout(Duration::from_secs(35), arrival)
             .await
             .map_err(|_| BenchError::Unexpected(format!("ride {i} was not matched")))?
