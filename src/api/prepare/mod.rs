@@ -18,7 +18,9 @@
 //!
 //! Metric labels come from a fixed set: the root fields the schema defines
 //! (`updateLocation`, `rideStatus`, …), or `other`. An operation's name is
-//! the client's text and never becomes a label.
+//! the client's text and never becomes a label. What a document says about
+//! its operation (which one, its label, whether it only introspects) is
+//! read by [`operation`].
 
 pub mod introspection;
 mod operation;

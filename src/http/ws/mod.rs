@@ -8,7 +8,8 @@
 //! - [`operations`]: what a socket runs, and the subscription count taken
 //!   from the streams themselves;
 //! - [`shared`]: live maps run once for all their subscribers, with their
-//!   snapshots resolved once for those who join together ([`firsts`]).
+//!   snapshots resolved once for those who join together ([`firsts`]);
+//! - [`limits`]: a socket's limits, and the count of sockets pending init.
 //!
 //! Here: choosing the subprotocol, and what is checked before upgrading: a
 //! cap on sockets that have not finished `connection_init` (each may hold up
