@@ -2,11 +2,9 @@
 
 use async_graphql::{Context, Object, ResultExt, ID};
 
-use super::offers::LocationInput;
-use super::types::{LocationBatch, LocationUpdate};
 use super::{
-    caller, dispatcher,
-    types::{Driver, Ride},
+    context::{caller, dispatcher},
+    types::{Driver, LocationBatch, LocationInput, LocationUpdate, Ride},
 };
 use crate::{
     domain::{Coordinates, DriverId, IdempotencyKey, RideId, RiderId, Step},

@@ -3,9 +3,8 @@
 use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::{
-    areas::Area,
-    caller, dispatcher,
-    types::{Driver, NearbyDriver, Ride},
+    context::{caller, dispatcher},
+    types::{Area, Driver, NearbyDriver, Ride},
 };
 use crate::domain::{Coordinates, DriverId, Limit, RadiusKm, RideId};
 

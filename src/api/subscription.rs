@@ -4,9 +4,8 @@ use async_graphql::{Context, ResultExt, Subscription, ID};
 use futures_util::{Stream, StreamExt};
 
 use super::{
-    caller, dispatcher,
-    offers::DriverFeedEvent,
-    types::{Driver, FleetEvent, Ride},
+    context::{caller, dispatcher},
+    types::{Driver, DriverFeedEvent, FleetEvent, Ride},
 };
 use crate::domain::{Coordinates, DriverId, RadiusKm, RideId};
 

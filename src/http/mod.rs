@@ -17,97 +17,46 @@
 //! - `GET /health`, `GET /ready`, `GET /metrics`;
 //! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher.
 //!
+//! What the GraphQL routes share is [`codec`] (media types, a request from
+//! URL parameters, a response's body and status); errors refused before
+//! GraphQL runs are answered by [`errors`]; what every handler reaches is
+//! [`AppState`].
+//!
 //! Nothing here decides anything about rides: it decodes, calls the schema or
 //! the dispatcher, and encodes.
 
+pub mod codec;
 pub mod cors;
 pub mod dashboard;
+mod errors;
 pub mod graphiql;
 pub mod graphql;
 mod rest;
 pub mod serve;
+mod state;
 pub mod stream;
 pub mod ws;
 
 use std::{
-    sync::{Arc, Mutex, PoisonError},
-    time::{Duration, Instant},
+    sync::{Mutex, PoisonError},
+    time::Instant,
 };
 
 use axum::{
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
-    http::{header, HeaderMap, StatusCode},
+    http::{header, StatusCode},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::get,
     Json, Router,
 };
-use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
-use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::Instrument;
 
-use crate::{
-    api::{prepare::Gate, Schemas},
-    auth::{session_from, Caller, Session, Verifier},
-    dispatch::Dispatcher,
-    error::Error,
-    telemetry,
-};
+pub(crate) use errors::{bad_request, error_body, error_response};
+pub use state::AppState;
 
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub schemas: Schemas,
-    pub dispatcher: Dispatcher,
-    /// `None`: no key configured, everyone is [`Caller::Open`].
-    pub verifier: Option<Verifier>,
-    pub ws_limits: ws::WsLimits,
-    pub pending_init: Arc<ws::PendingInit>,
-    /// The WebSocket tasks, so shutdown can wait for them (within its grace).
-    pub ws_tasks: TaskTracker,
-    /// Cancelled when the service shuts down (WebSockets close then).
-    pub shutdown: CancellationToken,
-    /// Cancelled when the shutdown grace is over: whatever still runs stops.
-    pub cut: CancellationToken,
-    pub metrics: Option<PrometheusHandle>,
-    pub max_body_bytes: usize,
-    /// Most operations in one JSON batch.
-    pub max_batch: usize,
-    /// The complexity budget of one request (a batch shares it).
-    pub max_complexity: usize,
-    /// What every request passes before it runs.
-    pub gate: Arc<Gate>,
-    /// How often an idle HTTP stream (multipart, SSE) sends a heartbeat.
-    pub stream_heartbeat: Duration,
-    /// The origins allowed to call the API from a browser.
-    pub cors: cors::Origins,
-    /// GraphiQL's files, when served locally (`--graphiql-assets`).
-    pub graphiql: Option<Arc<graphiql::LocalAssets>>,
-    /// The dashboard's base map.
-    pub map: dashboard::BaseMap,
-    /// Live maps shared by their WebSocket subscribers.
-    pub shared: Arc<ws::shared::SharedSubscriptions>,
-}
-
-impl AppState {
-    /// Who sent a request, from its `Authorization` header.
-    async fn session(&self, headers: &HeaderMap) -> Result<Session, Error> {
-        let value =
-            match headers.get(header::AUTHORIZATION) {
-                None => None,
-                Some(v) => Some(v.to_str().map_err(|_| {
-                    Error::Unauthenticated("unreadable Authorization header".into())
-                })?),
-            };
-        session_from(self.verifier.as_ref(), value).await
-    }
-
-    /// Who sent a request.
-    async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Error> {
-        Ok(self.session(headers).await?.caller)
-    }
-}
+use crate::{error::Error, telemetry};
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
@@ -248,35 +197,4 @@ async fn metrics_text(State(state): State<AppState>) -> Response {
             .into_response(),
         None => (StatusCode::NOT_FOUND, "metrics are off").into_response(),
     }
-}
-
-/// A 400 for a body that is not the JSON the route takes.
-pub(crate) fn bad_request(message: String) -> Response {
-    error_response(&Error::BadInput(message))
-}
-
-/// The HTTP status of each error, for the REST adapters and the refusals
-/// that happen before GraphQL runs.
-pub(crate) fn status(error: &Error) -> StatusCode {
-    match error {
-        Error::BadInput(_) => StatusCode::BAD_REQUEST,
-        Error::NotFound(_) => StatusCode::NOT_FOUND,
-        Error::OutOfServiceArea(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Conflict(_) | Error::ActiveRide { .. } => StatusCode::CONFLICT,
-        Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-        Error::Forbidden(_) => StatusCode::FORBIDDEN,
-        Error::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-        Error::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
-        Error::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-/// An error as HTTP status plus a GraphQL-shaped body.
-pub(crate) fn error_response(error: &Error) -> Response {
-    (status(error), error_body(error)).into_response()
-}
-
-/// The GraphQL-shaped error body every non-GraphQL refusal uses.
-pub(crate) fn error_body(error: &Error) -> Json<serde_json::Value> {
-    Json(json!({"errors": [{"message": error.to_string(), "extensions": {"code": error.code()}}]}))
 }

@@ -52,7 +52,7 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// Refuses a body that does not say it is JSON (415), before the handler.
 async fn json_only(request: Request, next: Next) -> Response {
-    match super::graphql::wrong_content_type(request.headers()) {
+    match super::codec::wrong_content_type(request.headers()) {
         Some(refusal) => refusal,
         None => next.run(request).await,
     }

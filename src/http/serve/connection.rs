@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tower_service::Service;
 use tracing::debug;
 
-use super::Slot;
+use super::slots::Slot;
 
 /// What a connection is doing, for its deadlines. Times are milliseconds
 /// since the connection opened.

@@ -23,24 +23,23 @@
 //!   `shutdown_grace` is cut.
 
 mod connection;
+mod slots;
 
 use std::{
     future::Future,
     io,
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
+    sync::{atomic::Ordering, Arc},
     time::Duration,
 };
 
 use axum::Router;
-use tokio::{net::TcpListener, sync::Notify};
+use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
 use crate::telemetry;
 use connection::{connection, Activity, Conn, ConnLimits};
+use slots::{Slot, Slots};
 
 /// Descriptors kept for what is not a client connection (listener, Redis,
 /// epoll, logs, token-key fetches).
@@ -112,33 +111,6 @@ fn open_file_limit() -> usize {
         }
     }
     usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX)
-}
-
-/// Open connections, and a signal when one closes.
-#[derive(Debug, Default)]
-struct Slots {
-    open: AtomicUsize,
-    freed: Notify,
-}
-
-/// One counted connection; the count drops when the socket does.
-#[derive(Debug)]
-pub(super) struct Slot(Arc<Slots>);
-
-impl Slot {
-    fn new(slots: &Arc<Slots>) -> Self {
-        slots.open.fetch_add(1, Ordering::AcqRel);
-        metrics::gauge!(telemetry::CONNECTIONS).increment(1.0);
-        Self(slots.clone())
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.open.fetch_sub(1, Ordering::AcqRel);
-        metrics::gauge!(telemetry::CONNECTIONS).decrement(1.0);
-        self.0.freed.notify_one();
-    }
 }
 
 /// What the accept loop serves, and the signals it shares with the rest of

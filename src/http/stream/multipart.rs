@@ -15,7 +15,11 @@ use futures_util::StreamExt;
 use serde_json::json;
 
 use super::{events, Event};
-use crate::{api::prepare::Prepared, auth::Session, http::AppState};
+use crate::{
+    api::prepare::Prepared,
+    auth::Session,
+    http::{codec, AppState},
+};
 
 const CONTENT_TYPE: &str = "multipart/mixed; boundary=\"graphql\"; subscriptionSpec=\"1.0\"";
 const PART: &str = "\r\n--graphql\r\ncontent-type: application/json; charset=utf-8\r\n\r\n";
@@ -26,7 +30,7 @@ pub fn respond(state: &AppState, session: Session, prepared: Prepared) -> Respon
     let parts = events(state, session, prepared, "multipart").flat_map(|event| {
         let chunks: Vec<Bytes> = match event {
             Event::Next(response) => {
-                let payload = crate::http::graphql::Body::of(&response);
+                let payload = codec::Body::of(&response);
                 vec![part(&Envelope { payload })]
             }
             Event::Heartbeat => vec![part(&json!({}))],

@@ -24,12 +24,16 @@ use crate::{
     },
     auth::Session,
     error::Error,
-    http::{bad_request, error_body, error_response, graphql, AppState},
+    http::{
+        bad_request,
+        codec::{self, request_from_query, wrong_content_type},
+        error_body, error_response, AppState,
+    },
 };
 
 /// `POST /graphql/stream`.
 pub async fn post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    if let Some(refusal) = graphql::wrong_content_type(&headers) {
+    if let Some(refusal) = wrong_content_type(&headers) {
         return refusal;
     }
     let request: Request = match serde_json::from_slice(&body) {
@@ -49,7 +53,7 @@ pub async fn get(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    match graphql::request_from_query(&raw.unwrap_or_default()) {
+    match request_from_query(&raw.unwrap_or_default()) {
         Ok(request) => run(&state, &headers, request, Method::GET).await,
         Err(message) => bad_request(message),
     }
@@ -69,7 +73,7 @@ async fn run(state: &AppState, headers: &HeaderMap, request: Request, method: Me
             record_operation(refused.label, &response);
             let body = format!(
                 "event: next\ndata: {}\n\nevent: complete\ndata: \n\n",
-                serde_json::to_string(&graphql::Body::of(&response)).unwrap_or_default()
+                serde_json::to_string(&codec::Body::of(&response)).unwrap_or_default()
             );
             stream_response(Body::from(body))
         }
@@ -91,7 +95,7 @@ pub fn respond(state: &AppState, session: Session, prepared: Prepared) -> Respon
         let text = match event {
             Event::Next(response) => format!(
                 "event: next\ndata: {}\n\n",
-                serde_json::to_string(&graphql::Body::of(&response)).unwrap_or_default()
+                serde_json::to_string(&codec::Body::of(&response)).unwrap_or_default()
             ),
             Event::Heartbeat => ":\n\n".to_owned(),
             Event::Complete => "event: complete\ndata: \n\n".to_owned(),

@@ -19,10 +19,10 @@ use tokio::time::{Instant, Interval};
 use tracing::debug;
 
 use super::{
+    limits::Pending,
     operations::{Operations, Output},
     protocol::{self, close, ClientMessage, Protocol},
     shared::{Payload, SharedSubscriptions},
-    Pending,
 };
 use crate::{
     api::{

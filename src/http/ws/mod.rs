@@ -8,7 +8,8 @@
 //! - [`operations`]: what a socket runs, and the subscription count taken
 //!   from the streams themselves;
 //! - [`shared`]: live maps run once for all their subscribers, with their
-//!   snapshots resolved once for those who join together ([`firsts`]).
+//!   snapshots resolved once for those who join together ([`firsts`]);
+//! - [`limits`]: a socket's limits, and the count of sockets pending init.
 //!
 //! Here: choosing the subprotocol, and what is checked before upgrading: a
 //! cap on sockets that have not finished `connection_init` (each may hold up
@@ -19,17 +20,10 @@
 
 mod connection;
 mod firsts;
+mod limits;
 mod operations;
 pub mod protocol;
 pub mod shared;
-
-use std::{
-    sync::{
-        atomic::{AtomicUsize, Ordering},
-        Arc,
-    },
-    time::Duration,
-};
 
 use axum::{
     extract::{ws::rejection::WebSocketUpgradeRejection, State, WebSocketUpgrade},
@@ -39,50 +33,13 @@ use axum::{
 
 use super::AppState;
 use crate::error::Error;
+use limits::Pending;
+pub use limits::{PendingInit, WsLimits};
 use protocol::Protocol;
 
 /// Each socket's read buffer (axum's default of 128 KiB would dominate an
 /// idle subscriber's memory).
 const READ_BUFFER: usize = 1024;
-
-/// WebSocket limits.
-#[derive(Debug, Clone, Copy)]
-pub struct WsLimits {
-    pub max_subscriptions: usize,
-    pub init_timeout: Duration,
-    pub keepalive: Duration,
-    /// Largest message or frame, in bytes.
-    pub max_message_bytes: usize,
-    /// Sockets without an accepted `connection_init`, at once.
-    pub max_pending_init: usize,
-}
-
-/// Sockets still waiting for their `connection_init` to be accepted.
-#[derive(Debug, Default)]
-pub struct PendingInit {
-    count: AtomicUsize,
-}
-
-/// One socket counted as pending until its handshake is done (or it goes).
-pub(super) struct Pending(Arc<PendingInit>);
-
-impl Pending {
-    fn take(pending: &Arc<PendingInit>, max: usize) -> Option<Self> {
-        pending
-            .count
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()
-            .map(|_| Self(pending.clone()))
-    }
-}
-
-impl Drop for Pending {
-    fn drop(&mut self) {
-        self.0.count.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// What a request to `/ws` that cannot be served is told: the
 /// subprotocols, and the transports that need no WebSocket.

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Object, ResultExt, ID};
 
-use crate::domain;
+use crate::{api::context::dispatcher, domain};
 
 /// A GeoJSON geometry, as JSON.
 #[derive(serde::Serialize, serde::Deserialize, Clone)]
@@ -40,19 +40,13 @@ impl Area {
 
     /// AVAILABLE drivers in it now.
     async fn available_drivers(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let counts = super::dispatcher(ctx)?
-            .area_counts(&self.0.id)
-            .await
-            .extend()?;
+        let counts = dispatcher(ctx)?.area_counts(&self.0.id).await.extend()?;
         Ok(i32::try_from(counts.available).unwrap_or(i32::MAX))
     }
 
     /// SEARCHING rides in it now.
     async fn searching_rides(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let counts = super::dispatcher(ctx)?
-            .area_counts(&self.0.id)
-            .await
-            .extend()?;
+        let counts = dispatcher(ctx)?.area_counts(&self.0.id).await.extend()?;
         Ok(i32::try_from(counts.searching).unwrap_or(i32::MAX))
     }
 }

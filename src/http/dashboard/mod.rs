@@ -5,6 +5,8 @@
 //! `GET /config` tells the dashboard (and any client) the service's limits,
 //! so that no script copies them.
 
+mod base_map;
+
 use axum::{
     extract::{Path, State},
     http::{header, StatusCode},
@@ -14,26 +16,28 @@ use axum::{
 };
 use serde_json::{json, Value};
 
+pub use base_map::BaseMap;
+
 use super::AppState;
 use crate::{
     dispatch::MAX_BATCH,
     domain::{EARTH_RADIUS_KM, MAX_LATITUDE, MAX_LIMIT, MAX_RADIUS_KM},
 };
 
-const INDEX: &str = include_str!("../../playground/index.html");
+const INDEX: &str = include_str!("../../../playground/index.html");
 /// The documents the dashboard sends, by name (served as `documents.js`).
-pub const DOCUMENTS: &str = include_str!("../../playground/documents.json");
-const STYLE: &str = include_str!("../../playground/style.css");
-const FAVICON: &str = include_str!("../../playground/favicon.svg");
+pub const DOCUMENTS: &str = include_str!("../../../playground/documents.json");
+const STYLE: &str = include_str!("../../../playground/style.css");
+const FAVICON: &str = include_str!("../../../playground/favicon.svg");
 
 /// The scripts, by the name the page imports them under.
 const SCRIPTS: [(&str, &str); 6] = [
-    ("app.js", include_str!("../../playground/app.js")),
-    ("graphql.js", include_str!("../../playground/graphql.js")),
-    ("map.js", include_str!("../../playground/map.js")),
-    ("model.js", include_str!("../../playground/model.js")),
-    ("socket.js", include_str!("../../playground/socket.js")),
-    ("views.js", include_str!("../../playground/views.js")),
+    ("app.js", include_str!("../../../playground/app.js")),
+    ("graphql.js", include_str!("../../../playground/graphql.js")),
+    ("map.js", include_str!("../../../playground/map.js")),
+    ("model.js", include_str!("../../../playground/model.js")),
+    ("socket.js", include_str!("../../../playground/socket.js")),
+    ("views.js", include_str!("../../../playground/views.js")),
 ];
 
 pub(super) fn routes() -> Router<AppState> {
@@ -77,38 +81,6 @@ async fn favicon() -> Response {
         FAVICON,
     )
         .into_response()
-}
-
-/// The dashboard's base map: raster tiles from a URL template, and the
-/// attribution their provider requires.
-#[derive(Debug, Clone, Default)]
-pub struct BaseMap {
-    tiles: Option<String>,
-    attribution: Option<String>,
-}
-
-impl BaseMap {
-    /// Checks the template: an http(s) URL (or a path on this service)
-    /// naming `{z}`, `{x}` and `{y}`.
-    pub fn new(tiles: Option<&str>, attribution: Option<&str>) -> Result<Self, String> {
-        if let Some(tiles) = tiles {
-            let scheme = tiles.starts_with("https://")
-                || tiles.starts_with("http://")
-                || tiles.starts_with('/');
-            let placeholders = ["{z}", "{x}", "{y}"].iter().all(|p| tiles.contains(p));
-            if !scheme || !placeholders || tiles.len() > 2048 {
-                return Err(format!(
-                    "--map-tiles {tiles:?}: expected a URL template such as \
-                     https://tile.example.org/{{z}}/{{x}}/{{y}}.png (http or https, \
-                     with {{z}}, {{x}} and {{y}})"
-                ));
-            }
-        }
-        Ok(Self {
-            tiles: tiles.map(str::to_owned),
-            attribution: attribution.map(str::to_owned),
-        })
-    }
 }
 
 /// The dashboard's documents' texts.

@@ -1,0 +1,70 @@
+//! What every handler can reach: the schemas and the gate, the dispatcher,
+//! the token verifier, the limits, the shutdown signals and the web assets.
+
+use std::{sync::Arc, time::Duration};
+
+use axum::http::{header, HeaderMap};
+use metrics_exporter_prometheus::PrometheusHandle;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+
+use super::{cors, dashboard, graphiql, ws};
+use crate::{
+    api::{prepare::Gate, Schemas},
+    auth::{session_from, Caller, Session, Verifier},
+    dispatch::Dispatcher,
+    error::Error,
+};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub schemas: Schemas,
+    pub dispatcher: Dispatcher,
+    /// `None`: no key configured, everyone is [`Caller::Open`].
+    pub verifier: Option<Verifier>,
+    pub ws_limits: ws::WsLimits,
+    pub pending_init: Arc<ws::PendingInit>,
+    /// The WebSocket tasks, so shutdown can wait for them (within its grace).
+    pub ws_tasks: TaskTracker,
+    /// Cancelled when the service shuts down (WebSockets close then).
+    pub shutdown: CancellationToken,
+    /// Cancelled when the shutdown grace is over: whatever still runs stops.
+    pub cut: CancellationToken,
+    pub metrics: Option<PrometheusHandle>,
+    pub max_body_bytes: usize,
+    /// Most operations in one JSON batch.
+    pub max_batch: usize,
+    /// The complexity budget of one request (a batch shares it).
+    pub max_complexity: usize,
+    /// What every request passes before it runs.
+    pub gate: Arc<Gate>,
+    /// How often an idle HTTP stream (multipart, SSE) sends a heartbeat.
+    pub stream_heartbeat: Duration,
+    /// The origins allowed to call the API from a browser.
+    pub cors: cors::Origins,
+    /// GraphiQL's files, when served locally (`--graphiql-assets`).
+    pub graphiql: Option<Arc<graphiql::LocalAssets>>,
+    /// The dashboard's base map.
+    pub map: dashboard::BaseMap,
+    /// Live maps shared by their WebSocket subscribers.
+    pub shared: Arc<ws::shared::SharedSubscriptions>,
+}
+
+impl AppState {
+    /// Who sent a request, from its `Authorization` header.
+    pub(super) async fn session(&self, headers: &HeaderMap) -> Result<Session, Error> {
+        let value =
+            match headers.get(header::AUTHORIZATION) {
+                None => None,
+                Some(v) => Some(v.to_str().map_err(|_| {
+                    Error::Unauthenticated("unreadable Authorization header".into())
+                })?),
+            };
+        session_from(self.verifier.as_ref(), value).await
+    }
+
+    /// Who sent a request.
+    pub(super) async fn caller(&self, headers: &HeaderMap) -> Result<Caller, Error> {
+        Ok(self.session(headers).await?.caller)
+    }
+}
