@@ -18,6 +18,7 @@ use rights::*;
 use crate::common::for_each_store;
 
 for_each_store!(
+    // rights.rs: a right lost mid-stream
     a_declined_driver_loses_every_stream_of_the_ride,
     a_driver_whose_offer_timed_out_loses_the_ride_stream,
 );

@@ -16,6 +16,8 @@ use work::*;
 use crate::common::for_each_store;
 
 for_each_store!(
+    // input.rs: bad input
     bad_input_changes_nothing,
+    // work.rs: retention
     ended_rides_and_silent_drivers_are_removed_after_their_retention,
 );

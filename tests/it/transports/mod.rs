@@ -19,7 +19,10 @@ use websocket::*;
 use crate::common::for_each_store;
 
 for_each_store!(
-    persisted_queries_round_trip,
-    streams_follow_a_ride,
+    // websocket.rs: both WebSocket subprotocols
     both_subprotocols_follow_a_ride_to_its_end,
+    // streams.rs: multipart and SSE
+    streams_follow_a_ride,
+    // persisted.rs: persisted documents
+    persisted_queries_round_trip,
 );
