@@ -1,36 +1,37 @@
 //! The integration suite: one binary, real servers, real clients.
+//!
+//! Where each behaviour is tested, one module per concept (a scenario run on
+//! every store is `<module>::{memory,redis,cluster}::<name>`):
+//!
+//! - `fleet`: drivers' reports and statuses, nearby drivers, going offline, batches, report rules.
+//! - `rides`: a ride from request to end: search and match, expiry, cancel, complete, trip phases, a rider's cap and keys.
+//! - `offers`: offers to drivers: accepted, declined, timed out, withdrawn, counted, across instances.
+//! - `live`: subscriptions: `rideStatus`, `driverLocation`, `driverFeed`, live maps, and maps under pressure.
+//! - `transports`: WebSocket, GraphQL over HTTP, multipart and SSE streams, persisted documents, REST, the typed client.
+//! - `auth`: roles, tokens (expiry, JWKS, edges), rights lost mid-stream, introspection, cross-site and CORS.
+//! - `limits`: bad input, request size and work, the update rate, WebSocket and connection bounds, retention, fuzzing.
+//! - `instances`: several instances sharing one Redis, and a Redis Cluster with areas on different nodes.
+//! - `faults`: Redis and instances failing (dead, hung, emptied, killed, skewed), bounded chaos, and what holds after.
+//! - `areas`: service areas: rides and drivers inside them, their borders, and an areas file that stops the start.
+//! - `ops`: metrics, health and the dashboard, Redis deployments (prefix, TLS), migrating the key layout, the simulator.
+//! - `schema`: the checked-in SDL is the schema the code serves, and it documents itself.
+//! - `readme`: the README's examples, run as a reader would.
+//! - `common`: the shared setup (services, clients, tokens, keys, areas files, instances); no tests.
 
 // A test that meets the unexpected should fail loudly, right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod areas;
-mod areas_start;
-mod behaviour;
-mod bounds;
-mod chaos;
-mod chaos_areas;
-mod client;
-mod cluster;
+mod auth;
 mod common;
-mod cross_site;
 mod faults;
-mod fuzz;
-mod introspection;
-mod jwks;
+mod fleet;
+mod instances;
+mod limits;
 mod live;
-mod migrate;
 mod offers;
-mod offers_shared;
+mod ops;
 mod readme;
-mod recovery;
-mod redis_cluster;
-mod rest;
-mod riders;
-mod rights;
+mod rides;
 mod schema;
-mod security;
-mod simulate;
-mod tls;
-mod token_edges;
-mod tokens;
 mod transports;

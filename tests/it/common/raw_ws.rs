@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use serde_json::{json, Value};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
@@ -87,6 +88,20 @@ impl RawSocket {
         }
         buffer.drain(..head_end);
         Ok(Self { tcp, buffer })
+    }
+
+    /// Upgrades with `graphql-transport-ws` and sends `connection_init`
+    /// (with `payload`, if any); fails the test if either fails.
+    pub async fn initialised(addr: SocketAddr, payload: Option<Value>) -> Self {
+        let mut socket = Self::connect(addr, "graphql-transport-ws", &[])
+            .await
+            .unwrap_or_else(|head| panic!("upgrade refused: {head}"));
+        let mut init = json!({"type": "connection_init"});
+        if let Some(payload) = payload {
+            init["payload"] = payload;
+        }
+        socket.send_text(&init.to_string()).await.expect("init");
+        socket
     }
 
     /// Sends one masked frame with FIN set.

@@ -66,26 +66,26 @@ impl Subscription {
         within(PATIENCE, "a subscription event", self.0.next_event()).await
     }
 
-    /// The next event pushed by `fleet`; fails on anything else.
-    pub async fn next_fleet(&mut self) -> Value {
+    /// The next result of the subscription, `data.<field>`; fails on errors
+    /// and on anything else.
+    pub async fn next_data(&mut self, field: &str) -> Value {
         match self.next_event().await {
             Event::Next(payload) => {
                 assert!(payload.get("errors").is_none(), "errors in {payload}");
-                payload["data"]["fleet"].clone()
+                payload["data"][field].clone()
             }
-            other => panic!("expected a fleet event, got {other:?}"),
+            other => panic!("expected a {field} event, got {other:?}"),
         }
+    }
+
+    /// The next event pushed by `fleet`; fails on anything else.
+    pub async fn next_fleet(&mut self) -> Value {
+        self.next_data("fleet").await
     }
 
     /// The next ride pushed by `rideStatus`; fails on anything else.
     pub async fn next_ride(&mut self) -> Value {
-        match self.next_event().await {
-            Event::Next(payload) => {
-                assert!(payload.get("errors").is_none(), "errors in {payload}");
-                payload["data"]["rideStatus"].clone()
-            }
-            other => panic!("expected a ride, got {other:?}"),
-        }
+        self.next_data("rideStatus").await
     }
 
     /// Expects the next ride to have `status`; returns it.
@@ -101,21 +101,31 @@ impl Subscription {
         assert_eq!(event, Event::Complete, "expected the stream to complete");
     }
 
-    /// Expects the subscription to fail; returns the error's code.
-    pub async fn expect_error_code(&mut self) -> String {
+    /// What the next event came to: the payload of a result, or the code of
+    /// an error (sent as an error message or as a result with errors).
+    pub async fn outcome(&mut self) -> Result<Value, String> {
         let errors = match self.next_event().await {
+            Event::Next(payload) if payload.get("errors").is_none() => return Ok(payload),
+            Event::Next(payload) => payload["errors"].clone(),
             Event::Error(payload) => payload,
-            Event::Next(payload) if payload.get("errors").is_some() => payload["errors"].clone(),
-            other => panic!("expected an error, got {other:?}"),
+            other => panic!("expected a result or an error, got {other:?}"),
         };
         let first = if errors.is_array() {
             errors[0].clone()
         } else {
             errors
         };
-        first["extensions"]["code"]
+        Err(first["extensions"]["code"]
             .as_str()
             .unwrap_or_else(|| panic!("no code in {first}"))
-            .to_owned()
+            .to_owned())
+    }
+
+    /// Expects the subscription to fail; returns the error's code.
+    pub async fn expect_error_code(&mut self) -> String {
+        match self.outcome().await {
+            Err(code) => code,
+            Ok(payload) => panic!("expected an error, got {payload}"),
+        }
     }
 }

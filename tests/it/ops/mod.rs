@@ -1,0 +1,9 @@
+//! What an operator runs and watches: `/metrics` with every listed series,
+//! `/health`, the dashboard, Redis deployments (prefixes, managed Redis
+//! with TLS, a Redis that cannot be used), upgrading the key layout, and
+//! the simulator.
+
+mod deployment;
+mod health;
+mod migrate;
+mod simulate;

@@ -1,0 +1,146 @@
+//! The simulator drives a real service through its public API: drivers
+//! report, riders request, drivers are offered rides (or assigned them),
+//! drive to the pickup, take the rider to the dropoff and complete.
+
+use std::{sync::Arc, time::Duration};
+
+use tracking::{domain::Coordinates, simulate::SimulateArgs, store::memory::MemoryStore};
+
+use crate::common::{TestApp, RIDER};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_runs_a_city_where_rides_are_matched_and_completed() {
+    city(Duration::ZERO).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_offers_drivers_accept_decline_and_ignore_and_still_complete_rides() {
+    let summary = city(Duration::from_millis(500)).await;
+    assert!(summary.accepted >= 1, "{summary:?}");
+    assert!(summary.declined + summary.ignored >= 1, "{summary:?}");
+}
+
+/// A simulated city on a service with `offer_timeout` (zero: no offers).
+async fn city(offer_timeout: Duration) -> tracking::simulate::Summary {
+    let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+    let app = TestApp::spawn_on(store.clone(), |c| c.offer_timeout = offer_timeout).await;
+    let args = SimulateArgs {
+        url: app.url(""),
+        token: None,
+        drivers: 12,
+        rides_per_minute: 600.0,
+        center: Coordinates::parse(RIDER.0, RIDER.1).expect("centre"),
+        radius_km: 3.0,
+        report_every: Duration::from_millis(100),
+        boarding: Duration::from_millis(100),
+        accept_rate: 0.7,
+        answer_within: Duration::from_millis(200),
+        cancel_rate: 0.1,
+        // Fast enough to reach any pickup within a second or two.
+        speed_kmh: 10_000.0,
+        areas: None,
+        duration: Some(Duration::from_secs(6)),
+    };
+    let summary = tracking::simulate::run(args)
+        .await
+        .expect("the simulation runs");
+    assert_eq!(summary.errors, 0, "{summary:?}");
+    assert!(summary.cancelled >= 1, "riders cancelled: {summary:?}");
+    assert!(
+        summary.requests >= 30,
+        "riders requested rides: {summary:?}"
+    );
+    assert!(
+        summary.completed >= 1,
+        "drivers completed rides: {summary:?}"
+    );
+
+    // The store agrees: every driver reported, rides were matched and
+    // completed, and none expired (drivers were always near).
+    let (drivers, rides) = store.contents(chrono::Utc::now());
+    assert_eq!(drivers.len(), 12);
+    let status = |s: &str| rides.iter().filter(|r| r.status.as_str() == s).count();
+    // (A call cut off when the simulation stops may have landed uncounted.)
+    assert!(status("COMPLETED") as u64 >= summary.completed, "{rides:?}");
+    assert_eq!(status("EXPIRED"), 0);
+    // Completed rides went through every phase, to their dropoff.
+    for ride in rides.iter().filter(|r| r.status.as_str() == "COMPLETED") {
+        assert!(
+            ride.dropoff.is_some() && ride.arrived_at.is_some() && ride.started_at.is_some(),
+            "{ride:?}"
+        );
+    }
+    let made = rides.len() as u64;
+    assert!(
+        made <= summary.requests && made + 1 >= summary.requests,
+        "{made} rides for {} requests",
+        summary.requests
+    );
+    let matches = app
+        .metrics()
+        .await
+        .lines()
+        .find_map(|l| l.strip_prefix("tracking_matches_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    assert!(
+        matches >= summary.completed as f64,
+        "tracking_matches_total {matches}"
+    );
+    summary
+}
+
+/// With the service's areas file, each simulated driver roams inside one
+/// area, riders appear inside them, and rides are matched within each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_areas_drivers_stay_in_their_area_and_rides_are_completed() {
+    let file = crate::common::areas::two_cities();
+    let path = crate::common::areas::areas_file("simulate", &file);
+    let app = TestApp::spawn(crate::common::StoreKind::Memory, |c| {
+        c.areas = Some(path.clone());
+        // The areas are some 30 km across: every driver within reach.
+        c.match_radius_km = 60.0;
+        c.max_speed_kmh = 0.0;
+    })
+    .await;
+    let args = SimulateArgs {
+        url: app.url(""),
+        token: None,
+        drivers: 8,
+        rides_per_minute: 600.0,
+        center: Coordinates::parse(RIDER.0, RIDER.1).expect("centre"),
+        radius_km: 3.0,
+        report_every: Duration::from_millis(100),
+        boarding: Duration::from_millis(100),
+        accept_rate: 1.0,
+        answer_within: Duration::from_millis(100),
+        cancel_rate: 0.0,
+        speed_kmh: 60_000.0,
+        areas: Some(path),
+        duration: Some(Duration::from_secs(5)),
+    };
+    let summary = tracking::simulate::run(args)
+        .await
+        .expect("the simulation runs");
+    assert_eq!(summary.errors, 0, "{summary:?}");
+    assert!(summary.completed >= 1, "{summary:?}");
+    let areas = tracking::domain::ServiceAreas::from_geojson(&file.to_string()).expect("areas");
+    for i in 0..8 {
+        let driver = app.driver(&format!("sim-{i}")).await;
+        let at = tracking::domain::Coordinates::parse(
+            driver["location"]["lat"].as_f64().expect("lat"),
+            driver["location"]["lng"].as_f64().expect("lng"),
+        )
+        .expect("a position");
+        let area = areas.locate(at).map(|a| a.id.to_string());
+        assert!(area.is_some(), "sim-{i} left every area: {driver}");
+    }
+    let counts = app
+        .data("{ areas { id searchingRides } }", serde_json::json!({}))
+        .await;
+    assert_eq!(
+        counts["areas"].as_array().map(Vec::len),
+        Some(2),
+        "{counts}"
+    );
+}
