@@ -11,13 +11,18 @@
 
 mod areas;
 mod boundary;
+mod counts;
+pub mod error;
 mod fleet;
 mod geo;
+mod id_parse;
 mod ids;
+mod refusals;
 mod rides;
 pub mod rules;
 
 pub use areas::{Area, AreaId, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
+pub use counts::AreaCounts;
 pub use fleet::{Driver, DriverStatus, LocationReport, NearbyDriver, ReportOutcome};
 pub use geo::{
     check_plausible_move, chord_for_km, Coordinates, Limit, RadiusKm, EARTH_RADIUS_KM, JITTER_KM,
