@@ -1,4 +1,4 @@
-//! The one error type of the domain, and the vocabulary of its refusals.
+//! The one error type of the domain: its kinds, their causes and codes.
 //!
 //! Every layer returns [`Error`]. Each refusal a store or the dispatcher
 //! makes has one constructor (in `refusals.rs`: [`Error::ride_not_found`],

@@ -6,8 +6,9 @@
 //! put into a Redis key. The GraphQL layer and the REST adapters convert their
 //! transport types into these at the edge; the dispatcher and the stores only
 //! ever see values that are already valid. Types that cross layers (reports
-//! and their outcomes, area snapshots) live here too, so that no layer needs
-//! to name another's.
+//! and their outcomes, area snapshots and counts) live here too, so that no
+//! layer needs to name another's; so does the error every layer returns
+//! ([`error`], its refusals worded in `refusals.rs`).
 
 mod areas;
 mod boundary;
