@@ -18,8 +18,6 @@ use crate::tree::Tree;
 pub struct Module {
     pub file: String,
     parent: Option<usize>,
-    /// The directory of this module's `mod x;` children.
-    dir: String,
     children: HashMap<String, usize>,
     defs: HashSet<String>,
     /// Names bound by `use` (public or not): name → path, relative to this module.
@@ -96,7 +94,6 @@ impl Graph {
         self.modules.push(Module {
             file: file.clone(),
             parent,
-            dir: dir.clone(),
             children: HashMap::new(),
             defs: facts.defs.iter().cloned().collect(),
             aliases,

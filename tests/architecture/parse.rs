@@ -196,14 +196,15 @@ fn scan_code(t: &[Tok], m: &mut ModFacts) {
             continue;
         }
         if tok.kind == Kind::Ident {
-            m.idents.push(tok.text.clone());
+            if names_an_item(t, k) {
+                m.idents.push(tok.text.clone());
+            }
             let after_path = k > 0 && matches!(text(t, k - 1), "::" | ".");
             if text(t, k + 1) == "::" && !after_path {
                 let mut path = vec![tok.text.clone()];
                 let mut j = k + 1;
                 while text(t, j) == "::" && t.get(j + 1).is_some_and(|x| x.kind == Kind::Ident) {
                     path.push(t[j + 1].text.clone());
-                    m.idents.push(t[j + 1].text.clone());
                     j += 2;
                 }
                 m.refs.push(UseLeaf { path, name: None, line: tok.line });
@@ -213,4 +214,15 @@ fn scan_code(t: &[Tok], m: &mut ModFacts) {
         }
         k += 1;
     }
+}
+
+/// Whether identifier `k` may name an item in scope: not a field (`x.name`,
+/// `name: T`), and not a new binding or definition (`let name`, `fn name`).
+fn names_an_item(t: &[Tok], k: usize) -> bool {
+    let before = if k == 0 { "" } else { text(t, k - 1) };
+    let binds = matches!(
+        before,
+        "." | "let" | "mut" | "ref" | "fn" | "struct" | "enum" | "union" | "type" | "const" | "static" | "trait"
+    );
+    !binds && text(t, k + 1) != ":"
 }

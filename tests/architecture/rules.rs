@@ -46,19 +46,29 @@ pub fn layer_violations(graph: &Graph) -> Vec<String> {
             ));
         }
     }
+    // One entry per (file, defining file): every line and path that makes it.
+    let mut pairs: BTreeMap<(&str, &str), Vec<&Edge>> = BTreeMap::new();
     for e in &graph.edges {
-        let (Some(from), Some(to)) = (layer_of(&e.from), layer_of(&e.to)) else {
+        pairs.entry((&e.from, &e.to)).or_default().push(e);
+    }
+    for ((from_file, to_file), edges) in pairs {
+        let (Some(from), Some(to)) = (layer_of(from_file), layer_of(to_file)) else {
             continue;
         };
         if rank(to) > rank(from) {
-            let allowed: Vec<&str> = LAYERS[..=rank(from)].to_vec();
+            let lines: Vec<String> = edges.iter().map(|e| e.line.to_string()).collect();
+            let mut paths: Vec<String> = Vec::new();
+            for e in &edges {
+                let path = format!("`{}`", e.path);
+                if !paths.contains(&path) {
+                    paths.push(path);
+                }
+            }
             out.push(format!(
-                "{}:{}: {from} imports {to}: `{}` is defined in {} (a {from} file may use only {})",
-                e.from,
-                e.line,
-                e.path,
-                e.to,
-                allowed.join(", ")
+                "{from_file}:{}: {from} imports {to}: {} defined in {to_file} ({from} may use only {})",
+                lines.join(","),
+                paths.join(", "),
+                LAYERS[..=rank(from)].join(", ")
             ));
         }
     }

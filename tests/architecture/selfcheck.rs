@@ -23,7 +23,7 @@ fn clean() -> Vec<(&'static str, String)> {
         (
             "docs/ARCHITECTURE.md",
             "# Arch\n\n## A new ride rule\n\nEdit `src/domain/ids.rs`.\n\n## A new transport\n\n- src/api/mod.rs\n\n\
-             ## A new store operation\n\n`src/store/mod.rs`, tested in `tests/`… somewhere.\n",
+             ## A new store operation\n\n`src/store/mod.rs`, with more in `src/store/…` and `src/*/mod.rs`.\n",
         ),
     ];
     files.into_iter().map(|(p, t)| (p, t.to_string())).collect()
@@ -106,7 +106,8 @@ fn a_facade_that_only_reexports_makes_no_cycle() {
     let graph = Graph::build(&tree, crate::LIB_ROOT);
     let edges: Vec<(&str, &str)> = graph.edges.iter().map(|e| (e.from.as_str(), e.to.as_str())).collect();
     assert!(edges.contains(&("src/store/a.rs", "src/store/b.rs")), "{edges:?}");
-    assert!(!edges.iter().any(|(from, _)| *from == "src/store/mod.rs"), "{edges:?}");
+    let inward = |(from, to): &(&str, &str)| *from == "src/store/mod.rs" && to.starts_with("src/store/");
+    assert!(!edges.iter().any(inward), "{edges:?}");
 }
 
 #[test]
