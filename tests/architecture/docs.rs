@@ -50,7 +50,14 @@ pub fn readme_violations(tree: &Tree) -> Vec<String> {
 }
 
 /// Prefixes of the repository paths a document may name.
-const PATH_PREFIXES: &[&str] = &["src/", "tests/", "bench/", "scripts/", "docs/", "playground/"];
+const PATH_PREFIXES: &[&str] = &[
+    "src/",
+    "tests/",
+    "bench/",
+    "scripts/",
+    "docs/",
+    "playground/",
+];
 
 /// The repository paths named in a Markdown line (in backticks, or anywhere on a list item).
 fn named_paths(line: &str) -> Vec<String> {
@@ -58,19 +65,27 @@ fn named_paths(line: &str) -> Vec<String> {
     let list = trimmed.starts_with("- ")
         || trimmed.starts_with("* ")
         || trimmed.starts_with("+ ")
-        || trimmed.split_once(". ").is_some_and(|(n, _)| n.parse::<u32>().is_ok());
+        || trimmed
+            .split_once(". ")
+            .is_some_and(|(n, _)| n.parse::<u32>().is_ok());
     let mut spans: Vec<&str> = line.split('`').skip(1).step_by(2).collect();
     if list {
         spans.extend(line.split(|c: char| c.is_whitespace() || c == '`'));
     }
     let mut out = Vec::new();
     for span in spans {
-        for word in span.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ',')) {
+        for word in
+            span.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ','))
+        {
             let word = word.trim_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '"' | '\''));
             // `src/x.rs:120` names a line of a file.
             let word = word.split(':').next().unwrap_or(word);
-            let skipped = ['*', '…', '{', '<', '$'].iter().any(|c| word.contains(*c)) || word.contains("...");
-            if PATH_PREFIXES.iter().any(|p| word.starts_with(p)) && !skipped && !out.contains(&word.to_string()) {
+            let skipped =
+                ['*', '…', '{', '<', '$'].iter().any(|c| word.contains(*c)) || word.contains("...");
+            if PATH_PREFIXES.iter().any(|p| word.starts_with(p))
+                && !skipped
+                && !out.contains(&word.to_string())
+            {
                 out.push(word.to_string());
             }
         }
@@ -119,11 +134,18 @@ pub fn architecture_doc_violations(tree: &Tree) -> Vec<String> {
         }
     }
     for subject in SECTIONS {
-        let found = sections.iter().find(|(heading, _)| heading.contains(subject));
+        let found = sections
+            .iter()
+            .find(|(heading, _)| heading.contains(subject));
         match found {
-            None => out.push(format!("{DOC}: no section whose heading names \"{subject}\"")),
+            None => out.push(format!(
+                "{DOC}: no section whose heading names \"{subject}\""
+            )),
             Some((heading, paths)) => {
-                if !paths.iter().any(|p| p.starts_with("src/") && tree.is_file(p)) {
+                if !paths
+                    .iter()
+                    .any(|p| p.starts_with("src/") && tree.is_file(p))
+                {
                     out.push(format!(
                         "{DOC}: section \"{heading}\" names no existing src/ file (say which file to edit)"
                     ));

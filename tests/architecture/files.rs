@@ -22,9 +22,8 @@ pub fn size_violations(tree: &Tree) -> Vec<String> {
     checked(tree)
         .filter_map(|(path, text)| {
             let lines = text.lines().count();
-            (lines > MAX_LINES).then(|| {
-                format!("{path}: {lines} lines (> {MAX_LINES}; split it by subject)")
-            })
+            (lines > MAX_LINES)
+                .then(|| format!("{path}: {lines} lines (> {MAX_LINES}; split it by subject)"))
         })
         .collect()
 }
@@ -34,7 +33,11 @@ pub fn first_line_violations(tree: &Tree) -> Vec<String> {
     checked(tree)
         .filter_map(|(path, text)| {
             let first = text.lines().next().unwrap_or("");
-            let marker = if path.ends_with(".lua") { "-- " } else { "//! " };
+            let marker = if path.ends_with(".lua") {
+                "-- "
+            } else {
+                "//! "
+            };
             let ok = first
                 .strip_prefix(marker)
                 .is_some_and(|rest| rest.split_whitespace().count() >= 2);

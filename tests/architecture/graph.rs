@@ -101,7 +101,8 @@ impl Graph {
             facts,
         });
         if depth > MAX_DEPTH {
-            self.problems.push(format!("{file}: modules nested too deep"));
+            self.problems
+                .push(format!("{file}: modules nested too deep"));
             return id;
         }
         for decl in decls {
@@ -177,10 +178,13 @@ impl Graph {
         if let Some(path) = module.aliases.get(name) {
             return self.resolve(m, path, depth + 1);
         }
-        module.globs.iter().find_map(|glob| match self.resolve(m, glob, depth + 1)? {
-            Target::Module(g) if g != m => self.lookup(g, name, depth + 1),
-            _ => None,
-        })
+        module
+            .globs
+            .iter()
+            .find_map(|glob| match self.resolve(m, glob, depth + 1)? {
+                Target::Module(g) if g != m => self.lookup(g, name, depth + 1),
+                _ => None,
+            })
     }
 
     /// Whether a code path starting with `first` is one this crate can resolve.
@@ -200,7 +204,9 @@ impl Graph {
             let mut add = |leaf: &UseLeaf, target: Option<Target>| {
                 let to = match target {
                     Some(Target::Item(file)) => file,
-                    Some(Target::Module(g)) if leaf.name.is_none() && !self.modules[g].defs.is_empty() => {
+                    Some(Target::Module(g))
+                        if leaf.name.is_none() && !self.modules[g].defs.is_empty() =>
+                    {
                         self.modules[g].file.clone()
                     }
                     _ => return,
@@ -216,7 +222,10 @@ impl Graph {
             };
             for u in &module.facts.uses {
                 let reexport_only = u.public
-                    && u.leaf.name.as_deref().is_none_or(|name| !idents.contains(name));
+                    && u.leaf
+                        .name
+                        .as_deref()
+                        .is_none_or(|name| !idents.contains(name));
                 if !reexport_only {
                     add(&u.leaf, self.resolve(m, &u.leaf.path, 0));
                 }
@@ -225,7 +234,10 @@ impl Graph {
                 if r.path.first().is_some_and(|first| self.in_scope(m, first)) {
                     let target = self.resolve(m, &r.path, 0);
                     // A code path naming a module (`crate::store`) is no dependency by itself.
-                    let leaf = UseLeaf { name: Some(String::new()), ..r.clone() };
+                    let leaf = UseLeaf {
+                        name: Some(String::new()),
+                        ..r.clone()
+                    };
                     add(&leaf, target);
                 }
             }

@@ -246,9 +246,7 @@ pub fn item_end(t: &[Tok], i: usize) -> usize {
 
 /// Whether the attribute tokens `#[ … ]` (between the brackets) make an item test-only.
 fn is_test_cfg(attr: &[Tok]) -> bool {
-    text(attr, 0) == "cfg"
-        && attr.iter().any(|t| t.is("test"))
-        && !attr.iter().any(|t| t.is("not"))
+    text(attr, 0) == "cfg" && attr.iter().any(|t| t.is("test")) && !attr.iter().any(|t| t.is("not"))
 }
 
 /// `tokens` without `#[cfg(test)]` items (and the other attributes on them):

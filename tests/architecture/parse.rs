@@ -58,7 +58,9 @@ pub fn parse_module(t: &[Tok]) -> ModFacts {
             }
             let close = matching(t, open);
             if text(t, open + 1) == "path" && text(t, open + 2) == "=" {
-                path_attr = t.get(open + 3).map(|l| l.text.trim_matches('"').to_string());
+                path_attr = t
+                    .get(open + 3)
+                    .map(|l| l.text.trim_matches('"').to_string());
             }
             i = close + 1;
         }
@@ -84,10 +86,20 @@ pub fn parse_module(t: &[Tok]) -> ModFacts {
                 let close = matching(t, i + 2);
                 let body = t.get(i + 3..close).unwrap_or(&[]);
                 let inline = Some(parse_module(body));
-                m.mods.push(ModDecl { name, path_attr, inline, line });
+                m.mods.push(ModDecl {
+                    name,
+                    path_attr,
+                    inline,
+                    line,
+                });
                 i = close + 1;
             } else {
-                m.mods.push(ModDecl { name, path_attr, inline: None, line });
+                m.mods.push(ModDecl {
+                    name,
+                    path_attr,
+                    inline: None,
+                    line,
+                });
                 i = skip_past_semicolon(t, i + 2);
             }
         } else {
@@ -115,7 +127,13 @@ fn defined_name(t: &[Tok], mut i: usize) -> Option<String> {
     loop {
         match text(t, i) {
             "async" | "unsafe" | "default" | "auto" => i += 1,
-            "extern" => i += if t.get(i + 1)?.kind == Kind::Literal { 2 } else { 1 },
+            "extern" => {
+                i += if t.get(i + 1)?.kind == Kind::Literal {
+                    2
+                } else {
+                    1
+                }
+            }
             "const" if matches!(text(t, i + 1), "fn" | "unsafe" | "async" | "extern") => i += 1,
             _ => break,
         }
@@ -154,7 +172,11 @@ pub fn use_tree(t: &[Tok], mut i: usize, prefix: &[String], out: &mut Vec<UseLea
                 return close + 1;
             }
             "*" => {
-                out.push(UseLeaf { path, name: None, line });
+                out.push(UseLeaf {
+                    path,
+                    name: None,
+                    line,
+                });
                 return i + 1;
             }
             seg if t[i].kind == Kind::Ident => {
@@ -175,7 +197,11 @@ pub fn use_tree(t: &[Tok], mut i: usize, prefix: &[String], out: &mut Vec<UseLea
                     name = text(t, i + 1).to_string();
                     i += 2;
                 }
-                out.push(UseLeaf { path, name: Some(name), line });
+                out.push(UseLeaf {
+                    path,
+                    name: Some(name),
+                    line,
+                });
                 return i;
             }
             _ => return i,
@@ -207,7 +233,11 @@ fn scan_code(t: &[Tok], m: &mut ModFacts) {
                     path.push(t[j + 1].text.clone());
                     j += 2;
                 }
-                m.refs.push(UseLeaf { path, name: None, line: tok.line });
+                m.refs.push(UseLeaf {
+                    path,
+                    name: None,
+                    line: tok.line,
+                });
                 k = j;
                 continue;
             }
@@ -222,7 +252,17 @@ fn names_an_item(t: &[Tok], k: usize) -> bool {
     let before = if k == 0 { "" } else { text(t, k - 1) };
     let binds = matches!(
         before,
-        "." | "let" | "mut" | "ref" | "fn" | "struct" | "enum" | "union" | "type" | "const" | "static" | "trait"
+        "." | "let"
+            | "mut"
+            | "ref"
+            | "fn"
+            | "struct"
+            | "enum"
+            | "union"
+            | "type"
+            | "const"
+            | "static"
+            | "trait"
     );
     !binds && text(t, k + 1) != ":"
 }

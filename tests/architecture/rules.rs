@@ -6,7 +6,15 @@ use crate::graph::{Edge, Graph};
 
 /// The layers, low to high; `top` is `simulate/`, `lib.rs` and `main.rs`.
 pub const LAYERS: &[&str] = &[
-    "domain", "telemetry", "auth", "store", "dispatch", "api", "http", "startup", "top",
+    "domain",
+    "telemetry",
+    "auth",
+    "store",
+    "dispatch",
+    "api",
+    "http",
+    "startup",
+    "top",
 ];
 
 /// The layer of a file under `src/`: its top-level module. A top-level file
@@ -31,7 +39,10 @@ pub fn layer_of(file: &str) -> Option<&'static str> {
 }
 
 fn rank(layer: &str) -> usize {
-    LAYERS.iter().position(|l| *l == layer).unwrap_or(LAYERS.len())
+    LAYERS
+        .iter()
+        .position(|l| *l == layer)
+        .unwrap_or(LAYERS.len())
 }
 
 /// Every edge from a lower layer to a higher one, one line each.
@@ -100,7 +111,10 @@ pub fn cycles(graph: &Graph) -> Vec<String> {
         );
         for (from, to) in shortest_loop(start, &scc, &next) {
             if let Some(e) = first.get(&(from, to)) {
-                text += &format!("\n    {}:{} uses `{}` (defined in {})", e.from, e.line, e.path, e.to);
+                text += &format!(
+                    "\n    {}:{} uses `{}` (defined in {})",
+                    e.from, e.line, e.path, e.to
+                );
             }
         }
         let inside: Vec<&&Edge> = first
@@ -189,7 +203,9 @@ fn shortest_loop<'a>(
                 let mut path = vec![(v, w)];
                 let mut cur = v;
                 while cur != start {
-                    let Some(&prev) = came_from.get(cur) else { break };
+                    let Some(&prev) = came_from.get(cur) else {
+                        break;
+                    };
                     path.push((prev, cur));
                     cur = prev;
                 }

@@ -61,7 +61,10 @@ fn passes_on_a_clean_tree() {
 #[test]
 fn fails_on_a_store_file_importing_api() {
     let store = "//! The store layer here.\nuse crate::domain::RideId;\nuse crate::api::get;\npub fn find(id: RideId) -> u64 { get() + id.0 }\n";
-    fails_with(&with(&[("src/store/mod.rs", store)]), &["src/store/mod.rs:3: store imports api"]);
+    fails_with(
+        &with(&[("src/store/mod.rs", store)]),
+        &["src/store/mod.rs:3: store imports api"],
+    );
 }
 
 #[test]
@@ -79,7 +82,10 @@ fn fails_on_a_two_file_cycle_through_super() {
     let redis = "//! A child store here.\nuse super::find;\npub fn get(id: crate::domain::RideId) -> u64 { id.0 }\nfn again() -> u64 { find(crate::domain::RideId(3)) }\n";
     fails_with(
         &with(&[("src/store/mod.rs", store), ("src/store/redis.rs", redis)]),
-        &["cycle between 2 files: src/store/mod.rs, src/store/redis.rs", "src/store/redis.rs:2 uses `super::find`"],
+        &[
+            "cycle between 2 files: src/store/mod.rs, src/store/redis.rs",
+            "src/store/redis.rs:2 uses `super::find`",
+        ],
     );
 }
 
@@ -89,7 +95,11 @@ fn fails_on_a_cycle_behind_a_facade_reexport() {
     let a = "//! Part a here.\nuse super::B;\npub struct A(pub B);\n";
     let b = "//! Part b here.\npub struct B;\nfn f(x: crate::store::A) {}\n";
     fails_with(
-        &with(&[("src/store/mod.rs", facade), ("src/store/a.rs", a), ("src/store/b.rs", b)]),
+        &with(&[
+            ("src/store/mod.rs", facade),
+            ("src/store/a.rs", a),
+            ("src/store/b.rs", b),
+        ]),
         &["cycle between 2 files: src/store/a.rs, src/store/b.rs"],
     );
 }
@@ -100,13 +110,25 @@ fn a_facade_that_only_reexports_makes_no_cycle() {
                   pub fn find(id: crate::domain::RideId) -> u64 { id.0 }\n";
     let a = "//! Part a here.\nuse super::{B, D};\npub struct A(pub B, pub D);\n";
     let b = "//! Part b here.\npub struct B;\npub struct C;\n";
-    let tree = with(&[("src/store/mod.rs", facade), ("src/store/a.rs", a), ("src/store/b.rs", b)]);
+    let tree = with(&[
+        ("src/store/mod.rs", facade),
+        ("src/store/a.rs", a),
+        ("src/store/b.rs", b),
+    ]);
     let found = all_violations(&tree);
     assert!(found.is_empty(), "{}", found.join("\n"));
     let graph = Graph::build(&tree, crate::LIB_ROOT);
-    let edges: Vec<(&str, &str)> = graph.edges.iter().map(|e| (e.from.as_str(), e.to.as_str())).collect();
-    assert!(edges.contains(&("src/store/a.rs", "src/store/b.rs")), "{edges:?}");
-    let inward = |(from, to): &(&str, &str)| *from == "src/store/mod.rs" && to.starts_with("src/store/");
+    let edges: Vec<(&str, &str)> = graph
+        .edges
+        .iter()
+        .map(|e| (e.from.as_str(), e.to.as_str()))
+        .collect();
+    assert!(
+        edges.contains(&("src/store/a.rs", "src/store/b.rs")),
+        "{edges:?}"
+    );
+    let inward =
+        |(from, to): &(&str, &str)| *from == "src/store/mod.rs" && to.starts_with("src/store/");
     assert!(!edges.iter().any(inward), "{edges:?}");
 }
 
@@ -133,7 +155,9 @@ fn test_code_strings_and_comments_are_not_imports() {
 
 #[test]
 fn lexer_tells_lifetimes_from_chars() {
-    let toks = strip_test_items(&lex("fn f<'a>(x: &'a u8) -> char { 'x' } 'outer: loop {} b'\\n'"));
+    let toks = strip_test_items(&lex(
+        "fn f<'a>(x: &'a u8) -> char { 'x' } 'outer: loop {} b'\\n'",
+    ));
     let kinds: Vec<(Kind, &str)> = toks.iter().map(|t| (t.kind, t.text.as_str())).collect();
     assert!(kinds.contains(&(Kind::Lifetime, "'a")), "{kinds:?}");
     assert!(kinds.contains(&(Kind::Literal, "'x'")), "{kinds:?}");
@@ -144,7 +168,10 @@ fn lexer_tells_lifetimes_from_chars() {
 #[test]
 fn fails_on_a_451_line_file() {
     let long = format!("//! A long file here.\n{}", "// filler\n".repeat(450));
-    fails_with(&with(&[("src/domain/ids.rs", &long)]), &["src/domain/ids.rs: 451 lines"]);
+    fails_with(
+        &with(&[("src/domain/ids.rs", &long)]),
+        &["src/domain/ids.rs: 451 lines"],
+    );
 }
 
 #[test]
@@ -152,8 +179,16 @@ fn fails_on_a_missing_first_line_doc() {
     let ids = "/// Ride identifiers.\npub struct RideId(pub u64);\n";
     let lua = "-- one\nreturn 1\n";
     fails_with(
-        &with(&[("src/domain/ids.rs", ids), ("src/store/lib.lua", lua), ("tests/x.rs", "//! Word\n")]),
-        &["src/domain/ids.rs: first line", "src/store/lib.lua: first line", "tests/x.rs: first line"],
+        &with(&[
+            ("src/domain/ids.rs", ids),
+            ("src/store/lib.lua", lua),
+            ("tests/x.rs", "//! Word\n"),
+        ]),
+        &[
+            "src/domain/ids.rs: first line",
+            "src/store/lib.lua: first line",
+            "tests/x.rs: first line",
+        ],
     );
 }
 
@@ -162,7 +197,10 @@ fn fails_on_a_readme_without_cargo_run_first() {
     let readme = "# T\n\n```sh\nscripts/test.sh\n```\n\n```sh\ncargo run\n```\n";
     fails_with(
         &with(&[("README.md", readme)]),
-        &["first fenced code block should contain `cargo run`", "second fenced code block should contain `scripts/test.sh`"],
+        &[
+            "first fenced code block should contain `cargo run`",
+            "second fenced code block should contain `scripts/test.sh`",
+        ],
     );
 }
 

@@ -35,7 +35,9 @@ impl Tree {
                 let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
                 let path = entry.path();
                 let name = entry.file_name().to_string_lossy().into_owned();
-                let kind = entry.file_type().map_err(|e| format!("{}: {e}", path.display()))?;
+                let kind = entry
+                    .file_type()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 if kind.is_dir() {
                     if !name.starts_with('.') && !SKIPPED_DIRS.contains(&name.as_str()) {
                         pending.push(path);
@@ -62,7 +64,10 @@ impl Tree {
         let path = path.trim_end_matches('/');
         self.paths.contains(path) || {
             let dir = format!("{path}/");
-            self.paths.range(dir.clone()..).next().is_some_and(|p| p.starts_with(&dir))
+            self.paths
+                .range(dir.clone()..)
+                .next()
+                .is_some_and(|p| p.starts_with(&dir))
         }
     }
 
