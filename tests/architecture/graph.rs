@@ -44,6 +44,8 @@ pub struct Graph {
     pub edges: Vec<Edge>,
     /// Declared modules whose file is missing, and the like.
     pub problems: Vec<String>,
+    /// Paths into this crate that name nothing the checker found (`file:line path`).
+    pub unresolved: Vec<String>,
 }
 
 enum Target {
@@ -201,7 +203,20 @@ impl Graph {
         for m in 0..self.modules.len() {
             let module = &self.modules[m];
             let idents: HashSet<&str> = module.facts.idents.iter().map(String::as_str).collect();
+            let mut unresolved = Vec::new();
             let mut add = |leaf: &UseLeaf, target: Option<Target>| {
+                let crate_path = leaf
+                    .path
+                    .first()
+                    .is_some_and(|f| matches!(f.as_str(), "crate" | "super" | "self"));
+                if target.is_none() && crate_path {
+                    unresolved.push(format!(
+                        "{}:{} {}",
+                        module.file,
+                        leaf.line,
+                        leaf.path.join("::")
+                    ));
+                }
                 let to = match target {
                     Some(Target::Item(file)) => file,
                     Some(Target::Module(g))
@@ -241,6 +256,7 @@ impl Graph {
                     add(&leaf, target);
                 }
             }
+            self.unresolved.extend(unresolved);
         }
         self.edges = edges.into_iter().collect();
     }

@@ -106,6 +106,9 @@ pub fn parse_module(t: &[Tok]) -> ModFacts {
             if let Some(name) = defined_name(t, i) {
                 m.defs.push(name);
             }
+            if text(t, i + 1) == "!" && m.defs.iter().any(|d| d == text(t, i)) {
+                m.defs.extend(macro_made_names(t, i + 2));
+            }
             let end = item_end(t, i).max(i + 1);
             scan_code(t.get(i..end).unwrap_or(&[]), &mut m);
             i = end;
@@ -265,4 +268,24 @@ fn names_an_item(t: &[Tok], k: usize) -> bool {
             | "trait"
     );
     !binds && text(t, k + 1) != ":"
+}
+
+/// The names an invocation of a local `macro_rules!` defines: the identifier
+/// opening each argument (`id_type!(DriverId, "driver id"); id_type!(RideId, …)`).
+fn macro_made_names(t: &[Tok], open: usize) -> Vec<String> {
+    let close = matching(t, open);
+    let mut names = Vec::new();
+    let mut k = open + 1;
+    while k < close {
+        let starts_argument = matches!(text(t, k - 1), "(" | "{" | "[" | "," | ";" | "]");
+        if t[k].kind == Kind::Ident && starts_argument {
+            names.push(t[k].text.clone());
+        }
+        k = if matches!(text(t, k), "(" | "[" | "{") {
+            matching(t, k) + 1
+        } else {
+            k + 1
+        };
+    }
+    names
 }

@@ -217,3 +217,33 @@ fn fails_on_a_missing_path_in_the_architecture_doc() {
         ],
     );
 }
+
+#[test]
+fn items_made_by_a_local_macro_are_found() {
+    let ids = "//! Ride identifiers here.\nmacro_rules! id {\n    ($name:ident) => { pub struct $name(pub u64); };\n}\n\
+               id!(RideId);\nid! { DriverId }\nfn f() -> u64 { crate::store::find(RideId(2)) }\n";
+    let store = "//! The store layer here.\nuse crate::domain::{DriverId, RideId};\n/// Finds.\npub fn find(id: RideId) -> u64 { id.0 }\n";
+    let domain = "//! The domain layer here.\nmod ids;\npub use ids::{DriverId, RideId};\n";
+    let tree = with(&[
+        ("src/domain/ids.rs", ids),
+        ("src/store/mod.rs", store),
+        ("src/domain/mod.rs", domain),
+    ]);
+    fails_with(&tree, &["src/domain/ids.rs:7: domain imports store"]);
+    assert!(
+        !all_violations(&tree)
+            .iter()
+            .any(|v| v.contains("unresolved")),
+        "{:?}",
+        all_violations(&tree)
+    );
+}
+
+#[test]
+fn fails_on_a_path_it_cannot_resolve() {
+    let store = "//! The store layer here.\nuse crate::domain::{RideId, Nowhere};\n/// Finds.\npub fn find(id: RideId) -> u64 { id.0 }\n";
+    fails_with(
+        &with(&[("src/store/mod.rs", store)]),
+        &["unresolved: src/store/mod.rs:2 crate::domain::Nowhere"],
+    );
+}
