@@ -78,8 +78,8 @@ fn named_paths(line: &str) -> Vec<String> {
             span.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '[' | ']' | ','))
         {
             let word = word.trim_matches(|c: char| matches!(c, '.' | ',' | ';' | ':' | '"' | '\''));
-            // `src/x.rs:120` names a line of a file.
-            let word = word.split(':').next().unwrap_or(word);
+            // `src/x.rs:120` names a line of a file, `docs/x.md#part` a part of a page.
+            let word = word.split([':', '#']).next().unwrap_or(word);
             let skipped =
                 ['*', '…', '{', '<', '$'].iter().any(|c| word.contains(*c)) || word.contains("...");
             if PATH_PREFIXES.iter().any(|p| word.starts_with(p))
