@@ -21,7 +21,7 @@ mod rules;
 mod selfcheck;
 mod tree;
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use graph::Graph;
 use tree::Tree;
@@ -29,10 +29,13 @@ use tree::Tree;
 /// The crate root whose modules the import rules cover.
 pub const LIB_ROOT: &str = "src/lib.rs";
 
-/// This repository, read from disk.
+/// This repository, read from disk (or the checkout `ARCHITECTURE_ROOT` names,
+/// to check another tree with this checker).
 fn repository() -> Tree {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Tree::load(root).unwrap_or_else(|e| panic!("reading the repository: {e}"))
+    let root = std::env::var_os("ARCHITECTURE_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    Tree::load(&root).unwrap_or_else(|e| panic!("reading {}: {e}", root.display()))
 }
 
 /// Fails with every violation of one rule, and how to fix them.
