@@ -204,7 +204,7 @@ impl Graph {
             let module = &self.modules[m];
             let idents: HashSet<&str> = module.facts.idents.iter().map(String::as_str).collect();
             let mut unresolved = Vec::new();
-            let mut add = |leaf: &UseLeaf, target: Option<Target>| {
+            let mut add = |leaf: &UseLeaf, target: Option<Target>, note: &str| {
                 let crate_path = leaf
                     .path
                     .first()
@@ -230,7 +230,7 @@ impl Graph {
                     edges.insert(Edge {
                         from: module.file.clone(),
                         line: leaf.line,
-                        path: leaf.path.join("::"),
+                        path: format!("{}{note}", leaf.path.join("::")),
                         to,
                     });
                 }
@@ -241,9 +241,15 @@ impl Graph {
                         .name
                         .as_deref()
                         .is_none_or(|name| !idents.contains(name));
-                if !reexport_only {
-                    add(&u.leaf, self.resolve(m, &u.leaf.path, 0));
+                if reexport_only {
+                    continue;
                 }
+                let note = if u.public {
+                    " (a re-export this file's own code also names)"
+                } else {
+                    ""
+                };
+                add(&u.leaf, self.resolve(m, &u.leaf.path, 0), note);
             }
             for r in &module.facts.refs {
                 if r.path.first().is_some_and(|first| self.in_scope(m, first)) {
@@ -253,7 +259,7 @@ impl Graph {
                         name: Some(String::new()),
                         ..r.clone()
                     };
-                    add(&leaf, target);
+                    add(&leaf, target, "");
                 }
             }
             self.unresolved.extend(unresolved);
