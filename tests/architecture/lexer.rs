@@ -226,8 +226,11 @@ pub fn matching(t: &[Tok], open: usize) -> usize {
 /// which always end in `;`).
 pub fn item_end(t: &[Tok], i: usize) -> usize {
     let mut k = i;
-    while matches!(text(t, k), "pub" | "(" | "crate" | "super" | "in" | ")") && k < i + 6 {
+    if text(t, k) == "pub" {
         k += 1;
+        if text(t, k) == "(" {
+            k = matching(t, k) + 1;
+        }
     }
     let kw = text(t, k);
     let semicolon_only = matches!(kw, "static" | "type" | "use" | "let")
