@@ -12,7 +12,7 @@ use crate::{
     auth::Caller,
     domain::{Coordinates, DriverId, IdempotencyKey, Ride, RideId, RiderId, Step},
     error::{Error, Result},
-    store::{NewRide, Requested},
+    store::{Answered, NewRide, Requested},
 };
 
 impl Dispatcher {
@@ -132,15 +132,12 @@ impl Dispatcher {
             "declineOffer"
         };
         let driver = access::may_answer_offers(caller, action)?;
-        let current = self.existing_ride(caller, id, action).await?;
         let store = self.store();
-        let ride = store
+        let Answered { ride, offered_at } = store
             .answer_offer(id, driver.as_ref(), accept, store.now())
             .await?;
-        if let Some(offer) = &current.offer {
-            let took = (store.now() - offer.made_at).to_std().unwrap_or_default();
-            metrics::histogram!(crate::telemetry::OFFER_ANSWER).record(took.as_secs_f64());
-        }
+        let took = (store.now() - offered_at).to_std().unwrap_or_default();
+        metrics::histogram!(crate::telemetry::OFFER_ANSWER).record(took.as_secs_f64());
         if accept {
             info!(ride_id = %id, driver_id = ?ride.driver_id.as_ref().map(|d| d.as_str()), "offer accepted");
             metrics::counter!(crate::telemetry::MATCHES).increment(1);

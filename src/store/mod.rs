@@ -180,6 +180,16 @@ impl Requested {
     }
 }
 
+/// An offer answered: the ride afterwards, and when the offer was made
+/// (for the time drivers take to answer).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answered {
+    /// The ride as the answer left it.
+    pub ride: Arc<Ride>,
+    /// When the offer answered was made.
+    pub offered_at: DateTime<Utc>,
+}
+
 /// What one search for a ride's driver came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SearchOutcome {
@@ -334,14 +344,14 @@ pub trait Store: Send + Sync + 'static {
     /// is DRIVER_FOUND and the driver ASSIGNED; declined, the driver is
     /// AVAILABLE and never offered the ride again. `driver`, when given,
     /// must be the one offered. No such offer, or one past its deadline: a
-    /// `Conflict`, and nothing changes.
+    /// `Conflict`, and nothing changes; no such ride: `NotFound`.
     async fn answer_offer(
         &self,
         id: &RideId,
         driver: Option<&DriverId>,
         accept: bool,
         now: DateTime<Utc>,
-    ) -> Result<Arc<Ride>>;
+    ) -> Result<Answered>;
 
     /// Moves a ride one [`Step`] on, atomically. A step that does not apply
     /// to its status is a `Conflict` (cancelling a CANCELLED ride returns it

@@ -15,8 +15,8 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
-        Store, Swept,
+        Answered, AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides,
+        SearchOutcome, Store, Swept,
     },
 };
 
@@ -237,14 +237,14 @@ impl Store for AreaStores {
         driver: Option<&DriverId>,
         accept: bool,
         now: DateTime<Utc>,
-    ) -> Result<Arc<Ride>> {
-        let ride = self
+    ) -> Result<Answered> {
+        let answered = self
             .ride_store(id)
             .await?
             .answer_offer(id, driver, accept, now)
             .await?;
-        self.settle(&ride, now).await;
-        Ok(ride)
+        self.settle(&answered.ride, now).await;
+        Ok(answered)
     }
 
     async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {

@@ -15,8 +15,8 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
-        Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
+        Answered, AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides,
+        SearchOutcome, Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
     },
 };
 
@@ -307,7 +307,7 @@ impl Store for MemoryStore {
         driver: Option<&DriverId>,
         accept: bool,
         now: DateTime<Utc>,
-    ) -> Result<Arc<Ride>> {
+    ) -> Result<Answered> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let ride = Self::ride_or_not_found(inner, id)?;
@@ -320,12 +320,14 @@ impl Store for MemoryStore {
         if now >= offer.expires_at {
             return Err(Error::offer_timed_out(id));
         }
+        let offered_at = offer.made_at;
         let reason = if accept {
             OfferEndReason::Accepted
         } else {
             OfferEndReason::Declined
         };
-        Ok(self.end_offer(inner, &ride, reason, 0, false, now))
+        let ride = self.end_offer(inner, &ride, reason, 0, false, now);
+        Ok(Answered { ride, offered_at })
     }
 
     async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {

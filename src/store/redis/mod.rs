@@ -404,6 +404,18 @@ impl RedisStore {
         id: &RideId,
         extra: &[String],
     ) -> Result<(String, Arc<Ride>)> {
+        let (tag, fields) = self.ride_call_fields(name, id, extra).await?;
+        Ok((tag, Arc::new(ride_from_fields(&fields)?)))
+    }
+
+    /// [`Self::ride_call`], with the reply's fields as they came (for
+    /// the extras a function adds to the ride's).
+    async fn ride_call_fields(
+        &self,
+        name: &str,
+        id: &RideId,
+        extra: &[String],
+    ) -> Result<(String, HashMap<String, String>)> {
         let key = self.keys.ride(id);
         let mut own = vec![id.to_string()];
         own.extend_from_slice(extra);
@@ -412,7 +424,7 @@ impl RedisStore {
         if tag == "NOT_FOUND" {
             return Err(Error::ride_not_found(id));
         }
-        Ok((tag, Arc::new(ride_from_fields(&fields)?)))
+        Ok((tag, fields))
     }
 
     /// Whether a ride id is one of this store's (its area's).

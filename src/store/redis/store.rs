@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use tracing::debug;
 
-use super::{duration_ms, ride_from_fields, with_timeout, RedisStore};
+use super::{duration_ms, fields::parse_time, ride_from_fields, with_timeout, RedisStore};
 use crate::{
     domain::{
         AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
@@ -20,8 +20,8 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
-        Store, Swept, SWEEP_BATCH,
+        Answered, AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides,
+        SearchOutcome, Store, Swept, SWEEP_BATCH,
     },
 };
 
@@ -282,18 +282,24 @@ impl Store for RedisStore {
         driver: Option<&DriverId>,
         accept: bool,
         _now: DateTime<Utc>,
-    ) -> Result<Arc<Ride>> {
+    ) -> Result<Answered> {
         let answer = [
             driver.map(|d| d.to_string()).unwrap_or_default(),
             if accept { "1" } else { "0" }.to_owned(),
         ];
-        let (tag, ride) = self.ride_call("answer_offer", id, &answer).await?;
+        let (tag, fields) = self.ride_call_fields("answer_offer", id, &answer).await?;
         match tag.as_str() {
             "NO_OFFER" => Err(Error::no_offer(id, driver)),
             "TIMED_OUT" => Err(Error::offer_timed_out(id)),
             _ => {
+                let ride = Arc::new(ride_from_fields(&fields)?);
+                let offered_at = parse_time(
+                    fields
+                        .get("_offered")
+                        .ok_or_else(|| Error::internal("an answer without its offer's time"))?,
+                )?;
                 self.replicated().await?;
-                Ok(ride)
+                Ok(Answered { ride, offered_at })
             }
         }
     }

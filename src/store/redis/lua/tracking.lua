@@ -630,18 +630,23 @@ end
 -- A driver (or a dispatcher) answers a ride's offer. own(1) ride id,
 -- own(2) the driver answering ('' for whoever holds it), own(3) '1' to
 -- accept, '0' to decline. Replies NO_OFFER or TIMED_OUT (changing
--- nothing), or OK.
+-- nothing), or OK with the ride and `_offered`, when the offer answered
+-- was made.
 local function answer_offer(keys, args)
   local c = context(keys, args)
   local key = c.subject
   local id, driver, accept = own(c, 1), own(c, 2), own(c, 3) == '1'
   if redis.call('EXISTS', key) == 0 then return {'NOT_FOUND'} end
   expire_if_due(c, key, id)
-  local o = redis.call('HMGET', key, 'offer_driver', 'offer_expires')
+  local o = redis.call('HMGET', key, 'offer_driver', 'offer_expires', 'offer_at')
   if not o[1] or (driver ~= '' and o[1] ~= driver) then return reply(c, 'NO_OFFER', key) end
   if c.now >= tonumber(o[2]) then return reply(c, 'TIMED_OUT', key) end
   end_offer(c, key, id, accept and 'ACCEPTED' or 'DECLINED', 0, false)
-  return reply(c, 'OK', key)
+  local flat = redis.call('HGETALL', key)
+  table.insert(flat, 1, 'OK')
+  table.insert(flat, '_offered')
+  table.insert(flat, o[3])
+  return finish(c, flat)
 end
 
 -- Moves a ride one step on. own(1) ride id, own(2) the status it leads to,
