@@ -22,7 +22,7 @@ use super::AreaStores;
 use crate::{
     domain::RiderId,
     error::{Error, Result},
-    store::{NewRide, Requested, Store},
+    store::{NewRide, Requested, Rides, Store},
 };
 
 /// The lease on a rider's requests across instances.

@@ -55,7 +55,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{EventHub, Retention, Store};
+use super::{EventHub, Retention, Upkeep};
 use crate::{
     domain::{AreaId, Driver, DriverId, OfferEndReason, RadiusKm, Ride, RideId},
     error::{Error, Result},

@@ -57,7 +57,7 @@ impl RedisStore {
             (active, None)
         };
         let remembered = match made.map(|id| RideId::parse(&id)).transpose()? {
-            Some(id) => crate::store::Store::ride(self, &id).await?,
+            Some(id) => crate::store::Rides::ride(self, &id).await?,
             None => None,
         };
         Ok(RiderRides {

@@ -20,8 +20,8 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        Answered, AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides,
-        SearchOutcome, Store, Swept, SWEEP_BATCH,
+        Answered, AreaCounts, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides,
+        Rides, SearchOutcome, Swept, Upkeep, SWEEP_BATCH,
     },
 };
 
@@ -39,7 +39,7 @@ fn implausible(tag: &str, max_speed_kmh: f64) -> Error {
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl Fleet for RedisStore {
     async fn report(
         &self,
         id: &DriverId,
@@ -173,6 +173,22 @@ impl Store for RedisStore {
         self.nearby_rows(center, radius, limit.get()).await
     }
 
+    async fn area_snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot> {
+        self.snapshot(center, radius, now).await
+    }
+
+    async fn watch_drivers(&self) -> Result<()> {
+        self.mark_drivers_watched().await
+    }
+}
+
+#[async_trait]
+impl Rides for RedisStore {
     async fn rider_rides(
         &self,
         rider: &RiderId,
@@ -224,15 +240,6 @@ impl Store for RedisStore {
             "EXISTING" => Requested::Existing(ride),
             _ => Requested::Created(ride),
         })
-    }
-
-    async fn area_snapshot(
-        &self,
-        center: Coordinates,
-        radius: RadiusKm,
-        now: DateTime<Utc>,
-    ) -> Result<AreaSnapshot> {
-        self.snapshot(center, radius, now).await
     }
 
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
@@ -325,7 +332,10 @@ impl Store for RedisStore {
     async fn expire_ride(&self, id: &RideId, _now: DateTime<Utc>) -> Result<Arc<Ride>> {
         Ok(self.ride_call("expire_ride", id, &[]).await?.1)
     }
+}
 
+#[async_trait]
+impl Upkeep for RedisStore {
     async fn adopt_orphans(
         &self,
         _now: DateTime<Utc>,
@@ -365,10 +375,6 @@ impl Store for RedisStore {
             }
         }
         self.rides(&ids).await
-    }
-
-    async fn watch_drivers(&self) -> Result<()> {
-        self.mark_drivers_watched().await
     }
 
     async fn hand_over_rides(&self) -> Result<()> {
