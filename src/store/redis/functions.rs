@@ -4,7 +4,7 @@
 //! lost it; called with `FCALL`. Redis runs the library's top level once,
 //! when it loads, so the helpers every function shares cost nothing per call.
 
-use super::{connection::Conn, with_timeout};
+use super::{connection::Conn, util::with_timeout};
 use crate::error::Result;
 
 /// The library, whose name carries the key layout it works on.

@@ -12,7 +12,11 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use tracing::debug;
 
-use super::{duration_ms, fields::parse_time, ride_from_fields, with_timeout, RedisStore};
+use super::{
+    fields::{count_offers_ended, parse_time, ride_from_fields},
+    handle::RedisStore,
+    util::{duration_ms, with_timeout},
+};
 use crate::{
     domain::{
         AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
@@ -399,7 +403,7 @@ impl Upkeep for RedisStore {
         let mut items = reply.into_iter();
         let went_offline = items.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         if let Some(ended) = items.next() {
-            super::count_offers_ended(&ended);
+            count_offers_ended(&ended);
         }
         let removed: Vec<DriverId> = items.filter_map(|id| DriverId::parse(&id).ok()).collect();
         let _ = now;
