@@ -176,7 +176,7 @@ impl RedisStore {
         self.bridge_up.load(Ordering::Relaxed)
     }
 
-    /// Calls one of the library's functions (see `lua/tracking.lua` for
+    /// Calls one of the library's functions (see `lua/common.lua` for
     /// the calling convention) on this area's node, with `subject` (a
     /// driver or ride hash) declared as a key when there is one.
     pub(super) async fn call<T: redis::FromRedisValue>(

@@ -2,10 +2,10 @@
 //! pointed at it.
 //!
 //! Data model: see [`keys`]. Every change of state is one Redis function
-//! (`lua/tracking.lua`, loaded into each node once with `FUNCTION LOAD`,
-//! called with `FCALL`), so matching, offers, the trip's steps, cancelling
-//! and expiring are atomic across instances: no driver is ever assigned
-//! twice. The functions read the server's clock (`TIME`), never the
+//! (the library in `lua/`, one file per subject joined by [`functions`],
+//! loaded into each node once with `FUNCTION LOAD`, called with `FCALL`),
+//! so matching, offers, the trip's steps, cancelling and expiring are
+//! atomic across instances: no driver is ever assigned twice. The functions read the server's clock (`TIME`), never the
 //! caller's.
 //!
 //! All of one area's keys share one hash tag, `{prefix}` or
