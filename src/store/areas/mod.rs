@@ -41,11 +41,12 @@ use crate::{
 
 mod directory;
 mod lease;
+mod rider_lease;
 mod riders;
 mod store;
 
 pub use directory::{AskEveryArea, Directory};
-pub use riders::{OneProcess, RiderLease};
+pub use rider_lease::{OneProcess, RiderLease};
 
 /// The id of the store of drivers outside every area (never an area's:
 /// an areas file may not use it).
