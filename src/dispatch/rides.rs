@@ -1,33 +1,59 @@
-//! The operations on rides: request, cancel, the trip's steps, the answers
-//! to offers, and following a ride; with the search task each new ride
-//! gets.
+//! The operations on rides: request, read, cancel, the trip's steps and
+//! the answers to offers; each new ride gets its search task.
 
 use std::sync::Arc;
 
-use futures_util::Stream;
 use tracing::info;
 
-use super::{access, live, search, Dispatcher};
+use super::{access, search::Searches, settings::AreaSettings};
 use crate::{
     auth::Caller,
-    domain::{Coordinates, DriverId, IdempotencyKey, Ride, RideId, RiderId, Step},
+    domain::{Coordinates, IdempotencyKey, Ride, RideId, RiderId, Step},
     error::{Error, Result},
-    store::{NewRide, Requested},
+    store::{Answered, NewRide, Requested, Store},
 };
 
-impl Dispatcher {
-    /// Reads a ride that must exist, for the operations that act on one.
-    pub(super) async fn existing_ride(
-        &self,
-        caller: &Caller,
-        id: &RideId,
-        action: &str,
-    ) -> Result<Arc<Ride>> {
-        access::may_look_up_rides(caller, action)?;
-        self.store()
-            .ride(id)
-            .await?
-            .ok_or_else(|| Error::ride_not_found(id))
+/// Reads a ride that must exist, for the operations that act on one.
+pub(super) async fn existing_ride(
+    store: &dyn Store,
+    caller: &Caller,
+    id: &RideId,
+    action: &str,
+) -> Result<Arc<Ride>> {
+    access::may_look_up_rides(caller, action)?;
+    store
+        .ride(id)
+        .await?
+        .ok_or_else(|| Error::ride_not_found(id))
+}
+
+/// What the dispatcher does with rides.
+pub(super) struct RideOps {
+    searches: Arc<Searches>,
+}
+
+impl RideOps {
+    /// The ride operations, starting their search tasks in `searches`.
+    pub fn new(searches: Arc<Searches>) -> Self {
+        Self { searches }
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.searches.store()
+    }
+
+    fn settings(&self) -> &AreaSettings {
+        self.searches.settings()
+    }
+
+    /// A ride, whatever its status.
+    pub async fn ride(&self, caller: &Caller, id: &RideId) -> Result<Option<Arc<Ride>>> {
+        access::may_look_up_rides(caller, "ride")?;
+        let ride = self.store().ride(id).await?;
+        if let Some(ride) = &ride {
+            access::may_see_ride(caller, ride, "ride")?;
+        }
+        Ok(ride)
     }
 
     /// Creates a SEARCHING ride and starts its search task; returns at once.
@@ -42,7 +68,9 @@ impl Dispatcher {
         idempotency_key: Option<IdempotencyKey>,
     ) -> Result<Arc<Ride>> {
         access::may_request_as(caller, rider)?;
+        let base = self.settings().base();
         let area = self
+            .settings()
             .areas()
             .locate(pickup)
             .ok_or_else(|| Error::out_of_service_area(pickup))?;
@@ -50,16 +78,9 @@ impl Dispatcher {
             rider: rider.clone(),
             pickup,
             dropoff,
-            timeout: area
-                .rules
-                .request_timeout
-                .unwrap_or(self.settings().request_timeout),
+            timeout: area.rules.request_timeout.unwrap_or(base.request_timeout),
             idempotency_key,
-            max_active: access::ride_cap_for(
-                caller,
-                rider,
-                self.settings().max_active_rides_per_rider,
-            ),
+            max_active: access::ride_cap_for(caller, rider, base.max_active_rides_per_rider),
         };
         match self
             .store()
@@ -69,7 +90,7 @@ impl Dispatcher {
             Requested::Created(ride) => {
                 info!(ride_id = %ride.id, rider_id = %rider, "ride requested");
                 metrics::counter!(crate::telemetry::RIDES_REQUESTED).increment(1);
-                self.start_search(ride.clone());
+                self.searches.start(ride.clone());
                 Ok(ride)
             }
             Requested::Existing(ride) => Ok(ride),
@@ -80,13 +101,13 @@ impl Dispatcher {
     /// it made is withdrawn. Wakes the ride's task here so it ends now
     /// rather than at its next search.
     pub async fn cancel_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
-        let current = self.existing_ride(caller, id, "cancelRequest").await?;
+        let current = existing_ride(self.store(), caller, id, "cancelRequest").await?;
         access::may_cancel(caller, &current)?;
         let ride = self
             .store()
             .advance_ride(id, Step::Cancel, self.store().now())
             .await?;
-        self.searching().wake(id);
+        self.searches.wake(id);
         if current.status != ride.status {
             info!(ride_id = %id, "ride cancelled");
             metrics::counter!(crate::telemetry::RIDES_CANCELLED).increment(1);
@@ -103,7 +124,7 @@ impl Dispatcher {
         id: &RideId,
         step: Step,
     ) -> Result<Arc<Ride>> {
-        let current = self.existing_ride(caller, id, step.operation()).await?;
+        let current = existing_ride(self.store(), caller, id, step.operation()).await?;
         access::may_drive(caller, &current, step.operation())?;
         let ride = self
             .store()
@@ -132,15 +153,12 @@ impl Dispatcher {
             "declineOffer"
         };
         let driver = access::may_answer_offers(caller, action)?;
-        let current = self.existing_ride(caller, id, action).await?;
         let store = self.store();
-        let ride = store
+        let Answered { ride, offered_at } = store
             .answer_offer(id, driver.as_ref(), accept, store.now())
             .await?;
-        if let Some(offer) = &current.offer {
-            let took = (store.now() - offer.made_at).to_std().unwrap_or_default();
-            metrics::histogram!(crate::telemetry::OFFER_ANSWER).record(took.as_secs_f64());
-        }
+        let took = (store.now() - offered_at).to_std().unwrap_or_default();
+        metrics::histogram!(crate::telemetry::OFFER_ANSWER).record(took.as_secs_f64());
         if accept {
             info!(ride_id = %id, driver_id = ?ride.driver_id.as_ref().map(|d| d.as_str()), "offer accepted");
             metrics::counter!(crate::telemetry::MATCHES).increment(1);
@@ -151,51 +169,7 @@ impl Dispatcher {
         }
         // The search task here (if it runs here) ends, or offers the next
         // driver, now; other instances hear of it through the ride's event.
-        self.searching().wake(id);
+        self.searches.wake(id);
         Ok(ride)
-    }
-
-    /// What a driver app follows: the driver now (with its offer or ride),
-    /// then each offer, its end, each change of its ride, and going
-    /// offline or back. The driver itself or a dispatcher.
-    pub async fn watch_driver_feed(
-        &self,
-        caller: &Caller,
-        id: &DriverId,
-    ) -> Result<impl Stream<Item = live::FeedEvent> + Send + 'static> {
-        access::may_follow_feed(caller, id)?;
-        self.store().watch_drivers().await?;
-        live::driver_feed(self.inner.store.clone(), id.clone()).await
-    }
-
-    /// The ride as it is now, then every status change until it ends.
-    pub async fn watch_ride(
-        &self,
-        caller: &Caller,
-        id: &RideId,
-    ) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
-        access::may_see_ride(
-            caller,
-            &*self.existing_ride(caller, id, "rideStatus").await?,
-            "rideStatus",
-        )?;
-        live::ride_changes(self.inner.store.clone(), id, caller.clone(), "rideStatus").await
-    }
-
-    /// Spawns the search task for a ride unless one already runs here.
-    pub(super) fn start_search(&self, ride: Arc<Ride>) -> bool {
-        if self.inner.shutdown.is_cancelled() {
-            return false;
-        }
-        let Some(wake) =
-            self.searching()
-                .register(&ride.id, ride.pickup, self.store().events().wakes_wanted())
-        else {
-            return false;
-        };
-        self.inner
-            .tasks
-            .spawn(search::run(self.clone(), ride, wake));
-        true
     }
 }

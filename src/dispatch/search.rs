@@ -1,4 +1,6 @@
-//! The search task: one per SEARCHING ride, from request to outcome.
+//! The search tasks: one per SEARCHING ride, from request to outcome, and
+//! [`Searches`], which starts them, adopts the rides nobody searches for,
+//! wakes them and stops them all on shutdown.
 //!
 //! It searches at once, then again whenever it is woken (a driver became
 //! available nearby, the ride changed: cancelled, an offer answered) or
@@ -18,14 +20,110 @@ use std::{sync::Arc, time::Duration};
 
 use rand::Rng;
 use tokio::{sync::Notify, time::Instant};
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{debug, info, warn, Instrument};
 
-use super::Dispatcher;
+use super::{settings::AreaSettings, wakeup::SearchingRides};
 use crate::{
-    domain::{Ride, RideStatus},
-    error::Error,
-    store::SearchOutcome,
+    domain::{Ride, RideId, RideStatus},
+    error::{Error, Result},
+    store::{SearchOutcome, Store},
 };
+
+/// The search tasks running here, and what they run on.
+pub(super) struct Searches {
+    store: Arc<dyn Store>,
+    settings: AreaSettings,
+    searching: SearchingRides,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+}
+
+impl Searches {
+    /// No search running yet, over `store`.
+    pub fn new(store: Arc<dyn Store>, settings: AreaSettings) -> Arc<Self> {
+        Arc::new(Self {
+            store,
+            settings,
+            searching: SearchingRides::default(),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The store the searches run on.
+    pub fn store(&self) -> &dyn Store {
+        self.store.as_ref()
+    }
+
+    /// The settings in force.
+    pub fn settings(&self) -> &AreaSettings {
+        &self.settings
+    }
+
+    /// The rides searching here, to wake.
+    pub fn searching(&self) -> &SearchingRides {
+        &self.searching
+    }
+
+    /// Wakes a ride's search task here (if it runs here), so it acts now.
+    pub fn wake(&self, id: &RideId) {
+        self.searching.wake(id);
+    }
+
+    /// Runs `task` until the dispatcher shuts down (and is waited for then).
+    pub fn spawn_until_shutdown<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks
+            .spawn(self.shutdown.clone().run_until_cancelled_owned(task));
+    }
+
+    /// Spawns the search task for a ride unless one already runs here.
+    pub fn start(self: &Arc<Self>, ride: Arc<Ride>) -> bool {
+        if self.shutdown.is_cancelled() {
+            return false;
+        }
+        let Some(wake) =
+            self.searching
+                .register(&ride.id, ride.pickup, self.store.events().wakes_wanted())
+        else {
+            return false;
+        };
+        self.tasks.spawn(run(self.clone(), ride, wake));
+        true
+    }
+
+    /// Starts search tasks for the rides this instance takes over; returns
+    /// how many were started.
+    pub async fn adopt_orphans(self: &Arc<Self>) -> Result<usize> {
+        let running = self.searching.ids();
+        let rides = self.store.adopt_orphans(self.store.now(), &running).await?;
+        let started = rides
+            .into_iter()
+            .filter(|ride| self.start(ride.clone()))
+            .count();
+        if started > 0 {
+            info!(
+                rides = started,
+                "started search tasks for rides nobody searched for"
+            );
+        }
+        Ok(started)
+    }
+
+    /// Stops every search task and waits for them, then hands this
+    /// instance's searching rides over.
+    pub async fn stop(&self) {
+        self.shutdown.cancel();
+        self.tasks.close();
+        self.tasks.wait().await;
+        if let Err(error) = self.store.hand_over_rides().await {
+            warn!(%error, "could not hand searching rides over");
+        }
+    }
+}
 
 /// The first wait after a store error; it doubles with each error in a row.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
@@ -41,27 +139,27 @@ fn backoff(failures: u32, ceiling: Duration) -> Duration {
 }
 
 /// Runs until the ride is matched, cancelled or expired, or the dispatcher shuts down.
-pub(super) async fn run(dispatcher: Dispatcher, ride: Arc<Ride>, wake: Arc<Notify>) {
+async fn run(searches: Arc<Searches>, ride: Arc<Ride>, wake: Arc<Notify>) {
     let span = tracing::info_span!("ride", ride_id = %ride.id);
     async move {
         let searching = metrics::gauge!(crate::telemetry::RIDES_SEARCHING);
         searching.increment(1.0);
-        search_until_done(&dispatcher, &ride, &wake).await;
-        dispatcher
-            .searching()
-            .unregister(&ride.id, dispatcher.store().events().wakes_wanted());
+        search_until_done(&searches, &ride, &wake).await;
+        searches
+            .searching
+            .unregister(&ride.id, searches.store.events().wakes_wanted());
         searching.decrement(1.0);
     }
     .instrument(span)
     .await;
 }
 
-async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) {
-    let settings = dispatcher.settings_for(&ride.id);
-    let shutdown = dispatcher.shutdown_token();
+async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
+    let settings = searches.settings.for_ride(&ride.id);
+    let shutdown = searches.shutdown.clone();
     let mut failures = 0u32;
     loop {
-        let store = dispatcher.store();
+        let store = searches.store();
         let pause = match store
             .try_match(
                 &ride.id,
@@ -138,7 +236,7 @@ async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) 
         let wait = if failures > 0 {
             pause
         } else {
-            let to_deadline = (ride.expires_at - dispatcher.store().now())
+            let to_deadline = (ride.expires_at - searches.store.now())
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 + Duration::from_millis(1);

@@ -119,7 +119,7 @@ mod tests {
         store::{
             events::{Capacities, EventHub},
             memory::MemoryStore,
-            NewRide, SearchOutcome,
+            Fleet, NewRide, Rides, SearchOutcome, Upkeep,
         },
     };
 

@@ -9,7 +9,7 @@
 //!   area's store, which takes it only for a driver it already holds; a
 //!   driver it does not hold moves there in two steps, since one atomic
 //!   call cannot touch two areas: the old area takes it off its market
-//!   first ([`Store::hand_off`]), then the new area adds it. Between the two
+//!   first ([`crate::store::Fleet::hand_off`]), then the new area adds it. Between the two
 //!   it is in neither, never in both. A move (and a driver's start in its
 //!   first area) happens only under the driver's lease: a lock of this
 //!   instance's, then the [`Directory`]'s lease across instances, so two
@@ -41,11 +41,12 @@ use crate::{
 
 mod directory;
 mod lease;
+mod rider_lease;
 mod riders;
 mod store;
 
 pub use directory::{AskEveryArea, Directory};
-pub use riders::{OneProcess, RiderLease};
+pub use rider_lease::{OneProcess, RiderLease};
 
 /// The id of the store of drivers outside every area (never an area's:
 /// an areas file may not use it).

@@ -6,7 +6,7 @@
 //! expired, completed, on any instance — update them in the same step), so
 //! nothing here needs releasing when a ride ends. A request takes the
 //! rider's lease (this instance's striped lock, then, on Redis, a
-//! `SET NX PX` key in the rider's own slot, [`RiderLease`]), asks every
+//! `SET NX PX` key in the rider's own slot, [`RiderLease`](super::RiderLease)), asks every
 //! area for the rider's rides and the ride its key made, and creates the
 //! ride in its pickup's area only if no area remembers the key and the
 //! rider is below the cap; then gives the lease back. Two requests of one
@@ -15,42 +15,13 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::AreaStores;
 use crate::{
-    domain::RiderId,
     error::{Error, Result},
-    store::{NewRide, Requested, Store},
+    store::{NewRide, Requested, Rides, Store},
 };
-
-/// The lease on a rider's requests across instances.
-#[async_trait]
-pub trait RiderLease: Send + Sync {
-    /// Takes the lease on `rider`'s requests: while it is held, no request
-    /// of the rider on another instance decides. Waits a bounded time
-    /// while another holds it, then fails `UNAVAILABLE`. Returns what
-    /// [`RiderLease::release`] needs; `None` where one instance is all there
-    /// is (its own lock is enough).
-    async fn lease(&self, rider: &RiderId) -> Result<Option<String>>;
-    /// Gives the lease back (only if it is still the one taken).
-    async fn release(&self, rider: &RiderId, lease: String) -> Result<()>;
-}
-
-/// One process serves every request: its own lock is the whole lease.
-pub struct OneProcess;
-
-#[async_trait]
-impl RiderLease for OneProcess {
-    async fn lease(&self, _rider: &RiderId) -> Result<Option<String>> {
-        Ok(None)
-    }
-
-    async fn release(&self, _rider: &RiderId, _lease: String) -> Result<()> {
-        Ok(())
-    }
-}
 
 impl AreaStores {
     /// `create_ride` over every area: the rider's cap and keys counted in

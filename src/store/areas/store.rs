@@ -15,13 +15,13 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
-        Store, Swept,
+        Answered, AreaCounts, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides,
+        Rides, SearchOutcome, Swept, Upkeep,
     },
 };
 
 #[async_trait]
-impl Store for AreaStores {
+impl Fleet for AreaStores {
     async fn report(
         &self,
         id: &DriverId,
@@ -157,6 +157,38 @@ impl Store for AreaStores {
         Ok(all)
     }
 
+    async fn area_snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot> {
+        let stores = self.touching(center, radius, true);
+        let answers = join_all(stores.iter().map(|s| s.area_snapshot(center, radius, now))).await;
+        let mut snapshot = AreaSnapshot::default();
+        let mut seen = HashSet::new();
+        for answer in answers {
+            let part = answer?;
+            for driver in part.drivers {
+                if seen.insert(driver.id.clone()) {
+                    snapshot.drivers.push(driver);
+                }
+            }
+            snapshot.rides.extend(part.rides);
+        }
+        Ok(snapshot)
+    }
+
+    async fn watch_drivers(&self) -> Result<()> {
+        for (_, store) in self.every() {
+            store.watch_drivers().await?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Rides for AreaStores {
     async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested> {
         let area = self
             .areas
@@ -196,28 +228,6 @@ impl Store for AreaStores {
         }
     }
 
-    async fn area_snapshot(
-        &self,
-        center: Coordinates,
-        radius: RadiusKm,
-        now: DateTime<Utc>,
-    ) -> Result<AreaSnapshot> {
-        let stores = self.touching(center, radius, true);
-        let answers = join_all(stores.iter().map(|s| s.area_snapshot(center, radius, now))).await;
-        let mut snapshot = AreaSnapshot::default();
-        let mut seen = HashSet::new();
-        for answer in answers {
-            let part = answer?;
-            for driver in part.drivers {
-                if seen.insert(driver.id.clone()) {
-                    snapshot.drivers.push(driver);
-                }
-            }
-            snapshot.rides.extend(part.rides);
-        }
-        Ok(snapshot)
-    }
-
     async fn try_match(
         &self,
         id: &RideId,
@@ -237,14 +247,14 @@ impl Store for AreaStores {
         driver: Option<&DriverId>,
         accept: bool,
         now: DateTime<Utc>,
-    ) -> Result<Arc<Ride>> {
-        let ride = self
+    ) -> Result<Answered> {
+        let answered = self
             .ride_store(id)
             .await?
             .answer_offer(id, driver, accept, now)
             .await?;
-        self.settle(&ride, now).await;
-        Ok(ride)
+        self.settle(&answered.ride, now).await;
+        Ok(answered)
     }
 
     async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {
@@ -262,7 +272,10 @@ impl Store for AreaStores {
         self.settle(&ride, now).await;
         Ok(ride)
     }
+}
 
+#[async_trait]
+impl Upkeep for AreaStores {
     async fn adopt_orphans(
         &self,
         now: DateTime<Utc>,
@@ -313,13 +326,6 @@ impl Store for AreaStores {
             .first()
             .map(|(_, s)| s.now())
             .unwrap_or_else(Utc::now)
-    }
-
-    async fn watch_drivers(&self) -> Result<()> {
-        for (_, store) in self.every() {
-            store.watch_drivers().await?;
-        }
-        Ok(())
     }
 
     fn events_connected(&self) -> bool {

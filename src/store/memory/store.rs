@@ -15,13 +15,13 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
-        Store, Swept, SNAPSHOT_LIMIT, SWEEP_BATCH,
+        Answered, AreaCounts, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides,
+        Rides, SearchOutcome, Swept, Upkeep, SNAPSHOT_LIMIT, SWEEP_BATCH,
     },
 };
 
 #[async_trait]
-impl Store for MemoryStore {
+impl Fleet for MemoryStore {
     async fn report(
         &self,
         id: &DriverId,
@@ -145,6 +145,33 @@ impl Store for MemoryStore {
             .collect())
     }
 
+    async fn area_snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let available = self.nearest_fresh(inner, center, radius, SNAPSHOT_LIMIT, now);
+        let rides = inner.rides.active_within(center, radius, SNAPSHOT_LIMIT);
+        let assigned = rides.iter().flat_map(|r| {
+            let offered = r.offer.as_ref().map(|o| o.driver.clone());
+            let assigned = r.driver_id.clone().filter(|_| r.status.has_driver());
+            offered.into_iter().chain(assigned)
+        });
+        let drivers = available
+            .into_iter()
+            .map(|(id, _)| id)
+            .chain(assigned)
+            .filter_map(|id| inner.fleet.get(&id).map(|rec| self.view(&id, rec, now)))
+            .collect();
+        Ok(AreaSnapshot { drivers, rides })
+    }
+}
+
+#[async_trait]
+impl Rides for MemoryStore {
     async fn rider_rides(
         &self,
         rider: &RiderId,
@@ -204,30 +231,6 @@ impl Store for MemoryStore {
                 .remember(&new.rider, key, &ride.id, now + timeout);
         }
         Ok(Requested::Created(self.transition(inner, ride)))
-    }
-
-    async fn area_snapshot(
-        &self,
-        center: Coordinates,
-        radius: RadiusKm,
-        now: DateTime<Utc>,
-    ) -> Result<AreaSnapshot> {
-        let mut guard = self.lock();
-        let inner = &mut *guard;
-        let available = self.nearest_fresh(inner, center, radius, SNAPSHOT_LIMIT, now);
-        let rides = inner.rides.active_within(center, radius, SNAPSHOT_LIMIT);
-        let assigned = rides.iter().flat_map(|r| {
-            let offered = r.offer.as_ref().map(|o| o.driver.clone());
-            let assigned = r.driver_id.clone().filter(|_| r.status.has_driver());
-            offered.into_iter().chain(assigned)
-        });
-        let drivers = available
-            .into_iter()
-            .map(|(id, _)| id)
-            .chain(assigned)
-            .filter_map(|id| inner.fleet.get(&id).map(|rec| self.view(&id, rec, now)))
-            .collect();
-        Ok(AreaSnapshot { drivers, rides })
     }
 
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
@@ -307,7 +310,7 @@ impl Store for MemoryStore {
         driver: Option<&DriverId>,
         accept: bool,
         now: DateTime<Utc>,
-    ) -> Result<Arc<Ride>> {
+    ) -> Result<Answered> {
         let mut guard = self.lock();
         let inner = &mut *guard;
         let ride = Self::ride_or_not_found(inner, id)?;
@@ -320,12 +323,14 @@ impl Store for MemoryStore {
         if now >= offer.expires_at {
             return Err(Error::offer_timed_out(id));
         }
+        let offered_at = offer.made_at;
         let reason = if accept {
             OfferEndReason::Accepted
         } else {
             OfferEndReason::Declined
         };
-        Ok(self.end_offer(inner, &ride, reason, 0, false, now))
+        let ride = self.end_offer(inner, &ride, reason, 0, false, now);
+        Ok(Answered { ride, offered_at })
     }
 
     async fn advance_ride(&self, id: &RideId, step: Step, now: DateTime<Utc>) -> Result<Arc<Ride>> {
@@ -348,7 +353,10 @@ impl Store for MemoryStore {
         let ride = Self::ride_or_not_found(inner, id)?;
         Ok(self.expire_if_due(inner, ride, now))
     }
+}
 
+#[async_trait]
+impl Upkeep for MemoryStore {
     async fn adopt_orphans(
         &self,
         _now: DateTime<Utc>,

@@ -6,7 +6,7 @@ use chrono::TimeZone;
 use super::*;
 use crate::{
     domain::{Limit, RiderId, Step},
-    store::{NewRide, SearchOutcome, Store, Swept},
+    store::{Fleet, NewRide, Rides, SearchOutcome, Swept, Upkeep},
 };
 
 fn at(lat: f64, lng: f64) -> Coordinates {

@@ -25,7 +25,7 @@ use std::{
     time::Duration,
 };
 
-use futures_util::StreamExt;
+use futures_util::{stream::BoxStream, StreamExt};
 use redis::{PushKind, Value};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -80,20 +80,53 @@ pub(super) fn spawn(
         adopt: keys.adopt_channel(),
         drivers: keys.drivers_channel(),
     };
-    if connector.is_cluster() {
-        tokio::spawn(
-            stop.run_until_cancelled_owned(sharded(connector, channels, hub, up, driver_ttl)),
-        );
+    let source = if connector.is_cluster() {
+        Source::Sharded(connector)
     } else {
-        let client = connector.client()?;
-        tokio::spawn(stop.run_until_cancelled_owned(plain(client, channels, hub, up, driver_ttl)));
-    }
+        Source::Plain(connector.client()?)
+    };
+    tokio::spawn(stop.run_until_cancelled_owned(run(source, channels, hub, up, driver_ttl)));
     Ok(())
 }
 
-/// One node: a subscriber connection, re-made whenever it drops.
-async fn plain(
-    client: redis::Client,
+/// Messages as they arrive: (channel, payload), until the subscription drops.
+type Messages = BoxStream<'static, (String, String)>;
+
+/// Where the bridge subscribes.
+enum Source {
+    /// One node: a subscriber connection.
+    Plain(redis::Client),
+    /// A Cluster: the channels as shard channels, on a cluster connection
+    /// of the bridge's own. Each subscription makes a new connection, which
+    /// learns the slots afresh (after a failover, say).
+    Sharded(Connector),
+}
+
+impl Source {
+    /// Subscribes to every channel; the messages until the connection drops.
+    async fn subscribe(&self, channels: &Channels) -> std::result::Result<Messages, String> {
+        match self {
+            Self::Plain(client) => subscribe_plain(client, channels.all())
+                .await
+                .map_err(|e| e.to_string()),
+            Self::Sharded(connector) => subscribe_sharded(connector, channels.all()).await,
+        }
+    }
+
+    /// What the logs call the subscription.
+    fn what(&self) -> &'static str {
+        match self {
+            Self::Plain(_) => "Redis",
+            Self::Sharded(_) => "the Cluster (sharded)",
+        }
+    }
+}
+
+/// The one reconnect loop: subscribe, deliver until the subscription drops,
+/// and subscribe again (with backoff). Each time it is subscribed it tells
+/// the hub that events may have been missed.
+async fn run(
+    source: Source,
     channels: Channels,
     hub: Arc<EventHub>,
     up: Arc<AtomicBool>,
@@ -101,24 +134,24 @@ async fn plain(
 ) {
     let mut backoff = MIN_BACKOFF;
     loop {
-        match subscribe(&client, channels.all()).await {
-            Ok(pubsub) => {
+        match source.subscribe(&channels).await {
+            Ok(mut messages) => {
                 backoff = MIN_BACKOFF;
                 up.store(true, Ordering::Relaxed);
-                info!("event bridge subscribed");
+                info!("event bridge subscribed to {}", source.what());
                 hub.resync();
-                let mut messages = pubsub.into_on_message();
-                while let Some(msg) = messages.next().await {
-                    if let Ok(payload) = msg.get_payload::<String>() {
-                        channels.deliver(&hub, msg.get_channel_name(), &payload, ttl);
-                    }
+                while let Some((channel, payload)) = messages.next().await {
+                    channels.deliver(&hub, &channel, &payload, ttl);
                 }
                 up.store(false, Ordering::Relaxed);
-                warn!("event bridge lost its Redis connection; reconnecting");
+                warn!(
+                    "event bridge lost its connection to {}; subscribing again",
+                    source.what()
+                );
             }
             Err(error) => {
                 up.store(false, Ordering::Relaxed);
-                warn!(%error, "event bridge cannot subscribe; retrying");
+                warn!(%error, "event bridge cannot subscribe to {}; retrying", source.what());
             }
         }
         tokio::time::sleep(backoff).await;
@@ -126,76 +159,64 @@ async fn plain(
     }
 }
 
-async fn subscribe(
+async fn subscribe_plain(
     client: &redis::Client,
     channels: [&str; 4],
-) -> redis::RedisResult<redis::aio::PubSub> {
+) -> redis::RedisResult<Messages> {
     let connect = tokio::time::timeout(MAX_BACKOFF, client.get_async_pubsub());
     let mut pubsub = connect
         .await
         .map_err(|_| redis::RedisError::from((redis::ErrorKind::Io, "connect timed out")))??;
     pubsub.subscribe(&channels[..]).await?;
-    Ok(pubsub)
+    Ok(pubsub
+        .into_on_message()
+        .filter_map(|msg| async move {
+            let payload = msg.get_payload::<String>().ok()?;
+            Some((msg.get_channel_name().to_owned(), payload))
+        })
+        .boxed())
 }
 
-/// A Cluster: the channels as shard channels, on a cluster connection of
-/// the bridge's own. When it loses a node (a failover under way), the
-/// bridge makes a new connection (which learns the slots afresh) and
-/// subscribes again, as on one node; then the hub resyncs.
-async fn sharded(
-    connector: Connector,
-    channels: Channels,
-    hub: Arc<EventHub>,
-    up: Arc<AtomicBool>,
-    ttl: Duration,
-) {
-    let mut backoff = MIN_BACKOFF;
-    loop {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let connected = async {
-            let client = connector.cluster_client(Some(tx)).ok()?;
-            let mut conn = tokio::time::timeout(MAX_BACKOFF, client.get_async_connection())
-                .await
-                .ok()?
-                .ok()?;
-            tokio::time::timeout(MAX_BACKOFF, conn.ssubscribe(&channels.all()[..]))
-                .await
-                .ok()?
-                .ok()?;
-            Some(conn)
-        }
-        .await;
-        if let Some(_conn) = connected {
-            backoff = MIN_BACKOFF;
-            up.store(true, Ordering::Relaxed);
-            info!("event bridge subscribed (sharded)");
-            hub.resync();
-            while let Some(push) = rx.recv().await {
+async fn subscribe_sharded(
+    connector: &Connector,
+    channels: [&str; 4],
+) -> std::result::Result<Messages, String> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let client = connector
+        .cluster_client(Some(tx))
+        .map_err(|e| e.to_string())?;
+    let mut conn = tokio::time::timeout(MAX_BACKOFF, client.get_async_connection())
+        .await
+        .map_err(|_| "connect timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    tokio::time::timeout(MAX_BACKOFF, conn.ssubscribe(&channels[..]))
+        .await
+        .map_err(|_| "subscribe timed out".to_owned())?
+        .map_err(|e| e.to_string())?;
+    // The connection lives as long as the stream: its pushes arrive on `rx`.
+    Ok(
+        futures_util::stream::unfold((conn, rx), |(conn, mut rx)| async move {
+            loop {
+                let push = rx.recv().await?;
                 match push.kind {
                     PushKind::SMessage | PushKind::Message => {
                         if let [Value::BulkString(channel), Value::BulkString(payload), ..] =
                             &push.data[..]
                         {
-                            let (channel, payload) = (
-                                String::from_utf8_lossy(channel),
-                                String::from_utf8_lossy(payload),
+                            let message = (
+                                String::from_utf8_lossy(channel).into_owned(),
+                                String::from_utf8_lossy(payload).into_owned(),
                             );
-                            channels.deliver(&hub, &channel, &payload, ttl);
+                            return Some((message, (conn, rx)));
                         }
                     }
-                    PushKind::Disconnection => break,
+                    PushKind::Disconnection => return None,
                     _ => {}
                 }
             }
-            up.store(false, Ordering::Relaxed);
-            warn!("event bridge lost a Cluster node; subscribing again");
-        } else {
-            up.store(false, Ordering::Relaxed);
-            warn!("event bridge cannot subscribe to the Cluster; retrying");
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
-    }
+        })
+        .boxed(),
+    )
 }
 
 fn deliver_ride(hub: &EventHub, payload: &str) {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use redis::Script;
 
-use super::{connection::Conn, with_timeout, Connector};
+use super::{connection::Conn, util::with_timeout, Connector};
 use crate::{error::Error, store::documents::SharedDocuments};
 
 /// Registers a document and keeps the set bounded. KEYS: the index (a

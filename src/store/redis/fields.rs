@@ -6,7 +6,7 @@ use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::duration_ms;
+use super::util::duration_ms;
 use crate::{
     domain::{
         Coordinates, Driver, DriverId, DriverStatus, Offer, OfferEnd, OfferEndReason, Ride, RideId,
@@ -130,4 +130,12 @@ pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
         ended_at: time("ended")?,
         revision: int("revision")?,
     })
+}
+
+/// Counts the offers a call ended (`ACCEPTED,TIMED_OUT`, …).
+pub(super) fn count_offers_ended(reasons: &str) {
+    reasons
+        .split(',')
+        .filter_map(OfferEndReason::from_stored)
+        .for_each(crate::telemetry::offer_ended);
 }

@@ -1,14 +1,26 @@
-//! The Lua function library (`lua/tracking.lua`): loaded into Redis with
+//! The Lua function library (`lua/*.lua`, one file per subject, joined
+//! into one library here): loaded into Redis with
 //! `FUNCTION LOAD REPLACE` when a store connects (on a Cluster, into every
 //! primary; replicas get it by replication), and again should a node have
 //! lost it; called with `FCALL`. Redis runs the library's top level once,
 //! when it loads, so the helpers every function shares cost nothing per call.
 
-use super::{connection::Conn, with_timeout};
+use super::{connection::Conn, util::with_timeout};
 use crate::error::Result;
 
-/// The library, whose name carries the key layout it works on.
-const LIBRARY: &str = include_str!("lua/tracking.lua");
+/// The library, whose name carries the key layout it works on: its files
+/// joined in an order that defines each `local` helper before its use (the
+/// shared part first, the registrations last).
+const LIBRARY: &str = concat!(
+    "#!lua name=tracking_v2\n",
+    include_str!("lua/common.lua"),
+    include_str!("lua/transitions.lua"),
+    include_str!("lua/reports.lua"),
+    include_str!("lua/fleet.lua"),
+    include_str!("lua/rides.lua"),
+    include_str!("lua/upkeep.lua"),
+    include_str!("lua/register.lua"),
+);
 
 /// A function's full name.
 pub(super) fn name(function: &str) -> String {

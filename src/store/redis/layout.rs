@@ -14,7 +14,11 @@
 
 use std::collections::HashMap;
 
-use super::{connection::Conn, duration_ms, keys::Keys, with_timeout};
+use super::{
+    connection::Conn,
+    keys::Keys,
+    util::{duration_ms, with_timeout},
+};
 use crate::error::{Error, Result};
 
 /// This layout.

@@ -4,18 +4,18 @@
 //!
 //! A snapshot is thousands of rows: many at once would queue ahead of the
 //! reports on Redis (one thread) and on the shared connection, past their
-//! timeout. So at most [`SNAPSHOT_READS`] run at a time per store, and
+//! timeout. So at most [`SNAPSHOT_READS`](super::handle::SNAPSHOT_READS) run at a time per store, and
 //! their many-key reads go in chunks of [`CHUNK`], between which other
 //! commands get their turn.
 
 use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
 
 use super::{
-    fields::{parse_f64, parse_time},
-    ride_from_fields, split_reply, with_timeout, RedisStore,
+    fields::{parse_f64, parse_time, ride_from_fields, split_reply},
+    handle::RedisStore,
+    util::with_timeout,
 };
 use crate::{
     domain::{
@@ -26,15 +26,8 @@ use crate::{
     store::{RiderRides, SNAPSHOT_LIMIT},
 };
 
-/// Snapshots one store reads at once; more wait their turn.
-pub(super) const SNAPSHOT_READS: usize = 2;
 /// Keys read per round trip in a many-key read.
 const CHUNK: usize = 500;
-
-/// The permits of [`SNAPSHOT_READS`].
-pub(super) fn snapshot_permits() -> Semaphore {
-    Semaphore::new(SNAPSHOT_READS)
-}
 
 impl RedisStore {
     /// `rider_rides`: the rider's set of active rides, and the ride its
@@ -57,7 +50,7 @@ impl RedisStore {
             (active, None)
         };
         let remembered = match made.map(|id| RideId::parse(&id)).transpose()? {
-            Some(id) => crate::store::Store::ride(self, &id).await?,
+            Some(id) => crate::store::Rides::ride(self, &id).await?,
             None => None,
         };
         Ok(RiderRides {

@@ -12,7 +12,11 @@ use chrono::{DateTime, Utc};
 use redis::AsyncCommands;
 use tracing::debug;
 
-use super::{duration_ms, ride_from_fields, with_timeout, RedisStore};
+use super::{
+    fields::{count_offers_ended, parse_time, ride_from_fields},
+    handle::RedisStore,
+    util::{duration_ms, with_timeout},
+};
 use crate::{
     domain::{
         AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
@@ -20,8 +24,8 @@ use crate::{
     },
     error::{Error, Result},
     store::{
-        AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome,
-        Store, Swept, SWEEP_BATCH,
+        Answered, AreaCounts, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides,
+        Rides, SearchOutcome, Swept, Upkeep, SWEEP_BATCH,
     },
 };
 
@@ -39,7 +43,7 @@ fn implausible(tag: &str, max_speed_kmh: f64) -> Error {
 }
 
 #[async_trait]
-impl Store for RedisStore {
+impl Fleet for RedisStore {
     async fn report(
         &self,
         id: &DriverId,
@@ -173,6 +177,22 @@ impl Store for RedisStore {
         self.nearby_rows(center, radius, limit.get()).await
     }
 
+    async fn area_snapshot(
+        &self,
+        center: Coordinates,
+        radius: RadiusKm,
+        now: DateTime<Utc>,
+    ) -> Result<AreaSnapshot> {
+        self.snapshot(center, radius, now).await
+    }
+
+    async fn watch_drivers(&self) -> Result<()> {
+        self.mark_drivers_watched().await
+    }
+}
+
+#[async_trait]
+impl Rides for RedisStore {
     async fn rider_rides(
         &self,
         rider: &RiderId,
@@ -226,15 +246,6 @@ impl Store for RedisStore {
         })
     }
 
-    async fn area_snapshot(
-        &self,
-        center: Coordinates,
-        radius: RadiusKm,
-        now: DateTime<Utc>,
-    ) -> Result<AreaSnapshot> {
-        self.snapshot(center, radius, now).await
-    }
-
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>> {
         let key = self.keys.ride(id);
         let mut conn = self.conn.clone();
@@ -282,18 +293,24 @@ impl Store for RedisStore {
         driver: Option<&DriverId>,
         accept: bool,
         _now: DateTime<Utc>,
-    ) -> Result<Arc<Ride>> {
+    ) -> Result<Answered> {
         let answer = [
             driver.map(|d| d.to_string()).unwrap_or_default(),
             if accept { "1" } else { "0" }.to_owned(),
         ];
-        let (tag, ride) = self.ride_call("answer_offer", id, &answer).await?;
+        let (tag, fields) = self.ride_call_fields("answer_offer", id, &answer).await?;
         match tag.as_str() {
             "NO_OFFER" => Err(Error::no_offer(id, driver)),
             "TIMED_OUT" => Err(Error::offer_timed_out(id)),
             _ => {
+                let ride = Arc::new(ride_from_fields(&fields)?);
+                let offered_at = parse_time(
+                    fields
+                        .get("_offered")
+                        .ok_or_else(|| Error::internal("an answer without its offer's time"))?,
+                )?;
                 self.replicated().await?;
-                Ok(ride)
+                Ok(Answered { ride, offered_at })
             }
         }
     }
@@ -319,7 +336,10 @@ impl Store for RedisStore {
     async fn expire_ride(&self, id: &RideId, _now: DateTime<Utc>) -> Result<Arc<Ride>> {
         Ok(self.ride_call("expire_ride", id, &[]).await?.1)
     }
+}
 
+#[async_trait]
+impl Upkeep for RedisStore {
     async fn adopt_orphans(
         &self,
         _now: DateTime<Utc>,
@@ -361,10 +381,6 @@ impl Store for RedisStore {
         self.rides(&ids).await
     }
 
-    async fn watch_drivers(&self) -> Result<()> {
-        self.mark_drivers_watched().await
-    }
-
     async fn hand_over_rides(&self) -> Result<()> {
         // A lease that ended at the epoch: the next instance to renew adopts
         // our searching rides at once.
@@ -387,7 +403,7 @@ impl Store for RedisStore {
         let mut items = reply.into_iter();
         let went_offline = items.next().and_then(|n| n.parse().ok()).unwrap_or(0);
         if let Some(ended) = items.next() {
-            super::count_offers_ended(&ended);
+            count_offers_ended(&ended);
         }
         let removed: Vec<DriverId> = items.filter_map(|id| DriverId::parse(&id).ok()).collect();
         let _ = now;

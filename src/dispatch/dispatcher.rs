@@ -1,0 +1,264 @@
+//! The [`Dispatcher`]: every operation the API layer calls, in one place,
+//! each handed to the collaborator that does it (drivers, rides, streams,
+//! the search tasks and the background upkeep).
+
+use std::sync::Arc;
+
+use futures_util::Stream;
+
+use super::{
+    access,
+    background::Background,
+    drivers::DriverOps,
+    live,
+    rides::RideOps,
+    search::Searches,
+    settings::{AreaSettings, Settings},
+    streams::Streams,
+};
+use crate::{
+    auth::Caller,
+    domain::{
+        AreaId, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport, NearbyDriver,
+        RadiusKm, ReportOutcome, Ride, RideId, RiderId, ServiceAreas, Step,
+    },
+    error::Result,
+    store::{AreaCounts, Store},
+};
+
+/// The service's operations, on top of a [`Store`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+/// The dispatcher's collaborators, each owning its part.
+struct Inner {
+    store: Arc<dyn Store>,
+    settings: AreaSettings,
+    drivers: DriverOps,
+    rides: RideOps,
+    streams: Streams,
+    searches: Arc<Searches>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over `store`, running: it listens for drivers becoming
+    /// available, takes over the searching rides nobody runs (on Redis:
+    /// those of instances that died), and keeps doing so periodically.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        areas: Arc<ServiceAreas>,
+    ) -> Result<Self> {
+        let by_area = AreaSettings::new(settings, areas);
+        let searches = Searches::new(store.clone(), by_area.clone());
+        let dispatcher = Self {
+            inner: Arc::new(Inner {
+                drivers: DriverOps::new(
+                    store.clone(),
+                    settings.max_update_rate,
+                    settings.max_speed_kmh,
+                ),
+                rides: RideOps::new(searches.clone()),
+                streams: Streams::new(store.clone(), settings.fleet_interval),
+                searches: searches.clone(),
+                settings: by_area,
+                store,
+            }),
+        };
+        Background::start(&searches).await?;
+        Ok(dispatcher)
+    }
+
+    /// The service's settings.
+    pub fn settings(&self) -> Settings {
+        self.inner.settings.base()
+    }
+
+    /// The service's areas.
+    pub fn areas(&self) -> &Arc<ServiceAreas> {
+        self.inner.settings.areas()
+    }
+
+    /// The settings a ride's search runs with: its area's rules over the
+    /// service's.
+    pub fn settings_for(&self, ride: &RideId) -> Settings {
+        self.inner.settings.for_ride(ride)
+    }
+
+    /// What an area holds now.
+    pub async fn area_counts(&self, area: &AreaId) -> Result<AreaCounts> {
+        self.inner.store.area_counts(area).await
+    }
+
+    /// Stops every search task and waits for them, then hands this
+    /// instance's searching rides over (on Redis, another instance adopts
+    /// them at once; in memory they end with the process).
+    pub async fn shutdown(&self) {
+        self.inner.searches.stop().await;
+    }
+
+    /// Whether events from other instances reach this one.
+    pub fn events_connected(&self) -> bool {
+        self.inner.store.events_connected()
+    }
+
+    /// Succeeds while the store answers.
+    pub async fn ping(&self) -> Result<()> {
+        self.inner.store.ping().await
+    }
+
+    /// Records a driver's position (the store announces it when the
+    /// driver is available, which wakes the rides near it).
+    pub async fn update_location(
+        &self,
+        caller: &Caller,
+        id: &DriverId,
+        at: Coordinates,
+    ) -> Result<Driver> {
+        self.inner.drivers.update_location(caller, id, at).await
+    }
+
+    /// Records many positions in one call (one store round trip). Checks
+    /// access for every report first and refuses the whole call if one is
+    /// not allowed; then each report is accepted, ignored as stale, or
+    /// refused on its own (too fast, implausible jump).
+    pub async fn update_locations(
+        &self,
+        caller: &Caller,
+        reports: Vec<LocationReport>,
+    ) -> Result<Vec<ReportOutcome>> {
+        self.inner.drivers.update_locations(caller, reports).await
+    }
+
+    /// Takes a driver off the market.
+    pub async fn go_offline(&self, caller: &Caller, id: &DriverId) -> Result<Driver> {
+        self.inner.drivers.go_offline(caller, id).await
+    }
+
+    /// A driver as it stands now.
+    pub async fn driver(&self, caller: &Caller, id: &DriverId) -> Result<Option<Driver>> {
+        self.inner.drivers.driver(caller, id).await
+    }
+
+    /// AVAILABLE drivers near a point, nearest first. Riders see positions
+    /// and distances, not who the drivers are.
+    pub async fn nearby_drivers(
+        &self,
+        caller: &Caller,
+        center: Coordinates,
+        radius: RadiusKm,
+        limit: Limit,
+    ) -> Result<Vec<NearbyDriver>> {
+        self.inner
+            .drivers
+            .nearby_drivers(caller, center, radius, limit)
+            .await
+    }
+
+    /// Drivers as they are now, by id (for a batch of rides whose drivers a
+    /// response shows). No access check: the caller checked each ride.
+    pub async fn drivers_now(&self, ids: &[DriverId]) -> Result<Vec<Driver>> {
+        self.inner.drivers.drivers_now(ids).await
+    }
+
+    /// The driver of a ride that a caller allowed to read the ride may see
+    /// as it is now. Once the ride has ended only dispatchers see its
+    /// driver: a rider (or another driver) learns where the car goes next
+    /// from no past ride.
+    pub fn driver_to_show<'r>(&self, caller: &Caller, ride: &'r Ride) -> Option<&'r DriverId> {
+        ride.driver_id
+            .as_ref()
+            .filter(|_| access::may_follow_driver_of(caller, ride))
+    }
+
+    /// A ride, whatever its status.
+    pub async fn ride(&self, caller: &Caller, id: &RideId) -> Result<Option<Arc<Ride>>> {
+        self.inner.rides.ride(caller, id).await
+    }
+
+    /// Creates a SEARCHING ride and starts its search task; returns at once.
+    /// A retry with the same idempotency key returns the ride the first
+    /// request created, whatever became of that request's reply.
+    pub async fn request_driver(
+        &self,
+        caller: &Caller,
+        rider: &RiderId,
+        pickup: Coordinates,
+        dropoff: Option<Coordinates>,
+        idempotency_key: Option<IdempotencyKey>,
+    ) -> Result<Arc<Ride>> {
+        self.inner
+            .rides
+            .request_driver(caller, rider, pickup, dropoff, idempotency_key)
+            .await
+    }
+
+    /// Cancels a ride; a driver it held becomes available again, an offer
+    /// it made is withdrawn.
+    pub async fn cancel_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
+        self.inner.rides.cancel_ride(caller, id).await
+    }
+
+    /// Moves a ride with a driver one step through its trip: arrived at the
+    /// pickup, trip started, completed (which frees the driver).
+    pub async fn advance_trip(
+        &self,
+        caller: &Caller,
+        id: &RideId,
+        step: Step,
+    ) -> Result<Arc<Ride>> {
+        self.inner.rides.advance_trip(caller, id, step).await
+    }
+
+    /// Answers a ride's offer: accepted, the ride is DRIVER_FOUND;
+    /// declined, its search goes on at once with the next nearest driver.
+    pub async fn answer_offer(
+        &self,
+        caller: &Caller,
+        id: &RideId,
+        accept: bool,
+    ) -> Result<Arc<Ride>> {
+        self.inner.rides.answer_offer(caller, id, accept).await
+    }
+
+    /// The assigned driver of a ride, each time it moves, until the ride ends.
+    pub async fn watch_driver(
+        &self,
+        caller: &Caller,
+        id: &RideId,
+    ) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
+        self.inner.streams.watch_driver(caller, id).await
+    }
+
+    /// Everything in an area: a snapshot, then each driver and ride change.
+    pub async fn watch_area(
+        &self,
+        caller: &Caller,
+        center: Coordinates,
+        radius: RadiusKm,
+    ) -> Result<impl Stream<Item = live::FleetEvent> + Send + 'static> {
+        self.inner.streams.watch_area(caller, center, radius).await
+    }
+
+    /// What a driver app follows: the driver now (with its offer or ride),
+    /// then each offer, its end, each change of its ride, and going
+    /// offline or back.
+    pub async fn watch_driver_feed(
+        &self,
+        caller: &Caller,
+        id: &DriverId,
+    ) -> Result<impl Stream<Item = live::FeedEvent> + Send + 'static> {
+        self.inner.streams.watch_driver_feed(caller, id).await
+    }
+
+    /// The ride as it is now, then every status change until it ends.
+    pub async fn watch_ride(
+        &self,
+        caller: &Caller,
+        id: &RideId,
+    ) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
+        self.inner.streams.watch_ride(caller, id).await
+    }
+}

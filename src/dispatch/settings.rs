@@ -1,0 +1,91 @@
+//! How rides are searched for: the service's settings, and each area's
+//! rules over them.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{
+    domain::{RadiusKm, RideId, ServiceAreas},
+    store::Offers,
+};
+
+/// How rides are searched for.
+#[derive(Debug, Clone, Copy)]
+pub struct Settings {
+    /// How far from the pickup a driver may be matched.
+    pub match_radius: RadiusKm,
+    /// How long a ride searches before it expires.
+    pub request_timeout: Duration,
+    /// How often a ride searches when nothing wakes it sooner.
+    pub search_interval: Duration,
+    /// Location updates allowed per driver per second (0: no limit).
+    pub max_update_rate: f64,
+    /// Fastest plausible driver speed; a report implying a faster jump is refused.
+    pub max_speed_kmh: f64,
+    /// Most rides a rider may have that have not ended (0: no limit).
+    pub max_active_rides_per_rider: usize,
+    /// Whether rides are offered to drivers first, and for how long.
+    pub offers: Offers,
+    /// How often a `fleet` subscriber gets the changes since the last
+    /// event, in one event (zero: one event per change).
+    pub fleet_interval: Duration,
+}
+
+/// The settings in force: the service's, and where the service operates
+/// with each area's own rules over them. Cheap to clone.
+#[derive(Clone)]
+pub(super) struct AreaSettings {
+    base: Settings,
+    areas: Arc<ServiceAreas>,
+}
+
+impl AreaSettings {
+    /// The service's `base` settings under the rules of `areas`.
+    pub fn new(base: Settings, areas: Arc<ServiceAreas>) -> Self {
+        Self { base, areas }
+    }
+
+    /// The service's own settings.
+    pub fn base(&self) -> Settings {
+        self.base
+    }
+
+    /// The service's areas.
+    pub fn areas(&self) -> &Arc<ServiceAreas> {
+        &self.areas
+    }
+
+    /// The settings a ride's search runs with: its area's rules over the
+    /// service's.
+    pub fn for_ride(&self, ride: &RideId) -> Settings {
+        let base = self.base;
+        let Some(area) = self.areas.of_ride(ride) else {
+            return base;
+        };
+        Settings {
+            match_radius: area.rules.match_radius.unwrap_or(base.match_radius),
+            request_timeout: area.rules.request_timeout.unwrap_or(base.request_timeout),
+            search_interval: area.rules.search_interval.unwrap_or(base.search_interval),
+            offers: Offers {
+                timeout: area.rules.offer_timeout.unwrap_or(base.offers.timeout),
+                ..base.offers
+            },
+            ..base
+        }
+    }
+
+    /// The widest match radius of any area: a driver becoming available
+    /// wakes the rides this close (a ride woken for nothing searches once).
+    pub fn widest_match_radius(&self) -> RadiusKm {
+        self.areas
+            .all()
+            .iter()
+            .filter_map(|a| a.rules.match_radius)
+            .fold(self.base.match_radius, |widest, r| {
+                if r.km() > widest.km() {
+                    r
+                } else {
+                    widest
+                }
+            })
+    }
+}

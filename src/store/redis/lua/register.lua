@@ -1,0 +1,16 @@
+-- The library's functions, registered under their names.
+
+redis.register_function('tracking_v2_update', update)
+redis.register_function('tracking_v2_update_batch', update_batch)
+redis.register_function('tracking_v2_drivers', drivers)
+redis.register_function('tracking_v2_offline', offline)
+redis.register_function('tracking_v2_release', release)
+redis.register_function('tracking_v2_nearby', nearby)
+redis.register_function('tracking_v2_create_ride', create_ride)
+redis.register_function('tracking_v2_try_match', try_match)
+redis.register_function('tracking_v2_answer_offer', answer_offer)
+redis.register_function('tracking_v2_advance', advance)
+redis.register_function('tracking_v2_expire_ride', expire_ride)
+redis.register_function('tracking_v2_adopt', adopt)
+redis.register_function('tracking_v2_sweep', sweep)
+redis.register_function('tracking_v2_counts', counts)

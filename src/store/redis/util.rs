@@ -1,0 +1,41 @@
+//! Small helpers every Redis call uses: durations in milliseconds, the
+//! command timeout, and what a Redis error means to the caller.
+
+use std::time::Duration;
+
+use super::connection::COMMAND_TIMEOUT;
+use crate::error::{Error, Result};
+
+/// A duration in whole milliseconds (saturating).
+pub(super) fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Runs a Redis command, `UNAVAILABLE` if it takes longer than the
+/// command timeout.
+pub(super) async fn with_timeout<T>(
+    fut: impl std::future::Future<Output = redis::RedisResult<T>>,
+) -> Result<T> {
+    tokio::time::timeout(COMMAND_TIMEOUT, fut)
+        .await
+        .map_err(|_| {
+            metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
+            Error::unavailable("Redis did not answer in time")
+        })?
+        .map_err(redis_error)
+}
+
+/// Connection trouble is `UNAVAILABLE` (try again); anything else is a bug.
+pub(super) fn redis_error(e: redis::RedisError) -> Error {
+    metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
+    if e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+    {
+        Error::unavailable_because(e.to_string(), e)
+    } else {
+        Error::internal_because(format!("Redis: {e}"), e)
+    }
+}
