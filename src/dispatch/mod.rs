@@ -95,6 +95,7 @@ impl Dispatcher {
         settings: Settings,
         areas: Arc<ServiceAreas>,
     ) -> Result<Self> {
+        let store: Arc<dyn Store> = Arc::new(crate::store::traced::Traced::new(store));
         let dispatcher = Self {
             inner: Arc::new(Inner {
                 snapshots: live::Snapshots::new(store.clone()),
@@ -166,6 +167,7 @@ impl Dispatcher {
     }
 
     /// What an area holds now.
+    #[tracing::instrument(level = "info", skip_all, fields(area = %area))]
     pub async fn area_counts(&self, area: &AreaId) -> Result<crate::store::AreaCounts> {
         self.store().area_counts(area).await
     }
@@ -181,6 +183,7 @@ impl Dispatcher {
     /// Stops every search task and waits for them, then hands this
     /// instance's searching rides over (on Redis, another instance adopts
     /// them at once; in memory they end with the process).
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn shutdown(&self) {
         self.inner.shutdown.cancel();
         self.inner.tasks.close();
@@ -196,12 +199,14 @@ impl Dispatcher {
     }
 
     /// Succeeds while the store answers.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn ping(&self) -> Result<()> {
         self.store().ping().await
     }
 
     /// Records a driver's position (the store announces it when the
     /// driver is available, which wakes the rides near it).
+    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
     pub async fn update_location(
         &self,
         caller: &Caller,
@@ -221,6 +226,7 @@ impl Dispatcher {
     /// access for every report first and refuses the whole call if one is
     /// not allowed; then each report is accepted, ignored as stale, or
     /// refused on its own (too fast, implausible jump).
+    #[tracing::instrument(level = "info", skip_all, fields(reports = reports.len()))]
     pub async fn update_locations(
         &self,
         caller: &Caller,
@@ -273,12 +279,14 @@ impl Dispatcher {
     }
 
     /// Takes a driver off the market.
+    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
     pub async fn go_offline(&self, caller: &Caller, id: &DriverId) -> Result<Driver> {
         access::may_act_as_driver(caller, id, "goOffline")?;
         self.store().go_offline(id, self.store().now()).await
     }
 
     /// A driver as it stands now.
+    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
     pub async fn driver(&self, caller: &Caller, id: &DriverId) -> Result<Option<Driver>> {
         access::may_look_up_rides(caller, "driver")?;
         let driver = self.store().driver(id, self.store().now()).await?;
@@ -297,6 +305,7 @@ impl Dispatcher {
 
     /// AVAILABLE drivers near a point, nearest first. Riders see positions
     /// and distances, not who the drivers are.
+    #[tracing::instrument(level = "info", skip_all, fields(limit = ?limit))]
     pub async fn nearby_drivers(
         &self,
         caller: &Caller,
@@ -319,6 +328,7 @@ impl Dispatcher {
     }
 
     /// A ride, whatever its status.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id))]
     pub async fn ride(&self, caller: &Caller, id: &RideId) -> Result<Option<Arc<Ride>>> {
         access::may_look_up_rides(caller, "ride")?;
         let ride = self.store().ride(id).await?;
@@ -340,11 +350,13 @@ impl Dispatcher {
 
     /// Drivers as they are now, by id (for a batch of rides whose drivers a
     /// response shows). No access check: the caller checked each ride.
+    #[tracing::instrument(level = "info", skip_all, fields(drivers = ids.len()))]
     pub async fn drivers_now(&self, ids: &[DriverId]) -> Result<Vec<Driver>> {
         self.store().drivers(ids, self.store().now()).await
     }
 
     /// The assigned driver of a ride, each time it moves, until the ride ends.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id))]
     pub async fn watch_driver(
         &self,
         caller: &Caller,
@@ -357,6 +369,7 @@ impl Dispatcher {
     }
 
     /// Everything in an area: a snapshot, then each driver and ride change.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn watch_area(
         &self,
         caller: &Caller,

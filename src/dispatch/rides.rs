@@ -33,6 +33,7 @@ impl Dispatcher {
     /// Creates a SEARCHING ride and starts its search task; returns at once.
     /// A retry with the same idempotency key returns the ride the first
     /// request created, whatever became of that request's reply.
+    #[tracing::instrument(level = "info", skip_all, fields(rider = %rider))]
     pub async fn request_driver(
         &self,
         caller: &Caller,
@@ -79,6 +80,7 @@ impl Dispatcher {
     /// Cancels a ride; a driver it held becomes available again, an offer
     /// it made is withdrawn. Wakes the ride's task here so it ends now
     /// rather than at its next search.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id))]
     pub async fn cancel_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
         let current = self.existing_ride(caller, id, "cancelRequest").await?;
         access::may_cancel(caller, &current)?;
@@ -97,6 +99,7 @@ impl Dispatcher {
     /// Moves a ride with a driver one step through its trip: arrived at the
     /// pickup, trip started, completed (which frees the driver). The driver
     /// assigned or a dispatcher.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id, step = ?step))]
     pub async fn advance_trip(
         &self,
         caller: &Caller,
@@ -120,6 +123,7 @@ impl Dispatcher {
     /// dispatcher (whichever driver holds it). Accepted, the ride is
     /// DRIVER_FOUND; declined, its search goes on at once with the next
     /// nearest driver.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id, accept))]
     pub async fn answer_offer(
         &self,
         caller: &Caller,
@@ -158,6 +162,7 @@ impl Dispatcher {
     /// What a driver app follows: the driver now (with its offer or ride),
     /// then each offer, its end, each change of its ride, and going
     /// offline or back. The driver itself or a dispatcher.
+    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
     pub async fn watch_driver_feed(
         &self,
         caller: &Caller,
@@ -169,6 +174,7 @@ impl Dispatcher {
     }
 
     /// The ride as it is now, then every status change until it ends.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id))]
     pub async fn watch_ride(
         &self,
         caller: &Caller,
@@ -193,9 +199,12 @@ impl Dispatcher {
         else {
             return false;
         };
-        self.inner
-            .tasks
-            .spawn(search::run(self.clone(), ride, wake));
+        self.inner.tasks.spawn(search::run(
+            self.clone(),
+            ride,
+            wake,
+            tracing::Span::current(),
+        ));
         true
     }
 }

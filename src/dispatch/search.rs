@@ -40,9 +40,17 @@ fn backoff(failures: u32, ceiling: Duration) -> Duration {
     base.mul_f64(rand::rng().random_range(0.75..1.25))
 }
 
-/// Runs until the ride is matched, cancelled or expired, or the dispatcher shuts down.
-pub(super) async fn run(dispatcher: Dispatcher, ride: Arc<Ride>, wake: Arc<Notify>) {
-    let span = tracing::info_span!("ride", ride_id = %ride.id);
+/// Runs until the ride is matched, cancelled or expired, or the dispatcher
+/// shuts down, in a span whose parent is `parent` (the span that started
+/// it: a request's, so its trace goes on into the search).
+pub(super) async fn run(
+    dispatcher: Dispatcher,
+    ride: Arc<Ride>,
+    wake: Arc<Notify>,
+    parent: tracing::Span,
+) {
+    let span = tracing::info_span!(parent: &parent, "ride", ride_id = %ride.id);
+    drop(parent);
     async move {
         let searching = metrics::gauge!(crate::telemetry::RIDES_SEARCHING);
         searching.increment(1.0);
@@ -69,6 +77,7 @@ async fn search_until_done(dispatcher: &Dispatcher, ride: &Ride, wake: &Notify) 
                 settings.offers,
                 store.now(),
             )
+            .instrument(tracing::info_span!("dispatch.search", ride = %ride.id))
             .await
         {
             Ok(SearchOutcome::Matched(found)) => {

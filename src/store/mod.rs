@@ -17,6 +17,7 @@ pub mod areas;
 pub mod events;
 pub mod memory;
 pub mod redis;
+pub mod traced;
 
 use std::{sync::Arc, time::Duration};
 
