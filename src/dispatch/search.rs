@@ -41,15 +41,16 @@ fn backoff(failures: u32, ceiling: Duration) -> Duration {
 }
 
 /// Runs until the ride is matched, cancelled or expired, or the dispatcher
-/// shuts down, in a span whose parent is `parent` (the span that started
-/// it: a request's, so its trace goes on into the search).
+/// shuts down, in a span that continues `parent`'s trace (the span that
+/// started it: a request's, so its trace goes on into the search).
 pub(super) async fn run(
     dispatcher: Dispatcher,
     ride: Arc<Ride>,
     wake: Arc<Notify>,
     parent: tracing::Span,
 ) {
-    let span = tracing::info_span!(parent: &parent, "ride", ride_id = %ride.id);
+    let span = tracing::info_span!(parent: None, "ride", ride_id = %ride.id);
+    crate::telemetry::traces::continue_trace(&span, &parent);
     drop(parent);
     async move {
         let searching = metrics::gauge!(crate::telemetry::RIDES_SEARCHING);

@@ -175,6 +175,17 @@ pub fn remote_parent(headers: &axum::http::HeaderMap) -> Option<Context> {
     context.span().span_context().is_valid().then_some(context)
 }
 
+/// Makes `span` a child of `parent` in the exported trace, without making
+/// it `parent`'s child in `tracing`: a task that outlives the request that
+/// started it (a ride's search) stays in the request's trace, while the
+/// request's span still ends (and is exported) when the request does.
+/// Without an exporter it does nothing.
+pub fn continue_trace(span: &tracing::Span, parent: &tracing::Span) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    // Fails only when no exporter runs: there is no trace to continue.
+    let _ = span.set_parent(parent.context());
+}
+
 /// Request headers, as the propagator reads them.
 struct Headers<'a>(&'a axum::http::HeaderMap);
 
