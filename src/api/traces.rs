@@ -1,10 +1,11 @@
 //! Resolver spans: one `info` span per root field an operation resolves.
 //!
 //! Each Query, Mutation and Subscription root field (a subscription's: per
-//! event) runs inside a `graphql.resolve` span named by its field, with the
-//! operation's name and type. Nested fields are not spanned (they read what
-//! the root resolver fetched), and argument values are never recorded:
-//! ids are on the dispatcher's spans below, and tokens must not be anywhere.
+//! event) runs inside a `graphql.resolve` span named by its root type and
+//! field (`Mutation.requestDriver`), with the operation's name. Nested
+//! fields are not spanned (they read what the root resolver fetched), and
+//! argument values are never recorded: ids are on the dispatcher's spans
+//! below, and tokens must not be anywhere.
 
 use std::sync::{Arc, OnceLock};
 
@@ -55,11 +56,11 @@ impl Extension for Spans {
         if info.path_node.parent.is_some() || info.is_for_introspection {
             return next.run(ctx, info).await;
         }
+        // Two fields only: the span is on the ingest path (see
+        // docs/benchmarks.md, traces' cost).
         let span = tracing::info_span!(
             "graphql.resolve",
             otel.name = %format_args!("{}.{}", info.parent_type, info.name),
-            field = info.name,
-            root = info.parent_type,
             operation = self.operation.get().map(String::as_str).unwrap_or_default(),
         );
         next.run(ctx, info).instrument(span).await
