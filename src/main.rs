@@ -76,19 +76,16 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Some(Command::PersistedDocuments) => {
-            let manifest = tracking::api::prepare::persisted::own_manifest();
-            match serde_json::to_string_pretty(&manifest) {
-                Ok(text) => {
-                    println!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(error) => {
-                    eprintln!("tracking: {error}");
-                    ExitCode::FAILURE
-                }
+        Some(Command::PersistedDocuments) => match tracking::startup::own_manifest_json() {
+            Ok(text) => {
+                println!("{text}");
+                ExitCode::SUCCESS
             }
-        }
+            Err(error) => {
+                eprintln!("tracking: {error}");
+                ExitCode::FAILURE
+            }
+        },
         Some(Command::Simulate(args)) => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
@@ -113,7 +110,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(tracking::open::migrate(&cli.config)) {
+            match runtime.block_on(tracking::startup::migrate(&cli.config)) {
                 Ok(done) => {
                     println!("{done}");
                     ExitCode::SUCCESS

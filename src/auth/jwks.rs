@@ -18,7 +18,7 @@ use jsonwebtoken::{jwk::JwkSet, DecodingKey};
 use rustls::pki_types::{pem::PemObject, CertificateDer};
 use tracing::{info, warn};
 
-use crate::error::Error;
+use crate::domain::error::Error;
 
 /// Fetches at most this often, whatever tokens arrive.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(3);

@@ -17,7 +17,7 @@ use std::{fmt, path::Path, time::Duration};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::domain::error::Error;
 pub use jwks::Jwks;
 
 /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat`, by default.

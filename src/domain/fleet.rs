@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::{Coordinates, DriverId, RideId};
-use crate::error::Error;
+use crate::domain::error::Error;
 
 /// Where a driver stands, as the rest of the service sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::error::Error;
+use crate::domain::error::Error;
 
 /// Redis refuses latitudes beyond this (Web Mercator's limit); so do we.
 pub const MAX_LATITUDE: f64 = 85.051_128_78;

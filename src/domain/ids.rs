@@ -1,44 +1,24 @@
 //! Ids: parsed once, at the edge, into types that are safe to put into a
 //! Redis key (`[A-Za-z0-9_.:-]`, at most 64 bytes), so no request can ever
-//! name a key it should not.
+//! name a key it should not. The parsing itself is in `id_parse.rs` (it
+//! returns the domain's error, which names these ids).
 
 use std::fmt;
-
-use crate::error::Error;
 
 /// Longest id accepted, in bytes.
 pub const MAX_ID_LEN: usize = 64;
 
-fn parse_id(kind: &str, raw: &str) -> Result<String, Error> {
-    if raw.is_empty() {
-        return Err(Error::bad_input(format!("{kind} must not be empty")));
-    }
-    if raw.len() > MAX_ID_LEN {
-        return Err(Error::bad_input(format!(
-            "{kind} is longer than {MAX_ID_LEN} bytes"
-        )));
-    }
-    if let Some(c) = raw
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '-')))
-    {
-        return Err(Error::bad_input(format!(
-            "{kind} contains {c:?}; only A-Z a-z 0-9 _ . : - are allowed"
-        )));
-    }
-    Ok(raw.to_owned())
-}
-
 macro_rules! id_type {
-    ($(#[$doc:meta])* $name:ident, $kind:literal) => {
+    ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub struct $name(String);
 
         impl $name {
-            /// Parses an id: 1 to 64 bytes of `[A-Za-z0-9_.:-]`.
-            pub fn parse(raw: &str) -> Result<Self, Error> {
-                parse_id($kind, raw).map(Self)
+            /// Wraps text `id_parse.rs` has checked (the only way in
+            /// from outside this file, besides [`RideId::new`]).
+            pub(super) fn checked(text: String) -> Self {
+                Self(text)
             }
 
             /// The id as text.
@@ -57,13 +37,11 @@ macro_rules! id_type {
 
 id_type!(
     /// A driver, as named by the operator's own systems.
-    DriverId,
-    "driverId"
+    DriverId
 );
 id_type!(
     /// A rider, as named by the operator's own systems.
-    RiderId,
-    "riderId"
+    RiderId
 );
 id_type!(
     /// A ride, named by the service: an opaque string of at most 64 bytes
@@ -71,14 +49,12 @@ id_type!(
     /// a random name made together with the store's ride counter. A store
     /// that lost its data starts a new epoch, so an id handed out once is
     /// never handed out again.
-    RideId,
-    "rideId"
+    RideId
 );
 id_type!(
     /// A client's name for one attempt to request a ride: a retry with the
     /// same key gets the same ride.
-    IdempotencyKey,
-    "idempotencyKey"
+    IdempotencyKey
 );
 
 /// Length of a ride epoch.

@@ -6,18 +6,24 @@
 //! put into a Redis key. The GraphQL layer and the REST adapters convert their
 //! transport types into these at the edge; the dispatcher and the stores only
 //! ever see values that are already valid. Types that cross layers (reports
-//! and their outcomes, area snapshots) live here too, so that no layer needs
-//! to name another's.
+//! and their outcomes, area snapshots and counts) live here too, so that no
+//! layer needs to name another's; so does the error every layer returns
+//! ([`error`], its refusals worded in `refusals.rs`).
 
 mod areas;
 mod boundary;
+mod counts;
+pub mod error;
 mod fleet;
 mod geo;
+mod id_parse;
 mod ids;
+mod refusals;
 mod rides;
 pub mod rules;
 
 pub use areas::{Area, AreaId, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
+pub use counts::AreaCounts;
 pub use fleet::{Driver, DriverStatus, LocationReport, NearbyDriver, ReportOutcome};
 pub use geo::{
     check_plausible_move, chord_for_km, Coordinates, Limit, RadiusKm, EARTH_RADIUS_KM, JITTER_KM,

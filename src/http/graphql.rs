@@ -166,14 +166,14 @@ async fn run_batch(
     requests: Vec<Request>,
     accepts: Accepts,
 ) -> Response {
-    if requests.is_empty() || requests.len() > state.max_batch {
+    if requests.is_empty() || requests.len() > state.limits.max_batch {
         return bad_request(format!(
             "a batch holds 1 to {} operations; this one holds {}",
-            state.max_batch,
+            state.limits.max_batch,
             requests.len()
         ));
     }
-    let share = ComplexityShare(state.max_complexity / requests.len());
+    let share = ComplexityShare(state.limits.max_complexity / requests.len());
     let mut bodies = Vec::with_capacity(requests.len());
     for request in requests {
         let response = match state.gate.prepare(request, &session.caller).await {

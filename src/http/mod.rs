@@ -54,13 +54,13 @@ use serde_json::json;
 use tracing::Instrument;
 
 pub(crate) use errors::{bad_request, error_body, error_response};
-pub use state::AppState;
+pub use state::{AppState, Lifecycle, Limits, Live, Web};
 
 use crate::{error::Error, telemetry};
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
-    let limit = state.max_body_bytes;
+    let limit = state.limits.max_body_bytes;
     let graphql_routes = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route(
@@ -193,7 +193,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    match &state.metrics {
+    match &state.web.metrics {
         Some(handle) => (
             [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
             handle.render(),

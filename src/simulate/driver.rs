@@ -13,7 +13,11 @@ use tokio::{
 use tokio_util::task::AbortOnDropHandle;
 use tracking_client::{DriverStatus, FeedEvent, FeedKind, Ride, RideStatus};
 
-use super::{heading_to, step, Api, Region, SimulateArgs};
+use super::{
+    api::Api,
+    args::SimulateArgs,
+    region::{heading_to, step, Region},
+};
 use crate::domain::Coordinates;
 
 /// What the driver is doing.

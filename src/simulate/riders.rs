@@ -7,7 +7,7 @@ use rand::Rng;
 use tokio::time::{interval, sleep, MissedTickBehavior};
 use tracking_client::Location;
 
-use super::{Api, Region, SimulateArgs};
+use super::{api::Api, args::SimulateArgs, region::Region};
 
 pub(super) async fn request_rides(api: Api, args: SimulateArgs, regions: Vec<Region>) {
     if args.rides_per_minute <= 0.0 {

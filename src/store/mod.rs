@@ -14,6 +14,7 @@
 //! [`EventHub`], the broadcast channel that `rideStatus` subscriptions read.
 
 pub mod areas;
+pub mod documents;
 pub mod events;
 pub mod memory;
 pub mod redis;
@@ -24,6 +25,7 @@ use std::{sync::Arc, time::Duration};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use documents::SharedDocuments;
 pub use events::EventHub;
 
 use crate::{
@@ -86,14 +88,8 @@ pub enum Released {
     Gone(Driver),
 }
 
-/// What an area holds now.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct AreaCounts {
-    /// AVAILABLE drivers (a silent one counts until the sweep takes it).
-    pub available: usize,
-    /// SEARCHING rides.
-    pub searching: usize,
-}
+// TEMPORARY (issue 21): AreaCounts now lives in domain; the merger removes this.
+pub use crate::domain::AreaCounts;
 
 impl Swept {
     /// Whether a limit was hit and more may be waiting.

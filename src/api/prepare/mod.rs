@@ -280,6 +280,12 @@ impl Gate {
         &self.persisted
     }
 
+    /// Why `query` would be refused before it runs: it does not parse, or
+    /// it breaks a validation rule (empty when it passes).
+    pub fn refusals(&self, query: &str) -> Vec<ServerError> {
+        self.check(query).errors.clone()
+    }
+
     /// The document of a text, parsed and validated (cached when short).
     fn check(&self, query: &str) -> Arc<Checked> {
         let cacheable = query.len() <= MAX_CACHED_BYTES;

@@ -26,10 +26,7 @@ use async_graphql::{Request, ServerError, Value};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use crate::{
-    api::coded,
-    error::{codes, Error},
-};
+use crate::{api::coded, error::codes, store::SharedDocuments};
 
 /// The code of an unknown hash, as Apollo's clients expect it.
 pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
@@ -37,15 +34,6 @@ pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 const LOCAL_CAPACITY: usize = 1024;
 /// Longest id in a trusted-documents file.
 const MAX_ID_CHARS: usize = 256;
-
-/// Where registered documents are shared between instances.
-#[async_trait::async_trait]
-pub trait SharedDocuments: Send + Sync {
-    /// The document registered under `hash`, if any.
-    async fn get(&self, hash: &str) -> Result<Option<String>, Error>;
-    /// Registers `text` under `hash` (which is its SHA-256, checked).
-    async fn put(&self, hash: &str, text: &str) -> Result<(), Error>;
-}
 
 /// What the service knows of persisted documents.
 #[derive(Default)]
@@ -256,21 +244,6 @@ fn not_trusted() -> ServerError {
     )
 }
 
-/// The service's own documents, the dashboard's and the typed client's (and
-/// so the simulator's), by hash: what `tracking persisted-documents` prints
-/// for operators to merge into their `--persisted-documents` file.
-pub fn own_manifest() -> std::collections::BTreeMap<String, String> {
-    crate::http::dashboard::documents()
-        .into_iter()
-        .chain(
-            tracking_client::documents::all()
-                .into_iter()
-                .map(str::to_owned),
-        )
-        .map(|text| (sha256_hex(&text), text))
-        .collect()
-}
-
 /// Reads a trusted-documents file: a JSON object of id → document (what
 /// graphql-codegen's client preset and similar tools write), or Apollo's
 /// persisted query manifest (`{"format": "apollo-persisted-query-manifest",
@@ -339,18 +312,6 @@ mod tests {
         );
         assert!(is_sha256_hex(&sha256_hex("x")));
         assert!(!is_sha256_hex("../../etc"));
-    }
-
-    #[test]
-    fn the_own_manifest_lists_every_document_the_service_sends_and_each_is_valid() {
-        let manifest = own_manifest();
-        // Six of the dashboard's, eighteen of the typed client's.
-        assert_eq!(manifest.len(), 24, "{manifest:#?}");
-        let gate = crate::api::prepare::Gate::default();
-        for text in manifest.values() {
-            let checked = gate.check(text);
-            assert!(checked.errors.is_empty(), "{text}: {:?}", checked.errors);
-        }
     }
 
     #[test]

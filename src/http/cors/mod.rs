@@ -52,7 +52,7 @@ pub async fn same_origin_only(
     request: Request,
     next: Next,
 ) -> Response {
-    if state.cors.admits(request.headers()) {
+    if state.web.cors.admits(request.headers()) {
         return next.run(request).await;
     }
     let error = Error::Forbidden("this origin may not call the API (see --cors-origin)".into());
@@ -61,7 +61,7 @@ pub async fn same_origin_only(
 
 /// The middleware on the GraphQL routes.
 pub async fn layer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let origins = &state.cors;
+    let origins = &state.web.cors;
     let Some(origin) = origin(request.headers()).map(str::to_owned) else {
         return next.run(request).await;
     };

@@ -101,10 +101,10 @@ async fn config(State(state): State<AppState>) -> Json<Value> {
         "matchRadiusKm": settings.match_radius.km(),
         "requestTimeoutSecs": settings.request_timeout.as_secs_f64(),
         "maxReportsPerBatch": MAX_BATCH,
-        "maxOperationsPerRequest": state.max_batch,
+        "maxOperationsPerRequest": state.limits.max_batch,
         "tokensRequired": state.verifier.is_some(),
-        "mapTiles": state.map.tiles,
-        "mapAttribution": state.map.attribution,
+        "mapTiles": state.web.map.tiles,
+        "mapAttribution": state.web.map.attribution,
         "fleetIntervalMs": settings.fleet_interval.as_millis() as u64,
     }))
 }

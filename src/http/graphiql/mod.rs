@@ -25,7 +25,7 @@ use assets::{Asset, ASSETS};
 
 /// The page.
 pub async fn page(state: &AppState) -> Response {
-    let local = state.graphiql.is_some();
+    let local = state.web.graphiql.is_some();
     let tag = |asset: &Asset| -> String {
         let (src, integrity) = if local {
             (format!("/graphiql/{}", asset.name), String::new())
@@ -95,6 +95,7 @@ pub async fn page(state: &AppState) -> Response {
 /// `GET /graphiql/{file}`: a local asset.
 pub async fn asset(State(state): State<AppState>, UrlPath(file): UrlPath<String>) -> Response {
     let found = state
+        .web
         .graphiql
         .as_ref()
         .and_then(|assets| assets.files.iter().find(|(name, _, _)| *name == file));

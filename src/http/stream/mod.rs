@@ -89,8 +89,8 @@ pub fn events(
         .schemas
         .of(&prepared)
         .execute_stream(prepared.request.data(session.caller));
-    let shutdown = state.shutdown.clone();
-    let every = state.stream_heartbeat;
+    let shutdown = state.lifecycle.shutdown.clone();
+    let every = state.limits.stream_heartbeat;
     async_stream::stream! {
         let _open = Open::new(transport, subscription);
         let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + every, every);

@@ -87,8 +87,8 @@ struct Connection {
 /// Serves one upgraded socket until it closes.
 pub(super) async fn run(socket: WebSocket, state: AppState, protocol: Protocol, pending: Pending) {
     let _open = Open::new();
-    let limits = state.ws_limits;
-    let cut = state.cut.clone();
+    let limits = state.live.ws_limits;
+    let cut = state.lifecycle.cut.clone();
     let mut connection = Connection {
         socket,
         protocol,
@@ -122,7 +122,7 @@ impl Connection {
         let init_deadline = tokio::time::sleep(init_timeout);
         tokio::pin!(init_deadline);
         let mut ping = keepalive_timer(keepalive);
-        let closing = self.state.shutdown.clone();
+        let closing = self.state.lifecycle.shutdown.clone();
         loop {
             let reading = self.operations.queries() < MAX_QUERIES_IN_FLIGHT;
             let expiry = async {
@@ -321,7 +321,7 @@ impl Connection {
         };
         let schema = self.state.schemas.of(&prepared).clone();
         if prepared.kind == Kind::Subscription {
-            let max = self.state.ws_limits.max_subscriptions;
+            let max = self.state.live.ws_limits.max_subscriptions;
             if self.operations.subscriptions() >= max {
                 self.refused_in_a_row += 1;
                 if self.refused_in_a_row > REFUSALS_BEFORE_CLOSE {
@@ -349,6 +349,7 @@ impl Connection {
                 Some(replay) if self.watches_fleet && SharedSubscriptions::shares(label) => {
                     let stream = self
                         .state
+                        .live
                         .shared
                         .subscribe(schema, session, replay)
                         .inspect(record);

@@ -64,7 +64,7 @@ pub async fn subscriptions(
             return (StatusCode::BAD_REQUEST, super::error_body(&error)).into_response();
         }
     };
-    if !state.cors.admits(&headers) {
+    if !state.web.cors.admits(&headers) {
         let error =
             Error::Forbidden("this origin may not open WebSockets here (see --cors-origin)".into());
         return (StatusCode::FORBIDDEN, super::error_body(&error)).into_response();
@@ -77,14 +77,14 @@ pub async fn subscriptions(
         let error = Error::bad_input(format!("no known subprotocol: {TRANSPORTS}"));
         return (StatusCode::BAD_REQUEST, super::error_body(&error)).into_response();
     };
-    let limits = state.ws_limits;
-    let Some(pending) = Pending::take(&state.pending_init, limits.max_pending_init) else {
+    let limits = state.live.ws_limits;
+    let Some(pending) = Pending::take(&state.live.pending_init, limits.max_pending_init) else {
         let error = Error::TooManyRequests(
             "too many WebSockets waiting for connection_init; try again later".into(),
         );
         return (StatusCode::SERVICE_UNAVAILABLE, super::error_body(&error)).into_response();
     };
-    let tasks = state.ws_tasks.clone();
+    let tasks = state.lifecycle.ws_tasks.clone();
     upgrade
         .read_buffer_size(READ_BUFFER)
         .max_message_size(limits.max_message_bytes)

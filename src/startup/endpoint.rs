@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use tokio::net::{TcpListener, TcpSocket};
 
-use crate::StartError;
+use super::error::StartError;
 
 /// Connections the kernel queues before they are accepted; tokio's default
 /// of 128 is too small for bursts of thousands of subscribers.

@@ -7,10 +7,12 @@ use std::sync::Arc;
 
 use tracing::info;
 
+use super::{config::Config, error::StartError};
 use crate::{
-    config::Config,
-    domain::{AreaId, RadiusKm, ServiceAreas},
-    error::{Error, Result},
+    domain::{
+        error::{Error, Result},
+        AreaId, RadiusKm, ServiceAreas,
+    },
     store::{
         areas::{AreaStores, AskEveryArea, Directory, OneProcess, RiderLease, OUTSIDE},
         memory::MemoryStore,
@@ -19,7 +21,6 @@ use crate::{
         },
         EventHub, Retention, Store,
     },
-    StartError,
 };
 
 /// The areas file, read and checked; without one, the Earth.

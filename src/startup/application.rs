@@ -1,0 +1,198 @@
+//! The service as a whole: built from the configuration (settings checked,
+//! store opened, dispatcher started, handlers assembled), bound, served,
+//! and shut down in order; [`run`] does all of it until a signal.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tracing::info;
+
+use super::{
+    config::Config,
+    endpoint::{bind, Endpoint},
+    error::StartError,
+    settings::{settings, verifier},
+    store::{open_store, read_areas},
+};
+use crate::{
+    auth::Verifier,
+    dispatch::{Dispatcher, Settings},
+    domain::ServiceAreas,
+    http::{self, serve, AppState, Lifecycle},
+    store::Store,
+    telemetry,
+};
+
+/// The service, built and bound, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    dispatcher: Dispatcher,
+    router: axum::Router,
+    overflow: axum::Router,
+    serve_limits: serve::ServeLimits,
+    /// The shutdown signals: `shutdown` tells open WebSockets and streams
+    /// to close when shutdown begins, `cut` tells whatever still runs to
+    /// stop when the grace period is over; and the tasks to wait for.
+    lifecycle: Lifecycle,
+}
+
+impl Application {
+    /// Builds the service on `config.listen`: the address is bound first
+    /// (a taken port fails at once) but listened on only when everything
+    /// is ready, so no connection is accepted that nothing would serve
+    /// (reading a large areas file, reaching Redis, fetching keys).
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        let socket = bind(config.listen)?;
+        Self::build_at(config, Endpoint::Bound(socket)).await
+    }
+
+    /// Builds the service on a listener the caller bound (tests bind
+    /// `127.0.0.1:0`), and takes over the rides nobody searches for.
+    pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self, StartError> {
+        Self::build_at(config, Endpoint::Listening(listener)).await
+    }
+
+    async fn build_at(config: Config, endpoint: Endpoint) -> Result<Self, StartError> {
+        let settings = settings(&config)?;
+        let verifier = verifier(&config, &endpoint).await?;
+        let areas = Arc::new(read_areas(&config)?);
+        let store = open_store(&config, &areas, settings.match_radius).await?;
+        Self::assemble(config, endpoint, settings, verifier, store, areas).await
+    }
+
+    /// Builds the service around a store the caller made (tests use this to
+    /// look inside the store, or to give its event hub other capacities).
+    pub async fn build_with_store(
+        config: Config,
+        listener: TcpListener,
+        store: Arc<dyn Store>,
+    ) -> Result<Self, StartError> {
+        let settings = settings(&config)?;
+        let endpoint = Endpoint::Listening(listener);
+        let verifier = verifier(&config, &endpoint).await?;
+        let areas = Arc::new(read_areas(&config)?);
+        Self::assemble(config, endpoint, settings, verifier, store, areas).await
+    }
+
+    async fn assemble(
+        config: Config,
+        endpoint: Endpoint,
+        settings: Settings,
+        verifier: Option<Verifier>,
+        store: Arc<dyn Store>,
+        areas: Arc<ServiceAreas>,
+    ) -> Result<Self, StartError> {
+        // The recorder first: a metric set before it exists is lost (the
+        // connection cap once was, in every fresh process).
+        let metrics = telemetry::handle();
+        let dispatcher = Dispatcher::start(store, settings, areas).await?;
+        let lifecycle = Lifecycle {
+            shutdown: CancellationToken::new(),
+            cut: CancellationToken::new(),
+            ws_tasks: TaskTracker::new(),
+        };
+        let (max_connections, how) = serve::connection_cap(config.max_connections);
+        let serve_limits = serve::ServeLimits {
+            max_connections,
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+            shutdown_grace: config.shutdown_grace,
+        };
+        serve::announce(&serve_limits, &how);
+        let state = AppState::new(
+            &config,
+            dispatcher.clone(),
+            verifier,
+            lifecycle.clone(),
+            metrics,
+        )
+        .await?;
+        // Ready: only now may the kernel accept connections.
+        let listener = endpoint.listen().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        Ok(Self {
+            listener,
+            dispatcher,
+            router: http::router(state.clone()),
+            overflow: http::overflow_router(state),
+            serve_limits,
+            lifecycle,
+        })
+    }
+
+    /// The address the service listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The most connections this instance serves at once (see
+    /// [`serve::connection_cap`]).
+    pub fn max_connections(&self) -> usize {
+        self.serve_limits.max_connections
+    }
+
+    /// Serves until `shutdown` completes: then stops accepting, closes
+    /// WebSockets with a close frame, finishes in-flight requests (cutting
+    /// what is still open after the grace period), stops the search tasks
+    /// and hands the searching rides over.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let served = serve::serve(
+            self.listener,
+            serve::Served {
+                router: self.router,
+                overflow: self.overflow,
+                limits: self.serve_limits,
+                closing: self.lifecycle.shutdown.clone(),
+                cut: self.lifecycle.cut.clone(),
+                also_wait_for: self.lifecycle.ws_tasks,
+            },
+            shutdown,
+        )
+        .await;
+        self.lifecycle.shutdown.cancel();
+        self.dispatcher.shutdown().await;
+        served
+    }
+}
+
+/// Runs the service until SIGINT or SIGTERM.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let addr = config.listen;
+    let app = Application::build(config).await?;
+    let local = app
+        .local_addr()
+        .map_err(|source| StartError::Listen { addr, source })?;
+    info!("listening on http://{local} (GraphiQL: http://{local}/graphql)");
+    app.run_until(shutdown_signal())
+        .await
+        .map_err(|source| StartError::Listen { addr, source })
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+    info!("shutting down");
+}

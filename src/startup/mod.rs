@@ -1,0 +1,21 @@
+//! Starting the service: the configuration, the store it names, the
+//! dispatcher's settings and the token verifier, the handlers' state, and
+//! the [`Application`] that binds, serves and shuts down.
+//!
+//! This is the top layer: it may name every layer below (domain, telemetry,
+//! auth, store, dispatch, api, http) and none of them names it.
+
+mod application;
+mod assembly;
+pub mod config;
+mod endpoint;
+mod error;
+pub mod persisted;
+mod settings;
+pub mod store;
+
+pub use application::{run, shutdown_signal, Application};
+pub use config::Config;
+pub use error::StartError;
+pub use persisted::own_manifest_json;
+pub use store::migrate;

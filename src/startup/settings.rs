@@ -1,0 +1,91 @@
+//! The settings the service runs by, from the configuration: the
+//! dispatcher's (checked against the domain's bounds) and the token
+//! verifier (refusing to serve beyond loopback without one, unless told).
+
+use tracing::warn;
+
+use super::{config::Config, endpoint::Endpoint, error::StartError};
+use crate::{
+    auth::{self, Verifier},
+    dispatch::Settings,
+    domain::{
+        rules::{OFFER_TIMEOUT, REQUEST_TIMEOUT, SEARCH_INTERVAL},
+        RadiusKm,
+    },
+    store::Offers,
+};
+
+/// The dispatcher's settings from the configuration, checked against the
+/// bounds the domain sets.
+pub(super) fn settings(config: &Config) -> Result<Settings, StartError> {
+    let settings = Settings {
+        match_radius: RadiusKm::parse(config.match_radius_km)
+            .map_err(|e| StartError::Config(format!("--match-radius-km: {e}")))?,
+        request_timeout: config.request_timeout,
+        search_interval: config.search_interval,
+        max_update_rate: config.max_update_rate,
+        max_speed_kmh: config.max_speed_kmh,
+        max_active_rides_per_rider: config.max_active_rides_per_rider,
+        offers: Offers {
+            timeout: config.offer_timeout,
+            ignore_limit: config.offer_ignore_limit,
+        },
+        fleet_interval: config.fleet_interval,
+    };
+    for (flag, value, bounds) in [
+        (
+            "--search-interval",
+            settings.search_interval,
+            SEARCH_INTERVAL,
+        ),
+        (
+            "--request-timeout",
+            settings.request_timeout,
+            REQUEST_TIMEOUT,
+        ),
+        ("--offer-timeout", settings.offers.timeout, OFFER_TIMEOUT),
+    ] {
+        bounds
+            .check(value)
+            .map_err(|e| StartError::Config(format!("{flag} {e}")))?;
+    }
+    if !config.max_speed_kmh.is_finite() || config.max_speed_kmh < 0.0 {
+        return Err(StartError::Config(
+            "--max-speed-kmh must be 0 (off) or more".into(),
+        ));
+    }
+    Ok(settings)
+}
+
+/// The token verifier; without one, the service only serves loopback
+/// (unless told otherwise).
+pub(super) async fn verifier(
+    config: &Config,
+    endpoint: &Endpoint,
+) -> Result<Option<Verifier>, StartError> {
+    let verifier = Verifier::from_config(auth::AuthConfig {
+        secret: config.jwt_secret.as_deref(),
+        public_key: config.jwt_public_key.as_deref(),
+        jwks_url: config.jwt_jwks_url.as_deref(),
+        jwks_ca: config.jwt_jwks_ca.as_deref(),
+        issuer: config.jwt_issuer.as_deref(),
+        audience: config.jwt_audience.as_deref(),
+        leeway: Some(config.jwt_leeway.as_secs()),
+    })
+    .await
+    .map_err(StartError::Config)?;
+    if verifier.is_none() {
+        let addr = endpoint.local_addr().map_err(|source| StartError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+        if !addr.ip().is_loopback() && !config.insecure_no_auth {
+            return Err(StartError::Config(format!(
+                "no --jwt-secret, --jwt-public-key or --jwt-jwks-url: refusing to serve {addr} without \
+                 authentication (give a key, listen on loopback, or pass --insecure-no-auth)"
+            )));
+        }
+        warn!("NO AUTHENTICATION: no JWT key configured, anyone who reaches this service may do anything");
+    }
+    Ok(verifier)
+}
