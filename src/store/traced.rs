@@ -17,13 +17,12 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::{
-    AreaCounts, EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome, Store,
-    Swept,
+    EventHub, NewRide, Offers, Released, Requested, RiderRides, SearchOutcome, Store, Swept,
 };
 use crate::{
     domain::{
-        AreaId, AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
-        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
+        AreaCounts, AreaId, AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit,
+        LocationReport, NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
     },
     error::Result,
 };
