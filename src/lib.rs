@@ -24,8 +24,4 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 
-// TEMPORARY (issue 21): the error vocabulary moved to `domain::error`; this
-// alias keeps `crate::error::…` compiling in the layers other helpers edit.
-// The merger rewrites those paths and removes it.
-pub use domain::error;
 pub use startup::{config, run, shutdown_signal, Application, Config, StartError};

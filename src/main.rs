@@ -1,9 +1,8 @@
 //! The `tracking` binary: parse the command line, start logging, run.
 
-use std::{io::IsTerminal, process::ExitCode, time::Duration};
+use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
-use tracing_subscriber::EnvFilter;
 use tracking::{auth, config::LogFormat, Config};
 
 /// mimalloc keeps memory per idle WebSocket lower than the system allocator
@@ -127,25 +126,18 @@ fn main() -> ExitCode {
 }
 
 fn serve(config: Config) -> ExitCode {
-    // redis-rs logs every reconnect try of a Cluster connection (hundreds a
-    // second in a failover); the service says once what fails and recovers.
-    // Name `redis` in RUST_LOG to see them anyway.
-    let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    let filter = if wanted.contains("redis") {
-        EnvFilter::new(wanted)
-    } else {
-        EnvFilter::new(format!("{wanted},redis=off"))
+    let traces = tracking::telemetry::traces::Options {
+        json_logs: config.log_format == LogFormat::Json,
+        otlp_endpoint: config.otlp_endpoint.clone(),
     };
-    match config.log_format {
-        LogFormat::Text => tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_ansi(std::io::stdout().is_terminal())
-            .init(),
-        LogFormat::Json => tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init(),
-    }
+    // Dropped after the runtime, so the spans still queued are sent.
+    let _traces = match tracking::telemetry::traces::init(&traces) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("tracking: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -153,7 +145,9 @@ fn serve(config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(tracking::run(config)) {
+    let outcome = runtime.block_on(tracking::run(config));
+    drop(runtime);
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("tracking: {error}");

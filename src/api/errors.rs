@@ -17,7 +17,7 @@ use async_graphql::{
 };
 use futures_util::StreamExt;
 
-use crate::error::{codes::BAD_USER_INPUT, Error};
+use crate::domain::error::{codes::BAD_USER_INPUT, Error};
 
 impl ErrorExtensions for Error {
     fn extend(&self) -> async_graphql::Error {

@@ -21,7 +21,7 @@ use async_graphql::{
 };
 
 use super::prepare::introspection::IntrospectionCost;
-use crate::error::codes;
+use crate::domain::error::codes;
 
 /// The complexity one operation of a batch may have: the request's whole
 /// budget divided among its operations.

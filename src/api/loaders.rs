@@ -9,8 +9,8 @@ use async_graphql::dataloader::{DataLoader, Loader};
 
 use crate::{
     dispatch::Dispatcher,
+    domain::error::Error,
     domain::{Driver, DriverId},
-    error::Error,
 };
 
 /// How long a batch waits for more keys before it is read.

@@ -20,6 +20,7 @@ pub mod prepare;
 mod query;
 mod schema;
 mod subscription;
+mod traces;
 pub mod types;
 
 pub use errors::coded;

@@ -7,8 +7,8 @@ use super::{
     types::{Driver, LocationBatch, LocationInput, LocationUpdate, Ride},
 };
 use crate::{
+    domain::error::Error,
     domain::{Coordinates, DriverId, IdempotencyKey, RideId, RiderId, Step},
-    error::Error,
 };
 
 #[derive(Default)]

@@ -5,7 +5,7 @@ use async_graphql::{SDLExportOptions, Schema};
 
 use super::{
     errors, limits, loaders, mutation::Mutation, prepare, query::Query,
-    subscription::SubscriptionRoot,
+    subscription::SubscriptionRoot, traces,
 };
 use crate::dispatch::Dispatcher;
 
@@ -76,6 +76,7 @@ fn schema(dispatcher: Dispatcher, limits: Limits, budget: usize) -> TrackingSche
         .limit_complexity(limits.max_complexity)
         .extension(limits::QueryLimits::new(limits.max_query_bytes, budget))
         .extension(errors::DefaultErrorCode)
+        .extension(traces::ResolverSpans)
         .validation_mode(async_graphql::ValidationMode::Fast);
     if !limits.introspection {
         builder = builder.disable_introspection();

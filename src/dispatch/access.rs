@@ -34,8 +34,8 @@ use tracing::warn;
 
 use crate::{
     auth::{Caller, Role},
+    domain::error::{Error, Result},
     domain::{DriverId, Ride, RiderId},
-    error::{Error, Result},
 };
 
 fn refuse(caller: &Caller, action: &str) -> Error {

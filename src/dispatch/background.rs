@@ -11,7 +11,7 @@ use tokio::sync::broadcast;
 use tracing::{info, warn};
 
 use super::search::Searches;
-use crate::{domain::RideStatus, error::Result};
+use crate::{domain::error::Result, domain::RideStatus};
 
 /// How often the store is swept: a driver silent past the TTL is announced
 /// OFFLINE within about this long.
@@ -30,7 +30,7 @@ impl Failing {
     }
 
     /// Notes a failure; logs only the first of a run.
-    pub fn failed(&mut self, what: &str, error: &crate::error::Error) {
+    pub fn failed(&mut self, what: &str, error: &crate::domain::error::Error) {
         if !std::mem::replace(&mut self.0, true) {
             warn!(%error, "{what} failed; retrying every tick");
         }

@@ -18,12 +18,12 @@ use super::{
 };
 use crate::{
     auth::Caller,
+    domain::error::Result,
     domain::{
-        AreaId, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport, NearbyDriver,
-        RadiusKm, ReportOutcome, Ride, RideId, RiderId, ServiceAreas, Step,
+        AreaCounts, AreaId, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
+        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, ServiceAreas, Step,
     },
-    error::Result,
-    store::{AreaCounts, Store},
+    store::Store,
 };
 
 /// The service's operations, on top of a [`Store`]. Cheap to clone.
@@ -51,6 +51,7 @@ impl Dispatcher {
         settings: Settings,
         areas: Arc<ServiceAreas>,
     ) -> Result<Self> {
+        let store: Arc<dyn Store> = Arc::new(crate::store::traced::Traced::new(store));
         let by_area = AreaSettings::new(settings, areas);
         let searches = Searches::new(store.clone(), by_area.clone());
         let dispatcher = Self {
@@ -88,6 +89,7 @@ impl Dispatcher {
     }
 
     /// What an area holds now.
+    #[tracing::instrument(level = "info", skip_all, fields(area = %area))]
     pub async fn area_counts(&self, area: &AreaId) -> Result<AreaCounts> {
         self.inner.store.area_counts(area).await
     }
@@ -95,6 +97,7 @@ impl Dispatcher {
     /// Stops every search task and waits for them, then hands this
     /// instance's searching rides over (on Redis, another instance adopts
     /// them at once; in memory they end with the process).
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn shutdown(&self) {
         self.inner.searches.stop().await;
     }
@@ -105,12 +108,14 @@ impl Dispatcher {
     }
 
     /// Succeeds while the store answers.
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn ping(&self) -> Result<()> {
         self.inner.store.ping().await
     }
 
     /// Records a driver's position (the store announces it when the
     /// driver is available, which wakes the rides near it).
+    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
     pub async fn update_location(
         &self,
         caller: &Caller,
@@ -124,6 +129,7 @@ impl Dispatcher {
     /// access for every report first and refuses the whole call if one is
     /// not allowed; then each report is accepted, ignored as stale, or
     /// refused on its own (too fast, implausible jump).
+    #[tracing::instrument(level = "info", skip_all, fields(reports = reports.len()))]
     pub async fn update_locations(
         &self,
         caller: &Caller,
@@ -133,17 +139,20 @@ impl Dispatcher {
     }
 
     /// Takes a driver off the market.
+    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
     pub async fn go_offline(&self, caller: &Caller, id: &DriverId) -> Result<Driver> {
         self.inner.drivers.go_offline(caller, id).await
     }
 
     /// A driver as it stands now.
+    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
     pub async fn driver(&self, caller: &Caller, id: &DriverId) -> Result<Option<Driver>> {
         self.inner.drivers.driver(caller, id).await
     }
 
     /// AVAILABLE drivers near a point, nearest first. Riders see positions
     /// and distances, not who the drivers are.
+    #[tracing::instrument(level = "info", skip_all, fields(limit = ?limit))]
     pub async fn nearby_drivers(
         &self,
         caller: &Caller,
@@ -159,6 +168,7 @@ impl Dispatcher {
 
     /// Drivers as they are now, by id (for a batch of rides whose drivers a
     /// response shows). No access check: the caller checked each ride.
+    #[tracing::instrument(level = "info", skip_all, fields(drivers = ids.len()))]
     pub async fn drivers_now(&self, ids: &[DriverId]) -> Result<Vec<Driver>> {
         self.inner.drivers.drivers_now(ids).await
     }
@@ -174,6 +184,7 @@ impl Dispatcher {
     }
 
     /// A ride, whatever its status.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id))]
     pub async fn ride(&self, caller: &Caller, id: &RideId) -> Result<Option<Arc<Ride>>> {
         self.inner.rides.ride(caller, id).await
     }
@@ -181,6 +192,7 @@ impl Dispatcher {
     /// Creates a SEARCHING ride and starts its search task; returns at once.
     /// A retry with the same idempotency key returns the ride the first
     /// request created, whatever became of that request's reply.
+    #[tracing::instrument(level = "info", skip_all, fields(rider = %rider))]
     pub async fn request_driver(
         &self,
         caller: &Caller,
@@ -197,12 +209,14 @@ impl Dispatcher {
 
     /// Cancels a ride; a driver it held becomes available again, an offer
     /// it made is withdrawn.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id))]
     pub async fn cancel_ride(&self, caller: &Caller, id: &RideId) -> Result<Arc<Ride>> {
         self.inner.rides.cancel_ride(caller, id).await
     }
 
     /// Moves a ride with a driver one step through its trip: arrived at the
     /// pickup, trip started, completed (which frees the driver).
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id, step = ?step))]
     pub async fn advance_trip(
         &self,
         caller: &Caller,
@@ -214,6 +228,7 @@ impl Dispatcher {
 
     /// Answers a ride's offer: accepted, the ride is DRIVER_FOUND;
     /// declined, its search goes on at once with the next nearest driver.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id, accept))]
     pub async fn answer_offer(
         &self,
         caller: &Caller,
@@ -224,6 +239,7 @@ impl Dispatcher {
     }
 
     /// The assigned driver of a ride, each time it moves, until the ride ends.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id))]
     pub async fn watch_driver(
         &self,
         caller: &Caller,
@@ -233,6 +249,7 @@ impl Dispatcher {
     }
 
     /// Everything in an area: a snapshot, then each driver and ride change.
+    #[tracing::instrument(level = "info", skip_all)]
     pub async fn watch_area(
         &self,
         caller: &Caller,
@@ -245,6 +262,7 @@ impl Dispatcher {
     /// What a driver app follows: the driver now (with its offer or ride),
     /// then each offer, its end, each change of its ride, and going
     /// offline or back.
+    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
     pub async fn watch_driver_feed(
         &self,
         caller: &Caller,
@@ -254,6 +272,7 @@ impl Dispatcher {
     }
 
     /// The ride as it is now, then every status change until it ends.
+    #[tracing::instrument(level = "info", skip_all, fields(ride = %id))]
     pub async fn watch_ride(
         &self,
         caller: &Caller,

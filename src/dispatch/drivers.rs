@@ -7,10 +7,10 @@ use std::sync::Arc;
 use super::{access, rate::UpdateRate};
 use crate::{
     auth::{Caller, Role},
+    domain::error::{Error, Result},
     domain::{
         Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm, ReportOutcome,
     },
-    error::{Error, Result},
     store::Store,
 };
 

@@ -12,8 +12,8 @@ use std::{
 };
 
 use crate::{
+    domain::error::{Error, Result},
     domain::DriverId,
-    error::{Error, Result},
 };
 
 /// Token buckets, one per driver.

@@ -8,8 +8,8 @@ use tracing::info;
 use super::{access, search::Searches, settings::AreaSettings};
 use crate::{
     auth::Caller,
+    domain::error::{Error, Result},
     domain::{Coordinates, IdempotencyKey, Ride, RideId, RiderId, Step},
-    error::{Error, Result},
     store::{Answered, NewRide, Requested, Store},
 };
 

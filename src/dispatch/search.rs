@@ -25,8 +25,8 @@ use tracing::{debug, info, warn, Instrument};
 
 use super::{settings::AreaSettings, wakeup::SearchingRides};
 use crate::{
+    domain::error::{Error, Result},
     domain::{Ride, RideId, RideStatus},
-    error::{Error, Result},
     store::{SearchOutcome, Store},
 };
 
@@ -91,7 +91,8 @@ impl Searches {
         else {
             return false;
         };
-        self.tasks.spawn(run(self.clone(), ride, wake));
+        self.tasks
+            .spawn(run(self.clone(), ride, wake, tracing::Span::current()));
         true
     }
 
@@ -138,9 +139,13 @@ fn backoff(failures: u32, ceiling: Duration) -> Duration {
     base.mul_f64(rand::rng().random_range(0.75..1.25))
 }
 
-/// Runs until the ride is matched, cancelled or expired, or the dispatcher shuts down.
-async fn run(searches: Arc<Searches>, ride: Arc<Ride>, wake: Arc<Notify>) {
-    let span = tracing::info_span!("ride", ride_id = %ride.id);
+/// Runs until the ride is matched, cancelled or expired, or the dispatcher
+/// shuts down, in a span that continues `parent`'s trace (the span that
+/// started it: a request's, so its trace goes on into the search).
+async fn run(searches: Arc<Searches>, ride: Arc<Ride>, wake: Arc<Notify>, parent: tracing::Span) {
+    let span = tracing::info_span!(parent: None, "ride", ride_id = %ride.id);
+    crate::telemetry::traces::continue_trace(&span, &parent);
+    drop(parent);
     async move {
         let searching = metrics::gauge!(crate::telemetry::RIDES_SEARCHING);
         searching.increment(1.0);
@@ -167,6 +172,7 @@ async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
                 settings.offers,
                 store.now(),
             )
+            .instrument(tracing::info_span!("dispatch.search", ride = %ride.id))
             .await
         {
             Ok(SearchOutcome::Matched(found)) => {

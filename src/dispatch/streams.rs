@@ -8,8 +8,8 @@ use futures_util::Stream;
 use super::{access, live, rides::existing_ride};
 use crate::{
     auth::Caller,
+    domain::error::Result,
     domain::{Coordinates, Driver, DriverId, RadiusKm, Ride, RideId},
-    error::Result,
     store::Store,
 };
 

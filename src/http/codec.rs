@@ -13,7 +13,7 @@ use axum::{
 use serde::Serialize;
 
 use super::{error_body, error_response};
-use crate::error::{codes, Error};
+use crate::domain::error::{codes, Error};
 
 /// The media type of a GraphQL response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::error::Error;
+use crate::domain::error::Error;
 
 /// A 400 for a body that is not the JSON the route takes.
 pub(crate) fn bad_request(message: String) -> Response {

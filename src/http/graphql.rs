@@ -38,7 +38,7 @@ use crate::{
         prepare::{Kind, Refused},
     },
     auth::Session,
-    error::{codes, Error},
+    domain::error::{codes, Error},
 };
 
 /// `POST /graphql`.

@@ -56,7 +56,7 @@ use tracing::Instrument;
 pub(crate) use errors::{bad_request, error_body, error_response};
 pub use state::{AppState, Lifecycle, Limits, Live, Web};
 
-use crate::{error::Error, telemetry};
+use crate::{domain::error::Error, telemetry};
 
 /// The service's routes.
 pub fn router(state: AppState) -> Router {
@@ -117,6 +117,10 @@ async fn record_request(request: Request, next: Next) -> Response {
             .map(|p| p.as_str()),
     );
     let span = tracing::info_span!("request", method, route);
+    if let Some(parent) = telemetry::traces::remote_parent(request.headers()) {
+        // Only fails without an exporter, when there is no trace to join.
+        let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+    }
     let response = next.run(request).instrument(span).await;
     let status: &'static str = match response.status().as_u16() {
         200 => "200",

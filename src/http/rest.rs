@@ -32,8 +32,8 @@ use serde_json::{json, Value};
 use super::{bad_request, error_response, AppState};
 use crate::{
     dispatch::access,
+    domain::error::Error,
     domain::{Coordinates, DriverId, Limit, RadiusKm, Ride, RideId},
-    error::Error,
 };
 
 /// The seed's v1 search radius.

@@ -12,7 +12,7 @@ use crate::{
     api::{prepare::Gate, Schemas},
     auth::{session_from, Caller, Session, Verifier},
     dispatch::Dispatcher,
-    error::Error,
+    domain::error::Error,
 };
 
 /// What every handler can reach: the core the requests run against, and

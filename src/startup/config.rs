@@ -46,7 +46,7 @@ pub struct Config {
     pub redis_password: Option<String>,
 
     /// Service areas: a GeoJSON FeatureCollection of Polygons and
-    /// MultiPolygons, each with an `id` and optional rules (see the README).
+    /// MultiPolygons, each with an `id` and optional rules (see docs/configuration.md).
     /// Without it, one area covers the Earth.
     #[arg(long, env = "TRACKING_AREAS")]
     pub areas: Option<PathBuf>,
@@ -287,6 +287,14 @@ pub struct Config {
     /// Log format: `text` for people, `json` for log pipelines.
     #[arg(long, env = "TRACKING_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+
+    /// Send traces over OTLP/HTTP to this collector (its base URL, e.g.
+    /// `http://127.0.0.1:4318`; `/v1/traces` is appended). Without it, the
+    /// standard `OTEL_EXPORTER_OTLP_ENDPOINT` decides; without either, no
+    /// traces leave the process. `OTEL_SERVICE_NAME` and
+    /// `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` apply.
+    #[arg(long, env = "TRACKING_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// How log lines are written.

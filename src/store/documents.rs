@@ -2,7 +2,7 @@
 //! instances: the role the API's persisted-query cache asks of a store,
 //! implemented on Redis by `redis::documents`.
 
-use crate::error::Error;
+use crate::domain::error::Error;
 
 /// Where registered documents are shared between instances.
 #[async_trait::async_trait]

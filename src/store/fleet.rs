@@ -4,13 +4,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{AreaCounts, Released};
+use super::Released;
+use crate::domain::AreaCounts;
 use crate::{
+    domain::error::Result,
     domain::{
         AreaSnapshot, Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
         ReportOutcome,
     },
-    error::Result,
 };
 
 /// What the service needs of a store for its drivers: reports, positions,
@@ -58,7 +59,7 @@ pub trait Fleet: Send + Sync + 'static {
         self.report(id, at, now, max_speed_kmh, true)
             .await?
             .ok_or_else(|| {
-                crate::error::Error::internal("a report that may create created nothing")
+                crate::domain::error::Error::internal("a report that may create created nothing")
             })
     }
 

@@ -22,6 +22,7 @@ mod fleet;
 pub mod memory;
 pub mod redis;
 mod rides;
+pub mod traced;
 mod types;
 mod upkeep;
 
@@ -35,6 +36,3 @@ pub use types::{
     SNAPSHOT_LIMIT, SWEEP_BATCH,
 };
 pub use upkeep::Upkeep;
-
-// TEMPORARY (issue 21): AreaCounts now lives in domain; the merger removes this.
-pub use crate::domain::AreaCounts;

@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{Answered, NewRide, Offers, Requested, RiderRides, SearchOutcome};
 use crate::{
+    domain::error::Result,
     domain::{DriverId, IdempotencyKey, RadiusKm, Ride, RideId, RiderId, Step},
-    error::Result,
 };
 
 /// What the service needs of a store for its rides: each change of a ride
@@ -19,7 +19,7 @@ pub trait Rides: Send + Sync + 'static {
     /// Creates a SEARCHING ride with a fresh id (one never handed out
     /// before, even by a store that lost its data), atomically with its
     /// checks: the same idempotency key returns the ride it created; a rider
-    /// at `max_active` is refused with [`crate::error::Error::ActiveRide`].
+    /// at `max_active` is refused with [`crate::domain::error::Error::ActiveRide`].
     async fn create_ride(&self, new: &NewRide, now: DateTime<Utc>) -> Result<Requested>;
 
     /// The rider's rides here that have not ended, and the ride `key` made

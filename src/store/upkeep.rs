@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 
 use super::{EventHub, Swept};
 use crate::{
+    domain::error::Result,
     domain::{Ride, RideId},
-    error::Result,
 };
 
 /// What keeps a store sound over time, and what it tells the service of

@@ -16,6 +16,7 @@
 //! - `ops`: metrics, health and the dashboard, Redis deployments (prefix, TLS), migrating the key layout, the simulator.
 //! - `schema`: the checked-in SDL is the schema the code serves, and it documents itself.
 //! - `readme`: the README's examples, run as a reader would.
+//! - `traces`: OTLP traces: one trace from a request's `traceparent` to the store call, the `OTEL_*` variables.
 //! - `common`: the shared setup (services, clients, tokens, keys, areas files, instances); no tests.
 
 // A test that meets the unexpected should fail loudly, right there.
@@ -34,4 +35,5 @@ mod ops;
 mod readme;
 mod rides;
 mod schema;
+mod traces;
 mod transports;

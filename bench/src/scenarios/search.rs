@@ -30,7 +30,7 @@ use crate::{
     StoreKind,
 };
 
-fn domain(e: tracking::error::Error) -> BenchError {
+fn domain(e: tracking::domain::error::Error) -> BenchError {
     BenchError::Unexpected(e.to_string())
 }
 

@@ -38,7 +38,7 @@ use async_graphql::{
     Request, Response, ServerError,
 };
 
-use crate::{auth::Caller, dispatch::access, error::codes};
+use crate::{auth::Caller, dispatch::access, domain::error::codes};
 use introspection::IntrospectionCost;
 use operation::{first_field, only_introspection, select};
 pub use operation::{label_for, root_fields, OTHER};

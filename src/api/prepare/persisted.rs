@@ -26,7 +26,7 @@ use async_graphql::{Request, ServerError, Value};
 use sha2::{Digest, Sha256};
 use tracing::warn;
 
-use crate::{api::coded, error::codes, store::SharedDocuments};
+use crate::{api::coded, domain::error::codes, store::SharedDocuments};
 
 /// The code of an unknown hash, as Apollo's clients expect it.
 pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";

@@ -22,7 +22,7 @@ pub struct LocationUpdate {
 impl LocationUpdate {
     pub(in crate::api) fn report(
         &self,
-    ) -> Result<crate::domain::LocationReport, crate::error::Error> {
+    ) -> Result<crate::domain::LocationReport, crate::domain::error::Error> {
         Ok(crate::domain::LocationReport {
             driver: domain::DriverId::parse(&self.driver_id)?,
             at: domain::Coordinates::parse(self.lat, self.lng)?,

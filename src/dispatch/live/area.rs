@@ -17,8 +17,8 @@ use tokio::{
 
 use super::{snapshots::Snapshots, FleetEvent};
 use crate::{
+    domain::error::Result,
     domain::{AreaSnapshot, Coordinates, Driver, DriverId, RadiusKm, Ride, RideId},
-    error::Result,
     store::Store,
 };
 

@@ -9,8 +9,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::{
     auth::Caller,
+    domain::error::{Error, Result},
     domain::{Driver, RideId, RideStatus},
-    error::{Error, Result},
     store::Store,
 };
 

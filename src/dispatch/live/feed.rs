@@ -16,8 +16,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tracing::warn;
 
 use crate::{
+    domain::error::Result,
     domain::{Driver, DriverId, DriverStatus, OfferEndReason, Ride, RideId, RideStatus},
-    error::Result,
     store::{events::DriverSignal, Store},
 };
 

@@ -27,8 +27,8 @@ use tracing::warn;
 use crate::{
     auth::Caller,
     dispatch::access,
+    domain::error::{Error, Result},
     domain::{Ride, RideId},
-    error::{Error, Result},
     store::{events::RideEvent, Store},
 };
 

@@ -23,8 +23,8 @@ use std::{
 use tokio::sync::watch;
 
 use crate::{
+    domain::error::{Error, Result},
     domain::{AreaSnapshot, Coordinates, RadiusKm},
-    error::{Error, Result},
     store::Store,
     telemetry,
 };

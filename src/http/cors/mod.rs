@@ -31,7 +31,7 @@ use axum::{
 pub use origins::Origins;
 
 use super::AppState;
-use crate::error::Error;
+use crate::domain::error::Error;
 use origins::{origin, same_origin};
 
 /// The methods clients use on the GraphQL routes.

@@ -48,7 +48,7 @@ pub async fn page(state: &AppState) -> Response {
     let whence = if local {
         "this service (/graphiql/)"
     } else {
-        "the unpkg CDN; without internet, start the service with --graphiql-assets (see the README)"
+        "the unpkg CDN; without internet, start the service with --graphiql-assets (see docs/clients.md)"
     };
     let html = format!(
         r#"<!doctype html>

@@ -28,7 +28,7 @@ use crate::{
         prepare::{Kind, Prepared},
     },
     auth::Session,
-    error::codes,
+    domain::error::codes,
     telemetry,
 };
 

@@ -23,7 +23,7 @@ use crate::{
         prepare::{Kind, Prepared},
     },
     auth::Session,
-    error::Error,
+    domain::error::Error,
     http::{
         bad_request,
         codec::{self, request_from_query, wrong_content_type},

@@ -30,7 +30,7 @@ use crate::{
         prepare::Kind,
     },
     auth::{session_from, Caller, Role},
-    error::codes,
+    domain::error::codes,
     http::AppState,
     telemetry,
 };

@@ -32,7 +32,7 @@ use axum::{
 };
 
 use super::AppState;
-use crate::error::Error;
+use crate::domain::error::Error;
 use limits::Pending;
 pub use limits::{PendingInit, WsLimits};
 use protocol::Protocol;

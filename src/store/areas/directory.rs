@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 
 use crate::{
+    domain::error::Result,
     domain::{AreaId, DriverId},
-    error::Result,
 };
 
 /// Which area holds which driver.

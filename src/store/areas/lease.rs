@@ -13,7 +13,7 @@ use std::{
 
 use tokio::sync::{Mutex, MutexGuard};
 
-use crate::error::Result;
+use crate::domain::error::Result;
 
 /// Locks per kind of subject: a fixed number, whatever the fleet.
 const STRIPES: usize = 64;

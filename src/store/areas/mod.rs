@@ -32,11 +32,11 @@ use chrono::{DateTime, Utc};
 
 use super::{EventHub, Released, Store};
 use crate::{
+    domain::error::{Error, Result},
     domain::{
         check_plausible_move, AreaId, Coordinates, Driver, DriverId, DriverStatus, LocationReport,
         RadiusKm, ReportOutcome, Ride, RideId, ServiceAreas,
     },
-    error::{Error, Result},
 };
 
 mod directory;

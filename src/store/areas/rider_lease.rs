@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::{domain::RiderId, error::Result};
+use crate::{domain::error::Result, domain::RiderId};
 
 /// The lease on a rider's requests across instances.
 #[async_trait]

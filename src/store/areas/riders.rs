@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 
 use super::AreaStores;
 use crate::{
-    error::{Error, Result},
+    domain::error::{Error, Result},
     store::{NewRide, Requested, Rides, Store},
 };
 

@@ -9,14 +9,14 @@ use futures_util::future::join_all;
 
 use super::AreaStores;
 use crate::{
+    domain::error::{Error, Result},
     domain::{
-        AreaId, AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
-        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
+        AreaCounts, AreaId, AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit,
+        LocationReport, NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
     },
-    error::{Error, Result},
     store::{
-        Answered, AreaCounts, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides,
-        Rides, SearchOutcome, Swept, Upkeep,
+        Answered, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides, Rides,
+        SearchOutcome, Swept, Upkeep,
     },
 };
 

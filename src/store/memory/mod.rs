@@ -20,11 +20,11 @@ use chrono::{DateTime, Utc};
 
 use super::{EventHub, Retention};
 use crate::{
+    domain::error::{Error, Result},
     domain::{
         check_plausible_move, AreaId, Coordinates, Driver, DriverId, DriverStatus, LocationReport,
         OfferEnd, OfferEndReason, RadiusKm, Ride, RideId, RideStatus, Step,
     },
-    error::{Error, Result},
 };
 use fleet::{view, DriverRecord, DriverState, Fleet};
 

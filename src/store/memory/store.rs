@@ -8,15 +8,15 @@ use chrono::{DateTime, Utc};
 
 use super::{chrono_duration, fleet::DriverState, Applied, MemoryStore};
 use crate::{
+    domain::error::{Error, Result},
     domain::{
-        AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
-        NearbyDriver, Offer, OfferEndReason, RadiusKm, ReportOutcome, Ride, RideId, RideStatus,
-        RiderId, Step,
+        AreaCounts, AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit,
+        LocationReport, NearbyDriver, Offer, OfferEndReason, RadiusKm, ReportOutcome, Ride, RideId,
+        RideStatus, RiderId, Step,
     },
-    error::{Error, Result},
     store::{
-        Answered, AreaCounts, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides,
-        Rides, SearchOutcome, Swept, Upkeep, SNAPSHOT_LIMIT, SWEEP_BATCH,
+        Answered, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides, Rides,
+        SearchOutcome, Swept, Upkeep, SNAPSHOT_LIMIT, SWEEP_BATCH,
     },
 };
 

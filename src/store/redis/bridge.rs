@@ -32,8 +32,8 @@ use tracing::{info, warn};
 
 use super::{driver_from_fields, ride_from_fields, Connector, Keys};
 use crate::{
+    domain::error::Result,
     domain::{Coordinates, DriverId},
-    error::Result,
     store::EventHub,
 };
 
@@ -237,7 +237,7 @@ fn deliver_driver(hub: &EventHub, payload: &str, ttl: Duration) {
     };
     let driver = fields
         .get("id")
-        .ok_or_else(|| crate::error::Error::internal("driver event without id"))
+        .ok_or_else(|| crate::domain::error::Error::internal("driver event without id"))
         .and_then(|id| DriverId::parse(id))
         .and_then(|id| driver_from_fields(&id, &fields, chrono::Utc::now(), ttl));
     match driver {

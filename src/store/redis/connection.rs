@@ -15,7 +15,7 @@ use redis::{
     Cmd, IntoConnectionInfo, Pipeline, RedisFuture, TlsCertificates, Value,
 };
 
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 
 /// How long one Redis command may take before it fails as `UNAVAILABLE`.
 pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);

@@ -15,7 +15,7 @@ use std::time::Duration;
 use redis::Script;
 
 use super::{connection::Conn, util::with_timeout, Connector};
-use crate::{error::Error, store::documents::SharedDocuments};
+use crate::{domain::error::Error, store::documents::SharedDocuments};
 
 /// Registers a document and keeps the set bounded. KEYS: the index (a
 /// sorted set of hashes by expiry), the document's key. ARGV: text, ttl in

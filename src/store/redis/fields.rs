@@ -8,11 +8,11 @@ use chrono::{DateTime, TimeZone, Utc};
 
 use super::util::duration_ms;
 use crate::{
+    domain::error::{Error, Result},
     domain::{
         Coordinates, Driver, DriverId, DriverStatus, Offer, OfferEnd, OfferEndReason, Ride, RideId,
         RideStatus, RiderId,
     },
-    error::{Error, Result},
 };
 
 /// `{tag, field, value, …}` → tag and fields.

@@ -6,7 +6,7 @@
 //! when it loads, so the helpers every function shares cost nothing per call.
 
 use super::{connection::Conn, util::with_timeout};
-use crate::error::Result;
+use crate::domain::error::Result;
 
 /// The library, whose name carries the key layout it works on: its files
 /// joined in an order that defines each `local` helper before its use (the

@@ -24,8 +24,8 @@ use super::{
     util::{duration_ms, with_timeout},
 };
 use crate::{
+    domain::error::{Error, Result},
     domain::{AreaId, Driver, DriverId, RadiusKm, Ride, RideId},
-    error::{Error, Result},
     store::{EventHub, Retention, Upkeep},
 };
 

@@ -19,7 +19,7 @@ use super::{
     keys::Keys,
     util::{duration_ms, with_timeout},
 };
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 
 /// This layout.
 pub const VERSION: &str = "2";

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 
 use super::connection::{Conn, COMMAND_TIMEOUT};
 use crate::{
+    domain::error::{Error, Result},
     domain::{AreaId, DriverId},
-    error::{Error, Result},
     store::areas::Directory,
 };
 

@@ -18,11 +18,11 @@ use super::{
     util::with_timeout,
 };
 use crate::{
+    domain::error::{Error, Result},
     domain::{
         AreaSnapshot, Coordinates, Driver, DriverId, DriverStatus, IdempotencyKey, NearbyDriver,
         RadiusKm, Ride, RideId, RiderId,
     },
-    error::{Error, Result},
     store::{RiderRides, SNAPSHOT_LIMIT},
 };
 

@@ -10,7 +10,7 @@ use super::{
     handle::RedisStore,
     util::{duration_ms, with_timeout},
 };
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 
 /// The longest one `WAIT` blocks the node's shared connection.
 const WAIT_SLICE: Duration = Duration::from_millis(100);

@@ -11,7 +11,7 @@ use super::{
     keys::Keys,
     pointers::{give_lease_back, take_lease},
 };
-use crate::{domain::RiderId, error::Result, store::areas::RiderLease};
+use crate::{domain::error::Result, domain::RiderId, store::areas::RiderLease};
 
 /// Riders' leases on Redis.
 pub struct RiderLeases {

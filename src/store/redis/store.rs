@@ -18,14 +18,15 @@ use super::{
     util::{duration_ms, with_timeout},
 };
 use crate::{
+    domain::error::{Error, Result},
     domain::{
-        AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
-        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step, JITTER_KM,
+        AreaCounts, AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit,
+        LocationReport, NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
+        JITTER_KM,
     },
-    error::{Error, Result},
     store::{
-        Answered, AreaCounts, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides,
-        Rides, SearchOutcome, Swept, Upkeep, SWEEP_BATCH,
+        Answered, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides, Rides,
+        SearchOutcome, Swept, Upkeep, SWEEP_BATCH,
     },
 };
 

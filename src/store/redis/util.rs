@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::connection::COMMAND_TIMEOUT;
-use crate::error::{Error, Result};
+use crate::domain::error::{Error, Result};
 
 /// A duration in whole milliseconds (saturating).
 pub(super) fn duration_ms(d: Duration) -> i64 {

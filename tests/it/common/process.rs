@@ -131,10 +131,13 @@ impl ServiceProcess {
     }
 
     fn launch(mut command: Command, args: &[&str]) -> Self {
+        // `info`, unless the caller chose a filter of its own.
+        if !command.get_envs().any(|(name, _)| name == "RUST_LOG") {
+            command.env("RUST_LOG", "info");
+        }
         let mut child = command
             .args(["--listen", "127.0.0.1:0"])
             .args(args)
-            .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

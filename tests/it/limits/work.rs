@@ -194,7 +194,7 @@ async fn client_chosen_operation_names_never_become_metric_labels() {
         .copied()
         .chain(["other"])
         .collect();
-    let outcomes: HashSet<&str> = tracking::error::codes::ALL
+    let outcomes: HashSet<&str> = tracking::domain::error::codes::ALL
         .iter()
         .copied()
         .chain(["ok", "error"])
