@@ -157,8 +157,10 @@ impl RideOps {
         let Answered { ride, offered_at } = store
             .answer_offer(id, driver.as_ref(), accept, store.now())
             .await?;
-        let took = (store.now() - offered_at).to_std().unwrap_or_default();
-        metrics::histogram!(crate::telemetry::OFFER_ANSWER).record(took.as_secs_f64());
+        if let Some(offered_at) = offered_at {
+            let took = (store.now() - offered_at).to_std().unwrap_or_default();
+            metrics::histogram!(crate::telemetry::OFFER_ANSWER).record(took.as_secs_f64());
+        }
         if accept {
             info!(ride_id = %id, driver_id = ?ride.driver_id.as_ref().map(|d| d.as_str()), "offer accepted");
             metrics::counter!(crate::telemetry::MATCHES).increment(1);

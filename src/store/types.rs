@@ -151,8 +151,11 @@ impl Requested {
 pub struct Answered {
     /// The ride as the answer left it.
     pub ride: Arc<Ride>,
-    /// When the offer answered was made.
-    pub offered_at: DateTime<Utc>,
+    /// When the offer answered was made; `None` when the store could not
+    /// say (a Redis library loaded by an older instance of a mixed-version
+    /// fleet, whose reply lacks it): the answer stands, only its metric is
+    /// skipped.
+    pub offered_at: Option<DateTime<Utc>>,
 }
 
 /// What one search for a ride's driver came to.

@@ -323,7 +323,7 @@ impl Rides for MemoryStore {
         if now >= offer.expires_at {
             return Err(Error::offer_timed_out(id));
         }
-        let offered_at = offer.made_at;
+        let offered_at = Some(offer.made_at);
         let reason = if accept {
             OfferEndReason::Accepted
         } else {

@@ -305,11 +305,12 @@ impl Rides for RedisStore {
             "TIMED_OUT" => Err(Error::offer_timed_out(id)),
             _ => {
                 let ride = Arc::new(ride_from_fields(&fields)?);
-                let offered_at = parse_time(
-                    fields
-                        .get("_offered")
-                        .ok_or_else(|| Error::internal("an answer without its offer's time"))?,
-                )?;
+                // An older instance's library (during a rolling deploy) does
+                // not return the offer's time: the answer is made all the same.
+                let offered_at = fields
+                    .get("_offered")
+                    .map(|at| parse_time(at))
+                    .transpose()?;
                 self.replicated().await?;
                 Ok(Answered { ride, offered_at })
             }
