@@ -117,7 +117,9 @@ async fn record_request(request: Request, next: Next) -> Response {
             .map(|p| p.as_str()),
     );
     let span = tracing::info_span!("request", method, route);
-    if let Some(parent) = telemetry::traces::remote_parent(request.headers()) {
+    let headers = request.headers();
+    let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    if let Some(parent) = telemetry::traces::remote_parent(header) {
         // Only fails without an exporter, when there is no trace to join.
         let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
     }

@@ -7,7 +7,8 @@
 //! - `lexer`: Rust source to tokens (comments, literals and `#[cfg(test)]` items dropped).
 //! - `parse`: a module's `mod`, `use`, item names and code paths.
 //! - `graph`: the module tree of `src/` and every file-to-file edge.
-//! - `rules`: layers only import downwards; no cycle between files.
+//! - `rules`: layers only import downwards; no cycle between files; axum and
+//!   async-graphql only in their layers and above.
 //! - `files`: every source ≤ 450 lines, with a `//! ` first line.
 //! - `docs`: README.md and docs/ARCHITECTURE.md.
 //! - `selfcheck`: the checker run on small made-up trees, so it cannot pass by being blind.
@@ -56,6 +57,7 @@ pub fn all_violations(tree: &Tree) -> Vec<String> {
     out.extend(graph.unresolved.iter().map(|u| format!("unresolved: {u}")));
     out.extend(rules::layer_violations(&graph));
     out.extend(rules::cycles(&graph));
+    out.extend(rules::framework_violations(tree));
     out.extend(files::size_violations(tree));
     out.extend(files::first_line_violations(tree));
     out.extend(docs::readme_violations(tree));
@@ -83,6 +85,16 @@ fn layers_only_import_downwards() {
         "Move the item down to a layer both files may use (often domain), or invert the \
          dependency with a trait defined in the lower layer.",
         &rules::layer_violations(&graph),
+    );
+}
+
+#[test]
+fn frameworks_stay_in_their_layers() {
+    assert_none(
+        "frameworks below their layer (axum: http and above; async_graphql: api and above)",
+        "Pass what the lower layer needs as plain data or a closure (a header's value, a \
+         domain error), and convert at the framework's layer.",
+        &rules::framework_violations(&repository()),
     );
 }
 

@@ -220,3 +220,31 @@ fn shortest_loop<'a>(
     }
     Vec::new()
 }
+
+/// The frameworks each stay in the layers that are about them: the web
+/// framework (`axum`) in `http` and above, the GraphQL one
+/// (`async_graphql`) in `api` and above. A lower layer naming one (a
+/// `HeaderMap` in telemetry, a GraphQL error in the store) fails, one line
+/// per file and framework. Test code is exempt.
+pub fn framework_violations(tree: &crate::tree::Tree) -> Vec<String> {
+    const FRAMEWORKS: &[(&str, &str)] = &[("axum", "http"), ("async_graphql", "api")];
+    let mut out = Vec::new();
+    for (path, text) in &tree.texts {
+        let Some(layer) = path.ends_with(".rs").then(|| layer_of(path)).flatten() else {
+            continue;
+        };
+        let tokens = crate::lexer::strip_test_items(&crate::lexer::lex(text));
+        for (framework, lowest) in FRAMEWORKS {
+            if rank(layer) >= rank(lowest) {
+                continue;
+            }
+            if let Some(tok) = tokens.iter().find(|t| t.is(framework)) {
+                out.push(format!(
+                    "{path}:{}: `{framework}` in the {layer} layer (it belongs in {lowest} and above)",
+                    tok.line
+                ));
+            }
+        }
+    }
+    out
+}

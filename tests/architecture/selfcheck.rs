@@ -53,6 +53,15 @@ fn fails_with(tree: &Tree, expected: &[&str]) {
 }
 
 #[test]
+fn fails_on_a_framework_below_its_layer() {
+    let tree = with(&[(
+        "src/store/mod.rs",
+        "//! The store layer here.\nuse crate::domain::RideId;\n/// Finds.\npub fn find(id: RideId) -> u64 { let _ = axum::http::StatusCode::OK; id.0 }\n",
+    )]);
+    fails_with(&tree, &["src/store/mod.rs:4: `axum` in the store layer"]);
+}
+
+#[test]
 fn passes_on_a_clean_tree() {
     let found = all_violations(&with(&[]));
     assert!(found.is_empty(), "{}", found.join("\n"));
