@@ -1,8 +1,10 @@
 //! Resolver spans: one `info` span per root field an operation resolves.
 //!
-//! Each Query, Mutation and Subscription root field (a subscription's: per
-//! event) runs inside a `graphql.resolve` span named by its root type and
-//! field (`Mutation.requestDriver`), with the operation's name. Nested
+//! Each Query and Mutation root field runs inside an `info` span,
+//! `graphql.resolve`, named by its root type and field
+//! (`Mutation.requestDriver`), with the operation's name; a Subscription
+//! root field's span (one per event, per subscriber) is `debug`, so a busy
+//! stream costs nothing at the default level. Nested
 //! fields are not spanned (they read what the root resolver fetched), and
 //! argument values are never recorded: ids are on the dispatcher's spans
 //! below, and tokens must not be anywhere.
@@ -11,9 +13,10 @@ use std::sync::{Arc, OnceLock};
 
 use async_graphql::{
     extensions::{
-        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextResolve, ResolveInfo,
+        Extension, ExtensionContext, ExtensionFactory, NextExecute, NextPrepareRequest,
+        NextResolve, ResolveInfo,
     },
-    Response, ServerResult, Value,
+    Request, Response, ServerResult, Value,
 };
 use tracing::Instrument;
 
@@ -35,6 +38,20 @@ struct Spans {
 
 #[async_trait::async_trait]
 impl Extension for Spans {
+    /// Subscriptions never reach `execute`: their operation's name is
+    /// taken here, as the request arrives.
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Some(name) = &request.operation_name {
+            let _ = self.operation.set(name.clone());
+        }
+        next.run(ctx, request).await
+    }
+
     async fn execute(
         &self,
         ctx: &ExtensionContext<'_>,
@@ -58,11 +75,13 @@ impl Extension for Spans {
         }
         // Two fields only: the span is on the ingest path (see
         // docs/benchmarks.md, traces' cost).
-        let span = tracing::info_span!(
-            "graphql.resolve",
-            otel.name = %format_args!("{}.{}", info.parent_type, info.name),
-            operation = self.operation.get().map(String::as_str).unwrap_or_default(),
-        );
+        let operation = self.operation.get().map(String::as_str).unwrap_or_default();
+        let (parent, field) = (info.parent_type, info.name);
+        let span = if parent == "Subscription" {
+            tracing::debug_span!("graphql.resolve", otel.name = %format_args!("{parent}.{field}"), operation)
+        } else {
+            tracing::info_span!("graphql.resolve", otel.name = %format_args!("{parent}.{field}"), operation)
+        };
         next.run(ctx, info).instrument(span).await
     }
 }
