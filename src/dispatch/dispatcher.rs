@@ -114,8 +114,10 @@ impl Dispatcher {
     }
 
     /// Records a driver's position (the store announces it when the
-    /// driver is available, which wakes the rides near it).
-    #[tracing::instrument(level = "info", skip_all, fields(driver = %id))]
+    /// driver is available, which wakes the rides near it). Its span is
+    /// `debug`, as `update_locations`'s: reports are the service's hot path,
+    /// and their resolver's `info` span already names the step.
+    #[tracing::instrument(level = "debug", skip_all, fields(driver = %id))]
     pub async fn update_location(
         &self,
         caller: &Caller,
@@ -129,7 +131,7 @@ impl Dispatcher {
     /// access for every report first and refuses the whole call if one is
     /// not allowed; then each report is accepted, ignored as stale, or
     /// refused on its own (too fast, implausible jump).
-    #[tracing::instrument(level = "info", skip_all, fields(reports = reports.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(reports = reports.len()))]
     pub async fn update_locations(
         &self,
         caller: &Caller,

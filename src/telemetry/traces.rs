@@ -25,7 +25,12 @@ use opentelemetry::{
 };
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider, Resource};
-use tracing_subscriber::{layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
+use tracing_subscriber::{
+    filter::{filter_fn, Targets},
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
+    EnvFilter, Layer, Registry,
+};
 
 /// The service name traces carry unless `OTEL_SERVICE_NAME` (or
 /// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`) says otherwise.
@@ -97,11 +102,16 @@ pub fn init(options: &Options) -> Result<Guard, TracesError> {
             .with_tracer(provider.tracer(SERVICE_NAME))
             .with_tracked_inactivity(false)
     });
-    let text = (!options.json_logs)
-        .then(|| tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal()));
-    let json = options
-        .json_logs
-        .then(|| tracing_subscriber::fmt::layer().json());
+    let text = (!options.json_logs).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_ansi(std::io::stdout().is_terminal())
+            .with_filter(filter_fn(logged))
+    });
+    let json = options.json_logs.then(|| {
+        tracing_subscriber::fmt::layer()
+            .json()
+            .with_filter(filter_fn(logged))
+    });
     tracing_subscriber::registry()
         .with(filter())
         .with(text)
@@ -112,16 +122,39 @@ pub fn init(options: &Options) -> Result<Guard, TracesError> {
     Ok(Guard { provider })
 }
 
+/// The spans a log line names as its context: a request's and a ride's
+/// search, as before traces were added. The others (resolvers, dispatcher
+/// steps, store calls) go to the exporter only: formatting their fields for
+/// logs that rarely print inside them would cost every request (measured:
+/// docs/benchmarks.md, traces' cost).
+const LOGGED_SPANS: &[&str] = &["ride"];
+
+/// Whether the log layers see `meta`: every event, and the [`LOGGED_SPANS`].
+fn logged(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_event() || LOGGED_SPANS.contains(&meta.name())
+}
+
 /// `RUST_LOG` (default `info`), with redis-rs's reconnect logging off unless
 /// named: it logs every try of a Cluster connection (hundreds a second in a
 /// failover), and the service says once what fails and recovers.
-fn filter() -> EnvFilter {
+///
+/// Plain `target=level` directives (the usual case) make a [`Targets`]
+/// filter, which decides once per call site; only directives that name a
+/// span or a field (`[…]`, `{…}`) need an [`EnvFilter`], which also looks
+/// at every span entered (measured: docs/benchmarks.md, traces' cost).
+fn filter() -> Box<dyn Layer<Registry> + Send + Sync> {
     let wanted = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
-    if wanted.contains("redis") {
-        EnvFilter::new(wanted)
+    let wanted = if wanted.contains("redis") {
+        wanted
     } else {
-        EnvFilter::new(format!("{wanted},redis=off"))
+        format!("{wanted},redis=off")
+    };
+    if !wanted.contains(['[', '{']) {
+        if let Ok(targets) = wanted.parse::<Targets>() {
+            return Box::new(targets);
+        }
     }
+    Box::new(EnvFilter::new(wanted))
 }
 
 /// The flag, or one of the standard endpoint variables.
