@@ -2,7 +2,16 @@
 """Measures what tracing spans cost the service on `updateLocation`.
 
 Usage: python3 scripts/traces_cost.py [BINARY] [--rounds R] [--requests N]
+       python3 scripts/traces_cost.py [BINARY] --callgrind [--requests N]
 (BINARY defaults to target/release/tracking; build it first).
+
+With --callgrind, the CPU clock (noisy on a shared machine) gives way to
+instructions counted by valgrind's callgrind, which are repeatable: the
+service runs under callgrind twice with RUST_LOG=info and twice with
+RUST_LOG=warn, one after the other; after a warm-up its counters are zeroed
+(callgrind_control -z), N requests are sent, and the instructions the whole
+process executed for them (every thread: runtime, HTTP, GraphQL, store) are
+dumped (callgrind_control -d) and divided by N.
 
 Starts five services from the same binary, each on the in-memory store with
 the bench's relaxed limits (--max-update-rate 0 --max-speed-kmh 0):
@@ -59,9 +68,10 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def start(binary, rust_log, extra):
+def start(binary, rust_log, extra, prefix=()):
     """Starts the service on a free port (RUST_LOG=warn hides the line that
-    says where it listens) and waits until it answers."""
+    says where it listens), under `prefix` (a valgrind command) if given,
+    and waits until it answers."""
     import time
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("TRACKING_") and not k.startswith("OTEL_")}
@@ -69,10 +79,10 @@ def start(binary, rust_log, extra):
     env["NO_COLOR"] = "1"
     port = free_port()
     proc = subprocess.Popen(
-        [binary, "--listen", "127.0.0.1:%d" % port, "--max-update-rate", "0",
+        [*prefix, binary, "--listen", "127.0.0.1:%d" % port, "--max-update-rate", "0",
          "--max-speed-kmh", "0", *extra],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + (180 if prefix else 30)
     while True:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -140,12 +150,58 @@ def drive(host, port, requests, connections=8, drivers=10_000):
         sys.exit("a request failed: HTTP %s" % errors[0])
 
 
+def instructions(binary, rust_log, requests, workdir):
+    """Instructions per request of a service under callgrind (see the top)."""
+    import glob
+    out = os.path.join(workdir, "cg-%s.out" % rust_log)
+    for old in glob.glob(out + "*"):
+        os.remove(old)
+    proc, host, port = start(binary, rust_log, [], prefix=(
+        "valgrind", "--tool=callgrind", "--callgrind-out-file=" + out))
+    try:
+        drive(host, port, 500)  # warm up: drivers known, pools and caches full
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+        drive(host, port, requests)
+        subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True,
+                       stdout=subprocess.DEVNULL)
+        dumps = [f for f in glob.glob(out + ".*") if f[len(out) + 1:].isdigit()]
+        if not dumps:
+            sys.exit("callgrind wrote no dump for %s" % rust_log)
+        with open(max(dumps, key=os.path.getmtime)) as f:
+            for line in f:
+                if line.startswith(("summary:", "totals:")):
+                    return int(line.split()[1]) / requests
+        sys.exit("no totals in the callgrind dump")
+    finally:
+        proc.terminate()
+        proc.wait()
+
+
+def callgrind_main(binary, requests):
+    import tempfile
+    with tempfile.TemporaryDirectory() as workdir:
+        runs = []
+        for rust_log in ("info", "warn", "info", "warn"):
+            per = instructions(binary, rust_log, requests, workdir)
+            runs.append((rust_log, per))
+            print("RUST_LOG=%-4s %.0f instructions per request" % (rust_log, per), flush=True)
+    info = [p for log, p in runs if log == "info"]
+    off = [p for log, p in runs if log == "warn"]
+    print("A/A info (repeatability): %+.2f%%" % (100 * (info[1] / info[0] - 1)))
+    print("A/A warn (repeatability): %+.2f%%" % (100 * (off[1] / off[0] - 1)))
+    print("spans on (info) vs off:   %+.2f%%" % (100 * (sum(info) / sum(off) - 1)))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary", nargs="?", default="target/release/tracking")
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--requests", type=int, default=2_000)
+    parser.add_argument("--callgrind", action="store_true")
     args = parser.parse_args()
+    if args.callgrind:
+        return callgrind_main(args.binary, args.requests)
     endpoint = receiver()
     configs = {
         "info-a": ("info", []),
