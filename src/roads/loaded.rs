@@ -168,6 +168,19 @@ impl Roads {
             + self.snapper.approx_bytes()
     }
 
+    /// The south-west and north-east corners of the nodes' box.
+    pub fn bounds(&self) -> Option<(Coordinates, Coordinates)> {
+        let (mut lo, mut hi) = ((f64::MAX, f64::MAX), (f64::MIN, f64::MIN));
+        for (lat, lng) in &self.graph.nodes {
+            lo = (lo.0.min(*lat), lo.1.min(*lng));
+            hi = (hi.0.max(*lat), hi.1.max(*lng));
+        }
+        Some((
+            Coordinates::parse(lo.0, lo.1).ok()?,
+            Coordinates::parse(hi.0, hi.1).ok()?,
+        ))
+    }
+
     /// Whether `point` is within the snap distance of a road.
     pub fn on_network(&self, point: &Coordinates) -> bool {
         self.snapper
@@ -215,20 +228,40 @@ impl Roads {
     }
 
     fn found(&self, from: &Coordinates, to: &Coordinates) -> Option<Found> {
-        let a = self
-            .snapper
-            .snap(&self.graph, (from.lat(), from.lng()), self.snap_metres)?;
-        let b = self
-            .snapper
-            .snap(&self.graph, (to.lat(), to.lng()), self.snap_metres)?;
         let pooled = self.calculators.lock().ok().and_then(|mut p| p.pop());
         let mut calc = pooled.unwrap_or_else(|| self.graph.calculator());
-        let found = self.graph.route(&mut calc, &a, &b);
+        let found = self.found_with(&mut calc, from, to);
         if let Ok(mut pool) = self.calculators.lock() {
             if pool.len() < POOLED_CALCULATORS {
                 pool.push(calc);
             }
         }
         found
+    }
+
+    fn found_with(
+        &self,
+        calc: &mut PathCalculator,
+        from: &Coordinates,
+        to: &Coordinates,
+    ) -> Option<Found> {
+        let a = self
+            .snapper
+            .snap(&self.graph, (from.lat(), from.lng()), self.snap_metres)?;
+        let b = self
+            .snapper
+            .snap(&self.graph, (to.lat(), to.lng()), self.snap_metres)?;
+        self.graph.route(calc, &a, &b)
+    }
+
+    /// `time_and_km` with a calculator made for this one query (measures the pool's gain).
+    #[cfg(test)]
+    pub(crate) fn time_and_km_fresh(
+        &self,
+        from: &Coordinates,
+        to: &Coordinates,
+    ) -> Option<(u64, f64)> {
+        let mut calc = self.graph.calculator();
+        self.found_with(&mut calc, from, to).map(|f| (f.ms, f.km))
     }
 }

@@ -20,6 +20,8 @@ mod snap;
 mod xml;
 
 #[cfg(test)]
+mod helsinki_tests;
+#[cfg(test)]
 mod tests;
 
 pub use error::RoadsError;
