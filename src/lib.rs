@@ -19,6 +19,7 @@ pub mod auth;
 pub mod dispatch;
 pub mod domain;
 pub mod http;
+pub mod roads;
 pub mod simulate;
 pub mod startup;
 pub mod store;

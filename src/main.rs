@@ -50,6 +50,25 @@ enum Command {
         #[arg(long, env = "TRACKING_JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
     },
+    /// The road network: `roads prepare FILE.osm.pbf --out FILE.roads`.
+    Roads {
+        #[command(subcommand)]
+        action: RoadsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RoadsCommand {
+    /// Reads an OpenStreetMap extract (.osm.pbf or .osm), builds its
+    /// contraction hierarchy and writes it, to load in seconds with
+    /// `--roads FILE.roads`.
+    Prepare {
+        /// The extract.
+        input: std::path::PathBuf,
+        /// Where to write the prepared graph.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -113,6 +132,27 @@ fn main() -> ExitCode {
             match runtime.block_on(tracking::startup::migrate(&cli.config)) {
                 Ok(done) => {
                     println!("{done}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("tracking: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Roads {
+            action: RoadsCommand::Prepare { input, out },
+        }) => {
+            let started = std::time::Instant::now();
+            match tracking::roads::Roads::prepare(&input, &out) {
+                Ok(roads) => {
+                    println!(
+                        "{}: {} nodes, {} edges, prepared in {:.1} s",
+                        out.display(),
+                        roads.nodes(),
+                        roads.edges(),
+                        started.elapsed().as_secs_f64()
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(error) => {

@@ -12,6 +12,7 @@ use super::{
     config::Config,
     endpoint::{bind, Endpoint},
     error::StartError,
+    roads_config::load_roads,
     settings::{settings, verifier},
     store::{open_store, read_areas},
 };
@@ -20,9 +21,20 @@ use crate::{
     dispatch::{Dispatcher, Settings},
     domain::ServiceAreas,
     http::{self, serve, AppState, Lifecycle},
+    roads::Roads,
     store::Store,
     telemetry,
 };
+
+/// What `assemble` puts together: the dispatcher's settings, the token
+/// verifier, the store, the areas and the roads.
+type Parts = (
+    Settings,
+    Option<Verifier>,
+    Arc<dyn Store>,
+    Arc<ServiceAreas>,
+    Option<Arc<Roads>>,
+);
 
 /// The service, built and bound, ready to serve.
 pub struct Application {
@@ -35,6 +47,8 @@ pub struct Application {
     /// to close when shutdown begins, `cut` tells whatever still runs to
     /// stop when the grace period is over; and the tasks to wait for.
     lifecycle: Lifecycle,
+    /// The road network (`--roads`), loaded once; dispatch does not use it yet.
+    roads: Option<Arc<Roads>>,
 }
 
 impl Application {
@@ -57,8 +71,10 @@ impl Application {
         let settings = settings(&config)?;
         let verifier = verifier(&config, &endpoint).await?;
         let areas = Arc::new(read_areas(&config)?);
+        let roads = load_roads(&config.roads).await?;
         let store = open_store(&config, &areas, settings.match_radius).await?;
-        Self::assemble(config, endpoint, settings, verifier, store, areas).await
+        let parts = (settings, verifier, store, areas, roads);
+        Self::assemble(config, endpoint, parts).await
     }
 
     /// Builds the service around a store the caller made (tests use this to
@@ -72,17 +88,17 @@ impl Application {
         let endpoint = Endpoint::Listening(listener);
         let verifier = verifier(&config, &endpoint).await?;
         let areas = Arc::new(read_areas(&config)?);
-        Self::assemble(config, endpoint, settings, verifier, store, areas).await
+        let roads = load_roads(&config.roads).await?;
+        let parts = (settings, verifier, store, areas, roads);
+        Self::assemble(config, endpoint, parts).await
     }
 
     async fn assemble(
         config: Config,
         endpoint: Endpoint,
-        settings: Settings,
-        verifier: Option<Verifier>,
-        store: Arc<dyn Store>,
-        areas: Arc<ServiceAreas>,
+        parts: Parts,
     ) -> Result<Self, StartError> {
+        let (settings, verifier, store, areas, roads) = parts;
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
         let metrics = telemetry::handle();
@@ -120,7 +136,13 @@ impl Application {
             overflow: http::overflow_router(state),
             serve_limits,
             lifecycle,
+            roads,
         })
+    }
+
+    /// The road network loaded at start (`--roads`), for the dispatcher to come.
+    pub fn roads(&self) -> Option<&Arc<Roads>> {
+        self.roads.as_ref()
     }
 
     /// The address the service listens on.

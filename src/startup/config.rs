@@ -295,6 +295,10 @@ pub struct Config {
     /// `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` apply.
     #[arg(long, env = "TRACKING_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+
+    /// The road network (`--roads`, `--road-snap`).
+    #[command(flatten)]
+    pub roads: crate::startup::roads_config::RoadsConfig,
 }
 
 /// How log lines are written.

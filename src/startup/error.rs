@@ -1,5 +1,5 @@
 //! Why the service could not start: a configuration it refuses, an address
-//! it cannot listen on, or a store it cannot reach.
+//! it cannot listen on, a store it cannot reach, or roads it cannot load.
 
 use std::net::SocketAddr;
 
@@ -22,4 +22,7 @@ pub enum StartError {
     /// The store cannot be opened or reached.
     #[error("cannot use the store: {0}")]
     Store(#[from] Error),
+    /// The roads file (`--roads`) cannot be used.
+    #[error("{0}")]
+    Roads(#[from] crate::roads::RoadsError),
 }

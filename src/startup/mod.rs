@@ -11,6 +11,7 @@ pub mod config;
 mod endpoint;
 mod error;
 pub mod persisted;
+pub mod roads_config;
 mod settings;
 pub mod store;
 

@@ -7,6 +7,7 @@ use crate::graph::{Edge, Graph};
 /// The layers, low to high; `top` is `simulate/`, `lib.rs` and `main.rs`.
 pub const LAYERS: &[&str] = &[
     "domain",
+    "roads",
     "telemetry",
     "auth",
     "store",

@@ -1,9 +1,10 @@
 //! What an operator runs and watches: `/metrics` with every listed series,
 //! `/health`, the dashboard, Redis deployments (prefixes, managed Redis
 //! with TLS, a Redis that cannot be used), upgrading the key layout, and
-//! the simulator.
+//! the simulator; starting with a road network (`--roads`).
 
 mod deployment;
 mod health;
 mod migrate;
+mod roads;
 mod simulate;

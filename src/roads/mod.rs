@@ -1,0 +1,29 @@
+//! Roads: an OpenStreetMap extract loaded once per instance as a car
+//! network with a contraction hierarchy, answering "how long to drive from
+//! here to there" (issue 22's foundation; dispatch does not use it yet).
+//!
+//! - `network.rs`: which ways a car drives, which way, how fast (one table);
+//! - `pbf.rs` / `xml.rs`: reading `.osm.pbf` and `.osm` into one `extract.rs`;
+//! - `graph.rs`: the graph and its hierarchy, one-to-one routes;
+//! - `snap.rs`: the R-tree that puts a point on the nearest segment;
+//! - `prepared.rs`: the `.roads` file; `loaded.rs`: [`Roads`], the facade;
+//! - `error.rs`: [`RoadsError`].
+
+mod error;
+mod extract;
+mod graph;
+mod loaded;
+pub mod network;
+mod pbf;
+mod prepared;
+mod snap;
+mod xml;
+
+#[cfg(test)]
+mod helsinki_tests;
+#[cfg(test)]
+mod tests;
+
+pub use error::RoadsError;
+pub use loaded::{Eta, EtaSource, Roads, Route, StraightLine, DEFAULT_SNAP_METRES};
+pub use prepared::FORMAT_VERSION;
