@@ -82,12 +82,6 @@ impl Dispatcher {
         self.inner.settings.areas()
     }
 
-    /// The settings a ride's search runs with: its area's rules over the
-    /// service's.
-    pub fn settings_for(&self, ride: &RideId) -> Settings {
-        self.inner.settings.for_ride(ride)
-    }
-
     /// What an area holds now.
     #[tracing::instrument(level = "info", skip_all, fields(area = %area))]
     pub async fn area_counts(&self, area: &AreaId) -> Result<AreaCounts> {

@@ -68,11 +68,6 @@ pub struct Guard {
 }
 
 impl Guard {
-    /// Whether traces are exported.
-    pub fn exporting(&self) -> bool {
-        self.provider.is_some()
-    }
-
     /// Sends what is queued and stops the exporter (bounded by the
     /// exporter's timeout).
     pub fn shutdown(&mut self) {
