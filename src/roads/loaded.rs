@@ -15,6 +15,29 @@ use crate::roads::snap::Snapper;
 use crate::roads::{pbf, prepared, xml};
 
 /// Default distance (metres) beyond which a point is off the network.
+/// The largest `.osm` XML read: XML is for small, hand-written cities (a
+/// text run without markup is held whole while it is read, so the size is
+/// what bounds the memory a damaged file can take).
+pub const MAX_XML_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A file's size, once it is known to be a regular file (not a directory,
+/// a FIFO that would block the start, or a device such as `/dev/zero`).
+fn regular_file(path: &Path) -> Result<u64, RoadsError> {
+    let meta = std::fs::metadata(path).map_err(|e| RoadsError::open(path, &e))?;
+    if !meta.is_file() {
+        return Err(RoadsError::Open {
+            path: path.to_path_buf(),
+            reason: "not a regular file".into(),
+        });
+    }
+    Ok(meta.len())
+}
+
+/// The file's name in lower case, to tell its kind by extension.
+fn lowercase_name(path: &Path) -> String {
+    path.to_string_lossy().to_ascii_lowercase()
+}
+
 pub const DEFAULT_SNAP_METRES: f64 = 250.0;
 /// Path calculators kept for reuse (each holds two arrays the size of the graph).
 const POOLED_CALCULATORS: usize = 32;
@@ -103,29 +126,37 @@ impl Roads {
     /// Loads roads by the file's name: `.osm.pbf` and `.osm` are read and
     /// built into a contraction hierarchy; `.roads` is a prepared graph.
     pub fn load(path: &Path) -> Result<Roads, RoadsError> {
-        std::fs::metadata(path).map_err(|e| RoadsError::open(path, &e))?;
-        let name = path.to_string_lossy().to_ascii_lowercase();
-        let graph = if name.ends_with(".roads") {
+        let graph = if lowercase_name(path).ends_with(".roads") {
+            regular_file(path)?;
             prepared::read(path)?
         } else {
-            Self::build(path, &name)?
+            Self::build(path)?
         };
         Ok(Self::from_graph(graph))
     }
 
     /// Reads an OSM file and writes its prepared graph to `out`; returns the loaded roads.
     pub fn prepare(osm: &Path, out: &Path) -> Result<Roads, RoadsError> {
-        std::fs::metadata(osm).map_err(|e| RoadsError::open(osm, &e))?;
-        let name = osm.to_string_lossy().to_ascii_lowercase();
-        let graph = Self::build(osm, &name)?;
+        let graph = Self::build(osm)?;
         prepared::write(&graph, out)?;
         Ok(Self::from_graph(graph))
     }
 
-    fn build(path: &Path, name: &str) -> Result<Graph, RoadsError> {
+    fn build(path: &Path) -> Result<Graph, RoadsError> {
+        let size = regular_file(path)?;
+        let name = lowercase_name(path);
         let extract = if name.ends_with(".osm.pbf") || name.ends_with(".pbf") {
             pbf::read_pbf(path)?
         } else if name.ends_with(".osm") {
+            if size > MAX_XML_BYTES {
+                return Err(RoadsError::invalid(
+                    path,
+                    "OSM XML",
+                    format!(
+                        "{size} bytes, over the {MAX_XML_BYTES} read as XML (for small test cities); use the region's .osm.pbf"
+                    ),
+                ));
+            }
             xml::read_xml(path)?
         } else {
             return Err(RoadsError::UnknownKind(path.to_path_buf()));
