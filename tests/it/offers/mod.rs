@@ -5,6 +5,7 @@
 //! and never double-book a driver in a crowd.
 
 mod answers;
+mod atk;
 mod ends;
 mod instances;
 
