@@ -3,6 +3,7 @@
 //! with their reports, one area at a time, even across a border raced by
 //! concurrent reports; a file the service cannot honour stops the start.
 
+mod atk;
 mod borders;
 mod rides;
 mod setup;
