@@ -16,7 +16,7 @@
 //! - `ops`: metrics, health and the dashboard, Redis deployments (prefix, TLS), migrating the key layout, the simulator.
 //! - `schema`: the checked-in SDL is the schema the code serves, and it documents itself.
 //! - `readme`: the README's examples, run as a reader would.
-//! - `traces`: OTLP traces: one trace from a request's `traceparent` to the store call, the `OTEL_*` variables.
+//! - `traces`: OTLP traces: one trace from a request's `traceparent` to the store call, an offer answer as one store call, the `OTEL_*` variables; no token, secret or position in spans or logs.
 //! - `common`: the shared setup (services, clients, tokens, keys, areas files, instances); no tests.
 
 // A test that meets the unexpected should fail loudly, right there.

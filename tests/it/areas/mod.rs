@@ -3,12 +3,13 @@
 //! with their reports, one area at a time, even across a border raced by
 //! concurrent reports; a file the service cannot honour stops the start.
 
-mod atk;
+mod answers;
 mod borders;
 mod rides;
 mod setup;
 mod start;
 
+use answers::*;
 use borders::*;
 use rides::*;
 
@@ -26,4 +27,6 @@ for_each_store!(
     concurrent_reports_across_a_border_list_a_driver_in_one_area,
     a_point_on_the_border_belongs_to_the_area_listed_first,
     a_driver_freed_across_the_border_belongs_to_the_area_it_is_in,
+    // answers.rs: offers answered across areas
+    an_answer_across_areas_is_refused_and_changes_nothing,
 );

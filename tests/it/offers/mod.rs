@@ -5,12 +5,13 @@
 //! and never double-book a driver in a crowd.
 
 mod answers;
-mod atk;
 mod ends;
 mod instances;
+mod refusals;
 
 use answers::*;
 use ends::*;
+use refusals::*;
 
 use crate::common::for_each_store;
 
@@ -20,6 +21,8 @@ for_each_store!(
     a_declined_ride_goes_to_the_next_nearest_never_back,
     an_offer_not_answered_in_time_goes_to_the_next_driver,
     an_answer_to_an_offer_not_held_changes_nothing,
+    // refusals.rs: every refused answer, its code, nothing changed
+    every_refused_answer_keeps_its_code_and_changes_nothing,
     // ends.rs: withdrawn, declined by going offline, ignored
     a_cancel_or_expiry_withdraws_the_offer,
     going_offline_declines_the_offer_held,

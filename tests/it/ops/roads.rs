@@ -109,27 +109,36 @@ fn a_prepared_city_loads() {
     assert!(service.log.lock().expect("log").contains("roads loaded"));
 }
 
-/// (atk) An `.osm` that is one endless run of text with no markup (here a
+/// An `.osm` that is one endless run of text with no markup (here a
 /// link to /dev/zero; in life a damaged or wrongly named multi-GB file):
 /// under a memory limit the start must stop with one clear line, not an
 /// abort on a failed allocation.
 #[test]
-fn atk_an_osm_without_markup_stops_with_a_clear_line_not_an_abort() {
+fn an_osm_without_markup_stops_with_a_clear_line_not_an_abort() {
     use std::os::unix::process::{CommandExt, ExitStatusExt};
-    let dir = std::env::temp_dir().join(format!("tracking-it-roads-atk-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("tracking-it-roads-nomarkup-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let link = dir.join("zero.osm");
     let _ = std::fs::remove_file(&link);
     std::os::unix::fs::symlink("/dev/zero", &link).expect("symlink");
     let mut command = tracking_command();
     command
-        .args(["--listen", "127.0.0.1:0", "--roads", link.to_str().expect("path")])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--roads",
+            link.to_str().expect("path"),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     // SAFETY: setrlimit is async-signal-safe.
     unsafe {
         command.pre_exec(|| {
-            let limit = libc::rlimit { rlim_cur: 3 << 30, rlim_max: 3 << 30 };
+            let limit = libc::rlimit {
+                rlim_cur: 3 << 30,
+                rlim_max: 3 << 30,
+            };
             libc::setrlimit(libc::RLIMIT_AS, &limit);
             Ok(())
         });
@@ -140,5 +149,9 @@ fn atk_an_osm_without_markup_stops_with_a_clear_line_not_an_abort() {
     assert_eq!(output.status.signal(), None, "killed by a signal: {stderr}");
     assert!(!output.status.success());
     let last = stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("tracking: roads file"), "not one clear line: {}", &stderr[..stderr.len().min(600)]);
+    assert!(
+        last.starts_with("tracking: roads file"),
+        "not one clear line: {}",
+        &stderr[..stderr.len().min(600)]
+    );
 }

@@ -1,5 +1,6 @@
-//! Attacks on answering offers in areas (branch atk): unknown ids and
-//! another area's driver get the codes they had before, changing nothing.
+//! Answering offers across areas: ids of no ride in any area, and another
+//! area's driver, get the codes they had before the answer stopped reading
+//! the ride first, and change nothing.
 
 use std::time::Duration;
 
@@ -23,13 +24,16 @@ async fn code(app: &TestApp, who: &str, op: &str, ride: &str) -> String {
         )
         .await;
     match body.get("errors") {
-        Some(e) => e[0]["extensions"]["code"].as_str().unwrap_or("NO_CODE").to_owned(),
+        Some(e) => e[0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or("NO_CODE")
+            .to_owned(),
         None => "ok".into(),
     }
 }
 
-pub(super) async fn atk_answers_across_areas_refused_as_before(store: StoreKind) {
-    let path = areas_file(&format!("atk-{store:?}"), &two_cities());
+pub async fn an_answer_across_areas_is_refused_and_changes_nothing(store: StoreKind) {
+    let path = areas_file(&format!("answers-{store:?}"), &two_cities());
     let app = TestApp::spawn(store, |c| {
         c.areas = Some(path);
         c.jwt_secret = Some(SECRET.into());
@@ -37,7 +41,14 @@ pub(super) async fn atk_answers_across_areas_refused_as_before(store: StoreKind)
     })
     .await;
     let ops = app.as_user(&token("ops", Role::Dispatcher));
-    for ride in ["scl:404", "east:404", "mars:1", "0.404", "scl:0.1", "east:scl:1"] {
+    for ride in [
+        "scl:404",
+        "east:404",
+        "mars:1",
+        "0.404",
+        "scl:0.1",
+        "east:scl:1",
+    ] {
         let probe = code(&app, "dispatcher:ops", "acceptOffer", ride).await;
         eprintln!("probe {ride}: {probe}");
         if probe == "BAD_USER_INPUT" {
@@ -50,7 +61,11 @@ pub(super) async fn atk_answers_across_areas_refused_as_before(store: StoreKind)
                 ("rider:r1", "FORBIDDEN"),
                 ("none", "UNAUTHENTICATED"),
             ] {
-                assert_eq!(code(&app, who, op, ride).await, expected, "{who} {op} {ride} {store:?}");
+                assert_eq!(
+                    code(&app, who, op, ride).await,
+                    expected,
+                    "{who} {op} {ride} {store:?}"
+                );
             }
         }
     }
@@ -76,22 +91,18 @@ pub(super) async fn atk_answers_across_areas_refused_as_before(store: StoreKind)
     let before = read(ride.clone()).await;
     for op in ["acceptOffer", "declineOffer"] {
         assert_eq!(code(&app, "driver:e1", op, &ride).await, "CONFLICT", "{op}");
-        assert_eq!(read(ride.clone()).await, before, "e1's {op} changed the ride");
+        assert_eq!(
+            read(ride.clone()).await,
+            before,
+            "e1's {op} changed the ride"
+        );
     }
     assert_eq!(code(&app, "driver:d1", "acceptOffer", &ride).await, "ok");
-    let counts = ops.data("{ areas { id availableDrivers searchingRides } }", json!({})).await;
+    let counts = ops
+        .data(
+            "{ areas { id availableDrivers searchingRides } }",
+            json!({}),
+        )
+        .await;
     assert!(counts.get("areas").is_some(), "{counts}");
-}
-
-mod atk_memory {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn atk_answers_across_areas_refused_as_before() {
-        super::atk_answers_across_areas_refused_as_before(crate::common::StoreKind::Memory).await
-    }
-}
-mod atk_redis {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn atk_answers_across_areas_refused_as_before() {
-        super::atk_answers_across_areas_refused_as_before(crate::common::StoreKind::Redis).await
-    }
 }
