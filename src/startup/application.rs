@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     auth::Verifier,
-    dispatch::{Dispatcher, Settings},
+    dispatch::{AreaRoads, Dispatcher, Settings},
     domain::ServiceAreas,
     http::{self, serve, AppState, Lifecycle},
     roads::Roads,
@@ -33,7 +33,7 @@ type Parts = (
     Option<Verifier>,
     Arc<dyn Store>,
     Arc<ServiceAreas>,
-    Option<Arc<Roads>>,
+    AreaRoads,
 );
 
 /// The service, built and bound, ready to serve.
@@ -47,8 +47,8 @@ pub struct Application {
     /// to close when shutdown begins, `cut` tells whatever still runs to
     /// stop when the grace period is over; and the tasks to wait for.
     lifecycle: Lifecycle,
-    /// The road network (`--roads`), loaded once; dispatch does not use it yet.
-    roads: Option<Arc<Roads>>,
+    /// The road networks (`--roads`, and the areas' own), loaded once.
+    roads: AreaRoads,
 }
 
 impl Application {
@@ -71,7 +71,7 @@ impl Application {
         let settings = settings(&config)?;
         let verifier = verifier(&config, &endpoint).await?;
         let areas = Arc::new(read_areas(&config)?);
-        let roads = load_roads(&config.roads).await?;
+        let roads = load_roads(&config.roads, &areas, config.areas.as_deref()).await?;
         let store = open_store(&config, &areas, settings.match_radius).await?;
         let parts = (settings, verifier, store, areas, roads);
         Self::assemble(config, endpoint, parts).await
@@ -88,7 +88,7 @@ impl Application {
         let endpoint = Endpoint::Listening(listener);
         let verifier = verifier(&config, &endpoint).await?;
         let areas = Arc::new(read_areas(&config)?);
-        let roads = load_roads(&config.roads).await?;
+        let roads = load_roads(&config.roads, &areas, config.areas.as_deref()).await?;
         let parts = (settings, verifier, store, areas, roads);
         Self::assemble(config, endpoint, parts).await
     }
@@ -102,7 +102,7 @@ impl Application {
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
         let metrics = telemetry::handle();
-        let dispatcher = Dispatcher::start(store, settings, areas).await?;
+        let dispatcher = Dispatcher::start(store, settings, areas, roads.clone()).await?;
         let lifecycle = Lifecycle {
             shutdown: CancellationToken::new(),
             cut: CancellationToken::new(),
@@ -140,9 +140,9 @@ impl Application {
         })
     }
 
-    /// The road network loaded at start (`--roads`), for the dispatcher to come.
+    /// The road network loaded at start (`--roads`).
     pub fn roads(&self) -> Option<&Arc<Roads>> {
-        self.roads.as_ref()
+        self.roads.default_roads()
     }
 
     /// The address the service listens on.
