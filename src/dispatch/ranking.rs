@@ -15,6 +15,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use super::settings::Settings;
 use crate::{
@@ -150,9 +151,13 @@ impl Ranking {
         }
         let roads = roads.clone();
         let pickup = ride.pickup;
+        let span = tracing::info_span!("dispatch.rank", candidates = found.len());
+        let started = std::time::Instant::now();
         let ranked = self
             .blocking(move || rank(Some(&roads), &found, pickup, &line, max))
+            .instrument(span)
             .await?;
+        metrics::histogram!(crate::telemetry::RANKING).record(started.elapsed().as_secs_f64());
         Ok((radius, Pick::Ranked(ranked)))
     }
 

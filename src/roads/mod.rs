@@ -6,12 +6,14 @@
 //! - `pbf.rs` / `xml.rs`: reading `.osm.pbf` and `.osm` into one `extract.rs`;
 //! - `graph.rs`: the graph and its hierarchy, one-to-one routes;
 //! - `snap.rs`: the R-tree that puts a point on the nearest segment;
-//! - `prepared.rs`: the `.roads` file; `loaded.rs`: [`Roads`], the facade;
+//! - `prepared.rs`: the `.roads` file, its hierarchy checked by
+//!   `hierarchy.rs` before any query; `loaded.rs`: [`Roads`], the facade;
 //! - `error.rs`: [`RoadsError`].
 
 mod error;
 mod extract;
 mod graph;
+mod hierarchy;
 mod loaded;
 pub mod network;
 mod pbf;

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::roads::error::RoadsError;
 use crate::roads::graph::Graph;
+use crate::roads::hierarchy::Mirror;
 
 /// First bytes of every prepared file.
 const MAGIC: &[u8; 8] = b"TRKROADS";
@@ -73,5 +74,10 @@ pub fn read(path: &Path) -> Result<Graph, RoadsError> {
         .deserialize(payload)
         .map_err(|e| bad(e.to_string()))?;
     graph.check().map_err(bad)?;
+    let mirror: Mirror = options()
+        .with_limit(len)
+        .deserialize(payload)
+        .map_err(|e| bad(e.to_string()))?;
+    mirror.check().map_err(bad)?;
     Ok(graph)
 }

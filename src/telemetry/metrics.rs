@@ -41,6 +41,11 @@ pub const RIDES_CANCELLED: &str = "tracking_cancels_total";
 pub const RIDES_COMPLETED: &str = "tracking_completions_total";
 /// Seconds from request to match.
 pub const TIME_TO_MATCH: &str = "tracking_time_to_match_seconds";
+/// The matched driver's time to the pickup, by `source` (roads,
+/// straight_line): what riders wait once matched.
+pub const PICKUP_ETA: &str = "tracking_pickup_eta_seconds";
+/// Seconds to rank one search's candidates by driving time (with roads).
+pub const RANKING: &str = "tracking_ranking_seconds";
 /// Offers ended, by `outcome` (accepted, declined, timed_out, withdrawn),
 /// counted by the instance whose store call ended them.
 pub const OFFERS: &str = "tracking_offers_total";
@@ -78,6 +83,22 @@ pub fn handle() -> Option<PrometheusHandle> {
                     b.set_buckets_for_metric(
                         Matcher::Full(OFFER_ANSWER.into()),
                         &[0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 10.0, 15.0, 20.0, 30.0],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(PICKUP_ETA.into()),
+                        &[
+                            30.0, 60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0,
+                        ],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(RANKING.into()),
+                        &[
+                            0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1,
+                        ],
                     )
                 })
                 .and_then(|b| {

@@ -210,3 +210,34 @@ async fn in_helsinki_a_ride_is_ranked_by_road_and_its_route_follows_the_streets(
         "{road_km} vs drawn {km}: {ride}"
     );
 }
+
+/// An unknown `orderBy` is `BAD_USER_INPUT` (as a literal and as a
+/// variable); a point outside the roads' box is timed in a straight line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_order_is_refused_and_a_point_beyond_the_roads_falls_back() {
+    let app = app(StoreKind::Memory, true, |_| {}).await;
+    app.update_location("same-bank", river::SAME_BANK).await;
+    for (query, variables) in [
+        ("{ nearbyDrivers(lat: 60, lng: 25, orderBy: NEAREST) { distanceKm } }", json!({})),
+        (
+            "query($o: NearbyOrder) { nearbyDrivers(lat: 60, lng: 25, orderBy: $o) { distanceKm } }",
+            json!({"o": "FASTEST"}),
+        ),
+    ] {
+        let body = app.gql(query, variables).await;
+        assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{body}");
+        assert!(body["data"].is_null() || body["data"]["nearbyDrivers"].is_null(), "{body}");
+    }
+    // 1 km south of the river city, off every road: a straight line.
+    let beyond = (river::PICKUP.0 - 0.009, river::PICKUP.1);
+    let body = app
+        .data(
+            "query($lat: Float!, $lng: Float!) { nearbyDrivers(lat: $lat, lng: $lng, orderBy: ETA) \
+             { driver { id } etaSeconds etaSource } }",
+            json!({"lat": beyond.0, "lng": beyond.1}),
+        )
+        .await;
+    let first = &body["nearbyDrivers"][0];
+    assert_eq!(first["driver"]["id"], "same-bank", "{body}");
+    assert_eq!(first["etaSource"], "STRAIGHT_LINE", "{body}");
+}
