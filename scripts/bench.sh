@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds in release mode and runs the benchmarks (all, or the scenarios
-# named): ingest validation ingest-batch report-cost areas search
+# named): ingest validation ingest-batch report-cost areas search eta-cost
 # time-to-match offers subscribers fleet-feed dashboard-fps
 # searching-load ws-oversized soak.
 # Prints a table and rewrites BENCHMARKS.md (pass --no-write to skip that);

@@ -40,13 +40,14 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 14] = [
+const ALL: [&str; 15] = [
     "ingest",
     "validation",
     "ingest-batch",
     "report-cost",
     "areas",
     "search",
+    "eta-cost",
     "time-to-match",
     "offers",
     "subscribers",
@@ -97,7 +98,7 @@ fn document(
 struct Args {
     /// Scenarios to run (default: all): ingest, validation, ingest-batch,
     /// report-cost,
-    /// areas, search,
+    /// areas, search, eta-cost,
     /// time-to-match, offers (time-to-offer and accept-to-found),
     /// subscribers, fleet-feed, dashboard-fps, searching-load, ws-oversized, soak.
     scenarios: Vec<String>,
@@ -122,6 +123,7 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
         "report-cost" => report_cost::run(store, redis).await?,
         "areas" => areas::run(store, redis).await?,
         "search" => vec![search::run(store, redis).await?],
+        "eta-cost" => vec![eta_cost::run(store, redis).await?],
         "time-to-match" => vec![time_to_match::run(store, redis).await?],
         "offers" => offers::run(store, redis).await?,
         "subscribers" => vec![subscribers::run(store, redis, subscribers).await?],

@@ -3,6 +3,7 @@
 
 pub mod areas;
 pub mod dashboard_fps;
+pub mod eta_cost;
 pub mod fleet_feed;
 pub mod ingest;
 pub mod ingest_batch;

@@ -18,6 +18,7 @@ for_each_store!(
     max_pickup_eta_leaves_a_slow_driver_and_keeps_searching,
     an_off_network_pickup_is_estimated_in_a_straight_line,
     an_offer_carries_its_time_and_the_accepted_ride_keeps_it,
+    a_declined_driver_is_left_out_of_the_next_ranking,
     // views.rs
     the_rider_sees_the_drivers_time_to_the_pickup_as_it_drives,
     an_area_ranks_by_its_own_roads_and_limit,

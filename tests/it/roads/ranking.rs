@@ -203,3 +203,37 @@ pub(super) async fn an_offer_carries_its_time_and_the_accepted_ride_keeps_it(sto
     );
     assert_eq!(ride["etaSource"], "ROADS", "{accepted}");
 }
+
+/// A driver who declines is left out of the next ranking: the offer goes
+/// to the next fastest, across the river, with its own (longer) time.
+pub(super) async fn a_declined_driver_is_left_out_of_the_next_ranking(store: StoreKind) {
+    let app = app(store, true, |c| c.offer_timeout = Duration::from_secs(30)).await;
+    app.update_location("far-bank", river::FAR_BANK).await;
+    app.update_location("same-bank", river::SAME_BANK).await;
+    let id = id_of(&app.request_driver("rider-1", river::PICKUP).await);
+    let offered_to = |want: &'static str| {
+        let (app, id) = (&app, id.clone());
+        async move {
+            eventually(&format!("an offer to {want}"), || async {
+                let ride = app
+                    .data(
+                        "query($id: ID!) { ride(id: $id) { offer { etaSeconds driver { id } } } }",
+                        json!({"id": id}),
+                    )
+                    .await;
+                let offer = ride["ride"]["offer"].clone();
+                (offer["driver"]["id"] == want).then_some(offer)
+            })
+            .await
+        }
+    };
+    offered_to("same-bank").await;
+    app.data(
+        "mutation($id: ID!) { declineOffer(rideId: $id) { status } }",
+        json!({"id": id}),
+    )
+    .await;
+    let next = offered_to("far-bank").await;
+    let seconds = next["etaSeconds"].as_i64().unwrap_or_default();
+    assert!(seconds >= 500, "8 km round by the bridge: {next}");
+}

@@ -241,3 +241,46 @@ async fn an_unknown_order_is_refused_and_a_point_beyond_the_roads_falls_back() {
     assert_eq!(first["driver"]["id"], "same-bank", "{body}");
     assert_eq!(first["etaSource"], "STRAIGHT_LINE", "{body}");
 }
+
+/// An instance SIGKILLed while its ride searches: the survivor, with the
+/// same roads, adopts the ride and ranks it by road like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_instances_ride_is_adopted_and_ranked_by_road() {
+    let cities = cities();
+    let deployment = crate::common::instances::Deployment::start(&[
+        "--instance-lease",
+        "1s",
+        "--search-interval",
+        "60s",
+        "--roads",
+        cities.to_str().unwrap_or_default(),
+    ])
+    .await;
+    let (doomed, doomed_client) = deployment.instance();
+    let (_survivor, client) = deployment.instance();
+    let id = id_of(&doomed_client.request_driver("r", river::PICKUP).await);
+    let mut sub = client.watch_ride(Protocol::TransportWs, &id).await;
+    sub.expect_status("SEARCHING").await;
+    doomed.kill();
+    // Both in one batch (one store step): the adopter ranks them together.
+    let (far, same) = (river::FAR_BANK, river::SAME_BANK);
+    let batch = client
+        .data(
+            "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }",
+            json!({"u": [
+                {"driverId": "far-bank", "lat": far.0, "lng": far.1},
+                {"driverId": "same-bank", "lat": same.0, "lng": same.1},
+            ]}),
+        )
+        .await;
+    assert_eq!(batch["updateLocations"]["accepted"], 2, "{batch}");
+    sub.expect_status("DRIVER_FOUND").await;
+    let ride = client
+        .data(
+            "query($id: ID!) { ride(id: $id) { driverId etaSource pickupEtaSeconds } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(ride["ride"]["driverId"], "same-bank", "{ride}");
+    assert_eq!(ride["ride"]["etaSource"], "ROADS", "{ride}");
+}
