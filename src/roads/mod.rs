@@ -6,9 +6,11 @@
 //! - `pbf.rs` / `xml.rs`: reading `.osm.pbf` and `.osm` into one `extract.rs`;
 //! - `graph.rs`: the graph and its hierarchy, one-to-one routes;
 //! - `snap.rs`: the R-tree that puts a point on the nearest segment;
+//! - `drawing.rs`: the network as polylines for a map box, simplified by zoom;
 //! - `prepared.rs`: the `.roads` file; `loaded.rs`: [`Roads`], the facade;
 //! - `error.rs`: [`RoadsError`].
 
+mod drawing;
 mod error;
 mod extract;
 mod graph;
@@ -20,10 +22,16 @@ mod snap;
 mod xml;
 
 #[cfg(test)]
+mod drawing_tests;
+#[cfg(test)]
 mod helsinki_tests;
 #[cfg(test)]
 mod tests;
 
+pub use drawing::{
+    Drawing, DrawnLine, MapBox, RoadClass, MAX_DRAWING_BYTES, MAX_ZOOM as MAX_DRAWING_ZOOM,
+    SCALE as DRAWING_SCALE,
+};
 pub use error::RoadsError;
 pub use loaded::{Eta, EtaSource, Roads, Route, StraightLine, DEFAULT_SNAP_METRES};
 pub use prepared::FORMAT_VERSION;
