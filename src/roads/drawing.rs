@@ -248,11 +248,6 @@ impl Chains {
         }
     }
 
-    /// Chains built (each at most [`MAX_CHAIN_POINTS`] points).
-    pub fn len(&self) -> usize {
-        self.chains.len()
-    }
-
     /// The roads within `bounds` as drawn at `zoom`, their JSON within `max_bytes`.
     pub fn draw(&self, graph: &Graph, bounds: &MapBox, zoom: f64, max_bytes: usize) -> Drawing {
         let zoom = zoom.clamp(0.0, MAX_ZOOM);

@@ -116,7 +116,7 @@ impl Application {
             shutdown_grace: config.shutdown_grace,
         };
         serve::announce(&serve_limits, &how);
-        let state = AppState::new(
+        let mut state = AppState::new(
             &config,
             dispatcher.clone(),
             verifier,
@@ -124,6 +124,7 @@ impl Application {
             metrics,
         )
         .await?;
+        state.web.roads = roads.clone().map(http::dashboard::RoadMap::new);
         // Ready: only now may the kernel accept connections.
         let listener = endpoint.listen().map_err(|source| StartError::Listen {
             addr: config.listen,
