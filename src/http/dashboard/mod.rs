@@ -18,8 +18,8 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-pub use base_map::BaseMap;
-pub use roads::{RoadMap, ATTRIBUTION as ROADS_ATTRIBUTION, MAX_BODY_BYTES as MAX_ROADS_BYTES};
+pub use base_map::{BaseMap, RoadMap};
+pub use roads::{ATTRIBUTION as ROADS_ATTRIBUTION, MAX_BODY_BYTES as MAX_ROADS_BYTES};
 
 use super::AppState;
 use crate::{

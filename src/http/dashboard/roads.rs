@@ -17,8 +17,6 @@
 //!  "lines": [[class, lat0, lng0, dlat1, dlng1, …], …], "points": 123, "truncated": false}
 //! ```
 
-use std::sync::Arc;
-
 use axum::{
     extract::{RawQuery, State},
     http::{header, HeaderMap},
@@ -26,49 +24,20 @@ use axum::{
     Json,
 };
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use crate::{
     auth::Caller,
     domain::error::Error,
     http::{error_response, AppState},
-    roads::{MapBox, Roads, DRAWING_SCALE, MAX_DRAWING_BYTES, MAX_DRAWING_ZOOM},
+    roads::{MapBox, DRAWING_SCALE, MAX_DRAWING_BYTES, MAX_DRAWING_ZOOM},
 };
 
 /// The most bytes of one answer (the lines' bound plus the envelope's).
 pub const MAX_BODY_BYTES: usize = MAX_DRAWING_BYTES + 1024;
-/// Drawings made at once (each a few milliseconds of CPU on a blocking
-/// thread); more requests wait their turn.
-const DRAWINGS_AT_ONCE: usize = 4;
 /// The longest query string read.
 const MAX_QUERY_BYTES: usize = 256;
 /// What the map's data requires be shown with it (ODbL).
 pub const ATTRIBUTION: &str = "© OpenStreetMap contributors";
-
-/// The loaded roads, as the base map serves them.
-#[derive(Clone)]
-pub struct RoadMap {
-    roads: Arc<Roads>,
-    drawings: Arc<Semaphore>,
-}
-
-impl RoadMap {
-    /// Serves `roads` as the base map.
-    pub fn new(roads: Arc<Roads>) -> Self {
-        Self {
-            roads,
-            drawings: Arc::new(Semaphore::new(DRAWINGS_AT_ONCE)),
-        }
-    }
-}
-
-impl std::fmt::Debug for RoadMap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RoadMap")
-            .field("roads", &self.roads)
-            .finish()
-    }
-}
 
 /// `GET /roads`.
 pub(super) async fn roads(
