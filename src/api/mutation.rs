@@ -28,7 +28,7 @@ impl Mutation {
     ) -> async_graphql::Result<Driver> {
         let id = DriverId::parse(&driver_id).extend()?;
         let at = Coordinates::parse(lat, lng).extend()?;
-        Ok(Driver(
+        Ok(Driver::from(
             dispatcher(ctx)?
                 .update_location(caller(ctx), &id, at)
                 .await
@@ -158,7 +158,7 @@ impl Mutation {
     #[graphql(complexity = "super::costs::RIDE_CHANGE + child_complexity")]
     async fn go_offline(&self, ctx: &Context<'_>, driver_id: ID) -> async_graphql::Result<Driver> {
         let id = DriverId::parse(&driver_id).extend()?;
-        Ok(Driver(
+        Ok(Driver::from(
             dispatcher(ctx)?
                 .go_offline(caller(ctx), &id)
                 .await

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::{
     context::{caller, dispatcher},
-    types::{Area, Driver, NearbyDriver, Ride},
+    types::{Area, Driver, NearbyDriver, NearbyOrder, Ride},
 };
 use crate::domain::{Coordinates, DriverId, Limit, RadiusKm, RideId};
 
@@ -20,7 +20,9 @@ pub struct Query;
 #[Object]
 impl Query {
     /// AVAILABLE drivers within `radiusKm` of a point, nearest first
-    /// (the seed's `/search`). `radiusKm` in (0, 100], `limit` in 1..=100.
+    /// (the seed's `/search`), or fastest first (`orderBy: ETA`, by road
+    /// time to the point when the service has roads there). `radiusKm` in
+    /// (0, 100], `limit` in 1..=100.
     #[graphql(complexity = "super::costs::list(limit, DEFAULT_LIMIT, child_complexity)")]
     async fn nearby_drivers(
         &self,
@@ -29,15 +31,22 @@ impl Query {
         lng: f64,
         #[graphql(default = 15.0)] radius_km: Option<f64>,
         #[graphql(default = 10)] limit: Option<i32>,
+        #[graphql(default)] order_by: Option<NearbyOrder>,
     ) -> async_graphql::Result<Vec<NearbyDriver>> {
         let center = Coordinates::parse(lat, lng).extend()?;
         let radius = RadiusKm::parse(radius_km.unwrap_or(DEFAULT_RADIUS_KM)).extend()?;
         let limit = Limit::parse(limit.unwrap_or(DEFAULT_LIMIT).into()).extend()?;
         let found = dispatcher(ctx)?
-            .nearby_drivers(caller(ctx), center, radius, limit)
+            .nearby_drivers(
+                caller(ctx),
+                center,
+                radius,
+                limit,
+                order_by.unwrap_or_default().into(),
+            )
             .await
             .extend()?;
-        Ok(found.into_iter().map(NearbyDriver).collect())
+        Ok(found.into_iter().map(|n| NearbyDriver(n, center)).collect())
     }
 
     /// A ride by id, or null when there is none.
@@ -65,6 +74,6 @@ impl Query {
             .driver(caller(ctx), &id)
             .await
             .extend()?
-            .map(Driver))
+            .map(Driver::from))
     }
 }

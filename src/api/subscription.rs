@@ -46,7 +46,7 @@ impl SubscriptionRoot {
             .watch_driver(caller(ctx), &id)
             .await
             .extend()?;
-        Ok(moves.map(|moved| moved.map(|d| Driver((*d).clone())).extend()))
+        Ok(moves.map(|moved| moved.map(|(d, eta)| Driver((*d).clone(), eta)).extend()))
     }
 
     /// What a driver app needs, for the driver itself or a dispatcher: first

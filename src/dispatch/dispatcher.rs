@@ -11,6 +11,7 @@ use super::{
     background::Background,
     drivers::DriverOps,
     live,
+    ranking::{AreaRoads, NearbyOrder, Ranking},
     rides::RideOps,
     search::Searches,
     settings::{AreaSettings, Settings},
@@ -20,8 +21,9 @@ use crate::{
     auth::Caller,
     domain::error::Result,
     domain::{
-        AreaCounts, AreaId, Coordinates, Driver, DriverId, IdempotencyKey, Limit, LocationReport,
-        NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, ServiceAreas, Step,
+        AreaCounts, AreaId, Coordinates, Driver, DriverId, Eta, IdempotencyKey, Limit,
+        LocationReport, NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, ServiceAreas,
+        Step,
     },
     store::Store,
 };
@@ -50,10 +52,12 @@ impl Dispatcher {
         store: Arc<dyn Store>,
         settings: Settings,
         areas: Arc<ServiceAreas>,
+        roads: AreaRoads,
     ) -> Result<Self> {
         let store: Arc<dyn Store> = Arc::new(crate::store::traced::Traced::new(store));
+        let ranking = Ranking::new(roads, areas.clone());
         let by_area = AreaSettings::new(settings, areas);
-        let searches = Searches::new(store.clone(), by_area.clone());
+        let searches = Searches::new(store.clone(), by_area.clone(), ranking);
         let dispatcher = Self {
             inner: Arc::new(Inner {
                 drivers: DriverOps::new(
@@ -155,11 +159,36 @@ impl Dispatcher {
         center: Coordinates,
         radius: RadiusKm,
         limit: Limit,
+        order: NearbyOrder,
     ) -> Result<Vec<NearbyDriver>> {
-        self.inner
-            .drivers
-            .nearby_drivers(caller, center, radius, limit)
+        let ranking = self.inner.searches.ranking();
+        let line = self.inner.settings.straight_line_at(center);
+        let by_eta = (order == NearbyOrder::Eta).then_some((ranking, line));
+        (self.inner.drivers)
+            .nearby_drivers(caller, center, radius, limit, by_eta)
             .await
+    }
+
+    /// The time from `from` to `to` (by the roads of `to`'s area, or the
+    /// straight-line estimate).
+    pub async fn eta(&self, from: Coordinates, to: Coordinates) -> Result<Eta> {
+        let line = self.inner.settings.straight_line_at(to);
+        let etas = self.inner.searches.ranking().etas(vec![from], to, line);
+        Ok(etas
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| line.eta(&from, &to)))
+    }
+
+    /// The road route from `from` to `to` for drawing (at most 200 points);
+    /// `None` without roads there, or without a route.
+    pub async fn route(
+        &self,
+        from: Coordinates,
+        to: Coordinates,
+    ) -> Result<Option<Vec<Coordinates>>> {
+        self.inner.searches.ranking().route(from, to).await
     }
 
     /// Drivers as they are now, by id (for a batch of rides whose drivers a
@@ -240,8 +269,12 @@ impl Dispatcher {
         &self,
         caller: &Caller,
         id: &RideId,
-    ) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
-        self.inner.streams.watch_driver(caller, id).await
+    ) -> Result<impl Stream<Item = Result<(Arc<Driver>, Option<Eta>)>> + Send + 'static> {
+        let moves = self.inner.streams.watch_driver(caller, id).await?;
+        Ok(super::pickup_eta::with_pickup_eta(
+            moves,
+            self.inner.searches.clone(),
+        ))
     }
 
     /// Everything in an area: a snapshot, then each driver and ride change.

@@ -4,15 +4,19 @@
 
 use std::sync::Arc;
 
-use super::{access, rate::UpdateRate};
+use super::{access, ranking::Ranking, rate::UpdateRate};
 use crate::{
     auth::{Caller, Role},
     domain::error::{Error, Result},
     domain::{
-        Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm, ReportOutcome,
+        Coordinates, Driver, DriverId, Limit, LocationReport, NearbyDriver, RadiusKm,
+        ReportOutcome, StraightLine,
     },
     store::Store,
 };
+
+/// Drivers read to list the fastest: the nearest this many (or the limit).
+const ETA_CANDIDATES_LISTED: usize = 16;
 
 /// Most reports one `updateLocations` call may carry.
 pub const MAX_BATCH: usize = 1000;
@@ -138,12 +142,24 @@ impl DriverOps {
         center: Coordinates,
         radius: RadiusKm,
         limit: Limit,
+        by_eta: Option<(&Ranking, StraightLine)>,
     ) -> Result<Vec<NearbyDriver>> {
         let show_ids = access::may_list_nearby(caller)?;
+        // By time: the nearest that could be fastest (as a search ranks).
+        let want = match by_eta {
+            Some(_) => {
+                Limit::parse(i64::try_from(limit.get().max(ETA_CANDIDATES_LISTED)).unwrap_or(1))?
+            }
+            None => limit,
+        };
         let mut found = self
             .store
-            .nearby_drivers(center, radius, limit, self.store.now())
+            .nearby_drivers(center, radius, want, self.store.now())
             .await?;
+        if let Some((ranking, line)) = by_eta {
+            found = ranking.by_eta(found, center, line).await?;
+            found.truncate(limit.get());
+        }
         if !show_ids {
             for (rank, near) in found.iter_mut().enumerate() {
                 near.driver.id = DriverId::parse(&format!("hidden-{}", rank + 1))?;

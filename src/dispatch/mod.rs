@@ -11,7 +11,8 @@
 //! are the live streams ([`streams`] over [`live`]: a ride, its driver, an
 //! area) and the per-driver update limit ([`rate`]). Its background tasks
 //! (wake-ups, lease renewal and adoption, sweeping) are in [`background`];
-//! its settings, and each area's rules over them, in [`settings`].
+//! its settings, and each area's rules over them, in [`settings`]; how a
+//! search ranks its candidates by their time to the pickup, in [`ranking`].
 //! It never builds a storage command; it never knows about GraphQL.
 
 pub mod access;
@@ -19,6 +20,8 @@ mod background;
 mod dispatcher;
 mod drivers;
 pub mod live;
+mod pickup_eta;
+pub mod ranking;
 pub mod rate;
 mod rides;
 mod search;
@@ -28,4 +31,5 @@ pub mod wakeup;
 
 pub use dispatcher::Dispatcher;
 pub use drivers::MAX_BATCH;
+pub use ranking::{AreaRoads, NearbyOrder};
 pub use settings::Settings;

@@ -23,17 +23,18 @@ use tokio::{sync::Notify, time::Instant};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{debug, info, warn, Instrument};
 
-use super::{settings::AreaSettings, wakeup::SearchingRides};
+use super::{ranking::Ranking, settings::AreaSettings, wakeup::SearchingRides};
 use crate::{
     domain::error::{Error, Result},
     domain::{Ride, RideId, RideStatus},
-    store::{SearchOutcome, Store},
+    store::{Pick, SearchOutcome, Store},
 };
 
 /// The search tasks running here, and what they run on.
 pub(super) struct Searches {
     store: Arc<dyn Store>,
     settings: AreaSettings,
+    ranking: Ranking,
     searching: SearchingRides,
     tasks: TaskTracker,
     shutdown: CancellationToken,
@@ -41,10 +42,11 @@ pub(super) struct Searches {
 
 impl Searches {
     /// No search running yet, over `store`.
-    pub fn new(store: Arc<dyn Store>, settings: AreaSettings) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, settings: AreaSettings, ranking: Ranking) -> Arc<Self> {
         Arc::new(Self {
             store,
             settings,
+            ranking,
             searching: SearchingRides::default(),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
@@ -59,6 +61,11 @@ impl Searches {
     /// The settings in force.
     pub fn settings(&self) -> &AreaSettings {
         &self.settings
+    }
+
+    /// How candidates are ranked, and the roads they are ranked by.
+    pub fn ranking(&self) -> &Ranking {
+        &self.ranking
     }
 
     /// The rides searching here, to wake.
@@ -126,6 +133,10 @@ impl Searches {
     }
 }
 
+/// Searches in a row that rank again at once when another search took
+/// every candidate first.
+const MAX_OUTRUN: u32 = 3;
+
 /// The first wait after a store error; it doubles with each error in a row.
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 
@@ -163,22 +174,33 @@ async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
     let settings = searches.settings.for_ride(&ride.id);
     let shutdown = searches.shutdown.clone();
     let mut failures = 0u32;
+    // Searches in a row whose ranked candidates were all taken meanwhile.
+    let mut outrun = 0u32;
     loop {
         let store = searches.store();
-        let pause = match store
-            .try_match(
-                &ride.id,
-                settings.match_radius,
-                settings.offers,
-                store.now(),
-            )
-            .instrument(tracing::info_span!("dispatch.search", ride = %ride.id))
-            .await
-        {
+        let span = tracing::info_span!("dispatch.search", ride = %ride.id);
+        let now = store.now();
+        let searched = async {
+            let (radius, pick) = searches.ranking.pick(store, ride, &settings, now).await?;
+            let ranked = matches!(&pick, Pick::Ranked(c) if !c.is_empty());
+            let outcome = store
+                .try_match(&ride.id, radius, settings.offers, &pick, now)
+                .await?;
+            Ok::<_, Error>((ranked, outcome))
+        }
+        .instrument(span)
+        .await;
+        let (ranked, outcome) = match searched {
+            Ok((ranked, outcome)) => (ranked, Ok(outcome)),
+            Err(error) => (false, Err(error)),
+        };
+        let pause = match outcome {
             Ok(SearchOutcome::Matched(found)) => {
                 info!(
                     driver_id = %found.driver_id.as_ref().map(|d| d.as_str()).unwrap_or(""),
                     distance_km = found.distance_km.unwrap_or_default(),
+                    pickup_eta_s = found.pickup_eta.map(|e| e.seconds).unwrap_or_default(),
+                    eta_source = found.pickup_eta.map_or("", |e| e.source.as_str()),
                     searches = found.searches,
                     "driver found"
                 );
@@ -220,7 +242,15 @@ async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
                 if std::mem::take(&mut failures) > 0 {
                     info!("searching again");
                 }
-                settings.search_interval
+                // Every candidate ranked was taken (or moved) between the
+                // read and the claim: rank again now, a few times.
+                if ranked && outrun < MAX_OUTRUN {
+                    outrun += 1;
+                    Duration::ZERO
+                } else {
+                    outrun = 0;
+                    settings.search_interval
+                }
             }
             Err(Error::NotFound(_)) => {
                 warn!("the store no longer has this ride; its search ends");

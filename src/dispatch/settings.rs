@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    domain::{RadiusKm, RideId, ServiceAreas},
+    domain::{RadiusKm, RideId, ServiceAreas, StraightLine},
     store::Offers,
 };
 
@@ -28,6 +28,13 @@ pub struct Settings {
     /// How often a `fleet` subscriber gets the changes since the last
     /// event, in one event (zero: one event per change).
     pub fleet_interval: Duration,
+    /// How many of the nearest drivers a search ranks by time, with roads.
+    pub eta_candidates: usize,
+    /// The straight-line estimate (no roads, or a candidate off them).
+    pub straight_line: StraightLine,
+    /// Drivers further than this from the pickup, in time, are not given
+    /// the ride; `None`: no limit.
+    pub max_pickup_eta: Option<Duration>,
 }
 
 /// The settings in force: the service's, and where the service operates
@@ -69,7 +76,29 @@ impl AreaSettings {
                 timeout: area.rules.offer_timeout.unwrap_or(base.offers.timeout),
                 ..base.offers
             },
+            straight_line: StraightLine {
+                speed_kmh: (area.rules.straight_line_speed_kmh)
+                    .unwrap_or(base.straight_line.speed_kmh),
+                ..base.straight_line
+            },
+            max_pickup_eta: match area.rules.max_pickup_eta {
+                Some(d) if d.is_zero() => None,
+                Some(d) => Some(d),
+                None => base.max_pickup_eta,
+            },
             ..base
+        }
+    }
+
+    /// The straight-line estimate where `at` is (its area's speed).
+    pub fn straight_line_at(&self, at: crate::domain::Coordinates) -> StraightLine {
+        let base = self.base.straight_line;
+        match self.areas.locate(at) {
+            Some(area) => StraightLine {
+                speed_kmh: (area.rules.straight_line_speed_kmh).unwrap_or(base.speed_kmh),
+                ..base
+            },
+            None => base,
         }
     }
 

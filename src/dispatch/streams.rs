@@ -38,7 +38,7 @@ impl Streams {
         &self,
         caller: &Caller,
         id: &RideId,
-    ) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
+    ) -> Result<impl Stream<Item = Result<(Arc<Driver>, Arc<Ride>)>> + Send + 'static> {
         let ride = existing_ride(self.store.as_ref(), caller, id, "driverLocation").await?;
         access::may_see_ride(caller, &ride, "driverLocation")?;
         self.store.watch_drivers().await?;

@@ -21,7 +21,7 @@ use serde_json::Value;
 use super::{
     boundary::Boundary,
     rules::{self, AreaRules, DurationBounds},
-    Coordinates, RadiusKm, RideId, MAX_LATITUDE,
+    Coordinates, RadiusKm, RideId, MAX_LATITUDE, STRAIGHT_LINE_SPEED_KMH,
 };
 
 /// The most bytes an area id may have.
@@ -79,6 +79,9 @@ pub struct Area {
     /// The geometry as the file gave it.
     pub geometry: Value,
     pub rules: AreaRules,
+    /// The area's own roads file, as the areas file names it (a relative
+    /// path is the areas file's directory's business: startup resolves it).
+    pub roads: Option<std::path::PathBuf>,
 }
 
 impl Area {
@@ -120,6 +123,7 @@ impl ServiceAreas {
             boundary,
             geometry,
             rules: AreaRules::default(),
+            roads: None,
         };
         let mut areas = Self::new(vec![area]);
         areas.everywhere = true;
@@ -242,13 +246,16 @@ impl ServiceAreas {
     }
 }
 
-const KNOWN: [&str; 6] = [
+const KNOWN: [&str; 9] = [
     "id",
     "name",
     "matchRadiusKm",
     "requestTimeout",
     "searchInterval",
     "offerTimeout",
+    "maxPickupEta",
+    "straightLineSpeedKmh",
+    "roads",
 ];
 
 fn read_feature(feature: &Value) -> Result<Area, String> {
@@ -302,6 +309,25 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
         request_timeout: duration("requestTimeout", rules::REQUEST_TIMEOUT)?,
         search_interval: duration("searchInterval", rules::SEARCH_INTERVAL)?,
         offer_timeout: duration("offerTimeout", rules::OFFER_TIMEOUT)?,
+        max_pickup_eta: duration("maxPickupEta", rules::MAX_PICKUP_ETA)?,
+        straight_line_speed_kmh: match properties.get("straightLineSpeedKmh") {
+            None => None,
+            Some(v) => Some(
+                v.as_f64()
+                    .filter(|k| (STRAIGHT_LINE_SPEED_KMH.0..=STRAIGHT_LINE_SPEED_KMH.1).contains(k))
+                    .ok_or_else(|| {
+                        format!(
+                            "area {id}: straightLineSpeedKmh must be a number from {} to {}",
+                            STRAIGHT_LINE_SPEED_KMH.0, STRAIGHT_LINE_SPEED_KMH.1
+                        )
+                    })?,
+            ),
+        },
+    };
+    let roads = match properties.get("roads") {
+        None => None,
+        Some(Value::String(path)) if !path.is_empty() => Some(std::path::PathBuf::from(path)),
+        Some(_) => return Err(format!("area {id}: \"roads\" must be a file's path")),
     };
     let geometry = feature["geometry"].clone();
     let (shape, boundary) = shape_of(&geometry).map_err(|e| format!("area {id}: {e}"))?;
@@ -318,6 +344,7 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
         boundary,
         geometry,
         rules,
+        roads,
     })
 }
 

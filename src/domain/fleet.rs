@@ -62,6 +62,8 @@ impl Driver {
 pub struct NearbyDriver {
     pub driver: Driver,
     pub distance_km: f64,
+    /// Its time to the point, when it was asked for.
+    pub eta: Option<super::Eta>,
 }
 
 /// One position report in a batch.

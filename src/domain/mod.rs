@@ -14,6 +14,7 @@ mod areas;
 mod boundary;
 mod counts;
 pub mod error;
+mod eta;
 mod fleet;
 mod geo;
 mod id_parse;
@@ -24,6 +25,7 @@ pub mod rules;
 
 pub use areas::{Area, AreaId, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
 pub use counts::AreaCounts;
+pub use eta::{Candidate, Eta, EtaSource, StraightLine, DETOUR_FACTOR, STRAIGHT_LINE_SPEED_KMH};
 pub use fleet::{Driver, DriverStatus, LocationReport, NearbyDriver, ReportOutcome};
 pub use geo::{
     check_plausible_move, chord_for_km, Coordinates, Limit, RadiusKm, EARTH_RADIUS_KM, JITTER_KM,

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Coordinates, Driver, DriverId, RideId, RiderId};
+use super::{Coordinates, Driver, DriverId, Eta, RideId, RiderId};
 
 /// Where a ride stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -135,6 +135,8 @@ pub struct Offer {
     pub expires_at: DateTime<Utc>,
     /// The ride's revision that made it.
     pub revision: u64,
+    /// The driver's time to the pickup when offered.
+    pub eta: Option<Eta>,
 }
 
 /// How an offer ended.
@@ -211,6 +213,9 @@ pub struct Ride {
     /// When a driver was assigned (the ride became DRIVER_FOUND), on the
     /// store's clock; `None` until then.
     pub matched_at: Option<DateTime<Utc>>,
+    /// The driver's time to the pickup as computed when it was matched
+    /// (by road, or the straight-line estimate, as it says).
+    pub pickup_eta: Option<Eta>,
     pub arrived_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     /// When the ride reached its terminal status (it is removed a retention

@@ -15,6 +15,11 @@ pub struct AreaRules {
     pub request_timeout: Option<Duration>,
     pub search_interval: Option<Duration>,
     pub offer_timeout: Option<Duration>,
+    /// Drivers further than this from the pickup, in time, are not given
+    /// the ride (zero: no limit).
+    pub max_pickup_eta: Option<Duration>,
+    /// The straight-line estimate's speed, km/h.
+    pub straight_line_speed_kmh: Option<f64>,
 }
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -44,6 +49,13 @@ pub const REQUEST_TIMEOUT: DurationBounds = DurationBounds {
 /// driver could answer one) to a day.
 pub const OFFER_TIMEOUT: DurationBounds = DurationBounds {
     min: Duration::from_millis(100),
+    max: DAY,
+    zero_is_off: true,
+};
+
+/// The longest pickup a ride accepts: 0 (no limit), or from 1 s to a day.
+pub const MAX_PICKUP_ETA: DurationBounds = DurationBounds {
+    min: Duration::from_secs(1),
     max: DAY,
     zero_is_off: true,
 };

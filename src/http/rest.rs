@@ -151,7 +151,7 @@ async fn search(State(state): State<AppState>, headers: HeaderMap, body: Bytes) 
     let radius = RadiusKm::parse(SEARCH_RADIUS_KM)?;
     let found = state
         .dispatcher
-        .nearby_drivers(&caller, center, radius, limit)
+        .nearby_drivers(&caller, center, radius, limit, Default::default())
         .await?;
     let drivers: Vec<Value> = found
         .iter()

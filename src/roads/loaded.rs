@@ -8,7 +8,7 @@ use std::sync::{Mutex, OnceLock};
 
 use fast_paths::PathCalculator;
 
-use crate::domain::Coordinates;
+use crate::domain::{Coordinates, Eta, EtaSource, StraightLine};
 use crate::roads::drawing::{Chains, Drawing, MapBox};
 use crate::roads::error::RoadsError;
 use crate::roads::graph::{Found, Graph};
@@ -42,57 +42,6 @@ fn lowercase_name(path: &Path) -> String {
 pub const DEFAULT_SNAP_METRES: f64 = 250.0;
 /// Path calculators kept for reuse (each holds two arrays the size of the graph).
 const POOLED_CALCULATORS: usize = 32;
-
-/// How an ETA was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EtaSource {
-    /// Along the road network.
-    Roads,
-    /// From the straight-line distance (an end off the network, or no route).
-    StraightLine,
-}
-
-/// An estimated driving time between two points.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Eta {
-    /// Driving time in whole seconds.
-    pub seconds: u32,
-    /// Length driven in km (for a straight-line estimate: distance × detour).
-    pub road_km: f64,
-    /// How it was made.
-    pub source: EtaSource,
-}
-
-/// The straight-line estimate's parameters.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct StraightLine {
-    /// Average speed, km/h (default 20).
-    pub speed_kmh: f64,
-    /// Road length per straight-line km (default 1.4).
-    pub detour: f64,
-}
-
-impl Default for StraightLine {
-    fn default() -> Self {
-        StraightLine {
-            speed_kmh: 20.0,
-            detour: 1.4,
-        }
-    }
-}
-
-impl StraightLine {
-    /// The straight-line ETA from `from` to `to`.
-    pub fn eta(&self, from: &Coordinates, to: &Coordinates) -> Eta {
-        let road_km = from.distance_km(to) * self.detour;
-        let seconds = (road_km / self.speed_kmh.max(0.1) * 3600.0).round();
-        Eta {
-            seconds: seconds.clamp(0.0, f64::from(u32::MAX)) as u32,
-            road_km,
-            source: EtaSource::StraightLine,
-        }
-    }
-}
 
 /// A road route between two points.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Roads: an OpenStreetMap extract loaded once per instance as a car
 //! network with a contraction hierarchy, answering "how long to drive from
-//! here to there" (issue 22's foundation; dispatch does not use it yet).
+//! here to there" (dispatch ranks candidates by it).
 //!
 //! - `network.rs`: which ways a car drives, which way, how fast (one table);
 //! - `pbf.rs` / `xml.rs`: reading `.osm.pbf` and `.osm` into one `extract.rs`;
@@ -28,10 +28,11 @@ mod helsinki_tests;
 #[cfg(test)]
 mod tests;
 
+pub use crate::domain::{Eta, EtaSource, StraightLine};
 pub use drawing::{
     Drawing, DrawnLine, MapBox, RoadClass, MAX_DRAWING_BYTES, MAX_ZOOM as MAX_DRAWING_ZOOM,
     SCALE as DRAWING_SCALE,
 };
 pub use error::RoadsError;
-pub use loaded::{Eta, EtaSource, Roads, Route, StraightLine, DEFAULT_SNAP_METRES};
+pub use loaded::{Roads, Route, DEFAULT_SNAP_METRES};
 pub use prepared::FORMAT_VERSION;

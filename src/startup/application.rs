@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     auth::Verifier,
-    dispatch::{Dispatcher, Settings},
+    dispatch::{AreaRoads, Dispatcher, Settings},
     domain::ServiceAreas,
     http::{self, serve, AppState, Lifecycle},
     roads::Roads,
@@ -33,7 +33,7 @@ type Parts = (
     Option<Verifier>,
     Arc<dyn Store>,
     Arc<ServiceAreas>,
-    Option<Arc<Roads>>,
+    AreaRoads,
 );
 
 /// The service, built and bound, ready to serve.
@@ -47,8 +47,8 @@ pub struct Application {
     /// to close when shutdown begins, `cut` tells whatever still runs to
     /// stop when the grace period is over; and the tasks to wait for.
     lifecycle: Lifecycle,
-    /// The road network (`--roads`), loaded once; dispatch does not use it yet.
-    roads: Option<Arc<Roads>>,
+    /// The road networks (`--roads`, and the areas' own), loaded once.
+    roads: AreaRoads,
 }
 
 impl Application {
@@ -71,7 +71,7 @@ impl Application {
         let settings = settings(&config)?;
         let verifier = verifier(&config, &endpoint).await?;
         let areas = Arc::new(read_areas(&config)?);
-        let roads = load_roads(&config.roads).await?;
+        let roads = load_roads(&config.roads, &areas, config.areas.as_deref()).await?;
         let store = open_store(&config, &areas, settings.match_radius).await?;
         let parts = (settings, verifier, store, areas, roads);
         Self::assemble(config, endpoint, parts).await
@@ -88,7 +88,7 @@ impl Application {
         let endpoint = Endpoint::Listening(listener);
         let verifier = verifier(&config, &endpoint).await?;
         let areas = Arc::new(read_areas(&config)?);
-        let roads = load_roads(&config.roads).await?;
+        let roads = load_roads(&config.roads, &areas, config.areas.as_deref()).await?;
         let parts = (settings, verifier, store, areas, roads);
         Self::assemble(config, endpoint, parts).await
     }
@@ -99,10 +99,11 @@ impl Application {
         parts: Parts,
     ) -> Result<Self, StartError> {
         let (settings, verifier, store, areas, roads) = parts;
+        let road_map = road_map(&areas, &roads);
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
         let metrics = telemetry::handle();
-        let dispatcher = Dispatcher::start(store, settings, areas).await?;
+        let dispatcher = Dispatcher::start(store, settings, areas, roads.clone()).await?;
         let lifecycle = Lifecycle {
             shutdown: CancellationToken::new(),
             cut: CancellationToken::new(),
@@ -124,7 +125,7 @@ impl Application {
             metrics,
         )
         .await?;
-        state.web.roads = roads.clone().map(http::dashboard::RoadMap::new);
+        state.web.roads = road_map;
         // Ready: only now may the kernel accept connections.
         let listener = endpoint.listen().map_err(|source| StartError::Listen {
             addr: config.listen,
@@ -141,9 +142,9 @@ impl Application {
         })
     }
 
-    /// The road network loaded at start (`--roads`), for the dispatcher to come.
+    /// The road network loaded at start (`--roads`).
     pub fn roads(&self) -> Option<&Arc<Roads>> {
-        self.roads.as_ref()
+        self.roads.default_roads()
     }
 
     /// The address the service listens on.
@@ -182,6 +183,20 @@ impl Application {
         self.dispatcher.shutdown().await;
         served
     }
+}
+
+/// What the dashboard's base map draws: the service's roads and every
+/// area's own, each network once; `None` without any.
+fn road_map(areas: &ServiceAreas, roads: &AreaRoads) -> Option<http::dashboard::RoadMap> {
+    let mut networks: Vec<Arc<Roads>> = Vec::new();
+    let all = std::iter::once(roads.default_roads())
+        .chain(areas.all().iter().map(|area| roads.of(Some(&area.id))));
+    for network in all.flatten() {
+        if !networks.iter().any(|n| Arc::ptr_eq(n, network)) {
+            networks.push(network.clone());
+        }
+    }
+    http::dashboard::RoadMap::new(networks)
 }
 
 /// Runs the service until SIGINT or SIGTERM.

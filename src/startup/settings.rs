@@ -9,8 +9,8 @@ use crate::{
     auth::{self, Verifier},
     dispatch::Settings,
     domain::{
-        rules::{OFFER_TIMEOUT, REQUEST_TIMEOUT, SEARCH_INTERVAL},
-        RadiusKm,
+        rules::{MAX_PICKUP_ETA, OFFER_TIMEOUT, REQUEST_TIMEOUT, SEARCH_INTERVAL},
+        RadiusKm, StraightLine,
     },
     store::Offers,
 };
@@ -31,6 +31,12 @@ pub(super) fn settings(config: &Config) -> Result<Settings, StartError> {
             ignore_limit: config.offer_ignore_limit,
         },
         fleet_interval: config.fleet_interval,
+        eta_candidates: usize::from(config.roads.eta_candidates),
+        straight_line: StraightLine {
+            speed_kmh: config.roads.straight_line_speed_kmh,
+            detour: config.roads.detour_factor,
+        },
+        max_pickup_eta: Some(config.roads.max_pickup_eta).filter(|d| !d.is_zero()),
     };
     for (flag, value, bounds) in [
         (
@@ -44,6 +50,11 @@ pub(super) fn settings(config: &Config) -> Result<Settings, StartError> {
             REQUEST_TIMEOUT,
         ),
         ("--offer-timeout", settings.offers.timeout, OFFER_TIMEOUT),
+        (
+            "--max-pickup-eta",
+            config.roads.max_pickup_eta,
+            MAX_PICKUP_ETA,
+        ),
     ] {
         bounds
             .check(value)

@@ -32,7 +32,7 @@ pub use events::EventHub;
 pub use fleet::Fleet;
 pub use rides::Rides;
 pub use types::{
-    Answered, NewRide, Offers, Released, Requested, Retention, RiderRides, SearchOutcome, Swept,
-    SNAPSHOT_LIMIT, SWEEP_BATCH,
+    Answered, NewRide, Offers, Pick, Released, Requested, Retention, RiderRides, SearchOutcome,
+    Swept, MAX_CANDIDATES, SNAPSHOT_LIMIT, SWEEP_BATCH,
 };
 pub use upkeep::Upkeep;

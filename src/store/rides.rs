@@ -6,10 +6,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{Answered, NewRide, Offers, Requested, RiderRides, SearchOutcome};
+use super::{Answered, NewRide, Offers, Pick, Requested, RiderRides, SearchOutcome};
 use crate::{
     domain::error::Result,
-    domain::{DriverId, IdempotencyKey, RadiusKm, Ride, RideId, RiderId, Step},
+    domain::{
+        Coordinates, DriverId, IdempotencyKey, NearbyDriver, RadiusKm, Ride, RideId, RiderId, Step,
+    },
 };
 
 /// What the service needs of a store for its rides: each change of a ride
@@ -35,19 +37,34 @@ pub trait Rides: Send + Sync + 'static {
     /// A ride, whatever its status.
     async fn ride(&self, id: &RideId) -> Result<Option<Arc<Ride>>>;
 
+    /// Up to `count` fresh AVAILABLE drivers within `radius` of the ride's
+    /// `pickup`, nearest first, leaving out those offered the ride before
+    /// (they declined or let it time out): what a search ranks by time.
+    async fn candidates(
+        &self,
+        id: &RideId,
+        pickup: Coordinates,
+        radius: RadiusKm,
+        count: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>>;
+
     /// One search, atomically. If the ride is SEARCHING and before its
-    /// deadline: with offers off, assign the nearest AVAILABLE fresh driver
-    /// within `radius` (driver ASSIGNED, ride DRIVER_FOUND); with offers on,
-    /// time out an offer past its deadline (that driver is never offered
-    /// the ride again, and goes OFFLINE at the ignore limit), then, unless
-    /// an offer still waits, offer the ride to the nearest such driver not
-    /// offered it before (driver OFFERED). Past the ride's deadline it is
-    /// EXPIRED instead, withdrawing any offer. Counts the search.
+    /// deadline: with offers off, assign the driver `pick` names (the
+    /// nearest AVAILABLE fresh driver within `radius`, or the first such of
+    /// a ranked list; driver ASSIGNED, ride DRIVER_FOUND, with its time to
+    /// the pickup); with offers on, time out an offer past its deadline
+    /// (that driver is never offered the ride again, and goes OFFLINE at
+    /// the ignore limit), then, unless an offer still waits, offer the ride
+    /// to such a driver not offered it before (driver OFFERED). Past the
+    /// ride's deadline it is EXPIRED instead, withdrawing any offer. Counts
+    /// the search.
     async fn try_match(
         &self,
         id: &RideId,
         radius: RadiusKm,
         offers: Offers,
+        pick: &Pick,
         now: DateTime<Utc>,
     ) -> Result<SearchOutcome>;
 

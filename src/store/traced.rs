@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::{
-    Answered, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides, Rides,
+    Answered, EventHub, Fleet, NewRide, Offers, Pick, Released, Requested, RiderRides, Rides,
     SearchOutcome, Store, Swept, Upkeep,
 };
 use crate::{
@@ -170,15 +170,28 @@ impl<S: Store + ?Sized> Rides for Traced<S> {
         self.inner.ride(id).await
     }
 
+    #[instrument(name = "store.candidates", level = "debug", skip_all, fields(ride = %id))]
+    async fn candidates(
+        &self,
+        id: &RideId,
+        pickup: Coordinates,
+        radius: RadiusKm,
+        count: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>> {
+        self.inner.candidates(id, pickup, radius, count, now).await
+    }
+
     #[instrument(name = "store.try_match", level = "debug", skip_all, fields(ride = %id))]
     async fn try_match(
         &self,
         id: &RideId,
         radius: RadiusKm,
         offers: Offers,
+        pick: &Pick,
         now: DateTime<Utc>,
     ) -> Result<SearchOutcome> {
-        self.inner.try_match(id, radius, offers, now).await
+        self.inner.try_match(id, radius, offers, pick, now).await
     }
 
     #[instrument(name = "store.answer_offer", level = "debug", skip_all, fields(ride = %id, accept))]

@@ -5,7 +5,9 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{Coordinates, Driver, DriverId, IdempotencyKey, Ride, RideId, RiderId};
+use crate::domain::{
+    Candidate, Coordinates, Driver, DriverId, IdempotencyKey, Ride, RideId, RiderId, StraightLine,
+};
 
 /// Most drivers, and most rides, an area snapshot holds.
 pub const SNAPSHOT_LIMIT: usize = 5000;
@@ -84,6 +86,22 @@ impl Offers {
     pub fn on(&self) -> bool {
         !self.timeout.is_zero()
     }
+}
+
+/// The most candidates a ranked search hands the store.
+pub const MAX_CANDIDATES: usize = 256;
+
+/// How a search picks its driver.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pick {
+    /// The nearest fresh AVAILABLE driver by straight line, its time to
+    /// the pickup the straight-line estimate (how every search ran before
+    /// roads, and still runs without them).
+    Nearest(StraightLine),
+    /// The first of these, in this order (the fastest first), still fresh,
+    /// AVAILABLE, within the radius and not offered the ride before; none
+    /// of them: no driver. At most [`MAX_CANDIDATES`] are tried.
+    Ranked(Vec<Candidate>),
 }
 
 /// A rider's request for a ride, as the store takes it.

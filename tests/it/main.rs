@@ -16,6 +16,7 @@
 //! - `ops`: metrics, health and the dashboard, Redis deployments (prefix, TLS), migrating the key layout, the simulator.
 //! - `schema`: the checked-in SDL is the schema the code serves, and it documents itself.
 //! - `readme`: the README's examples, run as a reader would.
+//! - `roads`: dispatch by road time (river, one-way, `maxPickupEta`, off the network, offers), the rider's live ETA and route, roads per area, two instances, Helsinki.
 //! - `traces`: OTLP traces: one trace from a request's `traceparent` to the store call, an offer answer as one store call, the `OTEL_*` variables; no token, secret or position in spans or logs.
 //! - `common`: the shared setup (services, clients, tokens, keys, areas files, instances); no tests.
 
@@ -34,6 +35,7 @@ mod offers;
 mod ops;
 mod readme;
 mod rides;
+mod roads;
 mod schema;
 mod traces;
 mod transports;

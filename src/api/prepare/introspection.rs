@@ -332,7 +332,7 @@ mod tests {
             cost_of("{ ...F } fragment F on Query { __schema { types { name } } }"),
             2 + 2 * types
         );
-        // A type reference is followed to the type's record: Driver's five
+        // A type reference is followed to the type's record: Driver's six
         // fields, under NearbyDriver.driver (Driver!).
         // __type, fields, then one per field and one name per field.
         let ride_fields = described().types["Ride"]["fields"]
@@ -348,7 +348,7 @@ mod tests {
         let followed = cost_of(
             "{ __type(name: \"NearbyDriver\") { fields { type { ofType { fields { name } } } } } }",
         );
-        assert_eq!(followed, named + 2 * 5, "{named} {followed}");
+        assert_eq!(followed, named + 2 * 6, "{named} {followed}");
         assert_eq!(cost_of("{ __type(name: \"Nope\") { name } }"), 1);
         // GraphiQL's query fits its budget twice; the full query is costed.
         assert!(described().full > 1000, "{}", described().full);

@@ -1,7 +1,7 @@
 //! A driver in GraphQL: where it is and whether it can be matched, found
 //! near a point, and what became of its position reports.
 
-use async_graphql::{Enum, Object, SimpleObject, ID};
+use async_graphql::{Context, Enum, Object, ResultExt, SimpleObject, ID};
 use chrono::{DateTime, Utc};
 
 use super::{inputs::LocationUpdate, location::Location};
@@ -22,7 +22,14 @@ pub enum DriverStatus {
     Offline,
 }
 
-pub struct Driver(pub domain::Driver);
+/// A driver, and (in a `driverLocation` event) its time to the pickup.
+pub struct Driver(pub domain::Driver, pub Option<domain::Eta>);
+
+impl From<domain::Driver> for Driver {
+    fn from(driver: domain::Driver) -> Self {
+        Driver(driver, None)
+    }
+}
 
 /// A driver and its last reported position.
 #[Object]
@@ -52,22 +59,82 @@ impl Driver {
     async fn ride_id(&self) -> Option<ID> {
         self.0.ride_id.as_ref().map(|id| ID(id.to_string()))
     }
+
+    /// In a `driverLocation` event while the ride is DRIVER_FOUND: the
+    /// driver's time to the pickup from where it is now, in seconds (by
+    /// road when the service has roads, else the straight-line estimate),
+    /// recomputed at most once a second. Null anywhere else.
+    async fn pickup_eta_seconds(&self) -> Option<i32> {
+        self.1.map(|e| i32::try_from(e.seconds).unwrap_or(i32::MAX))
+    }
 }
 
-pub struct NearbyDriver(pub domain::NearbyDriver);
+/// A driver found near a point (the point searched from).
+pub struct NearbyDriver(pub domain::NearbyDriver, pub domain::Coordinates);
 
-/// A driver found near a point, with its distance.
+/// A driver found near a point, with its distance and time to it.
 #[Object]
 impl NearbyDriver {
     /// The driver.
     async fn driver(&self) -> Driver {
-        Driver(self.0.driver.clone())
+        Driver::from(self.0.driver.clone())
     }
 
     /// Great-circle distance from the searched point, in km.
     async fn distance_km(&self) -> f64 {
         self.0.distance_km
     }
+
+    /// The driver's time to the searched point, in seconds: by road when
+    /// the service has roads there (`etaSource: ROADS`), else the
+    /// straight-line estimate.
+    #[graphql(complexity = 2)]
+    async fn eta_seconds(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        Ok(i32::try_from(self.eta(ctx).await?.seconds).unwrap_or(i32::MAX))
+    }
+
+    /// How `etaSeconds` was made.
+    #[graphql(complexity = 2)]
+    async fn eta_source(&self, ctx: &Context<'_>) -> async_graphql::Result<EtaSource> {
+        Ok(self.eta(ctx).await?.source.into())
+    }
+}
+
+impl NearbyDriver {
+    /// Its time to the point: as listed by time, or computed now.
+    async fn eta(&self, ctx: &Context<'_>) -> async_graphql::Result<domain::Eta> {
+        if let Some(eta) = self.0.eta {
+            return Ok(eta);
+        }
+        let from = self.0.driver.location.unwrap_or(self.1);
+        let dispatcher = ctx.data::<crate::dispatch::Dispatcher>()?;
+        dispatcher.eta(from, self.1).await.extend()
+    }
+}
+
+/// How a time to a point was made.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::domain::EtaSource")]
+pub enum EtaSource {
+    /// Along the road network (shortest time; no turn restrictions, no
+    /// time-of-day speeds).
+    Roads,
+    /// From the straight-line distance, times a detour factor, at the
+    /// area's straight-line speed: the service has no roads there, an end
+    /// is off the network, or no road joins them.
+    StraightLine,
+}
+
+/// How `nearbyDrivers` orders the drivers it lists.
+#[derive(Enum, Clone, Copy, PartialEq, Eq, Default)]
+#[graphql(remote = "crate::dispatch::NearbyOrder")]
+pub enum NearbyOrder {
+    /// Nearest first, in a straight line (the seed's order).
+    #[default]
+    Distance,
+    /// Fastest to the point first, by road time (the order a search
+    /// ranks by); among the nearest 16 (or `limit`) drivers.
+    Eta,
 }
 
 /// What became of an `updateLocations` call.

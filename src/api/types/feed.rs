@@ -43,7 +43,7 @@ impl DriverFeedEvent {
 
     /// The driver, as of this event.
     async fn driver(&self) -> Driver {
-        Driver((**self.0.driver()).clone())
+        Driver::from((**self.0.driver()).clone())
     }
 
     /// STATE and OFFER: the offer the driver holds.

@@ -49,9 +49,12 @@ impl FleetEvent {
     async fn drivers(&self) -> Vec<Driver> {
         use crate::dispatch::live::FleetEvent as E;
         match &self.0 {
-            E::Snapshot { area, .. } => area.drivers.iter().cloned().map(Driver).collect(),
-            E::Driver(driver) => vec![Driver((**driver).clone())],
-            E::Changes { drivers, .. } => drivers.iter().map(|d| Driver((**d).clone())).collect(),
+            E::Snapshot { area, .. } => area.drivers.iter().cloned().map(Driver::from).collect(),
+            E::Driver(driver) => vec![Driver::from((**driver).clone())],
+            E::Changes { drivers, .. } => drivers
+                .iter()
+                .map(|d| Driver::from((**d).clone()))
+                .collect(),
             E::Ride(_) => Vec::new(),
         }
     }

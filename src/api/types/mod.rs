@@ -19,7 +19,9 @@ mod location;
 mod ride;
 
 pub use area::{Area, GeoJson};
-pub use driver::{Driver, DriverStatus, LocationBatch, NearbyDriver, RefusedUpdate};
+pub use driver::{
+    Driver, DriverStatus, EtaSource, LocationBatch, NearbyDriver, NearbyOrder, RefusedUpdate,
+};
 pub use feed::{DriverFeedEvent, DriverFeedKind};
 pub use fleet::{FleetEvent, FleetEventKind};
 pub use inputs::{LocationInput, LocationUpdate};

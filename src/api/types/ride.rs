@@ -6,7 +6,11 @@ use std::sync::Arc;
 use async_graphql::{dataloader::DataLoader, Context, Enum, Object, ResultExt, ID};
 use chrono::{DateTime, Utc};
 
-use super::{area::Area, driver::Driver, location::Location};
+use super::{
+    area::Area,
+    driver::{Driver, EtaSource},
+    location::Location,
+};
 use crate::{
     api::{context::caller, loaders::Drivers},
     dispatch::{access::may_see_offer, Dispatcher},
@@ -94,7 +98,11 @@ impl Ride {
         // Batched: a fleet snapshot's thousands of rides read their drivers
         // in one store call, not one each.
         let drivers = ctx.data::<DataLoader<Drivers>>()?;
-        Ok(drivers.load_one(id.clone()).await.extend()?.map(Driver))
+        Ok(drivers
+            .load_one(id.clone())
+            .await
+            .extend()?
+            .map(Driver::from))
     }
 
     /// The driver's distance to the pickup when it was matched, in km.
@@ -137,6 +145,50 @@ impl Ride {
     /// long the ride waited for its driver. Null until then.
     async fn matched_at(&self) -> Option<DateTime<Utc>> {
         self.0.matched_at
+    }
+
+    /// The driver's time to the pickup in seconds, as computed when it
+    /// was matched (at `matchedAt`): by road when the service has roads
+    /// (see `etaSource`), else the straight-line estimate. Null until then.
+    async fn pickup_eta_seconds(&self) -> Option<i32> {
+        let eta = self.0.pickup_eta?;
+        Some(i32::try_from(eta.seconds).unwrap_or(i32::MAX))
+    }
+
+    /// The length of the driver's way to the pickup when it was matched,
+    /// in km (by road, or the straight line times the detour factor).
+    async fn pickup_road_km(&self) -> Option<f64> {
+        self.0.pickup_eta.map(|e| e.road_km)
+    }
+
+    /// How `pickupEtaSeconds` was made.
+    async fn eta_source(&self) -> Option<EtaSource> {
+        self.0.pickup_eta.map(|e| e.source.into())
+    }
+
+    /// While DRIVER_FOUND, the road route from where the driver is now to
+    /// the pickup, for drawing (at most 200 points). Null otherwise,
+    /// without roads there, when no road joins them, or for a caller who
+    /// may not see the driver.
+    #[graphql(complexity = 5)]
+    async fn pickup_route(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Option<Vec<Location>>> {
+        let dispatcher = ctx.data::<Dispatcher>()?;
+        if self.0.status != domain::RideStatus::DriverFound {
+            return Ok(None);
+        }
+        let Some(id) = dispatcher.driver_to_show(caller(ctx), &self.0) else {
+            return Ok(None);
+        };
+        let drivers = ctx.data::<DataLoader<Drivers>>()?;
+        let driver = drivers.load_one(id.clone()).await.extend()?;
+        let Some(from) = driver.and_then(|d| d.location) else {
+            return Ok(None);
+        };
+        let route = dispatcher.route(from, self.0.pickup).await.extend()?;
+        Ok(route.map(|points| points.into_iter().map(Location).collect()))
     }
 
     /// When the driver arrived at the pickup.
@@ -182,7 +234,7 @@ impl Offer {
         let id = self.offer()?.driver.clone();
         let drivers = ctx.data::<DataLoader<Drivers>>()?;
         let driver = drivers.load_one(id.clone()).await.extend()?;
-        Ok(Driver(
+        Ok(Driver::from(
             driver.unwrap_or_else(|| domain::Driver::unknown(id)),
         ))
     }
@@ -190,6 +242,13 @@ impl Offer {
     /// The driver's distance to the pickup when offered, in km.
     async fn distance_km(&self) -> async_graphql::Result<f64> {
         Ok(self.offer()?.distance_km)
+    }
+
+    /// The driver's time to the pickup when offered, in seconds (by road
+    /// when the service has roads, else the straight-line estimate).
+    async fn eta_seconds(&self) -> async_graphql::Result<Option<i32>> {
+        let eta = self.offer()?.eta;
+        Ok(eta.map(|e| i32::try_from(e.seconds).unwrap_or(i32::MAX)))
     }
 
     /// When the offer was made.

@@ -28,6 +28,7 @@ fn ride(status: RideStatus) -> Ride {
         created_at: now,
         expires_at: now,
         matched_at: None,
+        pickup_eta: None,
         arrived_at: None,
         started_at: None,
         ended_at: None,
@@ -45,6 +46,7 @@ fn offered_to(driver: &str) -> Ride {
         made_at: ride.created_at,
         expires_at: ride.created_at,
         revision: 2,
+        eta: None,
     });
     ride
 }

@@ -10,19 +10,20 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::{
     auth::Caller,
     domain::error::{Error, Result},
-    domain::{Driver, RideId, RideStatus},
+    domain::{Driver, Ride, RideId, RideStatus},
     store::Store,
 };
 
 /// The assigned driver of a ride, each time it changes, from DRIVER_FOUND
-/// until the ride ends. Waits while the ride searches; an ended ride is a
-/// `Conflict`. Ends with `FORBIDDEN` as soon as `caller` may no longer see
-/// the ride (the ride's own stream checks at every change).
+/// until the ride ends, with the ride as it last was. Waits while the ride
+/// searches; an ended ride is a `Conflict`. Ends with `FORBIDDEN` as soon
+/// as `caller` may no longer see the ride (the ride's own stream checks at
+/// every change).
 pub(in crate::dispatch) async fn driver_of_ride(
     store: Arc<dyn Store>,
     id: &RideId,
     caller: Caller,
-) -> Result<impl Stream<Item = Result<Arc<Driver>>> + Send + 'static> {
+) -> Result<impl Stream<Item = Result<(Arc<Driver>, Arc<Ride>)>> + Send + 'static> {
     // The ride's own stream: its state now, then each change, no gap.
     let mut rides =
         Box::pin(super::ride_changes(store.clone(), id, caller, "driverLocation").await?);
@@ -58,13 +59,13 @@ pub(in crate::dispatch) async fn driver_of_ride(
         let mut last: Option<(Option<chrono::DateTime<chrono::Utc>>, Option<crate::domain::Coordinates>)> = None;
         if let Ok(Some(driver)) = store.driver(&driver_id, store.now()).await {
             last = Some((driver.updated_at, driver.location));
-            yield Ok(Arc::new(driver));
+            yield Ok((Arc::new(driver), ride.clone()));
         }
         loop {
             tokio::select! {
                 next = rides.next() => match next {
                     // The ride's stream ends after a terminal status.
-                    Some(Ok(next)) if !next.status.is_terminal() => {}
+                    Some(Ok(next)) if !next.status.is_terminal() => ride = next,
                     Some(Err(error)) => {
                         yield Err(error);
                         return;
@@ -79,14 +80,14 @@ pub(in crate::dispatch) async fn driver_of_ride(
                         let now = (driver.updated_at, driver.location);
                         if last != Some(now) {
                             last = Some(now);
-                            yield Ok(driver);
+                            yield Ok((driver, ride.clone()));
                         }
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {
                         driver_events = driver_events.resubscribe();
                         if let Ok(Some(driver)) = store.driver(&driver_id, store.now()).await {
-                            yield Ok(Arc::new(driver));
+                            yield Ok((Arc::new(driver), ride.clone()));
                         }
                     }
                     Err(RecvError::Closed) => return,

@@ -163,7 +163,13 @@ mod tests {
             .unwrap_or_else(|e| panic!("{e}"));
         let radius = RadiusKm::parse(1.0).unwrap_or_else(|e| panic!("{e}"));
         let matched = match store
-            .try_match(&ride.id, radius, Default::default(), now)
+            .try_match(
+                &ride.id,
+                radius,
+                Default::default(),
+                &crate::store::Pick::Nearest(Default::default()),
+                now,
+            )
             .await
         {
             Ok(SearchOutcome::Matched(ride)) => ride,

@@ -44,28 +44,29 @@ impl BaseMap {
     }
 }
 
-/// The loaded roads, as the base map serves them.
+/// The loaded roads, as the base map serves them: the service's and the
+/// areas' own, each network once.
 #[derive(Clone)]
 pub struct RoadMap {
-    pub(super) roads: Arc<Roads>,
+    pub(super) networks: Arc<[Arc<Roads>]>,
     /// One permit per drawing under way.
     pub(super) drawings: Arc<Semaphore>,
 }
 
 impl RoadMap {
-    /// Serves `roads` as the base map.
-    pub fn new(roads: Arc<Roads>) -> Self {
-        Self {
-            roads,
+    /// Serves `networks` as the base map; `None` when there are none.
+    pub fn new(networks: Vec<Arc<Roads>>) -> Option<Self> {
+        (!networks.is_empty()).then(|| Self {
+            networks: networks.into(),
             drawings: Arc::new(Semaphore::new(DRAWINGS_AT_ONCE)),
-        }
+        })
     }
 }
 
 impl std::fmt::Debug for RoadMap {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoadMap")
-            .field("roads", &self.roads)
+            .field("networks", &self.networks)
             .finish()
     }
 }

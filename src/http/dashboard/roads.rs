@@ -1,5 +1,5 @@
 //! `GET /roads?bbox=south,west,north,east&zoom=z`: the road network within
-//! a box as the dashboard's base map draws it (simplified for the zoom, the
+//! a box (`--roads`, and the areas' own roads) as the dashboard's base map draws it (simplified for the zoom, the
 //! most important roads first, at most [`MAX_BODY_BYTES`], `truncated`
 //! when some were left out), so a real map shows with no tile server.
 //!
@@ -29,7 +29,7 @@ use crate::{
     auth::Caller,
     domain::error::Error,
     http::{error_response, AppState},
-    roads::{MapBox, DRAWING_SCALE, MAX_DRAWING_BYTES, MAX_DRAWING_ZOOM},
+    roads::{Drawing, MapBox, DRAWING_SCALE, MAX_DRAWING_BYTES, MAX_DRAWING_ZOOM},
 };
 
 /// The most bytes of one answer (the lines' bound plus the envelope's).
@@ -68,9 +68,24 @@ pub(super) async fn roads(
     let Ok(_permit) = map.drawings.clone().acquire_owned().await else {
         return error_response(&Error::TooManyRequests("the road map is closed".into()));
     };
-    let roads = map.roads.clone();
-    let drawn =
-        tokio::task::spawn_blocking(move || roads.draw(&bounds.0, zoom, MAX_DRAWING_BYTES)).await;
+    let networks = map.networks.clone();
+    let drawn = tokio::task::spawn_blocking(move || {
+        // Each network in what the ones before left of the bound.
+        let mut all = Drawing::default();
+        for roads in networks.iter() {
+            let separator = usize::from(all.bytes > 0);
+            let left = MAX_DRAWING_BYTES.saturating_sub(all.bytes + separator);
+            let drawing = roads.draw(&bounds.0, zoom, left);
+            if !drawing.lines.is_empty() {
+                all.bytes += drawing.bytes + separator;
+            }
+            all.points += drawing.points;
+            all.truncated |= drawing.truncated;
+            all.lines.extend(drawing.lines);
+        }
+        all
+    })
+    .await;
     let Ok(drawing) = drawn else {
         return error_response(&Error::internal("drawing the roads failed"));
     };

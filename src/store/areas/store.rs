@@ -15,7 +15,7 @@ use crate::{
         LocationReport, NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
     },
     store::{
-        Answered, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides, Rides,
+        Answered, EventHub, Fleet, NewRide, Offers, Pick, Released, Requested, RiderRides, Rides,
         SearchOutcome, Swept, Upkeep,
     },
 };
@@ -228,16 +228,31 @@ impl Rides for AreaStores {
         }
     }
 
+    async fn candidates(
+        &self,
+        id: &RideId,
+        pickup: Coordinates,
+        radius: RadiusKm,
+        count: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>> {
+        self.ride_store(id)
+            .await?
+            .candidates(id, pickup, radius, count, now)
+            .await
+    }
+
     async fn try_match(
         &self,
         id: &RideId,
         radius: RadiusKm,
         offers: Offers,
+        pick: &Pick,
         now: DateTime<Utc>,
     ) -> Result<SearchOutcome> {
         self.ride_store(id)
             .await?
-            .try_match(id, radius, offers, now)
+            .try_match(id, radius, offers, pick, now)
             .await
     }
 

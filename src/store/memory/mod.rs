@@ -9,6 +9,7 @@
 
 mod fleet;
 mod rides;
+mod search;
 mod store;
 
 use std::{
@@ -291,6 +292,7 @@ impl MemoryStore {
             next.matched_at = Some(now);
             next.driver_id = Some(offer.driver);
             next.distance_km = Some(offer.distance_km);
+            next.pickup_eta = offer.eta;
         }
         crate::telemetry::offer_ended(reason);
         self.transition(inner, next)

@@ -15,7 +15,7 @@ use crate::{
         RideStatus, RiderId, Step,
     },
     store::{
-        Answered, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides, Rides,
+        Answered, EventHub, Fleet, NewRide, Offers, Pick, Released, Requested, RiderRides, Rides,
         SearchOutcome, Swept, Upkeep, SNAPSHOT_LIMIT, SWEEP_BATCH,
     },
 };
@@ -140,6 +140,7 @@ impl Fleet for MemoryStore {
                 Some(NearbyDriver {
                     driver: self.view(&id, rec, now),
                     distance_km,
+                    eta: None,
                 })
             })
             .collect())
@@ -220,6 +221,7 @@ impl Rides for MemoryStore {
             created_at: now,
             expires_at: now + timeout,
             matched_at: None,
+            pickup_eta: None,
             arrived_at: None,
             started_at: None,
             ended_at: None,
@@ -237,11 +239,25 @@ impl Rides for MemoryStore {
         Ok(self.lock().rides.get(id).cloned())
     }
 
+    async fn candidates(
+        &self,
+        id: &RideId,
+        pickup: Coordinates,
+        radius: RadiusKm,
+        count: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>> {
+        let mut guard = self.lock();
+        Self::ride_or_not_found(&guard, id)?;
+        Ok(self.candidates_in(&mut guard, id, pickup, radius, count, now))
+    }
+
     async fn try_match(
         &self,
         id: &RideId,
         radius: RadiusKm,
         offers: Offers,
+        pick: &Pick,
         now: DateTime<Utc>,
     ) -> Result<SearchOutcome> {
         let mut guard = self.lock();
@@ -266,12 +282,8 @@ impl Rides for MemoryStore {
         }
         let mut next = (*ride).clone();
         next.searches += 1;
-        let declined = inner.rides.declined(id).cloned().unwrap_or_default();
-        let nearest = self
-            .nearest_fresh(inner, ride.pickup, radius, declined.len() + 1, now)
-            .into_iter()
-            .find(|(driver, _)| !declined.contains(driver));
-        let Some((driver_id, km)) = nearest else {
+        let picked = self.pick_driver(inner, id, ride.pickup, radius, pick, now);
+        let Some((driver_id, km, eta)) = picked else {
             let ride = Arc::new(next);
             inner.rides.put(ride.clone());
             return Ok(SearchOutcome::NoDriver(ride));
@@ -284,6 +296,7 @@ impl Rides for MemoryStore {
                 made_at: now,
                 expires_at: now + chrono_duration(offers.timeout),
                 revision: next.revision,
+                eta: Some(eta),
             });
             DriverState::Offered(id.clone())
         } else {
@@ -291,6 +304,7 @@ impl Rides for MemoryStore {
             next.matched_at = Some(now);
             next.driver_id = Some(driver_id.clone());
             next.distance_km = Some(km);
+            next.pickup_eta = Some(eta);
             DriverState::Assigned(id.clone())
         };
         if let Some(rec) = inner.fleet.set_state(&driver_id, state) {

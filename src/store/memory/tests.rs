@@ -86,7 +86,13 @@ async fn a_search_after_the_deadline_expires_instead_of_matching() {
         .await
         .unwrap();
     let outcome = store
-        .try_match(&ride.id, radius(5.0), Default::default(), t(240))
+        .try_match(
+            &ride.id,
+            radius(5.0),
+            Default::default(),
+            &nearest(),
+            t(240),
+        )
         .await
         .unwrap();
     match outcome {
@@ -225,6 +231,11 @@ async fn an_area_snapshot_holds_the_active_rides_in_it_only() {
     assert_eq!(ids, [&near.id]);
 }
 
+/// Today's rule: the nearest by straight line.
+fn nearest() -> crate::store::Pick {
+    crate::store::Pick::Nearest(Default::default())
+}
+
 fn offers(secs: u64, ignore_limit: u32) -> crate::store::Offers {
     crate::store::Offers {
         timeout: Duration::from_secs(secs),
@@ -246,7 +257,7 @@ async fn an_answer_on_the_deadline_is_refused_and_the_next_search_moves_on() {
     }
     let ride = create(&store, at(0.0, 0.0), t(0), 240).await;
     let offered = match store
-        .try_match(&ride.id, radius(5.0), offers(15, 3), t(1))
+        .try_match(&ride.id, radius(5.0), offers(15, 3), &nearest(), t(1))
         .await
         .unwrap()
     {
@@ -258,7 +269,7 @@ async fn an_answer_on_the_deadline_is_refused_and_the_next_search_moves_on() {
     // Just before the deadline the search waits; on it, answers are late.
     assert!(matches!(
         store
-            .try_match(&ride.id, radius(5.0), offers(15, 3), t(15))
+            .try_match(&ride.id, radius(5.0), offers(15, 3), &nearest(), t(15))
             .await
             .unwrap(),
         SearchOutcome::Offered(_)
@@ -279,7 +290,7 @@ async fn an_answer_on_the_deadline_is_refused_and_the_next_search_moves_on() {
     assert!(matches!(other, Err(Error::Conflict(_))), "{other:?}");
 
     let next = match store
-        .try_match(&ride.id, radius(5.0), offers(15, 3), t(16))
+        .try_match(&ride.id, radius(5.0), offers(15, 3), &nearest(), t(16))
         .await
         .unwrap()
     {
@@ -301,7 +312,7 @@ async fn an_answer_on_the_deadline_is_refused_and_the_next_search_moves_on() {
         .unwrap();
     assert!(matches!(
         store
-            .try_match(&ride.id, radius(5.0), offers(15, 3), t(17))
+            .try_match(&ride.id, radius(5.0), offers(15, 3), &nearest(), t(17))
             .await
             .unwrap(),
         SearchOutcome::NoDriver(_)

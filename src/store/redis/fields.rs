@@ -10,8 +10,8 @@ use super::util::duration_ms;
 use crate::{
     domain::error::{Error, Result},
     domain::{
-        Coordinates, Driver, DriverId, DriverStatus, Offer, OfferEnd, OfferEndReason, Ride, RideId,
-        RideStatus, RiderId,
+        Coordinates, Driver, DriverId, DriverStatus, Eta, EtaSource, Offer, OfferEnd,
+        OfferEndReason, Ride, RideId, RideStatus, RiderId,
     },
 };
 
@@ -98,6 +98,7 @@ pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
             made_at: parse_time(get("offer_at")?)?,
             expires_at: parse_time(get("offer_expires")?)?,
             revision: int("offer_rev")?,
+            eta: eta_from_fields(f, "offer_eta")?,
         }),
         None => None,
     };
@@ -125,11 +126,27 @@ pub(crate) fn ride_from_fields(f: &HashMap<String, String>) -> Result<Ride> {
         created_at: parse_time(get("created")?)?,
         expires_at: parse_time(get("expires")?)?,
         matched_at: time("matched")?,
+        pickup_eta: eta_from_fields(f, "eta")?,
         arrived_at: time("arrived")?,
         started_at: time("started")?,
         ended_at: time("ended")?,
         revision: int("revision")?,
     })
+}
+
+/// An ETA from `<prefix>_s`, `<prefix>_km` and `<prefix>_src`, when the
+/// ride holds one.
+fn eta_from_fields(f: &HashMap<String, String>, prefix: &str) -> Result<Option<Eta>> {
+    let field = |name: &str| f.get(&format!("{prefix}_{name}"));
+    let (Some(seconds), Some(km), Some(source)) = (field("s"), field("km"), field("src")) else {
+        return Ok(None);
+    };
+    let corrupt = || Error::internal(format!("corrupt {prefix} in Redis"));
+    Ok(Some(Eta {
+        seconds: parse_f64(seconds)?.clamp(0.0, f64::from(u32::MAX)) as u32,
+        road_km: parse_f64(km)?,
+        source: EtaSource::from_stored(source).ok_or_else(corrupt)?,
+    }))
 }
 
 /// Counts the offers a call ended (`ACCEPTED,TIMED_OUT`, …).

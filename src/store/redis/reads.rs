@@ -77,7 +77,9 @@ impl RedisStore {
         // Available drivers through the same function as nearbyDrivers (it
         // prunes silent ones); active rides and their drivers read after it.
         // Not one atomic read: live maps apply the events that follow.
-        let available = self.nearby_rows(center, radius, SNAPSHOT_LIMIT).await?;
+        let available = self
+            .nearby_rows(center, radius, SNAPSHOT_LIMIT, None)
+            .await?;
         let mut conn = self.conn.clone();
         let mut search = redis::cmd("GEOSEARCH");
         search
@@ -111,13 +113,15 @@ impl RedisStore {
         center: Coordinates,
         radius: RadiusKm,
         count: usize,
+        declined_of: Option<&RideId>,
     ) -> Result<Vec<NearbyDriver>> {
-        let own = [
+        let mut own = vec![
             center.lng().to_string(),
             center.lat().to_string(),
             radius.km().to_string(),
             count.to_string(),
         ];
+        own.extend(declined_of.map(|ride| ride.to_string()));
         let flat: Vec<String> = self.call("nearby", None, &own).await?;
         flat.chunks_exact(5)
             .map(|row| {
@@ -133,6 +137,7 @@ impl RedisStore {
                         ride_id: None,
                     },
                     distance_km: parse_f64(&row[1])?,
+                    eta: None,
                 })
             })
             .collect()

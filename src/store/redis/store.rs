@@ -15,7 +15,7 @@ use tracing::debug;
 use super::{
     fields::{count_offers_ended, parse_time, ride_from_fields},
     handle::RedisStore,
-    util::{duration_ms, with_timeout},
+    util::{duration_ms, pick_args, with_timeout},
 };
 use crate::{
     domain::error::{Error, Result},
@@ -25,8 +25,8 @@ use crate::{
         JITTER_KM,
     },
     store::{
-        Answered, EventHub, Fleet, NewRide, Offers, Released, Requested, RiderRides, Rides,
-        SearchOutcome, Swept, Upkeep, SWEEP_BATCH,
+        Answered, EventHub, Fleet, NewRide, Offers, Pick, Released, Requested, RiderRides, Rides,
+        SearchOutcome, Swept, Upkeep, MAX_CANDIDATES, SWEEP_BATCH,
     },
 };
 
@@ -175,7 +175,7 @@ impl Fleet for RedisStore {
         limit: Limit,
         _now: DateTime<Utc>,
     ) -> Result<Vec<NearbyDriver>> {
-        self.nearby_rows(center, radius, limit.get()).await
+        self.nearby_rows(center, radius, limit.get(), None).await
     }
 
     async fn area_snapshot(
@@ -257,25 +257,33 @@ impl Rides for RedisStore {
         ride_from_fields(&fields).map(|r| Some(Arc::new(r)))
     }
 
+    async fn candidates(
+        &self,
+        id: &RideId,
+        pickup: Coordinates,
+        radius: RadiusKm,
+        count: usize,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<NearbyDriver>> {
+        (self.nearby_rows(pickup, radius, count.min(MAX_CANDIDATES), Some(id))).await
+    }
+
     async fn try_match(
         &self,
         id: &RideId,
         radius: RadiusKm,
         offers: Offers,
+        pick: &Pick,
         _now: DateTime<Utc>,
     ) -> Result<SearchOutcome> {
-        let (tag, ride) = self
-            .ride_call(
-                "try_match",
-                id,
-                &[
-                    radius.km().to_string(),
-                    self.instance.clone(),
-                    duration_ms(offers.timeout).to_string(),
-                    offers.ignore_limit.to_string(),
-                ],
-            )
-            .await?;
+        let mut own = vec![
+            radius.km().to_string(),
+            self.instance.clone(),
+            duration_ms(offers.timeout).to_string(),
+            offers.ignore_limit.to_string(),
+        ];
+        pick_args(pick, &mut own);
+        let (tag, ride) = self.ride_call("try_match", id, &own).await?;
         if matches!(tag.as_str(), "MATCHED" | "OFFERED" | "ENDED") {
             self.replicated().await?;
         }

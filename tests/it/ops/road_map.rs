@@ -3,7 +3,8 @@
 //! true place, fewer points when zoomed out, within the byte bound); no
 //! roads loaded is a 404 the dashboard reads, bad parameters a 400 with a
 //! code, never a panic; another origin is refused and, when tokens are
-//! required, so is a request without one.
+//! required, so is a request without one; an area's own roads are drawn
+//! too.
 
 use std::path::PathBuf;
 
@@ -365,4 +366,34 @@ async fn a_box_with_more_roads_than_the_bound_is_cut_and_says_so() {
         .await;
     assert_eq!(body["truncated"], false);
     assert!(!lines(&body).is_empty());
+}
+
+#[tokio::test]
+async fn an_areas_own_roads_are_drawn_without_the_flag() {
+    let town = town();
+    let file = crate::common::areas::areas_file(
+        "road-map-town",
+        &serde_json::json!({"type": "FeatureCollection", "features": [{
+            "type": "Feature",
+            "properties": {"id": "town", "roads": town.to_str().expect("path")},
+            "geometry": {"type": "Polygon", "coordinates": [[
+                [24.9, 59.9], [25.1, 59.9], [25.1, 60.1], [24.9, 60.1], [24.9, 59.9]
+            ]]}
+        }]}),
+    );
+    let app = TestApp::spawn(StoreKind::Memory, |c| c.areas = Some(file)).await;
+    let (_, config) = app.get("/config").await;
+    let config: Value = serde_json::from_str(&config).expect("JSON");
+    assert_eq!(config["roads"], true);
+    let (status, body) = roads(
+        &app,
+        &format!("bbox={}&zoom=17", bbox(-2500.0, -800.0, 2500.0, 800.0)),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        lines(&body).iter().filter(|(c, _)| *c == 2).count(),
+        18,
+        "{body}"
+    );
 }

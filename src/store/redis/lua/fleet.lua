@@ -51,18 +51,28 @@ local function release(keys, args)
 end
 
 -- AVAILABLE fresh drivers near a point. own(1) lng, own(2) lat,
--- own(3) radius (km), own(4) count.
+-- own(3) radius (km), own(4) count, own(5) (optional) a ride whose
+-- declined drivers are left out (a search's candidates).
 -- Returns {id, km, lng, lat, updated, ...}, nearest first.
 local function nearby(keys, args)
   local c = context(keys, args)
   local out = {}
-  for _, hit in ipairs(nearest(c, own(c, 1), own(c, 2), tonumber(own(c, 3)), tonumber(own(c, 4)))) do
-    local d = hit[3]
-    table.insert(out, hit[1])
-    table.insert(out, hit[2])
-    table.insert(out, d.lng)
-    table.insert(out, d.lat)
-    table.insert(out, tostring(d.ms))
+  local count, declined, skip = tonumber(own(c, 4)), nil, 0
+  if own(c, 5) then
+    declined = declined_key(c, own(c, 5))
+    skip = redis.call('SCARD', declined)
+  end
+  local n = 0
+  for _, hit in ipairs(nearest(c, own(c, 1), own(c, 2), tonumber(own(c, 3)), count + skip)) do
+    if n < count and not (declined and redis.call('SISMEMBER', declined, hit[1]) == 1) then
+      local d = hit[3]
+      n = n + 1
+      table.insert(out, hit[1])
+      table.insert(out, hit[2])
+      table.insert(out, d.lng)
+      table.insert(out, d.lat)
+      table.insert(out, tostring(d.ms))
+    end
   end
   return out
 end

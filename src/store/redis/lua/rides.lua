@@ -49,16 +49,52 @@ local function create_ride(keys, args)
   return reply(c, 'OK', key)
 end
 
+-- The driver a search picks for the ride at `at` (its lng, lat), fresh,
+-- AVAILABLE, within `radius` and not in `declined`, as {id, km, d, eta
+-- seconds, road km, source}. own(6) 'N': the nearest, its time the
+-- straight-line estimate (own(7) detour factor, own(8) km/h); own(6) 'R':
+-- the first such of the candidates that follow, fastest first, four
+-- arguments each (id, eta seconds, road km, source).
+local function pick_driver(c, at, radius, declined)
+  if own(c, 6) == 'R' then
+    local lng, lat = tonumber(at[1]), tonumber(at[2])
+    local i = 7
+    while own(c, i) do
+      local id = own(c, i)
+      local d = read_driver(c, id)
+      if d and d.state == 'AVAILABLE' and fresh(c, d) then
+        local km = distance_km(lng, lat, tonumber(d.lng), tonumber(d.lat))
+        if km <= radius and redis.call('SISMEMBER', declined, id) == 0 then
+          return {id, tostring(km), d, own(c, i + 1), own(c, i + 2), own(c, i + 3)}
+        end
+      end
+      i = i + 4
+    end
+    return nil
+  end
+  -- (defaults for a caller that predates the pick: a rolling upgrade)
+  local detour, speed = tonumber(own(c, 7)) or 1.4, tonumber(own(c, 8)) or 20
+  for _, hit in ipairs(nearest(c, at[1], at[2], radius, redis.call('SCARD', declined) + 1)) do
+    if redis.call('SISMEMBER', declined, hit[1]) == 0 then
+      local road = tonumber(hit[2]) * detour
+      local seconds = math.floor(road / math.max(speed, 0.1) * 3600 + 0.5)
+      return {hit[1], hit[2], hit[3], tostring(seconds), tostring(road), 'STRAIGHT_LINE'}
+    end
+  end
+  return nil
+end
+
 -- One search for a ride, atomically. own(1) ride id, own(2) radius (km),
 -- own(3) the searching instance, own(4) how long an offer waits for its
 -- answer (ms; 0: no offers, assign at once), own(5) the offers a driver may
--- let time out in a row before it goes OFFLINE (0: any number).
+-- let time out in a row before it goes OFFLINE (0: any number), then how
+-- to pick (see `pick_driver`).
 -- Past its deadline the ride EXPIRES (withdrawing any offer): ENDED. A ride
 -- another instance owns now is left to it: ELSEWHERE. An offer that still
 -- waits: OFFERED, as it is. One past its deadline times out (that driver
--- is never offered the ride again); then the nearest fresh AVAILABLE
--- driver within the radius not offered it before is offered it (OFFERED)
--- or, without offers, assigned (MATCHED); none: NO_DRIVER.
+-- is never offered the ride again); then the driver picked is offered it
+-- (OFFERED) or, without offers, assigned (MATCHED), with its time to the
+-- pickup; none: NO_DRIVER.
 local function try_match(keys, args)
   local c = context(keys, args)
   local key = c.subject
@@ -74,26 +110,21 @@ local function try_match(keys, args)
   end
   redis.call('HINCRBY', key, 'searches', 1)
   local at = redis.call('HMGET', key, 'lng', 'lat')
-  local declined = declined_key(c, id)
-  local pick = nil
-  for _, hit in ipairs(nearest(c, at[1], at[2], radius, redis.call('SCARD', declined) + 1)) do
-    if redis.call('SISMEMBER', declined, hit[1]) == 0 then
-      pick = hit
-      break
-    end
-  end
+  local pick = pick_driver(c, at, radius, declined_key(c, id))
   if not pick then return reply(c, 'NO_DRIVER', key) end
   local driver, km, d = pick[1], pick[2], pick[3]
   if offer_ms > 0 then
     set_state(c, driver, d, 'OFFERED', id)
     local rev = redis.call('HINCRBY', key, 'revision', 1)
     redis.call('HSET', key, 'offer_driver', driver, 'offer_km', km, 'offer_at', c.now,
-      'offer_expires', c.now + offer_ms, 'offer_rev', rev)
+      'offer_expires', c.now + offer_ms, 'offer_rev', rev,
+      'offer_eta_s', pick[4], 'offer_eta_km', pick[5], 'offer_eta_src', pick[6])
     publish_ride(c, key)
     return reply(c, 'OFFERED', key)
   end
   set_state(c, driver, d, 'ASSIGNED', id)
-  redis.call('HSET', key, 'driver', driver, 'distance', km, 'matched', c.now)
+  redis.call('HSET', key, 'driver', driver, 'distance', km, 'matched', c.now,
+    'eta_s', pick[4], 'eta_km', pick[5], 'eta_src', pick[6])
   set_status(c, key, 'DRIVER_FOUND')
   end_search(c, key, id)
   publish_ride(c, key)

@@ -8,7 +8,8 @@
 -- offers in a row time out. A driver who declined or timed out is never
 -- offered the ride again.
 local function end_offer(c, key, id, reason, ignore_limit, offline)
-  local o = redis.call('HMGET', key, 'offer_driver', 'offer_km', 'expires')
+  local o = redis.call('HMGET', key, 'offer_driver', 'offer_km', 'expires',
+    'offer_eta_s', 'offer_eta_km', 'offer_eta_src')
   local driver = o[1]
   if not driver then return end
   local dkey = driver_key(c, driver)
@@ -36,10 +37,12 @@ local function end_offer(c, key, id, reason, ignore_limit, offline)
     redis.call('PEXPIREAT', declined, tonumber(o[3]) + 60000)
   end
   local rev = redis.call('HINCRBY', key, 'revision', 1)
-  redis.call('HDEL', key, 'offer_driver', 'offer_km', 'offer_at', 'offer_expires', 'offer_rev')
+  redis.call('HDEL', key, 'offer_driver', 'offer_km', 'offer_at', 'offer_expires', 'offer_rev',
+    'offer_eta_s', 'offer_eta_km', 'offer_eta_src')
   redis.call('HSET', key, 'end_driver', driver, 'end_reason', reason, 'end_rev', rev)
   if reason == 'ACCEPTED' then
     redis.call('HSET', key, 'status', 'DRIVER_FOUND', 'driver', driver, 'distance', o[2], 'matched', c.now)
+    if o[4] then redis.call('HSET', key, 'eta_s', o[4], 'eta_km', o[5], 'eta_src', o[6]) end
     end_search(c, key, id)
   end
   table.insert(c.ended, reason)

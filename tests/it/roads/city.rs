@@ -1,0 +1,128 @@
+//! Synthetic cities whose right answers are known by construction, written
+//! as `.osm` XML: a river crossed by one bridge far away, and a loop of
+//! one-way streets. Every street is `residential` at 50 km/h.
+
+use std::{fmt::Write, path::PathBuf};
+
+/// Metres per degree of latitude, and of longitude at 60° north.
+const LAT_M: f64 = 111_200.0;
+const LNG_M: f64 = 55_600.0;
+
+/// The river city: a south and a north street along the river, 300 m
+/// apart, joined only by a bridge 4 km east of the pickup.
+pub mod river {
+    /// Where the rider waits, on the south street.
+    pub const PICKUP: (f64, f64) = (60.0, 25.01);
+    /// 300 m north, on the far bank (8 km away by road, over the bridge).
+    pub const FAR_BANK: (f64, f64) = (60.0 + 300.0 / super::LAT_M, 25.01);
+    /// 800 m east, on the same bank (800 m by road).
+    pub const SAME_BANK: (f64, f64) = (60.0, 25.01 + 800.0 / super::LNG_M);
+    /// 2 km north of every road (off the network, at the default snap).
+    pub const OFF_NETWORK: (f64, f64) = (60.0 + 2_000.0 / super::LAT_M, 25.01);
+}
+
+/// The one-way loop: a rectangle 2.2 × 1 km driven anticlockwise (the
+/// south street eastbound).
+pub mod loop_city {
+    /// Where the rider waits, on the south street.
+    pub const PICKUP: (f64, f64) = (61.0, 25.02);
+    /// 300 m east, downstream: it must drive the whole loop round (~6 km).
+    pub const DOWNSTREAM: (f64, f64) = (61.0, 25.02 + 300.0 / super::LNG_M);
+    /// 700 m west, upstream: 700 m by road.
+    pub const UPSTREAM: (f64, f64) = (61.0, 25.02 - 700.0 / super::LNG_M);
+}
+
+/// An `.osm` document being written: nodes along straight lines, ways.
+#[derive(Default)]
+struct Osm {
+    nodes: String,
+    ways: String,
+    next: u64,
+}
+
+impl Osm {
+    /// A street from `a` to `b` with a node every ~100 m; its node ids.
+    fn street(&mut self, a: (f64, f64), b: (f64, f64), tags: &[(&str, &str)]) -> Vec<u64> {
+        let metres = ((b.0 - a.0) * LAT_M).hypot((b.1 - a.1) * LNG_M);
+        let steps = (metres / 100.0).ceil().max(1.0) as u64;
+        let ids: Vec<u64> = (0..=steps)
+            .map(|i| {
+                let t = i as f64 / steps as f64;
+                self.node((a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t))
+            })
+            .collect();
+        self.way(&ids, tags);
+        ids
+    }
+
+    fn node(&mut self, (lat, lng): (f64, f64)) -> u64 {
+        self.next += 1;
+        let _ = writeln!(
+            self.nodes,
+            r#"  <node id="{}" lat="{lat:.7}" lon="{lng:.7}"/>"#,
+            self.next
+        );
+        self.next
+    }
+
+    fn way(&mut self, ids: &[u64], tags: &[(&str, &str)]) {
+        self.next += 1;
+        let _ = write!(self.ways, r#"  <way id="{}">"#, self.next);
+        for id in ids {
+            let _ = write!(self.ways, r#"<nd ref="{id}"/>"#);
+        }
+        for (k, v) in [("highway", "residential"), ("maxspeed", "50")]
+            .iter()
+            .chain(tags)
+        {
+            let _ = write!(self.ways, r#"<tag k="{k}" v="{v}"/>"#);
+        }
+        self.ways.push_str("</way>\n");
+    }
+
+    fn text(&self) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<osm version=\"0.6\">\n{}{}</osm>\n",
+            self.nodes, self.ways
+        )
+    }
+}
+
+/// Both cities in one file; its path (written once per test process).
+pub fn cities() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tracking-it-cities-{}", std::process::id()));
+    let path = dir.join("cities.osm");
+    if path.exists() {
+        return path;
+    }
+    let mut osm = Osm::default();
+    // The river city: two streets from 25.00 east to the bridge, which
+    // joins their ends (dead ends beyond it are not needed).
+    let (south, north, bridge) = (60.0, river::FAR_BANK.0, 25.01 + 4_000.0 / LNG_M);
+    let s = osm.street((south, 25.0), (south, bridge), &[]);
+    let n = osm.street((north, 25.0), (north, bridge), &[]);
+    osm.way(&[s[s.len() - 1], n[n.len() - 1]], &[("bridge", "yes")]);
+    // The one-way loop, anticlockwise: east, north, west, south.
+    let (w, e, lo, hi) = (25.0, 25.04, 61.0, 61.009);
+    let oneway = [("oneway", "yes")];
+    let a = osm.street((lo, w), (lo, e), &oneway);
+    let b = osm.street((lo, e), (hi, e), &oneway);
+    let c = osm.street((hi, e), (hi, w), &oneway);
+    let d = osm.street((hi, w), (lo, w), &oneway);
+    // Corners shared: each street ends where the next begins.
+    for (end, start) in [(&a, &b), (&b, &c), (&c, &d), (&d, &a)] {
+        osm.way(&[end[end.len() - 1], start[0]], &oneway);
+    }
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let written = dir.join(format!("cities-{}.osm", rand_suffix()));
+    std::fs::write(&written, osm.text()).expect("write the cities");
+    // Renamed into place, so concurrent tests never read half a file.
+    std::fs::rename(&written, &path).expect("rename the cities");
+    path
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
