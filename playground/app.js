@@ -4,6 +4,7 @@
 //   graphql.js  GraphQL over HTTP, the documents, the service's /config
 //   socket.js   graphql-transport-ws with reconnects
 //   map.js      Web Mercator on a canvas
+//   roads.js    the road base map, from the service's --roads
 //   model.js    drivers and rides as the subscriptions report them
 //   views.js    the page: counters, rides table, dispatch and rider views
 //
@@ -25,6 +26,7 @@
 import { serviceConfig } from './graphql.js';
 import { MapView } from './map.js';
 import { Fleet } from './model.js';
+import { RoadLayer, showRoadsAttribution } from './roads.js';
 import { Socket } from './socket.js';
 import { dispatchView, drawPanel, isLate, riderView, showConnection } from './views.js';
 
@@ -63,6 +65,16 @@ async function main() {
     const attribution = document.getElementById('attribution');
     attribution.textContent = config.mapAttribution;
     attribution.hidden = false;
+  }
+  // No tiles: the service's roads, when it has them, as the base map.
+  if (!tiles && config.roads) {
+    map.roads = new RoadLayer({
+      token: () => token,
+      onLoad: (answer) => {
+        showRoadsAttribution(document.getElementById('attribution'), answer.attribution);
+        map.onChange();
+      },
+    });
   }
   const app = {
     config,

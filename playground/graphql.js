@@ -13,6 +13,7 @@ export const {
   requestDriver: REQUEST_DRIVER,
   areas: AREAS,
   cancelRequest: CANCEL_REQUEST,
+  pickupRoute: PICKUP_ROUTE,
 } = DOCUMENTS;
 
 /// A GraphQL error, with its machine-readable code.

@@ -1,11 +1,14 @@
 // The map: Web Mercator on a canvas, pan by dragging, zoom with the wheel,
-// raster tiles when configured (a graticule when not). It draws what it is
+// raster tiles when configured, else the service's roads (`roads`, a
+// RoadLayer from roads.js) when it has them, else a graticule. It draws what it is
 // given, once per call, and reports clicks: on a marker (`onPick`) or on
 // the ground (`onClick`). It holds no rides or drivers of its own; `drawn`
 // says where the last draw put each marker (for picking, and for tests).
 //
 // One canvas, however many drivers: all the drivers of one colour are one
 // path, so 5,000 of them cost a few milliseconds a frame.
+
+import { drawRoute } from './roads.js';
 
 const TILE = 256;
 const MIN_ZOOM = 3;
@@ -61,7 +64,8 @@ export class MapView {
     this.onChange = () => {};
     this.onClick = null;
     this.onPick = null;
-    this.drawn = { drivers: new Map(), pickups: new Map(), dropoffs: new Map(), lines: [], tiles: 0, areas: [] };
+    this.roads = null;
+    this.drawn = { drivers: new Map(), pickups: new Map(), dropoffs: new Map(), lines: [], tiles: 0, roads: 0, areas: [] };
     this.width = 0;
     this.height = 0;
     this.listen();
@@ -154,11 +158,11 @@ export class MapView {
     this.resize();
     const ctx = this.ctx;
     const colours = this.colours;
-    const drawn = { drivers: new Map(), pickups: new Map(), dropoffs: new Map(), lines: [], tiles: 0, areas: [] };
+    const drawn = { drivers: new Map(), pickups: new Map(), dropoffs: new Map(), lines: [], tiles: 0, roads: 0, areas: [] };
     ctx.fillStyle = colours.ground;
     ctx.fillRect(0, 0, this.width, this.height);
     if (this.tiles) drawn.tiles = this.drawTiles();
-    else this.drawGraticule();
+    else if (!this.roads || !(drawn.roads = this.roads.draw(this))) this.drawGraticule();
     for (const served of areas) this.drawArea(served);
     drawn.areas = areas.map((served) => served.id);
 
@@ -190,7 +194,8 @@ export class MapView {
       if (offered && offered.location) line(offered.location, ride.pickup, 'offer', colours.OFFERED, [2, 4], ride);
       const driver = ride.driver && drivers.get(ride.driver.id);
       if (!driver || !driver.location) continue;
-      if (ride.status === 'DRIVER_FOUND') line(driver.location, ride.pickup, 'link', colours.ASSIGNED, [4, 3], ride);
+      if (ride.status === 'DRIVER_FOUND' && drawRoute(ctx, this, ride.pickupRoute, colours.ASSIGNED, driver.location)) drawn.lines.push({ kind: 'route', ride: ride.id });
+      else if (ride.status === 'DRIVER_FOUND') line(driver.location, ride.pickup, 'link', colours.ASSIGNED, [4, 3], ride);
       if (ride.status === 'IN_PROGRESS' && ride.dropoff) line(driver.location, ride.dropoff, 'trip', colours.IN_PROGRESS, [], ride);
     }
     ctx.setLineDash([]);

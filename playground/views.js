@@ -2,10 +2,12 @@
 // where they happened, and the two views (dispatch and rider), each a set
 // of subscriptions feeding the fleet model and asking for a redraw.
 
-import { AREAS, CANCEL_REQUEST, DRIVER_LOCATION, FLEET, REQUEST_DRIVER, RIDE_STATUS, gql } from './graphql.js';
+import { AREAS, CANCEL_REQUEST, DRIVER_LOCATION, FLEET, PICKUP_ROUTE, REQUEST_DRIVER, RIDE_STATUS, gql } from './graphql.js';
 import { isActive } from './model.js';
 
 const ROWS_SHOWN = 200;
+/// How often the rider view asks for the car's road route anew, at most.
+const ROUTE_MS = 5000;
 const NOTICE_MS = 8000;
 const $ = (id) => document.getElementById(id);
 
@@ -287,6 +289,27 @@ export function riderView(app, id) {
   app.map.onPick = null;
   app.map.onClick = null;
   let centred = false;
+  // The car's time to the pickup: as matched, then as each of its moves says.
+  let etaSeconds = null;
+  let routeAt = 0;
+  let routing = false;
+  // The road route from the car to the pickup, asked again as the car
+  // moves (at most every ROUTE_MS, one request at a time).
+  const refreshRoute = async () => {
+    if (routing || Date.now() - routeAt < ROUTE_MS) return;
+    routing = true;
+    routeAt = Date.now();
+    try {
+      const data = await gql(PICKUP_ROUTE, { id }, app.token());
+      const ride = app.fleet.rides.get(id);
+      if (ride && data.ride && data.ride.status === ride.status) ride.pickupRoute = data.ride.pickupRoute;
+      app.render();
+    } catch {
+      // The route is a drawing aid: the last one stays.
+    } finally {
+      routing = false;
+    }
+  };
   const describeRide = () => {
     const ride = app.fleet.rides.get(id);
     if (!ride) return;
@@ -313,11 +336,17 @@ export function riderView(app, id) {
       li.classList.toggle('now', phase === now);
     }
     $('rider-phases').hidden = now < 0;
+    const eta = $('rider-eta');
+    eta.hidden = ride.status !== 'DRIVER_FOUND' || etaSeconds === null;
+    eta.dataset.seconds = etaSeconds === null ? '' : String(etaSeconds);
+    eta.textContent = etaSeconds === null ? '' : `arrives in ${etaSeconds < 60 ? 'under a minute' : `about ${Math.round(etaSeconds / 60)} min`}`;
   };
   app.socket.subscribe(RIDE_STATUS, { id }, {
     onNext(payload) {
       if (payload.errors) return showError(payload);
       const ride = payload.data.rideStatus;
+      if (ride.status === 'DRIVER_FOUND' && etaSeconds === null) etaSeconds = ride.pickupEtaSeconds ?? null;
+      if (ride.pickupRoute) routeAt = Date.now();
       app.fleet.applyRide(ride, centred);
       if (!centred) {
         app.area = { ...ride.pickup };
@@ -337,6 +366,8 @@ export function riderView(app, id) {
       const first = !app.fleet.drivers.has(driver.id);
       app.fleet.setDriver(driver);
       const ride = app.fleet.rides.get(id);
+      if (driver.pickupEtaSeconds !== null && driver.pickupEtaSeconds !== undefined) etaSeconds = driver.pickupEtaSeconds;
+      if (ride && ride.status === 'DRIVER_FOUND' && ride.pickupRoute) refreshRoute();
       // The car and the pickup both in view, once the car shows up.
       if (first && ride && driver.location) app.map.fit([ride.pickup, driver.location], { bottom: $('map-foot').offsetHeight });
       describeRide();

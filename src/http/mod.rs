@@ -13,7 +13,8 @@
 //!   none to the routes a page reaches without a preflight (`/ws`, the REST
 //!   routes) from an origin not listed ([`cors`]);
 //! - `GET /`: the dashboard (`/?ride=ID`: the rider view), its modules under
-//!   `/dashboard/`, and `GET /config`: the limits clients should know;
+//!   `/dashboard/`, `GET /config`: the limits clients should know, and
+//!   `GET /roads`: the road network of a box, the dashboard's base map;
 //! - `GET /health`, `GET /ready`, `GET /metrics`;
 //! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher.
 //!
@@ -80,6 +81,12 @@ pub fn router(state: AppState) -> Router {
             cors::same_origin_only,
         )))
         .merge(dashboard::routes())
+        .merge(
+            dashboard::road_routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                cors::same_origin_only,
+            )),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(record_request))
         .with_state(state)

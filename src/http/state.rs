@@ -79,6 +79,8 @@ pub struct Web {
     pub graphiql: Option<Arc<graphiql::LocalAssets>>,
     /// The dashboard's base map.
     pub map: dashboard::BaseMap,
+    /// The road network the base map draws (`--roads`), when loaded.
+    pub roads: Option<dashboard::RoadMap>,
     /// The Prometheus recorder `/metrics` renders (`None`: not installed).
     pub metrics: Option<PrometheusHandle>,
 }

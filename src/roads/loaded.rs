@@ -4,11 +4,12 @@
 //! joins them.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use fast_paths::PathCalculator;
 
 use crate::domain::{Coordinates, Eta, EtaSource, StraightLine};
+use crate::roads::drawing::{Chains, Drawing, MapBox};
 use crate::roads::error::RoadsError;
 use crate::roads::graph::{Found, Graph};
 use crate::roads::snap::Snapper;
@@ -59,6 +60,8 @@ pub struct Roads {
     snapper: Snapper,
     snap_metres: f64,
     calculators: Mutex<Vec<PathCalculator>>,
+    /// The polylines the base map draws, chained on first use.
+    chains: OnceLock<Chains>,
 }
 
 impl std::fmt::Debug for Roads {
@@ -120,6 +123,7 @@ impl Roads {
             snapper,
             snap_metres: DEFAULT_SNAP_METRES,
             calculators: Mutex::new(Vec::new()),
+            chains: OnceLock::new(),
         }
     }
 
@@ -200,6 +204,20 @@ impl Roads {
             km: found.km,
             points,
         })
+    }
+
+    /// The roads within `bounds` as drawn at `zoom` (a Web Mercator level):
+    /// minor classes dropped and lines simplified as the zoom coarsens, the
+    /// most important first, their JSON within `max_bytes` (`truncated`
+    /// says some were left out). The first call chains the graph's segments
+    /// (linear in its size); run it where blocking is fine.
+    pub fn draw(&self, bounds: &MapBox, zoom: f64, max_bytes: usize) -> Drawing {
+        self.chains.get_or_init(|| Chains::new(&self.graph)).draw(
+            &self.graph,
+            bounds,
+            zoom,
+            max_bytes,
+        )
     }
 
     /// Time (ms) and km by road, or `None` (off the network, or no route).

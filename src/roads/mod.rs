@@ -6,10 +6,12 @@
 //! - `pbf.rs` / `xml.rs`: reading `.osm.pbf` and `.osm` into one `extract.rs`;
 //! - `graph.rs`: the graph and its hierarchy, one-to-one routes;
 //! - `snap.rs`: the R-tree that puts a point on the nearest segment;
+//! - `drawing.rs`: the network as polylines for a map box, simplified by zoom;
 //! - `prepared.rs`: the `.roads` file, its hierarchy checked by
 //!   `hierarchy.rs` before any query; `loaded.rs`: [`Roads`], the facade;
 //! - `error.rs`: [`RoadsError`].
 
+mod drawing;
 mod error;
 mod extract;
 mod graph;
@@ -22,11 +24,17 @@ mod snap;
 mod xml;
 
 #[cfg(test)]
+mod drawing_tests;
+#[cfg(test)]
 mod helsinki_tests;
 #[cfg(test)]
 mod tests;
 
 pub use crate::domain::{Eta, EtaSource, StraightLine};
+pub use drawing::{
+    Drawing, DrawnLine, MapBox, RoadClass, MAX_DRAWING_BYTES, MAX_ZOOM as MAX_DRAWING_ZOOM,
+    SCALE as DRAWING_SCALE,
+};
 pub use error::RoadsError;
 pub use loaded::{Roads, Route, DEFAULT_SNAP_METRES};
 pub use prepared::FORMAT_VERSION;

@@ -99,6 +99,7 @@ impl Application {
         parts: Parts,
     ) -> Result<Self, StartError> {
         let (settings, verifier, store, areas, roads) = parts;
+        let road_map = road_map(&areas, &roads);
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
         let metrics = telemetry::handle();
@@ -116,7 +117,7 @@ impl Application {
             shutdown_grace: config.shutdown_grace,
         };
         serve::announce(&serve_limits, &how);
-        let state = AppState::new(
+        let mut state = AppState::new(
             &config,
             dispatcher.clone(),
             verifier,
@@ -124,6 +125,7 @@ impl Application {
             metrics,
         )
         .await?;
+        state.web.roads = road_map;
         // Ready: only now may the kernel accept connections.
         let listener = endpoint.listen().map_err(|source| StartError::Listen {
             addr: config.listen,
@@ -181,6 +183,20 @@ impl Application {
         self.dispatcher.shutdown().await;
         served
     }
+}
+
+/// What the dashboard's base map draws: the service's roads and every
+/// area's own, each network once; `None` without any.
+fn road_map(areas: &ServiceAreas, roads: &AreaRoads) -> Option<http::dashboard::RoadMap> {
+    let mut networks: Vec<Arc<Roads>> = Vec::new();
+    let all = std::iter::once(roads.default_roads())
+        .chain(areas.all().iter().map(|area| roads.of(Some(&area.id))));
+    for network in all.flatten() {
+        if !networks.iter().any(|n| Arc::ptr_eq(n, network)) {
+            networks.push(network.clone());
+        }
+    }
+    http::dashboard::RoadMap::new(networks)
 }
 
 /// Runs the service until SIGINT or SIGTERM.

@@ -87,7 +87,7 @@ fn live(config: &Config) -> Live {
 }
 
 /// The CORS origins, GraphiQL's local files, the dashboard's base map and
-/// the metrics recorder.
+/// the metrics recorder (the roads it draws are added once loaded).
 fn web(config: &Config, metrics: Option<PrometheusHandle>) -> Result<Web, StartError> {
     let graphiql = match &config.graphiql_assets {
         Some(dir) => Some(Arc::new(
@@ -103,6 +103,7 @@ fn web(config: &Config, metrics: Option<PrometheusHandle>) -> Result<Web, StartE
             config.map_attribution.as_deref(),
         )
         .map_err(StartError::Config)?,
+        roads: None,
         metrics,
     })
 }

@@ -1,5 +1,16 @@
-//! The dashboard's base map (`--map-tiles`, `--map-attribution`): a tile
-//! URL template, checked at start, and its provider's attribution.
+//! The dashboard's base map: tiles (`--map-tiles`, `--map-attribution`), a
+//! URL template checked at start and its provider's attribution; or the
+//! roads loaded with `--roads`, which `GET /roads` draws.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::roads::Roads;
+
+/// Drawings of the roads made at once (each a few milliseconds of CPU on a
+/// blocking thread); more requests wait their turn.
+const DRAWINGS_AT_ONCE: usize = 4;
 
 /// The dashboard's base map: raster tiles from a URL template, and the
 /// attribution their provider requires.
@@ -30,5 +41,32 @@ impl BaseMap {
             tiles: tiles.map(str::to_owned),
             attribution: attribution.map(str::to_owned),
         })
+    }
+}
+
+/// The loaded roads, as the base map serves them: the service's and the
+/// areas' own, each network once.
+#[derive(Clone)]
+pub struct RoadMap {
+    pub(super) networks: Arc<[Arc<Roads>]>,
+    /// One permit per drawing under way.
+    pub(super) drawings: Arc<Semaphore>,
+}
+
+impl RoadMap {
+    /// Serves `networks` as the base map; `None` when there are none.
+    pub fn new(networks: Vec<Arc<Roads>>) -> Option<Self> {
+        (!networks.is_empty()).then(|| Self {
+            networks: networks.into(),
+            drawings: Arc::new(Semaphore::new(DRAWINGS_AT_ONCE)),
+        })
+    }
+}
+
+impl std::fmt::Debug for RoadMap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoadMap")
+            .field("networks", &self.networks)
+            .finish()
     }
 }

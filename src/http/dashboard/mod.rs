@@ -3,9 +3,11 @@
 //! or fetch. `/` is the dispatch view, `/?ride=ID` the rider view.
 //!
 //! `GET /config` tells the dashboard (and any client) the service's limits,
-//! so that no script copies them.
+//! so that no script copies them. `GET /roads` gives the road network of a
+//! box as the dashboard's base map ([`roads`]).
 
 mod base_map;
+mod roads;
 
 use axum::{
     extract::{Path, State},
@@ -16,7 +18,8 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-pub use base_map::BaseMap;
+pub use base_map::{BaseMap, RoadMap};
+pub use roads::{ATTRIBUTION as ROADS_ATTRIBUTION, MAX_BODY_BYTES as MAX_ROADS_BYTES};
 
 use super::AppState;
 use crate::{
@@ -31,11 +34,12 @@ const STYLE: &str = include_str!("../../../playground/style.css");
 const FAVICON: &str = include_str!("../../../playground/favicon.svg");
 
 /// The scripts, by the name the page imports them under.
-const SCRIPTS: [(&str, &str); 6] = [
+const SCRIPTS: [(&str, &str); 7] = [
     ("app.js", include_str!("../../../playground/app.js")),
     ("graphql.js", include_str!("../../../playground/graphql.js")),
     ("map.js", include_str!("../../../playground/map.js")),
     ("model.js", include_str!("../../../playground/model.js")),
+    ("roads.js", include_str!("../../../playground/roads.js")),
     ("socket.js", include_str!("../../../playground/socket.js")),
     ("views.js", include_str!("../../../playground/views.js")),
 ];
@@ -47,6 +51,12 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/favicon.ico", get(favicon))
         .route("/favicon.svg", get(favicon))
         .route("/dashboard/{file}", get(asset))
+}
+
+/// The base map's road network (`GET /roads`), for the router to put
+/// behind the same-origin check.
+pub(super) fn road_routes() -> Router<AppState> {
+    Router::new().route("/roads", get(roads::roads))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {
@@ -105,6 +115,7 @@ async fn config(State(state): State<AppState>) -> Json<Value> {
         "tokensRequired": state.verifier.is_some(),
         "mapTiles": state.web.map.tiles,
         "mapAttribution": state.web.map.attribution,
+        "roads": state.web.roads.is_some(),
         "fleetIntervalMs": settings.fleet_interval.as_millis() as u64,
     }))
 }
