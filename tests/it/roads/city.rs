@@ -19,6 +19,8 @@ pub mod river {
     pub const SAME_BANK: (f64, f64) = (60.0, 25.01 + 800.0 / super::LNG_M);
     /// 2 km north of every road (off the network, at the default snap).
     pub const OFF_NETWORK: (f64, f64) = (60.0 + 2_000.0 / super::LAT_M, 25.01);
+    /// On an island 1 km south: a street no road joins to the rest.
+    pub const ISLAND: (f64, f64) = (60.0 - 1_000.0 / super::LAT_M, 25.01);
 }
 
 /// The one-way loop: a rectangle 2.2 × 1 km driven anticlockwise (the
@@ -102,6 +104,9 @@ pub fn cities() -> PathBuf {
     let s = osm.street((south, 25.0), (south, bridge), &[]);
     let n = osm.street((north, 25.0), (north, bridge), &[]);
     osm.way(&[s[s.len() - 1], n[n.len() - 1]], &[("bridge", "yes")]);
+    // The island: 600 m of street joined to nothing.
+    let island = river::ISLAND.0;
+    osm.street((island, 25.005), (island, 25.015), &[]);
     // The one-way loop, anticlockwise: east, north, west, south.
     let (w, e, lo, hi) = (25.0, 25.04, 61.0, 61.009);
     let oneway = [("oneway", "yes")];

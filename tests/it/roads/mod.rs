@@ -16,7 +16,7 @@ for_each_store!(
     across_the_river_the_driver_on_the_same_bank_wins,
     a_driver_on_a_one_way_street_is_ranked_by_the_way_round,
     max_pickup_eta_leaves_a_slow_driver_and_keeps_searching,
-    an_off_network_pickup_is_estimated_in_a_straight_line,
+    an_off_network_or_island_pickup_is_estimated_in_a_straight_line,
     an_offer_carries_its_time_and_the_accepted_ride_keeps_it,
     a_declined_driver_is_left_out_of_the_next_ranking,
     // views.rs

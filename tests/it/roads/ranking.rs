@@ -156,7 +156,9 @@ pub(super) async fn max_pickup_eta_leaves_a_slow_driver_and_keeps_searching(stor
     assert_eq!(ride["driverId"], "same-bank", "{ride}");
 }
 
-pub(super) async fn an_off_network_pickup_is_estimated_in_a_straight_line(store: StoreKind) {
+pub(super) async fn an_off_network_or_island_pickup_is_estimated_in_a_straight_line(
+    store: StoreKind,
+) {
     let app = app(store, true, |_| {}).await;
     let ride = matched(&app, &[("on-street", river::PICKUP)], river::OFF_NETWORK).await;
     assert_eq!(ride["driverId"], "on-street", "{ride}");
@@ -166,6 +168,17 @@ pub(super) async fn an_off_network_pickup_is_estimated_in_a_straight_line(store:
     assert!(
         ride["pickupRoute"].is_null(),
         "no road reaches the pickup: {ride}"
+    );
+
+    // A pickup on an island no road joins: timed in a straight line too.
+    let ride = matched(&app, &[("mainland", river::PICKUP)], river::ISLAND).await;
+    assert_eq!(ride["driverId"], "mainland", "{ride}");
+    assert_eq!(ride["etaSource"], "STRAIGHT_LINE", "{ride}");
+    // 1 km × 1.4 at 20 km/h: 252 s.
+    assert!((245..=260).contains(&seconds(&ride)), "{ride}");
+    assert!(
+        ride["pickupRoute"].is_null(),
+        "no route to an island: {ride}"
     );
 }
 
