@@ -229,11 +229,17 @@ function followAreas(app) {
     for (const area of areas) {
       const row = document.createElement('tr');
       row.dataset.areaId = area.id;
-      for (const text of [area.name, area.availableDrivers, area.searchingRides]) cell(row, String(text));
+      for (const text of [area.name, area.availableDrivers, area.searchingRides, batchText(area)]) cell(row, String(text));
       body.appendChild(row);
     }
     app.render();
   };
+  // An area's batches: its window and what the last one matched ("—" greedy).
+  function batchText(area) {
+    if (!area.matchWindowSeconds) return '—';
+    const last = area.lastBatch ? ` · ${area.lastBatch.matched}/${area.lastBatch.rides}` : '';
+    return `${area.matchWindowSeconds}s${last}`;
+  }
   picker.addEventListener('change', () => {
     const area = (app.areas || []).find((a) => a.id === picker.value);
     if (!area) return;

@@ -53,6 +53,7 @@ impl Background {
         };
         background.spawn_wake_listener();
         background.spawn_sweeper();
+        super::batching::start(searches);
         searches.adopt_orphans().await?;
         if let Some(every) = searches.store().maintenance_interval() {
             background.spawn_maintenance(every);

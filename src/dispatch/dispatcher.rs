@@ -92,6 +92,16 @@ impl Dispatcher {
         self.inner.store.area_counts(area).await
     }
 
+    /// The settings an area runs by (its rules over the service's).
+    pub fn area_settings(&self, area: &AreaId) -> Settings {
+        self.inner.settings.for_area(area)
+    }
+
+    /// What an area's last batch window did, if one ran.
+    pub async fn last_batch(&self, area: &AreaId) -> Result<Option<crate::store::LastBatch>> {
+        self.inner.store.last_batch(area).await
+    }
+
     /// Stops every search task and waits for them, then hands this
     /// instance's searching rides over (on Redis, another instance adopts
     /// them at once; in memory they end with the process).

@@ -17,6 +17,8 @@
 
 pub mod access;
 mod background;
+pub mod batch;
+mod batching;
 mod dispatcher;
 mod drivers;
 pub mod live;
@@ -32,4 +34,4 @@ pub mod wakeup;
 pub use dispatcher::Dispatcher;
 pub use drivers::MAX_BATCH;
 pub use ranking::{AreaRoads, NearbyOrder};
-pub use settings::Settings;
+pub use settings::{BatchRules, Settings};

@@ -120,6 +120,11 @@ impl Ranking {
         self.roads.of(self.areas.of_ride(&ride.id).map(|a| &a.id))
     }
 
+    /// The roads of an area.
+    pub fn roads_of_area(&self, area: &AreaId) -> Option<&Arc<Roads>> {
+        self.roads.of(Some(area))
+    }
+
     /// The roads of the area a point is in.
     pub fn roads_at(&self, at: Coordinates) -> Option<&Arc<Roads>> {
         self.roads.of(self.areas.locate(at).map(|a| &a.id))

@@ -181,7 +181,13 @@ async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
         let span = tracing::info_span!("dispatch.search", ride = %ride.id);
         let now = store.now();
         let searched = async {
-            let (radius, pick) = searches.ranking.pick(store, ride, &settings, now).await?;
+            // While the area batches, its windows match: the task only
+            // expires the ride and times out its offers.
+            let (radius, pick) = if settings.match_window.is_zero() {
+                searches.ranking.pick(store, ride, &settings, now).await?
+            } else {
+                (settings.match_radius, Pick::Ranked(Vec::new()))
+            };
             let ranked = matches!(&pick, Pick::Ranked(c) if !c.is_empty());
             let outcome = store
                 .try_match(&ride.id, radius, settings.offers, &pick, now)

@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use crate::{
-    domain::{RadiusKm, RideId, ServiceAreas, StraightLine},
+    domain::{Area, AreaId, RadiusKm, RideId, ServiceAreas, StraightLine},
     store::Offers,
 };
 
@@ -35,6 +35,38 @@ pub struct Settings {
     /// Drivers further than this from the pickup, in time, are not given
     /// the ride; `None`: no limit.
     pub max_pickup_eta: Option<Duration>,
+    /// Rides are matched together every this long (zero: each on its own,
+    /// as it comes).
+    pub match_window: Duration,
+    /// How batches weigh and bound their work.
+    pub batch: BatchRules,
+}
+
+/// How a batch window assigns its rides.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchRules {
+    /// Pickup seconds a second of waiting is worth (it breaks near-ties
+    /// in favour of the longer waiting).
+    pub wait_weight: f64,
+    /// Most rides one assignment solves; the rest of a larger group are
+    /// matched greedily.
+    pub max_batch_size: usize,
+    /// A ride this many windows unmatched is matched first, greedily.
+    pub max_batches: u32,
+    /// How long a batch lease lasts unrenewed (another instance takes the
+    /// area's windows within about this long after its holder dies).
+    pub lease: Duration,
+}
+
+impl Default for BatchRules {
+    fn default() -> Self {
+        Self {
+            wait_weight: 0.01,
+            max_batch_size: 1000,
+            max_batches: 3,
+            lease: Duration::from_secs(5),
+        }
+    }
 }
 
 /// The settings in force: the service's, and where the service operates
@@ -64,10 +96,23 @@ impl AreaSettings {
     /// The settings a ride's search runs with: its area's rules over the
     /// service's.
     pub fn for_ride(&self, ride: &RideId) -> Settings {
+        match self.areas.of_ride(ride) {
+            Some(area) => self.under(area),
+            None => self.base,
+        }
+    }
+
+    /// The settings an area's batches run with.
+    pub fn for_area(&self, area: &AreaId) -> Settings {
+        match self.areas.get(area) {
+            Some(area) => self.under(area),
+            None => self.base,
+        }
+    }
+
+    /// The service's settings under `area`'s rules.
+    fn under(&self, area: &Area) -> Settings {
         let base = self.base;
-        let Some(area) = self.areas.of_ride(ride) else {
-            return base;
-        };
         Settings {
             match_radius: area.rules.match_radius.unwrap_or(base.match_radius),
             request_timeout: area.rules.request_timeout.unwrap_or(base.request_timeout),
@@ -85,6 +130,12 @@ impl AreaSettings {
                 Some(d) if d.is_zero() => None,
                 Some(d) => Some(d),
                 None => base.max_pickup_eta,
+            },
+            match_window: area.rules.match_window.unwrap_or(base.match_window),
+            batch: BatchRules {
+                wait_weight: (area.rules.batch_wait_weight).unwrap_or(base.batch.wait_weight),
+                max_batches: area.rules.max_batches.unwrap_or(base.batch.max_batches),
+                ..base.batch
             },
             ..base
         }

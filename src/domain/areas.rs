@@ -246,7 +246,7 @@ impl ServiceAreas {
     }
 }
 
-const KNOWN: [&str; 9] = [
+const KNOWN: [&str; 12] = [
     "id",
     "name",
     "matchRadiusKm",
@@ -256,6 +256,9 @@ const KNOWN: [&str; 9] = [
     "maxPickupEta",
     "straightLineSpeedKmh",
     "roads",
+    "matchWindow",
+    "batchWaitWeight",
+    "maxBatches",
 ];
 
 fn read_feature(feature: &Value) -> Result<Area, String> {
@@ -304,25 +307,21 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
                 })?,
         ),
     };
+    let number = |key: &str, range: (f64, f64)| number(properties, &id, key, range);
+    let max_batches = number("maxBatches", rules::range_f64(rules::MAX_BATCHES))?;
+    if max_batches.is_some_and(|n| n.fract() != 0.0) {
+        return Err(format!("area {id}: maxBatches must be a whole number"));
+    }
     let rules = AreaRules {
         match_radius,
         request_timeout: duration("requestTimeout", rules::REQUEST_TIMEOUT)?,
         search_interval: duration("searchInterval", rules::SEARCH_INTERVAL)?,
         offer_timeout: duration("offerTimeout", rules::OFFER_TIMEOUT)?,
         max_pickup_eta: duration("maxPickupEta", rules::MAX_PICKUP_ETA)?,
-        straight_line_speed_kmh: match properties.get("straightLineSpeedKmh") {
-            None => None,
-            Some(v) => Some(
-                v.as_f64()
-                    .filter(|k| (STRAIGHT_LINE_SPEED_KMH.0..=STRAIGHT_LINE_SPEED_KMH.1).contains(k))
-                    .ok_or_else(|| {
-                        format!(
-                            "area {id}: straightLineSpeedKmh must be a number from {} to {}",
-                            STRAIGHT_LINE_SPEED_KMH.0, STRAIGHT_LINE_SPEED_KMH.1
-                        )
-                    })?,
-            ),
-        },
+        straight_line_speed_kmh: number("straightLineSpeedKmh", STRAIGHT_LINE_SPEED_KMH)?,
+        match_window: duration("matchWindow", rules::MATCH_WINDOW)?,
+        batch_wait_weight: number("batchWaitWeight", rules::BATCH_WAIT_WEIGHT)?,
+        max_batches: max_batches.map(|n| n as u32),
     };
     let roads = match properties.get("roads") {
         None => None,
@@ -346,6 +345,23 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
         rules,
         roads,
     })
+}
+
+/// A number property within `lo..=hi`, if given.
+fn number(
+    properties: &serde_json::Map<String, Value>,
+    id: &AreaId,
+    key: &str,
+    (lo, hi): (f64, f64),
+) -> Result<Option<f64>, String> {
+    match properties.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|n| (lo..=hi).contains(n))
+            .map(Some)
+            .ok_or_else(|| format!("area {id}: {key} must be a number from {lo} to {hi}")),
+    }
 }
 
 /// A Polygon or MultiPolygon, checked: valid rings (see [`Boundary`]),

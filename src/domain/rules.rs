@@ -20,6 +20,12 @@ pub struct AreaRules {
     pub max_pickup_eta: Option<Duration>,
     /// The straight-line estimate's speed, km/h.
     pub straight_line_speed_kmh: Option<f64>,
+    /// Rides are matched together every this long (zero: one by one).
+    pub match_window: Option<Duration>,
+    /// Pickup seconds a second of waiting is worth in a batch.
+    pub batch_wait_weight: Option<f64>,
+    /// Windows a ride goes unmatched before it is matched first.
+    pub max_batches: Option<u32>,
 }
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -53,12 +59,28 @@ pub const OFFER_TIMEOUT: DurationBounds = DurationBounds {
     zero_is_off: true,
 };
 
+/// A batch window: 0 (rides matched one by one), or from 100 ms to 1 min.
+pub const MATCH_WINDOW: DurationBounds = DurationBounds {
+    min: Duration::from_millis(100),
+    max: Duration::from_secs(60),
+    zero_is_off: true,
+};
+/// A batch's wait weight: from 0 to 100 pickup seconds per second waited.
+pub const BATCH_WAIT_WEIGHT: (f64, f64) = (0.0, 100.0);
+/// Windows unmatched before a ride goes first: from 1 to 1,000.
+pub const MAX_BATCHES: (u32, u32) = (1, 1000);
+
 /// The longest pickup a ride accepts: 0 (no limit), or from 1 s to a day.
 pub const MAX_PICKUP_ETA: DurationBounds = DurationBounds {
     min: Duration::from_secs(1),
     max: DAY,
     zero_is_off: true,
 };
+
+/// A whole-number range as numbers, to check a property against.
+pub fn range_f64((lo, hi): (u32, u32)) -> (f64, f64) {
+    (f64::from(lo), f64::from(hi))
+}
 
 impl DurationBounds {
     /// The duration, if within bounds; else what is wrong, in a few words.

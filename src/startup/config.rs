@@ -296,6 +296,10 @@ pub struct Config {
     #[arg(long, env = "TRACKING_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
 
+    /// Batched matching (`--match-window`, …).
+    #[command(flatten)]
+    pub batch: crate::startup::batch_config::BatchConfig,
+
     /// The road network (`--roads`, `--road-snap`).
     #[command(flatten)]
     pub roads: crate::startup::roads_config::RoadsConfig,

@@ -7,6 +7,7 @@
 
 mod application;
 mod assembly;
+pub mod batch_config;
 pub mod config;
 mod endpoint;
 mod error;

@@ -7,9 +7,9 @@ use tracing::warn;
 use super::{config::Config, endpoint::Endpoint, error::StartError};
 use crate::{
     auth::{self, Verifier},
-    dispatch::Settings,
+    dispatch::{BatchRules, Settings},
     domain::{
-        rules::{MAX_PICKUP_ETA, OFFER_TIMEOUT, REQUEST_TIMEOUT, SEARCH_INTERVAL},
+        rules::{MATCH_WINDOW, MAX_PICKUP_ETA, OFFER_TIMEOUT, REQUEST_TIMEOUT, SEARCH_INTERVAL},
         RadiusKm, StraightLine,
     },
     store::Offers,
@@ -37,6 +37,13 @@ pub(super) fn settings(config: &Config) -> Result<Settings, StartError> {
             detour: config.roads.detour_factor,
         },
         max_pickup_eta: Some(config.roads.max_pickup_eta).filter(|d| !d.is_zero()),
+        match_window: config.batch.match_window,
+        batch: BatchRules {
+            wait_weight: config.batch.wait_weight,
+            max_batch_size: usize::try_from(config.batch.max_batch_size).unwrap_or(1000),
+            max_batches: config.batch.max_batches,
+            lease: config.instance_lease,
+        },
     };
     for (flag, value, bounds) in [
         (
@@ -55,6 +62,7 @@ pub(super) fn settings(config: &Config) -> Result<Settings, StartError> {
             config.roads.max_pickup_eta,
             MAX_PICKUP_ETA,
         ),
+        ("--match-window", config.batch.match_window, MATCH_WINDOW),
     ] {
         bounds
             .check(value)

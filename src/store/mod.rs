@@ -15,6 +15,7 @@
 //! [`EventHub`], the broadcast channel that `rideStatus` subscriptions read.
 
 pub mod areas;
+mod batches;
 mod combined;
 pub mod documents;
 pub mod events;
@@ -26,6 +27,9 @@ pub mod traced;
 mod types;
 mod upkeep;
 
+pub use batches::{
+    BatchPair, Batches, LastBatch, Window, WindowRide, MAX_WINDOW_DRIVERS, MAX_WINDOW_RIDES,
+};
 pub use combined::Store;
 pub use documents::SharedDocuments;
 pub use events::EventHub;

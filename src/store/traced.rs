@@ -18,8 +18,8 @@ use chrono::{DateTime, Utc};
 use tracing::instrument;
 
 use super::{
-    Answered, EventHub, Fleet, NewRide, Offers, Pick, Released, Requested, RiderRides, Rides,
-    SearchOutcome, Store, Swept, Upkeep,
+    Answered, BatchPair, Batches, EventHub, Fleet, LastBatch, NewRide, Offers, Pick, Released,
+    Requested, RiderRides, Rides, SearchOutcome, Store, Swept, Upkeep, Window,
 };
 use crate::{
     domain::error::Result,
@@ -213,6 +213,47 @@ impl<S: Store + ?Sized> Rides for Traced<S> {
     #[instrument(name = "store.expire_ride", level = "debug", skip_all, fields(ride = %id))]
     async fn expire_ride(&self, id: &RideId, now: DateTime<Utc>) -> Result<Arc<Ride>> {
         self.inner.expire_ride(id, now).await
+    }
+}
+
+#[async_trait]
+impl<S: Store + ?Sized> Batches for Traced<S> {
+    #[instrument(name = "store.batch_window", level = "debug", skip_all, fields(area = %area))]
+    async fn batch_window(
+        &self,
+        area: &AreaId,
+        max_rides: usize,
+        max_drivers: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Window> {
+        (self.inner)
+            .batch_window(area, max_rides, max_drivers, now)
+            .await
+    }
+
+    #[instrument(name = "store.claim_batch", level = "debug", skip_all, fields(area = %area, pairs = pairs.len()))]
+    async fn claim_batch(
+        &self,
+        area: &AreaId,
+        pairs: &[BatchPair],
+        unmatched: &[RideId],
+        radius: RadiusKm,
+        offers: Offers,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Arc<Ride>>> {
+        (self.inner)
+            .claim_batch(area, pairs, unmatched, radius, offers, now)
+            .await
+    }
+
+    #[instrument(name = "store.last_batch", level = "debug", skip_all, fields(area = %area))]
+    async fn last_batch(&self, area: &AreaId) -> Result<Option<LastBatch>> {
+        self.inner.last_batch(area).await
+    }
+
+    #[instrument(name = "store.batch_lease", level = "debug", skip_all, fields(area = %area))]
+    async fn batch_lease(&self, area: &AreaId, ttl: Duration) -> Result<bool> {
+        self.inner.batch_lease(area, ttl).await
     }
 }
 

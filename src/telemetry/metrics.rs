@@ -46,6 +46,15 @@ pub const TIME_TO_MATCH: &str = "tracking_time_to_match_seconds";
 pub const PICKUP_ETA: &str = "tracking_pickup_eta_seconds";
 /// Seconds to rank one search's candidates by driving time (with roads).
 pub const RANKING: &str = "tracking_ranking_seconds";
+/// Rides in each batch window, by `area` (an id from the areas file).
+pub const BATCH_SIZE: &str = "tracking_batch_size";
+/// Seconds to find candidates for and solve one batch window, by `area`.
+pub const BATCH_SOLVE: &str = "tracking_batch_solve_seconds";
+/// Rides a batch window left unmatched, by `area`.
+pub const BATCH_UNMATCHED: &str = "tracking_batch_unmatched";
+/// Rides matched greedily because their group passed `--max-batch-size`,
+/// by `area`.
+pub const BATCH_OVERFLOW: &str = "tracking_batch_overflow_total";
 /// Offers ended, by `outcome` (accepted, declined, timed_out, withdrawn),
 /// counted by the instance whose store call ended them.
 pub const OFFERS: &str = "tracking_offers_total";
@@ -91,6 +100,24 @@ pub fn handle() -> Option<PrometheusHandle> {
                         &[
                             30.0, 60.0, 120.0, 180.0, 300.0, 450.0, 600.0, 900.0, 1200.0, 1800.0,
                         ],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(BATCH_SOLVE.into()),
+                        &[0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(BATCH_SIZE.into()),
+                        &[0.0, 1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0],
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full(BATCH_UNMATCHED.into()),
+                        &[0.0, 1.0, 2.0, 5.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 5000.0],
                     )
                 })
                 .and_then(|b| {

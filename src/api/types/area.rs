@@ -49,4 +49,40 @@ impl Area {
         let counts = dispatcher(ctx)?.area_counts(&self.0.id).await.extend()?;
         Ok(i32::try_from(counts.searching).unwrap_or(i32::MAX))
     }
+
+    /// Seconds between the area's batch windows (its `matchWindow`, else
+    /// `--match-window`); 0: each ride is matched on its own as it comes.
+    async fn match_window_seconds(&self, ctx: &Context<'_>) -> async_graphql::Result<f64> {
+        let settings = dispatcher(ctx)?.area_settings(&self.0.id);
+        Ok(settings.match_window.as_secs_f64())
+    }
+
+    /// What the area's last batch window did (whichever instance ran it);
+    /// null when none has.
+    async fn last_batch(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Batch>> {
+        let last = dispatcher(ctx)?.last_batch(&self.0.id).await.extend()?;
+        Ok(last.map(Batch))
+    }
+}
+
+/// One batch window of an area.
+pub struct Batch(pub crate::store::LastBatch);
+
+/// One batch window of an area: the rides it held and how many it matched.
+#[Object]
+impl Batch {
+    /// The searching rides in the window.
+    async fn rides(&self) -> i32 {
+        i32::try_from(self.0.rides).unwrap_or(i32::MAX)
+    }
+
+    /// Of them, matched (or offered, with offers on).
+    async fn matched(&self) -> i32 {
+        i32::try_from(self.0.matched).unwrap_or(i32::MAX)
+    }
+
+    /// When it ran, on the store's clock.
+    async fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        self.0.at
+    }
 }

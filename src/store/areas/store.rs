@@ -15,8 +15,8 @@ use crate::{
         LocationReport, NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, Step,
     },
     store::{
-        Answered, EventHub, Fleet, NewRide, Offers, Pick, Released, Requested, RiderRides, Rides,
-        SearchOutcome, Swept, Upkeep,
+        Answered, BatchPair, Batches, EventHub, Fleet, LastBatch, NewRide, Offers, Pick, Released,
+        Requested, RiderRides, Rides, SearchOutcome, Swept, Upkeep, Window,
     },
 };
 
@@ -286,6 +286,51 @@ impl Rides for AreaStores {
         let ride = self.ride_store(id).await?.expire_ride(id, now).await?;
         self.settle(&ride, now).await;
         Ok(ride)
+    }
+}
+
+#[async_trait]
+impl Batches for AreaStores {
+    async fn batch_window(
+        &self,
+        area: &AreaId,
+        max_rides: usize,
+        max_drivers: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Window> {
+        match self.store_of(area) {
+            Some((_, store)) => store.batch_window(area, max_rides, max_drivers, now).await,
+            None => Ok(Window::default()),
+        }
+    }
+
+    async fn claim_batch(
+        &self,
+        area: &AreaId,
+        pairs: &[BatchPair],
+        unmatched: &[RideId],
+        radius: RadiusKm,
+        offers: Offers,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Arc<Ride>>> {
+        let Some((_, store)) = self.store_of(area) else {
+            return Ok(Vec::new());
+        };
+        (store.claim_batch(area, pairs, unmatched, radius, offers, now)).await
+    }
+
+    async fn last_batch(&self, area: &AreaId) -> Result<Option<LastBatch>> {
+        match self.store_of(area) {
+            Some((_, store)) => store.last_batch(area).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn batch_lease(&self, area: &AreaId, ttl: Duration) -> Result<bool> {
+        match self.store_of(area) {
+            Some((_, store)) => store.batch_lease(area, ttl).await,
+            None => Ok(false),
+        }
     }
 }
 

@@ -105,6 +105,11 @@ impl Fleet {
         self.drivers.iter()
     }
 
+    /// The AVAILABLE drivers' ids.
+    pub fn available_ids(&self) -> impl Iterator<Item = &DriverId> {
+        self.available.iter().map(|entry| &entry.id)
+    }
+
     /// AVAILABLE drivers in the spatial index.
     pub fn available_count(&self) -> usize {
         self.available.size()

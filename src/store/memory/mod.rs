@@ -7,6 +7,7 @@
 //! (nearest available driver, drivers fallen silent, rides in an area, rides
 //! past their retention) is answered from an index, never by scanning.
 
+mod batch;
 mod fleet;
 mod rides;
 mod search;
@@ -51,6 +52,8 @@ pub struct MemoryStore {
 struct Inner {
     fleet: Fleet,
     rides: Rides,
+    /// What the last batch window did.
+    last_batch: Option<crate::store::LastBatch>,
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {

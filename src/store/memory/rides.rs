@@ -45,6 +45,8 @@ pub(super) struct Rides {
     declined: HashMap<RideId, HashSet<DriverId>>,
     /// How many rides are SEARCHING.
     searching: usize,
+    /// Batch windows a SEARCHING ride has been through unmatched.
+    batches: HashMap<RideId, u32>,
 }
 
 impl Default for Rides {
@@ -60,6 +62,7 @@ impl Default for Rides {
             remembered_by_expiry: BTreeSet::new(),
             declined: HashMap::new(),
             searching: 0,
+            batches: HashMap::new(),
         }
     }
 }
@@ -137,6 +140,33 @@ impl Rides {
             .insert(driver.clone());
     }
 
+    /// Windows the ride has been through unmatched.
+    pub fn batches(&self, id: &RideId) -> u32 {
+        self.batches.get(id).copied().unwrap_or(0)
+    }
+
+    /// One more window the ride went through unmatched (while it searches).
+    pub fn count_batch(&mut self, id: &RideId) {
+        if self
+            .by_id
+            .get(id)
+            .is_some_and(|r| r.status == RideStatus::Searching)
+        {
+            *self.batches.entry(id.clone()).or_default() += 1;
+        }
+    }
+
+    /// The SEARCHING rides, at most `max`.
+    pub fn searching_rides(&self, max: usize) -> Vec<Arc<Ride>> {
+        self.active
+            .iter()
+            .filter_map(|entry| self.by_id.get(&entry.data))
+            .filter(|ride| ride.status == RideStatus::Searching)
+            .take(max)
+            .cloned()
+            .collect()
+    }
+
     /// The drivers not to be offered the ride again.
     pub fn declined(&self, id: &RideId) -> Option<&HashSet<DriverId>> {
         self.declined.get(id)
@@ -186,6 +216,7 @@ impl Rides {
         }
         if ride.status != RideStatus::Searching {
             self.declined.remove(&ride.id);
+            self.batches.remove(&ride.id);
         }
         match ride.ended_at {
             Some(at) => {

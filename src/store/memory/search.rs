@@ -1,12 +1,15 @@
 //! A search's choice of driver in the embedded store: the candidates a
-//! search ranks, and the driver a [`Pick`] names among those still free.
+//! search ranks, the driver a [`Pick`] names among those still free, and
+//! giving it the ride (assigned, or offered).
 
 use chrono::{DateTime, Utc};
 
-use super::{fleet::DriverState, Inner, MemoryStore};
+use std::sync::Arc;
+
+use super::{chrono_duration, fleet::DriverState, Inner, MemoryStore};
 use crate::{
-    domain::{Coordinates, DriverId, Eta, NearbyDriver, RadiusKm, RideId},
-    store::{Pick, MAX_CANDIDATES},
+    domain::{Coordinates, DriverId, Eta, NearbyDriver, Offer, RadiusKm, Ride, RideId, RideStatus},
+    store::{Offers, Pick, MAX_CANDIDATES},
 };
 
 impl MemoryStore {
@@ -71,5 +74,43 @@ impl MemoryStore {
                 })
             }
         }
+    }
+
+    /// Gives `next` (the ride, one search on) to the driver: offered, with
+    /// offers on, else assigned (DRIVER_FOUND), with its time to the pickup.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn give(
+        &self,
+        inner: &mut Inner,
+        mut next: Ride,
+        driver_id: DriverId,
+        km: f64,
+        eta: Eta,
+        offers: Offers,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Arc<Ride> {
+        next.revision += 1;
+        let state = if offers.on() {
+            next.offer = Some(Offer {
+                driver: driver_id.clone(),
+                distance_km: km,
+                made_at: now,
+                expires_at: now + chrono_duration(offers.timeout),
+                revision: next.revision,
+                eta: Some(eta),
+            });
+            DriverState::Offered(next.id.clone())
+        } else {
+            next.status = RideStatus::DriverFound;
+            next.matched_at = Some(now);
+            next.driver_id = Some(driver_id.clone());
+            next.distance_km = Some(km);
+            next.pickup_eta = Some(eta);
+            DriverState::Assigned(next.id.clone())
+        };
+        if let Some(rec) = inner.fleet.set_state(&driver_id, state) {
+            self.announce(&driver_id, &rec, now);
+        }
+        self.transition(inner, next)
     }
 }

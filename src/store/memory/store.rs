@@ -11,7 +11,7 @@ use crate::{
     domain::error::{Error, Result},
     domain::{
         AreaCounts, AreaSnapshot, Coordinates, Driver, DriverId, IdempotencyKey, Limit,
-        LocationReport, NearbyDriver, Offer, OfferEndReason, RadiusKm, ReportOutcome, Ride, RideId,
+        LocationReport, NearbyDriver, OfferEndReason, RadiusKm, ReportOutcome, Ride, RideId,
         RideStatus, RiderId, Step,
     },
     store::{
@@ -288,29 +288,7 @@ impl Rides for MemoryStore {
             inner.rides.put(ride.clone());
             return Ok(SearchOutcome::NoDriver(ride));
         };
-        next.revision += 1;
-        let state = if offers.on() {
-            next.offer = Some(Offer {
-                driver: driver_id.clone(),
-                distance_km: km,
-                made_at: now,
-                expires_at: now + chrono_duration(offers.timeout),
-                revision: next.revision,
-                eta: Some(eta),
-            });
-            DriverState::Offered(id.clone())
-        } else {
-            next.status = RideStatus::DriverFound;
-            next.matched_at = Some(now);
-            next.driver_id = Some(driver_id.clone());
-            next.distance_km = Some(km);
-            next.pickup_eta = Some(eta);
-            DriverState::Assigned(id.clone())
-        };
-        if let Some(rec) = inner.fleet.set_state(&driver_id, state) {
-            self.announce(&driver_id, &rec, now);
-        }
-        let ride = self.transition(inner, next);
+        let ride = self.give(inner, next, driver_id, km, eta, offers, now);
         Ok(if offers.on() {
             SearchOutcome::Offered(ride)
         } else {

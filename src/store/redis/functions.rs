@@ -18,6 +18,7 @@ const LIBRARY: &str = concat!(
     include_str!("lua/reports.lua"),
     include_str!("lua/fleet.lua"),
     include_str!("lua/rides.lua"),
+    include_str!("lua/batch.lua"),
     include_str!("lua/upkeep.lua"),
     include_str!("lua/register.lua"),
 );

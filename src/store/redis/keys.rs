@@ -24,6 +24,8 @@
 //! | `T:drivers:watched`       | STR  | present (with a lease) while some instance has driver watchers |
 //! | `T:instances`             | ZSET | instance → lease end (ms); renewed by each live instance |
 //! | `T:owned:<instance>`      | SET  | SEARCHING rides whose search task that instance runs |
+//! | `T:batch:lease`           | STR  | with a match window, the instance running the area's batches (PX `--instance-lease`, renewed each window) |
+//! | `T:batch:last`            | HASH | with a match window, what the area's last window did: `rides`, `matched`, `at` (ms) |
 //! | `{prefix}:layout`         | STR  | the key layout's version (`2`) |
 //! | `{prefix}:where:<driver>` | STR  | the area holding a driver, with an areas file (one small pointer per driver) |
 //! | `{prefix:driver:<id>}:moving` | STR | with an areas file, the lease on moving a driver between areas (a random token, 15 s TTL; the driver's own slot), held only while one report moves it |

@@ -34,6 +34,7 @@
 //! with replicas, ride writes are acknowledged only once a replica has
 //! them (`WAIT 1`), so a failover loses no acknowledged ride.
 
+mod batch;
 mod bridge;
 pub mod connection;
 pub mod documents;

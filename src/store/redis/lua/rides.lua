@@ -49,6 +49,30 @@ local function create_ride(keys, args)
   return reply(c, 'OK', key)
 end
 
+-- Gives the ride (its hash `key`, its id) to the driver picked (as
+-- `pick_driver` returns it): offered for `offer_ms` when that is not 0,
+-- else assigned (DRIVER_FOUND), with its time to the pickup; published.
+-- Returns OFFERED or MATCHED.
+local function give(c, key, id, pick, offer_ms)
+  local driver, km, d = pick[1], pick[2], pick[3]
+  if offer_ms > 0 then
+    set_state(c, driver, d, 'OFFERED', id)
+    local rev = redis.call('HINCRBY', key, 'revision', 1)
+    redis.call('HSET', key, 'offer_driver', driver, 'offer_km', km, 'offer_at', c.now,
+      'offer_expires', c.now + offer_ms, 'offer_rev', rev,
+      'offer_eta_s', pick[4], 'offer_eta_km', pick[5], 'offer_eta_src', pick[6])
+    publish_ride(c, key)
+    return 'OFFERED'
+  end
+  set_state(c, driver, d, 'ASSIGNED', id)
+  redis.call('HSET', key, 'driver', driver, 'distance', km, 'matched', c.now,
+    'eta_s', pick[4], 'eta_km', pick[5], 'eta_src', pick[6])
+  set_status(c, key, 'DRIVER_FOUND')
+  end_search(c, key, id)
+  publish_ride(c, key)
+  return 'MATCHED'
+end
+
 -- The driver a search picks for the ride at `at` (its lng, lat), fresh,
 -- AVAILABLE, within `radius` and not in `declined`, as {id, km, d, eta
 -- seconds, road km, source}. own(6) 'N': the nearest, its time the
@@ -112,23 +136,7 @@ local function try_match(keys, args)
   local at = redis.call('HMGET', key, 'lng', 'lat')
   local pick = pick_driver(c, at, radius, declined_key(c, id))
   if not pick then return reply(c, 'NO_DRIVER', key) end
-  local driver, km, d = pick[1], pick[2], pick[3]
-  if offer_ms > 0 then
-    set_state(c, driver, d, 'OFFERED', id)
-    local rev = redis.call('HINCRBY', key, 'revision', 1)
-    redis.call('HSET', key, 'offer_driver', driver, 'offer_km', km, 'offer_at', c.now,
-      'offer_expires', c.now + offer_ms, 'offer_rev', rev,
-      'offer_eta_s', pick[4], 'offer_eta_km', pick[5], 'offer_eta_src', pick[6])
-    publish_ride(c, key)
-    return reply(c, 'OFFERED', key)
-  end
-  set_state(c, driver, d, 'ASSIGNED', id)
-  redis.call('HSET', key, 'driver', driver, 'distance', km, 'matched', c.now,
-    'eta_s', pick[4], 'eta_km', pick[5], 'eta_src', pick[6])
-  set_status(c, key, 'DRIVER_FOUND')
-  end_search(c, key, id)
-  publish_ride(c, key)
-  return reply(c, 'MATCHED', key)
+  return reply(c, give(c, key, id, pick, offer_ms), key)
 end
 
 -- A driver (or a dispatcher) answers a ride's offer. own(1) ride id,

@@ -1,0 +1,195 @@
+//! Batched matching: with a match window W > 0 an area's rides are not
+//! matched one by one; every W, the instance holding the area's batch
+//! lease reads the area's searching rides and available drivers, finds
+//! each ride's candidates (its `--eta-candidates` nearest drivers within
+//! the radius, not offered it before, timed to the pickup and within
+//! `maxPickupEta`), solves the window ([`super::batch::solve`]: most rides
+//! matched, then least pickup time, long-waiting rides first), and claims
+//! the pairs in one store call, each pair atomically (a ride or driver
+//! taken meanwhile is skipped; its ride waits for the next window). Rides'
+//! own search tasks keep their expiry and offer timeouts, and claim
+//! nothing while their area batches.
+
+use std::{collections::HashSet, sync::Arc, time::Instant};
+
+use rstar::{primitives::GeomWithData, RTree};
+use tracing::{debug, info_span, warn, Instrument};
+
+use super::{
+    batch::{solve, BatchRide, BatchSettings},
+    ranking::rank,
+    search::Searches,
+    settings::Settings,
+};
+use crate::{
+    domain::error::Result,
+    domain::{chord_for_km, AreaId, Driver, DriverStatus, NearbyDriver, RideId},
+    roads::Roads,
+    store::{BatchPair, Window, MAX_WINDOW_DRIVERS, MAX_WINDOW_RIDES},
+};
+
+type Indexed = GeomWithData<[f64; 3], usize>;
+
+/// Starts one batching task per area whose window is not zero.
+pub(super) fn start(searches: &Arc<Searches>) {
+    for area in searches.settings().areas().all() {
+        let window = searches.settings().for_area(&area.id).match_window;
+        if window.is_zero() {
+            continue;
+        }
+        searches.spawn_until_shutdown(run(searches.clone(), area.id.clone()));
+    }
+}
+
+/// The area's windows, one every W while this instance holds its lease.
+async fn run(searches: Arc<Searches>, area: AreaId) {
+    let settings = searches.settings().for_area(&area);
+    let mut tick = tokio::time::interval(settings.match_window);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut failing = false;
+    loop {
+        tick.tick().await;
+        let store = searches.store();
+        let outcome = async {
+            if !store.batch_lease(&area, settings.batch.lease).await? {
+                return Ok(());
+            }
+            window(&searches, &area, &settings).await
+        }
+        .instrument(info_span!("dispatch.batch", area = %area))
+        .await;
+        match outcome {
+            Ok(()) if std::mem::take(&mut failing) => {
+                tracing::info!(area = %area, "batches work again")
+            }
+            Ok(()) => {}
+            Err(error) => {
+                if !std::mem::replace(&mut failing, true) {
+                    warn!(area = %area, %error, "a batch failed; retrying every window");
+                }
+            }
+        }
+    }
+}
+
+/// One window of the area: read, solve, claim, count.
+async fn window(searches: &Searches, area: &AreaId, settings: &Settings) -> Result<()> {
+    let store = searches.store();
+    let now = store.now();
+    let seen = store
+        .batch_window(area, MAX_WINDOW_RIDES, MAX_WINDOW_DRIVERS, now)
+        .await?;
+    let label = area.to_string();
+    metrics::histogram!(crate::telemetry::BATCH_SIZE, "area" => label.clone())
+        .record(seen.rides.len() as f64);
+    if seen.rides.is_empty() {
+        return Ok(());
+    }
+    let roads = searches.ranking().roads_of_area(area).cloned();
+    let rules = *settings;
+    let started = Instant::now();
+    let (pairs, unmatched, overflow) = tokio::task::spawn_blocking(move || {
+        let rides = candidates(&seen, roads.as_deref(), &rules, now);
+        let solved = solve(
+            &rides,
+            &BatchSettings {
+                wait_weight: rules.batch.wait_weight,
+                max_batch_size: rules.batch.max_batch_size,
+                max_batches: rules.batch.max_batches,
+            },
+        );
+        let paired: HashSet<&RideId> = solved.pairs.iter().map(|p| &p.ride).collect();
+        let unmatched: Vec<RideId> = rides
+            .iter()
+            .filter(|r| !paired.contains(&r.ride))
+            .map(|r| r.ride.clone())
+            .collect();
+        let pairs: Vec<BatchPair> = solved
+            .pairs
+            .into_iter()
+            .map(|a| BatchPair {
+                ride: a.ride,
+                driver: a.driver,
+                eta: a.eta,
+            })
+            .collect();
+        (pairs, unmatched, solved.overflow)
+    })
+    .await
+    .map_err(|e| crate::domain::error::Error::internal(format!("a batch stopped: {e}")))?;
+    metrics::histogram!(crate::telemetry::BATCH_SOLVE, "area" => label.clone())
+        .record(started.elapsed().as_secs_f64());
+    metrics::counter!(crate::telemetry::BATCH_OVERFLOW, "area" => label.clone())
+        .increment(overflow as u64);
+    let window_rides = pairs.len() + unmatched.len();
+    let given = store
+        .claim_batch(
+            area,
+            &pairs,
+            &unmatched,
+            settings.match_radius,
+            settings.offers,
+            store.now(),
+        )
+        .await?;
+    metrics::histogram!(crate::telemetry::BATCH_UNMATCHED, "area" => label)
+        .record((window_rides - given.len().min(window_rides)) as f64);
+    if !settings.offers.on() {
+        metrics::counter!(crate::telemetry::MATCHES).increment(given.len() as u64);
+    }
+    debug!(rides = window_rides, given = given.len(), overflow, "batch");
+    Ok(())
+}
+
+/// Each ride of the window with its candidates: its nearest drivers within
+/// the radius not offered it before, timed to the pickup (by `roads`, or in
+/// a straight line), those within `maxPickupEta`.
+fn candidates(
+    seen: &Window,
+    roads: Option<&Roads>,
+    settings: &Settings,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<BatchRide> {
+    let tree = RTree::bulk_load(
+        seen.drivers
+            .iter()
+            .enumerate()
+            .map(|(i, (_, at))| Indexed::new(at.unit_vector(), i))
+            .collect(),
+    );
+    let radius = settings.match_radius.km();
+    let chord = chord_for_km(radius);
+    let max = settings.max_pickup_eta.map(|d| d.as_secs());
+    seen.rides
+        .iter()
+        .map(|ride| {
+            let declined: HashSet<_> = ride.declined.iter().collect();
+            let found: Vec<NearbyDriver> = tree
+                .nearest_neighbor_iter_with_distance_2(&ride.pickup.unit_vector())
+                .take_while(|(_, d2)| *d2 <= chord * chord)
+                .filter_map(|(entry, _)| seen.drivers.get(entry.data))
+                .filter(|(id, _)| !declined.contains(id))
+                .map(|(id, at)| NearbyDriver {
+                    driver: Driver {
+                        id: id.clone(),
+                        status: DriverStatus::Available,
+                        location: Some(*at),
+                        updated_at: None,
+                        ride_id: None,
+                    },
+                    distance_km: ride.pickup.distance_km(at),
+                    eta: None,
+                })
+                .filter(|n| n.distance_km <= radius)
+                .take(settings.eta_candidates)
+                .collect();
+            let ranked = rank(roads, &found, ride.pickup, &settings.straight_line, max);
+            BatchRide {
+                ride: ride.id.clone(),
+                waited_secs: (now - ride.created_at).num_milliseconds().max(0) as f64 / 1000.0,
+                batches: ride.batches,
+                candidates: ranked.into_iter().map(|c| (c.driver, c.eta)).collect(),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,127 @@
+//! Batched matching in the embedded store: a window's view of the fleet,
+//! claiming its pairs under the one lock, and the batch lease (one process
+//! holds it always).
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::{fleet::DriverState, MemoryStore};
+use crate::{
+    domain::error::Result,
+    domain::{AreaId, RadiusKm, Ride, RideId, RideStatus},
+    store::{BatchPair, Batches, LastBatch, Offers, Window, WindowRide},
+};
+
+#[async_trait]
+impl Batches for MemoryStore {
+    async fn batch_window(
+        &self,
+        _area: &AreaId,
+        max_rides: usize,
+        max_drivers: usize,
+        now: DateTime<Utc>,
+    ) -> Result<Window> {
+        let inner = self.lock();
+        let mut rides: Vec<Arc<Ride>> = inner
+            .rides
+            .searching_rides(usize::MAX)
+            .into_iter()
+            .filter(|r| r.offer.is_none() && now < r.expires_at)
+            .collect();
+        // Those due first first, as on Redis.
+        rides.sort_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.id.cmp(&b.id)));
+        rides.truncate(max_rides);
+        let rides = rides
+            .into_iter()
+            .map(|r| WindowRide {
+                id: r.id.clone(),
+                pickup: r.pickup,
+                created_at: r.created_at,
+                batches: inner.rides.batches(&r.id),
+                declined: inner
+                    .rides
+                    .declined(&r.id)
+                    .map(|d| d.iter().cloned().collect())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let fresh_since = self.fresh_since(now);
+        let drivers = inner
+            .fleet
+            .available_ids()
+            .filter_map(|id| {
+                let rec = inner.fleet.get(id)?;
+                (rec.updated_at >= fresh_since).then(|| (id.clone(), rec.location))
+            })
+            .take(max_drivers)
+            .collect();
+        Ok(Window {
+            rides,
+            drivers,
+            now: Some(now),
+        })
+    }
+
+    async fn claim_batch(
+        &self,
+        _area: &AreaId,
+        pairs: &[BatchPair],
+        unmatched: &[RideId],
+        radius: RadiusKm,
+        offers: Offers,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Arc<Ride>>> {
+        let mut guard = self.lock();
+        let inner = &mut *guard;
+        let fresh_since = self.fresh_since(now);
+        let mut given = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            let ride = inner.rides.get(&pair.ride).cloned();
+            let ride = ride.filter(|r| {
+                r.status == RideStatus::Searching && r.offer.is_none() && now < r.expires_at
+            });
+            let declined = |inner: &super::Inner| {
+                inner
+                    .rides
+                    .declined(&pair.ride)
+                    .is_some_and(|d| d.contains(&pair.driver))
+            };
+            let free = inner.fleet.get(&pair.driver).and_then(|rec| {
+                let ride = ride.as_ref()?;
+                let km = ride.pickup.distance_km(&rec.location);
+                let ok = rec.state == DriverState::Available
+                    && rec.updated_at >= fresh_since
+                    && km <= radius.km();
+                ok.then_some(km)
+            });
+            match (ride, free) {
+                (Some(ride), Some(km)) if !declined(inner) => {
+                    let next = (*ride).clone();
+                    let eta = pair.eta;
+                    let driver = pair.driver.clone();
+                    given.push(self.give(inner, next, driver, km, eta, offers, now));
+                }
+                _ => inner.rides.count_batch(&pair.ride),
+            }
+        }
+        for id in unmatched {
+            inner.rides.count_batch(id);
+        }
+        inner.last_batch = Some(LastBatch {
+            rides: pairs.len() + unmatched.len(),
+            matched: given.len(),
+            at: now,
+        });
+        Ok(given)
+    }
+
+    async fn last_batch(&self, _area: &AreaId) -> Result<Option<LastBatch>> {
+        Ok(self.lock().last_batch)
+    }
+
+    async fn batch_lease(&self, _area: &AreaId, _ttl: Duration) -> Result<bool> {
+        Ok(true)
+    }
+}
