@@ -121,7 +121,7 @@ impl Grid {
     }
 
     fn kind(&self, street: usize) -> Kind {
-        if street % self.arterial_every == 0 {
+        if street.is_multiple_of(self.arterial_every) {
             Kind::Arterial
         } else if self.one_way_pairs && street % 10 == 4 {
             Kind::OneWay(true)

@@ -40,6 +40,7 @@ async fn city(offer_timeout: Duration) -> tracking::simulate::Summary {
         speed_kmh: 10_000.0,
         areas: None,
         duration: Some(Duration::from_secs(6)),
+        ..SimulateArgs::default()
     };
     let summary = tracking::simulate::run(args)
         .await
@@ -118,6 +119,7 @@ async fn with_areas_drivers_stay_in_their_area_and_rides_are_completed() {
         speed_kmh: 60_000.0,
         areas: Some(path),
         duration: Some(Duration::from_secs(5)),
+        ..SimulateArgs::default()
     };
     let summary = tracking::simulate::run(args)
         .await
