@@ -146,3 +146,78 @@ async fn with_areas_drivers_stay_in_their_area_and_rides_are_completed() {
         "{counts}"
     );
 }
+
+/// With `--roads`, riders request at points on the network, drivers drive
+/// road routes to them, and the summary times each pickup as driven; the
+/// same seed asks for the same rides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_roads_pickups_are_on_the_network_and_timed_as_driven() {
+    use test_support::city::{Grid, River};
+    let grid = Grid {
+        streets: 21,
+        river: Some(River {
+            row: 10,
+            bridges: vec![3, 15],
+        }),
+        ..Grid::city(5)
+    };
+    let dir = std::env::temp_dir().join(format!("tracking-sim-roads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.join("city.osm");
+    grid.write_osm(std::fs::File::create(&path).expect("the file"))
+        .expect("the city written");
+    let roads = tracking::roads::Roads::load(&path).expect("the city loads");
+
+    let mut pickups = Vec::new();
+    for _ in 0..2 {
+        let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+        // Simulated time runs 100 times faster: reports would look like speeding.
+        let app = TestApp::spawn_on(store.clone(), |c| c.max_speed_kmh = 0.0).await;
+        let args = SimulateArgs {
+            url: app.url(""),
+            drivers: 6,
+            // 2.5 rides a second of real time.
+            rides_per_minute: 1.5,
+            report_every: Duration::from_millis(100),
+            boarding: Duration::from_secs(10),
+            accept_rate: 1.0,
+            cancel_rate: 0.0,
+            duration: Some(Duration::from_secs(5)),
+            roads: Some(path.clone()),
+            seed: Some(42),
+            time_scale: 100.0,
+            ..SimulateArgs::default()
+        };
+        let summary = tracking::simulate::run(args)
+            .await
+            .expect("the simulation runs");
+        assert_eq!(summary.errors, 0, "{summary:?}");
+        assert_eq!(
+            summary.off_road, 0,
+            "every leg followed the roads: {summary:?}"
+        );
+        assert_eq!(summary.seed, 42);
+        assert!(summary.requests >= 5, "{summary:?}");
+        assert!(summary.matched >= 1 && summary.pickups >= 1, "{summary:?}");
+        // A pickup across a 3 km city by road at 30–60 km/h: seconds to minutes.
+        assert!(
+            summary.pickup_mean_secs > 0.0 && summary.pickup_p90_secs < 1200.0,
+            "{summary:?}"
+        );
+        assert!(summary.pickup_p90_secs >= summary.pickup_mean_secs * 0.5);
+        let (_, mut rides) = store.contents(chrono::Utc::now());
+        for ride in &rides {
+            assert!(roads.on_network(&ride.pickup), "{ride:?}");
+        }
+        rides.sort_by_key(|r| r.created_at);
+        pickups.push(
+            rides
+                .iter()
+                .take(3)
+                .map(|r| (r.pickup.lat(), r.pickup.lng()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(pickups[0], pickups[1], "the same seed, the same rides");
+    let _ = std::fs::remove_dir_all(&dir);
+}
