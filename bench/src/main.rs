@@ -40,7 +40,7 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 14] = [
+const ALL: [&str; 16] = [
     "ingest",
     "validation",
     "ingest-batch",
@@ -54,6 +54,8 @@ const ALL: [&str; 14] = [
     "dashboard-fps",
     "searching-load",
     "ws-oversized",
+    "roads-load",
+    "eta-ranking",
     "soak",
 ];
 
@@ -99,7 +101,8 @@ struct Args {
     /// report-cost,
     /// areas, search,
     /// time-to-match, offers (time-to-offer and accept-to-found),
-    /// subscribers, fleet-feed, dashboard-fps, searching-load, ws-oversized, soak.
+    /// subscribers, fleet-feed, dashboard-fps, searching-load, ws-oversized,
+    /// roads-load, eta-ranking, soak.
     scenarios: Vec<String>,
     /// Print the table only; leave BENCHMARKS.md as it is.
     #[arg(long)]
@@ -137,6 +140,10 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
             vec![soak::oversized_messages(redis).await?]
         }
         "ws-oversized" => Vec::new(),
+        // Roads are the service's own, whatever the store: once, in memory.
+        "roads-load" if store == StoreKind::Memory => roads_load::run(redis).await?,
+        "eta-ranking" if store == StoreKind::Memory => eta_ranking::run(redis).await?,
+        "roads-load" | "eta-ranking" => Vec::new(),
         other => {
             return Err(BenchError::Unexpected(format!(
                 "unknown scenario {other}; known: {}",
