@@ -77,7 +77,15 @@ fn document(
     failures: &[String],
 ) -> String {
     format!(
-        "{HEADER}\n\n## Results\n\nCommit {commit}, {when} UTC, on {machine}.\n\n{rendered}\n{}",
+        "{HEADER}\n\n## Results\n\nCommit {commit}, {when} UTC, on {machine}.\n\n{}",
+        document_tail(rendered, failures)
+    )
+}
+
+/// A run's table, then the scenarios that did not finish.
+fn document_tail(rendered: &str, failures: &[String]) -> String {
+    format!(
+        "{rendered}\n{}",
         if failures.is_empty() {
             String::new()
         } else {
@@ -198,14 +206,23 @@ async fn main() -> ExitCode {
     let rendered = table(&rows);
     println!("{rendered}");
     if !args.no_write {
-        let doc = document(
-            &report::commit(),
-            &chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string(),
-            &report::machine(),
-            &rendered,
-            &failures,
-        );
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
+        let (commit, when, machine) = (
+            report::commit(),
+            chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string(),
+            report::machine(),
+        );
+        // A run of some scenarios keeps the full run's tables and adds its
+        // own section; a full run rewrites the file.
+        let doc = match std::fs::read_to_string(path) {
+            Ok(existing) if !args.scenarios.is_empty() => report::with_partial_run(
+                &existing,
+                &args.scenarios,
+                &format!("commit {commit}, {when} UTC, on {machine}"),
+                &document_tail(&rendered, &failures),
+            ),
+            _ => document(&commit, &when, &machine, &rendered, &failures),
+        };
         if let Err(error) = std::fs::write(path, doc) {
             eprintln!("tracking-bench: cannot write BENCHMARKS.md: {error}");
             return ExitCode::FAILURE;

@@ -52,7 +52,7 @@ pub async fn run(redis: &Redis) -> Result<Vec<Row>> {
             name: "generated city",
             roads: city.roads,
             drivers: 100,
-            levels: [("plenty", 1.5), ("balanced", 4.0), ("scarce", 8.0)],
+            levels: [("plenty", 2.0), ("balanced", 6.0), ("scarce", 10.0)],
             time_scale: 60.0,
             duration: Duration::from_secs(30),
         },
@@ -60,8 +60,8 @@ pub async fn run(redis: &Redis) -> Result<Vec<Row>> {
             name: "Helsinki",
             roads: helsinki.roads,
             drivers: 25,
-            levels: [("plenty", 2.0), ("balanced", 5.0), ("scarce", 12.0)],
-            time_scale: 20.0,
+            levels: [("plenty", 3.0), ("balanced", 7.0), ("scarce", 14.0)],
+            time_scale: 30.0,
             duration: Duration::from_secs(20),
         },
     ];
@@ -172,10 +172,11 @@ fn row(
         ),
         reference: format!("straight-line ranking (no `--roads`): {}", figures(straight)),
         result: format!(
-            "mean pickup {:+.0} % ({:+.0} s), p90 {:+.0} s, matched {:+}",
-            -gain * 100.0,
-            eta.pickup_mean_secs - straight.pickup_mean_secs,
-            eta.pickup_p90_secs - straight.pickup_p90_secs,
+            "mean pickup {:+.1} % ({:+.0} s), p90 {:+.0} s, matched {:+}",
+            // (+ 0.0: no "-0".)
+            -gain * 100.0 + 0.0,
+            eta.pickup_mean_secs - straight.pickup_mean_secs + 0.0,
+            eta.pickup_p90_secs - straight.pickup_p90_secs + 0.0,
             eta.matched as i64 - straight.matched as i64
         ),
         target: if judged {

@@ -96,7 +96,7 @@ async fn network(
         store: StoreKind::Memory,
         flags,
         measured: format!(
-            "{what}, {:.1} MiB: {nodes} nodes, {edges} edges; `roads prepare` {:.1} s ({cpu_secs:.1} s CPU, peak RSS {:.0} MiB), `.roads` {:.1} MiB; service with it ready in {:.2} s, RSS {:.0} MiB",
+            "{what}, {:.1} MiB: {nodes} nodes, {edges} edges; `roads prepare` {:.2} s ({cpu_secs:.1} s CPU, peak RSS {:.0} MiB), `.roads` {:.1} MiB; service with it ready in {:.2} s, RSS {:.0} MiB",
             file_bytes as f64 / 1048576.0,
             build.as_secs_f64(),
             mib(peak_rss_kib),
@@ -110,7 +110,7 @@ async fn network(
             mib(plain_rss)
         ),
         result: format!(
-            "build {:.1} s, load {:.2} s, {per_node:.0} B resident per node",
+            "build {:.2} s, load {:.2} s, {per_node:.0} B resident per node",
             build.as_secs_f64(),
             load.as_secs_f64()
         ),
