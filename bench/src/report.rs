@@ -171,8 +171,9 @@ mod tests {
         );
         assert_eq!(again.matches(SINCE).count(), 1, "{again}");
         assert_eq!(again.matches("### roads-load").count(), 1, "{again}");
+        // Replaced where it was.
         assert!(
-            again.find("### roads-load") > again.find("### eta-ranking"),
+            again.find("### roads-load") < again.find("### eta-ranking"),
             "{again}"
         );
     }
