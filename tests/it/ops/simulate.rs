@@ -221,3 +221,46 @@ async fn on_roads_pickups_are_on_the_network_and_timed_as_driven() {
     assert_eq!(pickups[0], pickups[1], "the same seed, the same rides");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The benchmark's generated city has the structure it claims, as the
+/// roads read it: its river is crossed only on the bridges, and a one-way
+/// street is driven one way only.
+#[test]
+fn the_generated_city_is_crossed_on_its_bridges_and_its_one_way_streets_go_one_way() {
+    use test_support::city::Grid;
+    let grid = Grid::city(22);
+    let dir = std::env::temp_dir().join(format!("tracking-city-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.join("city.osm");
+    grid.write_osm(std::fs::File::create(&path).expect("the file"))
+        .expect("the city written");
+    let roads = tracking::roads::Roads::load(&path).expect("the city loads");
+    let _ = std::fs::remove_dir_all(&dir);
+    let at = |col: usize, row: usize| {
+        let (lat, lng) = grid.point(col as f64, row as f64);
+        Coordinates::parse(lat, lng).expect("a point")
+    };
+    let km = |a, b| roads.route(&a, &b).expect("a route").km;
+    let block = grid.spacing_m / 1000.0;
+
+    let river = grid.river.clone().expect("a river");
+    let to_bridge = |col: usize| river.bridges.iter().map(|b| b.abs_diff(col)).min();
+    let far = (0..grid.streets)
+        .max_by_key(|c| to_bridge(*c))
+        .expect("a street");
+    let detour = to_bridge(far).expect("bridges") as f64 * block;
+    let across = km(at(far, river.row), at(far, river.row + 1));
+    assert!(
+        across >= 2.0 * detour,
+        "across the river {far} streets from a bridge: {across} km"
+    );
+    let bridge = river.bridges[0];
+    let over = km(at(bridge, river.row), at(bridge, river.row + 1));
+    assert!((over - block).abs() < 0.01, "over the bridge: {over} km");
+
+    // Street 4 of every ten runs east, street 5 west.
+    let east = km(at(20, 4), at(21, 4));
+    let west = km(at(21, 4), at(20, 4));
+    assert!((east - block).abs() < 0.01, "{east} km");
+    assert!(west >= 3.0 * block - 0.01, "the way round: {west} km");
+}
