@@ -147,11 +147,17 @@ impl Driver {
         let mut tick = interval(self.args.report_every);
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut answer: Option<Answer> = None;
+        let mut last = Instant::now();
         loop {
             let answer_at = answer.as_ref().map(|a| a.at);
             tokio::select! {
                 _ = tick.tick() => {
-                    self.advance().await;
+                    // Drives the real time since the last tick, however
+                    // late this one is (a busy machine delays ticks).
+                    let now = Instant::now();
+                    let ms = self.simulated(now - last).as_secs_f64() * 1000.0;
+                    last = now;
+                    self.advance(ms).await;
                     self.report().await;
                 }
                 Some(event) = events.recv() => self.heard(&event, &mut answer),
@@ -267,9 +273,9 @@ impl Driver {
         };
     }
 
-    /// One tick of driving: moves, and takes the trip's next step when due.
-    async fn advance(&mut self) {
-        let ms = self.simulated(self.args.report_every).as_secs_f64() * 1000.0;
+    /// One tick of driving (`ms` of simulated time): moves, and takes the
+    /// trip's next step when due.
+    async fn advance(&mut self, ms: f64) {
         let plan = std::mem::replace(&mut self.plan, Plan::Roam);
         self.plan = match plan {
             Plan::Roam => {
