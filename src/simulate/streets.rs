@@ -176,8 +176,13 @@ mod tests {
         let mut leg = Leg::through(vec![a, b, c], 100_000.0, true);
         assert!((leg.seconds() - 100.0).abs() < 1e-9);
         let half = leg.drive(50_000.0).expect("a point");
-        // Halfway along two legs of near-equal length: near the corner.
-        assert!(half.distance_km(&b) < 0.1, "{half:?}");
+        // Half the time, half the length: on the first stretch (the longer).
+        let total = a.distance_km(&b) + b.distance_km(&c);
+        assert!(
+            (half.distance_km(&a) - total / 2.0).abs() < 0.001,
+            "{half:?}"
+        );
+        assert!((half.lng() - 10.0).abs() < 1e-9, "{half:?}");
         assert!(!leg.done());
         let end = leg.drive(60_000.0).expect("a point");
         assert!(leg.done());

@@ -173,10 +173,10 @@ fn row(
         reference: format!("straight-line ranking (no `--roads`): {}", figures(straight)),
         result: format!(
             "mean pickup {:+.1} % ({:+.0} s), p90 {:+.0} s, matched {:+}",
-            // (+ 0.0: no "-0".)
-            -gain * 100.0 + 0.0,
-            eta.pickup_mean_secs - straight.pickup_mean_secs + 0.0,
-            eta.pickup_p90_secs - straight.pickup_p90_secs + 0.0,
+            // (Rounded, then + 0.0: no "-0".)
+            (-gain * 1000.0).round() / 10.0 + 0.0,
+            (eta.pickup_mean_secs - straight.pickup_mean_secs).round() + 0.0,
+            (eta.pickup_p90_secs - straight.pickup_p90_secs).round() + 0.0,
             eta.matched as i64 - straight.matched as i64
         ),
         target: if judged {
