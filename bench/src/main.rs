@@ -40,7 +40,7 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 15] = [
+const ALL: [&str; 17] = [
     "ingest",
     "validation",
     "ingest-batch",
@@ -55,6 +55,8 @@ const ALL: [&str; 15] = [
     "dashboard-fps",
     "searching-load",
     "ws-oversized",
+    "roads-load",
+    "eta-ranking",
     "soak",
 ];
 
@@ -76,7 +78,15 @@ fn document(
     failures: &[String],
 ) -> String {
     format!(
-        "{HEADER}\n\n## Results\n\nCommit {commit}, {when} UTC, on {machine}.\n\n{rendered}\n{}",
+        "{HEADER}\n\n## Results\n\nCommit {commit}, {when} UTC, on {machine}.\n\n{}",
+        document_tail(rendered, failures)
+    )
+}
+
+/// A run's table, then the scenarios that did not finish.
+fn document_tail(rendered: &str, failures: &[String]) -> String {
+    format!(
+        "{rendered}\n{}",
         if failures.is_empty() {
             String::new()
         } else {
@@ -100,7 +110,8 @@ struct Args {
     /// report-cost,
     /// areas, search, eta-cost,
     /// time-to-match, offers (time-to-offer and accept-to-found),
-    /// subscribers, fleet-feed, dashboard-fps, searching-load, ws-oversized, soak.
+    /// subscribers, fleet-feed, dashboard-fps, searching-load, ws-oversized,
+    /// roads-load, eta-ranking, soak.
     scenarios: Vec<String>,
     /// Print the table only; leave BENCHMARKS.md as it is.
     #[arg(long)]
@@ -139,6 +150,10 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
             vec![soak::oversized_messages(redis).await?]
         }
         "ws-oversized" => Vec::new(),
+        // Roads are the service's own, whatever the store: once, in memory.
+        "roads-load" if store == StoreKind::Memory => roads_load::run(redis).await?,
+        "eta-ranking" if store == StoreKind::Memory => eta_ranking::run(redis).await?,
+        "roads-load" | "eta-ranking" => Vec::new(),
         other => {
             return Err(BenchError::Unexpected(format!(
                 "unknown scenario {other}; known: {}",
@@ -193,14 +208,23 @@ async fn main() -> ExitCode {
     let rendered = table(&rows);
     println!("{rendered}");
     if !args.no_write {
-        let doc = document(
-            &report::commit(),
-            &chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string(),
-            &report::machine(),
-            &rendered,
-            &failures,
-        );
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../BENCHMARKS.md");
+        let (commit, when, machine) = (
+            report::commit(),
+            chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string(),
+            report::machine(),
+        );
+        // A run of some scenarios keeps the full run's tables and adds its
+        // own section; a full run rewrites the file.
+        let doc = match std::fs::read_to_string(path) {
+            Ok(existing) if !args.scenarios.is_empty() => report::with_partial_run(
+                &existing,
+                &args.scenarios,
+                &format!("commit {commit}, {when} UTC, on {machine}"),
+                &document_tail(&rendered, &failures),
+            ),
+            _ => document(&commit, &when, &machine, &rendered, &failures),
+        };
         if let Err(error) = std::fs::write(path, doc) {
             eprintln!("tracking-bench: cannot write BENCHMARKS.md: {error}");
             return ExitCode::FAILURE;

@@ -207,6 +207,13 @@ impl Redis {
     }
 }
 
+/// The `tracking` binary the benchmarks run: `TRACKING_BIN`, else the release build.
+pub fn binary() -> String {
+    std::env::var("TRACKING_BIN").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/tracking").to_owned()
+    })
+}
+
 /// A `tracking` instance from the release build, gone when dropped.
 pub struct Service {
     child: Child,
@@ -223,9 +230,7 @@ impl Service {
     /// inherits no `TRACKING_*` variable: what runs is exactly what the
     /// flags say.
     pub async fn start(store_args: &[&str], flags: &[&str]) -> Result<Self> {
-        let binary = std::env::var("TRACKING_BIN").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/tracking").to_owned()
-        });
+        let binary = binary();
         let port = free_port();
         let mut command = Command::new(&binary);
         test_support::without_tracking_env(&mut command);

@@ -113,3 +113,68 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
     sorted[rank.min(sorted.len() - 1)]
 }
+
+/// The heading under which runs of some scenarios only are kept.
+pub const SINCE: &str = "## Measured since the full run";
+
+/// `BENCHMARKS.md` after a run of some scenarios only (`names`): the file as
+/// it was, with the run's rows as a section of their own under [`SINCE`],
+/// replacing the section an earlier run of the same scenarios wrote.
+pub fn with_partial_run(existing: &str, names: &[String], about: &str, rendered: &str) -> String {
+    let key = format!("### {}", names.join(", "));
+    let section = format!(
+        "{key}\n\n`scripts/bench.sh {}`, {about}. These rows stand in for the full run's rows of the same scenarios.\n\n{rendered}",
+        names.join(" ")
+    );
+    let mut doc = existing.trim_end().to_owned();
+    if let Some(start) = doc.find(&format!("\n{key}\n")).map(|i| i + 1) {
+        let rest = &doc[start + key.len()..];
+        let end = ["\n### ", "\n## "]
+            .iter()
+            .filter_map(|h| rest.find(h))
+            .min()
+            .map_or(doc.len(), |i| start + key.len() + i);
+        let tail = doc[end..].to_owned();
+        doc.truncate(start);
+        doc.push_str(section.trim_end());
+        doc.push('\n');
+        doc.push_str(&tail);
+        return format!("{}\n", doc.trim_end());
+    }
+    if !doc.contains(&format!("\n{SINCE}\n")) {
+        doc.push_str(&format!("\n\n{SINCE}"));
+    }
+    format!("{doc}\n\n{}\n", section.trim_end())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_run_adds_its_section_once_and_replaces_it_the_next_time() {
+        let full = "# Benchmarks\n\n## Results\n\n| a |\n";
+        let names = vec!["roads-load".to_owned()];
+        let once = with_partial_run(full, &names, "commit a", "| one |\n");
+        assert!(once.starts_with(full.trim_end()), "{once}");
+        assert!(
+            once.contains("\n## Measured since the full run\n\n### roads-load\n"),
+            "{once}"
+        );
+        assert!(once.contains("| one |"), "{once}");
+        let other = with_partial_run(&once, &["eta-ranking".to_owned()], "commit b", "| two |\n");
+        let again = with_partial_run(&other, &names, "commit c", "| three |\n");
+        assert!(!again.contains("| one |"), "{again}");
+        assert!(
+            again.contains("| three |") && again.contains("| two |"),
+            "{again}"
+        );
+        assert_eq!(again.matches(SINCE).count(), 1, "{again}");
+        assert_eq!(again.matches("### roads-load").count(), 1, "{again}");
+        // Replaced where it was.
+        assert!(
+            again.find("### roads-load") < again.find("### eta-ranking"),
+            "{again}"
+        );
+    }
+}

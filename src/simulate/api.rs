@@ -1,14 +1,20 @@
 //! The simulator's calls to the service, counted: the typed client with
-//! the counters behind the [`Summary`] a simulation reports.
+//! the counters behind the [`Summary`] a simulation reports, and the rides
+//! and pickup times it keeps for the end.
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
-    Arc,
+    Arc, Mutex,
 };
 
+/// The most rides (and pickup times) a simulation keeps for its summary.
+pub(super) const MAX_KEPT: usize = 100_000;
+
 /// What a simulation did, as counted by the simulator itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Summary {
+    /// The seed of its random choices (`--seed`).
+    pub seed: u64,
     /// Position reports sent.
     pub reports: u64,
     /// Rides requested.
@@ -26,6 +32,20 @@ pub struct Summary {
     pub conflicts: u64,
     /// Calls that failed otherwise (transport errors, other refusals).
     pub errors: u64,
+    /// Of the rides requested (asked of the service at the end): those that
+    /// got a driver, those that expired, those still searching.
+    pub matched: u64,
+    pub expired: u64,
+    pub searching: u64,
+    /// Pickups driven to the end: how many, and the simulated seconds from
+    /// the driver hearing of its ride to its arrival at the pickup (as
+    /// driven: by road with `--roads`), mean and 90th percentile.
+    pub pickups: u64,
+    pub pickup_mean_secs: f64,
+    pub pickup_p90_secs: f64,
+    /// Legs driven in a straight line although there were roads (an end off
+    /// the network, or no route).
+    pub off_road: u64,
 }
 
 /// The counts behind a [`Summary`], shared by every simulated driver and rider.
@@ -40,13 +60,42 @@ pub(super) struct Counters {
     pub(super) completed: AtomicU64,
     pub(super) conflicts: AtomicU64,
     pub(super) errors: AtomicU64,
+    pub(super) off_road: AtomicU64,
+    /// Ids of the rides requested (at most [`MAX_KEPT`]).
+    pub(super) rides: Mutex<Vec<String>>,
+    /// Simulated seconds of each pickup driven (at most [`MAX_KEPT`]).
+    pub(super) pickups: Mutex<Vec<f64>>,
 }
 
 impl Counters {
-    /// What was counted so far.
+    /// Keeps `value` in `list` while it holds fewer than [`MAX_KEPT`].
+    pub(super) fn keep<T>(list: &Mutex<Vec<T>>, value: T) {
+        if let Ok(mut list) = list.lock() {
+            if list.len() < MAX_KEPT {
+                list.push(value);
+            }
+        }
+    }
+
+    /// What was counted so far (the rides' fates are filled in at the end).
     pub(super) fn summary(&self) -> Summary {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let mut pickups = self.pickups.lock().map(|p| p.clone()).unwrap_or_default();
+        pickups.sort_by(f64::total_cmp);
+        let mean = pickups.iter().sum::<f64>() / pickups.len().max(1) as f64;
+        let p90 = pickups
+            .get(((pickups.len() as f64 - 1.0) * 0.9).round().max(0.0) as usize)
+            .copied()
+            .unwrap_or(0.0);
         Summary {
+            seed: 0,
+            matched: 0,
+            expired: 0,
+            searching: 0,
+            pickups: pickups.len() as u64,
+            pickup_mean_secs: mean,
+            pickup_p90_secs: p90,
+            off_road: n(&self.off_road),
             reports: n(&self.reports),
             requests: n(&self.requests),
             accepted: n(&self.accepted),
@@ -64,7 +113,7 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "reports {}  rides requested {}  offers accepted {} declined {} ignored {}  cancelled {}  completed {}  conflicts {}  errors {}",
+            "reports {}  rides requested {}  offers accepted {} declined {} ignored {}  cancelled {}  completed {}  conflicts {}  errors {}  pickups {} (mean {:.0} s, p90 {:.0} s)",
             self.reports,
             self.requests,
             self.accepted,
@@ -73,7 +122,10 @@ impl std::fmt::Display for Summary {
             self.cancelled,
             self.completed,
             self.conflicts,
-            self.errors
+            self.errors,
+            self.pickups,
+            self.pickup_mean_secs,
+            self.pickup_p90_secs
         )
     }
 }

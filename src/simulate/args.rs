@@ -1,5 +1,6 @@
 //! `tracking simulate`'s arguments: the service to drive, the size and pace
-//! of the city, how drivers and riders behave, and where they are.
+//! of the city, how drivers and riders behave, where they are, the roads
+//! they drive, the seed and how fast simulated time runs.
 
 use std::time::Duration;
 
@@ -55,6 +56,46 @@ pub struct SimulateArgs {
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<Duration>,
+    /// A road network (`.osm.pbf`, `.osm`, `.roads`, as the service's
+    /// `--roads`): drivers drive road routes at the roads' speeds, riders
+    /// request at points on the network, and, without `--areas`, the city
+    /// is the roads' box instead of `--center` and `--radius-km`.
+    #[arg(long)]
+    pub roads: Option<std::path::PathBuf>,
+    /// The seed of every random choice (where drivers start and roam, where
+    /// riders request and go, answers, cancels): the same seed, the same
+    /// choices (default: a random seed, printed at the start).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated time runs this many times faster than the clock: driving,
+    /// boarding, answering, cancelling and `--rides-per-minute` are in
+    /// simulated time; `--report-every` and `--duration` are real time.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    pub time_scale: f64,
+}
+
+impl Default for SimulateArgs {
+    /// The defaults `tracking simulate` runs with.
+    fn default() -> Self {
+        #[derive(clap::Parser)]
+        struct Command {
+            #[command(flatten)]
+            args: SimulateArgs,
+        }
+        let parsed = <Command as clap::Parser>::try_parse_from(["simulate"]);
+        match parsed {
+            Ok(command) => command.args,
+            // Every flag has a default that parses: unreachable, and loud if not.
+            Err(error) => panic!("the simulator's defaults do not parse: {error}"),
+        }
+    }
+}
+
+fn parse_scale(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(x) if (0.01..=1000.0).contains(&x) => Ok(x),
+        _ => Err("expected a number from 0.01 to 1000".into()),
+    }
 }
 
 fn parse_point(s: &str) -> Result<Coordinates, String> {

@@ -1,11 +1,13 @@
 //! One simulated driver: it reports its position every `--report-every`,
 //! follows its own `driverFeed`, answers offers like a person (a pause,
-//! then yes, no, or nothing), and drives each ride it gets from pickup to
-//! dropoff through the trip's steps.
+//! then yes, no, or nothing), and drives each ride it gets to the pickup
+//! and on to the dropoff through the trip's steps — along road routes with
+//! `--roads` (free, it drives to random places nearby), in straight lines
+//! without (free, it wanders).
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::{rngs::StdRng, Rng};
 use tokio::{
     sync::mpsc,
     time::{interval, sleep, sleep_until, Instant, MissedTickBehavior},
@@ -14,23 +16,24 @@ use tokio_util::task::AbortOnDropHandle;
 use tracking_client::{DriverStatus, FeedEvent, FeedKind, Ride, RideStatus};
 
 use super::{
-    api::Api,
+    api::{Api, Counters},
     args::SimulateArgs,
     region::{heading_to, step, Region},
+    streets::{Leg, Streets},
 };
 use crate::domain::Coordinates;
 
 /// What the driver is doing.
 #[derive(Debug, Clone)]
 enum Plan {
-    /// Free: roaming at random.
+    /// Free: roaming.
     Roam,
     /// Assigned: driving to the pickup.
-    ToPickup(Trip),
+    ToPickup(Trip, Leg),
     /// At the pickup, until the rider has boarded.
     Boarding(Trip, Instant),
     /// On the trip to the dropoff.
-    ToDropoff(Trip),
+    ToDropoff(Trip, Leg),
 }
 
 #[derive(Debug, Clone)]
@@ -80,112 +83,290 @@ fn follow_feed(api: Api, id: String, events: mpsc::Sender<FeedEvent>) -> AbortOn
     }))
 }
 
-pub(super) async fn drive(api: Api, args: SimulateArgs, region: Region, index: usize) {
-    let id = format!("sim-{index}");
-    let mut at = region.random_point();
-    let mut heading = rand::rng().random_range(0.0..std::f64::consts::TAU);
-    let km_per_report = args.speed_kmh * args.report_every.as_secs_f64() / 3600.0;
-    // Spread the first reports over one interval; report before following
-    // the feed, so the driver exists.
-    let spread = rand::rng().random::<f64>();
-    sleep(args.report_every.mul_f64(spread)).await;
-    report(&api, &id, at).await;
-    let (tx, mut events) = mpsc::channel(16);
-    let _feed = follow_feed(api.clone(), id.clone(), tx);
-    let mut tick = interval(args.report_every);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    let mut plan = Plan::Roam;
-    let mut answer: Option<Answer> = None;
-    loop {
-        let answer_at = answer.as_ref().map(|a| a.at);
-        tokio::select! {
-            _ = tick.tick() => {
-                plan = advance(&api, &args, &region, plan, &mut at, &mut heading, km_per_report).await;
-                report(&api, &id, at).await;
-            }
-            Some(event) = events.recv() => {
-                plan = heard(&api, &args, &event, plan, &mut answer);
-            }
-            _ = sleep_until(answer_at.unwrap_or_else(Instant::now)), if answer_at.is_some() => {
-                if let Some(Answer { ride, accept, .. }) = answer.take() {
-                    let answered = if accept {
-                        api.client.accept_offer(&ride).await
-                    } else {
-                        api.client.decline_offer(&ride).await
-                    };
-                    if api.counted(answered).is_some() {
-                        api.count(|c| if accept { &c.accepted } else { &c.declined });
+/// A driver and what it knows.
+pub(super) struct Driver {
+    pub(super) api: Api,
+    pub(super) args: SimulateArgs,
+    pub(super) streets: Streets,
+    pub(super) region: Region,
+    pub(super) id: String,
+    /// This driver's own random choices (seeded from `--seed` and its index).
+    pub(super) rng: StdRng,
+    at: Coordinates,
+    heading: f64,
+    plan: Plan,
+    /// Free with roads: where it is driving to.
+    roam: Option<Leg>,
+}
+
+impl Driver {
+    pub(super) fn new(
+        api: Api,
+        args: SimulateArgs,
+        streets: Streets,
+        region: Region,
+        index: usize,
+        mut rng: StdRng,
+    ) -> Driver {
+        let at = streets
+            .random_pair(&region, &mut rng)
+            .map_or_else(|| region.random_point(&mut rng), |(a, _)| a);
+        let heading = rng.random_range(0.0..std::f64::consts::TAU);
+        Driver {
+            api,
+            args,
+            streets,
+            region,
+            id: format!("sim-{index}"),
+            rng,
+            at,
+            heading,
+            plan: Plan::Roam,
+            roam: None,
+        }
+    }
+
+    /// Simulated time passed in real `d`.
+    fn simulated(&self, d: Duration) -> Duration {
+        d.mul_f64(self.args.time_scale)
+    }
+
+    /// Real time a simulated `d` takes.
+    fn real(&self, d: Duration) -> Duration {
+        d.div_f64(self.args.time_scale)
+    }
+
+    pub(super) async fn drive(mut self) {
+        // Spread the first reports over one interval; report before following
+        // the feed, so the driver exists.
+        let spread = self.rng.random::<f64>();
+        sleep(self.args.report_every.mul_f64(spread)).await;
+        self.report().await;
+        let (tx, mut events) = mpsc::channel(16);
+        let _feed = follow_feed(self.api.clone(), self.id.clone(), tx);
+        let mut tick = interval(self.args.report_every);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut answer: Option<Answer> = None;
+        let mut last = Instant::now();
+        loop {
+            let answer_at = answer.as_ref().map(|a| a.at);
+            tokio::select! {
+                _ = tick.tick() => {
+                    // Drives the real time since the last tick, however
+                    // late this one is (a busy machine delays ticks).
+                    let now = Instant::now();
+                    let ms = self.simulated(now - last).as_secs_f64() * 1000.0;
+                    last = now;
+                    self.advance(ms).await;
+                    self.report().await;
+                }
+                Some(event) = events.recv() => self.heard(&event, &mut answer),
+                _ = sleep_until(answer_at.unwrap_or_else(Instant::now)), if answer_at.is_some() => {
+                    if let Some(Answer { ride, accept, .. }) = answer.take() {
+                        let api = &self.api;
+                        let answered = if accept {
+                            api.client.accept_offer(&ride).await
+                        } else {
+                            api.client.decline_offer(&ride).await
+                        };
+                        if api.counted(answered).is_some() {
+                            api.count(|c| if accept { &c.accepted } else { &c.declined });
+                        }
                     }
                 }
             }
         }
     }
-}
 
-/// What the driver does with an event of its feed.
-fn heard(
-    api: &Api,
-    args: &SimulateArgs,
-    event: &FeedEvent,
-    plan: Plan,
-    answer: &mut Option<Answer>,
-) -> Plan {
-    let ride = event.ride.as_ref();
-    match event.kind {
-        FeedKind::Offer => {
-            if let Some(ride) = ride {
-                consider(api, args, ride, answer);
-            }
-            plan
-        }
-        FeedKind::OfferEnded => {
-            if answer.as_ref().map(|a| Some(&a.ride)) == Some(ride.map(|r| &r.id)) {
-                *answer = None;
-            }
-            plan
-        }
-        FeedKind::Ride => match ride {
-            Some(ride) if ride.status == RideStatus::DriverFound => {
-                trip(ride).map_or(plan, Plan::ToPickup)
-            }
-            Some(ride) if ride.status.is_terminal() && on(&plan, &ride.id) => Plan::Roam,
-            _ => plan,
-        },
-        FeedKind::State => match (event.driver.status, ride) {
-            (DriverStatus::Assigned, Some(ride)) => resume(ride).unwrap_or(plan),
-            (DriverStatus::Offered, Some(ride)) => {
-                if answer.is_none() {
-                    consider(api, args, ride, answer);
+    /// What the driver does with an event of its feed.
+    fn heard(&mut self, event: &FeedEvent, answer: &mut Option<Answer>) {
+        let ride = event.ride.as_ref();
+        match event.kind {
+            FeedKind::Offer => {
+                if let Some(ride) = ride {
+                    self.consider(ride, answer);
                 }
-                plan
             }
-            (DriverStatus::Available | DriverStatus::Offline, _) => Plan::Roam,
-            _ => plan,
-        },
-        FeedKind::Other => plan,
+            FeedKind::OfferEnded => {
+                if answer.as_ref().map(|a| Some(&a.ride)) == Some(ride.map(|r| &r.id)) {
+                    *answer = None;
+                }
+            }
+            FeedKind::Ride => match ride {
+                Some(ride) if ride.status == RideStatus::DriverFound => {
+                    if let Some(trip) = trip(ride) {
+                        let leg = self.leg(trip.pickup);
+                        self.plan = Plan::ToPickup(trip, leg);
+                        self.roam = None;
+                    }
+                }
+                Some(ride) if ride.status.is_terminal() && on(&self.plan, &ride.id) => {
+                    self.free();
+                }
+                _ => {}
+            },
+            FeedKind::State => match (event.driver.status, ride) {
+                (DriverStatus::Assigned, Some(ride)) => self.resume(ride),
+                (DriverStatus::Offered, Some(ride)) if answer.is_none() => {
+                    self.consider(ride, answer);
+                }
+                (DriverStatus::Available | DriverStatus::Offline, _) => self.free(),
+                _ => {}
+            },
+            FeedKind::Other => {}
+        }
     }
-}
 
-/// Decides on an offer: accept, decline, or let it time out.
-fn consider(api: &Api, args: &SimulateArgs, ride: &Ride, answer: &mut Option<Answer>) {
-    let mut rng = rand::rng();
-    let pause = args.answer_within.mul_f64(rng.random_range(0.2..=1.0));
-    let accept = rng.random::<f64>() < args.accept_rate;
-    if !accept && rng.random::<bool>() {
-        api.count(|c| &c.ignored);
-        return;
+    fn free(&mut self) {
+        if !matches!(self.plan, Plan::Roam) {
+            self.plan = Plan::Roam;
+            self.roam = None;
+        }
     }
-    *answer = Some(Answer {
-        ride: ride.id.clone(),
-        at: Instant::now() + pause,
-        accept,
-    });
+
+    /// The leg from here to `to`, counting one that could not follow the roads.
+    fn leg(&self, to: Coordinates) -> Leg {
+        let leg = self.streets.leg(self.at, to);
+        if !leg.by_road && self.streets.roads.is_some() {
+            self.api.count(|c| &c.off_road);
+        }
+        leg
+    }
+
+    /// Decides on an offer: accept, decline, or let it time out.
+    fn consider(&mut self, ride: &Ride, answer: &mut Option<Answer>) {
+        let pause = self
+            .real(self.args.answer_within)
+            .mul_f64(self.rng.random_range(0.2..=1.0));
+        let accept = self.rng.random::<f64>() < self.args.accept_rate;
+        if !accept && self.rng.random::<bool>() {
+            self.api.count(|c| &c.ignored);
+            return;
+        }
+        *answer = Some(Answer {
+            ride: ride.id.clone(),
+            at: Instant::now() + pause,
+            accept,
+        });
+    }
+
+    /// Picks a ride up where it stands (after a reconnect).
+    fn resume(&mut self, ride: &Ride) {
+        if on(&self.plan, &ride.id) {
+            return;
+        }
+        let Some(trip) = trip(ride) else {
+            return;
+        };
+        self.roam = None;
+        self.plan = match ride.status {
+            RideStatus::DriverFound => {
+                let leg = self.leg(trip.pickup);
+                Plan::ToPickup(trip, leg)
+            }
+            RideStatus::Arrived => Plan::Boarding(trip, Instant::now()),
+            RideStatus::InProgress => {
+                let leg = self.leg(trip.dropoff);
+                Plan::ToDropoff(trip, leg)
+            }
+            _ => Plan::Roam,
+        };
+    }
+
+    /// One tick of driving (`ms` of simulated time): moves, and takes the
+    /// trip's next step when due.
+    async fn advance(&mut self, ms: f64) {
+        let plan = std::mem::replace(&mut self.plan, Plan::Roam);
+        self.plan = match plan {
+            Plan::Roam => {
+                self.wander(ms);
+                Plan::Roam
+            }
+            Plan::ToPickup(trip, mut leg) => {
+                self.at = leg.drive(ms).unwrap_or(self.at);
+                if leg.done() {
+                    self.arrive(trip, &leg).await
+                } else {
+                    Plan::ToPickup(trip, leg)
+                }
+            }
+            Plan::Boarding(trip, until) if Instant::now() < until => Plan::Boarding(trip, until),
+            Plan::Boarding(trip, _) => {
+                let api = &self.api;
+                match api.counted(api.client.start_trip(&trip.ride).await) {
+                    Some(_) => {
+                        let leg = self.leg(trip.dropoff);
+                        Plan::ToDropoff(trip, leg)
+                    }
+                    None => Plan::Roam,
+                }
+            }
+            Plan::ToDropoff(trip, mut leg) => {
+                self.at = leg.drive(ms).unwrap_or(self.at);
+                if leg.done() {
+                    let api = &self.api;
+                    if api
+                        .counted(api.client.complete_ride(&trip.ride).await)
+                        .is_some()
+                    {
+                        api.count(|c| &c.completed);
+                    }
+                    Plan::Roam
+                } else {
+                    Plan::ToDropoff(trip, leg)
+                }
+            }
+        };
+    }
+
+    /// At the pickup after driving `leg`: says so, and keeps the leg's time.
+    async fn arrive(&self, trip: Trip, leg: &Leg) -> Plan {
+        let api = &self.api;
+        match api.counted(api.client.driver_arrived(&trip.ride).await) {
+            Some(_) => {
+                Counters::keep(&api.counters.pickups, leg.seconds());
+                Plan::Boarding(trip, Instant::now() + self.real(self.args.boarding))
+            }
+            None => Plan::Roam,
+        }
+    }
+
+    /// Free for `ms` of simulated time: along roads to a place nearby (a new
+    /// one when there), or, without roads, a few degrees off its heading.
+    fn wander(&mut self, ms: f64) {
+        if self.streets.roads.is_some() {
+            if self.roam.as_ref().is_none_or(Leg::done) {
+                self.roam = self.streets.roam_leg(&self.region, self.at, &mut self.rng);
+            }
+            if let Some(leg) = self.roam.as_mut() {
+                self.at = leg.drive(ms).unwrap_or(self.at);
+            }
+            return;
+        }
+        let km = self.args.speed_kmh * ms / 3_600_000.0;
+        self.heading += self.rng.random_range(-0.5..0.5);
+        // A step that would leave the region turns back towards it.
+        if !self.region.contains(step(self.at, self.heading, km)) {
+            self.heading = heading_to(self.at, self.region.center());
+        }
+        self.at = step(self.at, self.heading, km);
+    }
+
+    async fn report(&self) {
+        let api = &self.api;
+        api.count(|c| &c.reports);
+        let reported = api
+            .client
+            .update_location(&self.id, self.at.lat(), self.at.lng())
+            .await;
+        api.counted(reported);
+    }
 }
 
 fn on(plan: &Plan, ride: &str) -> bool {
     match plan {
         Plan::Roam => false,
-        Plan::ToPickup(t) | Plan::Boarding(t, _) | Plan::ToDropoff(t) => t.ride == ride,
+        Plan::ToPickup(t, _) | Plan::Boarding(t, _) | Plan::ToDropoff(t, _) => t.ride == ride,
     }
 }
 
@@ -202,84 +383,4 @@ fn trip(ride: &Ride) -> Option<Trip> {
         pickup,
         dropoff,
     })
-}
-
-/// Picks a ride up where it stands (after a reconnect).
-fn resume(ride: &Ride) -> Option<Plan> {
-    let trip = trip(ride)?;
-    Some(match ride.status {
-        RideStatus::DriverFound => Plan::ToPickup(trip),
-        RideStatus::Arrived => Plan::Boarding(trip, Instant::now()),
-        RideStatus::InProgress => Plan::ToDropoff(trip),
-        _ => Plan::Roam,
-    })
-}
-
-/// One tick of driving: moves, and takes the trip's next step when due.
-async fn advance(
-    api: &Api,
-    args: &SimulateArgs,
-    region: &Region,
-    plan: Plan,
-    at: &mut Coordinates,
-    heading: &mut f64,
-    km: f64,
-) -> Plan {
-    match plan {
-        Plan::Roam => {
-            *heading += rand::rng().random_range(-0.5..0.5);
-            // A step that would leave the region turns back towards it.
-            if !region.contains(step(*at, *heading, km)) {
-                *heading = heading_to(*at, region.center());
-            }
-            *at = step(*at, *heading, km);
-            Plan::Roam
-        }
-        Plan::ToPickup(trip) => {
-            if !arrive(at, trip.pickup, km) {
-                return Plan::ToPickup(trip);
-            }
-            match api.counted(api.client.driver_arrived(&trip.ride).await) {
-                Some(_) => Plan::Boarding(trip, Instant::now() + args.boarding),
-                None => Plan::Roam,
-            }
-        }
-        Plan::Boarding(trip, until) => {
-            if Instant::now() < until {
-                return Plan::Boarding(trip, until);
-            }
-            match api.counted(api.client.start_trip(&trip.ride).await) {
-                Some(_) => Plan::ToDropoff(trip),
-                None => Plan::Roam,
-            }
-        }
-        Plan::ToDropoff(trip) => {
-            if !arrive(at, trip.dropoff, km) {
-                return Plan::ToDropoff(trip);
-            }
-            if api
-                .counted(api.client.complete_ride(&trip.ride).await)
-                .is_some()
-            {
-                api.count(|c| &c.completed);
-            }
-            Plan::Roam
-        }
-    }
-}
-
-/// Moves `km` towards `target`; whether it got there.
-fn arrive(at: &mut Coordinates, target: Coordinates, km: f64) -> bool {
-    if at.distance_km(&target) <= km {
-        *at = target;
-        return true;
-    }
-    *at = step(*at, heading_to(*at, target), km);
-    false
-}
-
-async fn report(api: &Api, id: &str, at: Coordinates) {
-    api.count(|c| &c.reports);
-    let reported = api.client.update_location(id, at.lat(), at.lng()).await;
-    api.counted(reported);
 }

@@ -9,23 +9,39 @@
 //! the ride ([`driver`]). Riders request rides at random points with a
 //! dropoff, at a steady rate, and some cancel ([`riders`]). It works the
 //! same with offers off (drivers are assigned directly). It is the demo (run
-//! the service, then this, then open the dashboard) and a load source.
+//! the service, then this, then open the dashboard), a load source, and the
+//! `eta-ranking` benchmark's city.
+//!
+//! With `--roads` drivers drive road routes at the roads' speeds and riders
+//! request at points on the network ([`streets`]; the roads are loaded here
+//! with `crate::roads`, the service's own may differ or be absent). With
+//! `--seed` its random choices repeat; `--time-scale` runs simulated time
+//! faster than the clock. At the end it asks the service what became of
+//! every ride it requested, and reports pickup times as driven.
 
 mod api;
 mod args;
 mod driver;
 mod region;
 mod riders;
+mod streets;
 
 use std::{sync::Arc, time::Duration};
 
+use futures_util::StreamExt;
+use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 use tokio::time::{interval, sleep, Instant};
+use tracking_client::RideStatus;
 
 use api::Api;
 pub use api::Summary;
 pub use args::SimulateArgs;
 use region::Region;
+use streets::Streets;
+
+/// How long the end of a run may spend asking what became of its rides.
+const SETTLE_WITHIN: Duration = Duration::from_secs(60);
 
 /// Runs the simulation until `duration` passes or Ctrl-C.
 pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
@@ -57,17 +73,55 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
             args.center.lng()
         ),
     };
+    let roads = match &args.roads {
+        Some(path) => {
+            let path = path.clone();
+            let loaded = tokio::task::spawn_blocking(move || crate::roads::Roads::load(&path))
+                .await
+                .map_err(|e| format!("loading the roads stopped: {e}"))?
+                .map_err(|e| e.to_string())?;
+            Some(Arc::new(loaded))
+        }
+        None => None,
+    };
+    let streets = Streets {
+        roads: roads.clone(),
+        speed_kmh: args.speed_kmh,
+    };
+    let roads_box = roads.as_ref().and_then(|r| r.bounds());
+    let place = match (&args.roads, &args.areas) {
+        (Some(path), None) => format!("on the roads of {}", path.display()),
+        (Some(path), Some(_)) => format!("{place}, on the roads of {}", path.display()),
+        _ => place,
+    };
+    let seed = args.seed.unwrap_or_else(|| rand::rng().random());
     println!(
-        "simulating {} drivers and {} rides/min {place} against {}",
-        args.drivers, args.rides_per_minute, args.url
+        "simulating {} drivers and {} rides/min {place} against {} (seed {seed}, time ×{})",
+        args.drivers, args.rides_per_minute, args.url, args.time_scale
     );
     let mut tasks = tokio::task::JoinSet::new();
-    let regions = Region::all(&args)?;
+    let regions = Region::all(&args, roads_box)?;
     for index in 0..args.drivers {
         let region = regions[index % regions.len()].clone();
-        tasks.spawn(driver::drive(api.clone(), args.clone(), region, index));
+        let rng = StdRng::seed_from_u64(seed.wrapping_add(1 + index as u64));
+        let driver = driver::Driver::new(
+            api.clone(),
+            args.clone(),
+            streets.clone(),
+            region,
+            index,
+            rng,
+        );
+        tasks.spawn(driver.drive());
     }
-    tasks.spawn(riders::request_rides(api.clone(), args.clone(), regions));
+    let rng = StdRng::seed_from_u64(seed ^ 0x7269_6465_7273);
+    tasks.spawn(riders::request_rides(
+        api.clone(),
+        args.clone(),
+        streets,
+        regions,
+        rng,
+    ));
     let counters = api.counters.clone();
     let started = Instant::now();
     let stats = async {
@@ -95,7 +149,39 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         _ = stats => {}
     }
     tasks.shutdown().await;
-    let summary = counters.summary();
+    let mut summary = counters.summary();
+    summary.seed = seed;
+    settle(&api, &mut summary).await;
     println!("done: {summary}");
+    println!(
+        "rides: matched {}  expired {}  still searching {}  legs off the roads {}",
+        summary.matched, summary.expired, summary.searching, summary.off_road
+    );
     Ok(summary)
+}
+
+/// Asks the service what became of each ride requested: matched (it got a
+/// driver), expired, or still searching.
+async fn settle(api: &Api, summary: &mut Summary) {
+    let rides = api
+        .counters
+        .rides
+        .lock()
+        .map(|r| r.clone())
+        .unwrap_or_default();
+    let asked = futures_util::stream::iter(rides)
+        .map(|id| async move { api.client.ride(&id).await })
+        .buffer_unordered(8)
+        .for_each(|ride| {
+            match api.counted(ride).flatten() {
+                Some(ride) if ride.status == RideStatus::Expired => summary.expired += 1,
+                Some(ride) if ride.status == RideStatus::Searching => summary.searching += 1,
+                Some(ride) if ride.driver_id.is_some() => summary.matched += 1,
+                _ => {}
+            }
+            std::future::ready(())
+        });
+    if tokio::time::timeout(SETTLE_WITHIN, asked).await.is_err() {
+        eprintln!("tracking simulate: not every ride's fate was read within {SETTLE_WITHIN:?}");
+    }
 }

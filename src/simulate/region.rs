@@ -1,5 +1,5 @@
-//! Where simulated drivers roam and riders appear (a circle or a service
-//! area), and the geometry of moving through it.
+//! Where simulated drivers roam and riders appear (a circle, a service
+//! area, or the box of the roads), and the geometry of moving through it.
 
 use std::sync::Arc;
 
@@ -23,18 +23,27 @@ pub(super) fn heading_to(a: Coordinates, b: Coordinates) -> f64 {
 }
 
 /// Where simulated drivers roam and riders appear: the circle of
-/// `--center` and `--radius-km`, or one service area.
+/// `--center` and `--radius-km`, one service area, or the box of the
+/// roads (south-west and north-east corners).
 #[derive(Clone)]
 pub(super) enum Region {
     Circle(Coordinates, f64),
     Area(Arc<Area>),
+    Box(Coordinates, Coordinates),
 }
 
 impl Region {
-    /// The regions of a simulation: its areas, or its circle.
-    pub(super) fn all(args: &SimulateArgs) -> Result<Vec<Region>, String> {
+    /// The regions of a simulation: its areas, else the box of its roads
+    /// (`roads_box`), else its circle.
+    pub(super) fn all(
+        args: &SimulateArgs,
+        roads_box: Option<(Coordinates, Coordinates)>,
+    ) -> Result<Vec<Region>, String> {
         let Some(path) = &args.areas else {
-            return Ok(vec![Region::Circle(args.center, args.radius_km)]);
+            return Ok(vec![match roads_box {
+                Some((sw, ne)) => Region::Box(sw, ne),
+                None => Region::Circle(args.center, args.radius_km),
+            }]);
         };
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("--areas {}: {e}", path.display()))?;
@@ -47,6 +56,10 @@ impl Region {
         match self {
             Self::Circle(center, km) => at.distance_km(center) <= *km,
             Self::Area(area) => area.contains(at),
+            Self::Box(sw, ne) => {
+                (sw.lat()..=ne.lat()).contains(&at.lat())
+                    && (sw.lng()..=ne.lng()).contains(&at.lng())
+            }
         }
     }
 
@@ -54,24 +67,32 @@ impl Region {
     pub(super) fn center(&self) -> Coordinates {
         match self {
             Self::Circle(center, _) => *center,
+            Self::Box(sw, ne) => {
+                Coordinates::parse((sw.lat() + ne.lat()) / 2.0, (sw.lng() + ne.lng()) / 2.0)
+                    .unwrap_or(*sw)
+            }
             Self::Area(area) => {
                 use geo::Centroid;
                 area.shape
                     .centroid()
                     .and_then(|c| Coordinates::parse(c.y(), c.x()).ok())
                     .filter(|c| area.contains(*c))
-                    .unwrap_or_else(|| self.random_point())
+                    .unwrap_or_else(|| self.random_point(&mut rand::rng()))
             }
         }
     }
 
     /// A random point inside.
-    pub(super) fn random_point(&self) -> Coordinates {
+    pub(super) fn random_point(&self, rng: &mut impl Rng) -> Coordinates {
         match self {
-            Self::Circle(center, km) => random_point(*center, *km),
+            Self::Circle(center, km) => random_point(rng, *center, *km),
+            Self::Box(sw, ne) => {
+                let lat = rng.random_range(sw.lat()..=ne.lat());
+                let lng = rng.random_range(sw.lng()..=ne.lng());
+                Coordinates::parse(lat, lng).unwrap_or(*sw)
+            }
             Self::Area(area) => {
                 use geo::BoundingRect;
-                let mut rng = rand::rng();
                 let corner = area
                     .shape
                     .0
@@ -111,8 +132,7 @@ impl Region {
 }
 
 /// A random point within `radius_km` of `center`, uniform over the disc.
-fn random_point(center: Coordinates, radius_km: f64) -> Coordinates {
-    let mut rng = rand::rng();
+fn random_point(rng: &mut impl Rng, center: Coordinates, radius_km: f64) -> Coordinates {
     let r = radius_km * rng.random::<f64>().sqrt();
     step(center, rng.random_range(0.0..std::f64::consts::TAU), r)
 }

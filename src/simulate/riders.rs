@@ -1,19 +1,33 @@
-//! The riders: rides requested at random points, with a dropoff, at a
-//! steady rate; some cancelled a little later.
+//! The riders: rides requested at random points (on the network with
+//! `--roads`), with a dropoff, at a steady rate; some cancelled a little
+//! later. Every ride's id is kept for the summary.
 
 use std::time::Duration;
 
-use rand::Rng;
+use rand::{rngs::StdRng, Rng};
 use tokio::time::{interval, sleep, MissedTickBehavior};
 use tracking_client::Location;
 
-use super::{api::Api, args::SimulateArgs, region::Region};
+use super::{
+    api::{Api, Counters},
+    args::SimulateArgs,
+    region::Region,
+    streets::Streets,
+};
 
-pub(super) async fn request_rides(api: Api, args: SimulateArgs, regions: Vec<Region>) {
+pub(super) async fn request_rides(
+    api: Api,
+    args: SimulateArgs,
+    streets: Streets,
+    regions: Vec<Region>,
+    mut rng: StdRng,
+) {
     if args.rides_per_minute <= 0.0 {
         return std::future::pending().await;
     }
-    let mut tick = interval(Duration::from_secs_f64(60.0 / args.rides_per_minute));
+    // Per minute of simulated time.
+    let every = 60.0 / (args.rides_per_minute * args.time_scale);
+    let mut tick = interval(Duration::from_secs_f64(every));
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // Cancels to come; aborted with this task.
     let mut cancels = tokio::task::JoinSet::new();
@@ -23,7 +37,16 @@ pub(super) async fn request_rides(api: Api, args: SimulateArgs, regions: Vec<Reg
         while cancels.try_join_next().is_some() {}
         n += 1;
         let region = &regions[(n as usize) % regions.len().max(1)];
-        let (pickup, dropoff) = (region.random_point(), region.random_point());
+        // Drawn before any call, so the same seed asks for the same rides.
+        let points = streets.random_pair(region, &mut rng);
+        let cancel = rng.random::<f64>() < args.cancel_rate;
+        let after = (args.answer_within * 2)
+            .mul_f64(rng.random::<f64>())
+            .div_f64(args.time_scale);
+        let Some((pickup, dropoff)) = points else {
+            api.count(|c| &c.errors);
+            continue;
+        };
         api.count(|c| &c.requests);
         let ride = api
             .client
@@ -42,13 +65,7 @@ pub(super) async fn request_rides(api: Api, args: SimulateArgs, regions: Vec<Reg
         let Some(ride) = api.counted(ride) else {
             continue;
         };
-        let (cancel, after) = {
-            let mut rng = rand::rng();
-            (
-                rng.random::<f64>() < args.cancel_rate,
-                (args.answer_within * 2).mul_f64(rng.random::<f64>()),
-            )
-        };
+        Counters::keep(&api.counters.rides, ride.id.clone());
         if cancel {
             let api = api.clone();
             cancels.spawn(async move {

@@ -1,7 +1,9 @@
 //! Dev-only helpers shared by `tests/` and `bench/`: a `redis-server` (or
 //! a Redis Cluster) of the caller's own, free ports, child processes that inherit no `TRACKING_*`
-//! variable, and bounded waits.
+//! variable, and bounded waits; generated
+//! cities as `.osm` XML ([`city`]).
 
+pub mod city;
 mod redis_cluster;
 mod redis_server;
 

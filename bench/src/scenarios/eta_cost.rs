@@ -10,7 +10,6 @@
 //! The reference is the same search without roads, in the same run.
 
 use std::{
-    path::PathBuf,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
@@ -44,21 +43,6 @@ const CANDIDATES: usize = 16;
 
 fn domain(e: tracking::domain::error::Error) -> BenchError {
     BenchError::Unexpected(e.to_string())
-}
-
-/// The Helsinki extract (scripts/bench.sh fetches it as scripts/test.sh does).
-pub fn helsinki() -> Result<PathBuf> {
-    let path = std::env::var_os("TRACKING_BENCH_HELSINKI")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("target/test-data/helsinki/Helsinki.osm.pbf"));
-    if path.is_file() {
-        Ok(path)
-    } else {
-        Err(BenchError::Unexpected(format!(
-            "{} is missing: scripts/bench.sh fetches it",
-            path.display()
-        )))
-    }
 }
 
 /// `count` points on the network, the same for the same `seed`.
@@ -172,7 +156,7 @@ async fn measure(
 }
 
 pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
-    let path = helsinki()?;
+    let path = super::cities::helsinki()?;
     let roads = Arc::new(
         tokio::task::spawn_blocking(move || Roads::load(&path))
             .await

@@ -2,13 +2,16 @@
 //! same run.
 
 pub mod areas;
+pub mod cities;
 pub mod dashboard_fps;
 pub mod eta_cost;
+pub mod eta_ranking;
 pub mod fleet_feed;
 pub mod ingest;
 pub mod ingest_batch;
 pub mod offers;
 pub mod report_cost;
+pub mod roads_load;
 pub mod search;
 pub mod searching_load;
 pub mod soak;

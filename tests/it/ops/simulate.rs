@@ -40,6 +40,7 @@ async fn city(offer_timeout: Duration) -> tracking::simulate::Summary {
         speed_kmh: 10_000.0,
         areas: None,
         duration: Some(Duration::from_secs(6)),
+        ..SimulateArgs::default()
     };
     let summary = tracking::simulate::run(args)
         .await
@@ -118,6 +119,7 @@ async fn with_areas_drivers_stay_in_their_area_and_rides_are_completed() {
         speed_kmh: 60_000.0,
         areas: Some(path),
         duration: Some(Duration::from_secs(5)),
+        ..SimulateArgs::default()
     };
     let summary = tracking::simulate::run(args)
         .await
@@ -143,4 +145,122 @@ async fn with_areas_drivers_stay_in_their_area_and_rides_are_completed() {
         Some(2),
         "{counts}"
     );
+}
+
+/// With `--roads`, riders request at points on the network, drivers drive
+/// road routes to them, and the summary times each pickup as driven; the
+/// same seed asks for the same rides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_roads_pickups_are_on_the_network_and_timed_as_driven() {
+    use test_support::city::{Grid, River};
+    let grid = Grid {
+        streets: 21,
+        river: Some(River {
+            row: 10,
+            bridges: vec![3, 15],
+        }),
+        ..Grid::city(5)
+    };
+    let dir = std::env::temp_dir().join(format!("tracking-sim-roads-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.join("city.osm");
+    grid.write_osm(std::fs::File::create(&path).expect("the file"))
+        .expect("the city written");
+    let roads = tracking::roads::Roads::load(&path).expect("the city loads");
+
+    let mut pickups = Vec::new();
+    for _ in 0..2 {
+        let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+        // Simulated time runs 100 times faster: reports would look like speeding.
+        let app = TestApp::spawn_on(store.clone(), |c| c.max_speed_kmh = 0.0).await;
+        let args = SimulateArgs {
+            url: app.url(""),
+            drivers: 6,
+            // 2.5 rides a second of real time.
+            rides_per_minute: 1.5,
+            report_every: Duration::from_millis(100),
+            boarding: Duration::from_secs(10),
+            accept_rate: 1.0,
+            cancel_rate: 0.0,
+            duration: Some(Duration::from_secs(5)),
+            roads: Some(path.clone()),
+            seed: Some(42),
+            time_scale: 100.0,
+            ..SimulateArgs::default()
+        };
+        let summary = tracking::simulate::run(args)
+            .await
+            .expect("the simulation runs");
+        assert_eq!(summary.errors, 0, "{summary:?}");
+        assert_eq!(
+            summary.off_road, 0,
+            "every leg followed the roads: {summary:?}"
+        );
+        assert_eq!(summary.seed, 42);
+        assert!(summary.requests >= 5, "{summary:?}");
+        assert!(summary.matched >= 1 && summary.pickups >= 1, "{summary:?}");
+        // A pickup across a 3 km city by road at 30–60 km/h: seconds to minutes.
+        assert!(
+            summary.pickup_mean_secs > 0.0 && summary.pickup_p90_secs < 1200.0,
+            "{summary:?}"
+        );
+        assert!(summary.pickup_p90_secs >= summary.pickup_mean_secs * 0.5);
+        let (_, mut rides) = store.contents(chrono::Utc::now());
+        for ride in &rides {
+            assert!(roads.on_network(&ride.pickup), "{ride:?}");
+        }
+        rides.sort_by_key(|r| r.created_at);
+        pickups.push(
+            rides
+                .iter()
+                .take(3)
+                .map(|r| (r.pickup.lat(), r.pickup.lng()))
+                .collect::<Vec<_>>(),
+        );
+    }
+    assert_eq!(pickups[0], pickups[1], "the same seed, the same rides");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The benchmark's generated city has the structure it claims, as the
+/// roads read it: its river is crossed only on the bridges, and a one-way
+/// street is driven one way only.
+#[test]
+fn the_generated_city_is_crossed_on_its_bridges_and_its_one_way_streets_go_one_way() {
+    use test_support::city::Grid;
+    let grid = Grid::city(22);
+    let dir = std::env::temp_dir().join(format!("tracking-city-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let path = dir.join("city.osm");
+    grid.write_osm(std::fs::File::create(&path).expect("the file"))
+        .expect("the city written");
+    let roads = tracking::roads::Roads::load(&path).expect("the city loads");
+    let _ = std::fs::remove_dir_all(&dir);
+    let at = |col: usize, row: usize| {
+        let (lat, lng) = grid.point(col as f64, row as f64);
+        Coordinates::parse(lat, lng).expect("a point")
+    };
+    let km = |a, b| roads.route(&a, &b).expect("a route").km;
+    let block = grid.spacing_m / 1000.0;
+
+    let river = grid.river.clone().expect("a river");
+    let to_bridge = |col: usize| river.bridges.iter().map(|b| b.abs_diff(col)).min();
+    let far = (0..grid.streets)
+        .max_by_key(|c| to_bridge(*c))
+        .expect("a street");
+    let detour = to_bridge(far).expect("bridges") as f64 * block;
+    let across = km(at(far, river.row), at(far, river.row + 1));
+    assert!(
+        across >= 2.0 * detour,
+        "across the river {far} streets from a bridge: {across} km"
+    );
+    let bridge = river.bridges[0];
+    let over = km(at(bridge, river.row), at(bridge, river.row + 1));
+    assert!((over - block).abs() < 0.01, "over the bridge: {over} km");
+
+    // Street 4 of every ten runs east, street 5 west.
+    let east = km(at(20, 4), at(21, 4));
+    let west = km(at(21, 4), at(20, 4));
+    assert!((east - block).abs() < 0.01, "{east} km");
+    assert!(west >= 3.0 * block - 0.01, "the way round: {west} km");
 }
