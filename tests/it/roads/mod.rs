@@ -1,8 +1,10 @@
 //! Roads: dispatch by road time on every store (`ranking.rs`), what riders
 //! see of it, roads per area, two instances, Helsinki (`views.rs`), over
-//! synthetic cities whose answers are known by construction (`city.rs`).
+//! synthetic cities whose answers are known by construction (`city.rs`);
+//! what road times cost a request (`cost.rs`).
 
 mod city;
+mod cost;
 mod ranking;
 mod views;
 
