@@ -21,7 +21,7 @@ use super::settings::Settings;
 use crate::{
     domain::error::{Error, Result},
     domain::{
-        AreaId, Candidate, Coordinates, Eta, NearbyDriver, RadiusKm, Ride, ServiceAreas,
+        AreaId, Candidate, Coordinates, Eta, EtaSource, NearbyDriver, RadiusKm, Ride, ServiceAreas,
         StraightLine,
     },
     roads::Roads,
@@ -68,7 +68,12 @@ impl AreaRoads {
 }
 
 /// Candidates ranked fastest first (ties: nearest first), without those
-/// slower than `max_seconds`: what a search hands the store.
+/// slower than `max_seconds`: what a search hands the store. A driver the
+/// roads say cannot drive to the pickup (both on the network, no route
+/// between them: an island) is timed in a straight line but ranked after
+/// every driver that can, and never passes a `max_seconds` (its time is a
+/// guess). One off the network (farther than the snap from any road) is
+/// ranked by its straight-line estimate like the rest.
 pub fn rank(
     roads: Option<&Roads>,
     found: &[NearbyDriver],
@@ -76,24 +81,39 @@ pub fn rank(
     line: &StraightLine,
     max_seconds: Option<u64>,
 ) -> Vec<Candidate> {
-    let mut ranked: Vec<(Candidate, f64)> = found
+    let pickup_on_roads = roads.is_some_and(|r| r.on_network(&pickup));
+    let mut ranked: Vec<(Candidate, bool, f64)> = found
         .iter()
         .filter_map(|n| {
             let from = n.driver.location?;
-            let eta = match roads {
-                Some(roads) => roads.eta(&from, &pickup, line),
-                None => line.eta(&from, &pickup),
+            let (eta, unreachable) = match roads {
+                Some(roads) => {
+                    let eta = roads.eta(&from, &pickup, line);
+                    let cut_off = eta.source == EtaSource::StraightLine
+                        && pickup_on_roads
+                        && roads.on_network(&from);
+                    (eta, cut_off)
+                }
+                None => (line.eta(&from, &pickup), false),
             };
             let candidate = Candidate {
                 driver: n.driver.id.clone(),
                 eta,
             };
-            Some((candidate, n.distance_km))
+            Some((candidate, unreachable, n.distance_km))
         })
-        .filter(|(c, _)| max_seconds.is_none_or(|max| u64::from(c.eta.seconds) <= max))
+        .filter(|(c, unreachable, _)| match max_seconds {
+            Some(max) => !unreachable && u64::from(c.eta.seconds) <= max,
+            None => true,
+        })
         .collect();
-    ranked.sort_by(|(a, akm), (b, bkm)| a.eta.seconds.cmp(&b.eta.seconds).then(akm.total_cmp(bkm)));
-    ranked.into_iter().map(|(c, _)| c).collect()
+    ranked.sort_by(|(a, a_cut, akm), (b, b_cut, bkm)| {
+        a_cut
+            .cmp(b_cut)
+            .then(a.eta.seconds.cmp(&b.eta.seconds))
+            .then(akm.total_cmp(bkm))
+    });
+    ranked.into_iter().map(|(c, _, _)| c).collect()
 }
 
 /// The ranking a dispatcher runs: the areas' roads, and a bound on the
