@@ -21,7 +21,7 @@ use super::settings::Settings;
 use crate::{
     domain::error::{Error, Result},
     domain::{
-        AreaId, Candidate, Coordinates, Eta, EtaSource, NearbyDriver, RadiusKm, Ride, ServiceAreas,
+        AreaId, Candidate, Coordinates, Eta, NearbyDriver, RadiusKm, Ride, ServiceAreas,
         StraightLine,
     },
     roads::Roads,
@@ -81,26 +81,27 @@ pub fn rank(
     line: &StraightLine,
     max_seconds: Option<u64>,
 ) -> Vec<Candidate> {
-    let pickup_on_roads = roads.is_some_and(|r| r.on_network(&pickup));
-    let mut ranked: Vec<(Candidate, bool, f64)> = found
+    let located: Vec<(&NearbyDriver, Coordinates)> = found
         .iter()
-        .filter_map(|n| {
-            let from = n.driver.location?;
-            let (eta, unreachable) = match roads {
-                Some(roads) => {
-                    let eta = roads.eta(&from, &pickup, line);
-                    let cut_off = eta.source == EtaSource::StraightLine
-                        && pickup_on_roads
-                        && roads.on_network(&from);
-                    (eta, cut_off)
-                }
-                None => (line.eta(&from, &pickup), false),
-            };
+        .filter_map(|n| Some((n, n.driver.location?)))
+        .collect();
+    let froms: Vec<Coordinates> = located.iter().map(|(_, at)| *at).collect();
+    let etas: Vec<(Eta, bool)> = match roads {
+        Some(roads) => roads.etas_to(&froms, &pickup, line),
+        None => froms
+            .iter()
+            .map(|f| (line.eta(f, &pickup), false))
+            .collect(),
+    };
+    let mut ranked: Vec<(Candidate, bool, f64)> = located
+        .iter()
+        .zip(etas)
+        .map(|((n, _), (eta, unreachable))| {
             let candidate = Candidate {
                 driver: n.driver.id.clone(),
                 eta,
             };
-            Some((candidate, unreachable, n.distance_km))
+            (candidate, unreachable, n.distance_km)
         })
         .filter(|(c, unreachable, _)| match max_seconds {
             Some(max) => !unreachable && u64::from(c.eta.seconds) <= max,
@@ -227,8 +228,11 @@ impl Ranking {
         let Some(roads) = self.roads_at(to).cloned() else {
             return Ok(from.iter().map(|f| line.eta(f, &to)).collect());
         };
-        self.blocking(move || from.iter().map(|f| roads.eta(f, &to, &line)).collect())
-            .await
+        self.blocking(move || {
+            let etas = roads.etas_to(&from, &to, &line);
+            etas.into_iter().map(|(eta, _)| eta).collect()
+        })
+        .await
     }
 
     /// The road route from `from` to `to` (by the roads at `to`), at most
