@@ -1,6 +1,7 @@
 //! Synthetic cities whose right answers are known by construction, written
 //! as `.osm` XML: a river crossed by one bridge far away, and a loop of
-//! one-way streets; and an island no road reaches. Every street is `residential` at 50 km/h.
+//! one-way streets; an island no road reaches; a country 18° of latitude
+//! tall. Every street is `residential` at 50 km/h.
 
 use std::{fmt::Write, path::PathBuf};
 
@@ -152,6 +153,38 @@ pub fn island_town() -> PathBuf {
     let written = dir.join(format!("island-{}.osm", rand_suffix()));
     std::fs::write(&written, osm.text()).expect("write the island town");
     std::fs::rename(&written, &path).expect("rename the island town");
+    path
+}
+
+/// A country from 60° to 78° north (Norway with Svalbard, say): a north–south
+/// street at 60° ([`far_apart::STREET_LNG`]) and one short street at 78°.
+pub mod far_apart {
+    /// The south street's longitude; it runs from 60.0 to 60.01 north.
+    pub const STREET_LNG: f64 = 25.0;
+    /// 320 m east of the street (off the network at the default 250 m snap).
+    pub const EAST_OF_IT: (f64, f64) = (60.005, 25.0 + 320.0 / super::LNG_M);
+    /// On the street.
+    pub const ON_IT: (f64, f64) = (60.005, 25.0);
+}
+
+/// The [`far_apart`] country; its path (written once per test process).
+pub fn far_apart_country() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tracking-it-far-{}", std::process::id()));
+    let path = dir.join("far.osm");
+    if path.exists() {
+        return path;
+    }
+    let mut osm = Osm::default();
+    osm.street(
+        (60.0, far_apart::STREET_LNG),
+        (60.01, far_apart::STREET_LNG),
+        &[],
+    );
+    osm.street((78.0, 15.0), (78.0, 15.01), &[]);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let written = dir.join(format!("far-{}.osm", rand_suffix()));
+    std::fs::write(&written, osm.text()).expect("write the far-apart country");
+    std::fs::rename(&written, &path).expect("rename the far-apart country");
     path
 }
 

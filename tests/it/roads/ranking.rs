@@ -4,7 +4,7 @@
 //! keeps searching; a pickup off the network is estimated in a straight
 //! line; an offer carries its time and the ride keeps it once accepted; a
 //! driver no road joins to the pickup (an island) neither wins nor passes
-//! `maxPickupEta`.
+//! `maxPickupEta`; a rank of 16 slow drivers does not hide a fast one.
 
 use std::time::Duration;
 
@@ -287,5 +287,34 @@ async fn max_pickup_eta_does_not_let_through_a_driver_no_road_joins_to_the_picku
     assert_eq!(
         searched["status"], "SEARCHING",
         "no road reaches the pickup from the island: {searched}"
+    );
+}
+
+/// A taxi rank across the river (16 drivers, `--eta-candidates`, 300 m
+/// away but 8 km round by the bridge) fills the straight-line prefilter:
+/// with `maxPickupEta` 5 minutes every one is left out, and the search
+/// never looks past them to the driver on the same bank (800 m, 1 minute),
+/// who is free the whole time; the ride expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rank_of_slow_drivers_does_not_hide_a_fast_one_behind_the_prefilter() {
+    let app = app(StoreKind::Memory, true, |c| {
+        c.roads.max_pickup_eta = Duration::from_secs(300);
+        c.request_timeout = Duration::from_secs(3);
+    })
+    .await;
+    for i in 0..16 {
+        let at = (river::FAR_BANK.0, river::FAR_BANK.1 + 0.0001 * f64::from(i));
+        app.update_location(&format!("rank-{i}"), at).await;
+    }
+    app.update_location("same-bank", river::SAME_BANK).await;
+    let id = id_of(&app.request_driver("rider-1", river::PICKUP).await);
+    let ride = eventually("the ride to stop searching", || async {
+        let ride = app.data(MATCHED, json!({"id": id})).await["ride"].clone();
+        (ride["status"] != "SEARCHING").then_some(ride)
+    })
+    .await;
+    assert_eq!(
+        ride["driverId"], "same-bank",
+        "a free driver a minute away, behind 16 ten minutes away: {ride}"
     );
 }
