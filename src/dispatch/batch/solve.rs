@@ -107,7 +107,7 @@ pub fn solve(rides: &[BatchRide], settings: &BatchSettings) -> Solved {
     out.components = comps.len();
     out.largest = comps.iter().map(Vec::len).max().unwrap_or(0);
     for mut comp in comps {
-        if comp.len() == 1 {
+        if comp.len() == 1 && cap >= 1 {
             if let Some(c) = p.greedy(comp[0]) {
                 matched.push((comp[0], c, false));
             }
