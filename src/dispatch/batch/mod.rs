@@ -11,6 +11,8 @@
 //! matched greedily, counted as overflow.
 
 mod graph;
+#[cfg(test)]
+mod measure_tests;
 mod solve;
 #[cfg(test)]
 mod solve_tests;

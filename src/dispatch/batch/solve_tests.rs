@@ -111,7 +111,10 @@ fn two_riders_two_drivers_where_greedy_is_wrong() {
     check_valid(&rides, &s);
     assert_eq!(s.pairs.len(), 2);
     assert_eq!(total_secs(&s), 300 + 120, "the optimum: A-D1, B-D2: {s:?}");
-    assert_eq!((s.components, s.largest, s.unmatched, s.overflow), (1, 2, 0, 0));
+    assert_eq!(
+        (s.components, s.largest, s.unmatched, s.overflow),
+        (1, 2, 0, 0)
+    );
     // Claimed the longest-waiting first.
     assert_eq!(s.pairs[0].ride, rid(1));
     assert_eq!(s.pairs[0].driver, did(1));
@@ -129,6 +132,17 @@ fn most_rides_first_then_least_cost() {
     assert_eq!(s.pairs.len(), 2, "{s:?}");
     assert_eq!(s.unmatched, 0);
     assert_eq!(total_secs(&s), 5_000);
+    // Still so at the clamped extremes of the cost (about ±11.6 days).
+    let far = vec![
+        ride(1, 0.0, 0, &[(1, 10), (2, u32::MAX)]),
+        ride(2, 1e9, 0, &[(1, u32::MAX), (3, 0)]),
+        ride(3, 0.0, 0, &[(3, u32::MAX)]),
+    ];
+    for w in [0.0, 1e6] {
+        let s = solve(&far, &settings(w));
+        check_valid(&far, &s);
+        assert_eq!(s.pairs.len(), 3, "w = {w}: {s:?}");
+    }
 }
 
 #[test]
@@ -207,7 +221,13 @@ fn over_the_cap_the_longest_waiting_are_solved_the_rest_greedily() {
     solved.sort();
     assert_eq!(solved, vec![&rid(4), &rid(5)], "the two longest-waiting");
     // A cap of 0: everything greedy, nothing lost.
-    let none = solve(&rides, &BatchSettings { max_batch_size: 0, ..capped });
+    let none = solve(
+        &rides,
+        &BatchSettings {
+            max_batch_size: 0,
+            ..capped
+        },
+    );
     check_valid(&rides, &none);
     assert_eq!((none.overflow, none.pairs.len()), (5, 3));
 }
@@ -272,13 +292,19 @@ fn junk_never_panics() {
                 drivers.dedup();
                 assert_eq!(drivers.len(), s.pairs.len(), "a driver twice: {s:?}");
                 assert_eq!(s.pairs.len() + s.unmatched, 5, "{s:?}");
-                assert!(s.pairs.iter().all(|p| p.ride != rid(1) || p.driver != did(3)));
+                assert!(s
+                    .pairs
+                    .iter()
+                    .all(|p| p.ride != rid(1) || p.driver != did(3)));
             }
         }
     }
     // The repeated driver: its fastest entry is the one used.
     let s = solve(&junk[..1], &settings(0.0));
-    assert_eq!((s.pairs[0].driver.clone(), s.pairs[0].eta.seconds), (did(1), 5));
+    assert_eq!(
+        (s.pairs[0].driver.clone(), s.pairs[0].eta.seconds),
+        (did(1), 5)
+    );
 }
 
 /// The best (most pairs, then least Σ cost) over every matching.
@@ -325,6 +351,10 @@ fn matches_brute_force_on_small_random_windows() {
             })
             .sum();
         let best = brute_force(&rides, w);
-        assert_eq!((s.pairs.len(), cost), best, "round {round}: {rides:?} → {s:?}");
+        assert_eq!(
+            (s.pairs.len(), cost),
+            best,
+            "round {round}: {rides:?} → {s:?}"
+        );
     }
 }
