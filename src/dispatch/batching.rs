@@ -283,6 +283,15 @@ mod tests {
             let drivers: HashSet<_> = solved.pairs.iter().map(|p| &p.driver).collect();
             assert_eq!(drivers.len(), solved.pairs.len(), "a driver given twice");
             assert!(solved.largest <= 5000);
+            // A group over the cap is solved up to it, the rest greedily, counted.
+            if solved.largest > settings.batch.max_batch_size {
+                assert!(
+                    solved.overflow > 0,
+                    "{} rides in a group, none counted",
+                    solved.largest
+                );
+            }
+            assert!(solved.pairs.len() + solved.unmatched == 5000);
             answers.push(
                 solved
                     .pairs
