@@ -88,35 +88,36 @@ async fn window(searches: &Searches, area: &AreaId, settings: &Settings) -> Resu
     let roads = searches.ranking().roads_of_area(area).cloned();
     let rules = *settings;
     let started = Instant::now();
-    let (pairs, unmatched, overflow) = tokio::task::spawn_blocking(move || {
-        let rides = candidates(&seen, roads.as_deref(), &rules, now);
-        let solved = solve(
-            &rides,
-            &BatchSettings {
-                wait_weight: rules.batch.wait_weight,
-                max_batch_size: rules.batch.max_batch_size,
-                max_batches: rules.batch.max_batches,
-            },
-        );
-        let paired: HashSet<&RideId> = solved.pairs.iter().map(|p| &p.ride).collect();
-        let unmatched: Vec<RideId> = rides
-            .iter()
-            .filter(|r| !paired.contains(&r.ride))
-            .map(|r| r.ride.clone())
-            .collect();
-        let pairs: Vec<BatchPair> = solved
-            .pairs
-            .into_iter()
-            .map(|a| BatchPair {
-                ride: a.ride,
-                driver: a.driver,
-                eta: a.eta,
-            })
-            .collect();
-        (pairs, unmatched, solved.overflow)
-    })
-    .await
-    .map_err(|e| crate::domain::error::Error::internal(format!("a batch stopped: {e}")))?;
+    let (pairs, unmatched, overflow) = searches
+        .ranking()
+        .blocking(move || {
+            let rides = candidates(&seen, roads.as_deref(), &rules, now);
+            let solved = solve(
+                &rides,
+                &BatchSettings {
+                    wait_weight: rules.batch.wait_weight,
+                    max_batch_size: rules.batch.max_batch_size,
+                    max_batches: rules.batch.max_batches,
+                },
+            );
+            let paired: HashSet<&RideId> = solved.pairs.iter().map(|p| &p.ride).collect();
+            let unmatched: Vec<RideId> = rides
+                .iter()
+                .filter(|r| !paired.contains(&r.ride))
+                .map(|r| r.ride.clone())
+                .collect();
+            let pairs: Vec<BatchPair> = solved
+                .pairs
+                .into_iter()
+                .map(|a| BatchPair {
+                    ride: a.ride,
+                    driver: a.driver,
+                    eta: a.eta,
+                })
+                .collect();
+            (pairs, unmatched, solved.overflow)
+        })
+        .await?;
     metrics::histogram!(crate::telemetry::BATCH_SOLVE, "area" => label.clone())
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(crate::telemetry::BATCH_OVERFLOW, "area" => label.clone())

@@ -264,8 +264,9 @@ impl Ranking {
         .await
     }
 
-    /// Runs `work` on the blocking pool, a bounded number at a time.
-    async fn blocking<T: Send + 'static>(
+    /// Runs `work` on the blocking pool, a bounded number at a time (road
+    /// queries and batch solves share these permits).
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
