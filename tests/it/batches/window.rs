@@ -135,3 +135,32 @@ pub(super) async fn a_decline_in_a_batch_goes_to_the_next_window_and_another_dri
     .await;
     assert_eq!(driver_of(&app, &id).await, "far");
 }
+
+/// With roads, a window times its candidates by road: across the river,
+/// the driver on the same bank gets the ride, with its road time.
+pub(super) async fn a_window_times_its_candidates_by_road(store: StoreKind) {
+    use crate::roads::city::{cities, river};
+    let app = TestApp::spawn(store, |c| {
+        c.roads.file = Some(cities());
+        c.batch.match_window = Duration::from_millis(300);
+    })
+    .await;
+    let id = id_of(&app.request_driver("rider", river::PICKUP).await);
+    let (far, same) = (river::FAR_BANK, river::SAME_BANK);
+    app.data(
+        "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }",
+        json!({"u": [
+            {"driverId": "far-bank", "lat": far.0, "lng": far.1},
+            {"driverId": "same-bank", "lat": same.0, "lng": same.1},
+        ]}),
+    )
+    .await;
+    assert_eq!(driver_of(&app, &id).await, "same-bank");
+    let ride = app
+        .data(
+            "query($id: ID!) { ride(id: $id) { etaSource pickupEtaSeconds } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(ride["ride"]["etaSource"], "ROADS", "{ride}");
+}
