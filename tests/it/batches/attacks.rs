@@ -77,3 +77,72 @@ pub(super) async fn a_subscriber_sees_a_match_by_the_other_instance(store: Store
         assert_eq!(found["driver"]["id"], format!("d{i}"));
     }
 }
+
+/// The value of an unlabelled series in a Prometheus scrape, 0 if absent.
+fn series(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A service of its own (a process, so its metrics are its own), memory
+/// store, `--match-window 300ms`: one ride matched by a window must be
+/// counted like a greedy match: `tracking_matches_total` 1 and one
+/// `tracking_time_to_match_seconds` observation (the benchmark and the
+/// dashboards read time-to-match from it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_match_is_observed_in_time_to_match() {
+    let service = crate::common::ServiceProcess::start(&[
+        "--match-window",
+        "300ms",
+        "--search-interval",
+        "60s",
+    ]);
+    let app = TestApp::attach(service.addr);
+    app.update_location("d", at(0.3)).await;
+    let id = id_of(&app.request_driver("rider", at(0.0)).await);
+    app.ride_reaches(&id, "DRIVER_FOUND").await;
+    let scrape = eventually("the match counted", || async {
+        let scrape = app.metrics().await;
+        (series(&scrape, "tracking_matches_total") >= 1.0).then_some(scrape)
+    })
+    .await;
+    assert_eq!(
+        series(&scrape, "tracking_time_to_match_seconds_count"),
+        1.0,
+        "a window's match is not in tracking_time_to_match_seconds"
+    );
+}
+
+/// Same service: once a window has matched the ride, the ride no longer
+/// searches: `tracking_rides_searching` falls back to 0 (greedy: at once),
+/// not a search interval (here a minute) later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_matched_ride_stops_counting_as_searching() {
+    let service = crate::common::ServiceProcess::start(&[
+        "--match-window",
+        "300ms",
+        "--search-interval",
+        "60s",
+    ]);
+    let app = TestApp::attach(service.addr);
+    app.update_location("d", at(0.3)).await;
+    let id = id_of(&app.request_driver("rider", at(0.0)).await);
+    app.ride_reaches(&id, "DRIVER_FOUND").await;
+    let last = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let scrape = app.metrics().await;
+            if series(&scrape, "tracking_rides_searching") == 0.0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        last.is_ok(),
+        "5 s after the window matched it, the ride still counts in tracking_rides_searching: {}",
+        series(&app.metrics().await, "tracking_rides_searching")
+    );
+}
