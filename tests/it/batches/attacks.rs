@@ -146,3 +146,49 @@ async fn a_batch_matched_ride_stops_counting_as_searching() {
         series(&app.metrics().await, "tracking_rides_searching")
     );
 }
+
+/// On Redis, an area with more available drivers than a window reads
+/// (`MAX_WINDOW_DRIVERS`, 20,000): 20,000 drivers in one corner of the
+/// city and one more, free, 300 m from a ride 30 km north-east (the last by
+/// geohash). Greedy matches that ride at once; a window must too, or the
+/// ride is never matched though a free driver waits beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ride_beside_a_free_driver_past_the_window_cap_is_matched() {
+    const CROWD: usize = 20_000;
+    let app = TestApp::spawn(StoreKind::Redis, |c| {
+        c.batch.match_window = Duration::from_millis(300);
+        c.driver_ttl = Duration::from_secs(600);
+        c.max_complexity = 100_000;
+    })
+    .await;
+    for chunk in 0..CROWD / 500 {
+        let updates: Vec<_> = (0..500)
+            .map(|k| {
+                let i = chunk * 500 + k;
+                let (lat, lng) = north_of(RIDER, (i % 100) as f64 * 0.01);
+                let lng = lng + (i / 100) as f64 * 0.0001;
+                json!({"driverId": format!("crowd{i}"), "lat": lat, "lng": lng})
+            })
+            .collect();
+        let done = app
+            .data(
+                "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }",
+                json!({"u": updates}),
+            )
+            .await;
+        assert_eq!(done["updateLocations"]["accepted"], 500, "{done}");
+    }
+    let far = (RIDER.0 + 0.2, RIDER.1 + 0.2);
+    app.update_location("lonely", (far.0 + 0.0027, far.1)).await;
+    let id = id_of(&app.request_driver("rider", far).await);
+    let found = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.ride_reaches(&id, "DRIVER_FOUND"),
+    )
+    .await;
+    assert!(
+        found.is_ok(),
+        "5 s on, the ride 300 m from the one free driver is still unmatched: {}",
+        app.ride(&id).await
+    );
+}
