@@ -115,8 +115,9 @@ impl Background {
 
     /// Wakes the searching rides near each driver that becomes available,
     /// and each ride searching here whose search ended or whose offer was
-    /// answered (cancelled, accepted or declined through any instance), so
-    /// its task acts now rather than at its next tick.
+    /// answered (cancelled, accepted or declined through any instance), or
+    /// that a batch window offered, so its task acts now rather than at its
+    /// next tick.
     fn spawn_wake_listener(&self) {
         let events = self.searches.store().events();
         let mut available = events.subscribe_available();
@@ -125,6 +126,11 @@ impl Background {
         self.searches.spawn_until_shutdown(async move {
             let radius = searches.settings().widest_match_radius();
             let searching = searches.searching();
+            // A window's offer: its ride's task learns the offer's deadline
+            // now (it made no offer itself, and may sleep a search interval).
+            let batches = |id: &crate::domain::RideId| {
+                !searches.settings().for_ride(id).match_window.is_zero()
+            };
             loop {
                 tokio::select! {
                     at = available.recv() => match at {
@@ -135,7 +141,9 @@ impl Background {
                         Err(broadcast::error::RecvError::Closed) => break,
                     },
                     ride = rides.recv() => match ride {
-                        Ok(ride) if ride.status != RideStatus::Searching || ride.offer_ended_now().is_some() => {
+                        Ok(ride) if ride.status != RideStatus::Searching
+                            || ride.offer_ended_now().is_some()
+                            || (ride.offer_made_now().is_some() && batches(&ride.id)) => {
                             searching.wake(&ride.id)
                         }
                         Ok(_) => {}

@@ -23,9 +23,11 @@ use super::{
 };
 use crate::{
     domain::error::Result,
-    domain::{chord_for_km, AreaId, Driver, DriverStatus, NearbyDriver, RideId},
+    domain::{
+        chord_for_km, AreaId, Driver, DriverStatus, EtaSource, NearbyDriver, RideId, RideStatus,
+    },
     roads::Roads,
-    store::{BatchPair, Window, MAX_WINDOW_DRIVERS, MAX_WINDOW_RIDES},
+    store::{BatchPair, Window, WindowLimits, MAX_WINDOW_DRIVERS, MAX_WINDOW_RIDES},
 };
 
 type Indexed = GeomWithData<[f64; 3], usize>;
@@ -77,7 +79,16 @@ async fn window(searches: &Searches, area: &AreaId, settings: &Settings) -> Resu
     let store = searches.store();
     let now = store.now();
     let seen = store
-        .batch_window(area, MAX_WINDOW_RIDES, MAX_WINDOW_DRIVERS, now)
+        .batch_window(
+            area,
+            WindowLimits {
+                max_rides: MAX_WINDOW_RIDES,
+                max_drivers: MAX_WINDOW_DRIVERS,
+                radius: settings.match_radius,
+                per_ride: settings.eta_candidates,
+            },
+            now,
+        )
         .await?;
     let label = area.to_string();
     metrics::histogram!(crate::telemetry::BATCH_SIZE, "area" => label.clone())
@@ -135,8 +146,19 @@ async fn window(searches: &Searches, area: &AreaId, settings: &Settings) -> Resu
         .await?;
     metrics::histogram!(crate::telemetry::BATCH_UNMATCHED, "area" => label)
         .record((window_rides - given.len().min(window_rides)) as f64);
-    if !settings.offers.on() {
-        metrics::counter!(crate::telemetry::MATCHES).increment(given.len() as u64);
+    for ride in given.iter().filter(|r| r.status == RideStatus::DriverFound) {
+        metrics::counter!(crate::telemetry::MATCHES).increment(1);
+        let waited = ride.matched_at.unwrap_or(ride.created_at) - ride.created_at;
+        let waited = waited.to_std().unwrap_or_default().as_secs_f64();
+        metrics::histogram!(crate::telemetry::TIME_TO_MATCH).record(waited);
+        if let Some(eta) = ride.pickup_eta {
+            let source = match eta.source {
+                EtaSource::Roads => "roads",
+                EtaSource::StraightLine => "straight_line",
+            };
+            metrics::histogram!(crate::telemetry::PICKUP_ETA, "source" => source)
+                .record(f64::from(eta.seconds));
+        }
     }
     debug!(rides = window_rides, given = given.len(), overflow, "batch");
     Ok(())

@@ -18,6 +18,17 @@ pub const MAX_WINDOW_RIDES: usize = 10_000;
 /// Most drivers one window reads.
 pub const MAX_WINDOW_DRIVERS: usize = 20_000;
 
+/// How much one window reads.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowLimits {
+    pub max_rides: usize,
+    pub max_drivers: usize,
+    /// The area's match radius.
+    pub radius: RadiusKm,
+    /// Candidates a ride is given.
+    pub per_ride: usize,
+}
+
 /// A searching ride as a batch window sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WindowRide {
@@ -63,12 +74,13 @@ pub struct LastBatch {
 pub trait Batches: Send + Sync + 'static {
     /// The area's SEARCHING rides that hold no offer and are before their
     /// deadline (at most `max_rides`, those due first first) and its fresh
-    /// AVAILABLE drivers (at most `max_drivers`).
+    /// AVAILABLE drivers (at most `max_drivers`: past that, each ride's
+    /// `per_ride` nearest within `radius` (and those it declined), so no ride
+    /// misses the drivers beside it).
     async fn batch_window(
         &self,
         area: &AreaId,
-        max_rides: usize,
-        max_drivers: usize,
+        limits: WindowLimits,
         now: DateTime<Utc>,
     ) -> Result<Window>;
 

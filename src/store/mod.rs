@@ -28,7 +28,8 @@ mod types;
 mod upkeep;
 
 pub use batches::{
-    BatchPair, Batches, LastBatch, Window, WindowRide, MAX_WINDOW_DRIVERS, MAX_WINDOW_RIDES,
+    BatchPair, Batches, LastBatch, Window, WindowLimits, WindowRide, MAX_WINDOW_DRIVERS,
+    MAX_WINDOW_RIDES,
 };
 pub use combined::Store;
 pub use documents::SharedDocuments;

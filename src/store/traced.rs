@@ -19,7 +19,7 @@ use tracing::instrument;
 
 use super::{
     Answered, BatchPair, Batches, EventHub, Fleet, LastBatch, NewRide, Offers, Pick, Released,
-    Requested, RiderRides, Rides, SearchOutcome, Store, Swept, Upkeep, Window,
+    Requested, RiderRides, Rides, SearchOutcome, Store, Swept, Upkeep, Window, WindowLimits,
 };
 use crate::{
     domain::error::Result,
@@ -222,13 +222,10 @@ impl<S: Store + ?Sized> Batches for Traced<S> {
     async fn batch_window(
         &self,
         area: &AreaId,
-        max_rides: usize,
-        max_drivers: usize,
+        limits: WindowLimits,
         now: DateTime<Utc>,
     ) -> Result<Window> {
-        (self.inner)
-            .batch_window(area, max_rides, max_drivers, now)
-            .await
+        self.inner.batch_window(area, limits, now).await
     }
 
     #[instrument(name = "store.claim_batch", level = "debug", skip_all, fields(area = %area, pairs = pairs.len()))]

@@ -16,7 +16,7 @@ use crate::{
     },
     store::{
         Answered, BatchPair, Batches, EventHub, Fleet, LastBatch, NewRide, Offers, Pick, Released,
-        Requested, RiderRides, Rides, SearchOutcome, Swept, Upkeep, Window,
+        Requested, RiderRides, Rides, SearchOutcome, Swept, Upkeep, Window, WindowLimits,
     },
 };
 
@@ -294,12 +294,11 @@ impl Batches for AreaStores {
     async fn batch_window(
         &self,
         area: &AreaId,
-        max_rides: usize,
-        max_drivers: usize,
+        limits: WindowLimits,
         now: DateTime<Utc>,
     ) -> Result<Window> {
         match self.store_of(area) {
-            Some((_, store)) => store.batch_window(area, max_rides, max_drivers, now).await,
+            Some((_, store)) => store.batch_window(area, limits, now).await,
             None => Ok(Window::default()),
         }
     }

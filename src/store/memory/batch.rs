@@ -2,7 +2,7 @@
 //! claiming its pairs under the one lock, and the batch lease (one process
 //! holds it always).
 
-use std::{sync::Arc, time::Duration};
+use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use super::{fleet::DriverState, MemoryStore};
 use crate::{
     domain::error::Result,
-    domain::{AreaId, RadiusKm, Ride, RideId, RideStatus},
-    store::{BatchPair, Batches, LastBatch, Offers, Window, WindowRide},
+    domain::{AreaId, DriverId, RadiusKm, Ride, RideId, RideStatus},
+    store::{BatchPair, Batches, LastBatch, Offers, Window, WindowLimits, WindowRide},
 };
 
 #[async_trait]
@@ -19,11 +19,11 @@ impl Batches for MemoryStore {
     async fn batch_window(
         &self,
         _area: &AreaId,
-        max_rides: usize,
-        max_drivers: usize,
+        limits: WindowLimits,
         now: DateTime<Utc>,
     ) -> Result<Window> {
-        let inner = self.lock();
+        let mut guard = self.lock();
+        let inner = &mut *guard;
         let mut rides: Vec<Arc<Ride>> = inner
             .rides
             .searching_rides(usize::MAX)
@@ -32,8 +32,8 @@ impl Batches for MemoryStore {
             .collect();
         // Those due first first, as on Redis.
         rides.sort_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.id.cmp(&b.id)));
-        rides.truncate(max_rides);
-        let rides = rides
+        rides.truncate(limits.max_rides);
+        let rides: Vec<WindowRide> = rides
             .into_iter()
             .map(|r| WindowRide {
                 id: r.id.clone(),
@@ -48,14 +48,30 @@ impl Batches for MemoryStore {
             })
             .collect();
         let fresh_since = self.fresh_since(now);
-        let drivers = inner
-            .fleet
-            .available_ids()
+        let ids: Vec<DriverId> = if inner.fleet.available_count() <= limits.max_drivers {
+            inner.fleet.available_ids().cloned().collect()
+        } else {
+            // More drivers than a window reads: those near its rides.
+            let mut seen = HashSet::new();
+            for ride in &rides {
+                let want = limits.per_ride + ride.declined.len();
+                let (near, _) =
+                    (inner.fleet).nearest(ride.pickup, limits.radius, want, fresh_since);
+                for (id, _) in near {
+                    if seen.len() < limits.max_drivers {
+                        seen.insert(id);
+                    }
+                }
+            }
+            seen.into_iter().collect()
+        };
+        let drivers = ids
+            .into_iter()
             .filter_map(|id| {
-                let rec = inner.fleet.get(id)?;
-                (rec.updated_at >= fresh_since).then(|| (id.clone(), rec.location))
+                let rec = inner.fleet.get(&id)?;
+                let ok = rec.state == DriverState::Available && rec.updated_at >= fresh_since;
+                ok.then(|| (id.clone(), rec.location))
             })
-            .take(max_drivers)
             .collect();
         Ok(Window {
             rides,

@@ -15,7 +15,7 @@ use super::{
 use crate::{
     domain::error::{Error, Result},
     domain::{AreaId, Coordinates, DriverId, RadiusKm, Ride, RideId},
-    store::{BatchPair, Batches, LastBatch, Offers, Window, WindowRide},
+    store::{BatchPair, Batches, LastBatch, Offers, Window, WindowLimits, WindowRide},
 };
 
 fn ride_row(row: &[String]) -> Result<WindowRide> {
@@ -39,11 +39,15 @@ impl Batches for RedisStore {
     async fn batch_window(
         &self,
         _area: &AreaId,
-        max_rides: usize,
-        max_drivers: usize,
+        limits: WindowLimits,
         now: DateTime<Utc>,
     ) -> Result<Window> {
-        let own = [max_rides.to_string(), max_drivers.to_string()];
+        let own = [
+            limits.max_rides.to_string(),
+            limits.max_drivers.to_string(),
+            limits.radius.km().to_string(),
+            limits.per_ride.to_string(),
+        ];
         let (rides, drivers): (Vec<Vec<String>>, Vec<String>) =
             self.call("batch_window", None, &own).await?;
         let rides = rides

@@ -1,10 +1,13 @@
 //! Batched matching (`--match-window`): the window's optimum, fairness and
 //! declines on every store (`window.rs`); across instances, the batching
-//! one SIGKILLed (`instances.rs`).
+//! one SIGKILLed (`instances.rs`); attacks where batches meet offers,
+//! instances and subscribers (`attacks.rs`).
 
+mod attacks;
 mod instances;
 mod window;
 
+use attacks::*;
 use window::*;
 
 use crate::common::for_each_store;
@@ -14,4 +17,14 @@ for_each_store!(
     a_rider_among_newer_nearer_requests_is_not_starved,
     a_decline_in_a_batch_goes_to_the_next_window_and_another_driver,
     a_window_times_its_candidates_by_road,
+    an_unanswered_batch_offer_times_out_on_time,
 );
+
+mod shared {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_subscriber_sees_a_match_by_the_other_instance_redis() {
+        a_subscriber_sees_a_match_by_the_other_instance(crate::common::StoreKind::Redis).await
+    }
+}

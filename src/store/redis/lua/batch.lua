@@ -1,7 +1,9 @@
 -- Batched matching: what a window of an area sees, claiming its pairs,
 -- and the area's batch lease.
 
--- A window's view of the area. own(1) most rides, own(2) most drivers.
+-- A window's view of the area. own(1) most rides, own(2) most drivers,
+-- own(3) the match radius (km), own(4) candidates a ride needs (past the
+-- most drivers, each ride's nearest are read).
 -- Returns {rides, drivers}: rides {{id, lng, lat, created, batches,
 -- declined drivers...}, ...}, SEARCHING with no offer and before their
 -- deadline, those due first first (a ride past it is its task's to
@@ -9,6 +11,7 @@
 local function batch_window(keys, args)
   local c = context(keys, args)
   local max_rides, max_drivers = tonumber(own(c, 1)), tonumber(own(c, 2))
+  local radius, per_ride = tonumber(own(c, 3)), tonumber(own(c, 4))
   prune_silent(c, 64)
   local rides = {}
   local ids = redis.call('ZRANGEBYSCORE', c.searching, '(' .. c.now, '+inf', 'LIMIT', 0, max_rides)
@@ -21,7 +24,25 @@ local function batch_window(keys, args)
     end
   end
   local drivers = {}
-  local members = redis.call('ZRANGE', c.available, 0, max_drivers - 1)
+  local members
+  if redis.call('ZCARD', c.available) <= max_drivers then
+    members = redis.call('ZRANGE', c.available, 0, -1)
+  else
+    -- More drivers than a window reads: those near its rides, each ride's
+    -- nearest first, so no ride misses the drivers beside it.
+    members = {}
+    local seen = {}
+    for _, row in ipairs(rides) do
+      local near = redis.call('GEOSEARCH', c.available, 'FROMLONLAT', row[2], row[3],
+        'BYRADIUS', radius, 'km', 'ASC', 'COUNT', per_ride + #row - 5)
+      for _, id in ipairs(near) do
+        if not seen[id] and #members < max_drivers then
+          seen[id] = true
+          table.insert(members, id)
+        end
+      end
+    end
+  end
   -- In chunks: Lua's unpack takes a few thousand values at most.
   for first = 1, #members, 1000 do
     local chunk = {}

@@ -1,0 +1,194 @@
+//! Attacks on batched matching where it meets the rest: offers left
+//! unanswered inside a window's offer, rides across instances (the batch
+//! holder not the ride's instance), a subscriber on the ride's instance.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{
+    eventually, id_of, instances::two_instances, north_of, Protocol, StoreKind, TestApp, RIDER,
+};
+
+fn at(km: f64) -> (f64, f64) {
+    north_of(RIDER, km)
+}
+
+/// Waits (bounded) until the ride's offer is to `want`.
+async fn offered_to(app: &TestApp, id: &str, want: &str) {
+    eventually(&format!("ride {id} offered to {want}"), || async {
+        let ride = app
+            .data(
+                "query($id: ID!) { ride(id: $id) { status offer { driver { id } } } }",
+                json!({"id": id}),
+            )
+            .await;
+        (ride["ride"]["offer"]["driver"]["id"] == want).then_some(())
+    })
+    .await
+}
+
+/// A window offers the ride to the near driver, who never answers (offer
+/// timeout 1 s; the search interval is the tests' minute). The offer must
+/// time out on time and the next window offer the far driver, within a few
+/// seconds, as greedy offers do: never a minute late.
+pub(super) async fn an_unanswered_batch_offer_times_out_on_time(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| {
+        c.batch.match_window = Duration::from_millis(300);
+        c.offer_timeout = Duration::from_secs(1);
+    })
+    .await;
+    app.update_location("near", at(0.2)).await;
+    app.update_location("far", at(1.5)).await;
+    let id = id_of(&app.request_driver("rider", at(0.0)).await);
+    offered_to(&app, &id, "near").await;
+    let moved = tokio::time::timeout(Duration::from_secs(6), offered_to(&app, &id, "far")).await;
+    let now = app
+        .data(
+            "query($id: ID!) { ride(id: $id) { status offer { driver { id } expiresAt } lastOfferEnd } }",
+            json!({"id": id}),
+        )
+        .await;
+    assert!(
+        moved.is_ok(),
+        "6 s after a 1 s offer to `near`, the ride is not offered to `far`: {now}"
+    );
+}
+
+/// Two instances on one Redis/Cluster, no offers: a rider on each instance
+/// watches its ride there. Whichever holds the batch lease matches both;
+/// each subscriber (on the ride's own instance) must see DRIVER_FOUND.
+pub(super) async fn a_subscriber_sees_a_match_by_the_other_instance(store: StoreKind) {
+    let tweak = |c: &mut tracking::Config| c.batch.match_window = Duration::from_millis(300);
+    let (a, b) = two_instances(store, tweak).await;
+    let base = |i: usize, km: f64| north_of(RIDER, i as f64 * 30.0 + km);
+    let mut subs = Vec::new();
+    for (i, app) in [&a, &b].into_iter().enumerate() {
+        let id = id_of(&app.request_driver(&format!("rider{i}"), base(i, 0.0)).await);
+        let mut sub = app.watch_ride(Protocol::TransportWs, &id).await;
+        sub.expect_status("SEARCHING").await;
+        subs.push(sub);
+    }
+    for (i, app) in [&a, &b].into_iter().enumerate() {
+        app.update_location(&format!("d{i}"), base(i, 0.3)).await;
+    }
+    for (i, sub) in subs.iter_mut().enumerate() {
+        let found = sub.expect_status("DRIVER_FOUND").await;
+        assert_eq!(found["driver"]["id"], format!("d{i}"));
+    }
+}
+
+/// The value of an unlabelled series in a Prometheus scrape, 0 if absent.
+fn series(scrape: &str, name: &str) -> f64 {
+    scrape
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A service of its own (a process, so its metrics are its own), memory
+/// store, `--match-window 300ms`: one ride matched by a window must be
+/// counted like a greedy match: `tracking_matches_total` 1 and one
+/// `tracking_time_to_match_seconds` observation (the benchmark and the
+/// dashboards read time-to-match from it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_match_is_observed_in_time_to_match() {
+    let service = crate::common::ServiceProcess::start(&[
+        "--match-window",
+        "300ms",
+        "--search-interval",
+        "60s",
+    ]);
+    let app = TestApp::attach(service.addr);
+    app.update_location("d", at(0.3)).await;
+    let id = id_of(&app.request_driver("rider", at(0.0)).await);
+    app.ride_reaches(&id, "DRIVER_FOUND").await;
+    let scrape = eventually("the match counted", || async {
+        let scrape = app.metrics().await;
+        (series(&scrape, "tracking_matches_total") >= 1.0).then_some(scrape)
+    })
+    .await;
+    assert_eq!(
+        series(&scrape, "tracking_time_to_match_seconds_count"),
+        1.0,
+        "a window's match is not in tracking_time_to_match_seconds"
+    );
+}
+
+/// Same service: once a window has matched the ride, the ride no longer
+/// searches: `tracking_rides_searching` falls back to 0 (greedy: at once),
+/// not a search interval (here a minute) later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_matched_ride_stops_counting_as_searching() {
+    let service = crate::common::ServiceProcess::start(&[
+        "--match-window",
+        "300ms",
+        "--search-interval",
+        "60s",
+    ]);
+    let app = TestApp::attach(service.addr);
+    app.update_location("d", at(0.3)).await;
+    let id = id_of(&app.request_driver("rider", at(0.0)).await);
+    app.ride_reaches(&id, "DRIVER_FOUND").await;
+    let last = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let scrape = app.metrics().await;
+            if series(&scrape, "tracking_rides_searching") == 0.0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        last.is_ok(),
+        "5 s after the window matched it, the ride still counts in tracking_rides_searching: {}",
+        series(&app.metrics().await, "tracking_rides_searching")
+    );
+}
+
+/// On Redis, an area with more available drivers than a window reads
+/// (`MAX_WINDOW_DRIVERS`, 20,000): 20,000 drivers in one corner of the
+/// city and one more, free, 300 m from a ride 30 km north-east (the last by
+/// geohash). Greedy matches that ride at once; a window must too, or the
+/// ride is never matched though a free driver waits beside it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ride_beside_a_free_driver_past_the_window_cap_is_matched() {
+    const CROWD: usize = 20_000;
+    let app = TestApp::spawn(StoreKind::Redis, |c| {
+        c.batch.match_window = Duration::from_millis(300);
+        c.driver_ttl = Duration::from_secs(600);
+        c.max_complexity = 100_000;
+    })
+    .await;
+    for chunk in 0..CROWD / 500 {
+        let updates: Vec<_> = (0..500)
+            .map(|k| {
+                let i = chunk * 500 + k;
+                let (lat, lng) = north_of(RIDER, (i % 100) as f64 * 0.01);
+                let lng = lng + (i / 100) as f64 * 0.0001;
+                json!({"driverId": format!("crowd{i}"), "lat": lat, "lng": lng})
+            })
+            .collect();
+        let done = app
+            .data(
+                "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }",
+                json!({"u": updates}),
+            )
+            .await;
+        assert_eq!(done["updateLocations"]["accepted"], 500, "{done}");
+    }
+    let far = (RIDER.0 + 0.2, RIDER.1 + 0.2);
+    app.update_location("lonely", (far.0 + 0.0027, far.1)).await;
+    let id = id_of(&app.request_driver("rider", far).await);
+    let found = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.ride_reaches(&id, "DRIVER_FOUND"),
+    )
+    .await;
+    assert!(
+        found.is_ok(),
+        "5 s on, the ride 300 m from the one free driver is still unmatched: {}",
+        app.ride(&id).await
+    );
+}
