@@ -19,3 +19,21 @@ pub fn list(limit: Option<i32>, default: i32, child_complexity: usize) -> usize 
 pub fn batch(reports: usize, child_complexity: usize) -> usize {
     1 + reports / 4 + child_complexity
 }
+
+/// Drivers `nearbyDrivers(orderBy: ETA)` times, whatever its `limit`: the
+/// nearest this many (as a search ranks them).
+pub const TIMED_NEARBY: usize = 16;
+/// Timing one driver by road: a query on the road network.
+pub const ETA: usize = 2;
+
+/// `nearbyDrivers`: a list, and by time every driver it times (at least
+/// [`TIMED_NEARBY`], each [`ETA`]), so aliases cannot time many drivers
+/// for the price of a few.
+pub fn nearby(limit: Option<i32>, default: i32, by_eta: bool, child_complexity: usize) -> usize {
+    let listed = list(limit, default, child_complexity);
+    if !by_eta {
+        return listed;
+    }
+    let items = usize::try_from(limit.unwrap_or(default).clamp(1, 100)).unwrap_or(1);
+    listed.saturating_add(items.max(TIMED_NEARBY).saturating_mul(ETA))
+}

@@ -23,7 +23,9 @@ impl Query {
     /// (the seed's `/search`), or fastest first (`orderBy: ETA`, by road
     /// time to the point when the service has roads there). `radiusKm` in
     /// (0, 100], `limit` in 1..=100.
-    #[graphql(complexity = "super::costs::list(limit, DEFAULT_LIMIT, child_complexity)")]
+    #[graphql(
+        complexity = "super::costs::nearby(limit, DEFAULT_LIMIT, order_by == Some(NearbyOrder::Eta), child_complexity)"
+    )]
     async fn nearby_drivers(
         &self,
         ctx: &Context<'_>,

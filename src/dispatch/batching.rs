@@ -193,3 +193,104 @@ fn candidates(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{
+        dispatch::settings::BatchRules,
+        domain::{Coordinates, DriverId, StraightLine},
+        store::{Offers, WindowRide},
+    };
+
+    fn settings() -> Settings {
+        Settings {
+            match_radius: crate::domain::RadiusKm::parse(5.0).unwrap_or_else(|e| panic!("{e}")),
+            request_timeout: std::time::Duration::from_secs(240),
+            search_interval: std::time::Duration::from_secs(2),
+            max_update_rate: 0.0,
+            max_speed_kmh: 0.0,
+            max_active_rides_per_rider: 0,
+            offers: Offers::default(),
+            fleet_interval: std::time::Duration::ZERO,
+            eta_candidates: 16,
+            straight_line: StraightLine::default(),
+            max_pickup_eta: None,
+            match_window: std::time::Duration::from_secs(2),
+            batch: BatchRules::default(),
+        }
+    }
+
+    /// A point of a 20 km square, the same for the same `i`.
+    fn spot(i: u64, salt: u64) -> Coordinates {
+        let f = |k: u64| ((i * 7919 + k * 104_729 + salt * 31) % 10_000) as f64 / 10_000.0;
+        Coordinates::parse(-33.5 + f(1) * 0.18, -70.7 + f(2) * 0.21)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// 5,000 rides and 5,000 drivers in one window: every ride gets at most
+    /// `--eta-candidates` candidates, within the radius, none it declined;
+    /// the solve gives each driver at most once, solves no group beyond
+    /// `--max-batch-size` by assignment (the rest is counted as overflow),
+    /// and three windows in a row give the same answer (nothing carried).
+    #[test]
+    fn a_window_of_five_thousand_is_bounded_and_carries_nothing() {
+        let now = Utc::now();
+        let window = Window {
+            rides: (0..5000)
+                .map(|i| WindowRide {
+                    id: crate::domain::RideId::parse(&format!("w.{i}"))
+                        .unwrap_or_else(|e| panic!("{e}")),
+                    pickup: spot(i, 1),
+                    created_at: now - chrono::Duration::seconds((i % 240) as i64),
+                    batches: (i % 5) as u32,
+                    declined: vec![
+                        DriverId::parse(&format!("d{i}")).unwrap_or_else(|e| panic!("{e}"))
+                    ],
+                })
+                .collect(),
+            drivers: (0..5000)
+                .map(|i| {
+                    let id = DriverId::parse(&format!("d{i}")).unwrap_or_else(|e| panic!("{e}"));
+                    (id, spot(i, 2))
+                })
+                .collect(),
+            now: Some(now),
+        };
+        let settings = settings();
+        let mut answers = Vec::new();
+        for _ in 0..3 {
+            let rides = candidates(&window, None, &settings, now);
+            for (ride, seen) in rides.iter().zip(&window.rides) {
+                assert!(ride.candidates.len() <= settings.eta_candidates);
+                assert!(ride
+                    .candidates
+                    .iter()
+                    .all(|(d, _)| !seen.declined.contains(d)));
+            }
+            let solved = solve(
+                &rides,
+                &BatchSettings {
+                    wait_weight: settings.batch.wait_weight,
+                    max_batch_size: settings.batch.max_batch_size,
+                    max_batches: settings.batch.max_batches,
+                },
+            );
+            let drivers: HashSet<_> = solved.pairs.iter().map(|p| &p.driver).collect();
+            assert_eq!(drivers.len(), solved.pairs.len(), "a driver given twice");
+            assert!(solved.largest <= 5000);
+            answers.push(
+                solved
+                    .pairs
+                    .iter()
+                    .map(|p| (p.ride.clone(), p.driver.clone()))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        assert!(answers.windows(2).all(|w| w[0] == w[1]), "windows differ");
+    }
+}

@@ -12,7 +12,9 @@
 //! area) and the per-driver update limit ([`rate`]). Its background tasks
 //! (wake-ups, lease renewal and adoption, sweeping) are in [`background`];
 //! its settings, and each area's rules over them, in [`settings`]; how a
-//! search ranks its candidates by their time to the pickup, in [`ranking`].
+//! search ranks its candidates by their time to the pickup, in [`ranking`];
+//! batched matching's solver (a window's rides and drivers assigned
+//! together), in [`batch`].
 //! It never builds a storage command; it never knows about GraphQL.
 
 pub mod access;

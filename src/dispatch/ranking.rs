@@ -68,7 +68,12 @@ impl AreaRoads {
 }
 
 /// Candidates ranked fastest first (ties: nearest first), without those
-/// slower than `max_seconds`: what a search hands the store.
+/// slower than `max_seconds`: what a search hands the store. A driver the
+/// roads say cannot drive to the pickup (both on the network, no route
+/// between them: an island) is timed in a straight line but ranked after
+/// every driver that can, and never passes a `max_seconds` (its time is a
+/// guess). One off the network (farther than the snap from any road) is
+/// ranked by its straight-line estimate like the rest.
 pub fn rank(
     roads: Option<&Roads>,
     found: &[NearbyDriver],
@@ -76,24 +81,40 @@ pub fn rank(
     line: &StraightLine,
     max_seconds: Option<u64>,
 ) -> Vec<Candidate> {
-    let mut ranked: Vec<(Candidate, f64)> = found
+    let located: Vec<(&NearbyDriver, Coordinates)> = found
         .iter()
-        .filter_map(|n| {
-            let from = n.driver.location?;
-            let eta = match roads {
-                Some(roads) => roads.eta(&from, &pickup, line),
-                None => line.eta(&from, &pickup),
-            };
+        .filter_map(|n| Some((n, n.driver.location?)))
+        .collect();
+    let froms: Vec<Coordinates> = located.iter().map(|(_, at)| *at).collect();
+    let etas: Vec<(Eta, bool)> = match roads {
+        Some(roads) => roads.etas_to(&froms, &pickup, line),
+        None => froms
+            .iter()
+            .map(|f| (line.eta(f, &pickup), false))
+            .collect(),
+    };
+    let mut ranked: Vec<(Candidate, bool, f64)> = located
+        .iter()
+        .zip(etas)
+        .map(|((n, _), (eta, unreachable))| {
             let candidate = Candidate {
                 driver: n.driver.id.clone(),
                 eta,
             };
-            Some((candidate, n.distance_km))
+            (candidate, unreachable, n.distance_km)
         })
-        .filter(|(c, _)| max_seconds.is_none_or(|max| u64::from(c.eta.seconds) <= max))
+        .filter(|(c, unreachable, _)| match max_seconds {
+            Some(max) => !unreachable && u64::from(c.eta.seconds) <= max,
+            None => true,
+        })
         .collect();
-    ranked.sort_by(|(a, akm), (b, bkm)| a.eta.seconds.cmp(&b.eta.seconds).then(akm.total_cmp(bkm)));
-    ranked.into_iter().map(|(c, _)| c).collect()
+    ranked.sort_by(|(a, a_cut, akm), (b, b_cut, bkm)| {
+        a_cut
+            .cmp(b_cut)
+            .then(a.eta.seconds.cmp(&b.eta.seconds))
+            .then(akm.total_cmp(bkm))
+    });
+    ranked.into_iter().map(|(c, _, _)| c).collect()
 }
 
 /// The ranking a dispatcher runs: the areas' roads, and a bound on the
@@ -207,8 +228,11 @@ impl Ranking {
         let Some(roads) = self.roads_at(to).cloned() else {
             return Ok(from.iter().map(|f| line.eta(f, &to)).collect());
         };
-        self.blocking(move || from.iter().map(|f| roads.eta(f, &to, &line)).collect())
-            .await
+        self.blocking(move || {
+            let etas = roads.etas_to(&from, &to, &line);
+            etas.into_iter().map(|(eta, _)| eta).collect()
+        })
+        .await
     }
 
     /// The road route from `from` to `to` (by the roads at `to`), at most

@@ -1,6 +1,7 @@
 //! A prepared file whose hierarchy was tampered with (its checksum made
 //! right again) is refused at load with one clear error, never a panic in
-//! a query; a real hierarchy passes, and nests far less than the limit.
+//! a query; a real hierarchy passes, and nests far less than the limit; a
+//! node that is not a place (NaN, infinite) is refused too.
 
 use bincode::Options;
 use sha2::{Digest, Sha256};
@@ -124,4 +125,44 @@ fn a_tampered_hierarchy_is_refused_at_load() {
     m.fast.first_edge_ids_fwd.reverse();
     refused(&forged("h-ranges.roads", &m), "edge ranges");
     mirror.check().expect("the untouched one still passes");
+}
+
+/// "A crafted file is refused at start, never a panic": a node whose
+/// coordinates are not numbers (NaN) or infinite, checksum made right. If
+/// it loads, no query near it may panic either.
+#[test]
+fn a_node_that_is_not_a_place_is_refused_at_load() {
+    use crate::domain::StraightLine;
+    use crate::roads::{tests::at, MapBox};
+    let mut loaded = Vec::new();
+    for (name, bad) in [
+        ("h-nan.roads", (f64::NAN, f64::NAN)),
+        ("h-inf.roads", (f64::INFINITY, f64::NEG_INFINITY)),
+        ("h-far.roads", (1e300, -1e300)),
+    ] {
+        let (_, mut m) = prepared(12);
+        m._nodes[0] = bad;
+        let path = forged(name, &m);
+        let outcome = std::panic::catch_unwind(|| Roads::load(&path));
+        let Ok(result) = outcome else {
+            panic!("{name}: loading it panicked");
+        };
+        let Ok(roads) = result else {
+            continue;
+        };
+        let line = StraightLine {
+            speed_kmh: 20.0,
+            detour: 1.4,
+        };
+        let (a, b) = (at(0.0, 0.0), at(1100.0, 1100.0));
+        let queried = std::panic::catch_unwind(|| {
+            let _ = roads.eta(&a, &b, &line);
+            let _ = roads.route(&a, &b);
+            let map = MapBox::new(a.lat(), a.lng(), b.lat(), b.lng()).expect("a box");
+            let _ = roads.draw(&map, 16.0, 100_000);
+        });
+        assert!(queried.is_ok(), "{name}: a query panicked");
+        loaded.push(name);
+    }
+    assert!(loaded.is_empty(), "loaded: {loaded:?}");
 }

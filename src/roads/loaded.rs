@@ -43,6 +43,15 @@ pub const DEFAULT_SNAP_METRES: f64 = 250.0;
 /// Path calculators kept for reuse (each holds two arrays the size of the graph).
 const POOLED_CALCULATORS: usize = 32;
 
+/// A route's time as an ETA, in whole seconds (rounded).
+fn road_eta(f: &Found) -> Eta {
+    Eta {
+        seconds: ((f.ms + 500) / 1000).min(u64::from(u32::MAX)) as u32,
+        road_km: f.km,
+        source: EtaSource::Roads,
+    }
+}
+
 /// A road route between two points.
 #[derive(Debug, Clone)]
 pub struct Route {
@@ -176,13 +185,47 @@ impl Roads {
     /// is off the network or no route joins them.
     pub fn eta(&self, from: &Coordinates, to: &Coordinates, fallback: &StraightLine) -> Eta {
         match self.found(from, to) {
-            Some(f) => Eta {
-                seconds: ((f.ms + 500) / 1000).min(u64::from(u32::MAX)) as u32,
-                road_km: f.km,
-                source: EtaSource::Roads,
-            },
+            Some(f) => road_eta(&f),
             None => fallback.eta(from, to),
         }
+    }
+
+    /// The ETAs from each of `froms` to one point, as [`Roads::eta`] gives
+    /// them, with `to` snapped once and one path calculator for them all
+    /// (what a search ranking its candidates asks), and whether each is
+    /// cut off: both ends on the network, no route between them.
+    pub fn etas_to(
+        &self,
+        froms: &[Coordinates],
+        to: &Coordinates,
+        fallback: &StraightLine,
+    ) -> Vec<(Eta, bool)> {
+        let Some(end) = self.snap(to) else {
+            return froms.iter().map(|f| (fallback.eta(f, to), false)).collect();
+        };
+        let pooled = self.calculators.lock().ok().and_then(|mut p| p.pop());
+        let mut calc = pooled.unwrap_or_else(|| self.graph.calculator());
+        let etas = froms
+            .iter()
+            .map(|from| match self.snap(from) {
+                None => (fallback.eta(from, to), false),
+                Some(start) => match self.graph.route(&mut calc, &start, &end) {
+                    Some(f) => (road_eta(&f), false),
+                    None => (fallback.eta(from, to), true),
+                },
+            })
+            .collect();
+        if let Ok(mut pool) = self.calculators.lock() {
+            if pool.len() < POOLED_CALCULATORS {
+                pool.push(calc);
+            }
+        }
+        etas
+    }
+
+    fn snap(&self, at: &Coordinates) -> Option<crate::roads::graph::OnSegment> {
+        self.snapper
+            .snap(&self.graph, (at.lat(), at.lng()), self.snap_metres)
     }
 
     /// The road route from `from` to `to`, with the points it passes.

@@ -1,6 +1,7 @@
 //! Synthetic cities whose right answers are known by construction, written
 //! as `.osm` XML: a river crossed by one bridge far away, and a loop of
-//! one-way streets. Every street is `residential` at 50 km/h.
+//! one-way streets; an island no road reaches; a country 18° of latitude
+//! tall. Every street is `residential` at 50 km/h.
 
 use std::{fmt::Write, path::PathBuf};
 
@@ -32,6 +33,17 @@ pub mod loop_city {
     pub const DOWNSTREAM: (f64, f64) = (61.0, 25.02 + 300.0 / super::LNG_M);
     /// 700 m west, upstream: 700 m by road.
     pub const UPSTREAM: (f64, f64) = (61.0, 25.02 - 700.0 / super::LNG_M);
+}
+
+/// The island town: a mainland street, and 300 m north across water an
+/// island street no road joins to it (a ferry's, say).
+pub mod island {
+    /// Where the rider waits, on the mainland street.
+    pub const PICKUP: (f64, f64) = (60.5, 25.01);
+    /// 300 m north, on the island: no road reaches the pickup.
+    pub const ISLAND: (f64, f64) = (60.5 + 300.0 / super::LAT_M, 25.01);
+    /// 2.5 km east on the mainland street (3 minutes at 50 km/h).
+    pub const MAINLAND: (f64, f64) = (60.5, 25.01 + 2_500.0 / super::LNG_M);
 }
 
 /// An `.osm` document being written: nodes along straight lines, ways.
@@ -123,6 +135,56 @@ pub fn cities() -> PathBuf {
     std::fs::write(&written, osm.text()).expect("write the cities");
     // Renamed into place, so concurrent tests never read half a file.
     std::fs::rename(&written, &path).expect("rename the cities");
+    path
+}
+
+/// The island town alone; its path (written once per test process).
+pub fn island_town() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tracking-it-island-{}", std::process::id()));
+    let path = dir.join("island.osm");
+    if path.exists() {
+        return path;
+    }
+    let mut osm = Osm::default();
+    let (main, isle) = (island::PICKUP.0, island::ISLAND.0);
+    osm.street((main, 25.0), (main, 25.06), &[]);
+    osm.street((isle, 25.0), (isle, 25.02), &[]);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let written = dir.join(format!("island-{}.osm", rand_suffix()));
+    std::fs::write(&written, osm.text()).expect("write the island town");
+    std::fs::rename(&written, &path).expect("rename the island town");
+    path
+}
+
+/// A country from 60° to 78° north (Norway with Svalbard, say): a north–south
+/// street at 60° ([`far_apart::STREET_LNG`]) and one short street at 78°.
+pub mod far_apart {
+    /// The south street's longitude; it runs from 60.0 to 60.01 north.
+    pub const STREET_LNG: f64 = 25.0;
+    /// 320 m east of the street (off the network at the default 250 m snap).
+    pub const EAST_OF_IT: (f64, f64) = (60.005, 25.0 + 320.0 / super::LNG_M);
+    /// On the street.
+    pub const ON_IT: (f64, f64) = (60.005, 25.0);
+}
+
+/// The [`far_apart`] country; its path (written once per test process).
+pub fn far_apart_country() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tracking-it-far-{}", std::process::id()));
+    let path = dir.join("far.osm");
+    if path.exists() {
+        return path;
+    }
+    let mut osm = Osm::default();
+    osm.street(
+        (60.0, far_apart::STREET_LNG),
+        (60.01, far_apart::STREET_LNG),
+        &[],
+    );
+    osm.street((78.0, 15.0), (78.0, 15.01), &[]);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let written = dir.join(format!("far-{}.osm", rand_suffix()));
+    std::fs::write(&written, osm.text()).expect("write the far-apart country");
+    std::fs::rename(&written, &path).expect("rename the far-apart country");
     path
 }
 

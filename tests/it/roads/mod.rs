@@ -1,11 +1,16 @@
 //! Roads: dispatch by road time on every store (`ranking.rs`), what riders
 //! see of it, roads per area, two instances, Helsinki (`views.rs`), over
-//! synthetic cities whose answers are known by construction (`city.rs`).
+//! synthetic cities whose answers are known by construction (`city.rs`);
+//! what road times cost a request (`cost.rs`); ranked offers on two
+//! instances (`offers.rs`).
 
 mod city;
+mod cost;
+mod offers;
 mod ranking;
 mod views;
 
+use offers::*;
 use ranking::*;
 use views::*;
 
@@ -28,6 +33,22 @@ mod instances {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn redis() {
         super::two_instances_with_roads_never_give_a_driver_two_rides(
+            crate::common::StoreKind::Redis,
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn offers_cluster() {
+        super::ranked_offers_on_two_instances_never_double_book_nor_reoffer(
+            crate::common::StoreKind::Cluster,
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn offers_redis() {
+        super::ranked_offers_on_two_instances_never_double_book_nor_reoffer(
             crate::common::StoreKind::Redis,
         )
         .await

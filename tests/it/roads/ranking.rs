@@ -2,13 +2,15 @@
 //! same bank wins (and without roads, the nearest as before); on a one-way
 //! loop the driver upstream wins; `maxPickupEta` leaves a slow driver and
 //! keeps searching; a pickup off the network is estimated in a straight
-//! line; an offer carries its time and the ride keeps it once accepted.
+//! line; an offer carries its time and the ride keeps it once accepted; a
+//! driver no road joins to the pickup (an island) neither wins nor passes
+//! `maxPickupEta`; a rank of 16 slow drivers does not hide a fast one.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::city::{cities, loop_city, river};
+use super::city::{cities, island, island_town, loop_city, river};
 use crate::common::{eventually, id_of, StoreKind, TestApp};
 
 /// What a matched ride says of its driver's way to the pickup.
@@ -249,4 +251,70 @@ pub(super) async fn a_declined_driver_is_left_out_of_the_next_ranking(store: Sto
     let next = offered_to("far-bank").await;
     let seconds = next["etaSeconds"].as_i64().unwrap_or_default();
     assert!(seconds >= 500, "8 km round by the bridge: {next}");
+}
+
+/// A driver on a piece of road no road joins to the pickup's (an island)
+/// cannot drive there at all, yet gets the straight-line estimate of a
+/// driver off the map (300 m: 76 s) and beats one 3 minutes away by road:
+/// the rider waits for a car that never comes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_driver_no_road_joins_to_the_pickup_does_not_beat_one_that_can_drive_there() {
+    let app = TestApp::spawn(StoreKind::Memory, |c| c.roads.file = Some(island_town())).await;
+    let drivers = [("islander", island::ISLAND), ("mainland", island::MAINLAND)];
+    let ride = matched(&app, &drivers, island::PICKUP).await;
+    assert_eq!(
+        ride["driverId"], "mainland",
+        "the islander has no road to the pickup: {ride}"
+    );
+}
+
+/// `maxPickupEta` (2 minutes) lets through a driver no road joins to the
+/// pickup: unreachable, it is timed as a straight line (76 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_pickup_eta_does_not_let_through_a_driver_no_road_joins_to_the_pickup() {
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.roads.file = Some(island_town());
+        c.roads.max_pickup_eta = Duration::from_secs(120);
+    })
+    .await;
+    app.update_location("islander", island::ISLAND).await;
+    let id = id_of(&app.request_driver("rider-1", island::PICKUP).await);
+    let searched = eventually("the first search", || async {
+        let ride = app.data(MATCHED, json!({"id": id})).await["ride"].clone();
+        (ride["searches"].as_i64().unwrap_or_default() >= 1).then_some(ride)
+    })
+    .await;
+    assert_eq!(
+        searched["status"], "SEARCHING",
+        "no road reaches the pickup from the island: {searched}"
+    );
+}
+
+/// A taxi rank across the river (16 drivers, `--eta-candidates`, 300 m
+/// away but 8 km round by the bridge) fills the straight-line prefilter:
+/// with `maxPickupEta` 5 minutes every one is left out, and the search
+/// never looks past them to the driver on the same bank (800 m, 1 minute),
+/// who is free the whole time; the ride expires.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rank_of_slow_drivers_does_not_hide_a_fast_one_behind_the_prefilter() {
+    let app = app(StoreKind::Memory, true, |c| {
+        c.roads.max_pickup_eta = Duration::from_secs(300);
+        c.request_timeout = Duration::from_secs(3);
+    })
+    .await;
+    for i in 0..16 {
+        let at = (river::FAR_BANK.0, river::FAR_BANK.1 + 0.0001 * f64::from(i));
+        app.update_location(&format!("rank-{i}"), at).await;
+    }
+    app.update_location("same-bank", river::SAME_BANK).await;
+    let id = id_of(&app.request_driver("rider-1", river::PICKUP).await);
+    let ride = eventually("the ride to stop searching", || async {
+        let ride = app.data(MATCHED, json!({"id": id})).await["ride"].clone();
+        (ride["status"] != "SEARCHING").then_some(ride)
+    })
+    .await;
+    assert_eq!(
+        ride["driverId"], "same-bank",
+        "a free driver a minute away, behind 16 ten minutes away: {ride}"
+    );
 }

@@ -2,7 +2,8 @@
 //! driver's live time to the pickup on `driverLocation`; an area's own
 //! roads and `maxPickupEta` from the areas file (and a roads path that
 //! does not exist stops the start); two instances with the same roads
-//! never give one driver two rides; the real Helsinki extract.
+//! never give one driver two rides; the real Helsinki extract; the snap
+//! distance holds at every latitude of a tall country.
 
 use std::collections::HashSet;
 
@@ -283,4 +284,33 @@ async fn a_killed_instances_ride_is_adopted_and_ranked_by_road() {
         .await;
     assert_eq!(ride["ride"]["driverId"], "same-bank", "{ride}");
     assert_eq!(ride["ride"]["etaSource"], "ROADS", "{ride}");
+}
+
+/// `--road-snap` (250 m): "a point farther than this from every road is off
+/// the network". The snapper measures on one flat projection for the whole
+/// graph, scaled for its middle latitude: in a country from 60° to 78°
+/// north (69°), a metre east–west at 60° counts as 0.72 m, so a pickup
+/// 320 m from every road is taken as on the network and timed by road.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_point_farther_than_the_snap_from_every_road_is_off_the_network_at_any_latitude() {
+    use super::city::{far_apart, far_apart_country};
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.roads.file = Some(far_apart_country())
+    })
+    .await;
+    app.update_location("on-street", far_apart::ON_IT).await;
+    let (lat, lng) = far_apart::EAST_OF_IT;
+    let body = app
+        .data(
+            "query($lat: Float!, $lng: Float!) { nearbyDrivers(lat: $lat, lng: $lng, orderBy: ETA) \
+             { driver { id } distanceKm etaSeconds etaSource } }",
+            json!({"lat": lat, "lng": lng}),
+        )
+        .await;
+    let first = &body["nearbyDrivers"][0];
+    assert_eq!(first["driver"]["id"], "on-street", "{body}");
+    assert_eq!(
+        first["etaSource"], "STRAIGHT_LINE",
+        "320 m from the only road nearby: {body}"
+    );
 }
