@@ -4,8 +4,10 @@
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
-    Arc, Mutex,
+    Arc, Mutex, OnceLock,
 };
+
+use tokio::time::Instant;
 
 /// The most rides (and pickup times) a simulation keeps for its summary.
 pub(super) const MAX_KEPT: usize = 100_000;
@@ -76,6 +78,9 @@ pub(super) struct Counters {
     /// Simulated milliseconds the drivers drove, and of them free.
     pub(super) driver_ms: AtomicU64,
     pub(super) idle_ms: AtomicU64,
+    /// When the warm-up ends (`--warm-up`): before it, requests, pickups
+    /// and the drivers' time are not counted.
+    pub(super) counting_from: OnceLock<Instant>,
 }
 
 /// The median and 90th percentile of `values` (0 when empty).
@@ -91,6 +96,13 @@ pub(super) fn p50_p90(mut values: Vec<f64>) -> (f64, f64) {
 }
 
 impl Counters {
+    /// Whether the warm-up is over (what happens now counts).
+    pub(super) fn counting(&self) -> bool {
+        self.counting_from
+            .get()
+            .is_none_or(|from| Instant::now() >= *from)
+    }
+
     /// Keeps `value` in `list` while it holds fewer than [`MAX_KEPT`].
     pub(super) fn keep<T>(list: &Mutex<Vec<T>>, value: T) {
         if let Ok(mut list) = list.lock() {

@@ -19,7 +19,8 @@
 //! faster than the clock. At the end it asks the service what became of
 //! every ride it requested, and reports pickup times as driven, the time
 //! from request to match (the service's `matchedAt - createdAt`) and the
-//! drivers' idle share (the time they spent free, as they lived it).
+//! drivers' idle share (the time they spent free, as they lived it); with
+//! `--warm-up`, of what happened after the city filled up.
 
 mod api;
 mod args;
@@ -100,6 +101,9 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         "simulating {} drivers and {} rides/min {place} against {} (seed {seed}, time ×{})",
         args.drivers, args.rides_per_minute, args.url, args.time_scale
     );
+    if !args.warm_up.is_zero() {
+        let _ = api.counters.counting_from.set(Instant::now() + args.warm_up);
+    }
     let mut tasks = tokio::task::JoinSet::new();
     let regions = Region::all(&args, roads_box)?;
     for index in 0..args.drivers {

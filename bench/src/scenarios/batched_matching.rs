@@ -42,8 +42,11 @@ const DRIVERS: usize = 100;
 /// Simulated time runs this many times faster than the clock (at most 20:
 /// a 2 s window must stay within `--match-window`'s least, 100 ms).
 const TIME_SCALE: f64 = 20.0;
-/// Real time each run lasts (× [`TIME_SCALE`] simulated).
-const DURATION: Duration = Duration::from_secs(22);
+/// Real time each run lasts (× [`TIME_SCALE`] simulated), of which the
+/// first [`WARM_UP`] is not counted (every driver starts free: the city
+/// fills up first).
+const DURATION: Duration = Duration::from_secs(30);
+const WARM_UP: Duration = Duration::from_secs(10);
 /// The straight-line city: a disc of this radius around [`CENTER`].
 const RADIUS_KM: f64 = 2.0;
 /// The road city's area: this square of blocks of the generated city
@@ -173,6 +176,7 @@ async fn simulate(
         accept_rate: 1.0,
         cancel_rate: 0.0,
         duration: Some(DURATION),
+        warm_up: WARM_UP,
         center,
         radius_km: RADIUS_KM,
         roads: city.roads.clone(),
@@ -243,9 +247,10 @@ fn row(
         store: StoreKind::Memory,
         flags: String::new(),
         measured: format!(
-            "{}, {level} ({DRIVERS} drivers, {rides_per_minute} rides/min, time ×{TIME_SCALE}, {} s): window {window} s: {}",
+            "{}, {level} ({DRIVERS} drivers, {rides_per_minute} rides/min, time ×{TIME_SCALE}, {} s after {} s of warm-up): window {window} s: {}",
             city.name,
-            DURATION.as_secs(),
+            (DURATION - WARM_UP).as_secs(),
+            WARM_UP.as_secs(),
             figures(batched)
         ),
         reference: format!("greedy (`--match-window 0s`): {}", figures(greedy)),
