@@ -70,22 +70,24 @@ pub async fn run(redis: &Redis) -> Result<Vec<Row>> {
             name: "straight-line city",
             roads: None,
             area: None,
+            // Capacity 26 rides/min (docs/benchmarks.md): ×0.5, 0.85, 1, 1.2.
             levels: [
-                ("plenty", 10.0),
-                ("short of saturation", 19.0),
-                ("saturated", 22.0),
-                ("1.2× capacity", 27.0),
+                ("plenty", 13.0),
+                ("short of saturation", 22.0),
+                ("saturated", 26.0),
+                ("1.2× capacity", 31.0),
             ],
         },
         City {
             name: "road city",
             roads: Some(prepared.roads),
             area: Some(write_area(&grid)?),
+            // Capacity 25 rides/min.
             levels: [
-                ("plenty", 10.0),
-                ("short of saturation", 19.0),
-                ("saturated", 22.0),
-                ("1.2× capacity", 27.0),
+                ("plenty", 12.0),
+                ("short of saturation", 21.0),
+                ("saturated", 25.0),
+                ("1.2× capacity", 30.0),
             ],
         },
     ];
