@@ -19,7 +19,7 @@ pub struct Summary {
     pub seed: u64,
     /// Position reports sent.
     pub reports: u64,
-    /// Rides requested.
+    /// Rides requested (that the service created).
     pub requests: u64,
     /// Offers the drivers accepted, declined, and ignored.
     pub accepted: u64,

@@ -74,6 +74,11 @@ pub struct SimulateArgs {
     /// arrived at and the drivers' time after it.
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
     pub warm_up: Duration,
+    /// At the end, wait this long (real time) with the city stopped before
+    /// asking what became of its rides (a service matching in windows
+    /// gets its last window).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
     /// Simulated time runs this many times faster than the clock: driving,
     /// boarding, answering, cancelling and `--rides-per-minute` are in
     /// simulated time; `--report-every` and `--duration` are real time.

@@ -154,6 +154,7 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         _ = stats => {}
     }
     tasks.shutdown().await;
+    sleep(args.settle).await;
     let mut summary = counters.summary();
     summary.seed = seed;
     settle(&api, &mut summary, args.time_scale).await;

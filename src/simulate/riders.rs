@@ -49,9 +49,6 @@ pub(super) async fn request_rides(
         };
         // Rides asked for in the warm-up are not counted (nor asked after).
         let counted = api.counters.counting();
-        if counted {
-            api.count(|c| &c.requests);
-        }
         let ride = api
             .client
             .request_driver_to(
@@ -69,7 +66,9 @@ pub(super) async fn request_rides(
         let Some(ride) = api.counted(ride) else {
             continue;
         };
+        // Counted once created (a request cut short by the end is not).
         if counted {
+            api.count(|c| &c.requests);
             Counters::keep(&api.counters.rides, ride.id.clone());
         }
         if cancel {

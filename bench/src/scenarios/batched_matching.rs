@@ -47,6 +47,10 @@ const TIME_SCALE: f64 = 20.0;
 /// fills up first).
 const DURATION: Duration = Duration::from_secs(30);
 const WARM_UP: Duration = Duration::from_secs(10);
+/// At the end, the service gets this long (real time; 10 s simulated, two
+/// 5 s windows) with the city stopped before the rides' fates are asked:
+/// a ride asked for in the last window is matched, not "still searching".
+const SETTLE: Duration = Duration::from_millis(500);
 /// The straight-line city: a disc of this radius around [`CENTER`].
 const RADIUS_KM: f64 = 2.0;
 /// The road city's area: this square of blocks of the generated city
@@ -179,6 +183,7 @@ async fn simulate(
         cancel_rate: 0.0,
         duration: Some(DURATION),
         warm_up: WARM_UP,
+        settle: SETTLE,
         center,
         radius_km: RADIUS_KM,
         roads: city.roads.clone(),
@@ -212,7 +217,7 @@ fn gain(greedy: &Summary, batched: &Summary) -> f64 {
 
 fn figures(s: &Summary) -> String {
     format!(
-        "pickup mean {:.0} s, p90 {:.0} s ({} pickups); request to match p50 {:.0} s, p90 {:.0} s; matched {} of {}, expired {}; drivers idle {:.0} %",
+        "pickup mean {:.0} s, p90 {:.0} s ({} pickups); request to match p50 {:.0} s, p90 {:.0} s; matched {} of {}, expired {}, searching {}; drivers idle {:.0} %",
         s.pickup_mean_secs,
         s.pickup_p90_secs,
         s.pickups,
@@ -221,6 +226,7 @@ fn figures(s: &Summary) -> String {
         s.matched,
         s.requests,
         s.expired,
+        s.searching,
         s.idle_share * 100.0
     )
 }
