@@ -102,7 +102,10 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         args.drivers, args.rides_per_minute, args.url, args.time_scale
     );
     if !args.warm_up.is_zero() {
-        let _ = api.counters.counting_from.set(Instant::now() + args.warm_up);
+        let _ = api
+            .counters
+            .counting_from
+            .set(Instant::now() + args.warm_up);
     }
     let mut tasks = tokio::task::JoinSet::new();
     let regions = Region::all(&args, roads_box)?;
@@ -173,8 +176,7 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
 
 /// What the end of a run asks of each ride (the typed client's ride has
 /// no `matchedAt`).
-const FATE: &str =
-    "query($id: ID!) { ride(id: $id) { status driverId createdAt matchedAt } }";
+const FATE: &str = "query($id: ID!) { ride(id: $id) { status driverId createdAt matchedAt } }";
 
 /// Asks the service what became of each ride requested: matched (it got a
 /// driver, and how long after its request, in simulated seconds), expired,
