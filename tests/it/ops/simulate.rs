@@ -55,6 +55,15 @@ async fn city(offer_timeout: Duration) -> tracking::simulate::Summary {
         summary.completed >= 1,
         "drivers completed rides: {summary:?}"
     );
+    // Drivers were busy part of the time; matched rides waited a while.
+    assert!(
+        summary.idle_share > 0.0 && summary.idle_share < 1.0,
+        "idle share: {summary:?}"
+    );
+    assert!(
+        summary.match_p50_secs <= summary.match_p90_secs && summary.matched >= 1,
+        "time to match: {summary:?}"
+    );
 
     // The store agrees: every driver reported, rides were matched and
     // completed, and none expired (drivers were always near).
@@ -73,7 +82,7 @@ async fn city(offer_timeout: Duration) -> tracking::simulate::Summary {
     }
     let made = rides.len() as u64;
     assert!(
-        made <= summary.requests && made + 1 >= summary.requests,
+        made >= summary.requests && made <= summary.requests + 1,
         "{made} rides for {} requests",
         summary.requests
     );
