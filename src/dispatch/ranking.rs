@@ -25,7 +25,7 @@ use crate::{
         StraightLine,
     },
     roads::Roads,
-    store::{Pick, Store},
+    store::{Pick, Store, MAX_CANDIDATES},
 };
 
 /// The most points a route is drawn with.
@@ -169,22 +169,33 @@ impl Ranking {
             return Ok((radius, Pick::Nearest(line)));
         };
         let radius = settings.match_radius;
-        let found = store
-            .candidates(&ride.id, ride.pickup, radius, settings.eta_candidates, now)
-            .await?;
-        if found.is_empty() {
-            return Ok((radius, Pick::Ranked(Vec::new())));
+        // When `maxPickupEta` leaves out every one of a full prefilter, the
+        // next nearest may still be in time: widen it (×4 each time, up to
+        // the store's bound) rather than leave the ride waiting behind a
+        // group of slow drivers.
+        let mut count = settings.eta_candidates.max(1);
+        loop {
+            let found = store
+                .candidates(&ride.id, ride.pickup, radius, count, now)
+                .await?;
+            let full = found.len() >= count;
+            if found.is_empty() {
+                return Ok((radius, Pick::Ranked(Vec::new())));
+            }
+            let roads = roads.clone();
+            let pickup = ride.pickup;
+            let span = tracing::info_span!("dispatch.rank", candidates = found.len());
+            let started = std::time::Instant::now();
+            let ranked = self
+                .blocking(move || rank(Some(&roads), &found, pickup, &line, max))
+                .instrument(span)
+                .await?;
+            metrics::histogram!(crate::telemetry::RANKING).record(started.elapsed().as_secs_f64());
+            if !ranked.is_empty() || !full || max.is_none() || count >= MAX_CANDIDATES {
+                return Ok((radius, Pick::Ranked(ranked)));
+            }
+            count = (count * 4).min(MAX_CANDIDATES);
         }
-        let roads = roads.clone();
-        let pickup = ride.pickup;
-        let span = tracing::info_span!("dispatch.rank", candidates = found.len());
-        let started = std::time::Instant::now();
-        let ranked = self
-            .blocking(move || rank(Some(&roads), &found, pickup, &line, max))
-            .instrument(span)
-            .await?;
-        metrics::histogram!(crate::telemetry::RANKING).record(started.elapsed().as_secs_f64());
-        Ok((radius, Pick::Ranked(ranked)))
     }
 
     /// Drivers near `to`, each with its time to it, fastest first (ties:

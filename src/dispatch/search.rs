@@ -133,6 +133,10 @@ impl Searches {
     }
 }
 
+/// The least time between two searches that rank by road, when the
+/// second was woken (by a report nearby, an answer, a cancel).
+const MIN_RANK_GAP: Duration = Duration::from_millis(250);
+
 /// Searches in a row that rank again at once when another search took
 /// every candidate first.
 const MAX_OUTRUN: u32 = 3;
@@ -176,6 +180,8 @@ async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
     let mut failures = 0u32;
     // Searches in a row whose ranked candidates were all taken meanwhile.
     let mut outrun = 0u32;
+    // When the last search ranked candidates by road (it costs road queries).
+    let mut ranked_at: Option<Instant> = None;
     loop {
         let store = searches.store();
         let span = tracing::info_span!("dispatch.search", ride = %ride.id);
@@ -200,6 +206,9 @@ async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
             Ok((ranked, outcome)) => (ranked, Ok(outcome)),
             Err(error) => (false, Err(error)),
         };
+        if ranked {
+            ranked_at = Some(Instant::now());
+        }
         let pause = match outcome {
             Ok(SearchOutcome::Matched(found)) => {
                 info!(
@@ -297,7 +306,16 @@ async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
             _ = tokio::time::sleep_until(until) => {}
             // While failing, wake-ups (every driver report nearby) must not
             // turn the backoff into a busy loop.
-            _ = wake.notified(), if failures == 0 => {}
+            _ = wake.notified(), if failures == 0 => {
+                // Reports nearby wake a ride again and again: it ranks by
+                // road at most once per MIN_RANK_GAP.
+                if let Some(at) = ranked_at.filter(|at| at.elapsed() < MIN_RANK_GAP) {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(at + MIN_RANK_GAP) => {}
+                        _ = shutdown.cancelled() => return,
+                    }
+                }
+            }
             _ = shutdown.cancelled() => return,
         }
     }

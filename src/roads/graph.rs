@@ -143,6 +143,13 @@ impl Graph {
         if self.segments.is_empty() {
             return Err("no segments".into());
         }
+        if let Some((lat, lng)) = self
+            .nodes
+            .iter()
+            .find(|(lat, lng)| Coordinates::parse(*lat, *lng).is_err())
+        {
+            return Err(format!("a node is not a place ({lat}, {lng})"));
+        }
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 
 use std::cmp::Ordering;
 
-use super::solve::{BatchRide, MAX_MATRIX_CELLS};
+use super::types::{BatchRide, MAX_MATRIX_CELLS};
 use crate::domain::{DriverId, Eta, RideId};
 
 /// Longest wait counted, in seconds (about 11.6 days).

@@ -11,10 +11,12 @@
 //! matched greedily, counted as overflow.
 
 mod graph;
+#[cfg(test)]
+mod measure_tests;
 mod solve;
 #[cfg(test)]
 mod solve_tests;
+mod types;
 
-pub use solve::{
-    solve, Assignment, BatchRide, BatchSettings, Solved, MAX_MATRIX_CELLS, MAX_SOLVE_RIDES,
-};
+pub use solve::solve;
+pub use types::{Assignment, BatchRide, BatchSettings, Solved, MAX_MATRIX_CELLS, MAX_SOLVE_RIDES};
