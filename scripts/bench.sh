@@ -2,7 +2,7 @@
 # Builds in release mode and runs the benchmarks (all, or the scenarios
 # named): ingest validation ingest-batch report-cost areas search eta-cost
 # time-to-match offers subscribers fleet-feed dashboard-fps
-# searching-load ws-oversized roads-load eta-ranking soak.
+# searching-load ws-oversized roads-load eta-ranking batched-matching soak.
 # Prints a table and writes BENCHMARKS.md (pass --no-write to skip that): a
 # full run rewrites it, a run of some scenarios adds (or replaces) their
 # section under "Measured since the full run". How each scenario measures

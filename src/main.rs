@@ -26,7 +26,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Drives simulated drivers and riders through a running service's API.
-    Simulate(tracking::simulate::SimulateArgs),
+    Simulate(Box<tracking::simulate::SimulateArgs>),
     /// Converts a Redis fleet of the previous key layout (1) to this one, in
     /// place (same --redis-url or --redis-cluster and --redis-prefix; stop
     /// every instance first).
@@ -113,7 +113,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(tracking::simulate::run(args)) {
+            match runtime.block_on(tracking::simulate::run(*args)) {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("tracking: {error}");

@@ -40,7 +40,7 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 17] = [
+const ALL: [&str; 18] = [
     "ingest",
     "validation",
     "ingest-batch",
@@ -57,6 +57,7 @@ const ALL: [&str; 17] = [
     "ws-oversized",
     "roads-load",
     "eta-ranking",
+    "batched-matching",
     "soak",
 ];
 
@@ -111,7 +112,7 @@ struct Args {
     /// areas, search, eta-cost,
     /// time-to-match, offers (time-to-offer and accept-to-found),
     /// subscribers, fleet-feed, dashboard-fps, searching-load, ws-oversized,
-    /// roads-load, eta-ranking, soak.
+    /// roads-load, eta-ranking, batched-matching, soak.
     scenarios: Vec<String>,
     /// Print the table only; leave BENCHMARKS.md as it is.
     #[arg(long)]
@@ -153,7 +154,8 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
         // Roads are the service's own, whatever the store: once, in memory.
         "roads-load" if store == StoreKind::Memory => roads_load::run(redis).await?,
         "eta-ranking" if store == StoreKind::Memory => eta_ranking::run(redis).await?,
-        "roads-load" | "eta-ranking" => Vec::new(),
+        "batched-matching" if store == StoreKind::Memory => batched_matching::run(redis).await?,
+        "roads-load" | "eta-ranking" | "batched-matching" => Vec::new(),
         other => {
             return Err(BenchError::Unexpected(format!(
                 "unknown scenario {other}; known: {}",

@@ -4,8 +4,10 @@
 
 use std::sync::{
     atomic::{AtomicU64, Ordering},
-    Arc, Mutex,
+    Arc, Mutex, OnceLock,
 };
+
+use tokio::time::Instant;
 
 /// The most rides (and pickup times) a simulation keeps for its summary.
 pub(super) const MAX_KEPT: usize = 100_000;
@@ -17,7 +19,7 @@ pub struct Summary {
     pub seed: u64,
     /// Position reports sent.
     pub reports: u64,
-    /// Rides requested.
+    /// Rides requested (that the service created).
     pub requests: u64,
     /// Offers the drivers accepted, declined, and ignored.
     pub accepted: u64,
@@ -46,6 +48,14 @@ pub struct Summary {
     /// Legs driven in a straight line although there were roads (an end off
     /// the network, or no route).
     pub off_road: u64,
+    /// Of the rides that got a driver: the time from request to match
+    /// (the service's `matchedAt - createdAt`, in simulated seconds),
+    /// median and 90th percentile.
+    pub match_p50_secs: f64,
+    pub match_p90_secs: f64,
+    /// The share of the drivers' time spent free (roaming, AVAILABLE to
+    /// the service), as the simulated drivers lived it.
+    pub idle_share: f64,
 }
 
 /// The counts behind a [`Summary`], shared by every simulated driver and rider.
@@ -65,9 +75,34 @@ pub(super) struct Counters {
     pub(super) rides: Mutex<Vec<String>>,
     /// Simulated seconds of each pickup driven (at most [`MAX_KEPT`]).
     pub(super) pickups: Mutex<Vec<f64>>,
+    /// Simulated milliseconds the drivers drove, and of them free.
+    pub(super) driver_ms: AtomicU64,
+    pub(super) idle_ms: AtomicU64,
+    /// When the warm-up ends (`--warm-up`): before it, requests, pickups
+    /// and the drivers' time are not counted.
+    pub(super) counting_from: OnceLock<Instant>,
+}
+
+/// The median and 90th percentile of `values` (0 when empty).
+pub(super) fn p50_p90(mut values: Vec<f64>) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        values
+            .get(((values.len() as f64 - 1.0) * q).round().max(0.0) as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    (at(0.5), at(0.9))
 }
 
 impl Counters {
+    /// Whether the warm-up is over (what happens now counts).
+    pub(super) fn counting(&self) -> bool {
+        self.counting_from
+            .get()
+            .is_none_or(|from| Instant::now() >= *from)
+    }
+
     /// Keeps `value` in `list` while it holds fewer than [`MAX_KEPT`].
     pub(super) fn keep<T>(list: &Mutex<Vec<T>>, value: T) {
         if let Ok(mut list) = list.lock() {
@@ -80,19 +115,19 @@ impl Counters {
     /// What was counted so far (the rides' fates are filled in at the end).
     pub(super) fn summary(&self) -> Summary {
         let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let mut pickups = self.pickups.lock().map(|p| p.clone()).unwrap_or_default();
-        pickups.sort_by(f64::total_cmp);
+        let pickups = self.pickups.lock().map(|p| p.clone()).unwrap_or_default();
         let mean = pickups.iter().sum::<f64>() / pickups.len().max(1) as f64;
-        let p90 = pickups
-            .get(((pickups.len() as f64 - 1.0) * 0.9).round().max(0.0) as usize)
-            .copied()
-            .unwrap_or(0.0);
+        let count = pickups.len() as u64;
+        let (_, p90) = p50_p90(pickups);
         Summary {
+            match_p50_secs: 0.0,
+            match_p90_secs: 0.0,
+            idle_share: n(&self.idle_ms) as f64 / n(&self.driver_ms).max(1) as f64,
             seed: 0,
             matched: 0,
             expired: 0,
             searching: 0,
-            pickups: pickups.len() as u64,
+            pickups: count,
             pickup_mean_secs: mean,
             pickup_p90_secs: p90,
             off_road: n(&self.off_road),
@@ -113,7 +148,7 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "reports {}  rides requested {}  offers accepted {} declined {} ignored {}  cancelled {}  completed {}  conflicts {}  errors {}  pickups {} (mean {:.0} s, p90 {:.0} s)",
+            "reports {}  rides requested {}  offers accepted {} declined {} ignored {}  cancelled {}  completed {}  conflicts {}  errors {}  pickups {} (mean {:.0} s, p90 {:.0} s)  idle share {:.2}",
             self.reports,
             self.requests,
             self.accepted,
@@ -125,7 +160,8 @@ impl std::fmt::Display for Summary {
             self.errors,
             self.pickups,
             self.pickup_mean_secs,
-            self.pickup_p90_secs
+            self.pickup_p90_secs,
+            self.idle_share
         )
     }
 }

@@ -1,6 +1,7 @@
 //! `tracking simulate`'s arguments: the service to drive, the size and pace
 //! of the city, how drivers and riders behave, where they are, the roads
-//! they drive, the seed and how fast simulated time runs.
+//! they drive, the seed, how fast simulated time runs and what the summary
+//! leaves out at the start.
 
 use std::time::Duration;
 
@@ -67,6 +68,17 @@ pub struct SimulateArgs {
     /// choices (default: a random seed, printed at the start).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Count nothing for this long (real time) at the start: the city fills
+    /// up first (every driver starts free), then the summary covers the
+    /// rest of `--duration`: the rides requested after it, the pickups
+    /// arrived at and the drivers' time after it.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub warm_up: Duration,
+    /// At the end, wait this long (real time) with the city stopped before
+    /// asking what became of its rides (a service matching in windows
+    /// gets its last window).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+    pub settle: Duration,
     /// Simulated time runs this many times faster than the clock: driving,
     /// boarding, answering, cancelling and `--rides-per-minute` are in
     /// simulated time; `--report-every` and `--duration` are real time.

@@ -5,7 +5,7 @@
 //! `--roads` (free, it drives to random places nearby), in straight lines
 //! without (free, it wanders).
 
-use std::time::Duration;
+use std::{sync::atomic::Ordering, time::Duration};
 
 use rand::{rngs::StdRng, Rng};
 use tokio::{
@@ -276,6 +276,13 @@ impl Driver {
     /// One tick of driving (`ms` of simulated time): moves, and takes the
     /// trip's next step when due.
     async fn advance(&mut self, ms: f64) {
+        let counters = &self.api.counters;
+        if counters.counting() {
+            counters.driver_ms.fetch_add(ms as u64, Ordering::Relaxed);
+            if matches!(self.plan, Plan::Roam) {
+                counters.idle_ms.fetch_add(ms as u64, Ordering::Relaxed);
+            }
+        }
         let plan = std::mem::replace(&mut self.plan, Plan::Roam);
         self.plan = match plan {
             Plan::Roam => {
@@ -324,7 +331,9 @@ impl Driver {
         let api = &self.api;
         match api.counted(api.client.driver_arrived(&trip.ride).await) {
             Some(_) => {
-                Counters::keep(&api.counters.pickups, leg.seconds());
+                if api.counters.counting() {
+                    Counters::keep(&api.counters.pickups, leg.seconds());
+                }
                 Plan::Boarding(trip, Instant::now() + self.real(self.args.boarding))
             }
             None => Plan::Roam,

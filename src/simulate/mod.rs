@@ -17,7 +17,10 @@
 //! with `crate::roads`, the service's own may differ or be absent). With
 //! `--seed` its random choices repeat; `--time-scale` runs simulated time
 //! faster than the clock. At the end it asks the service what became of
-//! every ride it requested, and reports pickup times as driven.
+//! every ride it requested, and reports pickup times as driven, the time
+//! from request to match (the service's `matchedAt - createdAt`) and the
+//! drivers' idle share (the time they spent free, as they lived it); with
+//! `--warm-up`, of what happened after the city filled up.
 
 mod api;
 mod args;
@@ -32,7 +35,6 @@ use futures_util::StreamExt;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde_json::json;
 use tokio::time::{interval, sleep, Instant};
-use tracking_client::RideStatus;
 
 use api::Api;
 pub use api::Summary;
@@ -99,6 +101,12 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         "simulating {} drivers and {} rides/min {place} against {} (seed {seed}, time ×{})",
         args.drivers, args.rides_per_minute, args.url, args.time_scale
     );
+    if !args.warm_up.is_zero() {
+        let _ = api
+            .counters
+            .counting_from
+            .set(Instant::now() + args.warm_up);
+    }
     let mut tasks = tokio::task::JoinSet::new();
     let regions = Region::all(&args, roads_box)?;
     for index in 0..args.drivers {
@@ -149,39 +157,71 @@ pub async fn run(args: SimulateArgs) -> Result<Summary, String> {
         _ = stats => {}
     }
     tasks.shutdown().await;
+    sleep(args.settle).await;
     let mut summary = counters.summary();
     summary.seed = seed;
-    settle(&api, &mut summary).await;
+    settle(&api, &mut summary, args.time_scale).await;
     println!("done: {summary}");
     println!(
-        "rides: matched {}  expired {}  still searching {}  legs off the roads {}",
-        summary.matched, summary.expired, summary.searching, summary.off_road
+        "rides: matched {} (request to match p50 {:.0} s, p90 {:.0} s)  expired {}  still searching {}  legs off the roads {}",
+        summary.matched,
+        summary.match_p50_secs,
+        summary.match_p90_secs,
+        summary.expired,
+        summary.searching,
+        summary.off_road
     );
     Ok(summary)
 }
 
+/// What the end of a run asks of each ride (the typed client's ride has
+/// no `matchedAt`).
+const FATE: &str = "query($id: ID!) { ride(id: $id) { status driverId createdAt matchedAt } }";
+
 /// Asks the service what became of each ride requested: matched (it got a
-/// driver), expired, or still searching.
-async fn settle(api: &Api, summary: &mut Summary) {
+/// driver, and how long after its request, in simulated seconds), expired,
+/// or still searching.
+async fn settle(api: &Api, summary: &mut Summary, time_scale: f64) {
     let rides = api
         .counters
         .rides
         .lock()
         .map(|r| r.clone())
         .unwrap_or_default();
+    let mut waits = Vec::new();
     let asked = futures_util::stream::iter(rides)
-        .map(|id| async move { api.client.ride(&id).await })
+        .map(|id| async move { api.client.execute(FATE, json!({ "id": id })).await })
         .buffer_unordered(8)
-        .for_each(|ride| {
-            match api.counted(ride).flatten() {
-                Some(ride) if ride.status == RideStatus::Expired => summary.expired += 1,
-                Some(ride) if ride.status == RideStatus::Searching => summary.searching += 1,
-                Some(ride) if ride.driver_id.is_some() => summary.matched += 1,
-                _ => {}
+        .for_each(|answer| {
+            let ride = api
+                .counted(answer)
+                .and_then(|(_, mut body)| body.pointer_mut("/data/ride").map(|r| r.take()));
+            let text = |ride: &serde_json::Value, field: &str| {
+                ride.get(field).and_then(|v| v.as_str()).map(str::to_owned)
+            };
+            match ride.filter(|r| r.is_object()) {
+                None => api.count(|c| &c.errors),
+                Some(ride) => match text(&ride, "status").as_deref() {
+                    Some("EXPIRED") => summary.expired += 1,
+                    Some("SEARCHING") => summary.searching += 1,
+                    _ if text(&ride, "driverId").is_some() => {
+                        summary.matched += 1;
+                        let at = |field| {
+                            text(&ride, field)
+                                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                        };
+                        if let (Some(created), Some(matched)) = (at("createdAt"), at("matchedAt")) {
+                            let real = (matched - created).num_milliseconds() as f64 / 1000.0;
+                            waits.push(real.max(0.0) * time_scale);
+                        }
+                    }
+                    _ => {}
+                },
             }
             std::future::ready(())
         });
     if tokio::time::timeout(SETTLE_WITHIN, asked).await.is_err() {
         eprintln!("tracking simulate: not every ride's fate was read within {SETTLE_WITHIN:?}");
     }
+    (summary.match_p50_secs, summary.match_p90_secs) = api::p50_p90(waits);
 }

@@ -47,7 +47,8 @@ pub(super) async fn request_rides(
             api.count(|c| &c.errors);
             continue;
         };
-        api.count(|c| &c.requests);
+        // Rides asked for in the warm-up are not counted (nor asked after).
+        let counted = api.counters.counting();
         let ride = api
             .client
             .request_driver_to(
@@ -65,7 +66,11 @@ pub(super) async fn request_rides(
         let Some(ride) = api.counted(ride) else {
             continue;
         };
-        Counters::keep(&api.counters.rides, ride.id.clone());
+        // Counted once created (a request cut short by the end is not).
+        if counted {
+            api.count(|c| &c.requests);
+            Counters::keep(&api.counters.rides, ride.id.clone());
+        }
         if cancel {
             let api = api.clone();
             cancels.spawn(async move {

@@ -2,6 +2,7 @@
 //! same run.
 
 pub mod areas;
+pub mod batched_matching;
 pub mod cities;
 pub mod dashboard_fps;
 pub mod eta_cost;
