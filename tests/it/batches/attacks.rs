@@ -192,3 +192,54 @@ async fn a_ride_beside_a_free_driver_past_the_window_cap_is_matched() {
         app.ride(&id).await
     );
 }
+
+/// More searching rides than a window reads (`MAX_WINDOW_RIDES`, 10,000):
+/// 10,000 older rides 50 km south where no driver is, then a new ride
+/// 300 m from a free driver. Windows read the rides due first, so the new
+/// one is never seen while the old ones wait (their whole request
+/// timeout): it must still be matched, as greedy would at once.
+pub(super) async fn a_new_ride_beside_a_free_driver_past_the_ride_cap_is_matched(store: StoreKind) {
+    const OLD: usize = 10_000;
+    const PER_CALL: usize = 250;
+    let app = TestApp::spawn(store, |c| {
+        c.batch.match_window = Duration::from_millis(300);
+        c.request_timeout = Duration::from_secs(600);
+        c.max_complexity = 1_000_000;
+        c.max_depth = 100;
+        c.max_query_bytes = 4_000_000;
+        c.max_body_bytes = 4_000_000;
+    })
+    .await;
+    let south = north_of(RIDER, -50.0);
+    for call in 0..OLD / PER_CALL {
+        let fields: String = (0..PER_CALL)
+            .map(|k| {
+                let i = call * PER_CALL + k;
+                format!(
+                    "r{i}: requestDriver(riderId: \"old{i}\", lat: {}, lng: {}) {{ id }} ",
+                    south.0 + (i % 100) as f64 * 0.0001,
+                    south.1 + (i / 100) as f64 * 0.0001
+                )
+            })
+            .collect();
+        let done = app
+            .data(&format!("mutation {{ {fields} }}"), json!({}))
+            .await;
+        assert!(
+            done.as_object().is_some_and(|o| o.len() == PER_CALL),
+            "{done}"
+        );
+    }
+    app.update_location("free", at(0.3)).await;
+    let id = id_of(&app.request_driver("new", at(0.0)).await);
+    let found = tokio::time::timeout(
+        Duration::from_secs(5),
+        app.ride_reaches(&id, "DRIVER_FOUND"),
+    )
+    .await;
+    assert!(
+        found.is_ok(),
+        "5 s on, the new ride 300 m from the one free driver is still unmatched: {}",
+        app.ride(&id).await
+    );
+}

@@ -26,4 +26,20 @@ mod shared {
     async fn a_subscriber_sees_a_match_by_the_other_instance_redis() {
         a_subscriber_sees_a_match_by_the_other_instance(crate::common::StoreKind::Redis).await
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_ride_beside_a_free_driver_past_the_ride_cap_is_matched_memory() {
+        a_new_ride_beside_a_free_driver_past_the_ride_cap_is_matched(
+            crate::common::StoreKind::Memory,
+        )
+        .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_new_ride_beside_a_free_driver_past_the_ride_cap_is_matched_redis() {
+        a_new_ride_beside_a_free_driver_past_the_ride_cap_is_matched(
+            crate::common::StoreKind::Redis,
+        )
+        .await
+    }
 }
