@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::common::{
-    eventually, id_of, instances::two_instances, north_of, Protocol, StoreKind, TestApp, RIDER,
+    eventually, id_of, instances::two_instances, north_of, within, Protocol, StoreKind, TestApp,
+    RIDER,
 };
 
 fn at(km: f64) -> (f64, f64) {
@@ -242,4 +243,48 @@ pub(super) async fn a_new_ride_beside_a_free_driver_past_the_ride_cap_is_matched
         "5 s on, the new ride 300 m from the one free driver is still unmatched: {}",
         app.ride(&id).await
     );
+}
+
+/// Two areas, `--match-window 60s` for all but per area: scl `0s`
+/// (greedy), east `500ms`. A ride in each, a driver beside each: scl's is
+/// matched at once, east's by its window, long before a minute; each area
+/// reports its own window, and east its last batch.
+pub(super) async fn each_area_matches_by_its_own_window(store: StoreKind) {
+    let mut file = crate::common::areas::two_cities();
+    file["features"][0]["properties"]["matchWindow"] = json!("0s");
+    file["features"][1]["properties"]["matchWindow"] = json!("500ms");
+    let path = crate::common::areas::areas_file(&format!("batch-windows-{store:?}"), &file);
+    let app = TestApp::spawn(store, |c| {
+        c.areas = Some(path);
+        c.batch.match_window = Duration::from_secs(60);
+    })
+    .await;
+    let east = (-33.44, -70.35);
+    app.update_location("west-driver", at(0.3)).await;
+    app.update_location("east-driver", (east.0 + 0.0027, east.1))
+        .await;
+    // Past the first window of each batching area (its first tick is at
+    // start), so only the area's own window can match.
+    let scl = id_of(&app.request_driver("west-rider", at(0.0)).await);
+    let far = id_of(&app.request_driver("east-rider", east).await);
+    within(Duration::from_secs(5), "both rides matched", async {
+        assert_eq!(
+            app.ride_reaches(&scl, "DRIVER_FOUND").await["driver"]["id"],
+            "west-driver"
+        );
+        assert_eq!(
+            app.ride_reaches(&far, "DRIVER_FOUND").await["driver"]["id"],
+            "east-driver"
+        );
+    })
+    .await;
+    let areas = app
+        .data(
+            "{ areas { id matchWindowSeconds lastBatch { rides matched } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(areas["areas"][0]["matchWindowSeconds"], 0.0, "{areas}");
+    assert_eq!(areas["areas"][1]["matchWindowSeconds"], 0.5, "{areas}");
+    assert_eq!(areas["areas"][1]["lastBatch"]["matched"], 1, "{areas}");
 }

@@ -17,6 +17,7 @@ for_each_store!(
     a_rider_among_newer_nearer_requests_is_not_starved,
     a_decline_in_a_batch_goes_to_the_next_window_and_another_driver,
     an_unanswered_batch_offer_times_out_on_time,
+    each_area_matches_by_its_own_window,
 );
 
 mod shared {
