@@ -1,5 +1,5 @@
 //! Batches across instances: the instance holding an area's batch lease
-//! is SIGKILLed with rides pending; another takes the lease within about
+//! is SIGKILLed (or SIGSTOPped and resumed) with rides pending; another takes the lease within about
 //! `--instance-lease` and batches them: none assigned twice, none lost.
 
 use std::{collections::HashSet, time::Duration};
@@ -87,5 +87,105 @@ async fn the_batching_instance_killed_another_batches_its_rides() {
     assert!(
         now.is_some_and(|n| n != holder),
         "the survivor holds the lease now"
+    );
+}
+
+/// The batch lease holder is paused (SIGSTOP) with rides of its own
+/// pending, past `--instance-lease`: the other instance takes the lease and
+/// batches them. Resumed (SIGCONT), the old holder must not batch again
+/// beside it: the lease stays with the survivor, rides asked on either
+/// instance afterwards are matched, and no driver is given two rides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_batch_holder_resumed_does_not_become_a_second_holder() {
+    let deployment = Deployment::start(&[
+        "--match-window",
+        "300ms",
+        "--instance-lease",
+        "1s",
+        "--search-interval",
+        "60s",
+    ])
+    .await;
+    let (paused, paused_client) = deployment.instance();
+    let redis = deployment.redis.connection().await;
+    let lease = "{tracking}:batch:lease";
+    let read_lease = |mut redis: redis::aio::MultiplexedConnection| async move {
+        let held: Option<String> = redis::cmd("GET")
+            .arg(lease)
+            .query_async(&mut redis)
+            .await
+            .ok()
+            .flatten();
+        held
+    };
+    let first = eventually("the first instance to take the batch lease", || {
+        read_lease(redis.clone())
+    })
+    .await;
+    let (_other, client) = deployment.instance();
+    let mut rides: Vec<String> = Vec::new();
+    for i in 0..10 {
+        rides.push(id_of(
+            &paused_client
+                .request_driver(&format!("r{i}"), north_of(RIDER, i as f64 * 0.01))
+                .await,
+        ));
+    }
+    crate::common::process::signal(paused.pid(), libc::SIGSTOP);
+    let report = |from: usize, to: usize| {
+        let updates: Vec<_> = (from..to)
+            .map(|i| {
+                let (lat, lng) = north_of(RIDER, 0.005 + i as f64 * 0.01);
+                json!({"driverId": format!("d{i}"), "lat": lat, "lng": lng})
+            })
+            .collect();
+        json!({"u": updates})
+    };
+    const UPDATE: &str =
+        "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }";
+    client.data(UPDATE, report(0, 10)).await;
+    within(
+        Duration::from_secs(10),
+        "the paused holder's rides matched by the other",
+        async {
+            for id in &rides {
+                client.ride_reaches(id, "DRIVER_FOUND").await;
+            }
+        },
+    )
+    .await;
+    let second = read_lease(redis.clone()).await;
+    assert!(
+        second.as_ref().is_some_and(|s| *s != first),
+        "the other holds the lease"
+    );
+    crate::common::process::signal(paused.pid(), libc::SIGCONT);
+    // Both instances take requests again; the drivers appear after them.
+    for i in 10..20 {
+        let app = if i % 2 == 0 { &paused_client } else { &client };
+        rides.push(id_of(
+            &app.request_driver(&format!("r{i}"), north_of(RIDER, i as f64 * 0.01))
+                .await,
+        ));
+    }
+    client.data(UPDATE, report(10, 20)).await;
+    let mut assigned = HashSet::new();
+    within(Duration::from_secs(10), "every ride matched once", async {
+        for id in &rides {
+            let ride = client.ride_reaches(id, "DRIVER_FOUND").await;
+            let driver = ride["driver"]["id"].as_str().unwrap_or_default().to_owned();
+            assert!(
+                assigned.insert(driver.clone()),
+                "driver {driver} given two rides"
+            );
+            let seen = client.driver(&driver).await;
+            assert_eq!(seen["rideId"], json!(id), "{driver}: {seen}");
+        }
+    })
+    .await;
+    assert_eq!(
+        read_lease(redis.clone()).await,
+        second,
+        "the lease moved back"
     );
 }
