@@ -288,3 +288,81 @@ pub(super) async fn each_area_matches_by_its_own_window(store: StoreKind) {
     assert_eq!(areas["areas"][1]["matchWindowSeconds"], 0.5, "{areas}");
     assert_eq!(areas["areas"][1]["lastBatch"]["matched"], 1, "{areas}");
 }
+
+const TIMED: &str =
+    "query($id: ID!) { ride(id: $id) { status driverId searches etaSource pickupEtaSeconds } }";
+
+/// With roads and a window, candidates are timed by road as greedy's are:
+/// of a driver 300 m away across the river and one 800 m away on the
+/// pickup's bank, the window gives the ride the one on its bank, timed
+/// by road (about a minute).
+pub(super) async fn a_window_times_candidates_by_road(store: StoreKind) {
+    use crate::roads::city::{cities, river};
+    let app = TestApp::spawn(store, |c| {
+        c.roads.file = Some(cities());
+        c.batch.match_window = Duration::from_millis(300);
+    })
+    .await;
+    app.update_location("far-bank", river::FAR_BANK).await;
+    app.update_location("same-bank", river::SAME_BANK).await;
+    let id = id_of(&app.request_driver("rider-1", river::PICKUP).await);
+    app.ride_reaches(&id, "DRIVER_FOUND").await;
+    let ride = app.data(TIMED, json!({"id": id})).await["ride"].clone();
+    assert_eq!(ride["driverId"], "same-bank", "{ride}");
+    assert_eq!(ride["etaSource"], "ROADS", "{ride}");
+    let seconds = ride["pickupEtaSeconds"].as_i64().unwrap_or_default();
+    assert!((50..=70).contains(&seconds), "{ride}");
+}
+
+/// Roads and a window: of an islander no road joins to the pickup (timed
+/// in a straight line, 76 s) and a mainland driver who can drive there
+/// (longer by road), greedy gives the mainland one
+/// (`a_driver_no_road_joins_to_the_pickup_does_not_beat_one_that_can_drive_there`);
+/// the window must too.
+pub(super) async fn a_window_does_not_give_the_ride_to_a_driver_no_road_joins(store: StoreKind) {
+    use crate::roads::city::{island, island_town};
+    let app = TestApp::spawn(store, |c| {
+        c.roads.file = Some(island_town());
+        c.batch.match_window = Duration::from_millis(300);
+    })
+    .await;
+    app.update_location("islander", island::ISLAND).await;
+    app.update_location("mainland", island::MAINLAND).await;
+    let id = id_of(&app.request_driver("rider-1", island::PICKUP).await);
+    app.ride_reaches(&id, "DRIVER_FOUND").await;
+    let ride = app.data(TIMED, json!({"id": id})).await["ride"].clone();
+    assert_eq!(
+        ride["driverId"], "mainland",
+        "the islander has no road to the pickup: {ride}"
+    );
+}
+
+/// `maxPickupEta` 2 minutes, roads, a window; the only driver is on an
+/// island no road joins to the pickup: once windows have seen the ride, it
+/// is still SEARCHING (greedy: the same).
+pub(super) async fn a_window_keeps_max_pickup_eta_against_an_unreachable_driver(store: StoreKind) {
+    use crate::roads::city::{island, island_town};
+    let app = TestApp::spawn(store, |c| {
+        c.roads.file = Some(island_town());
+        c.roads.max_pickup_eta = Duration::from_secs(120);
+        c.batch.match_window = Duration::from_millis(300);
+    })
+    .await;
+    app.update_location("islander", island::ISLAND).await;
+    let id = id_of(&app.request_driver("rider-1", island::PICKUP).await);
+    eventually("two windows to have seen the ride", || async {
+        let areas = app
+            .data("{ areas { lastBatch { rides at } } }", json!({}))
+            .await;
+        let seen = areas["areas"][0]["lastBatch"]["rides"].as_i64() == Some(1);
+        seen.then_some(())
+    })
+    .await;
+    // One more window after the first that saw it.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let ride = app.data(TIMED, json!({"id": id})).await["ride"].clone();
+    assert_eq!(
+        ride["status"], "SEARCHING",
+        "no road reaches the pickup from the island: {ride}"
+    );
+}

@@ -18,6 +18,9 @@ for_each_store!(
     a_decline_in_a_batch_goes_to_the_next_window_and_another_driver,
     an_unanswered_batch_offer_times_out_on_time,
     each_area_matches_by_its_own_window,
+    a_window_times_candidates_by_road,
+    a_window_does_not_give_the_ride_to_a_driver_no_road_joins,
+    a_window_keeps_max_pickup_eta_against_an_unreachable_driver,
 );
 
 mod shared {

@@ -4,7 +4,7 @@
 //! what road times cost a request (`cost.rs`); ranked offers on two
 //! instances (`offers.rs`).
 
-mod city;
+pub(crate) mod city;
 mod cost;
 mod offers;
 mod ranking;
