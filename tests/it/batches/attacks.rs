@@ -350,16 +350,18 @@ pub(super) async fn a_window_keeps_max_pickup_eta_against_an_unreachable_driver(
     .await;
     app.update_location("islander", island::ISLAND).await;
     let id = id_of(&app.request_driver("rider-1", island::PICKUP).await);
-    eventually("two windows to have seen the ride", || async {
+    let last = || async {
         let areas = app
             .data("{ areas { lastBatch { rides at } } }", json!({}))
             .await;
-        let seen = areas["areas"][0]["lastBatch"]["rides"].as_i64() == Some(1);
-        seen.then_some(())
+        let batch = areas["areas"][0]["lastBatch"].clone();
+        (batch["rides"].as_i64() == Some(1)).then(|| batch["at"].to_string())
+    };
+    let first = eventually("a window to have seen the ride", last).await;
+    eventually("a second window to have seen it", || async {
+        last().await.filter(|at| *at != first)
     })
     .await;
-    // One more window after the first that saw it.
-    tokio::time::sleep(Duration::from_millis(700)).await;
     let ride = app.data(TIMED, json!({"id": id})).await["ride"].clone();
     assert_eq!(
         ride["status"], "SEARCHING",
