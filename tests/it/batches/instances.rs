@@ -1,6 +1,7 @@
 //! Batches across instances: the instance holding an area's batch lease
-//! is SIGKILLed (or SIGSTOPped and resumed) with rides pending; another takes the lease within about
-//! `--instance-lease` and batches them: none assigned twice, none lost.
+//! is SIGKILLed (or SIGSTOPped and resumed) with rides pending; another
+//! takes the lease within about `--instance-lease` and batches them: none
+//! assigned twice, none lost. And a Cluster primary failing over.
 
 use std::{collections::HashSet, time::Duration};
 
@@ -188,4 +189,67 @@ async fn a_paused_batch_holder_resumed_does_not_become_a_second_holder() {
         second,
         "the lease moved back"
     );
+}
+
+/// A Cluster with a window: the primary of the area's slot is SIGKILLed
+/// while rides search; once a replica took over, windows go on: every
+/// acknowledged ride is still there and a driver near one is given it by a
+/// window (the search interval is a minute: only a window can match).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_go_on_after_the_areas_primary_fails_over() {
+    use std::sync::Arc;
+
+    use crate::common::{Protocol, RedisCluster, TestApp, PATIENCE};
+    let cluster = Arc::new(RedisCluster::start(3, 1).await);
+    let app = TestApp::spawn_on_cluster(cluster.clone(), |c| {
+        c.batch.match_window = Duration::from_millis(300);
+    })
+    .await;
+    let tag = "{tracking}";
+    let before = cluster.primary_of(tag).await;
+    app.update_location("d1", RIDER).await;
+    let matched = id_of(&app.request_driver("r0", RIDER).await);
+    app.ride_reaches(&matched, "DRIVER_FOUND").await;
+    let mut searching = Vec::new();
+    for i in 0..10 {
+        searching.push(id_of(
+            &app.request_driver(
+                &format!("r{}", i + 1),
+                north_of(RIDER, 30.0 + 20.0 * i as f64),
+            )
+            .await,
+        ));
+    }
+    cluster.kill(before);
+    let after = cluster.wait_healed(tag).await;
+    assert_ne!(after, before, "a replica took over");
+    within(PATIENCE * 2, "the service to serve again", async {
+        loop {
+            let answer = app
+                .gql(
+                    "mutation { updateLocation(driverId: \"d2\", lat: -33.44, lng: -70.63) { id } }",
+                    json!({}),
+                )
+                .await;
+            if answer.get("errors").is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert_eq!(app.ride(&matched).await["status"], "DRIVER_FOUND");
+    for id in &searching {
+        assert_eq!(app.ride(id).await["status"], "SEARCHING", "{id}");
+    }
+    let mut sub = app.watch_ride(Protocol::TransportWs, &searching[0]).await;
+    sub.expect_status("SEARCHING").await;
+    app.update_location("d3", north_of(RIDER, 30.2)).await;
+    let found = within(
+        PATIENCE,
+        "a window after the failover",
+        sub.expect_status("DRIVER_FOUND"),
+    )
+    .await;
+    assert_eq!(found["driver"]["id"], "d3");
 }
