@@ -253,3 +253,53 @@ async fn windows_go_on_after_the_areas_primary_fails_over() {
     .await;
     assert_eq!(found["driver"]["id"], "d3");
 }
+
+/// A rolling restart: the batch holder gets SIGTERM (graceful: it hands
+/// its rides over at once). Matching in the area must not stop for a
+/// whole `--instance-lease` (5 s) after it has gone: a ride asked on the
+/// other instance, a driver beside it, is matched within a few windows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gracefully_stopped_batch_holder_hands_its_lease_over() {
+    let deployment = Deployment::start(&[
+        "--match-window",
+        "300ms",
+        "--instance-lease",
+        "5s",
+        "--search-interval",
+        "60s",
+    ])
+    .await;
+    let (mut leaving, _) = deployment.instance();
+    let redis = deployment.redis.connection().await;
+    eventually("the first instance to take the batch lease", || {
+        let mut redis = redis.clone();
+        async move {
+            let held: Option<String> = redis::cmd("GET")
+                .arg("{tracking}:batch:lease")
+                .query_async(&mut redis)
+                .await
+                .ok()
+                .flatten();
+            held
+        }
+    })
+    .await;
+    let (_staying, client) = deployment.instance();
+    leaving.terminate();
+    assert!(
+        leaving.wait(Duration::from_secs(15)).is_some(),
+        "the holder to exit on SIGTERM"
+    );
+    client.update_location("d", north_of(RIDER, 0.3)).await;
+    let id = id_of(&client.request_driver("rider", RIDER).await);
+    let found = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.ride_reaches(&id, "DRIVER_FOUND"),
+    )
+    .await;
+    assert!(
+        found.is_ok(),
+        "2 s after the holder left gracefully, no window has matched the ride: {}",
+        client.ride(&id).await
+    );
+}
