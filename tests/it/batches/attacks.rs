@@ -368,3 +368,42 @@ pub(super) async fn a_window_keeps_max_pickup_eta_against_an_unreachable_driver(
         "no road reaches the pickup from the island: {ride}"
     );
 }
+
+/// The offer to `near` (1 s) is left to run out; a report of `far` then
+/// wakes the ride's task, which times the offer out. Like a decline, the
+/// timeout must keep `near` from being offered the ride again: the next
+/// offer is to `far`.
+pub(super) async fn a_driver_who_let_a_batch_offer_time_out_is_not_offered_it_again(
+    store: StoreKind,
+) {
+    let app = TestApp::spawn(store, |c| {
+        c.batch.match_window = Duration::from_millis(300);
+        c.offer_timeout = Duration::from_secs(1);
+    })
+    .await;
+    app.update_location("near", at(0.2)).await;
+    app.update_location("far", at(1.5)).await;
+    let id = id_of(&app.request_driver("rider", at(0.0)).await);
+    offered_to(&app, &id, "near").await;
+    let expires = app
+        .data(
+            "query($id: ID!) { ride(id: $id) { offer { expiresAt } } }",
+            json!({"id": id}),
+        )
+        .await["ride"]["offer"]["expiresAt"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .unwrap_or_else(|| panic!("an offer with a deadline"));
+    // Past the offer's deadline (the store's clock is the wall clock here).
+    let left = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_millis(100)).await;
+    app.update_location("far", at(1.5)).await;
+    within(
+        Duration::from_secs(5),
+        "the next offer, to `far`",
+        offered_to(&app, &id, "far"),
+    )
+    .await;
+}

@@ -17,6 +17,7 @@ for_each_store!(
     a_rider_among_newer_nearer_requests_is_not_starved,
     a_decline_in_a_batch_goes_to_the_next_window_and_another_driver,
     an_unanswered_batch_offer_times_out_on_time,
+    a_driver_who_let_a_batch_offer_time_out_is_not_offered_it_again,
     each_area_matches_by_its_own_window,
     a_window_times_candidates_by_road,
     a_window_does_not_give_the_ride_to_a_driver_no_road_joins,
