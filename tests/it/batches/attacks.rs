@@ -407,3 +407,63 @@ pub(super) async fn a_driver_who_let_a_batch_offer_time_out_is_not_offered_it_ag
     )
     .await;
 }
+
+/// The window test's line (driver X at 0 km, rider A at 1.05, driver Y at
+/// 2.0, rider B at 3.0), but the riders wait a few windows before any
+/// driver is free, as in a market short of drivers, where batching is
+/// meant to help most. Windows in which a ride had no candidate at all
+/// count towards `maxBatches` (3), so both rides come to the first window
+/// with drivers "starved" and are matched greedily (A→Y, B→X: 3.95 km)
+/// instead of by the window's optimum (A→X, B→Y: 2.05 km).
+pub(super) async fn rides_that_waited_for_any_driver_still_get_the_windows_optimum(
+    store: StoreKind,
+) {
+    let app = TestApp::spawn(store, |c| {
+        c.batch.match_window = Duration::from_millis(300);
+    })
+    .await;
+    let a = id_of(&app.request_driver("rider-a", at(1.05)).await);
+    let b = id_of(&app.request_driver("rider-b", at(3.0)).await);
+    // Four windows see the two rides with no driver about.
+    let seen = std::sync::Mutex::new(Vec::new());
+    eventually("four windows without drivers", || {
+        let (app, seen) = (&app, &seen);
+        async move {
+            let areas = app
+                .data("{ areas { lastBatch { rides at } } }", json!({}))
+                .await;
+            let batch = &areas["areas"][0]["lastBatch"];
+            let at = batch["at"].to_string();
+            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            if batch["rides"].as_i64() == Some(2) && !seen.contains(&at) {
+                seen.push(at);
+            }
+            (seen.len() >= 4).then_some(())
+        }
+    })
+    .await;
+    let (x, y) = (at(0.0), at(2.0));
+    app.data(
+        "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }",
+        json!({"u": [
+            {"driverId": "x", "lat": x.0, "lng": x.1},
+            {"driverId": "y", "lat": y.0, "lng": y.1},
+        ]}),
+    )
+    .await;
+    let driver = |id: String| {
+        let app = &app;
+        async move {
+            app.ride_reaches(&id, "DRIVER_FOUND").await["driver"]["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    };
+    let got = (driver(a).await, driver(b).await);
+    assert_eq!(
+        got,
+        ("x".to_owned(), "y".to_owned()),
+        "the window's optimum, not greedy's"
+    );
+}

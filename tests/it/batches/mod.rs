@@ -19,6 +19,7 @@ for_each_store!(
     an_unanswered_batch_offer_times_out_on_time,
     a_driver_who_let_a_batch_offer_time_out_is_not_offered_it_again,
     each_area_matches_by_its_own_window,
+    rides_that_waited_for_any_driver_still_get_the_windows_optimum,
     a_window_times_candidates_by_road,
     a_window_does_not_give_the_ride_to_a_driver_no_road_joins,
     a_window_keeps_max_pickup_eta_against_an_unreachable_driver,
