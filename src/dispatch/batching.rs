@@ -17,7 +17,7 @@ use tracing::{debug, info_span, warn, Instrument};
 
 use super::{
     batch::{solve, BatchRide, BatchSettings},
-    ranking::rank,
+    ranking::rank_with_reach,
     search::Searches,
     settings::Settings,
 };
@@ -96,6 +96,7 @@ async fn window(searches: &Searches, area: &AreaId, settings: &Settings) -> Resu
     if seen.rides.is_empty() {
         return Ok(());
     }
+    let window_rides = seen.rides.len();
     let roads = searches.ranking().roads_of_area(area).cloned();
     let rules = *settings;
     let started = Instant::now();
@@ -112,9 +113,11 @@ async fn window(searches: &Searches, area: &AreaId, settings: &Settings) -> Resu
                 },
             );
             let paired: HashSet<&RideId> = solved.pairs.iter().map(|p| &p.ride).collect();
+            // A window counts against a ride (towards `maxBatches`) when it
+            // lost its candidates to others, not when no driver was near.
             let unmatched: Vec<RideId> = rides
                 .iter()
-                .filter(|r| !paired.contains(&r.ride))
+                .filter(|r| !paired.contains(&r.ride) && !r.candidates.is_empty())
                 .map(|r| r.ride.clone())
                 .collect();
             let pairs: Vec<BatchPair> = solved
@@ -133,12 +136,12 @@ async fn window(searches: &Searches, area: &AreaId, settings: &Settings) -> Resu
         .record(started.elapsed().as_secs_f64());
     metrics::counter!(crate::telemetry::BATCH_OVERFLOW, "area" => label.clone())
         .increment(overflow as u64);
-    let window_rides = pairs.len() + unmatched.len();
     let given = store
         .claim_batch(
             area,
             &pairs,
             &unmatched,
+            window_rides,
             settings.match_radius,
             settings.offers,
             store.now(),
@@ -206,12 +209,18 @@ fn candidates(
                 .filter(|n| n.distance_km <= radius)
                 .take(settings.eta_candidates)
                 .collect();
-            let ranked = rank(roads, &found, ride.pickup, &settings.straight_line, max);
+            let mut ranked =
+                rank_with_reach(roads, &found, ride.pickup, &settings.straight_line, max);
+            // A driver no road joins to the pickup is a candidate only when
+            // no driver that can drive there is (as a search ranks it last).
+            if ranked.iter().any(|(_, cut)| !cut) {
+                ranked.retain(|(_, cut)| !cut);
+            }
             BatchRide {
                 ride: ride.id.clone(),
                 waited_secs: (now - ride.created_at).num_milliseconds().max(0) as f64 / 1000.0,
                 batches: ride.batches,
-                candidates: ranked.into_iter().map(|c| (c.driver, c.eta)).collect(),
+                candidates: ranked.into_iter().map(|(c, _)| (c.driver, c.eta)).collect(),
             }
         })
         .collect()

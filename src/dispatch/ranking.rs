@@ -81,6 +81,20 @@ pub fn rank(
     line: &StraightLine,
     max_seconds: Option<u64>,
 ) -> Vec<Candidate> {
+    rank_with_reach(roads, found, pickup, line, max_seconds)
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect()
+}
+
+/// [`rank`], each candidate with whether no road joins it to the pickup.
+pub fn rank_with_reach(
+    roads: Option<&Roads>,
+    found: &[NearbyDriver],
+    pickup: Coordinates,
+    line: &StraightLine,
+    max_seconds: Option<u64>,
+) -> Vec<(Candidate, bool)> {
     let located: Vec<(&NearbyDriver, Coordinates)> = found
         .iter()
         .filter_map(|n| Some((n, n.driver.location?)))
@@ -114,7 +128,7 @@ pub fn rank(
             .then(a.eta.seconds.cmp(&b.eta.seconds))
             .then(akm.total_cmp(bkm))
     });
-    ranked.into_iter().map(|(c, _, _)| c).collect()
+    ranked.into_iter().map(|(c, cut, _)| (c, cut)).collect()
 }
 
 /// The ranking a dispatcher runs: the areas' roads, and a bound on the

@@ -127,6 +127,16 @@ impl Searches {
         self.shutdown.cancel();
         self.tasks.close();
         self.tasks.wait().await;
+        // The areas this instance batches: their lease ends now (a lease of
+        // a millisecond), so another instance runs their windows at once.
+        for area in self.settings.areas().all() {
+            if !self.settings.for_area(&area.id).match_window.is_zero() {
+                let ending = std::time::Duration::from_millis(1);
+                if let Err(error) = self.store.batch_lease(&area.id, ending).await {
+                    warn!(%error, area = %area.id, "could not hand the batch lease over");
+                }
+            }
+        }
         if let Err(error) = self.store.hand_over_rides().await {
             warn!(%error, "could not hand searching rides over");
         }

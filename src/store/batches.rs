@@ -73,7 +73,8 @@ pub struct LastBatch {
 #[async_trait]
 pub trait Batches: Send + Sync + 'static {
     /// The area's SEARCHING rides that hold no offer and are before their
-    /// deadline (at most `max_rides`, those due first first) and its fresh
+    /// deadline (at most `max_rides`: half those due first, half the
+    /// newest) and its fresh
     /// AVAILABLE drivers (at most `max_drivers`: past that, each ride's
     /// `per_ride` nearest within `radius` (and those it declined), so no ride
     /// misses the drivers beside it).
@@ -89,7 +90,9 @@ pub trait Batches: Send + Sync + 'static {
     /// fresh, AVAILABLE, within `radius` and not offered the ride before.
     /// Then it is assigned (or, with offers on, offered) with its time to
     /// the pickup, as a search would; otherwise the pair is skipped. Every
-    /// ride of `unmatched`, and of a skipped pair, counts one more window.
+    /// ride of `unmatched` (those that lost their candidates to others),
+    /// and of a skipped pair, counts one more window; `window_rides` is the
+    /// window's size, for [`Batches::last_batch`].
     /// Returns the rides matched or offered, as they now are, and notes
     /// the window as the area's last (see [`Batches::last_batch`]).
     async fn claim_batch(
@@ -97,6 +100,7 @@ pub trait Batches: Send + Sync + 'static {
         area: &AreaId,
         pairs: &[BatchPair],
         unmatched: &[RideId],
+        window_rides: usize,
         radius: RadiusKm,
         offers: Offers,
         now: DateTime<Utc>,

@@ -234,12 +234,13 @@ impl<S: Store + ?Sized> Batches for Traced<S> {
         area: &AreaId,
         pairs: &[BatchPair],
         unmatched: &[RideId],
+        window_rides: usize,
         radius: RadiusKm,
         offers: Offers,
         now: DateTime<Utc>,
     ) -> Result<Vec<Arc<Ride>>> {
         (self.inner)
-            .claim_batch(area, pairs, unmatched, radius, offers, now)
+            .claim_batch(area, pairs, unmatched, window_rides, radius, offers, now)
             .await
     }
 

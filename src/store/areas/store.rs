@@ -308,6 +308,7 @@ impl Batches for AreaStores {
         area: &AreaId,
         pairs: &[BatchPair],
         unmatched: &[RideId],
+        window_rides: usize,
         radius: RadiusKm,
         offers: Offers,
         now: DateTime<Utc>,
@@ -315,7 +316,7 @@ impl Batches for AreaStores {
         let Some((_, store)) = self.store_of(area) else {
             return Ok(Vec::new());
         };
-        (store.claim_batch(area, pairs, unmatched, radius, offers, now)).await
+        (store.claim_batch(area, pairs, unmatched, window_rides, radius, offers, now)).await
     }
 
     async fn last_batch(&self, area: &AreaId) -> Result<Option<LastBatch>> {

@@ -30,9 +30,14 @@ impl Batches for MemoryStore {
             .into_iter()
             .filter(|r| r.offer.is_none() && now < r.expires_at)
             .collect();
-        // Those due first first, as on Redis.
+        // Half those due first, half the newest, as on Redis.
         rides.sort_by(|a, b| a.expires_at.cmp(&b.expires_at).then(a.id.cmp(&b.id)));
-        rides.truncate(limits.max_rides);
+        if rides.len() > limits.max_rides {
+            let first = limits.max_rides.div_ceil(2);
+            let newest = rides.split_off(rides.len() - (limits.max_rides - first));
+            rides.truncate(first);
+            rides.extend(newest);
+        }
         let rides: Vec<WindowRide> = rides
             .into_iter()
             .map(|r| WindowRide {
@@ -85,6 +90,7 @@ impl Batches for MemoryStore {
         _area: &AreaId,
         pairs: &[BatchPair],
         unmatched: &[RideId],
+        window_rides: usize,
         radius: RadiusKm,
         offers: Offers,
         now: DateTime<Utc>,
@@ -126,7 +132,7 @@ impl Batches for MemoryStore {
             inner.rides.count_batch(id);
         }
         inner.last_batch = Some(LastBatch {
-            rides: pairs.len() + unmatched.len(),
+            rides: window_rides,
             matched: given.len(),
             at: now,
         });

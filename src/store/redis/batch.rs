@@ -73,17 +73,19 @@ impl Batches for RedisStore {
         _area: &AreaId,
         pairs: &[BatchPair],
         unmatched: &[RideId],
+        window_rides: usize,
         radius: RadiusKm,
         offers: Offers,
         _now: DateTime<Utc>,
     ) -> Result<Vec<Arc<Ride>>> {
-        if pairs.is_empty() && unmatched.is_empty() {
+        if pairs.is_empty() && unmatched.is_empty() && window_rides == 0 {
             return Ok(Vec::new());
         }
         let mut own = Vec::with_capacity(3 + pairs.len() * 5 + unmatched.len());
         own.push(radius.km().to_string());
         own.push(duration_ms(offers.timeout).to_string());
         own.push(pairs.len().to_string());
+        own.push(window_rides.to_string());
         for pair in pairs {
             own.push(pair.ride.to_string());
             own.push(pair.driver.to_string());

@@ -6,15 +6,25 @@
 -- most drivers, each ride's nearest are read).
 -- Returns {rides, drivers}: rides {{id, lng, lat, created, batches,
 -- declined drivers...}, ...}, SEARCHING with no offer and before their
--- deadline, those due first first (a ride past it is its task's to
--- expire); drivers {id, lng, lat, ...}, fresh and AVAILABLE.
+-- deadline, half those due first and half the newest (a ride past its
+-- deadline is its task's to expire); drivers {id, lng, lat, ...}, fresh and AVAILABLE.
 local function batch_window(keys, args)
   local c = context(keys, args)
   local max_rides, max_drivers = tonumber(own(c, 1)), tonumber(own(c, 2))
   local radius, per_ride = tonumber(own(c, 3)), tonumber(own(c, 4))
   prune_silent(c, 64)
   local rides = {}
-  local ids = redis.call('ZRANGEBYSCORE', c.searching, '(' .. c.now, '+inf', 'LIMIT', 0, max_rides)
+  -- Half those due first, the rest the newest: past the most rides, a
+  -- new ride is never kept out by older ones waiting for nobody.
+  local ids = redis.call('ZRANGEBYSCORE', c.searching, '(' .. c.now, '+inf', 'LIMIT', 0, math.ceil(max_rides / 2))
+  local taken = {}
+  for _, id in ipairs(ids) do taken[id] = true end
+  for _, id in ipairs(redis.call('ZREVRANGEBYSCORE', c.searching, '+inf', '(' .. c.now, 'LIMIT', 0, max_rides - #ids)) do
+    if not taken[id] then
+      taken[id] = true
+      table.insert(ids, id)
+    end
+  end
   for _, id in ipairs(ids) do
     local r = redis.call('HMGET', ride_key(c, id), 'status', 'lng', 'lat', 'created', 'batches', 'offer_driver')
     if r[1] == 'SEARCHING' and not r[6] then
@@ -61,9 +71,10 @@ local function batch_window(keys, args)
 end
 
 -- Claims a window's pairs, each on its own: own(1) radius (km), own(2) how
--- long an offer waits (ms; 0: assign), own(3) the number of pairs, then
--- five arguments a pair (ride, driver, eta seconds, road km, source), then
--- the window's rides left unmatched (noted in `T:batch:last`). A pair whose ride is still SEARCHING
+-- long an offer waits (ms; 0: assign), own(3) the number of pairs, own(4)
+-- the rides in the window (noted in `T:batch:last`), then five arguments a
+-- pair (ride, driver, eta seconds, road km, source), then the window's
+-- rides that lost their candidates to others. A pair whose ride is still SEARCHING
 -- with no offer before its deadline, and whose driver is still fresh,
 -- AVAILABLE, within the radius and not offered the ride before, is given
 -- (see `give`); the rides of the other pairs, and the unmatched, count one
@@ -71,9 +82,10 @@ end
 local function claim_batch(keys, args)
   local c = context(keys, args)
   local radius, offer_ms, n = tonumber(own(c, 1)), tonumber(own(c, 2)), tonumber(own(c, 3))
+  local window_rides = tonumber(own(c, 4))
   local given = {}
   for i = 0, n - 1 do
-    local at = 4 + i * 5
+    local at = 5 + i * 5
     local id, driver = own(c, at), own(c, at + 1)
     local key = ride_key(c, id)
     local r = redis.call('HMGET', key, 'status', 'lng', 'lat', 'expires', 'offer_driver')
@@ -93,13 +105,11 @@ local function claim_batch(keys, args)
     end
     if not claimed and r[1] == 'SEARCHING' then redis.call('HINCRBY', key, 'batches', 1) end
   end
-  local rides = n
-  for i = 4 + n * 5, #c.args - NOW_ARGS do
-    rides = rides + 1
+  for i = 5 + n * 5, #c.args - NOW_ARGS do
     local key = ride_key(c, own(c, i))
     if redis.call('HGET', key, 'status') == 'SEARCHING' then redis.call('HINCRBY', key, 'batches', 1) end
   end
-  redis.call('HSET', c.tag .. ':batch:last', 'rides', rides, 'matched', #given, 'at', c.now)
+  redis.call('HSET', c.tag .. ':batch:last', 'rides', window_rides, 'matched', #given, 'at', c.now)
   return given
 end
 
