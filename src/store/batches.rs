@@ -95,6 +95,7 @@ pub trait Batches: Send + Sync + 'static {
     /// window's size, for [`Batches::last_batch`].
     /// Returns the rides matched or offered, as they now are, and notes
     /// the window as the area's last (see [`Batches::last_batch`]).
+    #[allow(clippy::too_many_arguments)]
     async fn claim_batch(
         &self,
         area: &AreaId,

@@ -229,6 +229,7 @@ impl<S: Store + ?Sized> Batches for Traced<S> {
     }
 
     #[instrument(name = "store.claim_batch", level = "debug", skip_all, fields(area = %area, pairs = pairs.len()))]
+    #[allow(clippy::too_many_arguments)]
     async fn claim_batch(
         &self,
         area: &AreaId,

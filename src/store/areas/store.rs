@@ -303,6 +303,7 @@ impl Batches for AreaStores {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn claim_batch(
         &self,
         area: &AreaId,

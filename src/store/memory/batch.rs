@@ -85,6 +85,7 @@ impl Batches for MemoryStore {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn claim_batch(
         &self,
         _area: &AreaId,

@@ -68,6 +68,7 @@ impl Batches for RedisStore {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn claim_batch(
         &self,
         _area: &AreaId,
