@@ -1,13 +1,16 @@
 //! Batched matching (`--match-window`): the window's optimum, fairness and
 //! declines on every store (`window.rs`); across instances, the batching
 //! one SIGKILLed (`instances.rs`); attacks where batches meet offers,
-//! instances and subscribers (`attacks.rs`).
+//! instances and subscribers (`attacks.rs`), roads in a window and rides
+//! that waited for any driver (`edges.rs`).
 
 mod attacks;
+mod edges;
 mod instances;
 mod window;
 
 use attacks::*;
+use edges::*;
 use window::*;
 
 use crate::common::for_each_store;
