@@ -23,9 +23,7 @@ use super::{
 };
 use crate::{
     domain::error::Result,
-    domain::{
-        chord_for_km, AreaId, Driver, DriverStatus, EtaSource, NearbyDriver, RideId, RideStatus,
-    },
+    domain::{chord_for_km, AreaId, Driver, DriverStatus, NearbyDriver, RideId, RideStatus},
     roads::Roads,
     store::{BatchPair, Window, WindowLimits, MAX_WINDOW_DRIVERS, MAX_WINDOW_RIDES},
 };
@@ -150,18 +148,7 @@ async fn window(searches: &Searches, area: &AreaId, settings: &Settings) -> Resu
     metrics::histogram!(crate::telemetry::BATCH_UNMATCHED, "area" => label)
         .record((window_rides - given.len().min(window_rides)) as f64);
     for ride in given.iter().filter(|r| r.status == RideStatus::DriverFound) {
-        metrics::counter!(crate::telemetry::MATCHES).increment(1);
-        let waited = ride.matched_at.unwrap_or(ride.created_at) - ride.created_at;
-        let waited = waited.to_std().unwrap_or_default().as_secs_f64();
-        metrics::histogram!(crate::telemetry::TIME_TO_MATCH).record(waited);
-        if let Some(eta) = ride.pickup_eta {
-            let source = match eta.source {
-                EtaSource::Roads => "roads",
-                EtaSource::StraightLine => "straight_line",
-            };
-            metrics::histogram!(crate::telemetry::PICKUP_ETA, "source" => source)
-                .record(f64::from(eta.seconds));
-        }
+        crate::telemetry::ride_matched(ride);
     }
     debug!(rides = window_rides, given = given.len(), overflow, "batch");
     Ok(())
@@ -291,7 +278,6 @@ mod tests {
                     (id, spot(i, 2))
                 })
                 .collect(),
-            now: Some(now),
         };
         let settings = settings();
         let mut answers = Vec::new();

@@ -229,19 +229,7 @@ async fn search_until_done(searches: &Searches, ride: &Ride, wake: &Notify) {
                     searches = found.searches,
                     "driver found"
                 );
-                metrics::counter!(crate::telemetry::MATCHES).increment(1);
-                let waited = (store.now() - found.created_at)
-                    .to_std()
-                    .unwrap_or_default();
-                metrics::histogram!(crate::telemetry::TIME_TO_MATCH).record(waited.as_secs_f64());
-                if let Some(eta) = found.pickup_eta {
-                    let source = match eta.source {
-                        crate::domain::EtaSource::Roads => "roads",
-                        crate::domain::EtaSource::StraightLine => "straight_line",
-                    };
-                    metrics::histogram!(crate::telemetry::PICKUP_ETA, "source" => source)
-                        .record(f64::from(eta.seconds));
-                }
+                crate::telemetry::ride_matched(&found);
                 return;
             }
             Ok(SearchOutcome::Offered(offered)) => {

@@ -23,6 +23,14 @@ impl EtaSource {
         }
     }
 
+    /// As a metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Roads => "roads",
+            Self::StraightLine => "straight_line",
+        }
+    }
+
     /// From [`Self::as_str`].
     pub fn from_stored(s: &str) -> Option<Self> {
         match s {

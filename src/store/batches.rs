@@ -41,14 +41,13 @@ pub struct WindowRide {
     pub declined: Vec<DriverId>,
 }
 
-/// One window's view of an area, on the store's clock.
+/// One window's view of an area.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Window {
     /// The SEARCHING rides holding no offer, before their deadline.
     pub rides: Vec<WindowRide>,
     /// The fresh AVAILABLE drivers, with their positions.
     pub drivers: Vec<(DriverId, Coordinates)>,
-    pub now: Option<DateTime<Utc>>,
 }
 
 /// A ride and the driver a window gives it.

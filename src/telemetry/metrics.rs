@@ -69,6 +69,20 @@ pub const AREA_SNAPSHOTS: &str = "tracking_area_snapshots_total";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
 
+/// Counts a ride matched (by its search or a batch window): the match, the
+/// wait from request to match (both on the store's clock) and the driver's
+/// time to the pickup by how it was made (two fixed label values).
+pub fn ride_matched(ride: &crate::domain::Ride) {
+    metrics::counter!(MATCHES).increment(1);
+    let waited = ride.matched_at.unwrap_or(ride.created_at) - ride.created_at;
+    let waited = waited.to_std().unwrap_or_default().as_secs_f64();
+    metrics::histogram!(TIME_TO_MATCH).record(waited);
+    if let Some(eta) = ride.pickup_eta {
+        metrics::histogram!(PICKUP_ETA, "source" => eta.source.label())
+            .record(f64::from(eta.seconds));
+    }
+}
+
 /// Counts an offer that ended (the label is one of four fixed values).
 pub fn offer_ended(reason: crate::domain::OfferEndReason) {
     metrics::counter!(OFFERS, "outcome" => reason.label()).increment(1);

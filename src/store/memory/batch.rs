@@ -78,11 +78,7 @@ impl Batches for MemoryStore {
                 ok.then(|| (id.clone(), rec.location))
             })
             .collect();
-        Ok(Window {
-            rides,
-            drivers,
-            now: Some(now),
-        })
+        Ok(Window { rides, drivers })
     }
 
     #[allow(clippy::too_many_arguments)]

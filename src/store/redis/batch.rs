@@ -40,7 +40,7 @@ impl Batches for RedisStore {
         &self,
         _area: &AreaId,
         limits: WindowLimits,
-        now: DateTime<Utc>,
+        _now: DateTime<Utc>,
     ) -> Result<Window> {
         let own = [
             limits.max_rides.to_string(),
@@ -61,11 +61,7 @@ impl Batches for RedisStore {
                 Ok((DriverId::parse(&d[0])?, at))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Window {
-            rides,
-            drivers,
-            now: Some(now),
-        })
+        Ok(Window { rides, drivers })
     }
 
     #[allow(clippy::too_many_arguments)]
