@@ -246,7 +246,7 @@ impl ServiceAreas {
     }
 }
 
-const KNOWN: [&str; 12] = [
+const KNOWN: [&str; 13] = [
     "id",
     "name",
     "matchRadiusKm",
@@ -259,6 +259,7 @@ const KNOWN: [&str; 12] = [
     "matchWindow",
     "batchWaitWeight",
     "maxBatches",
+    "approachMeters",
 ];
 
 fn read_feature(feature: &Value) -> Result<Area, String> {
@@ -322,6 +323,7 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
         match_window: duration("matchWindow", rules::MATCH_WINDOW)?,
         batch_wait_weight: number("batchWaitWeight", rules::BATCH_WAIT_WEIGHT)?,
         max_batches: max_batches.map(|n| n as u32),
+        approach_meters: number("approachMeters", rules::APPROACH_METERS)?,
     };
     let roads = match properties.get("roads") {
         None => None,

@@ -15,6 +15,8 @@ mod boundary;
 mod counts;
 pub mod error;
 mod eta;
+mod event_json;
+mod event_log;
 mod fleet;
 mod geo;
 mod id_parse;
@@ -26,6 +28,11 @@ pub mod rules;
 pub use areas::{Area, AreaId, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
 pub use counts::AreaCounts;
 pub use eta::{Candidate, Eta, EtaSource, StraightLine, DETOUR_FACTOR, STRAIGHT_LINE_SPEED_KMH};
+pub use event_json::{driver_json, ride_json};
+pub use event_log::{
+    driver_change_event, ride_change_events, Event, EventId, EventType, NewEvent, Seq,
+    EVENT_FORMAT_VERSION, MAX_EPOCH_LEN,
+};
 pub use fleet::{Driver, DriverStatus, LocationReport, NearbyDriver, ReportOutcome};
 pub use geo::{
     check_plausible_move, chord_for_km, Coordinates, Limit, RadiusKm, EARTH_RADIUS_KM, JITTER_KM,

@@ -26,7 +26,13 @@ pub struct AreaRules {
     pub batch_wait_weight: Option<f64>,
     /// Windows a ride goes unmatched before it is matched first.
     pub max_batches: Option<u32>,
+    /// An assigned driver this close to the pickup, in metres, is
+    /// approaching (a DRIVER_APPROACHING event).
+    pub approach_meters: Option<f64>,
 }
+
+/// The range of `approachMeters` / `--approach-meters`.
+pub const APPROACH_METERS: (f64, f64) = (1.0, 100_000.0);
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 

@@ -303,6 +303,10 @@ pub struct Config {
     /// The road network (`--roads`, `--road-snap`).
     #[command(flatten)]
     pub roads: crate::startup::roads_config::RoadsConfig,
+
+    /// The event log and its sinks (`--event-log`, `--webhook`, …).
+    #[command(flatten)]
+    pub events: crate::startup::events_config::EventsConfig,
 }
 
 /// How log lines are written.

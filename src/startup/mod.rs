@@ -11,6 +11,7 @@ pub mod batch_config;
 pub mod config;
 mod endpoint;
 mod error;
+pub mod events_config;
 pub mod persisted;
 pub mod roads_config;
 mod settings;

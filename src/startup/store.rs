@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tracing::info;
 
 use super::{config::Config, error::StartError};
+use crate::startup::events_config::EventLogMode;
 use crate::{
     domain::{
         error::{Error, Result},
@@ -19,7 +20,7 @@ use crate::{
         redis::{
             pointers::Pointers, riders::RiderLeases, Connector, RedisSettings, RedisStore, Target,
         },
-        EventHub, Retention, Store,
+        EventHub, LogSettings, Retention, Store,
     },
 };
 
@@ -94,8 +95,15 @@ pub async fn open_store(
         rides: config.ride_retention,
         drivers: config.driver_retention,
     };
-    let memory = |events: Arc<EventHub>| {
-        MemoryStore::with_shared_events(config.driver_ttl, events).with_retention(retention)
+    let log_on = config.events.event_log == EventLogMode::On || config.events.any_sink();
+    let log = |approach: Option<f64>| LogSettings {
+        enabled: log_on,
+        approach_meters: approach.unwrap_or(config.events.approach_meters),
+    };
+    let memory = |events: Arc<EventHub>, log: LogSettings| {
+        MemoryStore::with_shared_events(config.driver_ttl, events)
+            .with_retention(retention)
+            .with_log(log)
     };
     let connector = connector(config)?;
     if connector.is_some() && config.instance_lease < std::time::Duration::from_millis(100) {
@@ -103,7 +111,11 @@ pub async fn open_store(
             "--instance-lease must be at least 100ms".into(),
         ));
     }
-    let redis = |connector: &Connector, area: Option<AreaId>, radius: RadiusKm| RedisSettings {
+    let redis = |connector: &Connector,
+                 area: Option<AreaId>,
+                 radius: RadiusKm,
+                 log: LogSettings| RedisSettings {
+        log,
         connector: connector.clone(),
         prefix: config.redis_prefix.clone(),
         area,
@@ -114,34 +126,39 @@ pub async fn open_store(
     };
     if areas.is_everywhere() {
         let Some(connector) = connector else {
-            return Ok(Arc::new(memory(Arc::new(EventHub::default()))));
+            return Ok(Arc::new(memory(Arc::new(EventHub::default()), log(None))));
         };
-        let store = RedisStore::connect(redis(&connector, None, match_radius)).await?;
+        let store = RedisStore::connect(redis(&connector, None, match_radius, log(None))).await?;
         info!(prefix = %config.redis_prefix, redis = %connector.describe(), "fleet kept in Redis");
         return Ok(Arc::new(store));
     }
     let events = Arc::new(EventHub::default());
-    let mut ids: Vec<(AreaId, RadiusKm)> = areas
+    let mut ids: Vec<(AreaId, RadiusKm, LogSettings)> = areas
         .all()
         .iter()
-        .map(|a| (a.id.clone(), a.rules.match_radius.unwrap_or(match_radius)))
+        .map(|a| {
+            let radius = a.rules.match_radius.unwrap_or(match_radius);
+            (a.id.clone(), radius, log(a.rules.approach_meters))
+        })
         .collect();
+    // Drivers outside every area hold no ride: nothing to log.
     ids.push((
         AreaId::parse(OUTSIDE).map_err(Error::internal)?,
         match_radius,
+        LogSettings::default(),
     ));
     let mut stores: Vec<Arc<dyn Store>> = Vec::with_capacity(ids.len());
     let (directory, riders): (Arc<dyn Directory>, Arc<dyn RiderLease>) = match &connector {
         None => {
-            for (id, _) in &ids {
-                stores.push(Arc::new(memory(events.clone()).in_area(id)));
+            for (id, _, log) in &ids {
+                stores.push(Arc::new(memory(events.clone(), *log).in_area(id)));
             }
             (Arc::new(AskEveryArea), Arc::new(OneProcess))
         }
         Some(connector) => {
             let conn = connector.connect().await?;
-            for (id, radius) in &ids {
-                let settings = redis(connector, Some(id.clone()), *radius);
+            for (id, radius, log) in &ids {
+                let settings = redis(connector, Some(id.clone()), *radius, *log);
                 stores.push(Arc::new(
                     RedisStore::on(settings, conn.clone(), events.clone()).await?,
                 ));

@@ -1,11 +1,11 @@
 //! The whole store: every role a storage plays, as one trait object.
 
-use super::{Batches, Fleet, Rides, Upkeep};
+use super::{Batches, EventLog, Fleet, Rides, Upkeep};
 
 /// The operations the service needs from its storage, by role: its drivers
-/// ([`Fleet`]), its rides ([`Rides`]), batched matching ([`Batches`]) and
-/// its upkeep ([`Upkeep`]). Anything that plays the four is a `Store`, so
+/// ([`Fleet`]), its rides ([`Rides`]), batched matching ([`Batches`]), its
+/// event log ([`EventLog`]) and its upkeep ([`Upkeep`]). Anything that plays the five is a `Store`, so
 /// `Arc<dyn Store>` holds any of them.
-pub trait Store: Fleet + Rides + Batches + Upkeep {}
+pub trait Store: Fleet + Rides + Batches + Upkeep + EventLog {}
 
-impl<T: Fleet + Rides + Batches + Upkeep + ?Sized> Store for T {}
+impl<T: Fleet + Rides + Batches + Upkeep + EventLog + ?Sized> Store for T {}

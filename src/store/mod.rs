@@ -18,12 +18,14 @@ pub mod areas;
 mod batches;
 mod combined;
 pub mod documents;
+pub mod event_log;
 pub mod events;
 mod fleet;
 pub mod memory;
 pub mod redis;
 mod rides;
 pub mod traced;
+mod traced_log;
 mod types;
 mod upkeep;
 
@@ -33,6 +35,10 @@ pub use batches::{
 };
 pub use combined::Store;
 pub use documents::SharedDocuments;
+pub use event_log::{
+    DeliveryLease, EventLog, EventPage, EventRetention, LogSettings, SinkId, Trimmed,
+    MAX_EVENT_PAGE, MAX_SINK_ID_LEN,
+};
 pub use events::EventHub;
 pub use fleet::Fleet;
 pub use rides::Rides;

@@ -39,6 +39,11 @@ impl<S: ?Sized> Traced<S> {
     pub fn new(inner: Arc<S>) -> Self {
         Self { inner }
     }
+
+    /// The store wrapped.
+    pub(super) fn inner(&self) -> &S {
+        &self.inner
+    }
 }
 
 #[async_trait]

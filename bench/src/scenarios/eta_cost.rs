@@ -168,6 +168,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
         StoreKind::Memory | StoreKind::Cluster => Arc::new(MemoryStore::new(ttl)),
         StoreKind::Redis => Arc::new(
             RedisStore::connect(RedisSettings {
+                log: Default::default(),
                 connector: Connector::new(Target::Node(redis.url()), None, None).map_err(domain)?,
                 prefix: "bench-eta".into(),
                 area: None,

@@ -41,6 +41,7 @@ use crate::{
 
 mod directory;
 mod lease;
+mod log;
 mod rider_lease;
 mod riders;
 mod store;

@@ -40,6 +40,16 @@ pub(super) enum DriverState {
 }
 
 impl DriverState {
+    /// The status as stored (a silent driver's view may say OFFLINE).
+    pub fn status(&self) -> DriverStatus {
+        match self {
+            Self::Available => DriverStatus::Available,
+            Self::Offered(_) => DriverStatus::Offered,
+            Self::Assigned(_) => DriverStatus::Assigned,
+            Self::Offline => DriverStatus::Offline,
+        }
+    }
+
     /// On the market: reporting counts (a silent one is taken off).
     fn on_market(&self) -> bool {
         matches!(self, Self::Available | Self::Offered(_))

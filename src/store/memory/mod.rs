@@ -8,7 +8,9 @@
 //! past their retention) is answered from an index, never by scanning.
 
 mod batch;
+mod events;
 mod fleet;
+mod log;
 mod rides;
 mod search;
 mod store;
@@ -20,7 +22,7 @@ use std::{
 
 use chrono::{DateTime, Utc};
 
-use super::{EventHub, Retention};
+use super::{EventHub, LogSettings, Retention};
 use crate::{
     domain::error::{Error, Result},
     domain::{
@@ -46,6 +48,7 @@ pub struct MemoryStore {
     ride_retention: chrono::Duration,
     driver_retention: chrono::Duration,
     events: Arc<EventHub>,
+    log: LogSettings,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +57,7 @@ struct Inner {
     rides: Rides,
     /// What the last batch window did.
     last_batch: Option<crate::store::LastBatch>,
+    log: log::Log,
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {
@@ -81,6 +85,7 @@ impl MemoryStore {
             ride_retention: chrono_duration(retention.rides),
             driver_retention: chrono_duration(retention.drivers),
             events,
+            log: LogSettings::default(),
         }
     }
 
@@ -95,7 +100,17 @@ impl MemoryStore {
     /// The same store, holding one area of several: its ride ids start with
     /// `<area>:`.
     pub fn in_area(self, area: &AreaId) -> Self {
-        self.lock().rides.set_prefix(&format!("{area}:"));
+        {
+            let mut inner = self.lock();
+            inner.rides.set_prefix(&format!("{area}:"));
+            inner.log.area = area.clone();
+        }
+        self
+    }
+
+    /// The same store, writing its event log as `log` says.
+    pub fn with_log(mut self, log: LogSettings) -> Self {
+        self.log = log;
         self
     }
 
@@ -136,12 +151,25 @@ impl MemoryStore {
 
     /// Tells live maps about a driver's new state, and searching rides when
     /// it became available.
-    fn announce(&self, id: &DriverId, record: &DriverRecord, now: DateTime<Utc>) {
-        let driver = self.view(id, record, now);
+    /// `was` is its stored status before the change (`None`: new): a
+    /// change of status to AVAILABLE or OFFLINE is logged, and an assigned
+    /// driver's first report near its pickup.
+    fn announce(
+        &self,
+        inner: &mut Inner,
+        id: &DriverId,
+        record: &DriverRecord,
+        was: Option<DriverStatus>,
+        now: DateTime<Utc>,
+    ) {
+        let driver = Arc::new(self.view(id, record, now));
         if driver.status == DriverStatus::Available {
             self.events.driver_available(record.location);
         }
-        self.events.publish_driver(Arc::new(driver));
+        if self.log.enabled {
+            self.log_driver(inner, &driver, record, was, now);
+        }
+        self.events.publish_driver(driver);
     }
 
     /// Applies one position report: `Stale` when it is older than the
@@ -159,6 +187,7 @@ impl MemoryStore {
         // A report stamped ahead of the store's clock is stored at the
         // store's now: it can never hide the reports that follow it.
         let (id, at, taken) = (&report.driver, report.at, report.taken_at.min(now));
+        let was = inner.fleet.get(id).map(|rec| rec.state.status());
         let state = match inner.fleet.get(id) {
             Some(rec) => {
                 if taken < rec.updated_at {
@@ -181,7 +210,7 @@ impl MemoryStore {
             ignored,
         };
         inner.fleet.update(id, record.clone());
-        self.announce(id, &record, now);
+        self.announce(inner, id, &record, was, now);
         Ok(Applied::Stored(record))
     }
 
@@ -217,8 +246,9 @@ impl MemoryStore {
             self.end_offer(inner, &ride, OfferEndReason::Declined, 0, true, now);
             return inner.fleet.get(id).cloned();
         }
+        let was = inner.fleet.get(id).map(|rec| rec.state.status());
         let record = inner.fleet.set_state(id, DriverState::Offline)?;
-        self.announce(id, &record, now);
+        self.announce(inner, id, &record, was, now);
         Some(record)
     }
 
@@ -276,7 +306,8 @@ impl MemoryStore {
                 }
             });
             if let Some(rec) = changed {
-                self.announce(&offer.driver, &rec, now);
+                let was = Some(DriverStatus::Offered);
+                self.announce(inner, &offer.driver, &rec, was, now);
             }
         }
         if matches!(reason, OfferEndReason::Declined | OfferEndReason::TimedOut) {
@@ -336,13 +367,17 @@ impl MemoryStore {
             DriverState::Offline
         };
         if let Some(record) = inner.fleet.set_state(driver_id, state) {
-            self.announce(driver_id, &record, now);
+            let was = Some(DriverStatus::Assigned);
+            self.announce(inner, driver_id, &record, was, now);
         }
     }
 
     /// Stores a ride's next state and tells subscribers.
     fn transition(&self, inner: &mut Inner, ride: Ride) -> Arc<Ride> {
         let ride = Arc::new(ride);
+        if self.log.enabled {
+            self.log_ride(inner, &ride);
+        }
         inner.rides.put(ride.clone());
         self.events.publish(ride.clone());
         ride

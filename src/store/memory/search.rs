@@ -109,7 +109,8 @@ impl MemoryStore {
             DriverState::Assigned(next.id.clone())
         };
         if let Some(rec) = inner.fleet.set_state(&driver_id, state) {
-            self.announce(&driver_id, &rec, now);
+            let was = Some(crate::domain::DriverStatus::Available);
+            self.announce(inner, &driver_id, &rec, was, now);
         }
         self.transition(inner, next)
     }

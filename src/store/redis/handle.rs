@@ -48,6 +48,8 @@ pub struct RedisSettings {
     pub lease: Duration,
     /// How long ended rides and silent drivers are kept.
     pub retention: Retention,
+    /// Whether changes are logged (the area's event stream).
+    pub log: crate::store::LogSettings,
 }
 
 /// The Redis [`Store`](crate::store::Store).

@@ -43,6 +43,7 @@ mod functions;
 mod handle;
 pub mod keys;
 pub mod layout;
+mod log;
 pub mod pointers;
 mod reads;
 mod replicas;

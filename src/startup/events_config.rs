@@ -1,0 +1,113 @@
+//! The event-log and sink flags (`--event-log`, `--webhook`, `--nats-url`,
+//! …), flattened into `Config`.
+
+use std::{path::PathBuf, time::Duration};
+
+/// Whether the event log is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EventLogMode {
+    On,
+    Off,
+}
+
+/// Most webhooks configured.
+pub const MAX_WEBHOOKS: usize = 16;
+
+/// The event log and where it is delivered.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EventsConfig {
+    /// Write each area's event log (every ride and driver status change, in
+    /// the same atomic step as the change). On whenever a sink is
+    /// configured; `on` writes it without one (for `events` queries and
+    /// consumers reading the Redis stream themselves).
+    #[arg(
+        long = "event-log",
+        env = "TRACKING_EVENT_LOG",
+        value_enum,
+        default_value = "off"
+    )]
+    pub event_log: EventLogMode,
+
+    /// Events older than this are trimmed, once every configured sink has
+    /// acknowledged them.
+    #[arg(long = "event-retention", env = "TRACKING_EVENT_RETENTION", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub event_retention: Duration,
+
+    /// The hard cap on events kept per area: past it the oldest go, to the
+    /// dead letters of each sink that had not acknowledged them (counted).
+    #[arg(long = "max-events", env = "TRACKING_MAX_EVENTS", default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1_000..=100_000_000))]
+    pub max_events: u64,
+
+    /// Most dead letters kept per area (past it the oldest are dropped,
+    /// counted).
+    #[arg(long = "max-dead-letters", env = "TRACKING_MAX_DEAD_LETTERS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_dead_letters: u64,
+
+    /// An assigned driver's first report within this many metres of the
+    /// pickup is a DRIVER_APPROACHING event (an area's `approachMeters`
+    /// overrides it); 1 to 100000.
+    #[arg(long = "approach-meters", env = "TRACKING_APPROACH_METERS", default_value_t = 300.0, value_parser = parse_meters)]
+    pub approach_meters: f64,
+
+    /// POST every event to this URL, in batches (repeatable, up to 16; an
+    /// area's `webhooks` adds its own).
+    #[arg(long = "webhook", env = "TRACKING_WEBHOOK", value_delimiter = ',')]
+    pub webhooks: Vec<String>,
+
+    /// Only these event types go to the webhooks (comma-separated, e.g.
+    /// `RIDE_COMPLETED,RIDE_CANCELLED`); by default every type.
+    #[arg(
+        long = "webhook-types",
+        env = "TRACKING_WEBHOOK_TYPES",
+        value_delimiter = ','
+    )]
+    pub webhook_types: Vec<String>,
+
+    /// Most events in one webhook POST; 1 to 1000.
+    #[arg(long = "webhook-batch", env = "TRACKING_WEBHOOK_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub webhook_batch: u64,
+
+    /// A secret webhook bodies are signed with (HMAC-SHA256; repeatable: each
+    /// active secret signs, so one can be rotated). Required with a webhook.
+    #[arg(
+        long = "webhook-secret",
+        env = "TRACKING_WEBHOOK_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub webhook_secrets: Vec<String>,
+
+    /// An event a webhook has refused for this long goes to the dead
+    /// letters (redeliver them with `tracking events redeliver`).
+    #[arg(long = "webhook-max-age", env = "TRACKING_WEBHOOK_MAX_AGE", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub webhook_max_age: Duration,
+
+    /// Publish every event to this NATS server's JetStream, as
+    /// `tracking.<area>.<type>` (`nats://host:4222`, or `tls://` with
+    /// `--nats-ca`).
+    #[arg(long = "nats-url", env = "TRACKING_NATS_URL")]
+    pub nats_url: Option<String>,
+
+    /// A NATS credentials file (`.creds`).
+    #[arg(long = "nats-creds", env = "TRACKING_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+
+    /// The CA certificate (PEM) a `tls://` NATS server's certificate is
+    /// checked against.
+    #[arg(long = "nats-ca", env = "TRACKING_NATS_CA")]
+    pub nats_ca: Option<PathBuf>,
+}
+
+impl EventsConfig {
+    /// Whether any sink is configured on the command line.
+    pub fn any_sink(&self) -> bool {
+        !self.webhooks.is_empty() || self.nats_url.is_some()
+    }
+}
+
+fn parse_meters(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(m) if (1.0..=100_000.0).contains(&m) => Ok(m),
+        _ => Err("must be a number of metres from 1 to 100000".into()),
+    }
+}
