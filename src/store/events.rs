@@ -68,6 +68,10 @@ pub struct EventHub {
     /// reconnected, or the store lost its data): every live stream re-reads
     /// what it shows.
     resyncs: watch::Sender<u64>,
+    /// Bumped when an event log may have grown (a change was logged here,
+    /// or another instance's ride change arrived): deliveries and `events`
+    /// subscriptions read their logs on.
+    logged: watch::Sender<u64>,
     all: broadcast::Sender<Arc<Ride>>,
     available: broadcast::Sender<Coordinates>,
     drivers: broadcast::Sender<Arc<Driver>>,
@@ -155,6 +159,7 @@ impl EventHub {
             per_driver: PER_DRIVER_CAPACITY,
             feeds: Mutex::new(Channels::default()),
             resyncs: watch::channel(0).0,
+            logged: watch::channel(0).0,
             all: broadcast::channel(capacities.all_rides.max(1)).0,
             available: broadcast::channel(capacities.available.max(1)).0,
             drivers: broadcast::channel(capacities.drivers.max(1)).0,
@@ -196,6 +201,20 @@ impl EventHub {
     /// Events may have been missed: every live stream re-reads what it shows.
     pub fn resync(&self) {
         self.resyncs.send_modify(|n| *n += 1);
+    }
+
+    /// An event log may have grown.
+    pub fn logged(&self) {
+        self.logged.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Notices that an event log may have grown, from now on (a reader
+    /// also reads on a timer: a driver's change on another instance is not
+    /// always told here).
+    pub fn subscribe_logged(&self) -> watch::Receiver<u64> {
+        let mut rx = self.logged.subscribe();
+        rx.mark_unchanged();
+        rx
     }
 
     /// Resync notices, from now on.

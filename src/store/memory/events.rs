@@ -24,6 +24,7 @@ impl MemoryStore {
         let now = Utc::now();
         for kind in ride_change_events(before.as_deref(), ride) {
             inner.log.append(NewEvent::ride(kind, ride.clone()), now);
+            self.events.logged();
         }
         let was = before.as_ref().map(|r| r.status);
         if let Some(driver) = &ride.driver_id {
@@ -82,6 +83,7 @@ impl MemoryStore {
                 driver: Some(driver.clone()),
             };
             inner.log.append(event, now);
+            self.events.logged();
         }
     }
 

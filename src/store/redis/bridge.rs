@@ -220,6 +220,8 @@ async fn subscribe_sharded(
 }
 
 fn deliver_ride(hub: &EventHub, payload: &str) {
+    // Every ride change is logged with it, when the log is on.
+    hub.logged();
     let fields: HashMap<String, String> = match serde_json::from_str(payload) {
         Ok(fields) => fields,
         Err(error) => return warn!(%error, "unreadable ride event"),
