@@ -21,6 +21,7 @@ pub mod access;
 mod background;
 pub mod batch;
 mod batching;
+pub mod delivery;
 mod dispatcher;
 mod drivers;
 pub mod live;
