@@ -99,6 +99,7 @@ pub async fn open_store(
     let log = |approach: Option<f64>| LogSettings {
         enabled: log_on,
         approach_meters: approach.unwrap_or(config.events.approach_meters),
+        max_dead_letters: usize::try_from(config.events.max_dead_letters).unwrap_or(usize::MAX),
     };
     let memory = |events: Arc<EventHub>, log: LogSettings| {
         MemoryStore::with_shared_events(config.driver_ttl, events)

@@ -60,6 +60,8 @@ pub struct LogSettings {
     /// An assigned driver's first report within this many metres of the
     /// pickup is DRIVER_APPROACHING (`--approach-meters`, per area).
     pub approach_meters: f64,
+    /// Most dead letters kept per area (`--max-dead-letters`).
+    pub max_dead_letters: usize,
 }
 
 impl Default for LogSettings {
@@ -67,6 +69,7 @@ impl Default for LogSettings {
         Self {
             enabled: false,
             approach_meters: 300.0,
+            max_dead_letters: 100_000,
         }
     }
 }

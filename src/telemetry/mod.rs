@@ -6,7 +6,9 @@
 //! - [`traces`]: the `tracing` subscriber (logs) and the OTLP exporter of
 //!   spans, with the W3C `traceparent` a request's span continues.
 
+pub mod event_log;
 pub mod metrics;
 pub mod traces;
 
+pub use self::event_log::dead_letters_dropped;
 pub use self::metrics::*;

@@ -134,9 +134,11 @@ impl Log {
     }
 
     pub fn acknowledge(&mut self, sink: &SinkId, id: &EventId, dead: &[Event]) {
+        let mut dropped = 0;
         for event in dead {
-            self.bury(sink, event.clone());
+            dropped += self.bury(sink, event.clone());
         }
+        crate::telemetry::dead_letters_dropped(&self.area, dropped as u64);
         let newer = match self.cursors.get(sink) {
             Some(c) if self.ours(c) && self.ours(id) => c.seq < id.seq,
             _ => true,
@@ -144,6 +146,10 @@ impl Log {
         if newer {
             self.cursors.insert(sink.clone(), id.clone());
         }
+    }
+
+    pub fn set_dead_letter_cap(&mut self, cap: usize) {
+        self.retention.max_dead_letters = cap;
     }
 
     fn bury(&mut self, sink: &SinkId, event: Event) -> usize {
@@ -184,7 +190,9 @@ impl Log {
         now: DateTime<Utc>,
         budget: usize,
     ) -> Trimmed {
+        let cap = self.retention.max_dead_letters;
         self.retention = *retention;
+        self.retention.max_dead_letters = cap;
         self.sinks = sinks.to_vec();
         let mut out = Trimmed::default();
         let oldest_kept =

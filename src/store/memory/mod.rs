@@ -111,6 +111,7 @@ impl MemoryStore {
     /// The same store, writing its event log as `log` says.
     pub fn with_log(mut self, log: LogSettings) -> Self {
         self.log = log;
+        self.lock().log.set_dead_letter_cap(log.max_dead_letters);
         self
     }
 

@@ -12,7 +12,7 @@ use crate::domain::error::Result;
 /// joined in an order that defines each `local` helper before its use (the
 /// shared part first, the registrations last).
 const LIBRARY: &str = concat!(
-    "#!lua name=tracking_v2\n",
+    "#!lua name=tracking_v3\n",
     include_str!("lua/common.lua"),
     include_str!("lua/transitions.lua"),
     include_str!("lua/reports.lua"),
@@ -20,12 +20,13 @@ const LIBRARY: &str = concat!(
     include_str!("lua/rides.lua"),
     include_str!("lua/batch.lua"),
     include_str!("lua/upkeep.lua"),
+    include_str!("lua/log.lua"),
     include_str!("lua/register.lua"),
 );
 
 /// A function's full name.
 pub(super) fn name(function: &str) -> String {
-    format!("tracking_v2_{function}")
+    format!("tracking_v3_{function}")
 }
 
 /// Loads (or replaces) the library.

@@ -207,6 +207,8 @@ impl RedisStore {
                 "PUBLISH"
             })
             .arg((ttl / 6).max(1))
+            .arg(if self.settings.log.enabled { "1" } else { "0" })
+            .arg(self.settings.log.approach_meters)
             .arg(own);
         let mut conn = self.conn.clone();
         let first = with_timeout(cmd.query_async::<T>(&mut conn)).await;

@@ -15,6 +15,9 @@
 --   args[2]  driver TTL (ms)          args[3] match radius (km)
 --   args[4]  ride retention (ms)      args[5] driver retention (ms)
 --   args[6]  PUBLISH or SPUBLISH      args[7] last-seen bucket (ms)
+--   args[8]  '1' to log changes (the area's event stream), '0' not
+--   args[9]  approach distance (m): an assigned driver's first report
+--            this close to its pickup is DRIVER_APPROACHING
 --   then the function's own arguments: own(1), own(2), ...
 -- Every decision is taken on the server's clock (TIME), shared by every
 -- instance whatever their clocks say.
@@ -26,7 +29,7 @@
 -- drivers by the start of the bucket of their last report, written only
 -- when a report falls in a new bucket; the exact time is in `last`.
 
-local NOW_ARGS = 7
+local NOW_ARGS = 9
 
 -- Key names, built from the tag on first use in a call (most calls use a
 -- few of them: a report needs `last` and `available`, and little else).
@@ -36,6 +39,7 @@ local SUFFIX = {
   searching = ':rides:searching', pickups = ':rides:pickups', active = ':rides:active',
   ids = ':rides:ids', instances = ':instances', ch_events = ':events',
   ch_wake = ':wake', ch_drivers = ':drivers',
+  log_key = ':log', log_dead = ':log:dead', log_acked = ':log:acked',
 }
 local LAZY = {
   __index = function(c, name)
@@ -60,6 +64,8 @@ local function context(keys, args)
     driver_retention = tonumber(args[5]),
     pub = args[6],
     bucket = math.max(1, tonumber(args[7])),
+    log = args[8] == '1',
+    approach_m = tonumber(args[9]) or 300,
     ended = {},
     -- Asked at most once per call: anyone watching drivers, anyone searching.
     watched = nil,
@@ -136,11 +142,109 @@ local function driver_reply(c, tag, id, d)
   return finish(c, flat)
 end
 
-local function publish_ride(c, key)
+-- A hash as a JSON object (what the channels carry and the log keeps).
+local function hash_json(key)
   local flat = redis.call('HGETALL', key)
-  local ride = {}
-  for i = 1, #flat, 2 do ride[flat[i]] = flat[i + 1] end
-  redis.call(c.pub, c.ch_events, cjson.encode(ride))
+  local map = {}
+  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
+  return cjson.encode(map)
+end
+
+-- The area's epoch: the ride counter's (lost with the data, so a store
+-- that lost its data starts a new one); made here when the area has none
+-- yet, 8 characters of [a-z0-9] from the server's clock.
+local function epoch(c)
+  local e = redis.call('HGET', c.ids, 'epoch')
+  if e then return e end
+  local digits, n, out = '0123456789abcdefghijklmnopqrstuvwxyz', c.now, ''
+  for _ = 1, 8 do
+    local d = n % 36
+    out = string.sub(digits, d + 1, d + 1) .. out
+    n = math.floor(n / 36)
+  end
+  redis.call('HSET', c.ids, 'epoch', out)
+  return out
+end
+
+-- Appends an event to the area's log (`T:log`), in this very call: the
+-- change and its event exist together or not at all. Entry fields: v
+-- (format), type, at (ms), then `what` (ride or driver) as JSON, and the
+-- reason an offer ended.
+local function log_event(c, kind, what, json, reason, what2, json2)
+  if not c.logged_epoch then
+    epoch(c)
+    c.logged_epoch = true
+  end
+  local entry = {'v', '1', 'type', kind, 'at', tostring(c.now), what, json}
+  if reason then
+    table.insert(entry, 'reason')
+    table.insert(entry, reason)
+  end
+  if what2 then
+    table.insert(entry, what2)
+    table.insert(entry, json2)
+  end
+  redis.call('XADD', c.log_key, '*', unpack(entry))
+end
+
+local function fields_json(flat)
+  local map = {}
+  for i = 1, #flat, 2 do map[flat[i]] = flat[i + 1] end
+  return cjson.encode(map)
+end
+
+local function log_driver(c, kind, id, d)
+  log_event(c, kind, 'driver', fields_json(driver_fields(c, id, d)))
+end
+
+-- An assigned driver's pickup, kept with the driver (`approach`:
+-- "lng,lat,ride") until its first report near it, so the report path
+-- reads no ride.
+local function watch_approach(c, driver, key, id)
+  local at = redis.call('HMGET', key, 'lng', 'lat')
+  redis.call('HSET', driver_key(c, driver), 'approach', at[1] .. ',' .. at[2] .. ',' .. id)
+end
+
+-- The ride leaves DRIVER_FOUND: its driver is no longer approaching it.
+local function forget_approach(c, key)
+  local r = redis.call('HMGET', key, 'driver', 'id')
+  if not r[1] then return end
+  local dkey = driver_key(c, r[1])
+  local a = redis.call('HGET', dkey, 'approach')
+  if a and string.sub(a, -(#r[2] + 1)) == ',' .. r[2] then redis.call('HDEL', dkey, 'approach') end
+end
+
+-- An assigned driver reported (`next`): its first report within the
+-- approach distance of its pickup is DRIVER_APPROACHING, with the ride.
+local function check_approach(c, id, next)
+  local dkey = driver_key(c, id)
+  local a = redis.call('HGET', dkey, 'approach')
+  if not a then return end
+  local plng, plat, ride = string.match(a, '^([^,]+),([^,]+),(.+)$')
+  if not plng then
+    redis.call('HDEL', dkey, 'approach')
+    return
+  end
+  local km = distance_km(tonumber(next.lng), tonumber(next.lat), tonumber(plng), tonumber(plat))
+  if km * 1000 > c.approach_m then return end
+  redis.call('HDEL', dkey, 'approach')
+  local driver = cjson.encode({id = id, lng = next.lng, lat = next.lat,
+    updated = tostring(next.ms), state = 'ASSIGNED', ride = ride})
+  log_event(c, 'DRIVER_APPROACHING', 'driver', driver, nil, 'ride', hash_json(ride_key(c, ride)))
+end
+
+-- Tells every instance about the ride's change, and logs it as `kind`
+-- (and `then_kind`, when the change was two: an accepted offer is the
+-- offer ended, then the driver found).
+local function publish_ride(c, key, kind, then_kind)
+  local json = hash_json(key)
+  redis.call(c.pub, c.ch_events, json)
+  if c.log then
+    local reason = nil
+    if kind == 'OFFER_ENDED' then reason = redis.call('HGET', key, 'end_reason') end
+    log_event(c, kind, 'ride', json, reason)
+    if then_kind then log_event(c, then_kind, 'ride', json) end
+  end
 end
 
 -- Tells live maps about a driver's new state, while anyone watches
@@ -167,6 +271,7 @@ end
 -- Sets a driver's state (and the ride it holds or drives), keeping every
 -- index exact, and says so.
 local function set_state(c, id, d, state, ride)
+  local was = d.state
   d.state = state
   redis.call('HSET', c.last, id, encode(d))
   local dkey = driver_key(c, id)
@@ -188,11 +293,18 @@ local function set_state(c, id, d, state, ride)
   end
   if state == 'AVAILABLE' then wake_near(c, d.lng, d.lat) end
   publish_driver(c, id, d)
+  if c.log then
+    if state ~= 'ASSIGNED' then redis.call('HDEL', dkey, 'approach') end
+    if was ~= state and (state == 'AVAILABLE' or state == 'OFFLINE') then
+      log_driver(c, 'DRIVER_' .. state, id, d)
+    end
+  end
 end
 
 -- A terminal status is the ride's end: it leaves the live maps, and its
 -- hash expires after the ride retention (nothing sweeps ended rides).
 local function set_status(c, key, status)
+  if c.log and status ~= 'DRIVER_FOUND' then forget_approach(c, key) end
   redis.call('HSET', key, 'status', status)
   redis.call('HINCRBY', key, 'revision', 1)
   if status == 'ARRIVED' then redis.call('HSET', key, 'arrived', c.now) end

@@ -32,6 +32,7 @@ local function apply_report(c, id, d, lng, lat, taken, max_kmh, jitter, create, 
   local new_bucket = taken - taken % c.bucket
   if state == 'ASSIGNED' then
     -- Owned by its ride: only the position changes.
+    if c.log then check_approach(c, id, next) end
   elseif state == 'OFFERED' then
     if new_bucket ~= d.ms - d.ms % c.bucket then see(writes, new_bucket, id) end
   else
@@ -43,6 +44,7 @@ local function apply_report(c, id, d, lng, lat, taken, max_kmh, jitter, create, 
       see(writes, new_bucket, id)
     end
     if state == 'OFFLINE' then redis.call('ZREM', c.offline, id) end
+    if c.log and state ~= 'AVAILABLE' then log_driver(c, 'DRIVER_AVAILABLE', id, next) end
     if c.anyone_searching ~= false then wake_near(c, lng, lat) end
   end
   local l, m = writes.last, writes.nl

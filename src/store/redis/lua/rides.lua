@@ -45,7 +45,7 @@ local function create_ride(keys, args)
   redis.call('SADD', owned_key(c, owner), id)
   redis.call('SADD', active, id)
   if idem_key then redis.call('SET', idem_key, id, 'PX', timeout) end
-  publish_ride(c, key)
+  publish_ride(c, key, 'RIDE_REQUESTED')
   return reply(c, 'OK', key)
 end
 
@@ -61,7 +61,7 @@ local function give(c, key, id, pick, offer_ms)
     redis.call('HSET', key, 'offer_driver', driver, 'offer_km', km, 'offer_at', c.now,
       'offer_expires', c.now + offer_ms, 'offer_rev', rev,
       'offer_eta_s', pick[4], 'offer_eta_km', pick[5], 'offer_eta_src', pick[6])
-    publish_ride(c, key)
+    publish_ride(c, key, 'RIDE_OFFERED')
     return 'OFFERED'
   end
   set_state(c, driver, d, 'ASSIGNED', id)
@@ -69,7 +69,8 @@ local function give(c, key, id, pick, offer_ms)
     'eta_s', pick[4], 'eta_km', pick[5], 'eta_src', pick[6])
   set_status(c, key, 'DRIVER_FOUND')
   end_search(c, key, id)
-  publish_ride(c, key)
+  if c.log then watch_approach(c, driver, key, id) end
+  publish_ride(c, key, 'DRIVER_FOUND')
   return 'MATCHED'
 end
 
@@ -161,6 +162,10 @@ local function answer_offer(keys, args)
   return finish(c, flat)
 end
 
+-- The event each step's status is.
+local STEP_EVENT = {ARRIVED = 'DRIVER_ARRIVED', IN_PROGRESS = 'TRIP_STARTED',
+  COMPLETED = 'RIDE_COMPLETED', CANCELLED = 'RIDE_CANCELLED'}
+
 -- Moves a ride one step on. own(1) ride id, own(2) the status it leads to,
 -- then the statuses the step applies to (the domain's `Step` table, passed
 -- by the Rust side so the rules live in one place). Cancelling a CANCELLED
@@ -185,7 +190,7 @@ local function advance(keys, args)
     local driver = redis.call('HGET', key, 'driver')
     if driver then release_driver(c, driver, id) end
   end
-  publish_ride(c, key)
+  publish_ride(c, key, STEP_EVENT[to])
   return reply(c, 'OK', key)
 end
 

@@ -44,9 +44,10 @@ local function end_offer(c, key, id, reason, ignore_limit, offline)
     redis.call('HSET', key, 'status', 'DRIVER_FOUND', 'driver', driver, 'distance', o[2], 'matched', c.now)
     if o[4] then redis.call('HSET', key, 'eta_s', o[4], 'eta_km', o[5], 'eta_src', o[6]) end
     end_search(c, key, id)
+    if c.log then watch_approach(c, driver, key, id) end
   end
   table.insert(c.ended, reason)
-  publish_ride(c, key)
+  publish_ride(c, key, 'OFFER_ENDED', reason == 'ACCEPTED' and 'DRIVER_FOUND' or nil)
 end
 
 -- Expires a SEARCHING ride whose deadline has passed (withdrawing its
@@ -57,7 +58,7 @@ local function expire_if_due(c, key, id)
     end_offer(c, key, id, 'WITHDRAWN', 0, false)
     set_status(c, key, 'EXPIRED')
     end_search(c, key, id)
-    publish_ride(c, key)
+    publish_ride(c, key, 'RIDE_EXPIRED')
     return 'EXPIRED'
   end
   return r[1]
