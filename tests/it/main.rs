@@ -28,6 +28,7 @@ mod areas;
 mod auth;
 mod batches;
 mod common;
+mod event_log;
 mod faults;
 mod fleet;
 mod instances;

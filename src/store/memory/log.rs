@@ -204,7 +204,7 @@ impl Log {
             };
             let over_cap = self.events.len() > retention.max_events;
             let delivered = floor.is_none_or(|f| front.id.seq < f);
-            if !(over_cap || front.at < oldest_kept) {
+            if !(over_cap || front.at <= oldest_kept) {
                 break;
             }
             if !delivered && !over_cap {

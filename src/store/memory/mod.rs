@@ -429,11 +429,13 @@ impl MemoryStore {
         now: DateTime<Utc>,
     ) -> Arc<Ride> {
         let ride = self.end_offer(inner, ride, OfferEndReason::Withdrawn, 0, false, now);
+        let next = Self::next(&ride, step.to(), now);
+        // The ride's change first: its driver is free because it ended.
+        let ride = self.transition(inner, next);
         if step.to().is_terminal() {
             self.release_driver(inner, &ride, now);
         }
-        let next = Self::next(&ride, step.to(), now);
-        self.transition(inner, next)
+        ride
     }
 }
 

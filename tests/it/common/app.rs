@@ -45,13 +45,21 @@ impl TestApp {
                     // A store per area, made by the service itself.
                     return Self::spawn_with(None, |c| *c = config).await;
                 }
+                let events = &config.events;
+                let log = tracking::store::LogSettings {
+                    enabled: events.event_log == tracking::startup::events_config::EventLogMode::On
+                        || events.any_sink(),
+                    approach_meters: events.approach_meters,
+                    max_dead_letters: usize::try_from(events.max_dead_letters)
+                        .unwrap_or(usize::MAX),
+                };
                 let memory = Arc::new(
-                    tracking::store::memory::MemoryStore::new(config.driver_ttl).with_retention(
-                        tracking::store::Retention {
+                    tracking::store::memory::MemoryStore::new(config.driver_ttl)
+                        .with_retention(tracking::store::Retention {
                             rides: config.ride_retention,
                             drivers: config.driver_retention,
-                        },
-                    ),
+                        })
+                        .with_log(log),
                 );
                 let mut app = Self::spawn_on(memory.clone(), |c| *c = config).await;
                 app.memory = Some(memory);

@@ -126,7 +126,7 @@ local function events_trim(keys, args)
     i = i + 1
   end
   -- Trimmed below min(every sink's position + 1, the age's cutoff).
-  local ms, n = c.now - age, 0
+  local ms, n = c.now - age + 1, 0
   for _, pos in pairs(acked) do
     local am, an = seq(pos)
     if am < ms or (am == ms and an + 1 < n) then ms, n = am, an + 1 end

@@ -186,11 +186,12 @@ local function advance(keys, args)
   end_offer(c, key, id, 'WITHDRAWN', 0, false)
   set_status(c, key, to)
   if status == 'SEARCHING' then end_search(c, key, id) end
+  -- The ride's change first: its driver is free because it ended.
+  publish_ride(c, key, STEP_EVENT[to])
   if to == 'CANCELLED' or to == 'COMPLETED' then
     local driver = redis.call('HGET', key, 'driver')
     if driver then release_driver(c, driver, id) end
   end
-  publish_ride(c, key, STEP_EVENT[to])
   return reply(c, 'OK', key)
 end
 
