@@ -28,6 +28,7 @@ mod areas;
 mod auth;
 mod batches;
 mod common;
+mod deliveries;
 mod event_log;
 mod faults;
 mod fleet;

@@ -44,14 +44,21 @@ async fn a_consumer_group_reads_the_documented_stream() {
     let entries = &reply[0].1;
     assert_eq!(entries.len(), logged.len());
     for ((position, fields), event) in entries.iter().zip(&logged) {
-        assert_eq!(position, &event.id.seq.to_string(), "the id's last part is the stream id");
+        assert_eq!(
+            position,
+            &event.id.seq.to_string(),
+            "the id's last part is the stream id"
+        );
         let f: HashMap<&str, &str> = fields
             .chunks_exact(2)
             .map(|kv| (kv[0].as_str(), kv[1].as_str()))
             .collect();
         assert_eq!(f.get("v"), Some(&"1"), "the format's version");
         assert_eq!(f.get("type"), Some(&event.kind.as_str()));
-        assert_eq!(f.get("at"), Some(&event.at.timestamp_millis().to_string().as_str()));
+        assert_eq!(
+            f.get("at"),
+            Some(&event.at.timestamp_millis().to_string().as_str())
+        );
         if event.kind == EventType::RideRequested {
             let r: HashMap<String, String> =
                 serde_json::from_str(f.get("ride").expect("the ride")).expect("JSON");
@@ -80,12 +87,18 @@ async fn a_store_that_lost_its_data_starts_a_new_epoch() {
     h.report("d2", PICKUP.0, PICKUP.1).await;
     let after = h.all().await;
     assert_eq!(after.len(), 1);
-    assert_ne!(after[0].id.epoch, last.epoch, "a new epoch: no id is reused");
+    assert_ne!(
+        after[0].id.epoch, last.epoch,
+        "a new epoch: no id is reused"
+    );
     let page = h
         .store
         .read_events(&h.area, Some(&last), 100)
         .await
         .expect("a read");
-    assert!(!page.recovered, "an id of the lost epoch says events were missed");
+    assert!(
+        !page.recovered,
+        "an id of the lost epoch says events were missed"
+    );
     assert_eq!(page.events, after, "from the oldest kept");
 }
