@@ -1,6 +1,6 @@
 //! A webhook receiver of the tests' own: records every event it takes, in
-//! the order it took them, and answers as the test says (200, 503, or
-//! holding the request until told otherwise).
+//! the order it took them, and answers as the test says (200, or holding
+//! the request until told otherwise).
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -16,7 +16,6 @@ use tokio::sync::{watch, Notify};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     Ok,
-    Unavailable,
     /// Holds each request until the answer changes.
     Hold,
 }
