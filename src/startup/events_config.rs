@@ -1,7 +1,13 @@
 //! The event-log and sink flags (`--event-log`, `--webhook`, `--nats-url`,
 //! …), flattened into `Config`.
 
-use std::{path::PathBuf, time::Duration};
+use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
+
+use crate::{
+    dispatch::delivery::{DeliveryPlan, Route, Sink, Webhook, WebhookRules},
+    domain::{EventType, ServiceAreas},
+    store::EventRetention,
+};
 
 /// Whether the event log is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -103,6 +109,95 @@ impl EventsConfig {
     pub fn any_sink(&self) -> bool {
         !self.webhooks.is_empty() || self.nats_url.is_some()
     }
+
+    /// Whether the event log is written.
+    pub fn log_on(&self) -> bool {
+        self.event_log == EventLogMode::On || self.any_sink()
+    }
+
+    /// How long each area's log keeps its events.
+    pub fn retention(&self) -> EventRetention {
+        EventRetention {
+            max_age: self.event_retention,
+            max_events: usize::try_from(self.max_events).unwrap_or(usize::MAX),
+            max_dead_letters: usize::try_from(self.max_dead_letters).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The webhooks' shared rules, checked: the types exist, a secret is
+    /// given when a webhook is.
+    fn webhook_rules(&self) -> Result<WebhookRules, String> {
+        let mut types = HashSet::new();
+        for name in self.webhook_types.iter().map(|t| t.trim()) {
+            if name.is_empty() {
+                continue;
+            }
+            let kind = EventType::parse(name).ok_or_else(|| {
+                format!("--webhook-types: unknown event type {name:?} (known: {})", known_types())
+            })?;
+            types.insert(kind);
+        }
+        Ok(WebhookRules {
+            secrets: self.webhook_secrets.clone().into(),
+            types: (!types.is_empty()).then(|| Arc::new(types)),
+            max_batch: usize::try_from(self.webhook_batch).unwrap_or(1000),
+            max_age: self.webhook_max_age,
+        })
+    }
+
+    /// What to deliver where (`None` when the log is off): every webhook
+    /// checked (a malformed URL, a missing secret, an unknown type or too
+    /// many webhooks is one line of error). An unreachable URL is not an
+    /// error: it is retried.
+    pub fn delivery_plan(
+        &self,
+        areas: &ServiceAreas,
+        lease: Duration,
+    ) -> Result<Option<DeliveryPlan>, String> {
+        let rules = self.webhook_rules()?;
+        if !self.log_on() {
+            return Ok(None);
+        }
+        let all: Vec<_> = areas.all().iter().map(|a| a.id.clone()).collect();
+        let mut urls: Vec<&str> = Vec::new();
+        for url in self.webhooks.iter().map(|u| u.trim()) {
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+        if urls.len() > MAX_WEBHOOKS {
+            return Err(format!(
+                "{} webhooks configured; at most {MAX_WEBHOOKS}",
+                urls.len()
+            ));
+        }
+        if !urls.is_empty() && self.webhook_secrets.iter().all(|s| s.is_empty()) {
+            return Err("--webhook needs at least one --webhook-secret to sign with".into());
+        }
+        let mut routes = Vec::new();
+        for url in urls {
+            let sink: Arc<dyn Sink> = Arc::new(Webhook::new(url, rules.clone())?);
+            routes.push(Route {
+                sink,
+                areas: all.clone(),
+            });
+        }
+        Ok(Some(DeliveryPlan {
+            routes,
+            areas: all,
+            retention: self.retention(),
+            lease,
+        }))
+    }
+}
+
+/// Every event type's name, for an error.
+fn known_types() -> String {
+    EventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_meters(text: &str) -> Result<f64, String> {
