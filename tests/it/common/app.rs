@@ -46,12 +46,15 @@ impl TestApp {
                     return Self::spawn_with(None, |c| *c = config).await;
                 }
                 let memory = Arc::new(
-                    tracking::store::memory::MemoryStore::new(config.driver_ttl).with_retention(
-                        tracking::store::Retention {
+                    tracking::store::memory::MemoryStore::new(config.driver_ttl)
+                        .with_retention(tracking::store::Retention {
                             rides: config.ride_retention,
                             drivers: config.driver_retention,
-                        },
-                    ),
+                        })
+                        .with_log(tracking::store::LogSettings {
+                            enabled: config.events.log_on(),
+                            approach_meters: config.events.approach_meters,
+                        }),
                 );
                 let mut app = Self::spawn_on(memory.clone(), |c| *c = config).await;
                 app.memory = Some(memory);
