@@ -5,7 +5,7 @@ use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
 
 use crate::{
     dispatch::delivery::{DeliveryPlan, Route, Sink, Webhook, WebhookRules},
-    domain::{EventType, ServiceAreas},
+    domain::{AreaId, EventType, ServiceAreas},
     store::EventRetention,
 };
 
@@ -110,9 +110,12 @@ impl EventsConfig {
         !self.webhooks.is_empty() || self.nats_url.is_some()
     }
 
-    /// Whether the event log is written.
-    pub fn log_on(&self) -> bool {
-        self.event_log == EventLogMode::On || self.any_sink()
+    /// Whether the event log is written: `--event-log on`, or any sink
+    /// (on the command line or an area's `webhooks`).
+    pub fn log_on(&self, areas: &ServiceAreas) -> bool {
+        self.event_log == EventLogMode::On
+            || self.any_sink()
+            || areas.all().iter().any(|a| !a.webhooks.is_empty())
     }
 
     /// How long each area's log keeps its events.
@@ -133,7 +136,10 @@ impl EventsConfig {
                 continue;
             }
             let kind = EventType::parse(name).ok_or_else(|| {
-                format!("--webhook-types: unknown event type {name:?} (known: {})", known_types())
+                format!(
+                    "--webhook-types: unknown event type {name:?} (known: {})",
+                    known_types()
+                )
             })?;
             types.insert(kind);
         }
@@ -155,31 +161,53 @@ impl EventsConfig {
         lease: Duration,
     ) -> Result<Option<DeliveryPlan>, String> {
         let rules = self.webhook_rules()?;
-        if !self.log_on() {
+        if !self.log_on(areas) {
             return Ok(None);
         }
-        let all: Vec<_> = areas.all().iter().map(|a| a.id.clone()).collect();
-        let mut urls: Vec<&str> = Vec::new();
-        for url in self.webhooks.iter().map(|u| u.trim()) {
-            if !urls.contains(&url) {
-                urls.push(url);
+        let all: Vec<AreaId> = areas.all().iter().map(|a| a.id.clone()).collect();
+        // Each URL once, with the areas it gets: the global ones every area,
+        // an area's own that area.
+        let mut urls: Vec<(&str, Vec<AreaId>)> = Vec::new();
+        let named = self.webhooks.iter().map(|u| (u.trim(), all.clone())).chain(
+            areas.all().iter().flat_map(|area| {
+                area.webhooks
+                    .iter()
+                    .map(|u| (u.trim(), vec![area.id.clone()]))
+            }),
+        );
+        for (url, areas_of) in named {
+            match urls.iter_mut().find(|(u, _)| *u == url) {
+                Some((_, known)) => {
+                    for area in areas_of {
+                        if !known.contains(&area) {
+                            known.push(area);
+                        }
+                    }
+                }
+                None => urls.push((url, areas_of)),
             }
         }
         if urls.len() > MAX_WEBHOOKS {
             return Err(format!(
-                "{} webhooks configured; at most {MAX_WEBHOOKS}",
+                "{} webhooks configured (--webhook and the areas' webhooks); at most {MAX_WEBHOOKS}",
                 urls.len()
             ));
         }
         if !urls.is_empty() && self.webhook_secrets.iter().all(|s| s.is_empty()) {
-            return Err("--webhook needs at least one --webhook-secret to sign with".into());
+            return Err("a webhook needs at least one --webhook-secret to sign with".into());
         }
-        let mut routes = Vec::new();
-        for url in urls {
+        let mut routes: Vec<Route> = Vec::new();
+        for (url, areas_of) in urls {
             let sink: Arc<dyn Sink> = Arc::new(Webhook::new(url, rules.clone())?);
+            if routes.iter().any(|r| r.sink.id() == sink.id()) {
+                return Err(format!(
+                    "two webhooks have the same name {}: change one URL",
+                    sink.id()
+                ));
+            }
             routes.push(Route {
                 sink,
-                areas: all.clone(),
+                areas: areas_of,
             });
         }
         Ok(Some(DeliveryPlan {

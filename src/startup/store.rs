@@ -94,7 +94,7 @@ pub async fn open_store(
         rides: config.ride_retention,
         drivers: config.driver_retention,
     };
-    let log_on = config.events.log_on();
+    let log_on = config.events.log_on(areas);
     let log = |approach: Option<f64>| LogSettings {
         enabled: log_on,
         approach_meters: approach.unwrap_or(config.events.approach_meters),

@@ -252,7 +252,10 @@ impl Lane {
         may_give_up: bool,
     ) -> Result<Sent> {
         let labels = self.labels();
-        let oldest = events.first().map(|e| e.at).unwrap_or_else(chrono::Utc::now);
+        let oldest = events
+            .first()
+            .map(|e| e.at)
+            .unwrap_or_else(chrono::Utc::now);
         let age = || (chrono::Utc::now() - oldest).to_std().unwrap_or_default();
         let mut backoff = Backoff { attempt: 0 };
         let mut logged_failure = false;

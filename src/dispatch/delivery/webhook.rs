@@ -259,7 +259,10 @@ mod tests {
         assert_eq!(parts.len(), 2);
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(b"b").unwrap_or_else(|_| panic!());
         mac.update(b"1700000000.[]");
-        assert_eq!(parts[1], format!("v1={}", hex(&mac.finalize().into_bytes())));
+        assert_eq!(
+            parts[1],
+            format!("v1={}", hex(&mac.finalize().into_bytes()))
+        );
         assert!(parts[0].starts_with("v1=") && parts[0].len() == 3 + 64);
     }
 

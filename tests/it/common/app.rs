@@ -52,7 +52,9 @@ impl TestApp {
                             drivers: config.driver_retention,
                         })
                         .with_log(tracking::store::LogSettings {
-                            enabled: config.events.log_on(),
+                            enabled: config
+                                .events
+                                .log_on(&tracking::domain::ServiceAreas::everywhere()),
                             approach_meters: config.events.approach_meters,
                         }),
                 );

@@ -33,7 +33,10 @@ async fn rides(app: &TestApp, n: usize) -> Vec<String> {
             let ride = id_of(&app.request_driver(&format!("ev-r{i}"), at).await);
             app.ride_reaches(&ride, "DRIVER_FOUND").await;
             let done = app.complete(&ride).await;
-            assert_eq!(done["data"]["completeRide"]["status"], "COMPLETED", "{done}");
+            assert_eq!(
+                done["data"]["completeRide"]["status"], "COMPLETED",
+                "{done}"
+            );
             ride
         })
         .buffer_unordered(8)
@@ -46,7 +49,10 @@ fn by_ride(events: &[Value]) -> BTreeMap<String, Vec<Value>> {
     let mut rides: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for event in events {
         if let Some(ride) = event["rideId"].as_str() {
-            rides.entry(ride.to_owned()).or_default().push(event.clone());
+            rides
+                .entry(ride.to_owned())
+                .or_default()
+                .push(event.clone());
         }
     }
     rides
@@ -66,7 +72,10 @@ fn assert_every_ride_in_order(events: &[Value], rides: &[String]) {
     for ride in rides {
         let mut got = received.get(ride).cloned().unwrap_or_default();
         got.dedup_by(|a, b| a["id"] == b["id"]);
-        let kinds: Vec<&str> = got.iter().map(|e| e["type"].as_str().unwrap_or("")).collect();
+        let kinds: Vec<&str> = got
+            .iter()
+            .map(|e| e["type"].as_str().unwrap_or(""))
+            .collect();
         assert_eq!(kinds, A_RIDE, "ride {ride}'s events: {got:?}");
         let positions: Vec<_> = got.iter().map(position).collect();
         assert!(
@@ -114,7 +123,10 @@ pub async fn every_event_arrives_in_order_signed_with_each_secret(store: StoreKi
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     for post in receiver.posts() {
         assert_eq!(post.content_type, "application/json");
-        assert!(post.events().len() <= 7, "a batch is at most --webhook-batch");
+        assert!(
+            post.events().len() <= 7,
+            "a batch is at most --webhook-batch"
+        );
         let sent: i64 = post.timestamp.parse().expect("unix seconds");
         assert!((chrono::Utc::now().timestamp() - sent).abs() < 60);
         assert!(post.signed_with("old-secret"), "{}", post.signature);
@@ -125,7 +137,11 @@ pub async fn every_event_arrives_in_order_signed_with_each_secret(store: StoreKi
     let metrics = app.metrics().await;
     let sink = tracking::dispatch::delivery::webhook::sink_id(&receiver.url);
     let delivered = series(&metrics, "tracking_events_delivered_total", sink.as_str());
-    assert!(delivered >= events.len() as f64, "{delivered} < {}", events.len());
+    assert!(
+        delivered >= events.len() as f64,
+        "{delivered} < {}",
+        events.len()
+    );
 }
 
 pub async fn a_receiver_down_for_90_seconds_gets_every_event_once_back(store: StoreKind) {
@@ -167,7 +183,13 @@ pub async fn a_hung_receiver_holds_up_neither_another_webhook_nor_connections(st
     );
     let metrics = app.metrics().await;
     let sink = tracking::dispatch::delivery::webhook::sink_id(&hung.url);
-    assert!(series(&metrics, "tracking_event_delivery_failures_total", sink.as_str()) >= 1.0);
+    assert!(
+        series(
+            &metrics,
+            "tracking_event_delivery_failures_total",
+            sink.as_str()
+        ) >= 1.0
+    );
     assert!(series(&metrics, "tracking_event_lag_seconds", sink.as_str()) > 0.0);
 }
 
@@ -197,7 +219,11 @@ pub async fn events_refused_past_the_max_age_go_to_the_dead_letters_counted(stor
     // Three rides: 9 ride events and 6 driver ones (available, then free again).
     let dead = eventually("the refused events dead-lettered and counted", || async {
         let metrics = app.metrics().await;
-        let dead = series(&metrics, "tracking_events_dead_lettered_total", sink.as_str());
+        let dead = series(
+            &metrics,
+            "tracking_events_dead_lettered_total",
+            sink.as_str(),
+        );
         (dead >= 15.0).then_some(dead)
     })
     .await;
@@ -220,4 +246,43 @@ fn series(metrics: &str, name: &str, sink: &str) -> f64 {
         .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(&label))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+pub async fn an_areas_webhooks_get_only_that_areas_events(store: StoreKind) {
+    let everything = Receiver::start(Answer::Ok).await;
+    let santiago = Receiver::start(Answer::Ok).await;
+    let mut areas = crate::common::areas::two_cities();
+    areas["features"][0]["properties"]["webhooks"] = serde_json::json!([santiago.url]);
+    let file = crate::common::areas::areas_file(&format!("events-{store:?}"), &areas);
+    let app = TestApp::spawn(store, |c| {
+        webhooks(c, &[&everything.url], &["k"]);
+        c.areas = Some(file.clone());
+    })
+    .await;
+    let mut rides = Vec::new();
+    for (i, at) in [RIDER, (-33.44, -70.35)].into_iter().enumerate() {
+        app.update_location(&format!("area-d{i}"), at).await;
+        let ride = id_of(&app.request_driver(&format!("area-r{i}"), at).await);
+        app.ride_reaches(&ride, "DRIVER_FOUND").await;
+        app.complete(&ride).await;
+        rides.push(ride);
+    }
+    wait_for_all(&everything, &rides, Duration::from_secs(10)).await;
+    wait_for_all(&santiago, &rides[..1], Duration::from_secs(10)).await;
+    assert_every_ride_in_order(&everything.events(), &rides);
+    let areas_seen: std::collections::BTreeSet<String> = santiago
+        .events()
+        .iter()
+        .map(|e| {
+            e["id"]
+                .as_str()
+                .unwrap_or("")
+                .split(':')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(areas_seen.into_iter().collect::<Vec<_>>(), ["scl"]);
+    assert!(santiago.posts().iter().all(|p| p.signed_with("k")));
 }
