@@ -108,7 +108,7 @@ impl DurationBounds {
 /// A number property within `lo..=hi`, if given.
 pub(super) fn number(
     properties: &serde_json::Map<String, serde_json::Value>,
-    id: &super::AreaId,
+    id: &impl std::fmt::Display,
     key: &str,
     (lo, hi): (f64, f64),
 ) -> Result<Option<f64>, String> {
@@ -128,7 +128,7 @@ pub const MAX_AREA_WEBHOOKS: usize = 16;
 /// A list of URLs (text, checked at start), if given.
 pub(super) fn urls(
     properties: &serde_json::Map<String, serde_json::Value>,
-    id: &super::AreaId,
+    id: &impl std::fmt::Display,
     key: &str,
 ) -> Result<Vec<String>, String> {
     let bad = || format!("area {id}: {key} must be an array of at most {MAX_AREA_WEBHOOKS} URLs");

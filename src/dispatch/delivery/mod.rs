@@ -167,3 +167,7 @@ async fn trim(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "runner_tests.rs"]
+mod runner_tests;

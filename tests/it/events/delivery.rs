@@ -286,3 +286,36 @@ pub async fn an_areas_webhooks_get_only_that_areas_events(store: StoreKind) {
     assert_eq!(areas_seen.into_iter().collect::<Vec<_>>(), ["scl"]);
     assert!(santiago.posts().iter().all(|p| p.signed_with("k")));
 }
+
+pub async fn only_the_webhook_types_are_sent(store: StoreKind) {
+    let receiver = Receiver::start(Answer::Ok).await;
+    let app = TestApp::spawn(store, |c| {
+        webhooks(c, &[&receiver.url], &["k"]);
+        c.events.webhook_types = vec!["RIDE_COMPLETED".into(), "RIDE_REQUESTED".into()];
+    })
+    .await;
+    let rides = rides(&app, 4).await;
+    within(Duration::from_secs(10), "4 rides' completions", async {
+        while by_ride(&receiver.events())
+            .values()
+            .map(Vec::len)
+            .sum::<usize>()
+            < 8
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    let received = by_ride(&receiver.events());
+    for ride in &rides {
+        let kinds: Vec<&str> = received[ride]
+            .iter()
+            .map(|e| e["type"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds, ["RIDE_REQUESTED", "RIDE_COMPLETED"], "ride {ride}");
+    }
+    assert!(
+        receiver.events().iter().all(|e| e["rideId"].is_string()),
+        "no driver events"
+    );
+}

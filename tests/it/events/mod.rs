@@ -20,4 +20,5 @@ for_each_store!(
     a_hung_receiver_holds_up_neither_another_webhook_nor_connections,
     events_refused_past_the_max_age_go_to_the_dead_letters_counted,
     an_areas_webhooks_get_only_that_areas_events,
+    only_the_webhook_types_are_sent,
 );
