@@ -14,6 +14,7 @@ mod error;
 pub mod events_config;
 pub mod persisted;
 pub mod roads_config;
+pub mod nats_sink;
 mod settings;
 pub mod store;
 
