@@ -12,9 +12,9 @@ pub mod config;
 mod endpoint;
 mod error;
 pub mod events_config;
+pub mod nats_sink;
 pub mod persisted;
 pub mod roads_config;
-pub mod nats_sink;
 mod settings;
 pub mod store;
 

@@ -66,9 +66,16 @@ impl NatsServer {
     pub async fn start_again(&self) {
         let port = self.port();
         let ports = self.dir.join("ports");
-        let mut child = Command::new("nats-server")
+        let mut child = Command::new(binary())
             .args(["-js", "-a", "127.0.0.1", "-n", &self.name])
-            .args(["-p", &if port == 0 { "-1".into() } else { port.to_string() }])
+            .args([
+                "-p",
+                &if port == 0 {
+                    "-1".into()
+                } else {
+                    port.to_string()
+                },
+            ])
             .arg("-sd")
             .arg(self.dir.join("store"))
             .arg("--ports_file_dir")
@@ -124,6 +131,20 @@ impl NatsServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// `nats-server` from PATH, else where Debian's package puts it (`/usr/sbin`,
+/// not on every user's PATH).
+fn binary() -> PathBuf {
+    let debian = PathBuf::from("/usr/sbin/nats-server");
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| dir.join("nats-server").is_file()))
+        .unwrap_or(false);
+    if on_path || !debian.is_file() {
+        PathBuf::from("nats-server")
+    } else {
+        debian
     }
 }
 

@@ -165,7 +165,9 @@ impl NatsSink {
             let id = event.id.to_string();
             let payload = serde_json::to_vec(&event.to_json())
                 .map_err(|e| SinkError::Retry(format!("event {id} as JSON: {e}")))?;
-            let publish = PublishMessage::build().payload(payload.into()).message_id(&id);
+            let publish = PublishMessage::build()
+                .payload(payload.into())
+                .message_id(&id);
             let ack = self
                 .jetstream
                 .send_publish(subject(area, event.kind), publish)
@@ -174,9 +176,8 @@ impl NatsSink {
             acks.push((id, ack));
         }
         for (id, ack) in acks {
-            ack.await.map_err(|e| {
-                SinkError::Retry(format!("no JetStream ack for event {id}: {e}"))
-            })?;
+            ack.await
+                .map_err(|e| SinkError::Retry(format!("no JetStream ack for event {id}: {e}")))?;
         }
         Ok(())
     }

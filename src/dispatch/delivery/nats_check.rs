@@ -175,9 +175,15 @@ mod tests {
             "tracking.north.RIDE_REQUESTED",
             "tracking.north.RIDE_REQUESTED"
         ));
-        assert!(!matches("tracking.south.>", "tracking.north.RIDE_REQUESTED"));
+        assert!(!matches(
+            "tracking.south.>",
+            "tracking.north.RIDE_REQUESTED"
+        ));
         assert!(!matches("tracking.*", "tracking.north.RIDE_REQUESTED"));
-        assert!(!matches("tracking.north.RIDE_REQUESTED.x", "tracking.north.RIDE_REQUESTED"));
+        assert!(!matches(
+            "tracking.north.RIDE_REQUESTED.x",
+            "tracking.north.RIDE_REQUESTED"
+        ));
         assert!(!matches("tracking.>", "tracking"));
         assert!(matches(">", "tracking.north.X"));
     }

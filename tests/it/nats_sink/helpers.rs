@@ -85,7 +85,12 @@ pub struct Stored {
 /// How many messages the stream holds.
 pub async fn stored_count(js: &jetstream::Context) -> u64 {
     let mut stream = js.get_stream(STREAM).await.expect("the stream");
-    stream.info().await.expect("the stream's info").state.messages
+    stream
+        .info()
+        .await
+        .expect("the stream's info")
+        .state
+        .messages
 }
 
 /// Every message in the stream, in stream order, read with a new pull
@@ -127,4 +132,18 @@ pub async fn read_all(js: &jetstream::Context) -> Vec<Stored> {
     })
     .await;
     stored
+}
+
+/// How many messages the stream holds on subjects matching `filter`.
+pub async fn stored_on(js: &jetstream::Context, filter: &str) -> usize {
+    let stream = js.get_stream(STREAM).await.expect("the stream");
+    let mut subjects = stream
+        .info_with_subjects(filter)
+        .await
+        .expect("the stream's subjects");
+    let mut count = 0;
+    while let Some(subject) = subjects.next().await {
+        count += subject.expect("a subject's count").1;
+    }
+    count
 }

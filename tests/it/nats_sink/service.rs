@@ -8,8 +8,10 @@ use std::{cmp::Ordering, time::Duration};
 use test_support::NatsServer;
 use tracking::domain::EventId;
 
-use super::helpers::{create_stream, jetstream_on, read_all, stored_count, Stored};
-use crate::common::{eventually, for_each_store, id_of, north_of, StoreKind, TestApp, DRIVER, RIDER};
+use super::helpers::{create_stream, jetstream_on, read_all, stored_count, stored_on, Stored};
+use crate::common::{
+    eventually, for_each_store, id_of, north_of, StoreKind, TestApp, DRIVER, RIDER,
+};
 
 for_each_store!(every_event_of_the_rides_reaches_the_stream_in_id_order);
 
@@ -23,7 +25,7 @@ async fn every_event_of_the_rides_reaches_the_stream_in_id_order(store: StoreKin
     let mut rides = Vec::new();
     for n in 0..3 {
         let driver = format!("d-{n}");
-        app.update_location(&driver, north_of(DRIVER, 10.0 * f64::from(n)))
+        app.update_location(&driver, north_of(DRIVER, 0.01 * f64::from(n)))
             .await;
         let ride = id_of(&app.request_driver(&format!("rider-{n}"), RIDER).await);
         app.ride_reaches(&ride, "DRIVER_FOUND").await;
@@ -31,20 +33,20 @@ async fn every_event_of_the_rides_reaches_the_stream_in_id_order(store: StoreKin
     }
     for ride in &rides {
         let done = app.complete(ride).await;
-        assert_eq!(done["data"]["completeRide"]["status"], "COMPLETED", "{done}");
+        assert_eq!(
+            done["data"]["completeRide"]["status"], "COMPLETED",
+            "{done}"
+        );
     }
 
     // Per ride: RIDE_REQUESTED, DRIVER_FOUND, RIDE_COMPLETED at least; per
     // driver: DRIVER_AVAILABLE (the matching and freeing may add more).
-    let stored: Vec<Stored> = eventually("every ride's completion in the stream", || async {
-        let stored = read_all(&js).await;
-        let completed = stored
-            .iter()
-            .filter(|s| s.json["type"] == "RIDE_COMPLETED")
-            .count();
-        (completed == rides.len()).then_some(stored)
+    eventually("every ride's completion in the stream", || async {
+        let completed = stored_on(&js, "tracking.*.RIDE_COMPLETED").await;
+        (completed == rides.len()).then_some(())
     })
     .await;
+    let stored: Vec<Stored> = read_all(&js).await;
 
     let mut previous: Option<EventId> = None;
     for s in &stored {
@@ -52,7 +54,10 @@ async fn every_event_of_the_rides_reaches_the_stream_in_id_order(store: StoreKin
         assert_eq!(s.msg_id.as_deref(), Some(id), "Nats-Msg-Id is the event id");
         assert_eq!(
             s.subject,
-            format!("tracking.default.{}", s.json["type"].as_str().expect("a type")),
+            format!(
+                "tracking.default.{}",
+                s.json["type"].as_str().expect("a type")
+            ),
         );
         let id = EventId::parse(id).expect("an event id");
         if let Some(before) = &previous {
@@ -82,5 +87,9 @@ async fn every_event_of_the_rides_reaches_the_stream_in_id_order(store: StoreKin
         .filter(|s| s.json["type"] == "DRIVER_AVAILABLE")
         .count();
     assert!(available >= 3, "each driver's going available: {available}");
-    assert_eq!(stored_count(&js).await, stored.len() as u64, "nothing twice");
+    assert_eq!(
+        stored_count(&js).await,
+        stored.len() as u64,
+        "nothing twice"
+    );
 }

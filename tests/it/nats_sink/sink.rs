@@ -8,7 +8,9 @@ use tracking::{
     domain::{AreaId, EventType},
 };
 
-use super::helpers::{create_stream, event, jetstream_on, read_all, sink_on, stored_count};
+use super::helpers::{
+    create_stream, event, jetstream_on, read_all, sink_on, stored_count, stored_on,
+};
 use crate::common::{within, PATIENCE};
 
 const WINDOW: Duration = Duration::from_secs(120);
@@ -27,7 +29,11 @@ async fn each_event_is_stored_once_on_its_subject_and_a_resent_batch_adds_nothin
     create_stream(&js, "tracking.>", WINDOW).await;
     let sink = sink_on(&server.url(), PATIENCE).await;
     assert_eq!(sink.id().to_string(), "nats");
-    assert_eq!(sink.max_age(), None, "NATS holds the log back, never dead-letters");
+    assert_eq!(
+        sink.max_age(),
+        None,
+        "NATS holds the log back, never dead-letters"
+    );
 
     let kinds = [
         EventType::RideRequested,
@@ -41,20 +47,32 @@ async fn each_event_is_stored_once_on_its_subject_and_a_resent_batch_adds_nothin
     let south: Vec<_> = (0..3)
         .map(|n| event("south", n, EventType::RideCompleted))
         .collect();
-    within(PATIENCE, "a batch sent", sink.send(&area("north"), &north[..25]))
-        .await
-        .expect("the first batch taken");
+    within(
+        PATIENCE,
+        "a batch sent",
+        sink.send(&area("north"), &north[..25]),
+    )
+    .await
+    .expect("the first batch taken");
     within(PATIENCE, "a batch sent", sink.send(&area("south"), &south))
         .await
         .expect("the other area's batch taken");
     // A retry of the first batch (its ack lost, say), then the next one,
     // overlapping it: the same ids, not stored again.
-    within(PATIENCE, "a batch re-sent", sink.send(&area("north"), &north[..25]))
-        .await
-        .expect("the re-sent batch taken");
-    within(PATIENCE, "a batch sent", sink.send(&area("north"), &north[20..]))
-        .await
-        .expect("the overlapping batch taken");
+    within(
+        PATIENCE,
+        "a batch re-sent",
+        sink.send(&area("north"), &north[..25]),
+    )
+    .await
+    .expect("the re-sent batch taken");
+    within(
+        PATIENCE,
+        "a batch sent",
+        sink.send(&area("north"), &north[20..]),
+    )
+    .await
+    .expect("the overlapping batch taken");
 
     let stored = read_all(&js).await;
     assert_eq!(stored.len(), 43, "40 + 3 events, each once: {stored:#?}");
@@ -64,7 +82,10 @@ async fn each_event_is_stored_once_on_its_subject_and_a_resent_batch_adds_nothin
     for (sent, got) in north.iter().zip(&north_stored) {
         let id = sent.id.to_string();
         assert_eq!(got.msg_id.as_deref(), Some(id.as_str()));
-        assert_eq!(got.subject, format!("tracking.north.{}", sent.kind.as_str()));
+        assert_eq!(
+            got.subject,
+            format!("tracking.north.{}", sent.kind.as_str())
+        );
         assert_eq!(got.json, sent.to_json(), "the payload is the event's JSON");
     }
     assert_eq!(north_stored.len(), 40, "north in log order, each once");
@@ -73,6 +94,7 @@ async fn each_event_is_stored_once_on_its_subject_and_a_resent_batch_adds_nothin
         assert_eq!(got.msg_id, Some(sent.id.to_string()));
     }
     assert_eq!(south_stored.len(), 3);
+    assert_eq!(stored_on(&js, "tracking.south.RIDE_COMPLETED").await, 3);
 }
 
 /// The server killed: a send fails with `Retry` within the publish
@@ -95,8 +117,12 @@ async fn a_dead_server_is_a_bounded_retry_and_a_restarted_one_takes_the_batch() 
 
     server.stop();
     let started = Instant::now();
-    let failed = within(PATIENCE, "a send to a dead server to fail", sink.send(&default, &events[10..]))
-        .await;
+    let failed = within(
+        PATIENCE,
+        "a send to a dead server to fail",
+        sink.send(&default, &events[10..]),
+    )
+    .await;
     assert!(
         matches!(failed, Err(SinkError::Retry(_))),
         "a dead server: retry, got {failed:?}"
@@ -123,7 +149,10 @@ async fn a_dead_server_is_a_bounded_retry_and_a_restarted_one_takes_the_batch() 
     .await;
     let js = jetstream_on(&server).await;
     let stored = read_all(&js).await;
-    let ids: Vec<_> = stored.iter().map(|s| s.msg_id.clone().unwrap_or_default()).collect();
+    let ids: Vec<_> = stored
+        .iter()
+        .map(|s| s.msg_id.clone().unwrap_or_default())
+        .collect();
     let sent: Vec<_> = events.iter().map(|e| e.id.to_string()).collect();
     assert_eq!(ids, sent, "every event once, in order");
     assert_eq!(stored_count(&js).await, 20);
@@ -139,7 +168,10 @@ async fn the_start_up_check_finds_a_missing_stream_and_a_short_window() {
     let areas = [area("north"), area("south")];
 
     let check = within(PATIENCE, "the check", check_streams(&sink, &areas)).await;
-    assert!(matches!(check, StreamCheck::Missing { uncovered: 24, .. }), "{check:?}");
+    assert!(
+        matches!(check, StreamCheck::Missing { uncovered: 24, .. }),
+        "{check:?}"
+    );
 
     // Only north's subjects.
     create_stream(&js, "tracking.north.>", WINDOW).await;
@@ -149,7 +181,9 @@ async fn the_start_up_check_finds_a_missing_stream_and_a_short_window() {
         "{check:?}"
     );
 
-    js.delete_stream(super::helpers::STREAM).await.expect("delete the stream");
+    js.delete_stream(super::helpers::STREAM)
+        .await
+        .expect("delete the stream");
     create_stream(&js, "tracking.>", Duration::from_secs(10)).await;
     let check = within(PATIENCE, "the check", check_streams(&sink, &areas)).await;
     assert!(
@@ -157,10 +191,17 @@ async fn the_start_up_check_finds_a_missing_stream_and_a_short_window() {
         "{check:?}"
     );
 
-    js.delete_stream(super::helpers::STREAM).await.expect("delete the stream");
+    js.delete_stream(super::helpers::STREAM)
+        .await
+        .expect("delete the stream");
     create_stream(&js, "tracking.>", WINDOW).await;
     let check = within(PATIENCE, "the check", check_streams(&sink, &areas)).await;
-    assert_eq!(check, StreamCheck::Covered { streams: vec!["TRACKING".into()] });
+    assert_eq!(
+        check,
+        StreamCheck::Covered {
+            streams: vec!["TRACKING".into()]
+        }
+    );
 
     server.stop();
     let check = within(PATIENCE, "the check", check_streams(&sink, &areas)).await;
@@ -181,7 +222,10 @@ async fn an_unreachable_server_at_start_is_not_fatal() {
     let sent = within(
         PATIENCE,
         "a send to nobody to fail",
-        sink.send(&area("default"), &[event("default", 1, EventType::RideRequested)]),
+        sink.send(
+            &area("default"),
+            &[event("default", 1, EventType::RideRequested)],
+        ),
     )
     .await;
     assert!(matches!(sent, Err(SinkError::Retry(_))), "{sent:?}");
@@ -191,7 +235,12 @@ async fn an_unreachable_server_at_start_is_not_fatal() {
 /// credentials file that is not there: one clear error each.
 #[tokio::test]
 async fn bad_nats_flags_are_refused_clearly() {
-    for url in ["http://127.0.0.1:4222", "127.0.0.1:4222", "nats://", "ws://h:1"] {
+    for url in [
+        "http://127.0.0.1:4222",
+        "127.0.0.1:4222",
+        "nats://",
+        "ws://h:1",
+    ] {
         let refused = NatsSettings::parse_servers(url);
         assert!(refused.is_err(), "{url} accepted: {refused:?}");
     }
@@ -201,13 +250,14 @@ async fn bad_nats_flags_are_refused_clearly() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let not_pem = dir.join("ca.pem");
     std::fs::write(&not_pem, "not a certificate").expect("write");
-    let settings = |ca: Option<std::path::PathBuf>, creds: Option<std::path::PathBuf>| NatsSettings {
-        servers: NatsSettings::parse_servers("tls://127.0.0.1:1").expect("a URL"),
-        creds,
-        ca,
-        publish_timeout: Duration::from_secs(1),
-        retry_horizon: Duration::from_secs(65),
-    };
+    let settings =
+        |ca: Option<std::path::PathBuf>, creds: Option<std::path::PathBuf>| NatsSettings {
+            servers: NatsSettings::parse_servers("tls://127.0.0.1:1").expect("a URL"),
+            creds,
+            ca,
+            publish_timeout: Duration::from_secs(1),
+            retry_horizon: Duration::from_secs(65),
+        };
     let error = NatsSink::connect(&settings(Some(not_pem), None))
         .await
         .err()
