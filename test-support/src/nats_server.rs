@@ -26,6 +26,7 @@ pub struct NatsServer {
     dir: PathBuf,
     name: String,
     port: Mutex<u16>,
+    extra: Vec<String>,
     child: Mutex<Option<Child>>,
 }
 
@@ -36,6 +37,11 @@ impl NatsServer {
     /// Starts `nats-server -js` on a port of its choosing and waits until it
     /// answers.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts it with extra arguments (for example `--tls --tlscert …`).
+    pub async fn start_with(extra: &[&str]) -> Self {
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         let name = format!("tracking-test-{}-{n}", std::process::id());
         let dir = std::env::temp_dir().join(&name);
@@ -45,6 +51,7 @@ impl NatsServer {
             dir,
             name,
             port: Mutex::new(0),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
             child: Mutex::new(None),
         };
         server.start_again().await;
@@ -54,6 +61,11 @@ impl NatsServer {
     /// The URL clients connect to.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port())
+    }
+
+    /// The URL of a server started with `--tls`.
+    pub fn tls_url(&self) -> String {
+        format!("tls://127.0.0.1:{}", self.port())
     }
 
     /// The client port.
@@ -80,6 +92,7 @@ impl NatsServer {
             .arg(self.dir.join("store"))
             .arg("--ports_file_dir")
             .arg(&ports)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -152,7 +165,9 @@ fn binary() -> PathBuf {
 /// once the server has written it.
 fn ports_file_port(path: &std::path::Path) -> Option<u16> {
     let text = std::fs::read_to_string(path).ok()?;
-    let url = &text[text.find("nats://")?..];
+    // `nats://…` or, with `--tls`, `tls://…`.
+    let url = &text[text.find("\"nats\"")?..];
+    let url = &url[url.find("://")?..];
     let end = url.find('"')?;
     url[..end].rsplit(':').next()?.parse().ok()
 }
