@@ -112,9 +112,7 @@ impl NatsSink {
             .request_timeout(Some(settings.publish_timeout))
             .ping_interval(Duration::from_secs(20))
             .client_capacity(CLIENT_CAPACITY)
-            .event_callback(|event| async move {
-                tracing::info!(%event, "NATS connection");
-            });
+            .event_callback(|event| async move { log_connection(&event) });
         if let Some(creds) = &settings.creds {
             options = options.credentials_file(creds).await.map_err(|e| {
                 format!("cannot read the --nats-creds file {}: {e}", creds.display())
@@ -175,9 +173,20 @@ impl NatsSink {
                 .map_err(|e| SinkError::Retry(format!("publishing event {id} to NATS: {e}")))?;
             acks.push((id, ack));
         }
+        let mut duplicates = 0_usize;
         for (id, ack) in acks {
-            ack.await
+            let ack = ack
+                .await
                 .map_err(|e| SinkError::Retry(format!("no JetStream ack for event {id}: {e}")))?;
+            duplicates += usize::from(ack.duplicate);
+        }
+        if duplicates > 0 {
+            // A re-sent batch: JetStream already had these ids.
+            tracing::debug!(
+                area = area.as_str(),
+                duplicates,
+                "JetStream dropped re-sent events"
+            );
         }
         Ok(())
     }
@@ -187,6 +196,18 @@ impl NatsSink {
 /// `[a-z0-9-]` and types `[A-Z_]`: each one subject token.
 pub fn subject(area: &AreaId, kind: EventType) -> String {
     format!("{SUBJECT_PREFIX}.{}.{}", area.as_str(), kind.as_str())
+}
+
+/// Says once what changed in the connection: connected (again), lost, or
+/// refused (an authorization error, say); publishes meanwhile are retried.
+fn log_connection(event: &async_nats::Event) {
+    match event {
+        async_nats::Event::Connected => tracing::info!("connected to NATS"),
+        async_nats::Event::Disconnected => {
+            tracing::warn!("lost the NATS connection; reconnecting")
+        }
+        other => tracing::warn!(event = %other, "NATS connection"),
+    }
 }
 
 /// Refuses a CA file that cannot be read or holds no PEM certificate.
