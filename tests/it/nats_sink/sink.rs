@@ -246,6 +246,19 @@ async fn bad_nats_flags_are_refused_clearly() {
     }
     assert!(NatsSettings::parse_servers("nats://a:4222, tls://b:4222").is_ok());
 
+    let mut config = crate::common::test_config();
+    config.events.nats_ca = Some("ca.pem".into());
+    let refused = tracking::startup::nats_sink::nats_settings(&config);
+    assert!(refused.is_err(), "--nats-ca without --nats-url accepted");
+    config.events.nats_url = Some("nats://127.0.0.1:4222".into());
+    let settings = tracking::startup::nats_sink::nats_settings(&config)
+        .expect("the flags accepted")
+        .expect("NATS configured");
+    assert!(
+        settings.retry_horizon > config.instance_lease,
+        "the horizon covers a lease taken over"
+    );
+
     let dir = std::env::temp_dir().join(format!("tracking-nats-flags-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let not_pem = dir.join("ca.pem");
