@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::{
-    domain::error::Result,
+    domain::error::{Error, Result},
     domain::{AreaId, Event, EventId},
 };
 
@@ -142,6 +142,15 @@ pub trait EventLog: Send + Sync + 'static {
         after: Option<&EventId>,
         max: usize,
     ) -> Result<EventPage>;
+
+    /// The id of the newest event `area`'s log has written (`None`: none
+    /// yet): where a reader that wants only what comes next starts. The
+    /// default is for a store that cannot say (an error, never a guess).
+    async fn newest_event(&self, area: &AreaId) -> Result<Option<EventId>> {
+        Err(Error::internal(format!(
+            "this store cannot say the newest event of {area}"
+        )))
+    }
 
     /// Takes or renews the delivery lease of (`sink`, `area`) for `holder`
     /// for `lease`.

@@ -1,0 +1,245 @@
+//! An area's event log read back by a dispatcher: a page of it after a
+//! position (the `events` query), the log followed live from a position
+//! (the `events` subscription), and dead letters sent back to their sinks
+//! (`redeliverEvents`). The log itself is the store's
+//! ([`crate::store::EventLog`]); what reads it here is bounded: a page holds
+//! at most [`MAX_EVENT_PAGE`] events and costs at most [`MAX_READS`] store
+//! reads, however few events a type filter keeps.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use futures_util::Stream;
+
+use crate::{
+    domain::error::{Error, Result},
+    domain::{AreaId, Event, EventId, EventType, ServiceAreas, DEFAULT_AREA},
+    store::{SinkId, Store, MAX_EVENT_PAGE},
+};
+
+/// Events a page holds when the caller does not say.
+pub const DEFAULT_PAGE: usize = 100;
+/// Most store reads one page makes while a type filter skips events: past
+/// them the page returns what it found, its `next` moved past what it read.
+pub const MAX_READS: usize = 10;
+/// How often a follower reads its log without a notice (a driver's change
+/// on another instance is not always announced here).
+pub const POLL: Duration = Duration::from_millis(250);
+/// Most dead letters one `redeliverEvents` moves.
+pub const MAX_REDELIVER: usize = 100_000;
+
+/// How many events a page may hold: 1 to [`MAX_EVENT_PAGE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(usize);
+
+impl PageSize {
+    /// From a caller's `first` (`None`: [`DEFAULT_PAGE`]).
+    pub fn parse(first: Option<i64>) -> Result<Self> {
+        match first {
+            None => Ok(Self(DEFAULT_PAGE)),
+            Some(n) => usize::try_from(n)
+                .ok()
+                .filter(|n| (1..=MAX_EVENT_PAGE).contains(n))
+                .map(Self)
+                .ok_or_else(|| {
+                    Error::bad_input(format!("first must be 1 to {MAX_EVENT_PAGE}, not {n}"))
+                }),
+        }
+    }
+
+    /// The largest page.
+    pub fn max() -> Self {
+        Self(MAX_EVENT_PAGE)
+    }
+}
+
+/// Which types a reader wants (`None`: every type).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypeFilter(Option<HashSet<EventType>>);
+
+impl TypeFilter {
+    /// From a caller's `types` (`None`: every type; an empty list names
+    /// nothing and is refused, rather than read as "all" or "none").
+    pub fn parse(types: Option<Vec<EventType>>) -> Result<Self> {
+        match types {
+            None => Ok(Self(None)),
+            Some(t) if t.is_empty() => Err(Error::bad_input(
+                "types must name at least one event type, or be left out for all",
+            )),
+            Some(t) => Ok(Self(Some(t.into_iter().collect()))),
+        }
+    }
+
+    fn wants(&self, kind: EventType) -> bool {
+        self.0.as_ref().is_none_or(|t| t.contains(&kind))
+    }
+}
+
+/// What a page of an area's log says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplayPage {
+    /// In log order, those of the wanted types.
+    pub events: Vec<Event>,
+    /// Where the next page starts: the last event read (returned or
+    /// filtered out), else the position asked for. `None` only when nothing
+    /// was ever read: the next page starts at the oldest kept.
+    pub next: Option<EventId>,
+    /// False when events may have been missed before this page (the
+    /// position was older than what the log keeps, or of another epoch).
+    pub recovered: bool,
+}
+
+/// The area a read is for: the one named, else that of `after`, else
+/// `default` when the service has it (no areas file). A named area must be
+/// served here (`NOT_FOUND`), and `after` must be of it (`BAD_USER_INPUT`).
+pub(super) fn area_of(
+    areas: &ServiceAreas,
+    area: Option<AreaId>,
+    after: Option<&EventId>,
+) -> Result<AreaId> {
+    let area = match (area, after) {
+        (Some(area), Some(after)) if after.area != area => {
+            return Err(Error::bad_input(format!(
+                "after ({after}) is an event of area {}, not of {area}",
+                after.area
+            )))
+        }
+        (Some(area), _) => area,
+        (None, Some(after)) => after.area.clone(),
+        (None, None) => match AreaId::parse(DEFAULT_AREA)
+            .ok()
+            .and_then(|default| areas.get(&default))
+        {
+            Some(default) => default.id.clone(),
+            None => {
+                return Err(Error::bad_input(
+                    "say which area's events (area), or where to start (after)",
+                ))
+            }
+        },
+    };
+    match areas.get(&area) {
+        Some(_) => Ok(area),
+        None => Err(Error::not_found(format!("no service area {area}"))),
+    }
+}
+
+/// Up to `size` events of `area`'s log after `after` (`None`: from the
+/// oldest kept) of the types `filter` wants, reading on past the others for
+/// at most [`MAX_READS`] store reads.
+pub(super) async fn page(
+    store: &dyn Store,
+    area: &AreaId,
+    after: Option<&EventId>,
+    filter: &TypeFilter,
+    size: PageSize,
+) -> Result<ReplayPage> {
+    let mut events = Vec::new();
+    let mut cursor = after.cloned();
+    let mut recovered = true;
+    for _ in 0..MAX_READS {
+        // Unfiltered, a read returns only what the page keeps; filtered,
+        // reads are as large as they come, to skip fast.
+        let want = match filter.0 {
+            None => size.0 - events.len(),
+            Some(_) => MAX_EVENT_PAGE,
+        };
+        let read = store.read_events(area, cursor.as_ref(), want).await?;
+        recovered &= read.recovered;
+        let got = read.events.len();
+        for event in read.events {
+            if events.len() == size.0 {
+                break;
+            }
+            cursor = Some(event.id.clone());
+            if filter.wants(event.kind) {
+                events.push(event);
+            }
+        }
+        if events.len() == size.0 || got < want {
+            break;
+        }
+    }
+    // Nothing read after a position the log no longer knows: start over
+    // from the oldest kept, rather than ask after it again forever.
+    let next = if !recovered && cursor.as_ref() == after {
+        None
+    } else {
+        cursor
+    };
+    Ok(ReplayPage {
+        events,
+        next,
+        recovered,
+    })
+}
+
+/// `area`'s log followed live: first the page after `after` (without one,
+/// an empty page whose `next` is the newest event: only what comes next),
+/// then a page whenever events of the wanted types follow (or some were
+/// missed), read on each notice that a log grew and every [`POLL`]. A
+/// page holds at most [`MAX_EVENT_PAGE`] events; a follower slower than the
+/// log reads it at its own pace (each read picks up where the last ended).
+/// A failing read ends the stream with its error: the client resumes from
+/// the last `next` it had.
+pub(super) fn follow(
+    store: Arc<dyn Store>,
+    area: AreaId,
+    after: Option<EventId>,
+    filter: TypeFilter,
+) -> impl Stream<Item = Result<ReplayPage>> + Send + 'static {
+    async_stream::stream! {
+        let mut logged = store.events().subscribe_logged();
+        let first = match after {
+            Some(after) => page(store.as_ref(), &area, Some(&after), &filter, PageSize::max()).await,
+            None => store.newest_event(&area).await.map(|newest| ReplayPage {
+                events: Vec::new(),
+                next: newest,
+                recovered: true,
+            }),
+        };
+        let mut cursor = match first {
+            Ok(first) => {
+                let next = first.next.clone();
+                yield Ok(first);
+                next
+            }
+            Err(error) => {
+                yield Err(error);
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                changed = logged.changed() => {
+                    if changed.is_err() {
+                        // The hub is gone with its store: the service stops.
+                        return;
+                    }
+                }
+                () = tokio::time::sleep(POLL) => {}
+            }
+            match page(store.as_ref(), &area, cursor.as_ref(), &filter, PageSize::max()).await {
+                Ok(next) => {
+                    cursor = next.next.clone();
+                    if !next.events.is_empty() || !next.recovered {
+                        yield Ok(next);
+                    }
+                }
+                Err(error) => {
+                    yield Err(error);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Moves up to [`MAX_REDELIVER`] of `area`'s dead letters (those of `sink`,
+/// or all) back to their sinks' redelivery queues; how many.
+pub(super) async fn redeliver(
+    store: &dyn Store,
+    area: &AreaId,
+    sink: Option<&SinkId>,
+) -> Result<usize> {
+    store.redeliver(area, sink, MAX_REDELIVER).await
+}
