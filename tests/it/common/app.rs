@@ -46,12 +46,12 @@ impl TestApp {
                     return Self::spawn_with(None, |c| *c = config).await;
                 }
                 let memory = Arc::new(
-                    tracking::store::memory::MemoryStore::new(config.driver_ttl).with_retention(
-                        tracking::store::Retention {
+                    tracking::store::memory::MemoryStore::new(config.driver_ttl)
+                        .with_retention(tracking::store::Retention {
                             rides: config.ride_retention,
                             drivers: config.driver_retention,
-                        },
-                    ),
+                        })
+                        .with_log(log_settings(&config)),
                 );
                 let mut app = Self::spawn_on(memory.clone(), |c| *c = config).await;
                 app.memory = Some(memory);
@@ -208,4 +208,13 @@ async fn build(config: Config) -> Application {
     Application::build_on(config, listener)
         .await
         .expect("build the service")
+}
+
+/// The event log settings the service would give its own memory store.
+pub fn log_settings(config: &Config) -> tracking::store::LogSettings {
+    use tracking::startup::events_config::EventLogMode;
+    tracking::store::LogSettings {
+        enabled: config.events.event_log == EventLogMode::On || config.events.any_sink(),
+        approach_meters: config.events.approach_meters,
+    }
 }
