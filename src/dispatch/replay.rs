@@ -243,3 +243,153 @@ pub(super) async fn redeliver(
 ) -> Result<usize> {
     store.redeliver(area, sink, MAX_REDELIVER).await
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use chrono::Utc;
+
+    use super::*;
+    use crate::{
+        domain::{Coordinates, DriverId},
+        store::{memory::MemoryStore, Fleet, LogSettings},
+    };
+
+    fn logging() -> Arc<dyn Store> {
+        Arc::new(
+            MemoryStore::new(Duration::from_secs(3600)).with_log(LogSettings {
+                enabled: true,
+                ..LogSettings::default()
+            }),
+        )
+    }
+
+    /// `n` drivers come online, then go offline: 2n events.
+    async fn churn(store: &dyn Store, n: usize) {
+        let at = Coordinates::parse(0.0, 0.0).unwrap();
+        let ids: Vec<DriverId> = (0..n)
+            .map(|i| DriverId::parse(&format!("d{i}")).unwrap())
+            .collect();
+        for id in &ids {
+            store
+                .update_location(id, at, Utc::now(), 0.0)
+                .await
+                .unwrap();
+        }
+        for id in &ids {
+            store.go_offline(id, Utc::now()).await.unwrap();
+        }
+    }
+
+    fn default_area() -> AreaId {
+        AreaId::parse(DEFAULT_AREA).unwrap()
+    }
+
+    #[test]
+    fn page_sizes_and_filters_refuse_what_names_nothing() {
+        assert_eq!(PageSize::parse(None).unwrap(), PageSize(DEFAULT_PAGE));
+        assert_eq!(PageSize::parse(Some(1)).unwrap(), PageSize(1));
+        assert_eq!(PageSize::parse(Some(1000)).unwrap(), PageSize::max());
+        for bad in [0, -1, 1001, i64::MAX, i64::MIN] {
+            assert!(PageSize::parse(Some(bad)).is_err(), "{bad}");
+        }
+        assert!(TypeFilter::parse(Some(vec![])).is_err());
+        assert!(TypeFilter::parse(None)
+            .unwrap()
+            .wants(EventType::RideExpired));
+        let one = TypeFilter::parse(Some(vec![EventType::DriverOffline])).unwrap();
+        assert!(one.wants(EventType::DriverOffline));
+        assert!(!one.wants(EventType::DriverAvailable));
+    }
+
+    #[test]
+    fn the_area_is_named_or_that_of_after_or_default() {
+        let areas = ServiceAreas::everywhere();
+        let default = default_area();
+        assert_eq!(area_of(&areas, None, None).unwrap(), default);
+        let after = EventId::parse("default:ab12:1-0").unwrap();
+        assert_eq!(area_of(&areas, None, Some(&after)).unwrap(), default);
+        let north = AreaId::parse("north").unwrap();
+        let code = |r: Result<AreaId>| r.unwrap_err().code();
+        assert_eq!(
+            code(area_of(&areas, Some(north.clone()), None)),
+            "NOT_FOUND"
+        );
+        assert_eq!(
+            code(area_of(&areas, Some(north), Some(&after))),
+            "BAD_USER_INPUT"
+        );
+        let elsewhere = EventId::parse("north:ab12:1-0").unwrap();
+        assert_eq!(code(area_of(&areas, None, Some(&elsewhere))), "NOT_FOUND");
+    }
+
+    /// A filter that keeps nothing reads at most [`MAX_READS`] full pages,
+    /// then returns none with `next` moved past all it read; the next page
+    /// goes on from there.
+    #[tokio::test]
+    async fn a_filter_reads_a_bounded_number_of_pages_and_moves_on() {
+        let store = logging();
+        let reads = MAX_READS * MAX_EVENT_PAGE;
+        churn(store.as_ref(), reads / 2 + 300).await;
+        let area = default_area();
+        let nothing = TypeFilter::parse(Some(vec![EventType::RideExpired])).unwrap();
+        let first = page(store.as_ref(), &area, None, &nothing, PageSize(10))
+            .await
+            .unwrap();
+        assert!(first.events.is_empty());
+        assert!(first.recovered);
+        let all = store
+            .read_events(&area, None, MAX_EVENT_PAGE)
+            .await
+            .unwrap()
+            .events;
+        let mut cursor = None;
+        for _ in 0..MAX_READS {
+            let read = store
+                .read_events(&area, cursor.as_ref(), MAX_EVENT_PAGE)
+                .await
+                .unwrap();
+            cursor = read.events.last().map(|e| e.id.clone());
+        }
+        assert_eq!(first.next, cursor, "moved past {reads} events");
+        assert_ne!(first.next, all.last().map(|e| e.id.clone()));
+
+        // The rest: the offline drivers past the bound, wanted this time.
+        let offline = TypeFilter::parse(Some(vec![EventType::DriverOffline])).unwrap();
+        let rest = page(
+            store.as_ref(),
+            &area,
+            first.next.as_ref(),
+            &offline,
+            PageSize::max(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(rest.events.len(), 600, "the events after the bound");
+        let newest = store.newest_event(&area).await.unwrap();
+        assert_eq!(rest.next, newest);
+    }
+
+    /// After a position of another epoch with nothing kept, `next` is null
+    /// (read from the oldest), not the same position asked again forever.
+    #[tokio::test]
+    async fn nothing_read_after_a_lost_position_starts_over() {
+        let store = logging();
+        let area = default_area();
+        let lost = EventId::parse("default:zz9:5-0").unwrap();
+        let all = TypeFilter::default();
+        let got = page(store.as_ref(), &area, Some(&lost), &all, PageSize(5))
+            .await
+            .unwrap();
+        assert!(!got.recovered);
+        assert!(got.events.is_empty());
+        assert_eq!(got.next, None);
+        churn(store.as_ref(), 1).await;
+        let got = page(store.as_ref(), &area, None, &all, PageSize(5))
+            .await
+            .unwrap();
+        assert!(got.recovered);
+        assert_eq!(got.events.len(), 2);
+    }
+}
