@@ -253,7 +253,7 @@ mod tests {
     use super::*;
     use crate::{
         domain::{Coordinates, DriverId},
-        store::{memory::MemoryStore, Fleet, LogSettings},
+        store::{memory::MemoryStore, LogSettings},
     };
 
     fn logging() -> Arc<dyn Store> {
