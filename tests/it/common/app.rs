@@ -51,7 +51,12 @@ impl TestApp {
                             rides: config.ride_retention,
                             drivers: config.driver_retention,
                         })
-                        .with_log(log_settings(&config)),
+                        .with_log(tracking::store::LogSettings {
+                            enabled: config.events.event_log
+                                == tracking::startup::events_config::EventLogMode::On
+                                || config.events.any_sink(),
+                            approach_meters: config.events.approach_meters,
+                        }),
                 );
                 let mut app = Self::spawn_on(memory.clone(), |c| *c = config).await;
                 app.memory = Some(memory);
@@ -208,13 +213,4 @@ async fn build(config: Config) -> Application {
     Application::build_on(config, listener)
         .await
         .expect("build the service")
-}
-
-/// The event log settings the service would give its own memory store.
-pub fn log_settings(config: &Config) -> tracking::store::LogSettings {
-    use tracking::startup::events_config::EventLogMode;
-    tracking::store::LogSettings {
-        enabled: config.events.event_log == EventLogMode::On || config.events.any_sink(),
-        approach_meters: config.events.approach_meters,
-    }
 }

@@ -15,11 +15,9 @@ use super::setup::{events, ids, log_on, page, EVENTS, FOLLOW};
 use crate::{
     auth::setup::fleet,
     common::{
-        app::log_settings,
         areas::{areas_file, two_cities},
         error_code_of, id_of,
         process::tracking_command,
-        test_config,
         tokens::{token, token_for, SECRET},
         within, Protocol, StoreKind, TestApp, DRIVER, PATIENCE,
     },
@@ -32,12 +30,8 @@ const REDELIVER: &str =
 /// dispatcher reads every rider's and driver's events of the area.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_dispatchers_read_the_log() {
-    let mut config = test_config();
-    log_on(&mut config);
-    let store = tracking::store::memory::MemoryStore::new(Duration::from_secs(60))
-        .with_log(log_settings(&config));
-    let app = TestApp::spawn_on(std::sync::Arc::new(store), |c| {
-        *c = config;
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        log_on(c);
         c.jwt_secret = Some(SECRET.into());
     })
     .await;
