@@ -86,6 +86,9 @@ pub struct ReplayPage {
     /// False when events may have been missed before this page (the
     /// position was older than what the log keeps, or of another epoch).
     pub recovered: bool,
+    /// Whether the page stopped at a bound (its size, or its reads) rather
+    /// than at the end of the log: more may follow at once.
+    pub more: bool,
 }
 
 /// The area a read is for: the one named, else that of `after`, else
@@ -136,6 +139,8 @@ pub(super) async fn page(
     let mut events = Vec::new();
     let mut cursor = after.cloned();
     let mut recovered = true;
+    // Past the last read without reaching the log's end: more may follow.
+    let mut more = true;
     for _ in 0..MAX_READS {
         // Unfiltered, a read returns only what the page keeps; filtered,
         // reads are as large as they come, to skip fast.
@@ -155,7 +160,11 @@ pub(super) async fn page(
                 events.push(event);
             }
         }
-        if events.len() == size.0 || got < want {
+        if events.len() == size.0 {
+            break;
+        }
+        if got < want {
+            more = false;
             break;
         }
     }
@@ -170,15 +179,17 @@ pub(super) async fn page(
         events,
         next,
         recovered,
+        more,
     })
 }
 
 /// `area`'s log followed live: first the page after `after` (without one,
 /// an empty page whose `next` is the newest event: only what comes next),
 /// then a page whenever events of the wanted types follow (or some were
-/// missed), read on each notice that a log grew and every [`POLL`]. A
-/// page holds at most [`MAX_EVENT_PAGE`] events; a follower slower than the
-/// log reads it at its own pace (each read picks up where the last ended).
+/// missed), read on each notice that a log grew and every [`POLL`], and at
+/// once while behind. A page holds at most [`MAX_EVENT_PAGE`] events; a
+/// follower slower than the log reads it at its own pace (each read picks
+/// up where the last ended).
 /// A failing read ends the stream with its error: the client resumes from
 /// the last `next` it had.
 pub(super) fn follow(
@@ -195,11 +206,12 @@ pub(super) fn follow(
                 events: Vec::new(),
                 next: newest,
                 recovered: true,
+                more: false,
             }),
         };
-        let mut cursor = match first {
+        let (mut cursor, mut more) = match first {
             Ok(first) => {
-                let next = first.next.clone();
+                let next = (first.next.clone(), first.more);
                 yield Ok(first);
                 next
             }
@@ -209,18 +221,24 @@ pub(super) fn follow(
             }
         };
         loop {
-            tokio::select! {
-                changed = logged.changed() => {
-                    if changed.is_err() {
-                        // The hub is gone with its store: the service stops.
-                        return;
+            // Behind the log (a page stopped at its bound), read on at once:
+            // the subscriber's own pace holds it back (each page is sent
+            // before the next is read).
+            if !more {
+                tokio::select! {
+                    changed = logged.changed() => {
+                        if changed.is_err() {
+                            // The hub is gone with its store: the service stops.
+                            return;
+                        }
                     }
+                    () = tokio::time::sleep(POLL) => {}
                 }
-                () = tokio::time::sleep(POLL) => {}
             }
             match page(store.as_ref(), &area, cursor.as_ref(), &filter, PageSize::max()).await {
                 Ok(next) => {
                     cursor = next.next.clone();
+                    more = next.more;
                     if !next.events.is_empty() || !next.recovered {
                         yield Ok(next);
                     }
@@ -339,6 +357,7 @@ mod tests {
             .unwrap();
         assert!(first.events.is_empty());
         assert!(first.recovered);
+        assert!(first.more, "stopped at the bound, not the end");
         let all = store
             .read_events(&area, None, MAX_EVENT_PAGE)
             .await
@@ -367,6 +386,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!(rest.events.len(), 600, "the events after the bound");
+        assert!(!rest.more, "the end of the log");
         let newest = store.newest_event(&area).await.unwrap();
         assert_eq!(rest.next, newest);
     }

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::setup::{ids, log_on, page, read_all, three_rides, FOLLOW};
-use crate::common::{id_of, Protocol, StoreKind, TestApp, RIDER};
+use super::setup::{churn, ids, log_on, page, read_all, roomy, three_rides, FOLLOW};
+use crate::common::{id_of, north_of, Protocol, StoreKind, TestApp, RIDER};
 
 /// The first page is what followed `after` (as the query reads it); a ride
 /// requested then arrives in a live page, and a subscriber of one type
@@ -91,4 +91,40 @@ pub(super) async fn without_after_the_subscription_starts_now(store: StoreKind) 
     let got = live["events"].as_array().cloned().unwrap_or_default();
     assert_eq!(got[0]["type"], "RIDE_REQUESTED", "{live}");
     assert_eq!(got[0]["rideId"], ride.as_str());
+}
+
+/// A subscriber far behind gets the backlog in full pages, at once and in
+/// order, then the live events.
+pub(super) async fn a_subscriber_behind_catches_up_page_by_page(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| {
+        log_on(c);
+        roomy(c);
+    })
+    .await;
+    app.update_location("first", north_of(RIDER, 1.0)).await;
+    let first = ids(&page(&app, json!({})).await)[0].clone();
+    churn(&app, 1200).await;
+    let (all, last) = read_all(&app, 1000, Value::Null).await;
+    assert_eq!(all.len(), 2401);
+
+    let mut sub = app
+        .subscribe(Protocol::TransportWs, FOLLOW, json!({"after": first}))
+        .await;
+    let mut got: Vec<String> = Vec::new();
+    let mut sizes = Vec::new();
+    while got.len() < all.len() - 1 {
+        let next = sub.next_data("events").await;
+        assert_eq!(next["recovered"], true);
+        let page = ids(&next);
+        sizes.push(page.len());
+        got.extend(page);
+    }
+    assert_eq!(sizes, [1000, 1000, 400], "full pages while behind");
+    let want: Vec<String> = all[1..].iter().map(id_of).collect();
+    assert_eq!(got, want, "the backlog, in order");
+    assert_eq!(got.last(), last.as_str().map(str::to_owned).as_ref());
+
+    app.update_location("last", north_of(RIDER, 1.0)).await;
+    let live = sub.next_data("events").await;
+    assert_eq!(live["events"][0]["driverId"], "last", "{live}");
 }

@@ -24,6 +24,7 @@ for_each_store!(
     // follow.rs: the subscription
     the_subscription_replays_then_follows_live,
     without_after_the_subscription_starts_now,
+    a_subscriber_behind_catches_up_page_by_page,
     // access.rs: the log of each service area
     each_area_has_its_own_log,
 );

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::setup::{events, ids, log_on, page, read_all, ride_story, three_rides};
+use super::setup::{churn, events, ids, log_on, page, read_all, ride_story, roomy, three_rides};
 use crate::common::{eventually, id_of, north_of, StoreKind, TestApp, DRIVER};
 
 /// Rides through their phases: the log tells each ride's story in order,
@@ -133,8 +133,7 @@ pub(super) async fn an_id_older_than_what_is_kept_is_not_recovered(store: StoreK
     let app = TestApp::spawn(store, |c| {
         log_on(c);
         c.events.max_events = 1000;
-        c.max_query_bytes = 1 << 20;
-        c.max_complexity = 1_000_000;
+        roomy(c);
     })
     .await;
     app.update_location("first", DRIVER).await;
@@ -154,33 +153,7 @@ pub(super) async fn an_id_older_than_what_is_kept_is_not_recovered(store: StoreK
     );
 
     // 1050 drivers come online and go offline: 2100 events.
-    let drivers: Vec<String> = (0..1050).map(|i| format!("churn-{i}")).collect();
-    for chunk in drivers.chunks(1000) {
-        let updates: Vec<Value> = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let (lat, lng) = north_of(DRIVER, 0.01 * i as f64);
-                json!({"driverId": d, "lat": lat, "lng": lng})
-            })
-            .collect();
-        let done = app
-            .data(
-                "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }",
-                json!({"u": updates}),
-            )
-            .await;
-        assert_eq!(done["updateLocations"]["accepted"], chunk.len());
-    }
-    for chunk in drivers.chunks(250) {
-        let aliases: String = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, d)| format!("o{i}: goOffline(driverId: \"{d}\") {{ id }} "))
-            .collect();
-        app.data(&format!("mutation {{ {aliases} }}"), json!({}))
-            .await;
-    }
+    churn(&app, 1050).await;
 
     let got = eventually("the log to drop its oldest events", || async {
         let got = page(&app, json!({"after": first_id, "first": 5})).await;

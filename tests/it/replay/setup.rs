@@ -107,3 +107,43 @@ pub fn ride_story(all: &[Value], ride: &str) -> Vec<String> {
         .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
         .collect()
 }
+
+/// `n` drivers come online (in batches of 1000) and go offline (250 a
+/// request): 2n events. The service needs room for such requests
+/// ([`roomy`]).
+pub async fn churn(client: &Client, n: usize) {
+    let drivers: Vec<String> = (0..n).map(|i| format!("churn-{i}")).collect();
+    for chunk in drivers.chunks(1000) {
+        let updates: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let (lat, lng) = north_of(DRIVER, 0.01 * i as f64);
+                json!({"driverId": d, "lat": lat, "lng": lng})
+            })
+            .collect();
+        let done = client
+            .data(
+                "mutation($u: [LocationUpdate!]!) { updateLocations(updates: $u) { accepted } }",
+                json!({"u": updates}),
+            )
+            .await;
+        assert_eq!(done["updateLocations"]["accepted"], chunk.len());
+    }
+    for chunk in drivers.chunks(250) {
+        let aliases: String = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, d)| format!("o{i}: goOffline(driverId: \"{d}\") {{ id }} "))
+            .collect();
+        client
+            .data(&format!("mutation {{ {aliases} }}"), json!({}))
+            .await;
+    }
+}
+
+/// Room for [`churn`]'s large requests.
+pub fn roomy(c: &mut Config) {
+    c.max_query_bytes = 1 << 20;
+    c.max_complexity = 1_000_000;
+}
