@@ -50,11 +50,25 @@ enum Command {
         #[arg(long, env = "TRACKING_JWT_SECRET", hide_env_values = true)]
         jwt_secret: Option<String>,
     },
+    /// The event log of a running service: `events redeliver --url URL
+    /// --area A [--sink S]`.
+    Events {
+        #[command(subcommand)]
+        action: EventsCommand,
+    },
     /// The road network: `roads prepare FILE.osm.pbf --out FILE.roads`.
     Roads {
         #[command(subcommand)]
         action: RoadsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Sends an area's dead letters (events a sink gave up on) back to their
+    /// sinks, through the service's `redeliverEvents` (a dispatcher's token
+    /// when it verifies tokens), and prints how many were queued.
+    Redeliver(tracking::startup::redeliver::RedeliverArgs),
 }
 
 #[derive(Subcommand)]
@@ -130,6 +144,27 @@ fn main() -> ExitCode {
                 }
             };
             match runtime.block_on(tracking::startup::migrate(&cli.config)) {
+                Ok(done) => {
+                    println!("{done}");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("tracking: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Some(Command::Events {
+            action: EventsCommand::Redeliver(args),
+        }) => {
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("tracking: cannot start the runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(tracking::startup::redeliver::redeliver(&args)) {
                 Ok(done) => {
                     println!("{done}");
                     ExitCode::SUCCESS

@@ -37,3 +37,15 @@ pub fn nearby(limit: Option<i32>, default: i32, by_eta: bool, child_complexity: 
     let items = usize::try_from(limit.unwrap_or(default).clamp(1, 100)).unwrap_or(1);
     listed.saturating_add(items.max(TIMED_NEARBY).saturating_mul(ETA))
 }
+
+/// `events`: its page's fields, once per ten events it may return (an
+/// event's fields are read from the page the store returned, not fetched
+/// one by one), so a full page of a few fields fits the default budget
+/// while a page that asks every ride's route does not.
+pub fn events(first: Option<i32>, default: usize, child_complexity: usize) -> usize {
+    let items = first
+        .and_then(|f| usize::try_from(f).ok())
+        .unwrap_or(default)
+        .clamp(1, crate::store::MAX_EVENT_PAGE);
+    1 + items.div_ceil(10).saturating_mul(child_complexity)
+}

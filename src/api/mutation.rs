@@ -8,7 +8,8 @@ use super::{
 };
 use crate::{
     domain::error::Error,
-    domain::{Coordinates, DriverId, IdempotencyKey, RideId, RiderId, Step},
+    domain::{AreaId, Coordinates, DriverId, IdempotencyKey, RideId, RiderId, Step},
+    store::SinkId,
 };
 
 #[derive(Default)]
@@ -164,6 +165,38 @@ impl Mutation {
                 .await
                 .extend()?,
         ))
+    }
+
+    /// Sends an area's dead letters (events a sink gave up on, see
+    /// `--webhook-max-age`) back to their sinks, oldest first, up to
+    /// 100000 per call: those of `sink` (`webhook-<8 hex>` or `nats`, as
+    /// the metrics name them), or of every sink. Returns how many were
+    /// queued; each sink delivers them again before what it has not sent
+    /// yet. Dispatchers only (`tracking events redeliver` calls it).
+    #[graphql(complexity = "super::costs::RIDE_CHANGE")]
+    async fn redeliver_events(
+        &self,
+        ctx: &Context<'_>,
+        area: ID,
+        sink: Option<String>,
+    ) -> async_graphql::Result<i32> {
+        let area = AreaId::parse(&area).map_err(Error::bad_input).extend()?;
+        let sink = sink
+            .map(|s| {
+                SinkId::parse(&s).map_err(|_| {
+                    Error::bad_input(format!(
+                        "sink must be a sink's id: 1 to {} bytes of [a-z0-9-]",
+                        crate::store::MAX_SINK_ID_LEN
+                    ))
+                })
+            })
+            .transpose()
+            .extend()?;
+        let moved = dispatcher(ctx)?
+            .redeliver_events(caller(ctx), area, sink)
+            .await
+            .extend()?;
+        Ok(i32::try_from(moved).unwrap_or(i32::MAX))
     }
 }
 

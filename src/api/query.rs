@@ -4,9 +4,12 @@ use async_graphql::{Context, Object, ResultExt, ID};
 
 use super::{
     context::{caller, dispatcher},
-    types::{Area, Driver, NearbyDriver, NearbyOrder, Ride},
+    types::{Area, Driver, EventPage, EventType, NearbyDriver, NearbyOrder, Ride},
 };
-use crate::domain::{Coordinates, DriverId, Limit, RadiusKm, RideId};
+use crate::{
+    dispatch::replay::{PageSize, TypeFilter, DEFAULT_PAGE},
+    domain::{AreaId, Coordinates, DriverId, EventId, Limit, RadiusKm, RideId},
+};
 
 /// The seed's v1 search radius, used when `radiusKm` is omitted or null.
 const DEFAULT_RADIUS_KM: f64 = 15.0;
@@ -16,7 +19,8 @@ const DEFAULT_LIMIT: i32 = 10;
 #[derive(Default)]
 pub struct Query;
 
-/// Reads: drivers near a point, one ride, one driver, the service areas.
+/// Reads: drivers near a point, one ride, one driver, the service areas, an
+/// area's event log.
 #[Object]
 impl Query {
     /// AVAILABLE drivers within `radiusKm` of a point, nearest first
@@ -78,4 +82,51 @@ impl Query {
             .extend()?
             .map(Driver::from))
     }
+
+    /// An area's event log, oldest first: the events after `after` (an
+    /// event's `id`; null: from the oldest kept), of the `types` given (all
+    /// when left out), at most `first` (1 to 1000, default 100). Page on
+    /// with `after: next`. `recovered: false` says events were missed
+    /// (`after` is older than the log keeps, or of another epoch). `area`
+    /// defaults to that of `after`, else `default` (without an areas file).
+    /// Dispatchers only.
+    #[graphql(complexity = "super::costs::events(first, DEFAULT_PAGE, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        area: Option<ID>,
+        after: Option<String>,
+        types: Option<Vec<EventType>>,
+        first: Option<i32>,
+    ) -> async_graphql::Result<EventPage> {
+        let (area, after, types) = parse_events(area, after, types).extend()?;
+        let size = PageSize::parse(first.map(i64::from)).extend()?;
+        let page = dispatcher(ctx)?
+            .events(caller(ctx), area, after, types, size)
+            .await
+            .extend()?;
+        Ok(EventPage(page))
+    }
+}
+
+/// The arguments `events` (the query and the subscription) share, as domain
+/// types.
+pub(super) fn parse_events(
+    area: Option<ID>,
+    after: Option<String>,
+    types: Option<Vec<EventType>>,
+) -> crate::domain::error::Result<(Option<AreaId>, Option<EventId>, TypeFilter)> {
+    use crate::domain::error::Error;
+    let area = area
+        .map(|a| AreaId::parse(&a).map_err(Error::bad_input))
+        .transpose()?;
+    let after = after
+        .map(|a| {
+            EventId::parse(&a).ok_or_else(|| {
+                Error::bad_input("after must be an event's id (<area>:<epoch>:<ms>-<n>)")
+            })
+        })
+        .transpose()?;
+    let types = TypeFilter::parse(types.map(|t| t.into_iter().map(Into::into).collect()))?;
+    Ok((area, after, types))
 }

@@ -5,14 +5,15 @@ use futures_util::{Stream, StreamExt};
 
 use super::{
     context::{caller, dispatcher},
-    types::{Driver, DriverFeedEvent, FleetEvent, Ride},
+    query::parse_events,
+    types::{Driver, DriverFeedEvent, EventPage, EventType, FleetEvent, Ride},
 };
 use crate::domain::{Coordinates, DriverId, RadiusKm, RideId};
 
 #[derive(Default)]
 pub struct SubscriptionRoot;
 
-/// Live streams of rides.
+/// Live streams of rides, drivers, areas and an area's event log.
 #[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// The ride as it is now, then the ride again at every status change
@@ -86,5 +87,28 @@ impl SubscriptionRoot {
             .await
             .extend()?;
         Ok(events.map(FleetEvent))
+    }
+
+    /// An area's event log, followed live. The first page replays what
+    /// followed `after` (an event's `id`, as `events` takes it); without
+    /// `after`, the first page is empty and the stream carries only what
+    /// comes next (its `next` is the newest event now). Then a page (at most
+    /// 1000 events) whenever events of the `types` given (all when left out)
+    /// are logged, or `recovered: false` when some were missed. A failing
+    /// read ends the stream with its error: subscribe again with `after`
+    /// the last `next`. `area` as for `events`. Dispatchers only.
+    #[graphql(complexity = "super::costs::events(Some(1000), 1000, child_complexity)")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        area: Option<ID>,
+        after: Option<String>,
+        types: Option<Vec<EventType>>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<EventPage>>> {
+        let (area, after, types) = parse_events(area, after, types).extend()?;
+        let pages = dispatcher(ctx)?
+            .watch_events(caller(ctx), area, after, types)
+            .extend()?;
+        Ok(pages.map(|page| page.map(EventPage).extend()))
     }
 }

@@ -16,6 +16,7 @@
 //! | `driverLocation`                  | its assigned ride | its own rides          | yes        |
 //! | `driverFeed`                      | its own           | –                      | yes        |
 //! | `fleet`                           | –                 | –                      | yes        |
+//! | `events` (query, subscription), `redeliverEvents` | – | –                      | yes        |
 //! | `__schema`, `__type` (introspection) | yes            | yes                    | yes        |
 //!
 //! A stream (`rideStatus`, `driverLocation`) asks [`may_see_ride`] again at
@@ -223,6 +224,13 @@ pub fn may_read_schema(caller: &Caller, open: bool) -> Result<()> {
 /// `fleet`: dispatchers only.
 pub fn may_watch_fleet(caller: &Caller) -> Result<()> {
     allow(is_dispatcher(caller), caller, "fleet")
+}
+
+/// `events` (the query and the subscription) and `redeliverEvents`: an
+/// area's whole log, every rider's and driver's changes in it, is for
+/// dispatchers only.
+pub fn may_read_events(caller: &Caller, action: &str) -> Result<()> {
+    allow(is_dispatcher(caller), caller, action)
 }
 
 /// `cancelRequest`: the rider who asked.

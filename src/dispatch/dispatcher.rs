@@ -12,6 +12,7 @@ use super::{
     drivers::DriverOps,
     live,
     ranking::{AreaRoads, NearbyOrder, Ranking},
+    replay::{self, PageSize, ReplayPage, TypeFilter},
     rides::RideOps,
     search::Searches,
     settings::{AreaSettings, Settings},
@@ -21,11 +22,11 @@ use crate::{
     auth::Caller,
     domain::error::Result,
     domain::{
-        AreaCounts, AreaId, Coordinates, Driver, DriverId, Eta, IdempotencyKey, Limit,
+        AreaCounts, AreaId, Coordinates, Driver, DriverId, Eta, EventId, IdempotencyKey, Limit,
         LocationReport, NearbyDriver, RadiusKm, ReportOutcome, Ride, RideId, RiderId, ServiceAreas,
         Step,
     },
-    store::Store,
+    store::{SinkId, Store},
 };
 
 /// The service's operations, on top of a [`Store`]. Cheap to clone.
@@ -318,5 +319,57 @@ impl Dispatcher {
         id: &RideId,
     ) -> Result<impl Stream<Item = Result<Arc<Ride>>> + Send + 'static> {
         self.inner.streams.watch_ride(caller, id).await
+    }
+
+    /// A page of an area's event log after `after` (`None`: from the oldest
+    /// kept), of the types `types` wants. Dispatchers only.
+    #[tracing::instrument(level = "info", skip_all)]
+    pub async fn events(
+        &self,
+        caller: &Caller,
+        area: Option<AreaId>,
+        after: Option<EventId>,
+        types: TypeFilter,
+        size: PageSize,
+    ) -> Result<ReplayPage> {
+        access::may_read_events(caller, "events")?;
+        let area = replay::area_of(self.areas(), area, after.as_ref())?;
+        replay::page(
+            self.inner.store.as_ref(),
+            &area,
+            after.as_ref(),
+            &types,
+            size,
+        )
+        .await
+    }
+
+    /// An area's event log followed live: the page after `after` (`None`:
+    /// only what comes next), then each page that follows. Dispatchers only.
+    #[tracing::instrument(level = "info", skip_all)]
+    pub fn watch_events(
+        &self,
+        caller: &Caller,
+        area: Option<AreaId>,
+        after: Option<EventId>,
+        types: TypeFilter,
+    ) -> Result<impl Stream<Item = Result<ReplayPage>> + Send + 'static> {
+        access::may_read_events(caller, "events")?;
+        let area = replay::area_of(self.areas(), area, after.as_ref())?;
+        Ok(replay::follow(self.inner.store.clone(), area, after, types))
+    }
+
+    /// Sends an area's dead letters (those of `sink`, or all) back to their
+    /// sinks; how many. Dispatchers only.
+    #[tracing::instrument(level = "info", skip_all, fields(area = %area))]
+    pub async fn redeliver_events(
+        &self,
+        caller: &Caller,
+        area: AreaId,
+        sink: Option<SinkId>,
+    ) -> Result<usize> {
+        access::may_read_events(caller, "redeliverEvents")?;
+        let area = replay::area_of(self.areas(), Some(area), None)?;
+        replay::redeliver(self.inner.store.as_ref(), &area, sink.as_ref()).await
     }
 }

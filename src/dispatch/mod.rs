@@ -14,7 +14,8 @@
 //! its settings, and each area's rules over them, in [`settings`]; how a
 //! search ranks its candidates by their time to the pickup, in [`ranking`];
 //! batched matching's solver (a window's rides and drivers assigned
-//! together), in [`batch`].
+//! together), in [`batch`]; an area's event log read back, followed live
+//! and its dead letters redelivered, in [`replay`].
 //! It never builds a storage command; it never knows about GraphQL.
 
 pub mod access;
@@ -28,6 +29,7 @@ pub mod live;
 mod pickup_eta;
 pub mod ranking;
 pub mod rate;
+pub mod replay;
 mod rides;
 mod search;
 mod settings;

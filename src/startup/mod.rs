@@ -1,6 +1,7 @@
 //! Starting the service: the configuration, the store it names, the
 //! dispatcher's settings and the token verifier, the handlers' state, and
-//! the [`Application`] that binds, serves and shuts down.
+//! the [`Application`] that binds, serves and shuts down; and the commands
+//! that talk to a running service ([`redeliver`]).
 //!
 //! This is the top layer: it may name every layer below (domain, telemetry,
 //! auth, store, dispatch, api, http) and none of them names it.
@@ -14,6 +15,7 @@ mod error;
 pub mod events_config;
 pub mod nats_sink;
 pub mod persisted;
+pub mod redeliver;
 pub mod roads_config;
 mod settings;
 pub mod store;

@@ -146,6 +146,10 @@ pub trait EventLog: Send + Sync + 'static {
         max: usize,
     ) -> Result<EventPage>;
 
+    /// The id of the newest event `area`'s log has written (`None`: none
+    /// yet): where a reader that wants only what comes next starts.
+    async fn newest_event(&self, area: &AreaId) -> Result<Option<EventId>>;
+
     /// Takes or renews the delivery lease of (`sink`, `area`) for `holder`
     /// for `lease`.
     async fn delivery_lease(

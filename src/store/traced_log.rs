@@ -25,6 +25,11 @@ impl<S: Store + ?Sized> EventLog for Traced<S> {
         self.inner().read_events(area, after, max).await
     }
 
+    #[instrument(name = "store.newest_event", level = "debug", skip_all, fields(area = %area))]
+    async fn newest_event(&self, area: &AreaId) -> Result<Option<EventId>> {
+        self.inner().newest_event(area).await
+    }
+
     #[instrument(name = "store.delivery_lease", level = "debug", skip_all, fields(area = %area, sink = %sink))]
     async fn delivery_lease(
         &self,

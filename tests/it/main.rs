@@ -17,6 +17,7 @@
 //! - `batches`: batched matching (`--match-window`): a window's optimum, fairness, declines, the batching instance killed.
 //! - `areas`: service areas: rides and drivers inside them, their borders, and an areas file that stops the start.
 //! - `ops`: metrics, health and the dashboard, Redis deployments (prefix, TLS), migrating the key layout, the simulator.
+//! - `replay`: an area's event log read back (`events`): what followed an id, by type and page, not recovered when trimmed or of another epoch; followed live; dispatchers only; dead letters redelivered.
 //! - `schema`: the checked-in SDL is the schema the code serves, and it documents itself.
 //! - `readme`: the README's examples, run as a reader would.
 //! - `roads`: dispatch by road time (river, one-way, `maxPickupEta`, off the network, offers), the rider's live ETA and route, roads per area, two instances, Helsinki.
@@ -42,6 +43,7 @@ mod nats_sink;
 mod offers;
 mod ops;
 mod readme;
+mod replay;
 mod rides;
 mod roads;
 mod schema;

@@ -5,6 +5,7 @@
 //! - [`driver`]: a driver, one found nearby, and what became of a batch of
 //!   position reports;
 //! - [`area`]: a service area and what it holds now;
+//! - [`event`]: an event of an area's log, and a page of them (`events`);
 //! - [`fleet`]: the events of a watched area (`fleet`);
 //! - [`feed`]: the events of a driver's own feed (`driverFeed`);
 //! - [`location`]: a point on Earth;
@@ -12,6 +13,7 @@
 
 mod area;
 mod driver;
+mod event;
 mod feed;
 mod fleet;
 mod inputs;
@@ -22,6 +24,7 @@ pub use area::{Area, GeoJson};
 pub use driver::{
     Driver, DriverStatus, EtaSource, LocationBatch, NearbyDriver, NearbyOrder, RefusedUpdate,
 };
+pub use event::{Event, EventPage, EventType};
 pub use feed::{DriverFeedEvent, DriverFeedKind};
 pub use fleet::{FleetEvent, FleetEventKind};
 pub use inputs::{LocationInput, LocationUpdate};

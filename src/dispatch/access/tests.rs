@@ -129,6 +129,11 @@ fn the_rule_table_holds() {
             vec![],
         ),
         (
+            "read an area's event log",
+            Box::new(|c| may_read_events(c, "events").is_ok()),
+            vec![],
+        ),
+        (
             "see dan",
             Box::new(|c| may_see_driver(c, &dan, Some(&found)).is_ok()),
             vec!["ana", "dan"],

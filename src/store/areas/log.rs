@@ -32,6 +32,10 @@ impl EventLog for AreaStores {
         self.log_of(area)?.read_events(area, after, max).await
     }
 
+    async fn newest_event(&self, area: &AreaId) -> Result<Option<EventId>> {
+        self.log_of(area)?.newest_event(area).await
+    }
+
     async fn delivery_lease(
         &self,
         area: &AreaId,

@@ -110,6 +110,12 @@ impl EventLog for MemoryStore {
         Ok(inner.log.read(after, max.min(MAX_EVENT_PAGE)))
     }
 
+    async fn newest_event(&self, area: &AreaId) -> Result<Option<EventId>> {
+        let inner = self.lock();
+        self.check_area(&inner, area)?;
+        Ok(inner.log.newest())
+    }
+
     async fn delivery_lease(
         &self,
         area: &AreaId,

@@ -102,6 +102,16 @@ impl Log {
         }
     }
 
+    /// The newest position written (`None`: nothing yet), even when it
+    /// has been trimmed since.
+    pub fn newest(&self) -> Option<EventId> {
+        (self.last != Seq::default()).then(|| EventId {
+            area: self.area.clone(),
+            epoch: self.epoch.clone(),
+            seq: self.last,
+        })
+    }
+
     fn ours(&self, id: &EventId) -> bool {
         id.area == self.area && id.epoch == self.epoch
     }

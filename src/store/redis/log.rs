@@ -147,6 +147,18 @@ impl EventLog for RedisStore {
         })
     }
 
+    async fn newest_event(&self, area: &AreaId) -> Result<Option<EventId>> {
+        self.check_area(area)?;
+        let (epoch, position): (String, String) = self.call("events_newest", None, &[]).await?;
+        Ok(Seq::parse(&position)
+            .filter(|_| !epoch.is_empty())
+            .map(|seq| EventId {
+                area: area.clone(),
+                epoch,
+                seq,
+            }))
+    }
+
     async fn delivery_lease(
         &self,
         area: &AreaId,

@@ -9,7 +9,7 @@ mod introspection;
 mod jwks;
 mod rights;
 mod roles;
-mod setup;
+pub(crate) mod setup;
 mod token_edges;
 mod tokens;
 

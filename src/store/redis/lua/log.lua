@@ -216,3 +216,13 @@ local function events_dead(keys, args)
   local c = context(keys, args)
   return redis.call('XLEN', c.log_dead)
 end
+
+-- The area's newest event: {epoch, its position} ('' for either when
+-- there is none).
+local function events_newest(keys, args)
+  local c = context(keys, args)
+  local last = redis.call('XREVRANGE', c.log_key, '+', '-', 'COUNT', 1)
+  local e = redis.call('HGET', c.ids, 'epoch') or ''
+  if #last == 0 or e == '' then return {'', ''} end
+  return {e, last[1][1]}
+end
