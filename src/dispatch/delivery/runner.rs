@@ -28,6 +28,8 @@ use crate::{
 /// How often the log is read when nothing said it grew (a driver's change
 /// on another instance is not always told).
 pub const POLL: Duration = Duration::from_millis(250);
+/// How often a lane looks at its redelivery queue.
+const REDELIVERIES_EVERY: Duration = Duration::from_secs(1);
 /// The first retry's bound.
 pub const BACKOFF_START: Duration = Duration::from_millis(100);
 /// The longest wait between retries.
@@ -160,15 +162,24 @@ impl Lane {
         };
         let max = self.sink.max_batch().max(1);
         let labels = self.labels();
+        // The redelivery queue fills only when an operator asks: it is
+        // looked at once a second (and at once again while it holds some),
+        // not on every batch, which saves a round trip per batch.
+        let mut redeliveries_at = Instant::now();
         loop {
             if self.shutdown.is_cancelled() || !self.keep(&mut held, &mut cursor).await? {
                 return Ok(());
             }
-            let queued = self
-                .store
-                .redeliveries(&self.area, self.sink.id(), max)
-                .await?;
+            let queued = if Instant::now() >= redeliveries_at {
+                redeliveries_at = Instant::now() + REDELIVERIES_EVERY;
+                self.store
+                    .redeliveries(&self.area, self.sink.id(), max)
+                    .await?
+            } else {
+                Vec::new()
+            };
             if !queued.is_empty() {
+                redeliveries_at = Instant::now();
                 let ids: Vec<EventId> = queued.iter().map(|e| e.id.clone()).collect();
                 let wanted: Vec<Event> = queued
                     .into_iter()
