@@ -3,11 +3,13 @@
 //! trimming that never passes a sink's position, dead letters and their
 //! redelivery. (The sinks and the GraphQL `events` have suites of their own.)
 
+mod attacks;
 mod delivery;
 mod harness;
 mod phases;
 mod stream;
 
+use attacks::*;
 use delivery::*;
 use phases::*;
 
@@ -22,4 +24,9 @@ for_each_store!(
     one_holder_per_sink_and_a_lost_lease_acknowledges_nothing,
     trimming_never_passes_what_a_sink_lacks,
     past_the_cap_undelivered_events_become_dead_letters_and_come_back,
+    // attacks.rs: what an attacker's eye found (or tried, and held)
+    atk_trim_past_the_cap_counts_delivered_events_as_trimmed,
+    atk_an_older_acknowledgement_never_moves_the_position_back,
+    atk_odd_ids_round_trip,
+    atk_many_writers_at_once_keep_ids_unique_and_in_order,
 );
