@@ -534,3 +534,57 @@ pub async fn atk_many_writers_at_once_keep_ids_unique_and_in_order(kind: StoreKi
         .count();
     assert_eq!(available, 40, "each driver's first report, once");
 }
+
+/// A driver crossing area borders, AVAILABLE all along, changes no
+/// status: no event per crossing. (Today each area it enters logs it as
+/// newly AVAILABLE: see the helper's report; the fix needs the move to
+/// carry the driver's status into the target store.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "known gap: a border crossing logs DRIVER_AVAILABLE in the area entered"]
+async fn atk_crossing_area_borders_logs_no_change() {
+    use tracking::{
+        domain::{AreaId, ServiceAreas},
+        store::areas::{AreaStores, AskEveryArea, OUTSIDE},
+        store::EventLog,
+    };
+    let square = |id: &str, x: f64| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"id":"{id}"}},"geometry":{{"type":"Polygon","coordinates":[[[{x},59.3],[{x2},59.3],[{x2},59.4],[{x},59.4],[{x},59.3]]]}}}}"#,
+            x2 = x + 0.1
+        )
+    };
+    let file = format!(
+        r#"{{"type":"FeatureCollection","features":[{},{}]}}"#,
+        square("a", 18.0),
+        square("b", 18.1)
+    );
+    let areas = Arc::new(ServiceAreas::from_geojson(&file).expect("areas"));
+    let hub = Arc::new(EventHub::default());
+    let mut stores: Vec<Arc<dyn tracking::store::Store>> = Vec::new();
+    for id in ["a", "b", OUTSIDE] {
+        let area = AreaId::parse(id).expect("an area id");
+        stores.push(Arc::new(
+            MemoryStore::with_shared_events(Duration::from_secs(60), hub.clone())
+                .with_log(LOG)
+                .in_area(&area),
+        ));
+    }
+    let store = AreaStores::new(areas, stores, Arc::new(AskEveryArea), hub).expect("areas");
+    for lng in [18.05, 18.15, 18.05, 18.15] {
+        store
+            .report(&driver("d1"), at(59.35, lng), store.now(), 0.0, true)
+            .await
+            .expect("a report");
+    }
+    let mut kinds = Vec::new();
+    for id in ["a", "b"] {
+        let area = AreaId::parse(id).expect("an area id");
+        let page = store.read_events(&area, None, 100).await.expect("a read");
+        kinds.extend(page.events.iter().map(|e| (id, e.kind)));
+    }
+    assert_eq!(
+        kinds,
+        [("a", EventType::DriverAvailable)],
+        "one status change: the first report"
+    );
+}
