@@ -16,7 +16,9 @@ use tracking::{
     },
 };
 
-use super::harness::{assert_in_order, at, driver, open, open_on, Harness, LOG, PICKUP};
+use super::harness::{
+    assert_in_order, at, driver, open, open_on, open_on_with, Harness, LOG, PICKUP,
+};
 use crate::common::{RedisServer, StoreKind};
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -586,5 +588,48 @@ async fn atk_crossing_area_borders_logs_no_change() {
         kinds,
         [("a", EventType::DriverAvailable)],
         "one status change: the first report"
+    );
+}
+
+/// An instance with its log off (a rolling restart with other flags)
+/// moves a driver on to another ride: an approach watched for its old
+/// ride never becomes a DRIVER_APPROACHING for a ride it no longer has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_an_approach_watched_for_an_old_ride_is_never_logged() {
+    let redis = RedisServer::start().await;
+    let on = open_on(&redis).await;
+    let off = open_on_with(&redis, tracking::store::LogSettings::default()).await;
+    on.report("d1", PICKUP.0 + 0.01, PICKUP.1).await;
+    let first = on.request("r1").await;
+    on.search(&first, Duration::ZERO).await;
+    // Without the log: the ride completes, the driver takes another.
+    for step in [Step::Arrive, Step::Start, Step::Complete] {
+        off.store
+            .advance_ride(&first, step, off.store.now())
+            .await
+            .expect("a step");
+    }
+    let elsewhere = NewRide::new(
+        RiderId::parse("r2").expect("a rider"),
+        at(PICKUP.0 + 0.02, PICKUP.1),
+        Duration::from_secs(60),
+    );
+    let second = off
+        .store
+        .create_ride(&elsewhere, off.store.now())
+        .await
+        .expect("a ride")
+        .ride()
+        .id
+        .clone();
+    off.search(&second, Duration::ZERO).await;
+    // With the log again: the driver passes the first ride's pickup.
+    on.report("d1", PICKUP.0, PICKUP.1).await;
+    let events = on.all().await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| e.kind == EventType::DriverApproaching),
+        "{events:#?}"
     );
 }

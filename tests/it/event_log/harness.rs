@@ -42,9 +42,18 @@ fn settings(target: Target) -> RedisSettings {
 
 /// A Redis store on a server the test holds.
 pub async fn open_on(redis: &RedisServer) -> Harness {
-    let store = RedisStore::connect(settings(Target::Node(redis.url())))
-        .await
-        .expect("the Redis store connects");
+    open_on_with(redis, LOG).await
+}
+
+/// A Redis store on a server the test holds, logging as `log` says (an
+/// instance started with other flags).
+pub async fn open_on_with(redis: &RedisServer, log: LogSettings) -> Harness {
+    let store = RedisStore::connect(RedisSettings {
+        log,
+        ..settings(Target::Node(redis.url()))
+    })
+    .await
+    .expect("the Redis store connects");
     Harness {
         store: Arc::new(store),
         area: AreaId::parse(DEFAULT_AREA).expect("the default area"),
