@@ -3,7 +3,7 @@
 //! the same positions (`<ms>-<n>`), cursors, leases and dead letters as
 //! the Redis streams.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 
@@ -260,7 +260,10 @@ impl Log {
 
     pub fn redelivered(&mut self, sink: &SinkId, ids: &[EventId]) {
         if let Some(q) = self.retry.get_mut(sink) {
-            q.retain(|e| !ids.contains(&e.id));
+            // A set: a queue of the dead-letter cap's length against a page
+            // of ids, under the store's lock, stays linear.
+            let done: HashSet<&EventId> = ids.iter().collect();
+            q.retain(|e| !done.contains(&e.id));
             if q.is_empty() {
                 self.retry.remove(sink);
             }
