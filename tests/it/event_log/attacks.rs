@@ -633,3 +633,61 @@ async fn atk_an_approach_watched_for_an_old_ride_is_never_logged() {
         "{events:#?}"
     );
 }
+
+/// A huge backlog (50,000 events) trimmed at once: every call's work is
+/// bounded, repeated calls drain it all, nothing is dead-lettered, and a
+/// reader of the oldest is told it missed events.
+pub async fn atk_a_huge_backlog_trims_in_bounded_steps(kind: StoreKind) {
+    let h = open(kind).await;
+    for batch in 0..50 {
+        let reports: Vec<LocationReport> = (0..1000)
+            .map(|i| LocationReport {
+                driver: driver(&format!("b{batch}-{i}")),
+                at: at(PICKUP.0 + f64::from(i) * 1e-5, PICKUP.1),
+                taken_at: h.store.now(),
+            })
+            .collect();
+        h.store
+            .report_batch(&reports, h.store.now(), 0.0, true)
+            .await
+            .expect("a batch");
+    }
+    let first = h
+        .store
+        .read_events(&h.area, None, 1)
+        .await
+        .expect("a read")
+        .events
+        .remove(0);
+    let everything_old = EventRetention {
+        max_age: Duration::ZERO,
+        max_events: 1_000_000,
+        max_dead_letters: 100,
+    };
+    let (mut total, mut calls, mut slowest) = (0, 0, Duration::ZERO);
+    loop {
+        let started = std::time::Instant::now();
+        let t = h
+            .store
+            .trim_events(&h.area, &[], &everything_old)
+            .await
+            .expect("trim");
+        slowest = slowest.max(started.elapsed());
+        assert_eq!(t.dead_lettered, 0);
+        total += t.trimmed;
+        calls += 1;
+        if t.kept == 0 {
+            break;
+        }
+        assert!(calls < 10, "a backlog drains in a few calls: {t:?}");
+    }
+    eprintln!("{kind:?}: 50,000 events trimmed in {calls} calls, the slowest {slowest:?}");
+    assert_eq!(total, 50_000);
+    assert!(slowest < Duration::from_secs(2), "{slowest:?}");
+    let page = h
+        .store
+        .read_events(&h.area, Some(&first.id), 10)
+        .await
+        .expect("a read");
+    assert!(!page.recovered && page.events.is_empty());
+}

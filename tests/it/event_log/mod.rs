@@ -29,4 +29,5 @@ for_each_store!(
     atk_an_older_acknowledgement_never_moves_the_position_back,
     atk_odd_ids_round_trip,
     atk_many_writers_at_once_keep_ids_unique_and_in_order,
+    atk_a_huge_backlog_trims_in_bounded_steps,
 );
