@@ -194,6 +194,55 @@ async fn atk_memory_and_redis_log_the_same_script_alike() {
         assert_eq!(x, y, "event {i} differs:\nmemory {sa:#?}\nredis {sb:#?}");
     }
     assert_eq!(sa.len(), sb.len(), "memory {sa:#?}\nredis {sb:#?}");
+    // And what it logs is what the script should: one event per change.
+    use EventType::*;
+    let kinds: Vec<EventType> = ma.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            DriverAvailable,
+            DriverAvailable,
+            DriverAvailable, // d1 d2 d3
+            RideRequested,
+            RideOffered,
+            DriverAvailable,
+            OfferEnded, // d2 declines
+            RideOffered,
+            OfferEnded,
+            DriverFound, // d1 accepts
+            DriverApproaching,
+            DriverArrived,
+            RideCancelled,
+            DriverAvailable,
+            RideRequested,
+            RideOffered,
+            DriverAvailable,
+            OfferEnded, // times out
+            RideOffered,
+            DriverAvailable,
+            OfferEnded,
+            RideCancelled, // withdrawn
+            DriverOffline,
+            DriverAvailable, // d3, once each
+            DriverAvailable,
+            DriverAvailable,
+            RideRequested,
+            RideRequested, // batches
+            DriverFound,
+            RideOffered,
+            RideCancelled,
+            DriverAvailable,
+            DriverAvailable,
+            OfferEnded,
+            RideCancelled,
+        ],
+        "{sa:#?}"
+    );
+    assert_eq!(
+        a,
+        [false, false, false, true, false, true, true, false, false, false, false, false, false, false, true],
+        "refused: the implausible jump, the answer not held, the answer to no offer, a start after cancelling"
+    );
 }
 
 /// Each event as (type, ride by order of appearance, driver, reason).
@@ -348,7 +397,82 @@ async fn script(h: &Harness) -> Vec<bool> {
     s.report_batch(&batch, s.now(), 0.0, true)
         .await
         .expect("a batch");
+    batches(h).await;
     refused
+}
+
+/// Batch windows: a claim whose driver another pair took, a claim of a
+/// ride matched already, or holding an offer, logs nothing.
+async fn batches(h: &Harness) {
+    use tracking::{
+        domain::{Eta, EtaSource},
+        store::{BatchPair, WindowLimits},
+    };
+    let s = &h.store;
+    for (id, m) in [("b1", 200.0), ("b2", 600.0)] {
+        s.report(&driver(id), near(m), s.now(), 0.0, true)
+            .await
+            .expect("a report");
+    }
+    let mut rides = Vec::new();
+    for rider in ["q1", "q2"] {
+        let new = NewRide::new(
+            RiderId::parse(rider).expect("a rider"),
+            near(0.0),
+            Duration::from_secs(60),
+        );
+        rides.push(
+            s.create_ride(&new, s.now())
+                .await
+                .expect("a ride")
+                .ride()
+                .id
+                .clone(),
+        );
+    }
+    let radius = RadiusKm::parse(5.0).expect("a radius");
+    let limits = WindowLimits {
+        max_rides: 10,
+        max_drivers: 10,
+        radius,
+        per_ride: 4,
+    };
+    s.batch_window(&h.area, limits, s.now())
+        .await
+        .expect("a window");
+    let pair = |r: usize, d: &str| BatchPair {
+        ride: rides[r].clone(),
+        driver: driver(d),
+        eta: Eta {
+            seconds: 60,
+            road_km: 1.0,
+            source: EtaSource::StraightLine,
+        },
+    };
+    let assign = Offers {
+        timeout: Duration::ZERO,
+        ignore_limit: 0,
+    };
+    let offer = Offers {
+        timeout: Duration::from_secs(30),
+        ignore_limit: 0,
+    };
+    let claims = [
+        (vec![pair(0, "b1"), pair(1, "b1")], assign),
+        (vec![pair(0, "b2")], assign),
+        (vec![pair(1, "b2")], offer),
+        (vec![pair(1, "b2")], offer),
+    ];
+    for (pairs, offers) in claims {
+        s.claim_batch(&h.area, &pairs, &[], 2, radius, offers, s.now())
+            .await
+            .expect("a claim");
+    }
+    for ride in &rides {
+        s.advance_ride(ride, Step::Cancel, s.now())
+            .await
+            .expect("cancelled");
+    }
 }
 
 /// The memory store tells readers of every append, a driver's change too.
@@ -690,4 +814,50 @@ pub async fn atk_a_huge_backlog_trims_in_bounded_steps(kind: StoreKind) {
         .await
         .expect("a read");
     assert!(!page.recovered && page.events.is_empty());
+}
+
+/// A deliverer giving up on a batch the hard cap already moved to the dead
+/// letters (a long outage) buries nothing twice: each event is redelivered
+/// once.
+pub async fn atk_giving_up_on_events_already_dead_lettered_buries_them_once(kind: StoreKind) {
+    let h = open(kind).await;
+    churn(&h, "d1", 6).await;
+    let events = h.all().await;
+    let s = sink("webhook-a");
+    h.store
+        .delivery_lease(&h.area, &s, "one", LEASE)
+        .await
+        .expect("lease");
+    // The deliverer holds events[..3] in flight while the cap passes them.
+    let capped = EventRetention {
+        max_age: Duration::from_secs(3600),
+        max_events: 3,
+        max_dead_letters: 100,
+    };
+    let t = h
+        .store
+        .trim_events(&h.area, std::slice::from_ref(&s), &capped)
+        .await
+        .expect("trim");
+    assert_eq!((t.dead_lettered, t.kept), (3, 3), "{t:?}");
+    assert!(h
+        .store
+        .acknowledge(&h.area, &s, "one", &events[2].id, &events[..3])
+        .await
+        .expect("ack"));
+    assert_eq!(
+        h.store.dead_letter_count(&h.area).await.expect("count"),
+        3,
+        "each event dead once"
+    );
+    h.store
+        .redeliver(&h.area, Some(&s), 100)
+        .await
+        .expect("redeliver");
+    let queued = h
+        .store
+        .redeliveries(&h.area, &s, 100)
+        .await
+        .expect("queued");
+    assert_eq!(queued, events[..3].to_vec());
 }

@@ -30,4 +30,5 @@ for_each_store!(
     atk_odd_ids_round_trip,
     atk_many_writers_at_once_keep_ids_unique_and_in_order,
     atk_a_huge_backlog_trims_in_bounded_steps,
+    atk_giving_up_on_events_already_dead_lettered_buries_them_once,
 );
