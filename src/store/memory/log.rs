@@ -135,8 +135,12 @@ impl Log {
 
     pub fn acknowledge(&mut self, sink: &SinkId, id: &EventId, dead: &[Event]) {
         let mut dropped = 0;
+        // Only what the log still holds (as Redis does): an event trimmed
+        // past the cap is in the dead letters already.
         for event in dead {
-            dropped += self.bury(sink, event.clone());
+            if self.holds_event(&event.id) {
+                dropped += self.bury(sink, event.clone());
+            }
         }
         crate::telemetry::dead_letters_dropped(&self.area, dropped as u64);
         let newer = match self.cursors.get(sink) {
@@ -146,6 +150,14 @@ impl Log {
         if newer {
             self.cursors.insert(sink.clone(), id.clone());
         }
+    }
+
+    fn holds_event(&self, id: &EventId) -> bool {
+        self.ours(id)
+            && self
+                .events
+                .binary_search_by(|e| e.id.seq.cmp(&id.seq))
+                .is_ok()
     }
 
     pub fn set_dead_letter_cap(&mut self, cap: usize) {
