@@ -861,3 +861,68 @@ pub async fn atk_giving_up_on_events_already_dead_lettered_buries_them_once(kind
         .expect("queued");
     assert_eq!(queued, events[..3].to_vec());
 }
+
+/// Asking for no events gets none (on every store), still saying the
+/// epoch and whether the reader missed any.
+pub async fn atk_a_page_of_nothing_is_empty(kind: StoreKind) {
+    let h = open(kind).await;
+    churn(&h, "d1", 3).await;
+    let page = h.store.read_events(&h.area, None, 0).await.expect("a read");
+    assert!(page.events.is_empty(), "{page:?}");
+    assert!(page.recovered && page.epoch.is_some());
+    let s = sink("nats");
+    assert!(h
+        .store
+        .redeliveries(&h.area, &s, 0)
+        .await
+        .expect("queued")
+        .is_empty());
+}
+
+/// A holder whose lease ran out acknowledges nothing; the next holder
+/// resumes after the last acknowledgement the first made in time.
+pub async fn atk_a_lease_that_ran_out_acknowledges_nothing(kind: StoreKind) {
+    let h = open(kind).await;
+    churn(&h, "d1", 4).await;
+    let events = h.all().await;
+    let s = sink("webhook-a");
+    let short = Duration::from_millis(200);
+    h.store
+        .delivery_lease(&h.area, &s, "one", short)
+        .await
+        .expect("lease");
+    assert!(h
+        .store
+        .acknowledge(&h.area, &s, "one", &events[0].id, &[])
+        .await
+        .expect("ack"));
+    // The lease runs out (time passing, nothing to await).
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(
+        !h.store
+            .acknowledge(&h.area, &s, "one", &events[2].id, &events[1..3])
+            .await
+            .expect("ack"),
+        "a lease that ran out"
+    );
+    let taken = h
+        .store
+        .delivery_lease(&h.area, &s, "two", LEASE)
+        .await
+        .expect("lease");
+    assert_eq!(
+        taken,
+        DeliveryLease::Held {
+            acked: Some(events[0].id.clone())
+        }
+    );
+    assert_eq!(h.store.dead_letter_count(&h.area).await.expect("count"), 0);
+    assert_eq!(
+        h.store
+            .delivery_lease(&h.area, &s, "one", LEASE)
+            .await
+            .expect("lease"),
+        DeliveryLease::Elsewhere,
+        "the old holder cannot take it back"
+    );
+}

@@ -31,4 +31,6 @@ for_each_store!(
     atk_many_writers_at_once_keep_ids_unique_and_in_order,
     atk_a_huge_backlog_trims_in_bounded_steps,
     atk_giving_up_on_events_already_dead_lettered_buries_them_once,
+    atk_a_page_of_nothing_is_empty,
+    atk_a_lease_that_ran_out_acknowledges_nothing,
 );
