@@ -159,7 +159,7 @@ impl EventLog for RedisStore {
             Some(_) => ("-".to_owned(), "0-0".to_owned()),
             None => (String::new(), "0-0".to_owned()),
         };
-        let count = max.clamp(1, MAX_EVENT_PAGE).to_string();
+        let count = max.min(MAX_EVENT_PAGE).to_string();
         let (epoch, recovered, entries): (String, String, Vec<Entry>) = self
             .call("events_read", None, &[epoch, position, count])
             .await?;
@@ -273,7 +273,7 @@ impl EventLog for RedisStore {
 
     async fn redeliveries(&self, area: &AreaId, sink: &SinkId, max: usize) -> Result<Vec<Event>> {
         self.check_area(area)?;
-        let own = [sink.to_string(), max.clamp(1, MAX_EVENT_PAGE).to_string()];
+        let own = [sink.to_string(), max.min(MAX_EVENT_PAGE).to_string()];
         let entries: Vec<Entry> = self.call("events_retries", None, &own).await?;
         // Each queued entry names its own epoch and position.
         self.events_from("", entries)
