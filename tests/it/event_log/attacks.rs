@@ -17,7 +17,7 @@ use tracking::{
 };
 
 use super::harness::{
-    assert_in_order, at, driver, open, open_on, open_on_with, Harness, LOG, PICKUP,
+    assert_in_order, at, driver, open, open_on, open_on_with, open_ttl, Harness, LOG, PICKUP,
 };
 use crate::common::{RedisServer, StoreKind};
 
@@ -925,4 +925,70 @@ pub async fn atk_a_lease_that_ran_out_acknowledges_nothing(kind: StoreKind) {
         DeliveryLease::Elsewhere,
         "the old holder cannot take it back"
     );
+}
+
+/// Silent drivers: each goes OFFLINE once, whether a sweep or a search
+/// finds it; one holding an offer declines it first; sweeping again, or a
+/// driver silent but still before the sweep, logs nothing more. The same
+/// on memory and Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_silent_drivers_go_offline_once_alike() {
+    let ttl = Duration::from_millis(400);
+    let mut logs = Vec::new();
+    for kind in [StoreKind::Memory, StoreKind::Redis] {
+        let h = open_ttl(kind, ttl).await;
+        h.report("swept", PICKUP.0 + 0.001, PICKUP.1).await;
+        h.report("offered", PICKUP.0 + 0.002, PICKUP.1).await;
+        h.report("searched", PICKUP.0 + 0.003, PICKUP.1 + 0.1).await;
+        let ride = h.request("r1").await;
+        h.search(&ride, Duration::from_secs(30)).await;
+        // Silence (time passing: nothing to await).
+        tokio::time::sleep(ttl * 2).await;
+        let s = &h.store;
+        // A search near the third finds it silent first; then the sweeps.
+        let far = NewRide::new(
+            RiderId::parse("r2").expect("a rider"),
+            at(PICKUP.0 + 0.003, PICKUP.1 + 0.1),
+            Duration::from_secs(60),
+        );
+        let r2 = s
+            .create_ride(&far, s.now())
+            .await
+            .expect("a ride")
+            .ride()
+            .id
+            .clone();
+        h.search(&r2, Duration::from_secs(30)).await;
+        s.sweep(s.now()).await.expect("a sweep");
+        s.sweep(s.now()).await.expect("again");
+        logs.push(summary(&h.all().await));
+    }
+    // One sweep takes independent drivers in an order of its own (memory:
+    // by last report; Redis: by last-seen bucket, then id): each driver's
+    // and each ride's own events compare, and the whole as a set.
+    let of = |log: &[String], who: &str| -> Vec<String> {
+        log.iter().filter(|e| e.contains(who)).cloned().collect()
+    };
+    for who in [
+        "\"swept\"",
+        "\"offered\"",
+        "\"searched\"",
+        "Some(0)",
+        "Some(1)",
+    ] {
+        assert_eq!(
+            of(&logs[0], who),
+            of(&logs[1], who),
+            "memory, then Redis: {who}"
+        );
+    }
+    let (mut a, mut b) = (logs[0].clone(), logs[1].clone());
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "memory {:#?}\nredis {:#?}", logs[0], logs[1]);
+    let offline = logs[0]
+        .iter()
+        .filter(|e| e.starts_with("DRIVER_OFFLINE"))
+        .count();
+    assert_eq!(offline, 3, "{:#?}", logs[0]);
 }

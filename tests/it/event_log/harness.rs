@@ -63,10 +63,19 @@ pub async fn open_on_with(redis: &RedisServer, log: LogSettings) -> Harness {
 }
 
 pub async fn open(kind: StoreKind) -> Harness {
+    open_ttl(kind, Duration::from_secs(60)).await
+}
+
+/// A store whose drivers fall silent after `ttl`.
+pub async fn open_ttl(kind: StoreKind, ttl: Duration) -> Harness {
     let area = AreaId::parse(DEFAULT_AREA).expect("the default area");
+    let settings = |target| RedisSettings {
+        driver_ttl: ttl,
+        ..settings(target)
+    };
     match kind {
         StoreKind::Memory => Harness {
-            store: Arc::new(MemoryStore::new(Duration::from_secs(60)).with_log(LOG)),
+            store: Arc::new(MemoryStore::new(ttl).with_log(LOG)),
             area,
             _redis: None,
             _cluster: None,
