@@ -5,8 +5,10 @@
 
 mod attacks;
 mod delivery;
+mod differential;
 mod harness;
 mod phases;
+mod robustness;
 mod stream;
 
 use attacks::*;
