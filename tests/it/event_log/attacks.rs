@@ -391,3 +391,31 @@ pub async fn atk_a_lease_that_ran_out_acknowledges_nothing(kind: StoreKind) {
         "the old holder cannot take it back"
     );
 }
+
+/// The memory log trims itself when appends outrun the sweep (past twice
+/// the cap): what that trim dead-lettered is counted in the next trim's
+/// result all the same (the metrics and the warning are made of it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_a_memory_log_trimming_itself_still_counts_what_it_dead_lettered() {
+    let h = open(StoreKind::Memory).await;
+    let s = sink("webhook-a");
+    let capped = EventRetention {
+        max_age: Duration::from_secs(3600),
+        max_events: 2,
+        max_dead_letters: 100,
+    };
+    h.store
+        .trim_events(&h.area, std::slice::from_ref(&s), &capped)
+        .await
+        .expect("trim");
+    // Five events: the fifth passes twice the cap, the log trims to two.
+    churn(&h, "d1", 5).await;
+    let dead = h.store.dead_letter_count(&h.area).await.expect("count");
+    assert_eq!(dead, 3, "the sink lacked them all");
+    let t = h
+        .store
+        .trim_events(&h.area, std::slice::from_ref(&s), &capped)
+        .await
+        .expect("trim");
+    assert_eq!((t.dead_lettered, t.kept), (3, 2), "{t:?}");
+}
