@@ -32,6 +32,9 @@ pub(super) struct Log {
     /// The last trim's settings (an overflowing append uses them).
     retention: EventRetention,
     sinks: Vec<SinkId>,
+    /// What appends trimmed on their own since the last trim (told with
+    /// the next trim's result).
+    overflowed: Trimmed,
     /// Assigned drivers not yet reported near their pickup: (ride, pickup).
     pub approach: HashMap<DriverId, (RideId, Coordinates)>,
 }
@@ -51,6 +54,7 @@ impl Default for Log {
             retry: HashMap::new(),
             retention: EventRetention::default(),
             sinks: Vec::new(),
+            overflowed: Trimmed::default(),
             approach: HashMap::new(),
         }
     }
@@ -77,7 +81,8 @@ impl Log {
         self.events.push_back(event.clone());
         if self.events.len() > self.retention.max_events.saturating_mul(OVERFLOW_FACTOR) {
             let (retention, sinks) = (self.retention, self.sinks.clone());
-            self.trim(&sinks, &retention, now, usize::MAX);
+            // (What earlier appends trimmed is carried on in it.)
+            self.overflowed = self.trim(&sinks, &retention, now, usize::MAX);
         }
         event
     }
@@ -206,11 +211,12 @@ impl Log {
         self.retention = *retention;
         self.retention.max_dead_letters = cap;
         self.sinks = sinks.to_vec();
-        let mut out = Trimmed::default();
+        let mut out = std::mem::take(&mut self.overflowed);
         let oldest_kept =
             now - chrono::Duration::from_std(retention.max_age).unwrap_or(chrono::Duration::MAX);
         let floor = self.floor(sinks);
-        while out.trimmed + out.dead_lettered < budget {
+        let mut removed = 0;
+        while removed < budget {
             let Some(front) = self.events.front() else {
                 break;
             };
@@ -226,6 +232,7 @@ impl Log {
                 break;
             };
             self.removed_through = Some(event.id.seq);
+            removed += 1;
             if delivered {
                 out.trimmed += 1;
                 continue;
