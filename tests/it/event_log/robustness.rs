@@ -240,3 +240,42 @@ async fn atk_an_approach_watched_for_an_old_ride_is_never_logged() {
         "{events:#?}"
     );
 }
+
+/// With the log off, nothing is written: no entry, no approach watched
+/// (the report path stays as it was), on memory and on Redis.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_with_the_log_off_nothing_is_written() {
+    let redis = RedisServer::start().await;
+    let off = open_on_with(&redis, tracking::store::LogSettings::default()).await;
+    let (mut conn, _) = assigned(&redis, &off).await;
+    off.report("d1", PICKUP.0, PICKUP.1).await;
+    let len: usize = redis::cmd("XLEN")
+        .arg("{tracking}:log")
+        .query_async(&mut conn)
+        .await
+        .expect("XLEN");
+    assert_eq!(len, 0, "no stream entry");
+    let approach: Option<String> = redis::cmd("HGET")
+        .arg("{tracking}:driver:d1")
+        .arg("approach")
+        .query_async(&mut conn)
+        .await
+        .expect("HGET");
+    assert_eq!(approach, None, "no approach watched");
+    let memory = MemoryStore::new(Duration::from_secs(60));
+    memory
+        .report(
+            &driver("d1"),
+            at(PICKUP.0, PICKUP.1),
+            memory.now(),
+            0.0,
+            true,
+        )
+        .await
+        .expect("a report");
+    let area = tracking::domain::AreaId::parse("default").expect("an area");
+    let page = tracking::store::EventLog::read_events(&memory, &area, None, 10)
+        .await
+        .expect("a read");
+    assert!(page.events.is_empty());
+}
