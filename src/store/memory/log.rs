@@ -3,7 +3,7 @@
 //! the same positions (`<ms>-<n>`), cursors, leases and dead letters as
 //! the Redis streams.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use chrono::{DateTime, Utc};
 
@@ -32,6 +32,9 @@ pub(super) struct Log {
     /// The last trim's settings (an overflowing append uses them).
     retention: EventRetention,
     sinks: Vec<SinkId>,
+    /// What appends trimmed on their own since the last trim (told with
+    /// the next trim's result).
+    overflowed: Trimmed,
     /// Assigned drivers not yet reported near their pickup: (ride, pickup).
     pub approach: HashMap<DriverId, (RideId, Coordinates)>,
 }
@@ -51,6 +54,7 @@ impl Default for Log {
             retry: HashMap::new(),
             retention: EventRetention::default(),
             sinks: Vec::new(),
+            overflowed: Trimmed::default(),
             approach: HashMap::new(),
         }
     }
@@ -77,7 +81,8 @@ impl Log {
         self.events.push_back(event.clone());
         if self.events.len() > self.retention.max_events.saturating_mul(OVERFLOW_FACTOR) {
             let (retention, sinks) = (self.retention, self.sinks.clone());
-            self.trim(&sinks, &retention, now, usize::MAX);
+            // (What earlier appends trimmed is carried on in it.)
+            self.overflowed = self.trim(&sinks, &retention, now, usize::MAX);
         }
         event
     }
@@ -145,8 +150,12 @@ impl Log {
 
     pub fn acknowledge(&mut self, sink: &SinkId, id: &EventId, dead: &[Event]) {
         let mut dropped = 0;
+        // Only what the log still holds (as Redis does): an event trimmed
+        // past the cap is in the dead letters already.
         for event in dead {
-            dropped += self.bury(sink, event.clone());
+            if self.holds_event(&event.id) {
+                dropped += self.bury(sink, event.clone());
+            }
         }
         crate::telemetry::dead_letters_dropped(&self.area, dropped as u64);
         let newer = match self.cursors.get(sink) {
@@ -156,6 +165,14 @@ impl Log {
         if newer {
             self.cursors.insert(sink.clone(), id.clone());
         }
+    }
+
+    fn holds_event(&self, id: &EventId) -> bool {
+        self.ours(id)
+            && self
+                .events
+                .binary_search_by(|e| e.id.seq.cmp(&id.seq))
+                .is_ok()
     }
 
     pub fn set_dead_letter_cap(&mut self, cap: usize) {
@@ -204,11 +221,12 @@ impl Log {
         self.retention = *retention;
         self.retention.max_dead_letters = cap;
         self.sinks = sinks.to_vec();
-        let mut out = Trimmed::default();
+        let mut out = std::mem::take(&mut self.overflowed);
         let oldest_kept =
             now - chrono::Duration::from_std(retention.max_age).unwrap_or(chrono::Duration::MAX);
         let floor = self.floor(sinks);
-        while out.trimmed + out.dead_lettered < budget {
+        let mut removed = 0;
+        while removed < budget {
             let Some(front) = self.events.front() else {
                 break;
             };
@@ -224,6 +242,7 @@ impl Log {
                 break;
             };
             self.removed_through = Some(event.id.seq);
+            removed += 1;
             if delivered {
                 out.trimmed += 1;
                 continue;
@@ -270,7 +289,10 @@ impl Log {
 
     pub fn redelivered(&mut self, sink: &SinkId, ids: &[EventId]) {
         if let Some(q) = self.retry.get_mut(sink) {
-            q.retain(|e| !ids.contains(&e.id));
+            // A set: a queue of the dead-letter cap's length against a page
+            // of ids, under the store's lock, stays linear.
+            let done: HashSet<&EventId> = ids.iter().collect();
+            q.retain(|e| !done.contains(&e.id));
             if q.is_empty() {
                 self.retry.remove(sink);
             }

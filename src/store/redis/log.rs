@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     domain::error::{Error, Result},
-    domain::{AreaId, DriverId, Event, EventId, EventType, NewEvent, OfferEndReason, Seq},
+    domain::{AreaId, DriverId, Event, EventId, EventType, NewEvent, OfferEndReason, RideId, Seq},
     store::{DeliveryLease, EventLog, EventPage, EventRetention, SinkId, Trimmed, MAX_EVENT_PAGE},
 };
 
@@ -25,6 +25,30 @@ type Entry = (String, Vec<String>);
 const TRIM_BUDGET: usize = 10_000;
 /// Most dead letters one call moves to the redelivery queues.
 const REDELIVER_STEP: usize = 10_000;
+
+/// A snapshot (ride or driver) from its JSON, and the id its fields name;
+/// `None` for a snapshot that does not decode (warned).
+fn snapshot<T>(
+    position: &str,
+    json: &str,
+    make: impl FnOnce(&HashMap<String, String>) -> Result<T>,
+) -> (Option<T>, Option<String>) {
+    let fields: HashMap<String, String> = match serde_json::from_str(json) {
+        Ok(f) => f,
+        Err(error) => {
+            tracing::warn!(position, %error, "an event's snapshot is not JSON: left out");
+            return (None, None);
+        }
+    };
+    let id = fields.get("id").cloned();
+    match make(&fields) {
+        Ok(made) => (Some(made), id),
+        Err(error) => {
+            tracing::warn!(position, %error, "an event's snapshot does not decode: left out");
+            (None, id)
+        }
+    }
+}
 
 impl RedisStore {
     fn area_id(&self) -> Result<AreaId> {
@@ -62,30 +86,23 @@ impl RedisStore {
             .and_then(|t| EventType::parse(t))
             .ok_or_else(|| corrupt("type"))?;
         let at = parse_time(map.get("at").ok_or_else(|| corrupt("at"))?)?;
-        let ride = match map.get("ride") {
-            Some(json) => {
-                let f: HashMap<String, String> =
-                    serde_json::from_str(json).map_err(|e| corrupt(&e.to_string()))?;
-                Some(Arc::new(ride_from_fields(&f)?))
-            }
-            None => None,
+        // A snapshot that does not decode (a hash with fields missing, an
+        // entry written by hand) is left out, warned: one such entry never
+        // stops the log from being read; the event still names its ride
+        // or driver.
+        let (ride, ride_hint) = match map.get("ride") {
+            Some(json) => snapshot(position, json, |f| ride_from_fields(f).map(Arc::new)),
+            None => (None, None),
         };
-        let driver = match map.get("driver") {
-            Some(json) => {
-                let f: HashMap<String, String> =
-                    serde_json::from_str(json).map_err(|e| corrupt(&e.to_string()))?;
+        let (driver, driver_hint) = match map.get("driver") {
+            Some(json) => snapshot(position, json, |f| {
                 let driver_id = f
                     .get("id")
                     .and_then(|d| DriverId::parse(d).ok())
                     .ok_or_else(|| corrupt("driver id"))?;
-                Some(Arc::new(driver_from_fields(
-                    &driver_id,
-                    &f,
-                    at,
-                    self.settings.driver_ttl,
-                )?))
-            }
-            None => None,
+                driver_from_fields(&driver_id, f, at, self.settings.driver_ttl).map(Arc::new)
+            }),
+            None => (None, None),
         };
         let mut event = NewEvent {
             kind,
@@ -94,6 +111,12 @@ impl RedisStore {
             driver,
         }
         .logged(id, at);
+        if event.ride_id.is_none() {
+            event.ride_id = ride_hint.and_then(|r| RideId::parse(&r).ok());
+        }
+        if event.driver_id.is_none() {
+            event.driver_id = driver_hint.and_then(|d| DriverId::parse(&d).ok());
+        }
         event.reason = map
             .get("reason")
             .and_then(|r| OfferEndReason::from_stored(r));
@@ -136,7 +159,7 @@ impl EventLog for RedisStore {
             Some(_) => ("-".to_owned(), "0-0".to_owned()),
             None => (String::new(), "0-0".to_owned()),
         };
-        let count = max.clamp(1, MAX_EVENT_PAGE).to_string();
+        let count = max.min(MAX_EVENT_PAGE).to_string();
         let (epoch, recovered, entries): (String, String, Vec<Entry>) = self
             .call("events_read", None, &[epoch, position, count])
             .await?;
@@ -262,7 +285,7 @@ impl EventLog for RedisStore {
 
     async fn redeliveries(&self, area: &AreaId, sink: &SinkId, max: usize) -> Result<Vec<Event>> {
         self.check_area(area)?;
-        let own = [sink.to_string(), max.clamp(1, MAX_EVENT_PAGE).to_string()];
+        let own = [sink.to_string(), max.min(MAX_EVENT_PAGE).to_string()];
         let entries: Vec<Entry> = self.call("events_retries", None, &own).await?;
         // Each queued entry names its own epoch and position.
         self.events_from("", entries)

@@ -42,9 +42,18 @@ fn settings(target: Target) -> RedisSettings {
 
 /// A Redis store on a server the test holds.
 pub async fn open_on(redis: &RedisServer) -> Harness {
-    let store = RedisStore::connect(settings(Target::Node(redis.url())))
-        .await
-        .expect("the Redis store connects");
+    open_on_with(redis, LOG).await
+}
+
+/// A Redis store on a server the test holds, logging as `log` says (an
+/// instance started with other flags).
+pub async fn open_on_with(redis: &RedisServer, log: LogSettings) -> Harness {
+    let store = RedisStore::connect(RedisSettings {
+        log,
+        ..settings(Target::Node(redis.url()))
+    })
+    .await
+    .expect("the Redis store connects");
     Harness {
         store: Arc::new(store),
         area: AreaId::parse(DEFAULT_AREA).expect("the default area"),
@@ -54,10 +63,19 @@ pub async fn open_on(redis: &RedisServer) -> Harness {
 }
 
 pub async fn open(kind: StoreKind) -> Harness {
+    open_ttl(kind, Duration::from_secs(60)).await
+}
+
+/// A store whose drivers fall silent after `ttl`.
+pub async fn open_ttl(kind: StoreKind, ttl: Duration) -> Harness {
     let area = AreaId::parse(DEFAULT_AREA).expect("the default area");
+    let settings = |target| RedisSettings {
+        driver_ttl: ttl,
+        ..settings(target)
+    };
     match kind {
         StoreKind::Memory => Harness {
-            store: Arc::new(MemoryStore::new(Duration::from_secs(60)).with_log(LOG)),
+            store: Arc::new(MemoryStore::new(ttl).with_log(LOG)),
             area,
             _redis: None,
             _cluster: None,

@@ -3,11 +3,15 @@
 //! trimming that never passes a sink's position, dead letters and their
 //! redelivery. (The sinks and the GraphQL `events` have suites of their own.)
 
+mod attacks;
 mod delivery;
+mod differential;
 mod harness;
 mod phases;
+mod robustness;
 mod stream;
 
+use attacks::*;
 use delivery::*;
 use phases::*;
 
@@ -22,4 +26,13 @@ for_each_store!(
     one_holder_per_sink_and_a_lost_lease_acknowledges_nothing,
     trimming_never_passes_what_a_sink_lacks,
     past_the_cap_undelivered_events_become_dead_letters_and_come_back,
+    // attacks.rs: what an attacker's eye found (or tried, and held)
+    atk_trim_past_the_cap_counts_delivered_events_as_trimmed,
+    atk_an_older_acknowledgement_never_moves_the_position_back,
+    atk_odd_ids_round_trip,
+    atk_many_writers_at_once_keep_ids_unique_and_in_order,
+    atk_a_huge_backlog_trims_in_bounded_steps,
+    atk_giving_up_on_events_already_dead_lettered_buries_them_once,
+    atk_a_page_of_nothing_is_empty,
+    atk_a_lease_that_ran_out_acknowledges_nothing,
 );

@@ -221,16 +221,26 @@ local function check_approach(c, id, next)
   local a = redis.call('HGET', dkey, 'approach')
   if not a then return end
   local plng, plat, ride = string.match(a, '^([^,]+),([^,]+),(.+)$')
-  if not plng then
+  plng, plat = tonumber(plng), tonumber(plat)
+  -- Not what `watch_approach` writes (not a position, or not the ride the
+  -- driver has): forgotten, never an error nor an approach from afar.
+  if not (plng and plat and math.abs(plng) <= 180 and math.abs(plat) <= 90)
+      or redis.call('HGET', dkey, 'ride') ~= ride then
     redis.call('HDEL', dkey, 'approach')
     return
   end
-  local km = distance_km(tonumber(next.lng), tonumber(next.lat), tonumber(plng), tonumber(plat))
-  if km * 1000 > c.approach_m then return end
+  local km = distance_km(tonumber(next.lng), tonumber(next.lat), plng, plat)
+  if not (km * 1000 <= c.approach_m) then return end
   redis.call('HDEL', dkey, 'approach')
   local driver = cjson.encode({id = id, lng = next.lng, lat = next.lat,
     updated = tostring(next.ms), state = 'ASSIGNED', ride = ride})
-  log_event(c, 'DRIVER_APPROACHING', 'driver', driver, nil, 'ride', hash_json(ride_key(c, ride)))
+  -- The ride as it is, when its hash is there (the driver names it anyway).
+  local rkey = ride_key(c, ride)
+  if redis.call('EXISTS', rkey) == 1 then
+    log_event(c, 'DRIVER_APPROACHING', 'driver', driver, nil, 'ride', hash_json(rkey))
+  else
+    log_event(c, 'DRIVER_APPROACHING', 'driver', driver)
+  end
 end
 
 -- Tells every instance about the ride's change, and logs it as `kind`

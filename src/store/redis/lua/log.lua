@@ -91,6 +91,10 @@ local function events_ack(keys, args)
   local c = context(keys, args)
   local sink, holder, e, id, cap = own(c, 1), own(c, 2), own(c, 3), own(c, 4), tonumber(own(c, 5))
   if redis.call('GET', lease_key(c, sink)) ~= holder then return {'LOST'} end
+  -- Only forward within an epoch: a late acknowledgement of an older
+  -- event leaves the position where it is.
+  local ce, cpos = string.match(redis.call('HGET', c.log_acked, sink) or '', '^([^|]*)|(.+)$')
+  local forward = not (ce == e and cpos and not seq_less(cpos, id))
   local dropped = 0
   local i = 6
   while own(c, i) do
@@ -98,7 +102,7 @@ local function events_ack(keys, args)
     if #found > 0 then dropped = dropped + bury(c, sink, found[1][1], found[1][2], e, cap) end
     i = i + 1
   end
-  redis.call('HSET', c.log_acked, sink, e .. '|' .. id)
+  if forward then redis.call('HSET', c.log_acked, sink, e .. '|' .. id) end
   return {'OK', tostring(dropped)}
 end
 
@@ -143,14 +147,23 @@ local function events_trim(keys, args)
     local over = math.min(kept - max_events, budget)
     local oldest = redis.call('XRANGE', c.log_key, '-', '+', 'COUNT', over)
     for _, entry in ipairs(oldest) do
+      -- Dead-lettered when some sink lacked it; trimmed when all had it.
+      local lacked = false
       for sink, pos in pairs(acked) do
-        if seq_less(pos, entry[1]) then dropped = dropped + bury(c, sink, entry[1], entry[2], e, cap) end
+        if seq_less(pos, entry[1]) then
+          lacked = true
+          dropped = dropped + bury(c, sink, entry[1], entry[2], e, cap)
+        end
       end
-      redis.call('XDEL', c.log_key, entry[1])
-      redis.call('HSET', c.log_acked, '_removed', entry[1])
-      buried = buried + 1
+      if lacked then buried = buried + 1 else trimmed = trimmed + 1 end
     end
-    kept = kept - buried
+    if #oldest > 0 then
+      local last = oldest[#oldest][1]
+      local lm, ln = string.match(last, '^(%d+)-(%d+)$')
+      redis.call('XTRIM', c.log_key, 'MINID', '=', lm .. '-' .. (tonumber(ln) + 1))
+      redis.call('HSET', c.log_acked, '_removed', last)
+    end
+    kept = kept - #oldest
   end
   return {trimmed, buried, dropped, kept}
 end
