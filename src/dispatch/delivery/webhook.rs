@@ -90,7 +90,8 @@ impl Webhook {
 
 /// The URL, if it is an absolute http or https URL with a host.
 pub fn check_url(url: &str) -> Result<Url, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("--webhook {url:?} is not a URL: {e}"))?;
+    let parsed = Url::parse(url)
+        .map_err(|e| format!("--webhook {:?} is not a URL: {e}", redacted(url)))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!(
             "--webhook {:?} must be an http:// or https:// URL with a host",
@@ -107,6 +108,21 @@ fn shown(url: &Url) -> String {
         (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
         (Some(host), None) => format!("{}://{host}", url.scheme()),
         _ => url.scheme().to_owned(),
+    }
+}
+
+/// Text that did not parse as a URL, as an error shows it: its scheme and
+/// host, without the user info, path or query (they may hold a secret).
+fn redacted(text: &str) -> String {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, text),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}"),
+        None => host.to_owned(),
     }
 }
 
@@ -282,5 +298,15 @@ mod tests {
         assert!(check_url("ftp://example.com/x").is_err());
         assert!(check_url("example.com/x").is_err());
         assert!(check_url("http://").is_err());
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_shown_without_its_user_info_path_or_query() {
+        assert_eq!(
+            redacted("https://u:p@h.example:99999/x?token=t"),
+            "https://h.example:99999"
+        );
+        assert_eq!(redacted("not a url"), "not a url");
+        assert_eq!(redacted("u:p@host/x"), "host");
     }
 }
