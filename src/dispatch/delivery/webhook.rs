@@ -90,8 +90,8 @@ impl Webhook {
 
 /// The URL, if it is an absolute http or https URL with a host.
 pub fn check_url(url: &str) -> Result<Url, String> {
-    let parsed = Url::parse(url)
-        .map_err(|e| format!("--webhook {:?} is not a URL: {e}", redacted(url)))?;
+    let parsed =
+        Url::parse(url).map_err(|e| format!("--webhook {:?} is not a URL: {e}", redacted(url)))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!(
             "--webhook {:?} must be an http:// or https:// URL with a host",
@@ -119,7 +119,9 @@ fn redacted(text: &str) -> String {
         None => (None, text),
     };
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
     match scheme {
         Some(scheme) => format!("{scheme}://{host}"),
         None => host.to_owned(),
