@@ -270,6 +270,9 @@ impl Log {
 
     pub fn redelivered(&mut self, sink: &SinkId, ids: &[EventId]) {
         if let Some(q) = self.retry.get_mut(sink) {
+            // A set: the queue (up to --max-dead-letters) is scanned once,
+            // not once per acknowledged id, under the store's lock.
+            let ids: std::collections::HashSet<&EventId> = ids.iter().collect();
             q.retain(|e| !ids.contains(&e.id));
             if q.is_empty() {
                 self.retry.remove(sink);
