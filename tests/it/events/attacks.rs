@@ -1,9 +1,18 @@
-//! Attacks on the webhook flags: what a refused URL's error shows, and a
-//! secret that holds a comma.
+//! Attacks on the webhooks: what a refused URL's error shows, a secret
+//! that holds a comma, a receiver whose 2xx body never ends or dribbles.
 
-use std::time::Duration;
+use std::{
+    convert::Infallible,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 
+use axum::{body::Body, body::Bytes, http::StatusCode, routing::post, Router};
+use serde_json::Value;
+use tokio::net::TcpListener;
 use tracking::{domain::ServiceAreas, startup::Config};
+
+use crate::common::{north_of, within, StoreKind, TestApp, DRIVER};
 
 /// The delivery plan `args` make, or its one-line error.
 fn plan(args: &[&str]) -> Result<usize, String> {
@@ -53,4 +62,95 @@ fn atk_a_webhook_secret_with_a_comma_is_not_split_into_two() {
             "the secret given is the secret that signs"
         ),
     }
+}
+
+/// How a hostile receiver answers a POST it has taken (recorded).
+#[derive(Clone, Copy)]
+enum Reply {
+    /// 200, then a body that never ends, as fast as it is read.
+    Endless,
+    /// 200, then a body of one byte every 100 ms, forever.
+    Dribbling,
+}
+
+/// A receiver that takes every POST (recording its events) and answers as
+/// `reply` says; its URL and what it took.
+async fn hostile(reply: Reply) -> (String, Arc<Mutex<Vec<Value>>>) {
+    let taken: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = taken.clone();
+    let app = Router::new().route(
+        "/hook",
+        post(move |body: Bytes| {
+            let seen = seen.clone();
+            async move {
+                if let Ok(Value::Array(events)) = serde_json::from_slice(&body) {
+                    seen.lock().unwrap().extend(events);
+                }
+                let chunks = futures_util::stream::unfold((), move |()| async move {
+                    let chunk = match reply {
+                        Reply::Endless => Bytes::from(vec![b'x'; 8192]),
+                        Reply::Dribbling => {
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            Bytes::from_static(b"x")
+                        }
+                    };
+                    Some((Ok::<_, Infallible>(chunk), ()))
+                });
+                (StatusCode::OK, Body::from_stream(chunks))
+            }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (format!("http://{addr}/hook"), taken)
+}
+
+/// Drivers come online one after another: each one's DRIVER_AVAILABLE must
+/// reach the receiver within 3 s of the last, however its 2xx body goes on:
+/// the service reads at most a few KB of it, for a short while, and moves on.
+async fn each_event_arrives_promptly(reply: Reply) {
+    let (url, taken) = hostile(reply).await;
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.events.webhooks = vec![url.clone()];
+        c.events.webhook_secrets = vec!["k".into()];
+    })
+    .await;
+    for i in 0..4 {
+        let driver = format!("atk-d{i}");
+        app.update_location(&driver, north_of(DRIVER, 20.0 * f64::from(i)))
+            .await;
+        within(
+            Duration::from_secs(3),
+            &format!("{driver}'s DRIVER_AVAILABLE at the receiver"),
+            async {
+                while !taken
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["type"] == "DRIVER_AVAILABLE" && e["driverId"] == driver.as_str())
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            },
+        )
+        .await;
+    }
+}
+
+/// A 200 whose body never ends: read up to the bound, then the connection
+/// is dropped; delivery goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_an_endless_2xx_body_does_not_hold_the_lane() {
+    each_event_arrives_promptly(Reply::Endless).await;
+}
+
+/// A 200 whose body dribbles a byte every 100 ms: the batch is delivered
+/// at its status; waiting out the body (up to the 10 s request timeout per
+/// batch) would cap the lane at one batch per 10 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_a_dribbling_2xx_body_does_not_hold_the_lane() {
+    each_event_arrives_promptly(Reply::Dribbling).await;
 }
