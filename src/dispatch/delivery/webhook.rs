@@ -24,6 +24,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most bytes of a response body read (the rest is never read).
 pub const MAX_RESPONSE_BYTES: usize = 4096;
+/// Longest a response body is waited for once its status is known (a
+/// receiver dribbling its body would otherwise hold the lane for the whole
+/// request timeout, every batch).
+pub const MAX_RESPONSE_WAIT: Duration = Duration::from_millis(500);
 /// Idle connections kept per webhook.
 const MAX_IDLE: usize = 2;
 /// The longest `Retry-After` honoured (a longer one waits this long).
@@ -180,16 +184,19 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
 }
 
 /// Reads at most [`MAX_RESPONSE_BYTES`] of the body (so a 2xx's connection
-/// can be reused), never more; what is past it is dropped with the
-/// connection.
+/// can be reused), never more and for at most [`MAX_RESPONSE_WAIT`]; what
+/// is past either is dropped with the connection.
 async fn drain(mut response: reqwest::Response) {
-    let mut read = 0;
-    while read < MAX_RESPONSE_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => read += chunk.len(),
-            _ => break,
+    let read = async {
+        let mut read = 0;
+        while read < MAX_RESPONSE_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len(),
+                _ => break,
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(MAX_RESPONSE_WAIT, read).await;
 }
 
 #[async_trait]
