@@ -154,3 +154,27 @@ async fn atk_an_endless_2xx_body_does_not_hold_the_lane() {
 async fn atk_a_dribbling_2xx_body_does_not_hold_the_lane() {
     each_event_arrives_promptly(Reply::Dribbling).await;
 }
+
+/// `--webhook-max-age 0s` would dead-letter a batch at its first refusal
+/// (one 503 during a deploy), `--event-retention 0s` would keep nothing to
+/// replay: absurd values, refused at start with one clear error, as
+/// `--webhook-batch 0` and `--max-events 0` are.
+#[test]
+fn atk_a_zero_max_age_or_retention_is_refused() {
+    let hook = ["--webhook", "http://127.0.0.1:9/x", "--webhook-secret", "k"];
+    for (flag, value) in [
+        ("--webhook-max-age", "0s"),
+        ("--webhook-max-age", "1ns"),
+        ("--event-retention", "0s"),
+    ] {
+        let mut args = hook.to_vec();
+        args.extend([flag, value]);
+        let error = plan(&args).expect_err(&format!("{flag} {value} is refused"));
+        assert!(error.contains(flag), "{flag} {value}: {error}");
+    }
+    for (flag, value) in [("--webhook-batch", "0"), ("--max-events", "0")] {
+        let mut args = hook.to_vec();
+        args.extend([flag, value]);
+        assert!(plan(&args).is_err(), "{flag} {value} is refused");
+    }
+}
