@@ -116,8 +116,9 @@ fn shown(url: &Url) -> String {
 }
 
 /// Text that did not parse as a URL, as an error shows it: its scheme and
-/// host, without the user info, path or query (they may hold a secret).
-fn redacted(text: &str) -> String {
+/// host, without the user info, path or query (they may hold a secret);
+/// `--nats-url` errors show theirs the same way.
+pub(super) fn redacted(text: &str) -> String {
     let (scheme, rest) = match text.split_once("://") {
         Some((scheme, rest)) => (Some(scheme), rest),
         None => (None, text),
