@@ -178,3 +178,50 @@ fn atk_a_zero_max_age_or_retention_is_refused() {
         assert!(plan(&args).is_err(), "{flag} {value} is refused");
     }
 }
+
+/// A driver online in one area crosses the border, then goes offline in
+/// the other: each area's own webhook must be able to tell where the
+/// driver is. What each one gets is printed; the area it left must hear
+/// that the driver is no longer AVAILABLE there (else its receiver lists
+/// the driver as available in that area forever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_a_driver_crossing_a_border_is_not_left_available_in_the_area_it_left() {
+    use super::receiver::{Answer, Receiver};
+    let scl = Receiver::start(Answer::Ok).await;
+    let east = Receiver::start(Answer::Ok).await;
+    let mut areas = crate::common::areas::two_cities();
+    areas["features"][0]["properties"]["webhooks"] = serde_json::json!([scl.url]);
+    areas["features"][1]["properties"]["webhooks"] = serde_json::json!([east.url]);
+    let file = crate::common::areas::areas_file("events-atk-border", &areas);
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.events.webhook_secrets = vec!["k".into()];
+        c.areas = Some(file.clone());
+    })
+    .await;
+    let moved = app.update_location("atk-x", (-33.44, -70.500_01)).await;
+    assert_eq!(moved["status"], "AVAILABLE", "{moved}");
+    let moved = app.update_location("atk-x", (-33.44, -70.499_99)).await;
+    assert_eq!(moved["status"], "AVAILABLE", "{moved}");
+    let gone = app.go_offline("atk-x").await;
+    assert!(gone.get("errors").is_none(), "{gone}");
+    let kinds = |r: &Receiver| -> Vec<String> {
+        r.events()
+            .iter()
+            .filter(|e| e["driverId"] == "atk-x")
+            .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    within(Duration::from_secs(5), "the east area's events", async {
+        while kinds(&east).last().map(String::as_str) != Some("DRIVER_OFFLINE") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    eprintln!("scl got {:?}; east got {:?}", kinds(&scl), kinds(&east));
+    within(Duration::from_secs(3), "scl told the driver left", async {
+        while kinds(&scl).last().map(String::as_str) == Some("DRIVER_AVAILABLE") {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
