@@ -225,3 +225,65 @@ async fn atk_a_driver_crossing_a_border_is_not_left_available_in_the_area_it_lef
     })
     .await;
 }
+
+/// The value of `name` for `sink` in a metrics page (0 when absent).
+fn sink_series(metrics: &str, name: &str, sink: &str) -> f64 {
+    let label = format!("sink=\"{sink}\"");
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) && l.contains(&label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Dead letters sent back (`redeliverEvents`) while the receiver still
+/// refuses everything: the new events must still go to the dead letters
+/// once past `--webhook-max-age`, as the flag promises. A redelivered batch
+/// that is retried forever, ahead of the log, would hold them (and the
+/// log's trimming) for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_redelivering_to_a_still_failing_webhook_does_not_stop_its_max_age() {
+    use super::receiver::{Answer, Receiver};
+    let failing = Receiver::start(Answer::Failing).await;
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.events.webhooks = vec![failing.url.clone()];
+        c.events.webhook_secrets = vec!["k".into()];
+        c.events.webhook_max_age = Duration::from_secs(1);
+    })
+    .await;
+    let sink = tracking::dispatch::delivery::webhook::sink_id(&failing.url);
+    let dead = |n: f64| {
+        let app = &app;
+        let sink = sink.clone();
+        async move {
+            within(
+                Duration::from_secs(10),
+                &format!("{n} events dead-lettered"),
+                async {
+                    while sink_series(
+                        &app.metrics().await,
+                        "tracking_events_dead_lettered_total",
+                        sink.as_str(),
+                    ) < n
+                    {
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                },
+            )
+            .await;
+        }
+    };
+    app.update_location("atk-r1", DRIVER).await;
+    dead(1.0).await;
+    let sent = app
+        .data(
+            "mutation { redeliverEvents(area: \"default\") }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(sent["redeliverEvents"], 1, "{sent}");
+    // New events, refused past the max age as well.
+    app.update_location("atk-r2", north_of(DRIVER, 30.0)).await;
+    app.update_location("atk-r3", north_of(DRIVER, 60.0)).await;
+    dead(3.0).await;
+}
