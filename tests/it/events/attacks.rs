@@ -287,3 +287,44 @@ async fn atk_redelivering_to_a_still_failing_webhook_does_not_stop_its_max_age()
     app.update_location("atk-r3", north_of(DRIVER, 60.0)).await;
     dead(3.0).await;
 }
+
+/// A receiver answering 307 to another URL: the redirect is not followed
+/// (the body and its signature never go where the operator did not say),
+/// the batch is refused and retried, counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_a_redirect_is_not_followed_but_retried() {
+    use super::receiver::{Answer, Receiver};
+    let elsewhere = Receiver::start(Answer::Ok).await;
+    let target = elsewhere.url.clone();
+    let app_router = Router::new().route(
+        "/hook",
+        post(move || {
+            let target = target.clone();
+            async move { (StatusCode::TEMPORARY_REDIRECT, [("location", target)]) }
+        }),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app_router).await;
+    });
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.events.webhooks = vec![url.clone()];
+        c.events.webhook_secrets = vec!["k".into()];
+    })
+    .await;
+    app.update_location("atk-redirected", DRIVER).await;
+    let sink = tracking::dispatch::delivery::webhook::sink_id(&url);
+    within(Duration::from_secs(5), "two refused tries counted", async {
+        while sink_series(
+            &app.metrics().await,
+            "tracking_event_delivery_failures_total",
+            sink.as_str(),
+        ) < 2.0
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(elsewhere.posts().is_empty(), "the redirect was followed");
+}
