@@ -36,7 +36,7 @@ pub struct EventsConfig {
 
     /// Events older than this are trimmed, once every configured sink has
     /// acknowledged them.
-    #[arg(long = "event-retention", env = "TRACKING_EVENT_RETENTION", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[arg(long = "event-retention", env = "TRACKING_EVENT_RETENTION", default_value = "1h", value_parser = parse_a_second_or_more)]
     pub event_retention: Duration,
 
     /// The hard cap on events kept per area: past it the oldest go, to the
@@ -85,7 +85,7 @@ pub struct EventsConfig {
 
     /// An event a webhook has refused for this long goes to the dead
     /// letters (redeliver them with `tracking events redeliver`).
-    #[arg(long = "webhook-max-age", env = "TRACKING_WEBHOOK_MAX_AGE", default_value = "24h", value_parser = humantime::parse_duration)]
+    #[arg(long = "webhook-max-age", env = "TRACKING_WEBHOOK_MAX_AGE", default_value = "24h", value_parser = parse_a_second_or_more)]
     pub webhook_max_age: Duration,
 
     /// Publish every event to this NATS server's JetStream, as
@@ -226,6 +226,16 @@ fn known_types() -> String {
         .map(|t| t.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A duration of at least a second (`0s` would keep no event to replay, or
+/// give a batch up at its first refusal).
+fn parse_a_second_or_more(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d >= Duration::from_secs(1) => Ok(d),
+        Ok(_) => Err("must be at least 1s".into()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_meters(text: &str) -> Result<f64, String> {

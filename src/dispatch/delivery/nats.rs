@@ -20,7 +20,7 @@ use async_nats::{
 };
 use async_trait::async_trait;
 
-use super::{Sink, SinkError};
+use super::{webhook::redacted, Sink, SinkError};
 use crate::{
     domain::{AreaId, Event, EventType},
     store::SinkId,
@@ -70,14 +70,15 @@ impl NatsSettings {
             let scheme = part.split_once("://").map(|(s, _)| s);
             if !matches!(scheme, Some("nats" | "tls")) {
                 return Err(format!(
-                    "--nats-url {part:?} must be nats://host:port or tls://host:port"
+                    "--nats-url {:?} must be nats://host:port or tls://host:port",
+                    redacted(part)
                 ));
             }
             let server: ServerAddr = part
                 .parse()
-                .map_err(|e| format!("--nats-url {part:?} is not a NATS URL: {e}"))?;
+                .map_err(|e| format!("--nats-url {:?} is not a NATS URL: {e}", redacted(part)))?;
             if server.host().is_empty() {
-                return Err(format!("--nats-url {part:?} names no host"));
+                return Err(format!("--nats-url {:?} names no host", redacted(part)));
             }
             servers.push(server);
         }

@@ -24,6 +24,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Most bytes of a response body read (the rest is never read).
 pub const MAX_RESPONSE_BYTES: usize = 4096;
+/// Longest a response body is waited for once its status is known (a
+/// receiver dribbling its body would otherwise hold the lane for the whole
+/// request timeout, every batch).
+pub const MAX_RESPONSE_WAIT: Duration = Duration::from_millis(500);
 /// Idle connections kept per webhook.
 const MAX_IDLE: usize = 2;
 /// The longest `Retry-After` honoured (a longer one waits this long).
@@ -90,7 +94,8 @@ impl Webhook {
 
 /// The URL, if it is an absolute http or https URL with a host.
 pub fn check_url(url: &str) -> Result<Url, String> {
-    let parsed = Url::parse(url).map_err(|e| format!("--webhook {url:?} is not a URL: {e}"))?;
+    let parsed =
+        Url::parse(url).map_err(|e| format!("--webhook {:?} is not a URL: {e}", redacted(url)))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!(
             "--webhook {:?} must be an http:// or https:// URL with a host",
@@ -107,6 +112,24 @@ fn shown(url: &Url) -> String {
         (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
         (Some(host), None) => format!("{}://{host}", url.scheme()),
         _ => url.scheme().to_owned(),
+    }
+}
+
+/// Text that did not parse as a URL, as an error shows it: its scheme and
+/// host, without the user info, path or query (they may hold a secret);
+/// `--nats-url` errors show theirs the same way.
+pub(super) fn redacted(text: &str) -> String {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, text),
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    match scheme {
+        Some(scheme) => format!("{scheme}://{host}"),
+        None => host.to_owned(),
     }
 }
 
@@ -162,16 +185,19 @@ fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
 }
 
 /// Reads at most [`MAX_RESPONSE_BYTES`] of the body (so a 2xx's connection
-/// can be reused), never more; what is past it is dropped with the
-/// connection.
+/// can be reused), never more and for at most [`MAX_RESPONSE_WAIT`]; what
+/// is past either is dropped with the connection.
 async fn drain(mut response: reqwest::Response) {
-    let mut read = 0;
-    while read < MAX_RESPONSE_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => read += chunk.len(),
-            _ => break,
+    let read = async {
+        let mut read = 0;
+        while read < MAX_RESPONSE_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => read += chunk.len(),
+                _ => break,
+            }
         }
-    }
+    };
+    let _ = tokio::time::timeout(MAX_RESPONSE_WAIT, read).await;
 }
 
 #[async_trait]
@@ -282,5 +308,15 @@ mod tests {
         assert!(check_url("ftp://example.com/x").is_err());
         assert!(check_url("example.com/x").is_err());
         assert!(check_url("http://").is_err());
+    }
+
+    #[test]
+    fn a_url_that_does_not_parse_is_shown_without_its_user_info_path_or_query() {
+        assert_eq!(
+            redacted("https://u:p@h.example:99999/x?token=t"),
+            "https://h.example:99999"
+        );
+        assert_eq!(redacted("not a url"), "not a url");
+        assert_eq!(redacted("u:p@host/x"), "host");
     }
 }

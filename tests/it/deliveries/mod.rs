@@ -3,6 +3,7 @@
 //! instances changing one area's rides at once. Every event of the log
 //! reaches the sink, each area's in log order; re-sends repeat the same ids.
 
+mod attacks;
 mod failover;
 mod handover;
 mod receiver;

@@ -6,6 +6,7 @@
 //! events only; a webhook the service cannot use stops the
 //! start with one line.
 
+mod attacks;
 mod delivery;
 mod receiver;
 mod start;

@@ -5,6 +5,7 @@
 //! with `--nats-ca`; and the whole service publishing, on every store
 //! (`service.rs`).
 
+mod attacks;
 mod helpers;
 mod service;
 mod sink;

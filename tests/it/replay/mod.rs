@@ -6,6 +6,7 @@
 //! events redeliver`).
 
 mod access;
+mod attacks;
 mod follow;
 mod paging;
 mod setup;
