@@ -73,12 +73,12 @@ pub struct EventsConfig {
     #[arg(long = "webhook-batch", env = "TRACKING_WEBHOOK_BATCH", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub webhook_batch: u64,
 
-    /// A secret webhook bodies are signed with (HMAC-SHA256; repeatable: each
-    /// active secret signs, so one can be rotated). Required with a webhook.
+    /// A secret webhook bodies are signed with (HMAC-SHA256; repeat the flag:
+    /// each active secret signs, so one can be rotated; a secret is taken
+    /// whole, commas included). Required with a webhook.
     #[arg(
         long = "webhook-secret",
         env = "TRACKING_WEBHOOK_SECRET",
-        value_delimiter = ',',
         hide_env_values = true
     )]
     pub webhook_secrets: Vec<String>,

@@ -194,6 +194,10 @@ pub trait EventLog: Send + Sync + 'static {
     /// The oldest `max` events queued for redelivery to `sink`.
     async fn redeliveries(&self, area: &AreaId, sink: &SinkId, max: usize) -> Result<Vec<Event>>;
 
+    /// Moves events of `sink`'s redelivery queue back to the dead letters
+    /// (a redelivery the sink still refused past its max age).
+    async fn rebury(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()>;
+
     /// Removes redelivered events from `sink`'s queue.
     async fn redelivered(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()>;
 

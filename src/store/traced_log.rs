@@ -78,6 +78,11 @@ impl<S: Store + ?Sized> EventLog for Traced<S> {
         self.inner().redeliveries(area, sink, max).await
     }
 
+    #[instrument(name = "store.rebury", level = "debug", skip_all, fields(area = %area, sink = %sink))]
+    async fn rebury(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()> {
+        self.inner().rebury(area, sink, ids).await
+    }
+
     #[instrument(name = "store.redelivered", level = "debug", skip_all, fields(area = %area, sink = %sink))]
     async fn redelivered(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()> {
         self.inner().redelivered(area, sink, ids).await

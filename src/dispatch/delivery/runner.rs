@@ -186,10 +186,18 @@ impl Lane {
                     .filter(|e| self.sink.wants(e.kind))
                     .collect();
                 if !wanted.is_empty() {
-                    match self.send(&mut held, &mut cursor, &wanted, false).await? {
+                    match self.send(&mut held, &mut cursor, &wanted, true).await? {
                         Sent::Delivered => metrics::counter!(EVENTS_DELIVERED, &labels)
                             .increment(wanted.len() as u64),
-                        Sent::GaveUp | Sent::Stopped => return Ok(()),
+                        Sent::GaveUp => {
+                            // Refused again past the max age: back to the
+                            // dead letters, and the log goes on.
+                            let back: Vec<EventId> = wanted.iter().map(|e| e.id.clone()).collect();
+                            self.store.rebury(&self.area, self.sink.id(), &back).await?;
+                            metrics::counter!(EVENTS_DEAD_LETTERED, &labels)
+                                .increment(wanted.len() as u64);
+                        }
+                        Sent::Stopped => return Ok(()),
                     }
                 }
                 self.store
@@ -226,7 +234,7 @@ impl Lane {
             let dead: &[Event] = if wanted.is_empty() {
                 &[]
             } else {
-                match self.send(&mut held, &mut cursor, &wanted, true).await? {
+                match self.send(&mut held, &mut cursor, &wanted, false).await? {
                     Sent::Delivered => {
                         metrics::counter!(EVENTS_DELIVERED, &labels).increment(wanted.len() as u64);
                         &[]
@@ -252,19 +260,22 @@ impl Lane {
     }
 
     /// Sends `events` until the sink takes them, the lease is lost, the
-    /// service stops, or (with `may_give_up`) their oldest is past the
-    /// sink's max age. The lease is renewed while a send is in flight and
+    /// service stops, or their age (a redelivery's: since it was sent
+    /// again) is past the sink's max age. The lease is renewed while a send is in flight and
     /// between tries.
     async fn send(
         &self,
         held: &mut Held,
         cursor: &mut Option<EventId>,
         events: &[Event],
-        may_give_up: bool,
+        redelivery: bool,
     ) -> Result<Sent> {
         let labels = self.labels();
+        // A batch's age is its oldest event's; a redelivery's (old by
+        // definition) counts from when it was sent again.
         let oldest = events
             .first()
+            .filter(|_| !redelivery)
             .map(|e| e.at)
             .unwrap_or_else(chrono::Utc::now);
         let age = || (chrono::Utc::now() - oldest).to_std().unwrap_or_default();
@@ -299,7 +310,7 @@ impl Lane {
                 warn!(sink = %self.sink.id(), area = %self.area, %error,
                     "a sink refused a batch; retrying the same batch with backoff");
             }
-            if may_give_up && self.sink.max_age().is_some_and(|max| age() >= max) {
+            if self.sink.max_age().is_some_and(|max| age() >= max) {
                 return Ok(Sent::GaveUp);
             }
             let wait = match error {

@@ -84,6 +84,10 @@ impl EventLog for AreaStores {
         self.log_of(area)?.redeliveries(area, sink, max).await
     }
 
+    async fn rebury(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()> {
+        self.log_of(area)?.rebury(area, sink, ids).await
+    }
+
     async fn redelivered(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()> {
         self.log_of(area)?.redelivered(area, sink, ids).await
     }

@@ -189,6 +189,13 @@ impl EventLog for MemoryStore {
         Ok(inner.log.redeliveries(sink, max.min(MAX_EVENT_PAGE)))
     }
 
+    async fn rebury(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()> {
+        let mut inner = self.lock();
+        self.check_area(&inner, area)?;
+        inner.log.rebury(sink, ids);
+        Ok(())
+    }
+
     async fn redelivered(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()> {
         let mut inner = self.lock();
         self.check_area(&inner, area)?;

@@ -287,6 +287,21 @@ impl Log {
             .unwrap_or_default()
     }
 
+    /// Moves queued events back to the dead letters.
+    pub fn rebury(&mut self, sink: &SinkId, ids: &[EventId]) {
+        let back: Vec<Event> = self
+            .retry
+            .get(sink)
+            .map(|q| q.iter().filter(|e| ids.contains(&e.id)).cloned().collect())
+            .unwrap_or_default();
+        self.redelivered(sink, ids);
+        let mut dropped = 0;
+        for event in back {
+            dropped += self.bury(sink, event);
+        }
+        crate::telemetry::dead_letters_dropped(&self.area, dropped as u64);
+    }
+
     pub fn redelivered(&mut self, sink: &SinkId, ids: &[EventId]) {
         if let Some(q) = self.retry.get_mut(sink) {
             // A set: a queue of the dead-letter cap's length against a page

