@@ -4,6 +4,7 @@
 //! redelivery. (The sinks and the GraphQL `events` have suites of their own.)
 
 mod attacks;
+mod borders;
 mod delivery;
 mod differential;
 mod harness;
@@ -12,6 +13,7 @@ mod robustness;
 mod stream;
 
 use attacks::*;
+use borders::*;
 use delivery::*;
 use phases::*;
 
@@ -35,4 +37,6 @@ for_each_store!(
     atk_giving_up_on_events_already_dead_lettered_buries_them_once,
     atk_a_page_of_nothing_is_empty,
     atk_a_lease_that_ran_out_acknowledges_nothing,
+    // borders.rs: each area's log is its market
+    a_driver_crossing_a_border_leaves_one_areas_market_for_the_other,
 );
