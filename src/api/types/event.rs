@@ -35,9 +35,11 @@ pub enum EventType {
     RideCancelled,
     /// No driver was found in time (EXPIRED).
     RideExpired,
-    /// A driver became AVAILABLE (came online, or its ride or offer ended).
+    /// A driver became AVAILABLE (came online, its ride or offer ended, or
+    /// it entered this area).
     DriverAvailable,
-    /// A driver went OFFLINE (by `goOffline`, or silent past the driver TTL).
+    /// A driver went OFFLINE (by `goOffline`, or silent past the driver
+    /// TTL), or left this area while AVAILABLE.
     DriverOffline,
 }
 

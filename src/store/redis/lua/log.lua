@@ -203,23 +203,31 @@ local function events_retries(keys, args)
   return redis.call('XRANGE', retry_key(c, own(c, 1)), '-', '+', 'COUNT', tonumber(own(c, 2)))
 end
 
+-- The entries at the front of a redelivery queue whose event positions
+-- are the function's own arguments from own(first) on.
+local function queued(c, queue, first)
+  local wanted, n = {}, 0
+  local i = first
+  while own(c, i) do
+    wanted[own(c, i)] = true
+    n = n + 1
+    i = i + 1
+  end
+  local out = {}
+  for _, entry in ipairs(redis.call('XRANGE', queue, '-', '+', 'COUNT', n + 16)) do
+    for j = 1, #entry[2], 2 do
+      if entry[2][j] == 'id' and wanted[entry[2][j + 1]] then table.insert(out, entry) end
+    end
+  end
+  return out
+end
+
 -- Removes redelivered events from the front of a sink's queue. own(1)
 -- sink, then the events' positions.
 local function events_retried(keys, args)
   local c = context(keys, args)
   local queue = retry_key(c, own(c, 1))
-  local done, n = {}, 0
-  local i = 2
-  while own(c, i) do
-    done[own(c, i)] = true
-    n = n + 1
-    i = i + 1
-  end
-  for _, entry in ipairs(redis.call('XRANGE', queue, '-', '+', 'COUNT', n + 16)) do
-    for j = 1, #entry[2], 2 do
-      if entry[2][j] == 'id' and done[entry[2][j + 1]] then redis.call('XDEL', queue, entry[1]) end
-    end
-  end
+  for _, entry in ipairs(queued(c, queue, 2)) do redis.call('XDEL', queue, entry[1]) end
   if redis.call('XLEN', queue) == 0 then redis.call('DEL', queue) end
   return 'OK'
 end
@@ -247,23 +255,12 @@ end
 local function events_rebury(keys, args)
   local c = context(keys, args)
   local queue, cap = retry_key(c, own(c, 1)), tonumber(own(c, 2))
-  local back, n = {}, 0
-  local i = 3
-  while own(c, i) do
-    back[own(c, i)] = true
-    n = n + 1
-    i = i + 1
-  end
   local dropped = 0
-  for _, entry in ipairs(redis.call('XRANGE', queue, '-', '+', 'COUNT', n + 16)) do
-    for j = 1, #entry[2], 2 do
-      if entry[2][j] == 'id' and back[entry[2][j + 1]] then
-        local before = redis.call('XLEN', c.log_dead)
-        redis.call('XADD', c.log_dead, 'MAXLEN', '=', cap, '*', unpack(entry[2]))
-        dropped = dropped + math.max(0, before + 1 - cap)
-        redis.call('XDEL', queue, entry[1])
-      end
-    end
+  for _, entry in ipairs(queued(c, queue, 3)) do
+    local before = redis.call('XLEN', c.log_dead)
+    redis.call('XADD', c.log_dead, 'MAXLEN', '=', cap, '*', unpack(entry[2]))
+    dropped = dropped + math.max(0, before + 1 - cap)
+    redis.call('XDEL', queue, entry[1])
   end
   if redis.call('XLEN', queue) == 0 then redis.call('DEL', queue) end
   return dropped
