@@ -97,10 +97,14 @@ async fn a_deliverer_killed_mid_batch_is_taken_over_and_nothing_is_lost() {
             },
         )
         .await;
+    // The lease (1 s) runs out, the next holder asks within a third of
+    // it, and re-sends the one unacknowledged batch: a few seconds at most
+    // on a loaded machine.
+    let took = killed.elapsed();
+    eprintln!("delivered the rest {took:?} after the SIGKILL");
     assert!(
-        killed.elapsed() < Duration::from_secs(12),
-        "taken over within the lease and a retry: {:?}",
-        killed.elapsed()
+        took < Duration::from_secs(5),
+        "taken over within the lease and a retry: {took:?}"
     );
     assert_eq!(
         received.len(),
