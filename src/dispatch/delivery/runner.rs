@@ -166,6 +166,8 @@ impl Lane {
         // looked at once a second (and at once again while it holds some),
         // not on every batch, which saves a round trip per batch.
         let mut redeliveries_at = Instant::now();
+        // The page read with the last acknowledgement, and what it follows.
+        let mut prefetched: Option<(Option<EventId>, crate::store::EventPage)> = None;
         loop {
             if self.shutdown.is_cancelled() || !self.keep(&mut held, &mut cursor).await? {
                 return Ok(());
@@ -205,10 +207,14 @@ impl Lane {
                     .await?;
                 continue;
             }
-            let page = self
-                .store
-                .read_events(&self.area, cursor.as_ref(), max)
-                .await?;
+            let page = match prefetched.take() {
+                Some((after, page)) if after == cursor => page,
+                _ => {
+                    self.store
+                        .read_events(&self.area, cursor.as_ref(), max)
+                        .await?
+                }
+            };
             if !page.recovered {
                 metrics::counter!(EVENT_DELIVERY_GAPS, &labels).increment(1);
                 warn!(sink = %self.sink.id(), area = %self.area,
@@ -243,12 +249,19 @@ impl Lane {
                     Sent::Stopped => return Ok(()),
                 }
             };
-            if !self
-                .store
-                .acknowledge(&self.area, self.sink.id(), &self.holder, &last, dead)
-                .await?
-            {
+            // The acknowledgement and the next page's read go together (one
+            // round trip, not two); the next batch is sent only once both
+            // are back, so one batch is still all that is in flight.
+            let (acked, next) = tokio::join!(
+                self.store
+                    .acknowledge(&self.area, self.sink.id(), &self.holder, &last, dead),
+                self.store.read_events(&self.area, Some(&last), max),
+            );
+            if !acked? {
                 return Ok(());
+            }
+            if let Ok(next) = next {
+                prefetched = Some((Some(last.clone()), next));
             }
             if !dead.is_empty() {
                 metrics::counter!(EVENTS_DEAD_LETTERED, &labels).increment(dead.len() as u64);
