@@ -82,6 +82,8 @@ pub struct Area {
     /// The area's own roads file, as the areas file names it (a relative
     /// path is the areas file's directory's business: startup resolves it).
     pub roads: Option<std::path::PathBuf>,
+    /// Webhooks that get this area's events only (checked at start).
+    pub webhooks: Vec<String>,
 }
 
 impl Area {
@@ -124,6 +126,7 @@ impl ServiceAreas {
             geometry,
             rules: AreaRules::default(),
             roads: None,
+            webhooks: Vec::new(),
         };
         let mut areas = Self::new(vec![area]);
         areas.everywhere = true;
@@ -246,7 +249,7 @@ impl ServiceAreas {
     }
 }
 
-const KNOWN: [&str; 13] = [
+const KNOWN: [&str; 14] = [
     "id",
     "name",
     "matchRadiusKm",
@@ -260,6 +263,7 @@ const KNOWN: [&str; 13] = [
     "batchWaitWeight",
     "maxBatches",
     "approachMeters",
+    "webhooks",
 ];
 
 fn read_feature(feature: &Value) -> Result<Area, String> {
@@ -308,7 +312,7 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
                 })?,
         ),
     };
-    let number = |key: &str, range: (f64, f64)| number(properties, &id, key, range);
+    let number = |key: &str, range: (f64, f64)| rules::number(properties, &id, key, range);
     let max_batches = number("maxBatches", rules::range_f64(rules::MAX_BATCHES))?;
     if max_batches.is_some_and(|n| n.fract() != 0.0) {
         return Err(format!("area {id}: maxBatches must be a whole number"));
@@ -338,6 +342,7 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
              shapes crossing the antimeridian are not supported (split the area at ±180)"
         ));
     }
+    let webhooks = rules::urls(properties, &id, "webhooks")?;
     Ok(Area {
         id,
         name,
@@ -346,24 +351,8 @@ fn read_feature(feature: &Value) -> Result<Area, String> {
         geometry,
         rules,
         roads,
+        webhooks,
     })
-}
-
-/// A number property within `lo..=hi`, if given.
-fn number(
-    properties: &serde_json::Map<String, Value>,
-    id: &AreaId,
-    key: &str,
-    (lo, hi): (f64, f64),
-) -> Result<Option<f64>, String> {
-    match properties.get(key) {
-        None => Ok(None),
-        Some(v) => v
-            .as_f64()
-            .filter(|n| (lo..=hi).contains(n))
-            .map(Some)
-            .ok_or_else(|| format!("area {id}: {key} must be a number from {lo} to {hi}")),
-    }
 }
 
 /// A Polygon or MultiPolygon, checked: valid rings (see [`Boundary`]),

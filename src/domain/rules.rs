@@ -104,3 +104,41 @@ impl DurationBounds {
         }
     }
 }
+
+/// A number property within `lo..=hi`, if given.
+pub(super) fn number(
+    properties: &serde_json::Map<String, serde_json::Value>,
+    id: &impl std::fmt::Display,
+    key: &str,
+    (lo, hi): (f64, f64),
+) -> Result<Option<f64>, String> {
+    match properties.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .filter(|n| (lo..=hi).contains(n))
+            .map(Some)
+            .ok_or_else(|| format!("area {id}: {key} must be a number from {lo} to {hi}")),
+    }
+}
+
+/// Most webhooks one area names.
+pub const MAX_AREA_WEBHOOKS: usize = 16;
+
+/// A list of URLs (text, checked at start), if given.
+pub(super) fn urls(
+    properties: &serde_json::Map<String, serde_json::Value>,
+    id: &impl std::fmt::Display,
+    key: &str,
+) -> Result<Vec<String>, String> {
+    let bad = || format!("area {id}: {key} must be an array of at most {MAX_AREA_WEBHOOKS} URLs");
+    match properties.get(key) {
+        None => Ok(Vec::new()),
+        Some(serde_json::Value::Array(list)) if list.len() <= MAX_AREA_WEBHOOKS => list
+            .iter()
+            .map(|u| u.as_str().filter(|u| !u.is_empty()).map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(bad),
+        Some(_) => Err(bad()),
+    }
+}

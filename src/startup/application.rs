@@ -18,7 +18,7 @@ use super::{
 };
 use crate::{
     auth::Verifier,
-    dispatch::{AreaRoads, Dispatcher, Settings},
+    dispatch::{delivery::Delivery, AreaRoads, Dispatcher, Settings},
     domain::ServiceAreas,
     http::{self, serve, AppState, Lifecycle},
     roads::Roads,
@@ -49,6 +49,9 @@ pub struct Application {
     lifecycle: Lifecycle,
     /// The road networks (`--roads`, and the areas' own), loaded once.
     roads: AreaRoads,
+    /// The event log's delivery to its sinks, and its trimming (when the
+    /// log is on).
+    delivery: Option<Delivery>,
 }
 
 impl Application {
@@ -103,7 +106,14 @@ impl Application {
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
         let metrics = telemetry::handle();
+        let plan = config
+            .events
+            .delivery_plan(&areas, config.instance_lease)
+            .map_err(StartError::Config)?;
+        let delivery_store: Arc<dyn Store> =
+            Arc::new(crate::store::traced::Traced::new(store.clone()));
         let dispatcher = Dispatcher::start(store, settings, areas, roads.clone()).await?;
+        let delivery = plan.map(|plan| Delivery::start(delivery_store, plan));
         let lifecycle = Lifecycle {
             shutdown: CancellationToken::new(),
             cut: CancellationToken::new(),
@@ -139,6 +149,7 @@ impl Application {
             serve_limits,
             lifecycle,
             roads,
+            delivery,
         })
     }
 
@@ -181,6 +192,9 @@ impl Application {
         .await;
         self.lifecycle.shutdown.cancel();
         self.dispatcher.shutdown().await;
+        if let Some(delivery) = &self.delivery {
+            delivery.stop().await;
+        }
         served
     }
 }

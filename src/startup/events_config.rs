@@ -1,7 +1,13 @@
 //! The event-log and sink flags (`--event-log`, `--webhook`, `--nats-url`,
 //! …), flattened into `Config`.
 
-use std::{path::PathBuf, time::Duration};
+use std::{collections::HashSet, path::PathBuf, sync::Arc, time::Duration};
+
+use crate::{
+    dispatch::delivery::{DeliveryPlan, Route, Sink, Webhook, WebhookRules},
+    domain::{AreaId, EventType, ServiceAreas},
+    store::EventRetention,
+};
 
 /// Whether the event log is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -103,6 +109,123 @@ impl EventsConfig {
     pub fn any_sink(&self) -> bool {
         !self.webhooks.is_empty() || self.nats_url.is_some()
     }
+
+    /// Whether the event log is written: `--event-log on`, or any sink
+    /// (on the command line or an area's `webhooks`).
+    pub fn log_on(&self, areas: &ServiceAreas) -> bool {
+        self.event_log == EventLogMode::On
+            || self.any_sink()
+            || areas.all().iter().any(|a| !a.webhooks.is_empty())
+    }
+
+    /// How long each area's log keeps its events.
+    pub fn retention(&self) -> EventRetention {
+        EventRetention {
+            max_age: self.event_retention,
+            max_events: usize::try_from(self.max_events).unwrap_or(usize::MAX),
+            max_dead_letters: usize::try_from(self.max_dead_letters).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The webhooks' shared rules, checked: the types exist, a secret is
+    /// given when a webhook is.
+    fn webhook_rules(&self) -> Result<WebhookRules, String> {
+        let mut types = HashSet::new();
+        for name in self.webhook_types.iter().map(|t| t.trim()) {
+            if name.is_empty() {
+                continue;
+            }
+            let kind = EventType::parse(name).ok_or_else(|| {
+                format!(
+                    "--webhook-types: unknown event type {name:?} (known: {})",
+                    known_types()
+                )
+            })?;
+            types.insert(kind);
+        }
+        Ok(WebhookRules {
+            secrets: self.webhook_secrets.clone().into(),
+            types: (!types.is_empty()).then(|| Arc::new(types)),
+            max_batch: usize::try_from(self.webhook_batch).unwrap_or(1000),
+            max_age: self.webhook_max_age,
+        })
+    }
+
+    /// What to deliver where (`None` when the log is off): every webhook
+    /// checked (a malformed URL, a missing secret, an unknown type or too
+    /// many webhooks is one line of error). An unreachable URL is not an
+    /// error: it is retried.
+    pub fn delivery_plan(
+        &self,
+        areas: &ServiceAreas,
+        lease: Duration,
+    ) -> Result<Option<DeliveryPlan>, String> {
+        let rules = self.webhook_rules()?;
+        if !self.log_on(areas) {
+            return Ok(None);
+        }
+        let all: Vec<AreaId> = areas.all().iter().map(|a| a.id.clone()).collect();
+        // Each URL once, with the areas it gets: the global ones every area,
+        // an area's own that area.
+        let mut urls: Vec<(&str, Vec<AreaId>)> = Vec::new();
+        let named = self.webhooks.iter().map(|u| (u.trim(), all.clone())).chain(
+            areas.all().iter().flat_map(|area| {
+                area.webhooks
+                    .iter()
+                    .map(|u| (u.trim(), vec![area.id.clone()]))
+            }),
+        );
+        for (url, areas_of) in named {
+            match urls.iter_mut().find(|(u, _)| *u == url) {
+                Some((_, known)) => {
+                    for area in areas_of {
+                        if !known.contains(&area) {
+                            known.push(area);
+                        }
+                    }
+                }
+                None => urls.push((url, areas_of)),
+            }
+        }
+        if urls.len() > MAX_WEBHOOKS {
+            return Err(format!(
+                "{} webhooks configured (--webhook and the areas' webhooks); at most {MAX_WEBHOOKS}",
+                urls.len()
+            ));
+        }
+        if !urls.is_empty() && self.webhook_secrets.iter().all(|s| s.is_empty()) {
+            return Err("a webhook needs at least one --webhook-secret to sign with".into());
+        }
+        let mut routes: Vec<Route> = Vec::new();
+        for (url, areas_of) in urls {
+            let sink: Arc<dyn Sink> = Arc::new(Webhook::new(url, rules.clone())?);
+            if routes.iter().any(|r| r.sink.id() == sink.id()) {
+                return Err(format!(
+                    "two webhooks have the same name {}: change one URL",
+                    sink.id()
+                ));
+            }
+            routes.push(Route {
+                sink,
+                areas: areas_of,
+            });
+        }
+        Ok(Some(DeliveryPlan {
+            routes,
+            areas: all,
+            retention: self.retention(),
+            lease,
+        }))
+    }
+}
+
+/// Every event type's name, for an error.
+fn known_types() -> String {
+    EventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_meters(text: &str) -> Result<f64, String> {

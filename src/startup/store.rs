@@ -8,7 +8,6 @@ use std::sync::Arc;
 use tracing::info;
 
 use super::{config::Config, error::StartError};
-use crate::startup::events_config::EventLogMode;
 use crate::{
     domain::{
         error::{Error, Result},
@@ -95,7 +94,7 @@ pub async fn open_store(
         rides: config.ride_retention,
         drivers: config.driver_retention,
     };
-    let log_on = config.events.event_log == EventLogMode::On || config.events.any_sink();
+    let log_on = config.events.log_on(areas);
     let log = |approach: Option<f64>| LogSettings {
         enabled: log_on,
         approach_meters: approach.unwrap_or(config.events.approach_meters),

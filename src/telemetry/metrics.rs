@@ -68,6 +68,26 @@ pub const STORE_DATA_LOST: &str = "tracking_store_data_lost_total";
 pub const AREA_SNAPSHOTS: &str = "tracking_area_snapshots_total";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
+/// Events a sink took, by sink and area (both from the configuration).
+pub const EVENTS_DELIVERED: &str = "tracking_events_delivered_total";
+/// Batches a sink refused or did not answer (each try), by sink and area.
+pub const EVENT_DELIVERY_FAILURES: &str = "tracking_event_delivery_failures_total";
+/// Events a sink refused past its max age, moved to the dead letters, by
+/// sink and area.
+pub const EVENTS_DEAD_LETTERED: &str = "tracking_events_dead_lettered_total";
+/// Age of the oldest event a sink has not taken (0 when caught up), by sink
+/// and area, as the lane's lease holder sees it (others say 0).
+pub const EVENT_LAG: &str = "tracking_event_lag_seconds";
+/// Times a sink's acknowledged position was no longer in the log (trimmed,
+/// or the store lost its data): delivery went on from the oldest kept.
+pub const EVENT_DELIVERY_GAPS: &str = "tracking_event_delivery_gaps_total";
+/// Events trimmed from an area's log once every sink had them, by area.
+pub const EVENTS_TRIMMED: &str = "tracking_events_trimmed_total";
+/// Events trimmed past `--max-events` before every sink had them (moved to
+/// the dead letters of the sinks that lacked them), by area.
+pub const EVENTS_OVERFLOWED: &str = "tracking_events_overflowed_total";
+/// Dead letters dropped past `--max-dead-letters`, by area.
+pub const EVENT_DEAD_LETTERS_DROPPED: &str = "tracking_event_dead_letters_dropped_total";
 
 /// Counts a ride matched (by its search or a batch window): the match, the
 /// wait from request to match (both on the store's clock) and the driver's

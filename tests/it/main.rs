@@ -12,6 +12,7 @@
 //! - `limits`: bad input, request size and work, the update rate, WebSocket and connection bounds, retention, fuzzing.
 //! - `instances`: several instances sharing one Redis, and a Redis Cluster with areas on different nodes.
 //! - `faults`: Redis and instances failing (dead, hung, emptied, killed, skewed), bounded chaos, and what holds after.
+//! - `events`: events out: webhooks get every ride's events in order, signed; outages, a hung receiver, dead letters, start errors.
 //! - `batches`: batched matching (`--match-window`): a window's optimum, fairness, declines, the batching instance killed.
 //! - `areas`: service areas: rides and drivers inside them, their borders, and an areas file that stops the start.
 //! - `ops`: metrics, health and the dashboard, Redis deployments (prefix, TLS), migrating the key layout, the simulator.
@@ -28,7 +29,9 @@ mod areas;
 mod auth;
 mod batches;
 mod common;
+mod deliveries;
 mod event_log;
+mod events;
 mod faults;
 mod fleet;
 mod instances;

@@ -59,6 +59,7 @@ impl MemoryStore {
             inner
                 .log
                 .append(NewEvent::driver(kind, driver.clone()), now);
+            self.events.logged();
         }
         let DriverState::Assigned(ride_id) = &record.state else {
             return;

@@ -12,7 +12,7 @@
 //! | `T:drivers:available`     | GEO  | AVAILABLE drivers' positions |
 //! | `T:drivers:seen`          | ZSET | AVAILABLE or OFFERED driver → the start of its last report's bucket (a sixth of the TTL), written only when a report starts a new bucket; the sweep takes silent ones OFFLINE from its front, checking the exact time in `last` |
 //! | `T:drivers:offline`       | ZSET | OFFLINE driver → last report (ms); the sweep removes those past the driver retention |
-//! | `T:driver:<id>`           | HASH | `ride` (while OFFERED or ASSIGNED), `ignored` (offers let time out in a row); touched only when those change |
+//! | `T:driver:<id>`           | HASH | `ride` (while OFFERED or ASSIGNED), `ignored` (offers let time out in a row), `approach` (`lng,lat,ride`: an assigned driver's pickup until its first report near it, while the log is on); touched only when those change |
 //! | `T:ride:<id>`             | HASH | `id rider lat lng [dropoff_lat dropoff_lng] status [driver distance] searches created expires [arrived started ended] revision owner`, the outstanding offer `[offer_driver offer_km offer_at offer_expires offer_rev]` and the last one ended `[end_driver end_reason end_rev]`; expires after the ride retention once ended |
 //! | `T:rides:ids`             | HASH | `epoch` and `n`: ride ids are `[<area>:]<epoch>.<n>`; lost together, so an id is never handed out twice |
 //! | `T:rider:<id>:active`     | SET  | the rider's rides that have not ended (for the per-rider limit) |
@@ -26,6 +26,11 @@
 //! | `T:owned:<instance>`      | SET  | SEARCHING rides whose search task that instance runs |
 //! | `T:batch:lease`           | STR  | with a match window, the instance running the area's batches (PX `--instance-lease`, renewed each window) |
 //! | `T:batch:last`            | HASH | with a match window, what the area's last window did: `rides`, `matched`, `at` (ms) |
+//! | `T:log`                   | STREAM | the area's event log: one entry per status change, `XADD`ed by the function that makes it: `v` (format, `1`), `type`, `at` (ms), `ride` and/or `driver` (JSON, the hash as it is after the change), `reason` (OFFER_ENDED); with `--event-log on` or a sink; trimmed by age and `--max-events`, never past what a sink lacks |
+//! | `T:log:acked`             | HASH | sink → `epoch|ms-n`, its last acknowledged event; `_removed` → the highest position trimmed |
+//! | `T:log:lease:<sink>`      | STR  | the instance delivering the area to that sink (PX `--instance-lease`) |
+//! | `T:log:dead`              | STREAM | dead letters: an event's fields plus `sink`, `id` (its position), `epoch`; capped by `--max-dead-letters` |
+//! | `T:log:retry:<sink>`      | STREAM | dead letters queued for redelivery to that sink (`redeliverEvents`) |
 //! | `{prefix}:layout`         | STR  | the key layout's version (`2`) |
 //! | `{prefix}:where:<driver>` | STR  | the area holding a driver, with an areas file (one small pointer per driver) |
 //! | `{prefix:driver:<id>}:moving` | STR | with an areas file, the lease on moving a driver between areas (a random token, 15 s TTL; the driver's own slot), held only while one report moves it |

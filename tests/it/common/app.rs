@@ -47,8 +47,7 @@ impl TestApp {
                 }
                 let events = &config.events;
                 let log = tracking::store::LogSettings {
-                    enabled: events.event_log == tracking::startup::events_config::EventLogMode::On
-                        || events.any_sink(),
+                    enabled: events.log_on(&tracking::domain::ServiceAreas::everywhere()),
                     approach_meters: events.approach_meters,
                     max_dead_letters: usize::try_from(events.max_dead_letters)
                         .unwrap_or(usize::MAX),

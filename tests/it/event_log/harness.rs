@@ -40,6 +40,19 @@ fn settings(target: Target) -> RedisSettings {
     }
 }
 
+/// A Redis store on a server the test holds.
+pub async fn open_on(redis: &RedisServer) -> Harness {
+    let store = RedisStore::connect(settings(Target::Node(redis.url())))
+        .await
+        .expect("the Redis store connects");
+    Harness {
+        store: Arc::new(store),
+        area: AreaId::parse(DEFAULT_AREA).expect("the default area"),
+        _redis: None,
+        _cluster: None,
+    }
+}
+
 pub async fn open(kind: StoreKind) -> Harness {
     let area = AreaId::parse(DEFAULT_AREA).expect("the default area");
     match kind {

@@ -6,6 +6,7 @@
 mod delivery;
 mod harness;
 mod phases;
+mod stream;
 
 use delivery::*;
 use phases::*;
