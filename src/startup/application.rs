@@ -106,14 +106,24 @@ impl Application {
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
         let metrics = telemetry::handle();
-        let plan = config
+        let mut plan = config
             .events
             .delivery_plan(&areas, config.instance_lease)
             .map_err(StartError::Config)?;
+        let delivery_shutdown = CancellationToken::new();
+        if let Some(plan) = &mut plan {
+            let every: Vec<_> = areas.all().iter().map(|a| a.id.clone()).collect();
+            let nats =
+                super::nats_sink::nats_sink(&config, every.clone(), delivery_shutdown.clone());
+            if let Some(sink) = nats.await? {
+                plan.routes
+                    .push(crate::dispatch::delivery::Route { sink, areas: every });
+            }
+        }
         let delivery_store: Arc<dyn Store> =
             Arc::new(crate::store::traced::Traced::new(store.clone()));
         let dispatcher = Dispatcher::start(store, settings, areas, roads.clone()).await?;
-        let delivery = plan.map(|plan| Delivery::start(delivery_store, plan));
+        let delivery = plan.map(|plan| Delivery::start(delivery_store, plan, delivery_shutdown));
         let lifecycle = Lifecycle {
             shutdown: CancellationToken::new(),
             cut: CancellationToken::new(),

@@ -12,6 +12,7 @@ pub mod config;
 mod endpoint;
 mod error;
 pub mod events_config;
+pub mod nats_sink;
 pub mod persisted;
 pub mod roads_config;
 mod settings;

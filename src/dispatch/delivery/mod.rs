@@ -7,6 +7,8 @@
 //! that area has not acknowledged). It is started when the log is on and
 //! stopped (leases given up) at shutdown. [`webhook`] is the webhook sink.
 
+mod nats;
+mod nats_check;
 mod runner;
 mod sink;
 pub mod webhook;
@@ -16,6 +18,8 @@ use std::{sync::Arc, time::Duration};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tracing::{info, warn};
 
+pub use nats::{subject, NatsSettings, NatsSink, NATS_MAX_BATCH, NATS_SINK_ID, PUBLISH_TIMEOUT};
+pub use nats_check::{check_streams, spawn_check, StreamCheck};
 pub use sink::{Sink, SinkError};
 pub use webhook::{Webhook, WebhookRules};
 
@@ -56,6 +60,10 @@ pub struct Delivery {
     tasks: TaskTracker,
 }
 
+/// The NATS sink's retries back off up to this (its stream's
+/// `duplicate_window` must cover it plus the lease).
+pub const RETRY_CAP: Duration = runner::BACKOFF_CAP;
+
 /// This process's name as a lease holder: its pid and start time.
 fn holder() -> Arc<str> {
     let nanos = std::time::SystemTime::now()
@@ -66,9 +74,10 @@ fn holder() -> Arc<str> {
 }
 
 impl Delivery {
-    /// Starts every lane of `plan` and every area's trimming on `store`.
-    pub fn start(store: Arc<dyn Store>, plan: DeliveryPlan) -> Self {
-        let shutdown = CancellationToken::new();
+    /// Starts every lane of `plan` and every area's trimming on `store`;
+    /// [`Self::stop`] cancels `shutdown` (which other delivery tasks, such
+    /// as the NATS stream check, may hold too).
+    pub fn start(store: Arc<dyn Store>, plan: DeliveryPlan, shutdown: CancellationToken) -> Self {
         let tasks = TaskTracker::new();
         let holder = holder();
         let lease = plan.lease.max(Duration::from_millis(100));

@@ -82,7 +82,7 @@ async fn store_with_drivers(n: usize) -> Arc<MemoryStore> {
     let store = Arc::new(
         MemoryStore::new(Duration::from_secs(60)).with_log(LogSettings {
             enabled: true,
-            approach_meters: 300.0,
+            ..LogSettings::default()
         }),
     );
     for i in 0..n {
@@ -110,6 +110,7 @@ fn start(store: &Arc<MemoryStore>, sink: Arc<Recorder>) -> Delivery {
             retention: EventRetention::default(),
             lease: Duration::from_millis(600),
         },
+        tokio_util::sync::CancellationToken::new(),
     )
 }
 
