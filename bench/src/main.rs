@@ -147,15 +147,9 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
         "subscribers" => vec![subscribers::run(store, redis, subscribers).await?],
         "fleet-feed" => fleet_feed::run(store, redis).await?,
         "searching-load" => vec![searching_load::run(store, redis).await?],
-        "soak" => vec![
-            soak::run(
-                store,
-                redis,
-                args.soak_minutes,
-                args.soak_event_log == "on",
-            )
-            .await?,
-        ],
+        "soak" => {
+            vec![soak::run(store, redis, args.soak_minutes, args.soak_event_log == "on").await?]
+        }
         // Delivery is measured where its target is set: on Redis.
         "events" if store == StoreKind::Redis => events::run(store, redis).await?,
         "events" => Vec::new(),

@@ -113,12 +113,7 @@ impl Load {
     pub async fn start(url: &str, ws_url: &str, per_sec: u64) -> Result<Self> {
         let matches = Matches::default();
         let counts = Arc::new(Counts::default());
-        let mut fleet = subscribe(
-            ws_url,
-            FLEET,
-            json!({"lat": CENTER.0, "lng": CENTER.1}),
-        )
-        .await?;
+        let mut fleet = subscribe(ws_url, FLEET, json!({"lat": CENTER.0, "lng": CENTER.1})).await?;
         let listener = {
             let (matches, counts) = (matches.clone(), counts.clone());
             tokio::spawn(async move {
@@ -129,7 +124,8 @@ impl Load {
                     };
                     let rides = data["fleet"]["rides"].as_array().cloned();
                     for ride in rides.into_iter().flatten() {
-                        let (Some(id), Some(driver)) = (ride["id"].as_str(), ride["driverId"].as_str())
+                        let (Some(id), Some(driver)) =
+                            (ride["id"].as_str(), ride["driverId"].as_str())
                         else {
                             continue;
                         };
@@ -233,7 +229,13 @@ async fn ride(http: &reqwest::Client, url: &str, matches: &Matches, n: u64) -> R
             }
         },
     };
-    gql(http, url, UPDATE, json!({"d": driver, "lat": lat, "lng": lng})).await?;
+    gql(
+        http,
+        url,
+        UPDATE,
+        json!({"d": driver, "lat": lat, "lng": lng}),
+    )
+    .await?;
     for phase in [ARRIVED, START, COMPLETE] {
         gql(http, url, phase, json!({"id": id})).await?;
     }

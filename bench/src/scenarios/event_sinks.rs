@@ -240,14 +240,16 @@ impl Nats {
     /// `None` when `nats-server` is not installed (the scenario then has no
     /// NATS row, and says so).
     pub async fn start() -> Result<Option<Self>> {
-        if Command::new("nats-server").arg("--version").output().is_err() {
+        if Command::new("nats-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             return Ok(None);
         }
         let port = test_support::free_port();
-        let dir = std::env::temp_dir().join(format!(
-            "tracking-bench-nats-{}-{port}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("tracking-bench-nats-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let child = Command::new("nats-server")
             .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])

@@ -54,7 +54,11 @@ async fn flush(redis: &Redis) -> Result<()> {
 /// on` (twice each, an empty store each time); the best of each.
 async fn ingest_on_off(store: StoreKind, redis: &Redis) -> Result<Row> {
     let bodies = ingest_batch::http_bodies();
-    let on: Vec<&str> = RELAXED.iter().copied().chain(["--event-log", "on"]).collect();
+    let on: Vec<&str> = RELAXED
+        .iter()
+        .copied()
+        .chain(["--event-log", "on"])
+        .collect();
     let (mut best, mut errors, mut logged, mut shown) = ([0f64; 2], 0, 0, String::new());
     let mut peak = 0u64;
     for _round in 0..2 {
@@ -170,7 +174,9 @@ async fn delivery(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     // Delivery is in log order: the first event received that was
     // committed after the return says the backlog before it has arrived.
     let drained = until(DRAIN_LIMIT, || {
-        lock(hook.received()).latest_at().is_some_and(|at| at >= back)
+        lock(hook.received())
+            .latest_at()
+            .is_some_and(|at| at >= back)
     })
     .await;
     tokio::time::sleep(Duration::from_secs(5)).await;
@@ -198,7 +204,10 @@ async fn delivery(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     let peak = mib(after.peak_rss_kib);
     let load_text = load_figures(&counts, started, ended);
     let hooked = lock(hook.received()).receipts();
-    let steady = (started + delta(WARM_UP), down - delta(Duration::from_secs(1)));
+    let steady = (
+        started + delta(WARM_UP),
+        down - delta(Duration::from_secs(1)),
+    );
     let hook_latency = latency(&hooked, steady.0, steady.1);
     let delivered = arrived_between(&hooked, steady.0, steady.1) as f64 / secs(steady.0, steady.1);
     let (hook_missing, hook_complete) = completeness(hook.received(), logged);
@@ -218,7 +227,15 @@ async fn delivery(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
         cpu_secs: steady_cpu,
         peak_rss_mib: peak,
     }];
-    rows.push(outage_row(&hooked, (down, back), drained, &hook, store, &shown, peak));
+    rows.push(outage_row(
+        &hooked,
+        (down, back),
+        drained,
+        &hook,
+        store,
+        &shown,
+        peak,
+    ));
     rows.push(match &nats {
         Some(nats) => {
             let got = lock(nats.received()).receipts();
@@ -358,7 +375,10 @@ async fn memory_row(redis: &Redis, store: StoreKind, shown: &str, logged: u64) -
         .query_async(&mut conn)
         .await?;
     let with = redis.used_memory_mib().await;
-    let _: () = redis::cmd("DEL").arg(LOG_KEY).query_async(&mut conn).await?;
+    let _: () = redis::cmd("DEL")
+        .arg(LOG_KEY)
+        .query_async(&mut conn)
+        .await?;
     let without = redis.used_memory_mib().await;
     let per_event = (with - without) * 1024.0 * 1024.0 / len as f64;
     let usage = usage.map_or(f64::NAN, |u| u as f64 / len as f64);

@@ -236,8 +236,13 @@ pub async fn run(store: StoreKind, redis: &Redis, minutes: u64, event_log: bool)
             StoreKind::Memory | StoreKind::Cluster => (f64::NAN, 0, 0),
         };
         eprintln!(
-            "  soak {} minute {minute}: RSS {rss:.1} MiB, Redis {used:.1} MiB, {keys} keys, {events} events in the log",
-            store_name(store)
+            "  soak {} minute {minute}: RSS {rss:.1} MiB, Redis {used:.1} MiB, {keys} keys{}",
+            store_name(store),
+            if store == StoreKind::Redis && event_log {
+                format!(", {events} events in the log")
+            } else {
+                String::new()
+            }
         );
         samples.push((rss, used, keys));
         log_lengths.push(events);
