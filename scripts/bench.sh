@@ -2,7 +2,11 @@
 # Builds in release mode and runs the benchmarks (all, or the scenarios
 # named): ingest validation ingest-batch report-cost areas search eta-cost
 # time-to-match offers subscribers fleet-feed dashboard-fps
-# searching-load ws-oversized roads-load eta-ranking batched-matching soak.
+# searching-load ws-oversized roads-load eta-ranking batched-matching events
+# soak. The events scenario starts its own nats-server -js when installed
+# (Debian: nats-server; else its NATS row says it was not measured).
+# --soak-event-log off runs the soak without the event log (default: on,
+# --event-retention 60s).
 # Prints a table and writes BENCHMARKS.md (pass --no-write to skip that): a
 # full run rewrites it, a run of some scenarios adds (or replaces) their
 # section under "Measured since the full run". How each scenario measures
@@ -32,7 +36,7 @@ skip_value=false
 for arg in "$@"; do
   if $skip_value; then skip_value=false; continue; fi
   case "$arg" in
-    --subscribers|--soak-minutes) skip_value=true ;;
+    --subscribers|--soak-minutes|--soak-event-log) skip_value=true ;;
     -*) ;;
     *) named+=("$arg") ;;
   esac

@@ -168,6 +168,18 @@ impl Redis {
             .unwrap_or(0)
     }
 
+    /// `XLEN` of the stream at `key` (0 when it is missing or unreadable).
+    pub async fn stream_len(&self, key: &str) -> u64 {
+        let Ok(mut conn) = self.connection().await else {
+            return 0;
+        };
+        redis::cmd("XLEN")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(0)
+    }
+
     /// Commands Redis has processed so far.
     pub async fn commands_processed(&self) -> u64 {
         commands_processed(&self.url()).await

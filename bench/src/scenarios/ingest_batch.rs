@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use super::{mib, point, service, BATCH, RELAXED};
 use crate::{
-    client::{accepted, connect, http_load, next_json},
+    client::{accepted, connect, http_load, next_json, Run},
     error::{BenchError, Result},
     procs::Redis,
     report::Row,
@@ -34,6 +34,31 @@ fn batch_body(batch: usize) -> Value {
     json!({"u": updates})
 }
 
+/// The HTTP bodies of the batches (made before any clock starts: the
+/// client's JSON work is not what is measured).
+pub fn http_bodies() -> Arc<Vec<String>> {
+    Arc::new(
+        (0..BATCHES)
+            .map(|i| json!({"query": BATCH, "variables": batch_body(i)}).to_string())
+            .collect(),
+    )
+}
+
+/// The HTTP pass alone (four callers, `BATCHES` batches of `SIZE`) on a
+/// running service: what the `events` scenario repeats with the event log
+/// on and off.
+pub async fn http_pass(url: &str, bodies: Arc<Vec<String>>) -> Run {
+    http_load(
+        url,
+        4,
+        BATCHES,
+        Duration::from_secs(20),
+        move |i| bodies[i].clone(),
+        accepted,
+    )
+    .await
+}
+
 pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     let reference = redis.benchmark(
         50,
@@ -41,13 +66,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
         2_000_000,
         &["GEOADD", "bench:ref", "-70.6", "-33.4", "m:__rand_int__"],
     )?;
-    // The bodies are made before the clock starts: the client's JSON work
-    // is not what is measured.
-    let bodies: Arc<Vec<String>> = Arc::new(
-        (0..BATCHES)
-            .map(|i| json!({"query": BATCH, "variables": batch_body(i)}).to_string())
-            .collect(),
-    );
+    let bodies = http_bodies();
     let frames: Vec<String> = (0..BATCHES)
         .map(|i| {
             json!({"id": i.to_string(), "type": "subscribe", "payload": {"query": BATCH, "variables": batch_body(i)}})
@@ -59,15 +78,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     let http_bodies = bodies.clone();
     let redis_before = redis.stats();
     redis.reset_stats().await?;
-    let run = http_load(
-        &svc.url,
-        4,
-        BATCHES,
-        Duration::from_secs(20),
-        move |i| http_bodies[i].clone(),
-        accepted,
-    )
-    .await;
+    let run = http_pass(&svc.url, http_bodies).await;
     let mid = svc.stats();
     let (_, http_usec) = redis.command_stats("fcall").await;
     redis.reset_stats().await?;
