@@ -260,6 +260,12 @@ impl Log {
             }
         }
         out.kept = self.events.len();
+        // A log that shrank well below what it once held gives the memory
+        // back (a burst, or trimming that fell behind, leaves no high-water
+        // mark for good).
+        if self.events.capacity() > 4 * self.events.len().max(1024) {
+            self.events.shrink_to(2 * self.events.len().max(1024));
+        }
         out
     }
 
