@@ -34,13 +34,18 @@ pub const DEFAULT_AREA: &str = "default";
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AreaId(String);
 
+/// Whether `s` is 1 to `max` bytes of `[a-z0-9-]`: the names the operator's
+/// configuration gives (area ids, sink ids), safe in a key and a label.
+pub fn is_config_name(s: &str, max: usize) -> bool {
+    !s.is_empty()
+        && s.len() <= max
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
 impl AreaId {
     pub fn parse(s: &str) -> Result<Self, String> {
-        let ok = !s.is_empty()
-            && s.len() <= MAX_AREA_ID_LEN
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
+        if is_config_name(s, MAX_AREA_ID_LEN) {
             Ok(Self(s.to_owned()))
         } else {
             Err(format!(

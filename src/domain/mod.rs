@@ -25,7 +25,7 @@ mod refusals;
 mod rides;
 pub mod rules;
 
-pub use areas::{Area, AreaId, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
+pub use areas::{is_config_name, Area, AreaId, ServiceAreas, DEFAULT_AREA, MAX_AREA_ID_LEN};
 pub use counts::AreaCounts;
 pub use eta::{Candidate, Eta, EtaSource, StraightLine, DETOUR_FACTOR, STRAIGHT_LINE_SPEED_KMH};
 pub use event_json::{driver_json, ride_json};

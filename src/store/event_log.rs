@@ -28,11 +28,7 @@ pub struct SinkId(String);
 
 impl SinkId {
     pub fn parse(s: &str) -> std::result::Result<Self, String> {
-        let ok = !s.is_empty()
-            && s.len() <= MAX_SINK_ID_LEN
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok {
+        if crate::domain::is_config_name(s, MAX_SINK_ID_LEN) {
             Ok(Self(s.to_owned()))
         } else {
             Err(format!(
