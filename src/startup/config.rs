@@ -26,6 +26,12 @@ pub struct Config {
     #[arg(long, env = "TRACKING_REDIS_PREFIX", default_value = "tracking")]
     pub redis_prefix: String,
 
+    /// On Redis, single position reports of one area that arrive while a
+    /// report call of that area is in flight go together in the next
+    /// call, at most this many (group commit; 1: every report alone).
+    #[arg(long, env = "TRACKING_MAX_REPORT_BATCH", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    pub max_report_batch: u64,
+
     /// Keep the fleet in a Redis Cluster, reached through any of these
     /// nodes (`host:port` or URLs, comma-separated; `rediss://` for TLS).
     #[arg(

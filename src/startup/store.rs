@@ -123,6 +123,7 @@ pub async fn open_store(
         match_radius: radius,
         lease: config.instance_lease,
         retention,
+        max_report_batch: usize::try_from(config.max_report_batch).unwrap_or(256),
     };
     if areas.is_everywhere() {
         let Some(connector) = connector else {

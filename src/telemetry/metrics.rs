@@ -66,6 +66,10 @@ pub const STORE_DATA_LOST: &str = "tracking_store_data_lost_total";
 /// Area snapshots read from the store for live maps (one read serves
 /// every map of that area asking at the same time).
 pub const AREA_SNAPSHOTS: &str = "tracking_area_snapshots_total";
+/// Calls that wrote gathered single reports (group commit on Redis), and
+/// the reports they carried: reports per call is the one over the other.
+pub const REPORT_CALLS: &str = "tracking_report_calls_total";
+pub const REPORTS_GROUPED: &str = "tracking_reports_grouped_total";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
 /// Events a sink took, by sink and area (both from the configuration).

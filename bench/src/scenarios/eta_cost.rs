@@ -176,6 +176,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
                 match_radius: RadiusKm::parse(5.0).map_err(domain)?,
                 lease: Duration::from_secs(60),
                 retention: Default::default(),
+                max_report_batch: 256,
             })
             .await
             .map_err(domain)?,

@@ -65,6 +65,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Row> {
                 match_radius: radius,
                 lease: Duration::from_secs(5),
                 retention: Default::default(),
+                max_report_batch: 256,
             })
             .await
             .map_err(domain)?,

@@ -50,6 +50,9 @@ pub struct RedisSettings {
     pub retention: Retention,
     /// Whether changes are logged (the area's event stream).
     pub log: crate::store::LogSettings,
+    /// At most this many single reports in one call (group commit, see
+    /// [`group`](super::group)); `--max-report-batch`.
+    pub max_report_batch: usize,
 }
 
 /// The Redis [`Store`](crate::store::Store).
@@ -83,6 +86,8 @@ pub struct RedisStore {
     pub(super) wait_turn: tokio::sync::Mutex<()>,
     /// Turns of the snapshot reads (see [`reads`](super::reads)).
     pub(super) snapshot_reads: tokio::sync::Semaphore,
+    /// Single reports gathered into shared calls.
+    pub(super) reports: super::group::Group,
 }
 
 impl Drop for RedisStore {
@@ -121,6 +126,7 @@ impl RedisStore {
             bridge_stop.clone(),
             settings.driver_ttl,
         )?;
+        let reports = super::group::Group::new(settings.max_report_batch);
         let store = Self {
             conn,
             keys,
@@ -139,6 +145,7 @@ impl RedisStore {
             failed: AtomicU64::new(0),
             wait_turn: tokio::sync::Mutex::new(()),
             snapshot_reads: tokio::sync::Semaphore::new(SNAPSHOT_READS),
+            reports,
         };
         store.ping().await?;
         Ok(store)

@@ -40,6 +40,7 @@ pub mod connection;
 pub mod documents;
 mod fields;
 mod functions;
+mod group;
 mod handle;
 pub mod keys;
 pub mod layout;

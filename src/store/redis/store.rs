@@ -53,35 +53,7 @@ impl Fleet for RedisStore {
         max_speed_kmh: f64,
         create: bool,
     ) -> Result<Option<Driver>> {
-        let own = [
-            id.to_string(),
-            at.lng().to_string(),
-            at.lat().to_string(),
-            max_speed_kmh.to_string(),
-            JITTER_KM.to_string(),
-            if create { "1" } else { "0" }.to_owned(),
-        ];
-        let reply: Vec<String> = self
-            .call("update", Some(&self.keys.driver(id)), &own)
-            .await?;
-        let (tag, fields) = self.fields(reply)?;
-        match tag.as_str() {
-            "ELSEWHERE" => Ok(None),
-            "IMPLAUSIBLE" => {
-                let number = |k: &str| {
-                    fields
-                        .get(k)
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .unwrap_or(f64::NAN)
-                };
-                Err(Error::implausible_jump(
-                    number("km"),
-                    number("seconds"),
-                    max_speed_kmh,
-                ))
-            }
-            _ => self.driver_from_fields(id, &fields, now).map(Some),
-        }
+        self.report_alone(id, at, now, max_speed_kmh, create).await
     }
 
     async fn report_batch(
@@ -93,6 +65,11 @@ impl Fleet for RedisStore {
     ) -> Result<Vec<ReportOutcome>> {
         if reports.is_empty() {
             return Ok(Vec::new());
+        }
+        if let [report] = reports {
+            // One report (a device's, a driver crossing areas): gathered
+            // with the area's other single reports.
+            return Ok(vec![self.outcome_alone(report, max_speed_kmh, create).await?]);
         }
         let mut own = Vec::with_capacity(3 + reports.len() * 4);
         own.push(max_speed_kmh.to_string());

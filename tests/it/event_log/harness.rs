@@ -37,6 +37,7 @@ fn settings(target: Target) -> RedisSettings {
         lease: Duration::from_secs(5),
         retention: Retention::default(),
         log: LOG,
+        max_report_batch: 256,
     }
 }
 

@@ -2,6 +2,7 @@
 
 redis.register_function('tracking_v3_update', update)
 redis.register_function('tracking_v3_update_batch', update_batch)
+redis.register_function('tracking_v3_update_group', update_group)
 redis.register_function('tracking_v3_drivers', drivers)
 redis.register_function('tracking_v3_offline', offline)
 redis.register_function('tracking_v3_release', release)

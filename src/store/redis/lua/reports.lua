@@ -109,3 +109,56 @@ local function update_batch(keys, args)
   flush(c, writes)
   return out
 end
+
+-- Single reports gathered by the group commit (`group.rs`), applied in
+-- order as `update` would one by one. own(1) GPS jitter (km), then groups
+-- of five: driver id, lng, lat, the fastest plausible speed (km/h) with
+-- '+' after it to create a driver unknown here ("120+"), and when the
+-- position was taken (ms; '' for now). Replies six entries per report:
+-- OK or STALE, lng, lat, ms, state, ride (or ''); IMPLAUSIBLE, km,
+-- seconds and three ''; ELSEWHERE and five ''. Then '_now', server time.
+local function update_group(keys, args)
+  local c = context(keys, args)
+  local jitter = tonumber(own(c, 1))
+  local first, ids, n = NOW_ARGS + 2, {}, 0
+  for i = first, #args, 5 do
+    n = n + 1
+    ids[n] = args[i]
+  end
+  local out, o = {}, 0
+  if n > 0 then
+    local lasts = redis.call('HMGET', c.last, unpack(ids, 1, n))
+    local known, writes, now = {}, new_writes(), c.now
+    for k = 1, n do
+      local id, i = ids[k], first + (k - 1) * 5
+      local d = known[id]
+      if d == nil then d = parse(lasts[k]) or false end
+      local speed, taken = args[i + 3], tonumber(args[i + 4]) or now
+      local create = string.byte(speed, -1) == 43
+      if create then speed = string.sub(speed, 1, -2) end
+      local next, outcome = apply_report(c, id, d or nil, args[i + 1], args[i + 2], taken,
+        tonumber(speed), jitter, create, writes)
+      local shown = next or (outcome == 'STALE' and d) or nil
+      if next then known[id] = next end
+      if shown then
+        local ride = ''
+        if shown.state == 'OFFERED' or shown.state == 'ASSIGNED' then
+          ride = redis.call('HGET', driver_key(c, id), 'ride') or ''
+        end
+        out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
+          outcome, shown.lng, shown.lat, tostring(shown.ms), shown.state, ride
+      elseif outcome == 'ELSEWHERE' then
+        out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
+          'ELSEWHERE', '', '', '', '', ''
+      else
+        local _, km, secs = string.match(outcome, '^(%u+)|([^|]+)|([^|]+)$')
+        out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6] =
+          'IMPLAUSIBLE', km or '', secs or '', '', '', ''
+      end
+      o = o + 6
+    end
+    flush(c, writes)
+  end
+  out[o + 1], out[o + 2] = '_now', tostring(c.now)
+  return out
+end
