@@ -44,6 +44,7 @@ mod offers;
 mod ops;
 mod readme;
 mod replay;
+mod reports;
 mod rides;
 mod roads;
 mod schema;

@@ -27,10 +27,17 @@ use super::{connection::COMMAND_TIMEOUT, handle::RedisStore};
 use crate::domain::error::{Error, Result};
 use crate::domain::{Coordinates, Driver, DriverId, LocationReport, ReportOutcome, JITTER_KM};
 
-/// A refusal from the entries: IMPLAUSIBLE, km, seconds.
-fn implausible(entries: &Entries, max_speed_kmh: f64) -> Error {
-    let number = |v: &str| v.parse::<f64>().unwrap_or(f64::NAN);
-    Error::implausible_jump(number(&entries[1]), number(&entries[2]), max_speed_kmh)
+/// A refusal as the function words it: `IMPLAUSIBLE|km|seconds`.
+fn implausible(tag: &str, max_speed_kmh: f64) -> Error {
+    let mut parts = tag.split('|').skip(1);
+    let mut number = || {
+        parts
+            .next()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let (km, seconds) = (number(), number());
+    Error::implausible_jump(km, seconds, max_speed_kmh)
 }
 
 /// One report waiting for its call.
@@ -44,9 +51,9 @@ pub(super) struct Report {
     pub taken_ms: Option<i64>,
 }
 
-/// A report's answer: the function's six entries for it (see
-/// `update_group`).
-pub(super) type Entries = [String; 6];
+/// A report's answer: the function's two entries for it, its outcome and
+/// the driver's `last` (see `update_group`).
+pub(super) type Entries = [String; 2];
 
 enum Turn {
     Done(Result<Entries>),
@@ -88,7 +95,7 @@ impl Group {
     }
 
     /// Writes `report` with whatever else is waiting, through `call` (the
-    /// reports of one call, in order; six entries back for each).
+    /// reports of one call, in order; two entries back for each).
     pub async fn submit<F, Fut>(&self, report: Report, call: F) -> Result<Entries>
     where
         F: Fn(Vec<Report>) -> Fut,
@@ -235,21 +242,23 @@ impl RedisStore {
         let entries = self
             .report_grouped(id, at, None, max_speed_kmh, create)
             .await?;
-        match entries[0].as_str() {
+        let [tag, last] = entries;
+        match tag.as_str() {
             "ELSEWHERE" => Ok(None),
-            "IMPLAUSIBLE" => Err(implausible(&entries, max_speed_kmh)),
-            _ => {
-                let [_, lng, lat, updated, state, ride] = entries;
+            "OK" | "STALE" => {
                 let mut fields = HashMap::with_capacity(5);
-                fields.insert("lng".to_owned(), lng);
-                fields.insert("lat".to_owned(), lat);
-                fields.insert("updated".to_owned(), updated);
-                fields.insert("state".to_owned(), state);
-                if !ride.is_empty() {
-                    fields.insert("ride".to_owned(), ride);
+                let names = ["lng", "lat", "updated", "state", "ride"];
+                for (name, value) in names.into_iter().zip(last.splitn(5, '|')) {
+                    fields.insert(name.to_owned(), value.to_owned());
+                }
+                if fields.len() < 4 {
+                    return Err(Error::internal(format!(
+                        "a report answered an unreadable driver: {last:?}"
+                    )));
                 }
                 self.driver_from_fields(id, &fields, now).map(Some)
             }
+            _ => Err(implausible(&tag, max_speed_kmh)),
         }
     }
 
@@ -268,11 +277,11 @@ impl RedisStore {
             "OK" => ReportOutcome::Accepted,
             "STALE" => ReportOutcome::Stale,
             "ELSEWHERE" => ReportOutcome::Elsewhere,
-            _ => ReportOutcome::Refused(implausible(&entries, max_speed_kmh)),
+            tag => ReportOutcome::Refused(implausible(tag, max_speed_kmh)),
         })
     }
 
-    /// One report through the area's group commit: the six entries
+    /// One report through the area's group commit: the two entries
     /// `update_group` answered for it. Waits at most the store's timeout,
     /// queueing included.
     pub(super) async fn report_grouped(
@@ -318,7 +327,7 @@ impl RedisStore {
             own.push(r.taken_ms.map(|ms| ms.to_string()).unwrap_or_default());
         }
         let reply: Vec<String> = self.call("update_group", None, &own).await?;
-        if reply.len() != reports.len() * 6 + 2 {
+        if reply.len() != reports.len() * 2 + 2 {
             return Err(Error::internal(format!(
                 "update_group answered {} entries for {} reports",
                 reply.len(),
@@ -328,11 +337,8 @@ impl RedisStore {
         let mut entries = reply.into_iter();
         let mut out = Vec::with_capacity(reports.len());
         for _ in 0..reports.len() {
-            let mut six: Entries = Default::default();
-            for slot in six.iter_mut() {
-                *slot = entries.next().unwrap_or_default();
-            }
-            out.push(six);
+            let tag = entries.next().unwrap_or_default();
+            out.push([tag, entries.next().unwrap_or_default()]);
         }
         if let (Some(_), Some(now)) = (entries.next(), entries.next()) {
             self.learn_clock(&now);
