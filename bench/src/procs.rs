@@ -131,6 +131,70 @@ impl Redis {
     }
 
     /// `CONFIG RESETSTAT`: command statistics start from zero.
+    /// Starts recording every command in the slow log (threshold 0), so
+    /// [`Self::function_stats`] can tell one function's calls from the
+    /// others' (`INFO commandstats` counts every `FCALL` together, the
+    /// service's upkeep included).
+    pub async fn record_calls(&self) -> Result<()> {
+        let mut conn = self.connection().await?;
+        for (name, value) in [
+            ("slowlog-log-slower-than", "0"),
+            ("slowlog-max-len", "1000000"),
+        ] {
+            let _: () = redis::cmd("CONFIG")
+                .arg("SET")
+                .arg(name)
+                .arg(value)
+                .query_async(&mut conn)
+                .await?;
+        }
+        let _: () = redis::cmd("SLOWLOG")
+            .arg("RESET")
+            .query_async(&mut conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Calls of the function `name` since [`Self::record_calls`] and their
+    /// total time (µs), from the slow log; stops recording.
+    pub async fn function_stats(&self, name: &str) -> Result<(f64, f64)> {
+        let mut conn = self.connection().await?;
+        let log: Vec<redis::Value> = redis::cmd("SLOWLOG")
+            .arg("GET")
+            .arg(-1)
+            .query_async(&mut conn)
+            .await?;
+        let _: () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg("slowlog-log-slower-than")
+            .arg("10000")
+            .query_async(&mut conn)
+            .await?;
+        let text = |v: &redis::Value| match v {
+            redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+            redis::Value::SimpleString(s) => s.clone(),
+            _ => String::new(),
+        };
+        let (mut calls, mut usec) = (0.0, 0.0);
+        for entry in &log {
+            let redis::Value::Array(fields) = entry else {
+                continue;
+            };
+            let (Some(redis::Value::Int(micros)), Some(redis::Value::Array(args))) =
+                (fields.get(2), fields.get(3))
+            else {
+                continue;
+            };
+            let command = args.first().map(text).unwrap_or_default();
+            let function = args.get(1).map(text).unwrap_or_default();
+            if command.eq_ignore_ascii_case("fcall") && function == name {
+                calls += 1.0;
+                usec += *micros as f64;
+            }
+        }
+        Ok((calls, usec))
+    }
+
     pub async fn reset_stats(&self) -> Result<()> {
         let mut conn = self.connection().await?;
         let _: () = redis::cmd("CONFIG")

@@ -71,11 +71,20 @@ async fn measure(
     let after = svc.stats();
     let redis_cpu = redis.stats().cpu_secs - redis_before.cpu_secs;
     let (calls, usec) = redis.command_stats("fcall").await;
-    let script = usec / calls.max(1.0);
+    // Per accepted report, not per call: the group commit carries many
+    // single reports in one call.
+    let script = usec / (run.units.max(1) as f64);
+    let per_call = run.units as f64 / calls.max(1.0);
     let rate = run.per_sec();
+    // Issue 25's targets: Redis ≥ 0.25× (it was 0.12–0.15×); memory not
+    // lower than before (≥ 0.35× in the run that set the target).
+    let (target, floor) = match store {
+        StoreKind::Memory => ("≥ 0.35×", 0.35),
+        StoreKind::Redis | StoreKind::Cluster => ("≥ 0.25×", 0.25),
+    };
     let redis_note = match store {
         StoreKind::Redis => format!(
-            "; Redis busy {:.0}%, {script:.1} µs of Redis per report",
+            "; Redis busy {:.0}%, {script:.1} µs of Redis per report, {per_call:.1} reports per FCALL",
             redis_cpu / run.elapsed.as_secs_f64() * 100.0
         ),
         StoreKind::Memory | StoreKind::Cluster => String::new(),
@@ -90,8 +99,8 @@ async fn measure(
         ),
         reference: format!("GEOADD -c 50: {reference:.0}/s"),
         result: format!("{:.2}×", rate / reference),
-        target: "≥ 0.3×".into(),
-        met: Some(rate / reference >= 0.3 && run.errors == 0),
+        target: target.into(),
+        met: Some(rate / reference >= floor && run.errors == 0),
         cpu_secs: after.cpu_secs - before.cpu_secs,
         peak_rss_mib: mib(after.peak_rss_kib),
     })

@@ -17,28 +17,11 @@
 //! mid-call (its caller gave up) still passes the lead on; the reports it
 //! carried get `UNAVAILABLE`, as a call cut short would.
 
-use std::{collections::HashMap, collections::VecDeque, future::Future, sync::Mutex};
-
-use chrono::{DateTime, Utc};
+use std::{collections::VecDeque, future::Future, sync::Mutex};
 
 use tokio::sync::oneshot;
 
-use super::{connection::COMMAND_TIMEOUT, handle::RedisStore};
 use crate::domain::error::{Error, Result};
-use crate::domain::{Coordinates, Driver, DriverId, LocationReport, ReportOutcome, JITTER_KM};
-
-/// A refusal as the function words it: `IMPLAUSIBLE|km|seconds`.
-fn implausible(tag: &str, max_speed_kmh: f64) -> Error {
-    let mut parts = tag.split('|').skip(1);
-    let mut number = || {
-        parts
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    let (km, seconds) = (number(), number());
-    Error::implausible_jump(km, seconds, max_speed_kmh)
-}
 
 /// One report waiting for its call.
 pub(super) struct Report {
@@ -228,121 +211,122 @@ impl Drop for Follower<'_> {
     }
 }
 
-impl RedisStore {
-    /// [`Fleet::report`](crate::store::Fleet::report) through the group
-    /// commit.
-    pub(super) async fn report_alone(
-        &self,
-        id: &DriverId,
-        at: Coordinates,
-        now: DateTime<Utc>,
-        max_speed_kmh: f64,
-        create: bool,
-    ) -> Result<Option<Driver>> {
-        let entries = self
-            .report_grouped(id, at, None, max_speed_kmh, create)
-            .await?;
-        let [tag, last] = entries;
-        match tag.as_str() {
-            "ELSEWHERE" => Ok(None),
-            "OK" | "STALE" => {
-                let mut fields = HashMap::with_capacity(5);
-                let names = ["lng", "lat", "updated", "state", "ride"];
-                for (name, value) in names.into_iter().zip(last.splitn(5, '|')) {
-                    fields.insert(name.to_owned(), value.to_owned());
-                }
-                if fields.len() < 4 {
-                    return Err(Error::internal(format!(
-                        "a report answered an unreadable driver: {last:?}"
-                    )));
-                }
-                self.driver_from_fields(id, &fields, now).map(Some)
-            }
-            _ => Err(implausible(&tag, max_speed_kmh)),
+#[cfg(test)]
+mod tests {
+    use std::{sync::Arc, time::Duration};
+
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    fn report(id: &str) -> Report {
+        Report {
+            id: id.to_owned(),
+            lng: 0.0,
+            lat: 0.0,
+            max_speed_kmh: 0.0,
+            create: true,
+            taken_ms: None,
         }
     }
 
-    /// One report of a batch, taken when it says, through the group commit.
-    pub(super) async fn outcome_alone(
-        &self,
-        report: &LocationReport,
-        max_speed_kmh: f64,
-        create: bool,
-    ) -> Result<ReportOutcome> {
-        let taken = Some(report.taken_at.timestamp_millis());
-        let entries = self
-            .report_grouped(&report.driver, report.at, taken, max_speed_kmh, create)
-            .await?;
-        Ok(match entries[0].as_str() {
-            "OK" => ReportOutcome::Accepted,
-            "STALE" => ReportOutcome::Stale,
-            "ELSEWHERE" => ReportOutcome::Elsewhere,
-            tag => ReportOutcome::Refused(implausible(tag, max_speed_kmh)),
-        })
+    /// A call that answers each report with its id, after `gate` opens
+    /// (when there is one), and records the calls it made.
+    async fn echo(
+        reports: Vec<Report>,
+        gate: Option<Arc<Notify>>,
+        calls: Arc<Mutex<Vec<Vec<String>>>>,
+    ) -> Result<Vec<Entries>> {
+        if let Some(gate) = gate {
+            gate.notified().await;
+        }
+        let ids: Vec<String> = reports.iter().map(|r| r.id.clone()).collect();
+        calls
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(ids.clone());
+        Ok(ids.into_iter().map(|id| ["OK".to_owned(), id]).collect())
     }
 
-    /// One report through the area's group commit: the two entries
-    /// `update_group` answered for it. Waits at most the store's timeout,
-    /// queueing included.
-    pub(super) async fn report_grouped(
-        &self,
-        id: &DriverId,
-        at: Coordinates,
-        taken_ms: Option<i64>,
-        max_speed_kmh: f64,
-        create: bool,
-    ) -> Result<Entries> {
-        let report = Report {
-            id: id.to_string(),
-            lng: at.lng(),
-            lat: at.lat(),
-            max_speed_kmh,
-            create,
-            taken_ms,
+    #[tokio::test]
+    async fn reports_arriving_during_a_call_go_together_in_the_next_each_answered_its_own() {
+        let group = Group::new(256);
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let gate = Arc::new(Notify::new());
+        let call = |reports| echo(reports, Some(gate.clone()), calls.clone());
+        let first = group.submit(report("a"), call);
+        let rest = futures_util::future::join_all(
+            ["b", "c", "d"].map(|id| group.submit(report(id), call)),
+        );
+        let open = async {
+            // Every report is in before the first call is let through; then
+            // the second call is let through too.
+            tokio::task::yield_now().await;
+            gate.notify_one();
+            tokio::task::yield_now().await;
+            gate.notify_one();
         };
-        let submit = self
-            .reports
-            .submit(report, |reports| self.group_call(reports));
-        tokio::time::timeout(COMMAND_TIMEOUT, submit)
-            .await
-            .map_err(|_| {
-                metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
-                Error::unavailable("Redis did not answer in time")
-            })?
+        let (first, rest, ()) = tokio::join!(first, rest, open);
+        assert_eq!(first.ok().map(|e| e[1].clone()).as_deref(), Some("a"));
+        let rest: Vec<String> = rest
+            .into_iter()
+            .filter_map(|r| r.ok())
+            .map(|e| e[1].clone())
+            .collect();
+        assert_eq!(rest, ["b", "c", "d"]);
+        let calls = calls.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(calls, [vec!["a"], vec!["b", "c", "d"]]);
     }
 
-    /// One `update_group` call for the reports gathered.
-    async fn group_call(&self, reports: Vec<Report>) -> Result<Vec<Entries>> {
-        let mut own = Vec::with_capacity(1 + reports.len() * 5);
-        own.push(JITTER_KM.to_string());
-        for r in &reports {
-            own.push(r.id.clone());
-            own.push(r.lng.to_string());
-            own.push(r.lat.to_string());
-            own.push(if r.create {
-                format!("{}+", r.max_speed_kmh)
-            } else {
-                r.max_speed_kmh.to_string()
-            });
-            own.push(r.taken_ms.map(|ms| ms.to_string()).unwrap_or_default());
+    #[tokio::test]
+    async fn a_leader_given_up_mid_call_passes_the_lead_and_its_batch_fails() {
+        let group = Group::new(256);
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let never = Arc::new(Notify::new());
+        let stuck = |reports| echo(reports, Some(never.clone()), calls.clone());
+        // The leader's call never answers; its caller gives up.
+        let leader =
+            tokio::time::timeout(Duration::from_millis(50), group.submit(report("a"), stuck));
+        let waiting = group.submit(report("b"), |reports| echo(reports, None, calls.clone()));
+        let (leader, waiting) = tokio::join!(leader, waiting);
+        assert!(leader.is_err(), "the leader gave up");
+        // b waited behind the stuck call and then led its own.
+        assert_eq!(waiting.ok().map(|e| e[1].clone()).as_deref(), Some("b"));
+        // And the group is idle again: the next report leads at once.
+        let next = group.submit(report("c"), |reports| echo(reports, None, calls.clone()));
+        assert_eq!(next.await.ok().map(|e| e[1].clone()).as_deref(), Some("c"));
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_fails_every_report_it_carried() {
+        let group = Group::new(2);
+        let gate = Arc::new(Notify::new());
+        let failing = |reports: Vec<Report>| {
+            let gate = gate.clone();
+            async move {
+                if reports.first().is_some_and(|r| r.id == "a") {
+                    gate.notified().await;
+                    return Ok(vec![["OK".to_owned(), "a".to_owned()]]);
+                }
+                Err(Error::unavailable("Redis went away"))
+            }
+        };
+        let all = futures_util::future::join_all(
+            ["a", "b", "c", "d"].map(|id| group.submit(report(id), failing)),
+        );
+        let open = async {
+            tokio::task::yield_now().await;
+            gate.notify_one();
+        };
+        let (all, ()) = tokio::join!(all, open);
+        assert!(all[0].is_ok());
+        // b and c went in one call (the cap is 2), d in the next: all failed.
+        for (id, answer) in ["b", "c", "d"].iter().zip(&all[1..]) {
+            assert!(
+                matches!(answer, Err(Error::Unavailable { .. })),
+                "{id}: {:?}",
+                answer.as_ref().err()
+            );
         }
-        let reply: Vec<String> = self.call("update_group", None, &own).await?;
-        if reply.len() != reports.len() * 2 + 2 {
-            return Err(Error::internal(format!(
-                "update_group answered {} entries for {} reports",
-                reply.len(),
-                reports.len()
-            )));
-        }
-        let mut entries = reply.into_iter();
-        let mut out = Vec::with_capacity(reports.len());
-        for _ in 0..reports.len() {
-            let tag = entries.next().unwrap_or_default();
-            out.push([tag, entries.next().unwrap_or_default()]);
-        }
-        if let (Some(_), Some(now)) = (entries.next(), entries.next()) {
-            self.learn_clock(&now);
-        }
-        Ok(out)
     }
 }

@@ -48,6 +48,7 @@ mod log;
 pub mod pointers;
 mod reads;
 mod replicas;
+mod reports;
 pub mod riders;
 mod store;
 mod util;

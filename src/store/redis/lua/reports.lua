@@ -20,7 +20,16 @@ end
 -- 'ELSEWHERE' (unknown here and not to be created).
 local function apply_report(c, id, last, lng, lat, taken, max_kmh, jitter, create, writes)
   local now, size = c.now, c.bucket
-  if taken > now then taken = now end
+  -- The time as written: the caller's digits, or now's made once a call.
+  local taken_s
+  if taken >= now then
+    taken = now
+    taken_s = c.now_s
+    if not taken_s then
+      taken_s = tostring(now)
+      c.now_s = taken_s
+    end
+  end
   local state, ms
   if last then
     local dlng, dlat, dms, dstate = string.match(last, '^([^|]+)|([^|]+)|([^|]+)|(%u+)$')
@@ -63,7 +72,7 @@ local function apply_report(c, id, last, lng, lat, taken, max_kmh, jitter, creat
     end
     if c.anyone_searching ~= false then wake_near(c, lng, lat) end
   end
-  local enc = lng .. '|' .. lat .. '|' .. taken .. '|' .. state
+  local enc = lng .. '|' .. lat .. '|' .. (taken_s or tostring(taken)) .. '|' .. state
   local l, m = writes.last, writes.nl
   l[m + 1], l[m + 2] = id, enc
   writes.nl = m + 2
