@@ -10,19 +10,18 @@
 //! request another origin's page sends (a form or a GET needs no
 //! preflight). Bodies are capped at `MAX_PAYLOAD_BYTES` (413 above it).
 
+mod answer;
 mod osmand;
 mod owntracks;
 
 use axum::{
     extract::DefaultBodyLimit,
-    http::{header, HeaderValue, StatusCode},
-    response::{IntoResponse, Response},
     routing::{get, post},
     Router,
 };
 
-use super::{error_response, AppState};
-use crate::{dispatch::devices::MAX_PAYLOAD_BYTES, domain::error::Error};
+use super::AppState;
+use crate::dispatch::devices::MAX_PAYLOAD_BYTES;
 
 /// The routes that take their apps' content types, not only JSON.
 pub const JSON_ONLY_EXEMPT: [&str; 2] = ["/owntracks", "/osmand"];
@@ -33,32 +32,4 @@ pub(super) fn routes() -> Router<AppState> {
         .route(JSON_ONLY_EXEMPT[0], post(owntracks::post))
         .route(JSON_ONLY_EXEMPT[1], get(osmand::get).post(osmand::post))
         .layer(DefaultBodyLimit::max(MAX_PAYLOAD_BYTES))
-}
-
-/// An error as its HTTP answer; a 401 asks for Basic credentials, as the
-/// OwnTracks app expects.
-fn refusal(error: &Error) -> Response {
-    let mut response = error_response(error);
-    if response.status() == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"tracking\""),
-        );
-    }
-    response
-}
-
-/// What a refused outcome of a stored report answers, or `None` when the
-/// report was taken or ignored as stale (both are success to the app:
-/// retrying a stale one changes nothing).
-fn outcome_refusal(outcome: crate::domain::ReportOutcome) -> Option<Response> {
-    match outcome {
-        crate::domain::ReportOutcome::Refused(error) => Some(refusal(&error)),
-        _ => None,
-    }
-}
-
-/// Answers `response` as is, for handlers that return `Result<_, Response>`.
-fn done(response: impl IntoResponse) -> Response {
-    response.into_response()
 }

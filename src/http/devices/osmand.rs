@@ -12,7 +12,7 @@ use axum::{
     response::Response,
 };
 
-use super::{done, outcome_refusal, refusal};
+use super::answer::{done, outcome_refusal, refusal};
 use crate::{
     dispatch::devices::{osmand, DevicePosition},
     domain::error::Error,

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{done, outcome_refusal, refusal};
+use super::answer::{done, outcome_refusal, refusal};
 use crate::{
     auth::Caller,
     dispatch::{access, devices::owntracks},
