@@ -24,14 +24,24 @@ pub(super) fn refusal(error: &Error) -> Response {
     response
 }
 
-/// What a refused outcome of a stored report answers, or `None` when the
-/// report was taken or ignored as stale (both are success to the app:
-/// retrying a stale one changes nothing).
-pub(super) fn outcome_refusal(outcome: ReportOutcome) -> Option<Response> {
-    match outcome {
-        ReportOutcome::Refused(error) => Some(refusal(&error)),
-        _ => None,
-    }
+/// What a stored report answers: `None` (success to the app) when it was
+/// taken, ignored as stale (sending it again changes nothing) or refused
+/// by the speed rule (a GPS glitch: refused, counted, and acknowledged, so
+/// an app that resends until it hears success does not resend it forever);
+/// the update rate's 429, which a later try passes.
+pub(super) fn settle(protocol: &'static str, outcome: ReportOutcome) -> Option<Response> {
+    let counted = match outcome {
+        ReportOutcome::Accepted => "accepted",
+        ReportOutcome::Stale | ReportOutcome::Elsewhere => "stale",
+        ReportOutcome::Refused(error @ Error::TooManyRequests(_)) => return Some(refusal(&error)),
+        ReportOutcome::Refused(error) => {
+            tracing::debug!(protocol, "device report refused: {error}");
+            "refused"
+        }
+    };
+    metrics::counter!(crate::telemetry::DEVICE_REPORTS, "protocol" => protocol, "outcome" => counted)
+        .increment(1);
+    None
 }
 
 /// Answers `response` as is, for handlers that return `Result<_, Response>`.

@@ -12,7 +12,7 @@ use axum::{
     response::Response,
 };
 
-use super::answer::{done, outcome_refusal, refusal};
+use super::answer::{done, refusal, settle};
 use crate::{
     dispatch::devices::{osmand, DevicePosition},
     domain::error::Error,
@@ -60,7 +60,7 @@ async fn answer(state: &AppState, parsed: Result<(String, DevicePosition), Error
         ));
     };
     match state.dispatcher.device_report(&driver, position).await {
-        Ok(outcome) => outcome_refusal(outcome).unwrap_or_else(|| done(StatusCode::OK)),
+        Ok(outcome) => settle("osmand", outcome).unwrap_or_else(|| done(StatusCode::OK)),
         Err(e) => refusal(&e),
     }
 }

@@ -19,7 +19,7 @@ use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::answer::{done, outcome_refusal, refusal};
+use super::answer::{done, refusal, settle};
 use crate::{
     auth::Caller,
     dispatch::{access, devices::owntracks},
@@ -65,7 +65,7 @@ async fn report(
         .device_report(&driver, position)
         .await
         .map_err(|e| refusal(&e))?;
-    outcome_refusal(outcome).map_or(Ok(()), Err)
+    settle("owntracks", outcome).map_or(Ok(()), Err)
 }
 
 /// The driver the request reports for.

@@ -23,6 +23,7 @@ for_each_store!(
     owntracks_malformed_body_is_400,
     owntracks_late_message_is_stale_and_never_moves_the_driver_back,
     device_reports_are_held_to_the_update_rate,
+    a_jump_the_speed_rule_refuses_is_acknowledged_and_not_applied,
     // osmand.rs
     osmand_get_post_form_and_traccar_json_each_record,
     osmand_unknown_id_is_401_and_bad_fields_400,

@@ -136,3 +136,48 @@ pub async fn device_reports_are_held_to_the_update_rate(store: StoreKind) {
     let query = "mutation { updateLocation(driverId: \"d-alice\", lat: 48.82, lng: 2.3) { id } }";
     assert_eq!(app.error_code(query, json!({})).await, "TOO_MANY_REQUESTS");
 }
+
+pub async fn a_jump_the_speed_rule_refuses_is_acknowledged_and_not_applied(store: StoreKind) {
+    let file = standard_devices("ot-jump");
+    let app = TestApp::spawn(store, |c| {
+        c.devices.device_credentials = Some(file);
+        c.max_speed_kmh = 200.0;
+    })
+    .await;
+    let auth = basic("alice", PASSWORD);
+    let (status, _, _) = owntracks(&app, Some(&auth), &location(48.8, 2.3, now() - 10)).await;
+    assert_eq!(status, 200);
+    // 100 km in a second: a GPS glitch. Refused as updateLocations refuses
+    // it, but acknowledged, so the app does not send it again forever.
+    let (status, _, body) = owntracks(&app, Some(&auth), &location(49.7, 2.3, now() - 9)).await;
+    assert_eq!((status, body), (200, json!([])));
+    assert_eq!(position(&app, "d-alice").await, Some((48.8, 2.3)));
+    let metrics = app.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("tracking_device_reports_total{")
+                && l.contains("outcome=\"refused\"")
+                && l.contains("protocol=\"owntracks\"")),
+        "the refusal is counted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn owntracks_store_down_is_503_and_the_resend_is_taken() {
+    let app = device_app(StoreKind::Redis, "ot-down").await;
+    let redis = app.redis.clone().expect("a Redis of its own");
+    let auth = basic("alice", PASSWORD);
+    let message = location(48.8, 2.3, now() - 5);
+    redis.stop();
+    let (status, _, answer) = owntracks(&app, Some(&auth), &message).await;
+    assert_eq!(status, 503, "{answer}");
+    redis.start_again().await;
+    // The app keeps the message and sends it again: taken once Redis is back.
+    crate::common::eventually("the resent message to be taken", || async {
+        let (status, _, _) = owntracks(&app, Some(&auth), &message).await;
+        (status == 200).then_some(())
+    })
+    .await;
+    assert_eq!(position(&app, "d-alice").await, Some((48.8, 2.3)));
+}
