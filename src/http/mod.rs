@@ -16,7 +16,9 @@
 //!   `/dashboard/`, `GET /config`: the limits clients should know, and
 //!   `GET /roads`: the road network of a box, the dashboard's base map;
 //! - `GET /health`, `GET /ready`, `GET /metrics`;
-//! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher.
+//! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher;
+//! - the phone apps' routes ([`devices`]): `POST /owntracks` (OwnTracks),
+//!   `GET`/`POST /osmand` (Traccar Client).
 //!
 //! What the GraphQL routes share is [`codec`] (media types, a request from
 //! URL parameters, a response's body and status); errors refused before
@@ -29,6 +31,7 @@
 pub mod codec;
 pub mod cors;
 pub mod dashboard;
+pub mod devices;
 mod errors;
 pub mod graphiql;
 pub mod graphql;
@@ -80,6 +83,14 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             cors::same_origin_only,
         )))
+        // Exempt, by name, from the REST routes' JSON-only rule (they take
+        // their apps' content types); held to the same-origin rule.
+        .merge(
+            devices::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                cors::same_origin_only,
+            )),
+        )
         .merge(dashboard::routes())
         .merge(
             dashboard::road_routes().route_layer(middleware::from_fn_with_state(

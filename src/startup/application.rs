@@ -17,7 +17,7 @@ use super::{
     store::{open_store, read_areas},
 };
 use crate::{
-    auth::Verifier,
+    auth::{Devices, Verifier},
     dispatch::{delivery::Delivery, AreaRoads, Dispatcher, Settings},
     domain::ServiceAreas,
     http::{self, serve, AppState, Lifecycle},
@@ -52,6 +52,8 @@ pub struct Application {
     /// The event log's delivery to its sinks, and its trimming (when the
     /// log is on).
     delivery: Option<Delivery>,
+    /// The phone apps' credentials (`--device-credentials`), when given.
+    devices: Option<Devices>,
 }
 
 impl Application {
@@ -146,6 +148,13 @@ impl Application {
         )
         .await?;
         state.web.roads = road_map;
+        if let (Some(devices), Some(path)) = (&state.devices, &config.devices.device_credentials) {
+            super::devices_config::reload_on_hangup(
+                devices.clone(),
+                path.clone(),
+                lifecycle.shutdown.clone(),
+            );
+        }
         // Ready: only now may the kernel accept connections.
         let listener = endpoint.listen().map_err(|source| StartError::Listen {
             addr: config.listen,
@@ -155,17 +164,24 @@ impl Application {
             listener,
             dispatcher,
             router: http::router(state.clone()),
-            overflow: http::overflow_router(state),
+            overflow: http::overflow_router(state.clone()),
             serve_limits,
             lifecycle,
             roads,
             delivery,
+            devices: state.devices.clone(),
         })
     }
 
     /// The road network loaded at start (`--roads`).
     pub fn roads(&self) -> Option<&Arc<Roads>> {
         self.roads.default_roads()
+    }
+
+    /// The device credentials in force (`--device-credentials`), shared
+    /// with the handlers: a reload is seen by all.
+    pub fn devices(&self) -> Option<&Devices> {
+        self.devices.as_ref()
     }
 
     /// The address the service listens on.

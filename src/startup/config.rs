@@ -313,6 +313,10 @@ pub struct Config {
     /// The event log and its sinks (`--event-log`, `--webhook`, …).
     #[command(flatten)]
     pub events: crate::startup::events_config::EventsConfig,
+
+    /// The phone apps' credentials (`--device-credentials`).
+    #[command(flatten)]
+    pub devices: crate::startup::devices_config::DevicesConfig,
 }
 
 /// How log lines are written.

@@ -70,6 +70,10 @@ pub const AREA_SNAPSHOTS: &str = "tracking_area_snapshots_total";
 /// the reports they carried: reports per call is the one over the other.
 pub const REPORT_CALLS: &str = "tracking_report_calls_total";
 pub const REPORTS_GROUPED: &str = "tracking_reports_grouped_total";
+/// Reports from phone apps over HTTP, by protocol (`owntracks`, `osmand`)
+/// and what became of them (`accepted`, `stale`, `refused`: the speed rule
+/// said no, acknowledged so the app does not send it again).
+pub const DEVICE_REPORTS: &str = "tracking_device_reports_total";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
 /// Events a sink took, by sink and area (both from the configuration).

@@ -8,6 +8,7 @@
 //! - `offers`: offers to drivers: accepted, declined, timed out, withdrawn, counted, across instances.
 //! - `live`: subscriptions: `rideStatus`, `driverLocation`, `driverFeed`, live maps, and maps under pressure.
 //! - `transports`: WebSocket, GraphQL over HTTP, multipart and SSE streams, persisted documents, REST, the typed client.
+//! - `devices`: phone apps as drivers: OwnTracks over HTTP (Basic or a token), Traccar Client's `/osmand`, late messages, the credentials reloaded on SIGHUP, failed attempts limited.
 //! - `auth`: roles, tokens (expiry, JWKS, edges), rights lost mid-stream, introspection, cross-site and CORS.
 //! - `limits`: bad input, request size and work, the update rate, WebSocket and connection bounds, retention, fuzzing.
 //! - `instances`: several instances sharing one Redis, and a Redis Cluster with areas on different nodes.
@@ -32,6 +33,7 @@ mod auth;
 mod batches;
 mod common;
 mod deliveries;
+mod devices;
 mod event_log;
 mod events;
 mod faults;
