@@ -86,8 +86,10 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     }
     // Batches.
     redis.record_calls().await?;
+    redis.reset_stats().await?;
     let batches = load(1, BATCHES).await;
     let (calls, usec) = redis.function_stats("tracking_v3_update_batch").await?;
+    let batch_inside_us = commands_inside(redis).await / batches.units.max(1) as f64;
     let batch_us = usec / batches.units.max(1) as f64;
     let batch_calls = calls;
     // Single updates: 16 callers, then one.
@@ -110,9 +112,16 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
     let (single_calls, usec) = redis.function_stats(GROUP).await?;
     let single_us = usec / gathered.units.max(1) as f64;
     redis.record_calls().await?;
+    redis.reset_stats().await?;
     let alone = singles(1, ALONE, 3).await;
     let (alone_calls, usec) = redis.function_stats(GROUP).await?;
     let alone_us = usec / alone.units.max(1) as f64;
+    // Where a lone report's time goes: the commands the function runs
+    // (Redis counts them under their own names too; the upkeep's few calls
+    // add a little), and the floor, an FCALL of an empty function with the
+    // same arguments.
+    let inside_us = commands_inside(redis).await / alone.units.max(1) as f64;
+    let floor_us = empty_call_floor(redis).await?;
     let stats = svc.stats();
     // The floor: the same reports as bare GEOADDs into a set of the same size.
     let mut conn = redis.connection().await?;
@@ -159,7 +168,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
             store,
             flags: svc.flags.clone(),
             measured: format!(
-                "in batches of 1,000 ({batch_calls:.0} FCALLs, {:.0} reports per FCALL, {} reports, 100,000 drivers): {batch_us:.2} µs of Redis per report",
+                "in batches of 1,000 ({batch_calls:.0} FCALLs, {:.0} reports per FCALL, {} reports, 100,000 drivers): {batch_us:.2} µs of Redis per report, of which the commands it runs {batch_inside_us:.2} µs",
                 per_call(batches.units, batch_calls),
                 batches.units
             ),
@@ -193,7 +202,7 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
             store,
             flags: svc.flags.clone(),
             measured: format!(
-                "single reports, one caller ({alone_calls:.0} FCALLs, {:.2} reports per FCALL, {} reports): {alone_us:.2} µs of Redis per report",
+                "single reports, one caller ({alone_calls:.0} FCALLs, {:.2} reports per FCALL, {} reports): {alone_us:.2} µs of Redis per report, of which the commands it runs {inside_us:.2} µs; an empty function's FCALL with the same arguments: {floor_us:.2} µs",
                 per_call(alone.units, alone_calls),
                 alone.units
             ),
@@ -205,4 +214,39 @@ pub async fn run(store: StoreKind, redis: &Redis) -> Result<Vec<Row>> {
             peak_rss_mib: mib(stats.peak_rss_kib),
         },
     ])
+}
+
+/// An FCALL of an empty function with a report's arguments, µs per call
+/// (`INFO commandstats`, 5,000 calls): the floor no function goes under.
+async fn empty_call_floor(redis: &Redis) -> Result<f64> {
+    let mut conn = redis.connection().await?;
+    let _: () = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("REPLACE")
+        .arg("#!lua name=bench_floor\nredis.register_function('bench_floor_empty', function(keys, args) return {} end)")
+        .query_async(&mut conn)
+        .await?;
+    redis.reset_stats().await?;
+    for _ in 0..5_000 {
+        let _: () = redis::cmd("FCALL")
+            .arg("bench_floor_empty")
+            .arg(1)
+            .arg("{tracking}:rides:ids")
+            .arg(&["{tracking}", "60000", "5", "604800000", "604800000", "PUBLISH", "10000", "0", "300"])
+            .arg(&["0.02", "c1", "-70.6", "-33.4", "0+", ""])
+            .query_async(&mut conn)
+            .await?;
+    }
+    let (calls, usec) = redis.command_stats("fcall").await;
+    Ok(usec / calls.max(1.0))
+}
+
+/// Redis time (µs) of the commands a report function runs, since the
+/// stats were reset: Redis counts them under their own names as well.
+async fn commands_inside(redis: &Redis) -> f64 {
+    let mut inside = 0.0;
+    for command in ["time", "hmget", "hget", "hset", "geoadd", "zadd", "exists", "zrem"] {
+        inside += redis.command_stats(command).await.1;
+    }
+    inside
 }

@@ -90,6 +90,19 @@ end
 
 local function new_writes() return {last = {}, nl = 0, available = {}, na = 0, seen = {}, ns = 0} end
 
+-- Whether anyone watches drivers (live maps) and whether any ride is
+-- searching, for a call of reports: one EXISTS of both keys answers both
+-- when neither or both are there (a redis.call costs more than the
+-- check); otherwise `publish_driver` and `wake_near` ask on their own.
+local function ask_watched_and_searching(c)
+  local both = redis.call('EXISTS', c.watched_key, c.pickups)
+  if both == 0 then
+    c.watched, c.anyone_searching = false, false
+  elseif both == 2 then
+    c.watched, c.anyone_searching = true, true
+  end
+end
+
 -- The drivers of a call's reports (every `step`-th argument from `first`)
 -- and their stored `last` fields, read in one HMGET.
 local function read_lasts(c, args, first, step)
@@ -132,6 +145,7 @@ local function update_batch(keys, args)
   local max_kmh, jitter, create = tonumber(own(c, 1)), tonumber(own(c, 2)), own(c, 3) == '1'
   local first = NOW_ARGS + 4
   local ids, n, lasts = read_lasts(c, args, first, 4)
+  if n > 0 then ask_watched_and_searching(c) end
   local out, known, writes = {}, {}, new_writes()
   for k = 1, n do
     local id, i = ids[k], first + (k - 1) * 4
@@ -157,6 +171,7 @@ local function update_group(keys, args)
   local jitter = tonumber(own(c, 1))
   local first = NOW_ARGS + 2
   local ids, n, lasts = read_lasts(c, args, first, 5)
+  if n > 0 then ask_watched_and_searching(c) end
   local out, known, writes, now = {}, {}, new_writes(), c.now
   for k = 1, n do
     local id, i = ids[k], first + (k - 1) * 5
