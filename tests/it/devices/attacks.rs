@@ -1,0 +1,97 @@
+//! Attacks on the device routes, as a hostile client or an unlucky
+//! operator would make them: the OsmAnd id of a user whose entry has a
+//! password, a stranger failing on purpose against a verified device, and
+//! many messages of one driver at once, out of order (on Redis, through
+//! the group commit).
+
+use futures_util::future::join_all;
+use reqwest::Method;
+
+use super::setup::*;
+use crate::common::{StoreKind, TestApp};
+
+/// An entry with a password guards its driver: the OsmAnd route names a
+/// driver by id alone, so it must not take the user name of an entry that
+/// has a password (a user name is no secret: OwnTracks shows it, sends it
+/// in `X-Limit-U` and in its MQTT topics).
+#[tokio::test]
+async fn atk_osmand_id_of_a_password_user_cannot_report_without_its_password() {
+    let app = device_app(StoreKind::Memory, "atk-osmand-user").await;
+    let path = format!("/osmand?id=alice&lat=52.3&lon=4.89&timestamp={}", now() - 5);
+    let (status, _, body) = app.raw(Method::GET, &path, &[], None).await;
+    let moved = position(&app, "d-alice").await;
+    assert_eq!(
+        (status, moved),
+        (401, None),
+        "OsmAnd with alice's user name and no password moved d-alice: {body}"
+    );
+}
+
+/// A stranger who knows alice's user name fails on purpose until the
+/// lockout starts: alice's phone, verified a moment ago, keeps reporting
+/// (its verified password is remembered before the lockout is looked at).
+#[tokio::test]
+async fn atk_a_strangers_failures_do_not_lock_out_a_device_already_verified() {
+    let app = device_app(StoreKind::Memory, "atk-lockout").await;
+    let good = basic("alice", PASSWORD);
+    let t = now() - 30;
+    let (status, _, body) = owntracks(&app, Some(&good), &location(48.85, 2.29, t)).await;
+    assert_eq!(status, 200, "{body}");
+    let bad = basic("alice", "guess");
+    let mut locked = false;
+    for _ in 0..8 {
+        let (status, _, _) = owntracks(&app, Some(&bad), &location(1.0, 1.0, t + 1)).await;
+        assert!(matches!(status, 401 | 429), "a wrong password: {status}");
+        locked |= status == 429;
+    }
+    assert!(locked, "eight failures in a row never locked the user out");
+    let (status, _, body) = owntracks(&app, Some(&good), &location(48.86, 2.29, t + 2)).await;
+    assert_eq!(status, 200, "the stranger locked alice's phone out: {body}");
+    assert_eq!(position(&app, "d-alice").await, Some((48.86, 2.29)));
+}
+
+/// One phone's messages arrive all at once and out of order (an app
+/// flushing its queue over several connections): whatever order they are
+/// gathered in, the driver ends at the latest by the device's clock, and
+/// every message is answered 200.
+async fn messages_of_one_driver_at_once_end_at_the_latest(store: StoreKind) {
+    let file = standard_devices("atk-burst");
+    let app = TestApp::spawn(store, |c| {
+        c.max_update_rate = 0.0;
+        c.devices.device_credentials = Some(file);
+    })
+    .await;
+    let auth = basic("alice", PASSWORD);
+    let base = now() - 100;
+    // Verified once, so the burst is not held up by bcrypt.
+    let (status, _, _) = owntracks(&app, Some(&auth), &location(48.85, 2.29, base)).await;
+    assert_eq!(status, 200);
+    // 48 messages 1 s apart, 10 m apart, sent in a scrambled order.
+    let order: Vec<i64> = (1..=48).map(|k| (k * 29) % 48 + 1).collect();
+    let answers = join_all(order.iter().map(|&k| {
+        let (app, auth) = (&app, &auth);
+        async move {
+            let lat = 48.85 + 0.0001 * k as f64;
+            owntracks(app, Some(auth), &location(lat, 2.29, base + k)).await
+        }
+    }))
+    .await;
+    for (k, (status, _, body)) in order.iter().zip(answers) {
+        assert_eq!(status, 200, "message {k}: {body}");
+    }
+    let (lat, _) = position(&app, "d-alice").await.expect("d-alice placed");
+    assert!(
+        (lat - (48.85 + 0.0048)).abs() < 1e-9,
+        "d-alice ended at {lat}, not at its latest message's 48.8548"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_messages_of_one_driver_at_once_end_at_the_latest_on_redis() {
+    messages_of_one_driver_at_once_end_at_the_latest(StoreKind::Redis).await;
+}
+
+#[tokio::test]
+async fn atk_messages_of_one_driver_at_once_end_at_the_latest_on_memory() {
+    messages_of_one_driver_at_once_end_at_the_latest(StoreKind::Memory).await;
+}
