@@ -95,3 +95,32 @@ async fn atk_messages_of_one_driver_at_once_end_at_the_latest_on_redis() {
 async fn atk_messages_of_one_driver_at_once_end_at_the_latest_on_memory() {
     messages_of_one_driver_at_once_end_at_the_latest(StoreKind::Memory).await;
 }
+
+/// A timestamp before 1970 is refused as a number ("seconds since
+/// 1970"); written as an ISO time it must be refused the same way, not
+/// place a driver in year 1.
+async fn a_time_before_1970_is_refused_however_written(store: StoreKind) {
+    let app = device_app(store, "atk-year-one").await;
+    for (id, timestamp) in [
+        ("traccar-7f3a9c", "0001-01-01T00:00:00Z"),
+        ("traccar-7f3a9c", "1969-12-31%2023:59:59"),
+    ] {
+        let path = format!("/osmand?id={id}&lat=52.3&lon=4.89&timestamp={timestamp}");
+        let (status, _, body) = app.raw(Method::GET, &path, &[], None).await;
+        let found = ops(&app).driver("d-traccar").await;
+        assert_eq!(
+            status, 400,
+            "timestamp {timestamp} was taken ({body}); the driver: {found}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn atk_a_time_before_1970_is_refused_however_written_on_memory() {
+    a_time_before_1970_is_refused_however_written(StoreKind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_a_time_before_1970_is_refused_however_written_on_redis() {
+    a_time_before_1970_is_refused_however_written(StoreKind::Redis).await;
+}
