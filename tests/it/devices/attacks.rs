@@ -124,3 +124,73 @@ async fn atk_a_time_before_1970_is_refused_however_written_on_memory() {
 async fn atk_a_time_before_1970_is_refused_however_written_on_redis() {
     a_time_before_1970_is_refused_however_written(StoreKind::Redis).await;
 }
+
+/// Where the app lists available drivers: each area's id and count.
+async fn listed(app: &TestApp) -> Vec<(String, i64)> {
+    let data = app
+        .data("{ areas { id availableDrivers } }", serde_json::json!({}))
+        .await;
+    data["areas"]
+        .as_array()
+        .map(|areas| {
+            areas
+                .iter()
+                .map(|a| {
+                    let id = a["id"].as_str().unwrap_or("?").to_owned();
+                    (id, a["availableDrivers"].as_i64().unwrap_or(-1))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A late message is stale across a border too: a phone reports in the
+/// west, then in the east; the west message that was held up arrives
+/// last, dated between the two. It must not move the driver back west
+/// (nor list it in both areas).
+async fn a_late_message_from_across_a_border_is_stale(store: StoreKind) {
+    use crate::common::areas::{areas_file, two_cities};
+    let creds = standard_devices("atk-border");
+    let areas = areas_file(&format!("atk-border-{store:?}"), &two_cities());
+    let app = TestApp::spawn(store, |c| {
+        c.areas = Some(areas);
+        c.max_speed_kmh = 300.0;
+        c.max_update_rate = 0.0;
+        c.devices.device_credentials = Some(creds);
+    })
+    .await;
+    let t = now();
+    let send = |lng: f64, at: i64| {
+        let app = &app;
+        async move {
+            let path = format!("/osmand?id=traccar-7f3a9c&lat=-33.45&lon={lng}&timestamp={at}");
+            app.raw(Method::GET, &path, &[], None).await.0
+        }
+    };
+    assert_eq!(send(-70.55, t - 600).await, 200, "west");
+    assert_eq!(send(-70.45, t - 300).await, 200, "east");
+    assert_eq!(
+        listed(&app).await,
+        [("scl".to_owned(), 0), ("east".to_owned(), 1)]
+    );
+    assert_eq!(send(-70.56, t - 450).await, 200, "the late west message");
+    let driver = ops(&app).driver("d-traccar").await;
+    assert_eq!(
+        driver["location"]["lng"], -70.45,
+        "the late message moved the driver back: {driver}"
+    );
+    assert_eq!(
+        listed(&app).await,
+        [("scl".to_owned(), 0), ("east".to_owned(), 1)]
+    );
+}
+
+#[tokio::test]
+async fn atk_a_late_message_from_across_a_border_is_stale_on_memory() {
+    a_late_message_from_across_a_border_is_stale(StoreKind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_a_late_message_from_across_a_border_is_stale_on_redis() {
+    a_late_message_from_across_a_border_is_stale(StoreKind::Redis).await;
+}
