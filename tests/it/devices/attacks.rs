@@ -194,3 +194,40 @@ async fn atk_a_late_message_from_across_a_border_is_stale_on_memory() {
 async fn atk_a_late_message_from_across_a_border_is_stale_on_redis() {
     a_late_message_from_across_a_border_is_stale(StoreKind::Redis).await;
 }
+
+/// A phone whose clock runs 50 s fast (inside the service's 60 s of
+/// allowed skew) sends two messages, and the network delivers them out of
+/// order: the later one (by the phone's clock) first. The earlier one,
+/// arriving second, is late and must not move the driver back.
+async fn reordered_messages_of_a_fast_clock_keep_the_latest(store: StoreKind) {
+    let app = TestApp::spawn(store, |c| {
+        c.max_update_rate = 0.0;
+        c.devices.device_credentials = Some(standard_devices("atk-skew"));
+    })
+    .await;
+    let send = |lat: f64, at: i64| {
+        let app = &app;
+        async move {
+            let path = format!("/osmand?id=traccar-7f3a9c&lat={lat}&lon=4.89&timestamp={at}");
+            app.raw(Method::GET, &path, &[], None).await.0
+        }
+    };
+    let t = now();
+    assert_eq!(send(52.301, t + 50).await, 200, "the later message");
+    assert_eq!(send(52.300, t + 40).await, 200, "the earlier one, late");
+    assert_eq!(
+        position(&app, "d-traccar").await,
+        Some((52.301, 4.89)),
+        "the late message moved the driver back"
+    );
+}
+
+#[tokio::test]
+async fn atk_reordered_messages_of_a_fast_clock_keep_the_latest_on_memory() {
+    reordered_messages_of_a_fast_clock_keep_the_latest(StoreKind::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_reordered_messages_of_a_fast_clock_keep_the_latest_on_redis() {
+    reordered_messages_of_a_fast_clock_keep_the_latest(StoreKind::Redis).await;
+}
