@@ -231,3 +231,13 @@ async fn atk_reordered_messages_of_a_fast_clock_keep_the_latest_on_memory() {
 async fn atk_reordered_messages_of_a_fast_clock_keep_the_latest_on_redis() {
     reordered_messages_of_a_fast_clock_keep_the_latest(StoreKind::Redis).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_messages_of_one_driver_at_once_end_at_the_latest_on_cluster() {
+    messages_of_one_driver_at_once_end_at_the_latest(StoreKind::Cluster).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn atk_a_late_message_from_across_a_border_is_stale_on_cluster() {
+    a_late_message_from_across_a_border_is_stale(StoreKind::Cluster).await;
+}
