@@ -241,3 +241,29 @@ async fn atk_messages_of_one_driver_at_once_end_at_the_latest_on_cluster() {
 async fn atk_a_late_message_from_across_a_border_is_stale_on_cluster() {
     a_late_message_from_across_a_border_is_stale(StoreKind::Cluster).await;
 }
+
+/// Traccar Client and OwnTracks resend a message until they hear success,
+/// oldest first; so a refusal that no resend can pass (a position outside
+/// every area, like a GPS glitch the speed rule refuses) is acknowledged,
+/// or the app's queue jams behind it and no later position ever arrives.
+#[tokio::test]
+async fn atk_a_position_outside_every_area_does_not_jam_the_apps_queue() {
+    use crate::common::areas::{areas_file, two_cities};
+    let areas = areas_file("atk-outside", &two_cities());
+    let app = TestApp::spawn(StoreKind::Memory, |c| {
+        c.areas = Some(areas);
+        c.max_update_rate = 0.0;
+        c.devices.device_credentials = Some(standard_devices("atk-outside"));
+    })
+    .await;
+    let t = now();
+    let path = format!(
+        "/osmand?id=traccar-7f3a9c&lat=10.0&lon=10.0&timestamp={}",
+        t - 9
+    );
+    let (status, _, body) = app.raw(Method::GET, &path, &[], None).await;
+    assert_eq!(
+        status, 200,
+        "a position outside every area is refused, and resent for ever: {body}"
+    );
+}
