@@ -29,6 +29,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod areas;
+mod attacks_reports;
 mod auth;
 mod batches;
 mod common;

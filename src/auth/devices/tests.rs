@@ -221,3 +221,50 @@ async fn a_reload_replaces_the_set_and_forgets_verified_passwords_and_a_bad_one_
     assert!(devices.reload(&file.0).is_err());
     assert_eq!(devices.current().driver_for("alice", None), driver("d-9"));
 }
+
+/// Threads of this process named `name` (the test's own runtime's).
+fn threads_named(name: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| t.ok())
+                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                .filter(|comm| comm.trim() == name)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// A caller that hangs up after its check has started frees the check's
+/// slot, but the bcrypt it started runs on: a client that sends a wrong
+/// password and hangs up a moment later, again and again, runs as many
+/// cost-12 checks at once as it likes, past the [`BCRYPT_SLOTS`] bound
+/// (each on a blocking thread of its own). Against one known user, too:
+/// a check given up is never counted as a failure, so no lockout starts.
+#[test]
+fn atk_checks_given_up_by_their_callers_still_run_within_the_slots() {
+    use super::verify::BCRYPT_SLOTS;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .thread_name("atk-bcrypt")
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let real = bcrypt::hash("right", 12).unwrap_or_else(|e| panic!("{e}"));
+    let devices = devices(&format!(
+        r#"{{"devices": [{{"user": "alice", "driver": "d-1", "password": "{real}"}}]}}"#
+    ));
+    let most = runtime.block_on(async {
+        let mut most = 0;
+        for _ in 0..12 {
+            let verify = devices.verify_basic("alice", "wrong", None);
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(5), verify).await;
+            most = most.max(threads_named("atk-bcrypt"));
+        }
+        most
+    });
+    runtime.shutdown_background();
+    assert!(
+        most <= BCRYPT_SLOTS,
+        "{most} bcrypt checks ran at once for callers that had hung up (the bound is {BCRYPT_SLOTS})"
+    );
+}

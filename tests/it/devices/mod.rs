@@ -4,6 +4,7 @@
 //! device's own time; the credentials file re-read on SIGHUP; failed
 //! attempts limited.
 
+mod attacks;
 mod osmand;
 mod owntracks;
 mod reload;
