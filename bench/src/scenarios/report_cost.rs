@@ -232,7 +232,17 @@ async fn empty_call_floor(redis: &Redis) -> Result<f64> {
             .arg("bench_floor_empty")
             .arg(1)
             .arg("{tracking}:rides:ids")
-            .arg(&["{tracking}", "60000", "5", "604800000", "604800000", "PUBLISH", "10000", "0", "300"])
+            .arg(&[
+                "{tracking}",
+                "60000",
+                "5",
+                "604800000",
+                "604800000",
+                "PUBLISH",
+                "10000",
+                "0",
+                "300",
+            ])
             .arg(&["0.02", "c1", "-70.6", "-33.4", "0+", ""])
             .query_async(&mut conn)
             .await?;
@@ -245,7 +255,9 @@ async fn empty_call_floor(redis: &Redis) -> Result<f64> {
 /// stats were reset: Redis counts them under their own names as well.
 async fn commands_inside(redis: &Redis) -> f64 {
     let mut inside = 0.0;
-    for command in ["time", "hmget", "hget", "hset", "geoadd", "zadd", "exists", "zrem"] {
+    for command in [
+        "time", "hmget", "hget", "hset", "geoadd", "zadd", "exists", "zrem",
+    ] {
         inside += redis.command_stats(command).await.1;
     }
     inside

@@ -187,6 +187,16 @@ impl DeviceCredentials {
         self.entry(user, device).map(|e| e.driver.clone())
     }
 
+    /// The driver an OsmAnd / Traccar Client id reports for: only an entry
+    /// without a password (the id is that protocol's only secret; an entry
+    /// with a password is an OwnTracks user, whose name is no secret and
+    /// must not report without its password).
+    pub fn driver_for_id(&self, id: &str) -> Option<DriverId> {
+        self.entry(id, None)
+            .filter(|e| e.hash.is_none())
+            .map(|e| e.driver.clone())
+    }
+
     /// How many entries the file holds.
     pub fn len(&self) -> usize {
         self.len

@@ -79,7 +79,7 @@ struct Inner {
     generation: AtomicU64,
     cache: Mutex<HashMap<CacheKey, (DriverId, Instant)>>,
     failures: Mutex<HashMap<String, (u32, Instant)>>,
-    slots: Semaphore,
+    slots: Arc<Semaphore>,
     waiting: AtomicUsize,
     /// Salts the password digests the cache keeps (per process).
     pepper: [u8; 16],
@@ -103,7 +103,7 @@ impl Devices {
                 generation: AtomicU64::new(0),
                 cache: Mutex::new(HashMap::new()),
                 failures: Mutex::new(HashMap::new()),
-                slots: Semaphore::new(BCRYPT_SLOTS),
+                slots: Arc::new(Semaphore::new(BCRYPT_SLOTS)),
                 waiting: AtomicUsize::new(0),
                 pepper: rand::random(),
                 stand_ins: Mutex::new(HashMap::new()),
@@ -169,6 +169,10 @@ impl Devices {
             }
         }
         self.not_locked_out(user, now)?;
+        // Counted as a failure before the check runs, and forgiven when it
+        // passes: a caller that hangs up mid-check (to try again at once)
+        // is counted all the same.
+        self.count_failure(user, now);
         let entry = creds.entry(user, device);
         let (hash, driver) = match entry.and_then(|e| e.hash.clone().map(|h| (h, &e.driver))) {
             Some((hash, driver)) => (hash, Some(driver.clone())),
@@ -183,10 +187,7 @@ impl Devices {
                 }
                 Ok(driver)
             }
-            None => {
-                self.count_failure(user, Instant::now());
-                Err(DeviceAuthError::Rejected)
-            }
+            None => Err(DeviceAuthError::Rejected),
         }
     }
 
@@ -274,12 +275,18 @@ impl Devices {
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, DeviceAuthError> {
         let waiting = Waiting::enter(&self.inner.waiting)?;
-        let permit = self.inner.slots.acquire().await;
+        let permit = self.inner.slots.clone().acquire_owned().await;
         drop(waiting);
-        let _permit = permit.map_err(|_| DeviceAuthError::Busy)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|_| DeviceAuthError::Busy)
+        let permit = permit.map_err(|_| DeviceAuthError::Busy)?;
+        // The slot goes with the work: a check whose caller gave up still
+        // holds it until it ends, so the checks running never pass the
+        // bound.
+        tokio::task::spawn_blocking(move || {
+            let _slot = permit;
+            work()
+        })
+        .await
+        .map_err(|_| DeviceAuthError::Busy)
     }
 }
 

@@ -139,12 +139,18 @@ pub fn timestamp(text: Option<&str>) -> Result<DateTime<Utc>> {
         };
         return from_unix_seconds(secs, "timestamp");
     }
+    // An ISO time is held to the same range as a number: after 1970,
+    // before the year 10000.
+    let in_range = |t: DateTime<Utc>| {
+        let secs = t.timestamp_millis() as f64 / 1000.0;
+        from_unix_seconds(secs, "timestamp")
+    };
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
-        return Ok(t.with_timezone(&Utc));
+        return in_range(t.with_timezone(&Utc));
     }
     for format in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M:%S%.f"] {
         if let Ok(t) = NaiveDateTime::parse_from_str(text, format) {
-            return Ok(t.and_utc());
+            return in_range(t.and_utc());
         }
     }
     Err(Error::bad_input(

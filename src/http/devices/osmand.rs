@@ -53,10 +53,10 @@ async fn answer(state: &AppState, parsed: Result<(String, DevicePosition), Error
     let Some(driver) = state
         .devices
         .as_ref()
-        .and_then(|d| d.current().driver_for(&id, None))
+        .and_then(|d| d.current().driver_for_id(&id))
     else {
         return refusal(&Error::Unauthenticated(
-            "unknown device id (see --device-credentials)".into(),
+            "unknown device id (see --device-credentials; an entry with a password is not an OsmAnd id)".into(),
         ));
     };
     match state.dispatcher.device_report(&driver, position).await {

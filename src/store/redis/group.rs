@@ -11,13 +11,18 @@
 //! past the store's timeout.
 //!
 //! Leadership: the caller that finds no call in flight leads: it takes
-//! what waits (up to the cap), makes the call and hands each waiter its
-//! answer, then passes the lead to the first report still waiting, which
-//! leads the next call with whatever gathered meanwhile. A leader dropped
-//! mid-call (its caller gave up) still passes the lead on; the reports it
-//! carried get `UNAVAILABLE`, as a call cut short would.
+//! what waits (up to the cap) and starts the call as a task of its own,
+//! which hands each waiter its answer and then passes the lead to the first
+//! report still waiting (that report leads the next call with whatever
+//! gathered meanwhile). The call is the task's, not the leader's: a leader
+//! whose caller gives up (a client hanging up) neither cancels the call
+//! nor fails the other reports it carries.
 
-use std::{collections::VecDeque, future::Future, sync::Mutex};
+use std::{
+    collections::VecDeque,
+    future::Future,
+    sync::{Arc, Mutex},
+};
 
 use tokio::sync::oneshot;
 
@@ -79,10 +84,10 @@ impl Group {
 
     /// Writes `report` with whatever else is waiting, through `call` (the
     /// reports of one call, in order; two entries back for each).
-    pub async fn submit<F, Fut>(&self, report: Report, call: F) -> Result<Entries>
+    pub async fn submit<F, Fut>(self: &Arc<Self>, report: Report, call: F) -> Result<Entries>
     where
         F: Fn(Vec<Report>) -> Fut,
-        Fut: Future<Output = Result<Vec<Entries>>>,
+        Fut: Future<Output = Result<Vec<Entries>>> + Send + 'static,
     {
         let rx = {
             let mut state = self.lock();
@@ -112,14 +117,15 @@ impl Group {
         }
     }
 
-    /// Makes one call with `mine` first and up to the cap of what waits,
-    /// then passes the lead on (also when this future is dropped).
-    async fn lead<F, Fut>(&self, mine: Report, call: &F) -> Result<Entries>
+    /// Starts one call with `mine` first and up to the cap of what waits,
+    /// as a task that answers every report it carries and then passes the
+    /// lead on; waits for `mine`'s answer.
+    async fn lead<F, Fut>(self: &Arc<Self>, mine: Report, call: &F) -> Result<Entries>
     where
         F: Fn(Vec<Report>) -> Fut,
-        Fut: Future<Output = Result<Vec<Entries>>>,
+        Fut: Future<Output = Result<Vec<Entries>>> + Send + 'static,
     {
-        let _pass = PassLead(self);
+        let pass = PassLead(self.clone());
         let mut reports = vec![mine];
         let mut replies = Vec::new();
         {
@@ -138,27 +144,13 @@ impl Group {
         }
         metrics::counter!(crate::telemetry::REPORT_CALLS).increment(1);
         metrics::counter!(crate::telemetry::REPORTS_GROUPED).increment(reports.len() as u64);
-        match call(reports).await {
-            Ok(answers) => {
-                let mut answers = answers.into_iter();
-                let mine = answers
-                    .next()
-                    .ok_or_else(|| Error::internal("a report call answered nothing"));
-                for reply in replies {
-                    let answer = answers
-                        .next()
-                        .ok_or_else(|| Error::internal("a report call answered too few"));
-                    let _ = reply.send(Turn::Done(answer));
-                }
-                mine
-            }
-            Err(error) => {
-                for reply in replies {
-                    let _ = reply.send(Turn::Done(Err(error.clone())));
-                }
-                Err(error)
-            }
-        }
+        let answers = call(reports);
+        let task = tokio::spawn(async move {
+            let _pass = pass;
+            answer_each(answers.await, replies)
+        });
+        task.await
+            .unwrap_or_else(|_| Err(Error::internal("a report call's task failed")))
     }
 
     /// The call in flight ended: the first report still waiting leads the
@@ -174,10 +166,39 @@ impl Group {
     }
 }
 
-/// Passes the lead on when the leading call ends, however it ends.
-struct PassLead<'a>(&'a Group);
+/// Hands each waiting report its answer from the call's; answers the
+/// leader's own (the first).
+fn answer_each(
+    answers: Result<Vec<Entries>>,
+    replies: Vec<oneshot::Sender<Turn>>,
+) -> Result<Entries> {
+    match answers {
+        Ok(answers) => {
+            let mut answers = answers.into_iter();
+            let mine = answers
+                .next()
+                .ok_or_else(|| Error::internal("a report call answered nothing"));
+            for reply in replies {
+                let answer = answers
+                    .next()
+                    .ok_or_else(|| Error::internal("a report call answered too few"));
+                let _ = reply.send(Turn::Done(answer));
+            }
+            mine
+        }
+        Err(error) => {
+            for reply in replies {
+                let _ = reply.send(Turn::Done(Err(error.clone())));
+            }
+            Err(error)
+        }
+    }
+}
 
-impl Drop for PassLead<'_> {
+/// Passes the lead on when the call ends, however it ends.
+struct PassLead(Arc<Group>);
+
+impl Drop for PassLead {
     fn drop(&mut self) {
         self.0.pass_lead();
     }
@@ -213,7 +234,7 @@ impl Drop for Follower<'_> {
 
 #[cfg(test)]
 mod tests {
-    use std::{sync::Arc, time::Duration};
+    use std::time::Duration;
 
     use tokio::sync::Notify;
 
@@ -250,7 +271,7 @@ mod tests {
 
     #[tokio::test]
     async fn reports_arriving_during_a_call_go_together_in_the_next_each_answered_its_own() {
-        let group = Group::new(256);
+        let group = Arc::new(Group::new(256));
         let calls = Arc::new(Mutex::new(Vec::new()));
         let gate = Arc::new(Notify::new());
         let call = |reports| echo(reports, Some(gate.clone()), calls.clone());
@@ -279,27 +300,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_leader_given_up_mid_call_passes_the_lead_and_its_batch_fails() {
-        let group = Group::new(256);
+    async fn a_leader_whose_caller_gives_up_still_answers_the_reports_its_call_carries() {
+        let group = Arc::new(Group::new(256));
         let calls = Arc::new(Mutex::new(Vec::new()));
-        let never = Arc::new(Notify::new());
-        let stuck = |reports| echo(reports, Some(never.clone()), calls.clone());
-        // The leader's call never answers; its caller gives up.
-        let leader =
-            tokio::time::timeout(Duration::from_millis(50), group.submit(report("a"), stuck));
-        let waiting = group.submit(report("b"), |reports| echo(reports, None, calls.clone()));
-        let (leader, waiting) = tokio::join!(leader, waiting);
-        assert!(leader.is_err(), "the leader gave up");
-        // b waited behind the stuck call and then led its own.
-        assert_eq!(waiting.ok().map(|e| e[1].clone()).as_deref(), Some("b"));
-        // And the group is idle again: the next report leads at once.
-        let next = group.submit(report("c"), |reports| echo(reports, None, calls.clone()));
-        assert_eq!(next.await.ok().map(|e| e[1].clone()).as_deref(), Some("c"));
+        let gate = Arc::new(Notify::new());
+        // The first call waits for the gate; the second takes 100 ms.
+        let call = |reports: Vec<Report>| {
+            let (gate, calls) = (gate.clone(), calls.clone());
+            async move {
+                if reports.first().is_some_and(|r| r.id == "a") {
+                    gate.notified().await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                echo(reports, None, calls).await
+            }
+        };
+        let a = group.submit(report("a"), call);
+        // b leads the second call (carrying c) and its caller gives up
+        // after 50 ms, mid-call.
+        let b = tokio::time::timeout(Duration::from_millis(50), group.submit(report("b"), call));
+        let c = group.submit(report("c"), call);
+        let open = async {
+            tokio::task::yield_now().await;
+            gate.notify_one();
+        };
+        let (a, b, c, ()) = tokio::join!(a, b, c, open);
+        assert_eq!(a.ok().map(|e| e[1].clone()).as_deref(), Some("a"));
+        assert!(b.is_err(), "b's caller gave up");
+        assert_eq!(
+            c.ok().map(|e| e[1].clone()).as_deref(),
+            Some("c"),
+            "c rode in the call b led: answered all the same"
+        );
+        // The group is idle again: the next report leads at once.
+        let next = group.submit(report("d"), |reports| echo(reports, None, calls.clone()));
+        assert_eq!(next.await.ok().map(|e| e[1].clone()).as_deref(), Some("d"));
+        let calls = calls.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        assert_eq!(calls, [vec!["a"], vec!["b", "c"], vec!["d"]]);
     }
 
     #[tokio::test]
     async fn a_failed_call_fails_every_report_it_carried() {
-        let group = Group::new(2);
+        let group = Arc::new(Group::new(2));
         let gate = Arc::new(Notify::new());
         let failing = |reports: Vec<Report>| {
             let gate = gate.clone();

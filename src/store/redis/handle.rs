@@ -67,7 +67,7 @@ pub struct RedisStore {
     /// Stops the bridge when the store goes.
     pub(super) bridge_stop: CancellationToken,
     /// The server's clock less ours, in ms, as last learnt from a call.
-    pub(super) clock_offset_ms: AtomicI64,
+    pub(super) clock_offset_ms: Arc<AtomicI64>,
     /// The ride epoch last seen: when the store's differs, it lost its data.
     pub(super) epoch: Mutex<Option<String>>,
     /// Whether ride writes wait for a replica (a Cluster with replicas).
@@ -87,7 +87,7 @@ pub struct RedisStore {
     /// Turns of the snapshot reads (see [`reads`](super::reads)).
     pub(super) snapshot_reads: tokio::sync::Semaphore,
     /// Single reports gathered into shared calls.
-    pub(super) reports: super::group::Group,
+    pub(super) reports: Arc<super::group::Group>,
 }
 
 impl Drop for RedisStore {
@@ -126,7 +126,7 @@ impl RedisStore {
             bridge_stop.clone(),
             settings.driver_ttl,
         )?;
-        let reports = super::group::Group::new(settings.max_report_batch);
+        let reports = Arc::new(super::group::Group::new(settings.max_report_batch));
         let store = Self {
             conn,
             keys,
@@ -135,7 +135,7 @@ impl RedisStore {
             events,
             bridge_up,
             bridge_stop,
-            clock_offset_ms: AtomicI64::new(0),
+            clock_offset_ms: Arc::new(AtomicI64::new(0)),
             epoch: Mutex::new(None),
             wait_replicas,
             without_replica: AtomicBool::new(false),
@@ -194,6 +194,23 @@ impl RedisStore {
         subject: Option<&str>,
         own: &[String],
     ) -> Result<T> {
+        let cmd = self.function_cmd(name, subject, own);
+        let result = run_function(self.conn.clone(), cmd).await;
+        if matches!(result, Err(Error::Unavailable { .. })) {
+            // The node may have failed over: its replicas are read again.
+            self.replicas.store(-1, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// The `FCALL` of one of the library's functions, with the common
+    /// arguments (see `lua/common.lua`) and the function's own.
+    pub(super) fn function_cmd(
+        &self,
+        name: &str,
+        subject: Option<&str>,
+        own: &[String],
+    ) -> redis::Cmd {
         let k = &self.keys;
         let mut cmd = redis::cmd("FCALL");
         cmd.arg(functions::name(name))
@@ -217,28 +234,12 @@ impl RedisStore {
             .arg(if self.settings.log.enabled { "1" } else { "0" })
             .arg(self.settings.log.approach_meters)
             .arg(own);
-        let mut conn = self.conn.clone();
-        let first = with_timeout(cmd.query_async::<T>(&mut conn)).await;
-        if matches!(first, Err(Error::Unavailable { .. })) {
-            // The node may have failed over: its replicas are read again.
-            self.replicas.store(-1, Ordering::Relaxed);
-        }
-        match first {
-            Err(Error::Internal { message, .. }) if message.contains("Function not found") => {
-                // A node that lost its functions (restarted empty, replaced).
-                functions::load(&mut conn).await?;
-                with_timeout(cmd.query_async::<T>(&mut conn)).await
-            }
-            other => other,
-        }
+        cmd
     }
 
     /// Learns the server's clock from a time a script read (ms).
     pub(super) fn learn_clock(&self, server_ms: &str) {
-        if let Ok(server) = server_ms.parse::<i64>() {
-            let offset = server - Utc::now().timestamp_millis();
-            self.clock_offset_ms.store(offset, Ordering::Relaxed);
-        }
+        learn_clock(&self.clock_offset_ms, server_ms);
     }
 
     /// Splits a script's reply, learning the server's clock from it and
@@ -330,4 +331,27 @@ async fn has_replicas(conn: &mut Conn) -> bool {
 fn instance_name() -> String {
     let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     format!("{:x}-{:x}", std::process::id(), nanos)
+}
+
+/// Runs a function's `FCALL` on `conn` (owned: a call may outlive its
+/// caller, as a group commit's does), loading the library again once should
+/// the node have lost it (restarted empty, replaced).
+pub(super) async fn run_function<T: redis::FromRedisValue>(
+    mut conn: Conn,
+    cmd: redis::Cmd,
+) -> Result<T> {
+    match with_timeout(cmd.query_async::<T>(&mut conn)).await {
+        Err(Error::Internal { message, .. }) if message.contains("Function not found") => {
+            functions::load(&mut conn).await?;
+            with_timeout(cmd.query_async::<T>(&mut conn)).await
+        }
+        other => other,
+    }
+}
+
+/// Learns the server's clock (less ours) from a time a script read (ms).
+pub(super) fn learn_clock(offset: &AtomicI64, server_ms: &str) {
+    if let Ok(server) = server_ms.parse::<i64>() {
+        offset.store(server - Utc::now().timestamp_millis(), Ordering::Relaxed);
+    }
 }

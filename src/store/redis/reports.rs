@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{
     connection::COMMAND_TIMEOUT,
     group::{Entries, Report},
-    handle::RedisStore,
+    handle::{learn_clock, run_function, RedisStore},
 };
 use crate::domain::error::{Error, Result};
 use crate::domain::{Coordinates, Driver, DriverId, LocationReport, ReportOutcome, JITTER_KM};
@@ -102,16 +102,27 @@ impl RedisStore {
         let submit = self
             .reports
             .submit(report, |reports| self.group_call(reports));
-        tokio::time::timeout(COMMAND_TIMEOUT, submit)
+        let answer = tokio::time::timeout(COMMAND_TIMEOUT, submit)
             .await
             .map_err(|_| {
                 metrics::counter!(crate::telemetry::STORE_ERRORS).increment(1);
                 Error::unavailable("Redis did not answer in time")
-            })?
+            })
+            .and_then(|answer| answer);
+        if matches!(answer, Err(Error::Unavailable { .. })) {
+            // The node may have failed over: its replicas are read again.
+            self.replicas
+                .store(-1, std::sync::atomic::Ordering::Relaxed);
+        }
+        answer
     }
 
-    /// One `update_group` call for the reports gathered.
-    async fn group_call(&self, reports: Vec<Report>) -> Result<Vec<Entries>> {
+    /// One `update_group` call for the reports gathered, as a future of its
+    /// own (it runs as the group's task, whoever waits for it).
+    fn group_call(
+        &self,
+        reports: Vec<Report>,
+    ) -> impl std::future::Future<Output = Result<Vec<Entries>>> + Send + 'static {
         let mut own = Vec::with_capacity(1 + reports.len() * 5);
         own.push(JITTER_KM.to_string());
         for r in &reports {
@@ -125,23 +136,27 @@ impl RedisStore {
             });
             own.push(r.taken_ms.map(|ms| ms.to_string()).unwrap_or_default());
         }
-        let reply: Vec<String> = self.call("update_group", None, &own).await?;
-        if reply.len() != reports.len() * 2 + 2 {
-            return Err(Error::internal(format!(
-                "update_group answered {} entries for {} reports",
-                reply.len(),
-                reports.len()
-            )));
+        let cmd = self.function_cmd("update_group", None, &own);
+        let (conn, clock) = (self.conn.clone(), self.clock_offset_ms.clone());
+        let count = reports.len();
+        async move {
+            let reply: Vec<String> = run_function(conn, cmd).await?;
+            if reply.len() != count * 2 + 2 {
+                return Err(Error::internal(format!(
+                    "update_group answered {} entries for {count} reports",
+                    reply.len()
+                )));
+            }
+            let mut entries = reply.into_iter();
+            let mut out = Vec::with_capacity(count);
+            for _ in 0..count {
+                let tag = entries.next().unwrap_or_default();
+                out.push([tag, entries.next().unwrap_or_default()]);
+            }
+            if let (Some(_), Some(now)) = (entries.next(), entries.next()) {
+                learn_clock(&clock, &now);
+            }
+            Ok(out)
         }
-        let mut entries = reply.into_iter();
-        let mut out = Vec::with_capacity(reports.len());
-        for _ in 0..reports.len() {
-            let tag = entries.next().unwrap_or_default();
-            out.push([tag, entries.next().unwrap_or_default()]);
-        }
-        if let (Some(_), Some(now)) = (entries.next(), entries.next()) {
-            self.learn_clock(&now);
-        }
-        Ok(out)
     }
 }

@@ -223,11 +223,13 @@ async fn reordered_messages_of_a_fast_clock_keep_the_latest(store: StoreKind) {
 }
 
 #[tokio::test]
+#[ignore = "decision: a report dated ahead of the store's clock is taken at the store's now (fleet::a_report_stamped_in_the_future_hides_nothing), so a phone whose clock runs fast is ordered by arrival; see the closing note of issue 25"]
 async fn atk_reordered_messages_of_a_fast_clock_keep_the_latest_on_memory() {
     reordered_messages_of_a_fast_clock_keep_the_latest(StoreKind::Memory).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "decision: a report dated ahead of the store's clock is taken at the store's now (fleet::a_report_stamped_in_the_future_hides_nothing), so a phone whose clock runs fast is ordered by arrival; see the closing note of issue 25"]
 async fn atk_reordered_messages_of_a_fast_clock_keep_the_latest_on_redis() {
     reordered_messages_of_a_fast_clock_keep_the_latest(StoreKind::Redis).await;
 }
