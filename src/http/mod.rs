@@ -16,7 +16,9 @@
 //!   `/dashboard/`, `GET /config`: the limits clients should know, and
 //!   `GET /roads`: the road network of a box, the dashboard's base map;
 //! - `GET /health`, `GET /ready`, `GET /metrics`;
-//! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher.
+//! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher;
+//! - OwnTracks over MQTT ([`mqtt`]): not a route but a subscription to a
+//!   broker, reporting through the same dispatcher.
 //!
 //! What the GraphQL routes share is [`codec`] (media types, a request from
 //! URL parameters, a response's body and status); errors refused before
@@ -32,6 +34,7 @@ pub mod dashboard;
 mod errors;
 pub mod graphiql;
 pub mod graphql;
+pub mod mqtt;
 mod rest;
 pub mod serve;
 mod state;

@@ -16,6 +16,7 @@ use super::{
     settings::{settings, verifier},
     store::{open_store, read_areas},
 };
+const MQTT_DEVICES_STUB: bool = true;
 use crate::{
     auth::Verifier,
     dispatch::{delivery::Delivery, AreaRoads, Dispatcher, Settings},
@@ -52,6 +53,8 @@ pub struct Application {
     /// The event log's delivery to its sinks, and its trimming (when the
     /// log is on).
     delivery: Option<Delivery>,
+    /// OwnTracks over MQTT (`--mqtt-url`).
+    mqtt: Option<http::mqtt::MqttIngest>,
 }
 
 impl Application {
@@ -102,6 +105,8 @@ impl Application {
         parts: Parts,
     ) -> Result<Self, StartError> {
         let (settings, verifier, store, areas, roads) = parts;
+        // Checked before anything starts: a bad flag stops the start.
+        let mqtt = config.mqtt.settings(MQTT_DEVICES_STUB)?;
         let road_map = road_map(&areas, &roads);
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
@@ -146,6 +151,9 @@ impl Application {
         )
         .await?;
         state.web.roads = road_map;
+        let mqtt = mqtt.map(|settings| {
+            http::mqtt::MqttIngest::start(settings, dispatcher.clone(), Default::default())
+        });
         // Ready: only now may the kernel accept connections.
         let listener = endpoint.listen().map_err(|source| StartError::Listen {
             addr: config.listen,
@@ -160,6 +168,7 @@ impl Application {
             lifecycle,
             roads,
             delivery,
+            mqtt,
         })
     }
 
@@ -201,6 +210,10 @@ impl Application {
         )
         .await;
         self.lifecycle.shutdown.cancel();
+        // No new reports once the dispatcher stops.
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.stop().await;
+        }
         self.dispatcher.shutdown().await;
         if let Some(delivery) = &self.delivery {
             delivery.stop().await;

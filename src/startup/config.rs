@@ -313,6 +313,10 @@ pub struct Config {
     /// The event log and its sinks (`--event-log`, `--webhook`, …).
     #[command(flatten)]
     pub events: crate::startup::events_config::EventsConfig,
+
+    /// OwnTracks over MQTT (`--mqtt-url`, `--mqtt-topic`, …).
+    #[command(flatten)]
+    pub mqtt: crate::startup::mqtt_config::MqttConfig,
 }
 
 /// How log lines are written.

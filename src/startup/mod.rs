@@ -13,6 +13,7 @@ pub mod config;
 mod endpoint;
 mod error;
 pub mod events_config;
+pub mod mqtt_config;
 pub mod nats_sink;
 pub mod persisted;
 pub mod redeliver;

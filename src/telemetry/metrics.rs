@@ -70,6 +70,12 @@ pub const AREA_SNAPSHOTS: &str = "tracking_area_snapshots_total";
 /// the reports they carried: reports per call is the one over the other.
 pub const REPORT_CALLS: &str = "tracking_report_calls_total";
 pub const REPORTS_GROUPED: &str = "tracking_reports_grouped_total";
+/// MQTT messages the OwnTracks ingest took, by `outcome` (accepted, stale,
+/// refused, rate_limited, unknown_device, malformed, too_large, ignored,
+/// failed: fixed values, never a topic).
+pub const MQTT_MESSAGES: &str = "tracking_mqtt_messages_total";
+/// 1 while the MQTT ingest is connected to its broker, else 0.
+pub const MQTT_CONNECTED: &str = "tracking_mqtt_connected";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
 /// Events a sink took, by sink and area (both from the configuration).

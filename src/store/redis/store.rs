@@ -69,7 +69,9 @@ impl Fleet for RedisStore {
         if let [report] = reports {
             // One report (a device's, a driver crossing areas): gathered
             // with the area's other single reports.
-            return Ok(vec![self.outcome_alone(report, max_speed_kmh, create).await?]);
+            return Ok(vec![
+                self.outcome_alone(report, max_speed_kmh, create).await?,
+            ]);
         }
         let mut own = Vec::with_capacity(3 + reports.len() * 4);
         own.push(max_speed_kmh.to_string());
