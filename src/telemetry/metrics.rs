@@ -74,7 +74,7 @@ pub const REPORTS_GROUPED: &str = "tracking_reports_grouped_total";
 /// refused, rate_limited, unknown_device, malformed, too_large, ignored,
 /// failed: fixed values, never a topic).
 pub const MQTT_MESSAGES: &str = "tracking_mqtt_messages_total";
-/// 1 while the MQTT ingest is connected to its broker, else 0.
+/// 1 while the MQTT ingest is connected to its broker and subscribed, else 0.
 pub const MQTT_CONNECTED: &str = "tracking_mqtt_connected";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";

@@ -2,8 +2,9 @@
 //! one task, the shared subscription made on every connection, each
 //! message handed to the lanes; when the broker goes away, reconnection
 //! after an exponential backoff with jitter (100 ms doubling to 30 s,
-//! reset once connected). `tracking_mqtt_connected` says 1 while
-//! connected. The broker's URL is logged without its credentials.
+//! reset once connected). `tracking_mqtt_connected` says 1 from the
+//! broker's acknowledgement of the subscription until the connection is
+//! lost. The broker's URL is logged without its credentials.
 
 use std::time::Duration;
 
@@ -58,7 +59,6 @@ pub async fn run(session: Session, mut events: EventLoop, cancel: CancellationTo
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 connected = true;
                 backoff = Backoff::default();
-                ::metrics::gauge!(metrics::MQTT_CONNECTED).set(1.0);
                 info!(
                     broker = %shown,
                     session_present = ack.session_present,
@@ -75,8 +75,15 @@ pub async fn run(session: Session, mut events: EventLoop, cancel: CancellationTo
                     .return_codes
                     .iter()
                     .find(|c| !matches!(c, SubscribeReasonCode::Success(_)));
-                if let Some(code) = refused {
-                    warn!(broker = %shown, ?code, "the MQTT broker refused the subscription to {subscription}");
+                match refused {
+                    Some(code) => warn!(
+                        broker = %shown, ?code,
+                        "the MQTT broker refused the subscription to {subscription}"
+                    ),
+                    None => {
+                        ::metrics::gauge!(metrics::MQTT_CONNECTED).set(1.0);
+                        info!(broker = %shown, "subscribed to {subscription}");
+                    }
                 }
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => lanes.dispatch(publish).await,
