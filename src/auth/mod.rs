@@ -10,6 +10,7 @@
 //! its rights end; what each caller may do is decided in `crate::dispatch`,
 //! where the rides are. Tokens are never logged.
 
+pub mod devices;
 mod jwks;
 
 use std::{fmt, path::Path, time::Duration};
@@ -18,6 +19,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::error::Error;
+pub use devices::{DeviceAuthError, DeviceCredentials, Devices};
 pub use jwks::Jwks;
 
 /// Seconds of clock skew tolerated on `exp`, `nbf` and `iat`, by default.

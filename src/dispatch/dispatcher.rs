@@ -9,6 +9,7 @@ use futures_util::Stream;
 use super::{
     access,
     background::Background,
+    devices::DevicePosition,
     drivers::DriverOps,
     live,
     ranking::{AreaRoads, NearbyOrder, Ranking},
@@ -134,6 +135,18 @@ impl Dispatcher {
         at: Coordinates,
     ) -> Result<Driver> {
         self.inner.drivers.update_location(caller, id, at).await
+    }
+
+    /// Records a position a device sent for `driver` (OwnTracks, Traccar
+    /// Client): one entry of `update_locations`, at the device's own time,
+    /// so a late message is STALE. Who the driver is, the caller decided.
+    #[tracing::instrument(level = "debug", skip_all, fields(driver = %driver))]
+    pub async fn device_report(
+        &self,
+        driver: &DriverId,
+        position: DevicePosition,
+    ) -> Result<ReportOutcome> {
+        self.inner.drivers.device_report(driver, position).await
     }
 
     /// Records many positions in one call (one store round trip). Checks

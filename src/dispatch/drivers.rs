@@ -1,10 +1,10 @@
-//! The operations on drivers: their reports (one or many, under the
-//! per-driver rate limit), going offline, and reading them (one, many, or
+//! The operations on drivers: their reports (one or many, or one a device
+//! sent, under the per-driver rate limit), going offline, and reading them (one, many, or
 //! those near a point), each with its access check.
 
 use std::sync::Arc;
 
-use super::{access, ranking::Ranking, rate::UpdateRate};
+use super::{access, devices::DevicePosition, ranking::Ranking, rate::UpdateRate};
 use crate::{
     auth::{Caller, Role},
     domain::error::{Error, Result},
@@ -71,9 +71,37 @@ impl DriverOps {
                 "at most {MAX_BATCH} updates per call"
             )));
         }
-        let now = self.store.now();
         for report in &reports {
             access::may_act_as_driver(caller, &report.driver, "updateLocations")?;
+        }
+        self.record(reports).await
+    }
+
+    /// Records one position a device sent for `driver` (the caller
+    /// established who the device reports for): one entry of
+    /// [`Self::update_locations`], through the same checks, at the
+    /// device's own time.
+    pub async fn device_report(
+        &self,
+        driver: &DriverId,
+        position: DevicePosition,
+    ) -> Result<ReportOutcome> {
+        let report = LocationReport {
+            driver: driver.clone(),
+            at: position.at,
+            taken_at: position.taken_at,
+        };
+        let mut outcomes = self.record(vec![report]).await?;
+        Ok(outcomes.pop().unwrap_or(ReportOutcome::Stale))
+    }
+
+    /// What every report goes through once its caller may send it: a
+    /// future-dated one refuses the call, each is held to the per-driver
+    /// rate, and those admitted go to the store in one call, each
+    /// accepted, stale (older than the stored one) or refused on its own.
+    async fn record(&self, reports: Vec<LocationReport>) -> Result<Vec<ReportOutcome>> {
+        let now = self.store.now();
+        for report in &reports {
             if report.taken_at > now + chrono::Duration::seconds(FUTURE_SKEW_SECS) {
                 return Err(Error::bad_input(format!(
                     "update for {} is dated in the future ({})",

@@ -15,7 +15,8 @@
 //! search ranks its candidates by their time to the pickup, in [`ranking`];
 //! batched matching's solver (a window's rides and drivers assigned
 //! together), in [`batch`]; an area's event log read back, followed live
-//! and its dead letters redelivered, in [`replay`].
+//! and its dead letters redelivered, in [`replay`]; reports from phone apps'
+//! own protocols (OwnTracks, Traccar Client), in [`devices`].
 //! It never builds a storage command; it never knows about GraphQL.
 
 pub mod access;
@@ -23,6 +24,7 @@ mod background;
 pub mod batch;
 mod batching;
 pub mod delivery;
+pub mod devices;
 mod dispatcher;
 mod drivers;
 pub mod live;
@@ -36,6 +38,7 @@ mod settings;
 mod streams;
 pub mod wakeup;
 
+pub use devices::DevicePosition;
 pub use dispatcher::Dispatcher;
 pub use drivers::MAX_BATCH;
 pub use ranking::{AreaRoads, NearbyOrder};

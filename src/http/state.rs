@@ -1,5 +1,6 @@
 //! What every handler can reach: the schemas and the gate, the dispatcher,
-//! the token verifier, the limits, the shutdown signals and the web assets.
+//! the token verifier, the limits, the shutdown signals, the web assets and
+//! the device credentials.
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,7 +11,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use super::{cors, dashboard, graphiql, ws};
 use crate::{
     api::{prepare::Gate, Schemas},
-    auth::{session_from, Caller, Session, Verifier},
+    auth::{session_from, Caller, Devices, Session, Verifier},
     dispatch::Dispatcher,
     domain::error::Error,
 };
@@ -33,6 +34,8 @@ pub struct AppState {
     pub live: Live,
     /// What browsers and operators fetch besides GraphQL.
     pub web: Web,
+    /// The phone apps' credentials (`--device-credentials`), when given.
+    pub devices: Option<Devices>,
 }
 
 /// How large and how much one HTTP request may be.

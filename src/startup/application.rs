@@ -16,9 +16,8 @@ use super::{
     settings::{settings, verifier},
     store::{open_store, read_areas},
 };
-const MQTT_DEVICES_STUB: bool = true;
 use crate::{
-    auth::Verifier,
+    auth::{Devices, Verifier},
     dispatch::{delivery::Delivery, AreaRoads, Dispatcher, Settings},
     domain::ServiceAreas,
     http::{self, serve, AppState, Lifecycle},
@@ -53,6 +52,8 @@ pub struct Application {
     /// The event log's delivery to its sinks, and its trimming (when the
     /// log is on).
     delivery: Option<Delivery>,
+    /// The phone apps' credentials (`--device-credentials`), when given.
+    devices: Option<Devices>,
     /// OwnTracks over MQTT (`--mqtt-url`).
     mqtt: Option<http::mqtt::MqttIngest>,
 }
@@ -106,7 +107,9 @@ impl Application {
     ) -> Result<Self, StartError> {
         let (settings, verifier, store, areas, roads) = parts;
         // Checked before anything starts: a bad flag stops the start.
-        let mqtt = config.mqtt.settings(MQTT_DEVICES_STUB)?;
+        let mqtt = config
+            .mqtt
+            .settings(config.devices.device_credentials.is_some())?;
         let road_map = road_map(&areas, &roads);
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
@@ -151,9 +154,21 @@ impl Application {
         )
         .await?;
         state.web.roads = road_map;
-        let mqtt = mqtt.map(|settings| {
-            http::mqtt::MqttIngest::start(settings, dispatcher.clone(), Default::default())
-        });
+        if let (Some(devices), Some(path)) = (&state.devices, &config.devices.device_credentials) {
+            super::devices_config::reload_on_hangup(
+                devices.clone(),
+                path.clone(),
+                lifecycle.shutdown.clone(),
+            );
+        }
+        let mqtt = match (mqtt, &state.devices) {
+            (Some(settings), Some(devices)) => Some(http::mqtt::MqttIngest::start(
+                settings,
+                dispatcher.clone(),
+                devices.clone(),
+            )),
+            _ => None,
+        };
         // Ready: only now may the kernel accept connections.
         let listener = endpoint.listen().map_err(|source| StartError::Listen {
             addr: config.listen,
@@ -163,11 +178,12 @@ impl Application {
             listener,
             dispatcher,
             router: http::router(state.clone()),
-            overflow: http::overflow_router(state),
+            overflow: http::overflow_router(state.clone()),
             serve_limits,
             lifecycle,
             roads,
             delivery,
+            devices: state.devices.clone(),
             mqtt,
         })
     }
@@ -175,6 +191,12 @@ impl Application {
     /// The road network loaded at start (`--roads`).
     pub fn roads(&self) -> Option<&Arc<Roads>> {
         self.roads.default_roads()
+    }
+
+    /// The device credentials in force (`--device-credentials`), shared
+    /// with the handlers: a reload is seen by all.
+    pub fn devices(&self) -> Option<&Devices> {
+        self.devices.as_ref()
     }
 
     /// The address the service listens on.

@@ -47,6 +47,7 @@ impl AppState {
             lifecycle,
             live: live(config),
             web: web(config, metrics)?,
+            devices: config.devices.load()?,
         })
     }
 }

@@ -314,6 +314,10 @@ pub struct Config {
     #[command(flatten)]
     pub events: crate::startup::events_config::EventsConfig,
 
+    /// The phone apps' credentials (`--device-credentials`).
+    #[command(flatten)]
+    pub devices: crate::startup::devices_config::DevicesConfig,
+
     /// OwnTracks over MQTT (`--mqtt-url`, `--mqtt-topic`, …).
     #[command(flatten)]
     pub mqtt: crate::startup::mqtt_config::MqttConfig,

@@ -10,6 +10,7 @@ mod application;
 mod assembly;
 pub mod batch_config;
 pub mod config;
+pub mod devices_config;
 mod endpoint;
 mod error;
 pub mod events_config;

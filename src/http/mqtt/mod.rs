@@ -35,8 +35,7 @@ pub use broker::{Broker, BrokerUrl};
 pub use report::{Outcome, Reporter};
 pub use topic::TopicFilter;
 
-use crate::dispatch::Dispatcher;
-use report::Devices;
+use crate::{auth::Devices, dispatch::Dispatcher};
 
 /// How long the broker keeps our session (subscription, unacknowledged and
 /// queued QoS 1 messages) after a disconnection: a reconnection within it

@@ -5,56 +5,19 @@
 //! an [`Outcome`], counted under a fixed label; nothing here is fatal.
 
 use crate::{
-    dispatch::Dispatcher,
+    auth::Devices,
+    dispatch::{devices::owntracks, Dispatcher},
     domain::{error::Error, ReportOutcome},
     telemetry::metrics,
 };
-pub use stub::*;
-mod stub {
-    use crate::domain::{error::Error, DriverId, ReportOutcome};
-    #[derive(Clone, Default)]
-    pub struct Devices;
-    pub struct Creds;
-    impl Creds {
-        pub fn driver_for(&self, _u: &str, _d: Option<&str>) -> Option<DriverId> {
-            None
-        }
-    }
-    impl Devices {
-        pub fn current(&self) -> std::sync::Arc<Creds> {
-            std::sync::Arc::new(Creds)
-        }
-    }
-    pub struct DevicePosition;
-    pub mod owntracks {
-        pub fn parse(_b: &[u8]) -> Result<Option<super::DevicePosition>, super::Error> {
-            Ok(None)
-        }
-    }
-    pub trait Dr {
-        fn device_report(
-            &self,
-            d: &DriverId,
-            p: DevicePosition,
-        ) -> impl std::future::Future<Output = Result<ReportOutcome, Error>>;
-    }
-    impl Dr for crate::dispatch::Dispatcher {
-        async fn device_report(
-            &self,
-            _d: &DriverId,
-            _p: DevicePosition,
-        ) -> Result<ReportOutcome, Error> {
-            Ok(ReportOutcome::Stale)
-        }
-    }
-}
 
 use super::topic::TopicFilter;
 
-/// The largest payload handled; a larger one is counted and dropped
-/// (OwnTracks sends a few hundred bytes). The broker is told a packet
-/// limit of its own ([`super::MAX_PACKET_BYTES`]) and drops larger ones.
-pub const MAX_PAYLOAD_BYTES: usize = 16 * 1024;
+/// The largest payload handled (the OwnTracks parser's cap); a larger one
+/// is counted and dropped (OwnTracks sends a few hundred bytes). The broker
+/// is told a packet limit of its own ([`super::MAX_PACKET_BYTES`]) and
+/// drops larger ones.
+pub use crate::dispatch::devices::MAX_PAYLOAD_BYTES;
 
 /// What became of one message (the `outcome` label of
 /// `tracking_mqtt_messages_total`).
