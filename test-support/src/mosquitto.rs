@@ -54,31 +54,45 @@ impl MosquittoServer {
         let dir = std::env::temp_dir().join(format!("tracking-mqtt-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("temp dir for mosquitto");
-        // A port taken between choosing and binding: try another.
-        for _ in 0..5 {
-            let port = free_port();
-            let mut config = format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_inflight_messages 0\nmax_queued_messages 100000\n"
-            );
-            if let Some(tls) = &tls {
-                config.push_str(&format!(
-                    "certfile {}\nkeyfile {}\n",
-                    tls.cert.display(),
-                    tls.key.display()
+        let mut tls_lines = String::new();
+        if let Some(tls) = &tls {
+            // Mosquitto started as root reads these after dropping to its
+            // own user: copies it may read.
+            for (from, name) in [(&tls.cert, "server.crt"), (&tls.key, "server.key")] {
+                let to = dir.join(name);
+                std::fs::copy(from, &to).expect("copy a TLS file for mosquitto");
+                set_readable(&to);
+                tls_lines.push_str(&format!(
+                    "{} {}\n",
+                    if name.ends_with("crt") {
+                        "certfile"
+                    } else {
+                        "keyfile"
+                    },
+                    to.display()
                 ));
             }
-            std::fs::write(dir.join("mosquitto.conf"), config).expect("write mosquitto.conf");
-            let server = Self {
-                dir: dir.clone(),
-                port,
-                child: Mutex::new(None),
-            };
+        }
+        let mut server = Self {
+            dir,
+            port: 0,
+            child: Mutex::new(None),
+        };
+        // A port taken between choosing and binding: try another.
+        for _ in 0..5 {
+            server.port = free_port();
+            let config = format!(
+                "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n\
+                 max_inflight_messages 0\nmax_queued_messages 100000\n{tls_lines}",
+                server.port
+            );
+            std::fs::write(server.dir.join("mosquitto.conf"), config)
+                .expect("write mosquitto.conf");
             if server.try_start().await {
                 return server;
             }
         }
-        panic!("mosquitto did not start on any of five free ports");
+        panic!("mosquitto did not start on any of five free ports (its configuration unusable?)");
     }
 
     /// The `mqtt://` URL of the broker (`mqtts://` for a TLS one).
@@ -141,6 +155,15 @@ impl MosquittoServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// Makes `path` readable by every user (mode 0644).
+fn set_readable(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644));
     }
 }
 
