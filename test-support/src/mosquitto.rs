@@ -83,7 +83,7 @@ impl MosquittoServer {
             server.port = free_port();
             let config = format!(
                 "listener {} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_inflight_messages 0\nmax_queued_messages 100000\n{tls_lines}",
+                 max_queued_messages 100000\n{tls_lines}",
                 server.port
             );
             std::fs::write(server.dir.join("mosquitto.conf"), config)

@@ -7,7 +7,7 @@
 //! - [`broker`]: the URL, credentials and TLS settings;
 //! - [`topic`]: the topic filter and the user and device a topic names;
 //! - [`session`]: the connection kept up (subscribe, reconnect with backoff);
-//! - [`lanes`]: workers by topic hash, PUBACKs in arrival order once handled;
+//! - [`lanes`]: workers by topic hash, bounded queues;
 //! - [`report`]: one message to one report, its outcome counted.
 //!
 //! MQTT 5 (Mosquitto ≥ 1.6): QoS 1, a session that outlives a
@@ -41,7 +41,8 @@ use crate::{auth::Devices, dispatch::Dispatcher};
 /// queued QoS 1 messages) after a disconnection: a reconnection within it
 /// loses nothing the broker kept; past it, positions are old news anyway.
 pub const SESSION_EXPIRY: Duration = Duration::from_secs(300);
-/// QoS 1 messages the broker may send before we acknowledge them.
+/// QoS 1 messages the broker may send before we acknowledge them (they
+/// are acknowledged on receipt: see [`lanes`]).
 pub const RECEIVE_MAXIMUM: u16 = 256;
 /// The largest packet the broker may send us; it drops larger ones (MQTT
 /// 5's Maximum Packet Size), so one huge message cannot cut the connection.
@@ -83,9 +84,9 @@ impl MqttIngest {
             .set_session_expiry_interval(u32::try_from(SESSION_EXPIRY.as_secs()).ok())
             .set_receive_maximum(Some(RECEIVE_MAXIMUM))
             .set_max_packet_size(Some(MAX_PACKET_BYTES))
-            .set_manual_acks(true)
-            // Every PUBACK outstanding fits, with room for the subscription.
-            .set_request_channel_capacity(usize::from(RECEIVE_MAXIMUM) + 16);
+            // PUBACKs on receipt (see lanes.rs); the requests are the
+            // subscription and the goodbye.
+            .set_request_channel_capacity(16);
         if let Some(username) = &settings.broker.username {
             let password = settings.broker.password.clone().unwrap_or_default();
             options.set_credentials(username.clone(), password);
@@ -104,13 +105,7 @@ impl MqttIngest {
             devices,
             topic: settings.topic.clone(),
         };
-        let lanes = lanes::Lanes::start(
-            reporter,
-            client.clone(),
-            usize::from(RECEIVE_MAXIMUM) + 16,
-            &tasks,
-            cancel.clone(),
-        );
+        let lanes = lanes::Lanes::start(reporter, &tasks);
         let session = session::Session {
             client,
             lanes,
@@ -122,6 +117,7 @@ impl MqttIngest {
             client_id = %settings.client_id,
             "MQTT ingest starting"
         );
+        ::metrics::gauge!(crate::telemetry::metrics::MQTT_CONNECTED).set(0.0);
         tasks.spawn(session::run(session, events, cancel.clone()));
         tasks.close();
         Self { cancel, tasks }

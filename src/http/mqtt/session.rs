@@ -89,9 +89,6 @@ pub async fn run(session: Session, mut events: EventLoop, cancel: CancellationTo
             Ok(Event::Incoming(Packet::Publish(publish))) => lanes.dispatch(publish).await,
             Ok(_) => {}
             Err(error) => {
-                if connected {
-                    lanes.reconnected();
-                }
                 connected = false;
                 ::metrics::gauge!(metrics::MQTT_CONNECTED).set(0.0);
                 let pause = backoff.next_pause();
