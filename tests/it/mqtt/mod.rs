@@ -87,14 +87,15 @@ async fn a_late_message_is_stale_and_moves_nothing_back(store: StoreKind) {
 
 /// An unknown device, a payload that is not JSON, one over the size
 /// cap, one without a position and a non-location `_type` are each
-/// counted under their outcome and dropped; the service stays subscribed
-/// and the next good message applies.
+/// counted under their outcome and dropped; one over the packet size the
+/// broker was given never arrives; the service stays connected and the
+/// next good message applies.
 async fn what_is_not_a_location_is_counted_and_dropped(store: StoreKind) {
     let store = StoreGuard::start(store).await;
     let broker = broker().await;
     let dir = TempDir::new("garbage");
     let file = credentials(&dir, &[("carol", "phone", "d-3")]);
-    let (_process, app) = service(&store, &broker.url(), &file, &[]).await;
+    let (process, app) = service(&store, &broker.url(), &file, &[]).await;
     let port = broker.port();
     let t = now() - 5;
 
@@ -112,6 +113,13 @@ async fn what_is_not_a_location_is_counted_and_dropped(store: StoreKind) {
         "x".repeat(20 * 1024)
     );
     publish(port, "owntracks/carol/phone", &huge).await;
+    // Past the packet size the service gives the broker: the broker drops
+    // it, and the connection stays up.
+    let huger = format!(
+        r#"{{"_type":"location","pad":"{}"}}"#,
+        "x".repeat(80 * 1024)
+    );
+    publish(port, "owntracks/carol/phone", &huger).await;
     let transition = r#"{"_type":"transition","event":"enter","tst":1700000000,"lat":1,"lon":1,"acc":5,"wtst":1,"tid":"ph"}"#;
     publish(port, "owntracks/carol/phone", transition).await;
     counted_reaches(&app, "unknown_device", 2.0).await;
@@ -131,5 +139,10 @@ async fn what_is_not_a_location_is_counted_and_dropped(store: StoreKind) {
     assert!(
         !metrics.contains("mallory"),
         "a topic became a label: {metrics}"
+    );
+    let log = process.log.lock().unwrap().text();
+    assert!(
+        !log.contains("MQTT connection lost"),
+        "a message cut the connection: {log}"
     );
 }
