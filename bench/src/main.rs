@@ -40,11 +40,12 @@ impl StoreKind {
 }
 
 /// The scenarios, in the order a full run takes them.
-const ALL: [&str; 19] = [
+const ALL: [&str; 20] = [
     "ingest",
     "validation",
     "ingest-batch",
     "report-cost",
+    "mqtt-ingest",
     "areas",
     "search",
     "eta-cost",
@@ -109,7 +110,7 @@ fn document_tail(rendered: &str, failures: &[String]) -> String {
 #[command(name = "tracking-bench")]
 struct Args {
     /// Scenarios to run (default: all): ingest, validation, ingest-batch,
-    /// report-cost,
+    /// report-cost, mqtt-ingest,
     /// areas, search, eta-cost,
     /// time-to-match, offers (time-to-offer and accept-to-found),
     /// subscribers, fleet-feed, dashboard-fps, searching-load, ws-oversized,
@@ -139,6 +140,7 @@ async fn run(scenario: &str, store: StoreKind, redis: &Redis, args: &Args) -> Re
         "ingest" => ingest::run(store, redis).await?,
         "ingest-batch" => ingest_batch::run(store, redis).await?,
         "report-cost" => report_cost::run(store, redis).await?,
+        "mqtt-ingest" => mqtt_ingest::run(store, redis).await?,
         "areas" => areas::run(store, redis).await?,
         "search" => vec![search::run(store, redis).await?],
         "eta-cost" => vec![eta_cost::run(store, redis).await?],

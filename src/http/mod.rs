@@ -19,6 +19,8 @@
 //! - the seed's REST API ([`rest`]), as adapters onto the same dispatcher;
 //! - the phone apps' routes ([`devices`]): `POST /owntracks` (OwnTracks),
 //!   `GET`/`POST /osmand` (Traccar Client).
+//! - OwnTracks over MQTT ([`mqtt`]): not a route but a subscription to a
+//!   broker, reporting through the same dispatcher.
 //!
 //! What the GraphQL routes share is [`codec`] (media types, a request from
 //! URL parameters, a response's body and status); errors refused before
@@ -35,6 +37,7 @@ pub mod devices;
 mod errors;
 pub mod graphiql;
 pub mod graphql;
+pub mod mqtt;
 mod rest;
 pub mod serve;
 mod state;

@@ -54,6 +54,8 @@ pub struct Application {
     delivery: Option<Delivery>,
     /// The phone apps' credentials (`--device-credentials`), when given.
     devices: Option<Devices>,
+    /// OwnTracks over MQTT (`--mqtt-url`).
+    mqtt: Option<http::mqtt::MqttIngest>,
 }
 
 impl Application {
@@ -104,6 +106,10 @@ impl Application {
         parts: Parts,
     ) -> Result<Self, StartError> {
         let (settings, verifier, store, areas, roads) = parts;
+        // Checked before anything starts: a bad flag stops the start.
+        let mqtt = config
+            .mqtt
+            .settings(config.devices.device_credentials.is_some())?;
         let road_map = road_map(&areas, &roads);
         // The recorder first: a metric set before it exists is lost (the
         // connection cap once was, in every fresh process).
@@ -155,6 +161,14 @@ impl Application {
                 lifecycle.shutdown.clone(),
             );
         }
+        let mqtt = match (mqtt, &state.devices) {
+            (Some(settings), Some(devices)) => Some(http::mqtt::MqttIngest::start(
+                settings,
+                dispatcher.clone(),
+                devices.clone(),
+            )),
+            _ => None,
+        };
         // Ready: only now may the kernel accept connections.
         let listener = endpoint.listen().map_err(|source| StartError::Listen {
             addr: config.listen,
@@ -170,6 +184,7 @@ impl Application {
             roads,
             delivery,
             devices: state.devices.clone(),
+            mqtt,
         })
     }
 
@@ -217,6 +232,10 @@ impl Application {
         )
         .await;
         self.lifecycle.shutdown.cancel();
+        // No new reports once the dispatcher stops.
+        if let Some(mqtt) = &self.mqtt {
+            mqtt.stop().await;
+        }
         self.dispatcher.shutdown().await;
         if let Some(delivery) = &self.delivery {
             delivery.stop().await;

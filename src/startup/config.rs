@@ -317,6 +317,10 @@ pub struct Config {
     /// The phone apps' credentials (`--device-credentials`).
     #[command(flatten)]
     pub devices: crate::startup::devices_config::DevicesConfig,
+
+    /// OwnTracks over MQTT (`--mqtt-url`, `--mqtt-topic`, …).
+    #[command(flatten)]
+    pub mqtt: crate::startup::mqtt_config::MqttConfig,
 }
 
 /// How log lines are written.

@@ -14,6 +14,7 @@ pub mod devices_config;
 mod endpoint;
 mod error;
 pub mod events_config;
+pub mod mqtt_config;
 pub mod nats_sink;
 pub mod persisted;
 pub mod redeliver;

@@ -74,6 +74,12 @@ pub const REPORTS_GROUPED: &str = "tracking_reports_grouped_total";
 /// and what became of them (`accepted`, `stale`, `refused`: the speed rule
 /// said no, acknowledged so the app does not send it again).
 pub const DEVICE_REPORTS: &str = "tracking_device_reports_total";
+/// MQTT messages the OwnTracks ingest took, by `outcome` (accepted, stale,
+/// refused, rate_limited, unknown_device, malformed, too_large, ignored,
+/// failed: fixed values, never a topic).
+pub const MQTT_MESSAGES: &str = "tracking_mqtt_messages_total";
+/// 1 while the MQTT ingest is connected to its broker and subscribed, else 0.
+pub const MQTT_CONNECTED: &str = "tracking_mqtt_connected";
 /// Store operations that failed (Redis unreachable, timeouts).
 pub const STORE_ERRORS: &str = "tracking_store_errors_total";
 /// Events a sink took, by sink and area (both from the configuration).

@@ -1,15 +1,17 @@
 //! Dev-only helpers shared by `tests/` and `bench/`: a `redis-server` (or
-//! a Redis Cluster) and a `nats-server -js` of the caller's own, free
+//! a Redis Cluster), a `nats-server -js` and a `mosquitto` of the caller's own, free
 //! ports, child processes that inherit no `TRACKING_*` variable, and
 //! bounded waits; generated cities as `.osm` XML ([`city`]).
 
 pub mod city;
+mod mosquitto;
 mod nats_server;
 mod redis_cluster;
 mod redis_server;
 
 use std::{future::Future, process::Command, time::Duration};
 
+pub use mosquitto::{MosquittoServer, TlsFiles};
 pub use nats_server::NatsServer;
 pub use redis_cluster::RedisCluster;
 pub use redis_server::{Listen, RedisServer};

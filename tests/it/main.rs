@@ -14,6 +14,7 @@
 //! - `instances`: several instances sharing one Redis, and a Redis Cluster with areas on different nodes.
 //! - `faults`: Redis and instances failing (dead, hung, emptied, killed, skewed), bounded chaos, and what holds after.
 //! - `events`: events out: webhooks get every ride's events in order, signed; outages, a hung receiver, dead letters, start errors.
+//! - `mqtt`: OwnTracks over MQTT against a real `mosquitto`: the driver appears, late messages STALE, garbage counted and dropped, two instances sharing the subscription, a broker restarted, `mqtts://`, bad flags.
 //! - `nats_sink`: the NATS JetStream sink against a real `nats-server -js`: each event once on its subject with its `Nats-Msg-Id`, retries not stored twice, a server killed and restarted, the start-up stream check.
 //! - `batches`: batched matching (`--match-window`): a window's optimum, fairness, declines, the batching instance killed.
 //! - `areas`: service areas: rides and drivers inside them, their borders, and an areas file that stops the start.
@@ -42,6 +43,7 @@ mod fleet;
 mod instances;
 mod limits;
 mod live;
+mod mqtt;
 mod nats_sink;
 mod offers;
 mod ops;

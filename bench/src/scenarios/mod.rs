@@ -13,6 +13,7 @@ pub mod events;
 pub mod fleet_feed;
 pub mod ingest;
 pub mod ingest_batch;
+pub mod mqtt_ingest;
 pub mod offers;
 pub mod report_cost;
 pub mod roads_load;
