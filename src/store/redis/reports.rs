@@ -14,7 +14,18 @@ use super::{
 use crate::domain::error::{Error, Result};
 use crate::domain::{Coordinates, Driver, DriverId, LocationReport, ReportOutcome, JITTER_KM};
 
-/// A refusal as the function words it: `IMPLAUSIBLE|km|seconds`.
+/// A report's outcome as the functions word it: OK, STALE, ELSEWHERE, or
+/// the refusal `IMPLAUSIBLE|km|seconds`.
+pub(super) fn outcome_of(tag: &str, max_speed_kmh: f64) -> ReportOutcome {
+    match tag {
+        "OK" => ReportOutcome::Accepted,
+        "STALE" => ReportOutcome::Stale,
+        "ELSEWHERE" => ReportOutcome::Elsewhere,
+        _ => ReportOutcome::Refused(implausible(tag, max_speed_kmh)),
+    }
+}
+
+/// A refusal as the functions word it: `IMPLAUSIBLE|km|seconds`.
 fn implausible(tag: &str, max_speed_kmh: f64) -> Error {
     let mut parts = tag.split('|').skip(1);
     let mut number = || {
@@ -72,12 +83,7 @@ impl RedisStore {
         let entries = self
             .report_grouped(&report.driver, report.at, taken, max_speed_kmh, create)
             .await?;
-        Ok(match entries[0].as_str() {
-            "OK" => ReportOutcome::Accepted,
-            "STALE" => ReportOutcome::Stale,
-            "ELSEWHERE" => ReportOutcome::Elsewhere,
-            tag => ReportOutcome::Refused(implausible(tag, max_speed_kmh)),
-        })
+        Ok(outcome_of(&entries[0], max_speed_kmh))
     }
 
     /// One report through the area's group commit: the two entries

@@ -15,6 +15,7 @@ use tracing::debug;
 use super::{
     fields::{count_offers_ended, parse_time, ride_from_fields},
     handle::RedisStore,
+    reports::outcome_of,
     util::{duration_ms, pick_args, with_timeout},
 };
 use crate::{
@@ -29,19 +30,6 @@ use crate::{
         SearchOutcome, Swept, Upkeep, MAX_CANDIDATES, SWEEP_BATCH,
     },
 };
-
-/// A report's refusal as the functions word it: `IMPLAUSIBLE|km|seconds`.
-fn implausible(tag: &str, max_speed_kmh: f64) -> Error {
-    let mut parts = tag.split('|').skip(1);
-    let mut number = || {
-        parts
-            .next()
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(f64::NAN)
-    };
-    let (km, seconds) = (number(), number());
-    Error::implausible_jump(km, seconds, max_speed_kmh)
-}
 
 #[async_trait]
 impl Fleet for RedisStore {
@@ -86,12 +74,7 @@ impl Fleet for RedisStore {
         let tags: Vec<String> = self.call("update_batch", None, &own).await?;
         Ok(tags
             .iter()
-            .map(|tag| match tag.split('|').next() {
-                Some("OK") => ReportOutcome::Accepted,
-                Some("STALE") => ReportOutcome::Stale,
-                Some("ELSEWHERE") => ReportOutcome::Elsewhere,
-                _ => ReportOutcome::Refused(implausible(tag, max_speed_kmh)),
-            })
+            .map(|tag| outcome_of(tag, max_speed_kmh))
             .collect())
     }
 
