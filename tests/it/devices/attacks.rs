@@ -157,6 +157,9 @@ async fn a_late_message_from_across_a_border_is_stale(store: StoreKind) {
         c.max_speed_kmh = 300.0;
         c.max_update_rate = 0.0;
         c.devices.device_credentials = Some(creds);
+        // The reports are dated minutes back: a shorter TTL would let the
+        // sweep take the driver OFFLINE between a report and the count.
+        c.driver_ttl = std::time::Duration::from_secs(3600);
     })
     .await;
     let t = now();
